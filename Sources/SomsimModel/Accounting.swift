@@ -1,0 +1,207 @@
+import SomsimWorkload
+
+/// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.
+struct PageSums {
+    /// PSS in bytes << `pssShift`, each page adding `(pageBytes << pssShift) / mapcount` with the
+    /// kernel's truncation (fs/proc/task_mmu.c: smaps_page_accumulate, PSS_SHIFT 12).
+    var pssUnits: UInt64 = 0
+    var privateClean: UInt64 = 0
+    var privateDirty: UInt64 = 0
+    var sharedClean: UInt64 = 0
+    var sharedDirty: UInt64 = 0
+
+    static let pssShift: UInt64 = 12
+
+    static func + (a: Self, b: Self) -> Self {
+        PageSums(
+            pssUnits: a.pssUnits + b.pssUnits, privateClean: a.privateClean + b.privateClean,
+            privateDirty: a.privateDirty + b.privateDirty, sharedClean: a.sharedClean + b.sharedClean,
+            sharedDirty: a.sharedDirty + b.sharedDirty)
+    }
+
+    static func - (a: Self, b: Self) -> Self {
+        PageSums(
+            pssUnits: a.pssUnits - b.pssUnits, privateClean: a.privateClean - b.privateClean,
+            privateDirty: a.privateDirty - b.privateDirty, sharedClean: a.sharedClean - b.sharedClean,
+            sharedDirty: a.sharedDirty - b.sharedDirty)
+    }
+
+    /// `pages` pages of one mapcount and dirtiness. A page mapped once is private, else shared
+    /// (fs/proc/task_mmu.c: smaps_account).
+    init(pages: UInt64, mapcount: UInt32, dirty: Bool, pageBytes: UInt64) {
+        let mapcount = UInt64(max(mapcount, 1))
+        pssUnits = pages * ((pageBytes << Self.pssShift) / mapcount)
+        switch (mapcount == 1, dirty) {
+        case (true, false): privateClean = pages
+        case (true, true): privateDirty = pages
+        case (false, false): sharedClean = pages
+        case (false, true): sharedDirty = pages
+        }
+    }
+
+    init(pssUnits: UInt64 = 0, privateClean: UInt64 = 0, privateDirty: UInt64 = 0, sharedClean: UInt64 = 0, sharedDirty: UInt64 = 0) {
+        self.pssUnits = pssUnits
+        self.privateClean = privateClean
+        self.privateDirty = privateDirty
+        self.sharedClean = sharedClean
+        self.sharedDirty = sharedDirty
+    }
+
+    /// The same pages seen through a dirty page-table entry.
+    var allDirty: Self {
+        PageSums(pssUnits: pssUnits, privateDirty: privateClean + privateDirty, sharedDirty: sharedClean + sharedDirty)
+    }
+}
+
+/// Cumulative `PageSums` over a frame group's extents, so that the sums over any index range cost
+/// O(log n) however many processes map the group. Built once per measure for large groups.
+struct GroupPrefix {
+    private var starts: [UInt64] = []
+    private var perPage: [PageSums] = []
+    private var before: [PageSums] = []
+
+    init(_ group: FrameGroup, pageBytes: UInt64) {
+        var total = PageSums()
+        group.pages.forEach(in: 0..<group.pages.length) { range, page in
+            let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+            starts.append(range.lowerBound)
+            perPage.append(one)
+            before.append(total)
+            total = total + PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+        }
+    }
+
+    /// Sums over indices `0..<index`.
+    private func cumulative(_ index: UInt64) -> PageSums {
+        var low = 0
+        var high = starts.count
+        while high - low > 1 {
+            let mid = (low + high) / 2
+            if starts[mid] <= index { low = mid } else { high = mid }
+        }
+        let n = index - starts[low]
+        let one = perPage[low]
+        return before[low]
+            + PageSums(
+                pssUnits: one.pssUnits * n, privateClean: one.privateClean * n, privateDirty: one.privateDirty * n,
+                sharedClean: one.sharedClean * n, sharedDirty: one.sharedDirty * n)
+    }
+
+    func sums(_ range: Range<UInt64>) -> PageSums {
+        cumulative(range.upperBound) - cumulative(range.lowerBound)
+    }
+}
+
+extension Simulator {
+    /// Records a measure point: every process's view of its workload mappings, the machine's
+    /// counters, and the metadata cost of each scheme.
+    public mutating func measure(label: String) {
+        var prefixes: [Int32: GroupPrefix] = [:]
+        let metrics = processes.map { processMetrics($0, prefixes: &prefixes) }
+        measures.append(Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemeCosts()))
+    }
+
+    private func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout [Int32: GroupPrefix]) -> PageSums {
+        let group = groups[Int(id)]
+        let pageBytes = group.huge?.bytes ?? constants.pageBytes
+        if let prefix = prefixes[id] { return prefix.sums(range) }
+        if group.pages.extentCount > 64 {
+            let prefix = GroupPrefix(group, pageBytes: pageBytes)
+            prefixes[id] = prefix
+            return prefix.sums(range)
+        }
+        var sums = PageSums()
+        group.pages.forEach(in: range) { pages, page in
+            sums = sums + PageSums(pages: UInt64(pages.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+        }
+        return sums
+    }
+
+    private func processMetrics(_ process: SimProcess, prefixes: inout [Int32: GroupPrefix]) -> ProcessMetrics {
+        var metrics = ProcessMetrics(name: process.name, alive: process.alive)
+        metrics.minorFaults = process.minorFaults
+        metrics.cowCopies = process.cowCopies
+        metrics.cowReuses = process.cowReuses
+        metrics.signals = process.signals
+        guard process.alive else { return metrics }
+
+        var small = PageSums()
+        var hugePrivateBytes: UInt64 = 0
+        var hugeSharedBytes: UInt64 = 0
+        for mapping in process.mappings.values {
+            var sums = PageSums()
+            mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+                switch state {
+                case .none, .zero:
+                    break
+                case .anon(let run, _):
+                    sums = sums + groupSums(run, range, prefixes: &prefixes)
+                case .cache(_, let dirty):
+                    let viewed = groupSums(mapping.object!, range, prefixes: &prefixes)
+                    sums = sums + (dirty ? viewed.allDirty : viewed)
+                }
+            }
+            if mapping.huge != nil {
+                // HugeTLB pages are reported apart from Rss and Pss (fs/proc/task_mmu.c:
+                // smaps_hugetlb_range), private when mapped once.
+                hugePrivateBytes += (sums.privateClean + sums.privateDirty) * mapping.pageBytes
+                hugeSharedBytes += (sums.sharedClean + sums.sharedDirty) * mapping.pageBytes
+            } else {
+                small = small + sums
+            }
+        }
+        let pageBytes = constants.pageBytes
+        metrics.privateCleanBytes = small.privateClean * pageBytes
+        metrics.privateDirtyBytes = small.privateDirty * pageBytes
+        metrics.sharedCleanBytes = small.sharedClean * pageBytes
+        metrics.sharedDirtyBytes = small.sharedDirty * pageBytes
+        metrics.rssBytes = metrics.privateCleanBytes + metrics.privateDirtyBytes + metrics.sharedCleanBytes + metrics.sharedDirtyBytes
+        metrics.ussBytes = metrics.privateCleanBytes + metrics.privateDirtyBytes
+        metrics.pssBytes = small.pssUnits >> PageSums.pssShift
+        metrics.privateHugetlbBytes = hugePrivateBytes
+        metrics.sharedHugetlbBytes = hugeSharedBytes
+        metrics.pageTableBytes = process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes
+        return metrics
+    }
+
+    /// The memmap as the kernel has it: a section's worth of struct pages for every memory
+    /// section of RAM, less what HVO freed from each pool page allocated while it was on.
+    func memmapPages() -> UInt64 {
+        let sections = (machine.ramBytes + constants.sectionBytes - 1) / constants.sectionBytes
+        var pages = sections * constants.vmemmapPages(perHugePage: constants.sectionBytes)
+        if machine.hvo {
+            for huge in HugePageSize.allCases {
+                let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
+                pages -= pools[huge]!.total * (perPage - min(machine.hvoKeptPages, perPage))
+            }
+        }
+        return pages
+    }
+
+    private func systemMetrics() -> SystemMetrics {
+        var system = SystemMetrics()
+        system.memmapPages = memmapPages()
+        system.hugetlb2MFree = pools[.size2M]!.free
+        system.hugetlb2MReserved = pools[.size2M]!.reserved
+        system.hugetlb1GFree = pools[.size1G]!.free
+        system.hugetlb1GReserved = pools[.size1G]!.reserved
+        system.anonBytes = anonPages * constants.pageBytes
+        let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
+        for process in processes where process.alive {
+            system.pageTableBytes += process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes + pgd
+        }
+        return system
+    }
+
+    /// The metadata each scheme keeps. Today's kernel is the baseline: a `struct page` for every
+    /// page frame of RAM.
+    private func schemeCosts() -> [SchemeCost] {
+        let frames = machine.ramBytes / constants.pageBytes
+        let structPage = frames * constants.structPageBytes
+        return [SchemeCost(scheme: "struct-page", metadataBytes: structPage, metadataRatio: ratio(structPage))]
+    }
+
+    private func ratio(_ bytes: UInt64) -> Double {
+        machine.ramBytes == 0 ? 0 : Double(bytes) / Double(machine.ramBytes)
+    }
+}

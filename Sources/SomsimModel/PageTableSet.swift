@@ -1,0 +1,75 @@
+/// The page tables of one process inside the workload window, as sets of table indices.
+///
+/// x86-64 with 4-level paging: a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table 512 GiB.
+/// A table is allocated when a fault (or fork's copy) first needs an entry in it and freed when the
+/// last VMA in its span is unmapped (mm/memory.c: free_pgtables, free_pgd_range with the
+/// neighbouring VMAs as floor and ceiling); zapping pages alone does not free tables.
+struct PageTableSet {
+    /// Address bits covered by one table at each level: PTE, PMD, PUD.
+    static let spanShifts: [UInt64] = [21, 30, 39]
+
+    /// `levels[l]` is true at index `i` when the table covering `[i << shift, (i+1) << shift)` exists.
+    private(set) var levels: [ExtentMap<Bool>] = spanShifts.map {
+        ExtentMap(length: (WorkloadWindow.highAddress >> $0) + 1, value: false)
+    }
+
+    /// Table indices at `level` whose span meets `addresses`.
+    static func indices(_ addresses: Range<UInt64>, level: Int) -> Range<UInt64> {
+        let shift = spanShifts[level]
+        return (addresses.lowerBound >> shift)..<(((addresses.upperBound - 1) >> shift) + 1)
+    }
+
+    /// Allocates the tables a fault in `addresses` needs, down to `lowestLevel` (0 for 4 KiB pages
+    /// mapped by PTEs, 1 for 2 MiB pages mapped by PMD entries, 2 for 1 GiB pages in PUD entries).
+    mutating func populate(_ addresses: Range<UInt64>, lowestLevel: Int) {
+        guard !addresses.isEmpty else { return }
+        for level in lowestLevel..<levels.count {
+            levels[level].assign(Self.indices(addresses, level: level), true)
+        }
+    }
+
+    /// Frees the tables of an unmapped range, keeping any that also span the neighbouring
+    /// mappings ending at `floor` or starting at `ceiling`.
+    mutating func free(_ addresses: Range<UInt64>, floor: UInt64?, ceiling: UInt64?) {
+        guard !addresses.isEmpty else { return }
+        for level in levels.indices {
+            let shift = Self.spanShifts[level]
+            var span = Self.indices(addresses, level: level)
+            if let floor, floor > 0, (floor - 1) >> shift == span.lowerBound {
+                span = (span.lowerBound + 1)..<max(span.lowerBound + 1, span.upperBound)
+            }
+            if let ceiling, ceiling >> shift == span.upperBound - 1, span.upperBound > span.lowerBound {
+                span = span.lowerBound..<(span.upperBound - 1)
+            }
+            levels[level].assign(span, false)
+        }
+    }
+
+    /// Frees the tables with indices `indices` at `level` (page-table reclaim after MADV_DONTNEED).
+    mutating func release(level: Int, _ indices: Range<UInt64>) {
+        levels[level].assign(indices, false)
+    }
+
+    /// What fork gives the child for a VMA range it copies: every table of the parent that spans
+    /// part of the range (mm/memory.c: copy_page_range allocates a child table wherever the parent's
+    /// entry one level up is present).
+    mutating func copy(from parent: PageTableSet, for addresses: Range<UInt64>) {
+        guard !addresses.isEmpty else { return }
+        for level in levels.indices {
+            parent.levels[level].forEach(in: Self.indices(addresses, level: level)) { span, present in
+                if present { levels[level].assign(span, true) }
+            }
+        }
+    }
+
+    /// Number of tables at each level: PTE, PMD, PUD.
+    var tableCounts: [UInt64] {
+        levels.map { map in
+            var count: UInt64 = 0
+            map.forEach(in: 0..<map.length) { span, present in
+                if present { count += UInt64(span.count) }
+            }
+            return count
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import SomsimWorkload
+
+/// What the engine knows about one physical page: how many processes map it, and for page-cache
+/// (shmem, file, HugeTLB-file) pages whether the page exists, is dirty, or is only reserved.
+struct FramePage: Equatable {
+    /// Processes whose page tables map this page (the kernel's mapcount).
+    var mapcount: UInt32 = 0
+    /// The page exists: for anonymous pages, mapcount > 0; page-cache pages outlive their mappings.
+    var present = false
+    /// The folio's dirty flag (page-cache pages): set by a write fault.
+    var dirty = false
+    /// HugeTLB page-cache page reserved for a shared mapping, not yet allocated.
+    var reserved = false
+}
+
+/// A set of physical pages that share an identity and an index space.
+///
+/// Two kinds exist. An *anonymous run* holds the private anonymous pages one touch statement
+/// allocated in one mapping; its index is the mapping's page index (mappings never move, and a
+/// forked child maps its parent's pages at the same index). A *page-cache object* is the memory
+/// behind a shared anonymous mapping (a shmem file), a named file (`file=ID`, modelled as a tmpfs
+/// or hugetlbfs file), or a shared HugeTLB mapping; its index is the file's page index.
+struct FrameGroup {
+    enum Kind: Equatable {
+        case anonymousRun
+        case pageCache(named: String?)
+    }
+
+    var kind: Kind
+    /// Size of each page of the group: 4 KiB or a HugeTLB size.
+    var huge: HugePageSize?
+    var pages: ExtentMap<FramePage>
+    /// Live mappings that reference this page-cache object; an unnamed one is freed at zero.
+    var mappers = 0
+
+    init(kind: Kind, huge: HugePageSize?, pageCount: UInt64) {
+        self.kind = kind
+        self.huge = huge
+        self.pages = ExtentMap(length: pageCount, value: FramePage())
+    }
+}
+
+/// A HugeTLB pool of one page size, as /proc/meminfo's HugePages_* counters describe it.
+struct HugePool: Equatable {
+    var total: UInt64 = 0
+    var free: UInt64 = 0
+    /// Pages promised to mappings but not yet faulted in (HugePages_Rsvd); a subset of `free`.
+    var reserved: UInt64 = 0
+
+    /// Free pages no reservation has claimed: what a fault without a reservation may take.
+    var unreserved: UInt64 { free - reserved }
+}

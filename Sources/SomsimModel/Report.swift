@@ -1,0 +1,115 @@
+import SomsimWorkload
+
+/// What a run of a workload produced: one `Measure` per `measure` statement and a final "end".
+///
+/// Field names follow the report contract (WORKLOAD-FORMAT.md, "Report output"); renderers map
+/// them to snake_case.
+public struct Report: Equatable, Sendable {
+    public static let schemaVersion = 1
+    public var machine: MachineSpec
+    public var measures: [Measure]
+    /// Statements the kernel would have refused, in order.
+    public var errors: [ErrorEvent]
+
+    public init(machine: MachineSpec, measures: [Measure] = [], errors: [ErrorEvent] = []) {
+        self.machine = machine
+        self.measures = measures
+        self.errors = errors
+    }
+}
+
+/// The state of the machine at one `measure` point.
+public struct Measure: Equatable, Sendable {
+    public var label: String
+    /// Every process that exists or existed, in creation order.
+    public var processes: [ProcessMetrics]
+    public var system: SystemMetrics
+    /// Metadata cost per scheme; the first is always `struct-page`, the baseline.
+    public var schemes: [SchemeCost]
+
+    public init(label: String, processes: [ProcessMetrics], system: SystemMetrics, schemes: [SchemeCost]) {
+        self.label = label
+        self.processes = processes
+        self.system = system
+        self.schemes = schemes
+    }
+}
+
+/// One process's view of the workload's own mappings, as /proc/PID/smaps would add them up.
+public struct ProcessMetrics: Equatable, Sendable {
+    public var name: String
+    public var alive: Bool
+    /// Present pages, HugeTLB excluded (as smaps' `Rss`).
+    public var rssBytes: UInt64 = 0
+    /// Each present page divided by the number of processes mapping it, with the kernel's rounding.
+    public var pssBytes: UInt64 = 0
+    /// Pages mapped by this process only (Private_Clean + Private_Dirty).
+    public var ussBytes: UInt64 = 0
+    public var privateCleanBytes: UInt64 = 0
+    public var privateDirtyBytes: UInt64 = 0
+    public var sharedCleanBytes: UInt64 = 0
+    public var sharedDirtyBytes: UInt64 = 0
+    public var privateHugetlbBytes: UInt64 = 0
+    public var sharedHugetlbBytes: UInt64 = 0
+    /// PTE, PMD and PUD tables that map the workload's address range (as `VmPTE` counts them).
+    public var pageTableBytes: UInt64 = 0
+    /// Page faults the process took on workload memory since it was created (as `ru_minflt`).
+    public var minorFaults: UInt64 = 0
+    /// Write faults that copied a page.
+    public var cowCopies: UInt64 = 0
+    /// Write faults on a write-protected page no other process maps: reused, not copied.
+    public var cowReuses: UInt64 = 0
+    /// Signals the workload's accesses raised in this process (`SIGBUS`, `SIGSEGV`).
+    public var signals: [String] = []
+
+    public init(name: String, alive: Bool) {
+        self.name = name
+        self.alive = alive
+    }
+}
+
+/// Machine-wide counters, as /proc/vmstat and /proc/meminfo show them.
+public struct SystemMetrics: Equatable, Sendable {
+    /// The memmap in pages: `nr_memmap_boot_pages + nr_memmap_pages`, HVO applied.
+    public var memmapPages: UInt64 = 0
+    public var hugetlb2MFree: UInt64 = 0
+    public var hugetlb2MReserved: UInt64 = 0
+    public var hugetlb1GFree: UInt64 = 0
+    public var hugetlb1GReserved: UInt64 = 0
+    /// Private anonymous pages of the workload, counted once however many processes map them.
+    public var anonBytes: UInt64 = 0
+    /// Every live process's workload page tables plus its top-level table (PGD).
+    public var pageTableBytes: UInt64 = 0
+
+    public init() {}
+}
+
+/// The metadata one scheme keeps for the machine.
+public struct SchemeCost: Equatable, Sendable {
+    public var scheme: String
+    public var metadataBytes: UInt64
+    /// `metadataBytes / ram`.
+    public var metadataRatio: Double
+
+    public init(scheme: String, metadataBytes: UInt64, metadataRatio: Double) {
+        self.scheme = scheme
+        self.metadataBytes = metadataBytes
+        self.metadataRatio = metadataRatio
+    }
+}
+
+/// A statement the kernel would refuse; the run records it and goes on.
+public struct ErrorEvent: Equatable, Sendable {
+    /// Line of the statement in the workload file.
+    public var line: Int
+    /// The statement as written (canonical form).
+    public var statement: String
+    /// The errno the kernel would give, by name (`ENOMEM`, `EINVAL`, …).
+    public var errno: String
+
+    public init(line: Int, statement: String, errno: String) {
+        self.line = line
+        self.statement = statement
+        self.errno = errno
+    }
+}

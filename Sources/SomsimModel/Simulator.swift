@@ -1,0 +1,442 @@
+import SomsimWorkload
+
+/// Replays a workload through a model of today's kernel: processes, mappings, faults, fork and
+/// copy-on-write, HugeTLB pools and reservations, page tables.
+///
+/// Pure: no syscalls, no I/O. Cost grows with statements and extents, not with bytes.
+public struct Simulator {
+    public let machine: MachineSpec
+    public let constants: KernelConstants
+
+    var processes: [SimProcess] = []
+    var processIndex: [String: Int] = [:]
+    var groups: [FrameGroup] = []
+    var namedObjects: [String: Int32] = [:]
+    var pools: [HugePageSize: HugePool] = [:]
+    /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
+    var anonPages: UInt64 = 0
+
+    public internal(set) var measures: [Measure] = []
+    public private(set) var errors: [ErrorEvent] = []
+    /// Where each mapping was placed, in statement order: a real run maps at the same addresses.
+    public private(set) var placements: [Placement] = []
+
+    /// Where the engine put one mapping.
+    public struct Placement: Equatable, Sendable {
+        public var line: Int
+        public var process: String
+        public var mapping: String
+        public var address: UInt64
+        public var lengthBytes: UInt64
+    }
+
+    public init(machine: MachineSpec, constants: KernelConstants = KernelConstants()) {
+        self.machine = machine
+        self.constants = constants
+        pools[.size2M] = HugePool(total: machine.hugetlb2MPages, free: machine.hugetlb2MPages)
+        pools[.size1G] = HugePool(total: machine.hugetlb1GPages, free: machine.hugetlb1GPages)
+    }
+
+    /// Runs a whole workload and returns its report, with a final measure labelled "end".
+    public static func run(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Report {
+        var simulator = Simulator(machine: workload.machine, constants: constants)
+        for statement in workload.statements {
+            simulator.apply(statement)
+        }
+        simulator.measure(label: "end")
+        return simulator.report
+    }
+
+    /// The report so far.
+    public var report: Report { Report(machine: machine, measures: measures, errors: errors) }
+
+    /// Applies one statement. Statements the kernel would refuse are recorded in `errors`.
+    public mutating func apply(_ located: Located<Statement>) {
+        let line = located.location.line
+        let statement = located.value
+        if case .measure(let label) = statement {
+            measure(label: label)
+            return
+        }
+        if case .spawn(let name) = statement {
+            spawn(name)
+            return
+        }
+        // The parser guarantees the names exist; a process can still have died of a signal.
+        guard let name = statement.process, let p = processIndex[name], processes[p].alive else {
+            record(statement, line: line, errno: "ESRCH")
+            return
+        }
+        switch statement {
+        case .fork(_, let child):
+            fork(p, child: child)
+        case .exit:
+            exit(p)
+        case .mmap(_, let mapping, let length, let options):
+            if let errno = mmap(p, name: mapping, length: length, options: options, line: line) {
+                record(statement, line: line, errno: errno)
+            }
+        case .munmap(_, let mapping):
+            munmap(p, mapping)
+        case .madvise(_, let mapping, let advice, let range):
+            if let errno = madvise(p, mapping, advice, range) {
+                record(statement, line: line, errno: errno)
+            }
+        case .touch(_, let mapping, let access, let range, let pattern):
+            if let errno = touch(p, mapping, access, range, pattern) {
+                record(statement, line: line, errno: errno)
+            }
+        case .spawn, .measure:
+            break
+        }
+    }
+
+    private mutating func record(_ statement: Statement, line: Int, errno: String) {
+        errors.append(ErrorEvent(line: line, statement: WorkloadPrinter.format(statement), errno: errno))
+    }
+
+    // MARK: - Processes
+
+    mutating func spawn(_ name: String) {
+        processIndex[name] = processes.count
+        processes.append(SimProcess(name: name))
+    }
+
+    /// fork(2): the child gets a copy of each VMA (mm/mmap.c: dup_mmap). DONTFORK VMAs are left
+    /// out, WIPEONFORK VMAs arrive empty, and page-table entries are copied only for VMAs that
+    /// have an anon_vma (mm/memory.c: vma_needs_copy) — HugeTLB included since the special case
+    /// was dropped; private pages then become write-protected in both processes. Shared, file and
+    /// zero-page-only VMAs are faulted in again by the child (measured: docs/kernel-facts, 2e, 4b,
+    /// 6 "shared hugetlb").
+    mutating func fork(_ p: Int, child name: String) {
+        var child = SimProcess(name: name)
+        child.layout = processes[p].layout
+        for (mappingName, var parentMapping) in processes[p].mappings {
+            var mapping = parentMapping
+            mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none)
+            mapping.reservation = nil
+            mapping.reservationUnmapped = false
+            var inherited = false
+            for (range, flags) in parentMapping.vma.extents(in: 0..<parentMapping.pageCount) {
+                let addresses = address(range, in: parentMapping)
+                if !flags.mapped || flags.dontfork {
+                    mapping.vma.modify(range) { _, f in f.mapped = false }
+                    continue
+                }
+                inherited = true
+                if flags.wipeonfork {
+                    mapping.vma.modify(range) { _, f in f.anonVMA = false }
+                    continue
+                }
+                guard flags.anonVMA else { continue }
+                child.pageTables.copy(from: processes[p].pageTables, for: addresses)
+                for (pages, state) in parentMapping.pages.extents(in: range) {
+                    switch state {
+                    case .none:
+                        break
+                    case .zero:
+                        mapping.pages.assign(pages, .zero)
+                    case .anon(let run, _):
+                        addMapcount(group: run, pages, delta: 1)
+                        parentMapping.pages.assign(pages, .anon(run: run, writable: false))
+                        mapping.pages.assign(pages, .anon(run: run, writable: false))
+                    case .cache(let writable, let dirty):
+                        if let object = mapping.object { addMapcount(group: object, pages, delta: 1) }
+                        mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty))
+                    }
+                }
+            }
+            if !inherited {
+                mapping.object = nil
+            } else if let object = mapping.object {
+                groups[Int(object)].mappers += 1
+            }
+            processes[p].mappings[mappingName] = parentMapping
+            child.mappings[mappingName] = mapping
+        }
+        processIndex[name] = processes.count
+        processes.append(child)
+    }
+
+    /// exit(2): every mapping is unmapped and every page table freed.
+    mutating func exit(_ p: Int) {
+        for name in Array(processes[p].mappings.keys) {
+            munmap(p, name)
+        }
+        processes[p].pageTables = PageTableSet()
+        processes[p].alive = false
+    }
+
+    /// A signal the kernel raises on a bad access; its default action kills the process.
+    mutating func kill(_ p: Int, signal: String) {
+        processes[p].signals.append(signal)
+        exit(p)
+    }
+
+    // MARK: - Mappings
+
+    /// mmap(2). Returns the errno the kernel would give, or nil.
+    mutating func mmap(_ p: Int, name: String, length: UInt64, options: MmapOptions, line: Int) -> String? {
+        let pageBytes = options.pageBytes
+        let pageCount = length / pageBytes
+        // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
+        // multiple of 2 MiB are PMD-aligned, as Linux aligns anonymous mappings that THP could back
+        // (mm/mmap.c: __get_unmapped_area, thp_get_unmapped_area).
+        let pmdBytes: UInt64 = 1 << 21
+        let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
+        guard let start = processes[p].placement(length: length, alignment: alignment) else { return "ENOMEM" }
+
+        var object: Int32? = nil
+        var reservation: ExtentMap<Bool>? = nil
+        if let huge = options.huge {
+            if options.shared || options.file != nil {
+                // Shared HugeTLB: the file's reservation covers every page not already reserved
+                // or allocated (mm/hugetlb.c: hugetlb_reserve_pages, region_chg).
+                let id = pageCacheObject(named: options.file, huge: huge, pageCount: pageCount)
+                var needed: UInt64 = 0
+                groups[Int(id)].pages.forEach(in: 0..<pageCount) { range, page in
+                    if !page.present && !page.reserved { needed += UInt64(range.count) }
+                }
+                if options.shared {
+                    guard pools[huge]!.unreserved >= needed else {
+                        dropIfUnused(id)
+                        return "ENOMEM"
+                    }
+                    pools[huge]!.reserved += needed
+                    groups[Int(id)].pages.modify(0..<pageCount) { _, page in
+                        if !page.present { page.reserved = true }
+                    }
+                    object = id
+                } else {
+                    dropIfUnused(id)
+                }
+            }
+            if !options.shared {
+                guard pools[huge]!.unreserved >= pageCount else { return "ENOMEM" }
+                pools[huge]!.reserved += pageCount
+                reservation = ExtentMap(length: pageCount, value: true)
+            }
+        } else if options.shared || options.file != nil {
+            object = pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
+        }
+        if let object { groups[Int(object)].mappers += 1 }
+
+        let mapping = Mapping(
+            name: name, start: start, options: options, pageCount: pageCount, object: object,
+            pages: ExtentMap(length: pageCount, value: .none),
+            vma: ExtentMap(length: pageCount, value: VMAFlags()),
+            reservation: reservation)
+        processes[p].mappings[name] = mapping
+        processes[p].insertLayout(start: start, end: mapping.end)
+        placements.append(Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length))
+
+        if options.populate {
+            // MAP_POPULATE faults every page in: writes for private writable mappings, reads for
+            // shared ones (mm/gup.c: populate_vma_page_range). Each counts in ru_minflt like a
+            // fault from user space (measured: docs/kernel-facts, 1d and 9).
+            let access: Access = options.shared ? .read : .write
+            fault(p, name, pages: [0..<pageCount], access: access)
+        }
+        return nil
+    }
+
+    /// The page-cache object for a named file, or a new one for an anonymous shared mapping.
+    private mutating func pageCacheObject(named file: String?, huge: HugePageSize?, pageCount: UInt64) -> Int32 {
+        if let file {
+            let key = huge.map { "\(file)@\($0.token)" } ?? file
+            if let id = namedObjects[key] {
+                groups[Int(id)].pages.grow(to: pageCount, value: FramePage())
+                return id
+            }
+            let id = newGroup(FrameGroup(kind: .pageCache(named: file), huge: huge, pageCount: pageCount))
+            namedObjects[key] = id
+            return id
+        }
+        return newGroup(FrameGroup(kind: .pageCache(named: nil), huge: huge, pageCount: pageCount))
+    }
+
+    private mutating func newGroup(_ group: FrameGroup) -> Int32 {
+        groups.append(group)
+        return Int32(groups.count - 1)
+    }
+
+    private mutating func dropIfUnused(_ id: Int32) {
+        if case .pageCache(named: nil) = groups[Int(id)].kind, groups[Int(id)].mappers == 0 {
+            groups[Int(id)].pages = ExtentMap(length: 0, value: FramePage())
+        }
+    }
+
+    /// munmap(2) of a whole mapping: pages unmapped (freed when no process maps them any more),
+    /// outstanding HugeTLB reservations returned, page tables freed.
+    mutating func munmap(_ p: Int, _ name: String) {
+        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return }
+        zap(p, mapping, 0..<mapping.pageCount)
+        if let huge = mapping.huge, let reservation = mapping.reservation {
+            var outstanding: UInt64 = 0
+            reservation.forEach(in: 0..<mapping.pageCount) { range, held in
+                if held { outstanding += UInt64(range.count) }
+            }
+            pools[huge]!.reserved -= outstanding
+        }
+        if let object = mapping.object {
+            groups[Int(object)].mappers -= 1
+            releaseIfUnreferenced(object)
+        }
+        let (floor, ceiling) = processes[p].removeLayout(start: mapping.start)
+        processes[p].pageTables.free(mapping.start..<mapping.end, floor: floor, ceiling: ceiling)
+    }
+
+    /// Removes the page-table entries of `range`, dropping mapcounts and freeing private pages
+    /// that no process maps any more. With `restoringReservation` (MADV_DONTNEED by the owner of
+    /// a private HugeTLB mapping) a freed page's reservation is given back to the mapping
+    /// (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation"; measured:
+    /// docs/kernel-facts, 6h).
+    private mutating func zap(_ p: Int, _ mapping: Mapping, _ range: Range<UInt64>, restoringReservation: Bool = false) {
+        for (pages, state) in mapping.pages.extents(in: range) {
+            switch state {
+            case .none, .zero:
+                break
+            case .anon(let run, _):
+                let freed = addMapcount(group: run, pages, delta: -1)
+                if let huge = mapping.huge {
+                    pools[huge]!.free += freed
+                    if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) {
+                        pools[huge]!.reserved += freed
+                        processes[p].mappings[mapping.name]!.reservation!.assign(pages, true)
+                    }
+                } else {
+                    anonPages -= freed
+                }
+            case .cache:
+                if let object = mapping.object { addMapcount(group: object, pages, delta: -1) }
+            }
+        }
+    }
+
+    /// Frees an anonymous page-cache object (shmem or HugeTLB) once no mapping references it.
+    private mutating func releaseIfUnreferenced(_ object: Int32) {
+        let group = groups[Int(object)]
+        guard case .pageCache(named: nil) = group.kind, group.mappers == 0 else { return }
+        if let huge = group.huge {
+            group.pages.forEach(in: 0..<group.pages.length) { range, page in
+                if page.present { pools[huge]!.free += UInt64(range.count) }
+                if page.reserved { pools[huge]!.reserved -= UInt64(range.count) }
+            }
+        }
+        groups[Int(object)].pages = ExtentMap(length: 0, value: FramePage())
+    }
+
+    /// Adds `delta` to the mapcount of `pages` of a group; returns how many pages it took to zero
+    /// (anonymous pages, which then no longer exist).
+    @discardableResult
+    mutating func addMapcount(group: Int32, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
+        var freed: UInt64 = 0
+        let anonymous = groups[Int(group)].kind == .anonymousRun
+        groups[Int(group)].pages.modify(pages) { range, page in
+            page.mapcount = UInt32(Int64(page.mapcount) + Int64(delta))
+            if anonymous && page.mapcount == 0 && page.present {
+                page.present = false
+                freed += UInt64(range.count)
+            }
+        }
+        return freed
+    }
+
+    // MARK: - madvise
+
+    /// madvise(2) on a page range of a mapping. Returns the errno the kernel would give, or nil.
+    mutating func madvise(_ p: Int, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> String? {
+        guard let mapping = processes[p].mappings[name] else { return "ENOMEM" }
+        guard let range = pageRange(byteRange, in: mapping) else { return "ENOMEM" }
+        var unmapped = false
+        mapping.vma.forEach(in: range) { _, flags in if !flags.mapped { unmapped = true } }
+        if unmapped { return "ENOMEM" }
+        switch advice {
+        case .wipeonfork, .keeponfork:
+            // Only private anonymous memory can be wiped on fork (mm/madvise.c).
+            if mapping.options.shared || mapping.options.file != nil || mapping.huge != nil { return "EINVAL" }
+            let wipe = advice == .wipeonfork
+            processes[p].mappings[name]!.vma.modify(range) { _, f in f.wipeonfork = wipe }
+        case .dontfork, .dofork:
+            let dontfork = advice == .dontfork
+            processes[p].mappings[name]!.vma.modify(range) { _, f in f.dontfork = dontfork }
+        case .hugepage, .nohugepage:
+            if mapping.huge != nil { return "EINVAL" }
+            let huge = advice == .hugepage
+            processes[p].mappings[name]!.vma.modify(range) { _, f in
+                f.hugepage = huge
+                f.nohugepage = !huge
+            }
+        case .dontneed:
+            // Zaps the range; the next touch faults anew.
+            zap(p, mapping, range, restoringReservation: true)
+            processes[p].mappings[name]!.pages.assign(range, .none)
+            // CONFIG_PT_RECLAIM (6.14+) frees the PTE tables whose whole 2 MiB span one
+            // MADV_DONTNEED call emptied; tables it only partly covered stay (measured:
+            // docs/kernel-facts, 7f). PMD and PUD tables are never reclaimed this way.
+            let addresses = address(range, in: mapping)
+            let pmdBytes: UInt64 = 1 << 21
+            let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
+            let last = addresses.upperBound / pmdBytes
+            if mapping.huge == nil, first < last {
+                processes[p].pageTables.release(level: 0, first..<last)
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Touch
+
+    /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range.
+    /// Returns the errno the kernel would give (EFAULT past the end of the mapping), or nil.
+    mutating func touch(_ p: Int, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> String? {
+        guard let mapping = processes[p].mappings[name] else { return "EFAULT" }
+        guard let range = pageRange(byteRange, in: mapping) else { return "EFAULT" }
+        let pageBytes = mapping.pageBytes
+        var pages: [Range<UInt64>] = []
+        switch pattern {
+        case .every:
+            pages = [range]
+        case .stride(let stride) where stride <= pageBytes:
+            pages = [range]
+        case .stride(let stride):
+            let first = range.lowerBound * pageBytes
+            let end = range.upperBound * pageBytes
+            var byte = first
+            while byte < end {
+                let page = byte / pageBytes
+                if let last = pages.last, last.upperBound == page {
+                    pages[pages.count - 1] = last.lowerBound..<(page + 1)
+                } else {
+                    pages.append(page..<(page + 1))
+                }
+                byte += stride
+            }
+        case .random(let count, let seed):
+            let chosen = RandomPages.sample(count: min(count, UInt64(range.count)), of: UInt64(range.count), seed: seed)
+            for index in chosen {
+                let page = range.lowerBound + index
+                if let last = pages.last, last.upperBound == page {
+                    pages[pages.count - 1] = last.lowerBound..<(page + 1)
+                } else {
+                    pages.append(page..<(page + 1))
+                }
+            }
+        }
+        fault(p, name, pages: pages, access: access)
+        return nil
+    }
+
+    /// The pages of a byte range of a mapping, or nil when it runs past the mapping's end.
+    private func pageRange(_ byteRange: ByteRange, in mapping: Mapping) -> Range<UInt64>? {
+        let offset = byteRange.offsetBytes / mapping.pageBytes
+        guard offset <= mapping.pageCount else { return nil }
+        let count = byteRange.lengthBytes.map { $0 / mapping.pageBytes } ?? (mapping.pageCount - offset)
+        guard count <= mapping.pageCount - offset else { return nil }
+        return offset..<(offset + count)
+    }
+
+    func address(_ pages: Range<UInt64>, in mapping: Mapping) -> Range<UInt64> {
+        (mapping.start + pages.lowerBound * mapping.pageBytes)..<(mapping.start + pages.upperBound * mapping.pageBytes)
+    }
+}

@@ -1,0 +1,138 @@
+/// The static checks over expanded statements, in execution order, before anything runs.
+///
+/// They follow names, not memory: which processes exist, which have exited, which mapping names each
+/// process holds and how large each mapping is. What the kernel would refuse at run time (a HugeTLB
+/// reservation the pool cannot meet, a touch past the end of a mapping, `wipeonfork` on a shared
+/// mapping) is left to the run, which records an error event.
+struct Checker {
+    struct Mapping {
+        var lengthBytes: UInt64
+        var pageBytes: UInt64
+    }
+
+    struct Process {
+        var createdLine: Int
+        var exitLine: Int?
+        var mappings: [String: Mapping] = [:]
+    }
+
+    let fileName: String
+    private var processes: [String: Process] = [:]
+    private var machineLine: Int?
+    private var firstProcessLine: Int?
+
+    init(fileName: String) { self.fileName = fileName }
+
+    private func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
+        WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
+    }
+
+    mutating func machine(line: Int, column: Int) throws(WorkloadError) {
+        if let machineLine {
+            throw error(line, column, "machine is given a second time (first on line \(machineLine)); put all settings on one machine line")
+        }
+        if let firstProcessLine {
+            throw error(line, column, "machine must come before any process statement (the first is on line \(firstProcessLine)); move it up, after the header")
+        }
+        machineLine = line
+    }
+
+    mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
+        if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
+        switch s {
+        case .measure:
+            return
+        case .spawn(let p):
+            try create(p, line: line, column: a.second)
+        case .fork(let parent, let child):
+            try live(parent, line: line, column: a.first)
+            let mappings = processes[parent]?.mappings ?? [:]
+            try create(child, line: line, column: a.second)
+            processes[child]?.mappings = mappings
+        case .exit(let p):
+            try live(p, line: line, column: a.first)
+            processes[p]?.exitLine = line
+        case .mmap(let p, let m, let length, let options):
+            try live(p, line: line, column: a.first)
+            if processes[p]?.mappings[m] != nil {
+                throw error(line, a.second, "process '\(p)' already has a mapping named '\(m)'; munmap it first or choose another name")
+            }
+            let page = options.pageBytes
+            if length == 0 {
+                throw error(line, a.size, "mmap length must be larger than 0; give a multiple of the page size \(Sizes.format(page))")
+            }
+            if length % page != 0 {
+                throw error(line, a.size, "mmap length \(Sizes.format(length)) is not a multiple of the page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
+            }
+            processes[p]?.mappings[m] = Mapping(lengthBytes: length, pageBytes: page)
+        case .munmap(let p, let m):
+            _ = try mapping(m, of: p, line: line, at: a)
+            processes[p]?.mappings[m] = nil
+        case .madvise(let p, let m, _, let range):
+            let mapping = try mapping(m, of: p, line: line, at: a)
+            try checkRange(range, of: mapping, line: line, at: a)
+        case .touch(let p, let m, _, let range, let pattern):
+            let mapping = try mapping(m, of: p, line: line, at: a)
+            try checkRange(range, of: mapping, line: line, at: a)
+            if case .random(let count, _) = pattern {
+                try checkRandom(count: count, range: range, of: mapping, line: line, column: a.random)
+            }
+        }
+    }
+
+    private mutating func create(_ p: String, line: Int, column: Int) throws(WorkloadError) {
+        if let existing = processes[p] {
+            throw error(line, column, "process name '\(p)' is already taken (created on line \(existing.createdLine)); process names are unique in a file, even after exit — choose another name")
+        }
+        processes[p] = Process(createdLine: line)
+    }
+
+    /// Checks that `p` exists and has not exited. (Returns nothing: a copy of the process would make
+    /// the next in-place change to its mappings copy the whole table.)
+    private func live(_ p: String, line: Int, column: Int) throws(WorkloadError) {
+        guard let process = processes[p] else {
+            throw error(line, column, "process '\(p)' is used before it exists; create it first with 'spawn \(p)' or 'PARENT fork \(p)'")
+        }
+        if let exitLine = process.exitLine {
+            throw error(line, column, "process '\(p)' is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
+        }
+    }
+
+    private func mapping(_ m: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> Mapping {
+        // One lookup of the process for the common case; a copy is fine here, nothing is changed.
+        guard let process = processes[p], process.exitLine == nil else {
+            try live(p, line: line, column: a.first)
+            return Mapping(lengthBytes: 0, pageBytes: 0)  // not reached: live() throws
+        }
+        guard let mapping = process.mappings[m] else {
+            throw error(line, a.second, "process '\(p)' has no mapping named '\(m)'; map it first with '\(p) mmap \(m) SIZE' (mappings belong to one process; fork copies them to the child)")
+        }
+        return mapping
+    }
+
+    private func checkRange(_ r: ByteRange, of m: Mapping, line: Int, at a: Anchors) throws(WorkloadError) {
+        let page = m.pageBytes
+        if r.offsetBytes % page != 0 {
+            throw error(line, a.offset, "offset \(Sizes.format(r.offsetBytes)) is not a multiple of the mapping's page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
+        }
+        if let length = r.lengthBytes, length % page != 0 {
+            throw error(line, a.length, "length \(Sizes.format(length)) is not a multiple of the mapping's page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
+        }
+    }
+
+    /// COUNT against the pages of the range: `length/page` when the length is written, else the pages
+    /// from the offset to the end of the mapping. A range past the end is the run's business (EFAULT).
+    private func checkRandom(count: UInt64, range r: ByteRange, of m: Mapping, line: Int, column: Int) throws(WorkloadError) {
+        let pages: UInt64
+        if let length = r.lengthBytes {
+            pages = length / m.pageBytes
+        } else if r.offsetBytes < m.lengthBytes {
+            pages = (m.lengthBytes - r.offsetBytes) / m.pageBytes
+        } else {
+            return
+        }
+        if count > pages {
+            throw error(line, column, "random=\(count) asks for more distinct pages than the range holds (\(pages)); use at most random=\(pages)")
+        }
+    }
+}

@@ -1,0 +1,376 @@
+/// Columns of the tokens the static checks point at; 0 where the statement has no such token.
+struct Anchors {
+    var first = 0
+    var second = 0
+    var size = 0
+    var offset = 0
+    var length = 0
+    var random = 0
+}
+
+/// One statement line after `{VAR}` substitution, before the static checks.
+enum ParsedLine {
+    case machine(MachineSpec)
+    case statement(Statement, Anchors)
+
+    /// Whether the line adds a statement to `Workload.statements`.
+    var emitsStatement: Bool {
+        if case .statement = self { return true }
+        return false
+    }
+}
+
+/// Turns the tokens of one line (not `repeat`, `}` or the header) into a statement.
+struct StatementParser {
+    let fileName: String
+
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate"
+    static let machineKeys =
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off"
+    /// First words that start a statement and therefore cannot name a process.
+    static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload"]
+
+    func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
+        WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
+    }
+
+    func parse(_ t: [Token], line: Int) throws(WorkloadError) -> ParsedLine {
+        let head = t[0]
+        if head.isEqual("spawn") {
+            try expectCount(t, 2, line: line, usage: "spawn PROC")
+            let name = try processName(t[1], line: line)
+            return .statement(.spawn(process: name), Anchors(first: head.column, second: t[1].column))
+        }
+        if head.isEqual("measure") {
+            try expectCount(t, 2, line: line, usage: "measure LABEL")
+            let label = try name(t[1], line: line, what: "measure label")
+            return .statement(.measure(label: label), Anchors(first: head.column))
+        }
+        if head.isEqual("machine") {
+            return .machine(try machine(t, line: line))
+        }
+        if head.isEqual("somsim-workload") {
+            throw error(line, head.column, "the header 'somsim-workload 1' may appear only once, as the first statement; remove this line")
+        }
+        guard isName(head.text) else {
+            throw error(
+                line, head.column,
+                "unknown statement '\(head.string)'; expected spawn, measure, machine, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
+            )
+        }
+        guard t.count >= 2 else {
+            throw error(
+                line, head.endColumn,
+                "expected a verb after process '\(head.string)': one of \(Self.verbs) (or is this meant to be a statement: spawn, measure, machine, repeat?)"
+            )
+        }
+        let process = head.string
+        let verb = t[1]
+        var anchors = Anchors(first: head.column)
+        if verb.isEqual("fork") {
+            try expectCount(t, 3, line: line, usage: "PROC fork CHILD")
+            anchors.second = t[2].column
+            return .statement(.fork(parent: process, child: try processName(t[2], line: line)), anchors)
+        }
+        if verb.isEqual("exit") {
+            try expectCount(t, 2, line: line, usage: "PROC exit")
+            return .statement(.exit(process: process), anchors)
+        }
+        if verb.isEqual("munmap") {
+            try expectCount(t, 3, line: line, usage: "PROC munmap MAP")
+            anchors.second = t[2].column
+            return .statement(.munmap(process: process, mapping: try name(t[2], line: line, what: "mapping name")), anchors)
+        }
+        if verb.isEqual("mmap") {
+            return try mmap(t, process: process, line: line, anchors: anchors)
+        }
+        if verb.isEqual("madvise") {
+            return try madvise(t, process: process, line: line, anchors: anchors)
+        }
+        if verb.isEqual("touch") {
+            return try touch(t, process: process, line: line, anchors: anchors)
+        }
+        throw error(
+            line, verb.column,
+            "unknown verb '\(verb.string)' after process '\(process)'; expected one of: \(Self.verbs) (statements that start with a keyword: spawn, measure, machine, repeat)"
+        )
+    }
+
+    // MARK: - Statements
+
+    private func mmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate]"
+        try expectAtLeast(t, 4, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        anchors.size = t[3].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        let length = try size(t[3].text, t[3], line: line, what: "mmap length")
+        var options = MmapOptions()
+        var seen: UInt32 = 0
+        for option in t[4...] {
+            if option.isEqual("shared") || option.isEqual("populate") {
+                if option.isEqual("shared") {
+                    try once(.shared, &seen, option, line: line)
+                    options.shared = true
+                } else {
+                    try once(.populate, &seen, option, line: line)
+                    options.populate = true
+                }
+            } else if let (key, value) = option.keyValue(), key.isEqual("huge") {
+                try once(.huge, &seen, option, line: line)
+                guard case .success(let bytes) = Sizes.parseSize(value), let huge = HugePageSize(rawValue: bytes) else {
+                    throw error(line, option.column, "unknown HugeTLB page size in '\(option.string)'; expected huge=2M or huge=1G")
+                }
+                options.huge = huge
+            } else if let (key, value) = option.keyValue(), key.isEqual("file") {
+                try once(.file, &seen, option, line: line)
+                guard isName(value) else {
+                    throw error(
+                        line, option.column,
+                        "'\(value.string)' is not a valid file ID in '\(option.string)'; \(Self.nameRule)")
+                }
+                options.file = value.string
+            } else {
+                throw error(line, option.column, "unknown mmap option '\(option.string)'; expected one of: \(Self.mmapOptions)")
+            }
+        }
+        return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
+    }
+
+    private func madvise(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC madvise MAP ADVICE [offset=SIZE] [length=SIZE]"
+        try expectAtLeast(t, 4, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        guard let advice = Advice(rawValue: t[3].string) else {
+            let all = Advice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw error(line, t[3].column, "unknown madvise advice '\(t[3].string)'; expected one of: \(all)")
+        }
+        var range = ByteRange()
+        var seen: UInt32 = 0
+        for option in t[4...] {
+            if let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") {
+                try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
+                let bytes = try size(value, option, line: line, what: key.string)
+                if key.isEqual("offset") {
+                    range.offsetBytes = bytes
+                    anchors.offset = option.column
+                } else {
+                    range.lengthBytes = bytes
+                    anchors.length = option.column
+                }
+            } else {
+                throw error(line, option.column, "unknown madvise option '\(option.string)'; expected offset=SIZE or length=SIZE")
+            }
+        }
+        return .statement(.madvise(process: process, mapping: mapping, advice: advice, range: range), anchors)
+    }
+
+    private func touch(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC touch MAP read|write [offset=SIZE] [length=SIZE] [stride=SIZE] [random=COUNT seed=N]"
+        try expectAtLeast(t, 4, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        let access: Access
+        if t[3].isEqual("write") {
+            access = .write
+        } else if t[3].isEqual("read") {
+            access = .read
+        } else {
+            throw error(line, t[3].column, "unknown touch access '\(t[3].string)'; expected read or write")
+        }
+        var range = ByteRange()
+        var stride: (bytes: UInt64, column: Int)?
+        var random: (count: UInt64, column: Int)?
+        var seed: (value: UInt64, column: Int)?
+        var seen: UInt32 = 0
+        for option in t[4...] {
+            guard let (key, value) = option.keyValue() else {
+                throw error(line, option.column, "unknown touch option '\(option.string)'; expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
+            }
+            if key.isEqual("offset") {
+                try once(.offset, &seen, option, line: line)
+                range.offsetBytes = try size(value, option, line: line, what: "offset")
+                anchors.offset = option.column
+            } else if key.isEqual("length") {
+                try once(.length, &seen, option, line: line)
+                range.lengthBytes = try size(value, option, line: line, what: "length")
+                anchors.length = option.column
+            } else if key.isEqual("stride") {
+                try once(.stride, &seen, option, line: line)
+                let bytes = try size(value, option, line: line, what: "stride")
+                guard bytes > 0 else {
+                    throw error(line, option.column, "stride must be larger than 0; give the distance in bytes between touched bytes, e.g. stride=64K")
+                }
+                stride = (bytes, option.column)
+            } else if key.isEqual("random") {
+                try once(.random, &seen, option, line: line)
+                random = (try integer(value, option, line: line, what: "random page count"), option.column)
+                anchors.random = option.column
+            } else if key.isEqual("seed") {
+                try once(.seed, &seen, option, line: line)
+                seed = (try integer(value, option, line: line, what: "seed"), option.column)
+            } else {
+                throw error(line, option.column, "unknown touch option '\(option.string)'; expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
+            }
+        }
+        var pattern = TouchPattern.every
+        switch (random, seed) {
+        case (nil, nil):
+            break
+        case (let r?, nil):
+            throw error(line, r.column, "random=COUNT needs seed=N as well, so runs repeat the same pages; add e.g. seed=1")
+        case (nil, let s?):
+            throw error(line, s.column, "seed=N is only used with random=COUNT; add random=COUNT or remove seed=")
+        case (let r?, let s?):
+            if let stride {
+                throw error(line, max(stride.column, r.column), "stride= and random= cannot be combined; a touch is either every STRIDE bytes or COUNT random pages")
+            }
+            pattern = .random(count: r.count, seed: s.value)
+        }
+        if let stride { pattern = .stride(bytes: stride.bytes) }
+        return .statement(.touch(process: process, mapping: mapping, access: access, range: range, pattern: pattern), anchors)
+    }
+
+    private func machine(_ t: [Token], line: Int) throws(WorkloadError) -> MachineSpec {
+        var spec = MachineSpec()
+        var seen: UInt32 = 0
+        for setting in t.dropFirst() {
+            guard let (key, value) = setting.keyValue() else {
+                throw error(line, setting.column, "machine settings are KEY=VALUE, not '\(setting.string)'; keys: \(Self.machineKeys)")
+            }
+            let k = key.string
+            switch k {
+            case "ram":
+                try once(.ram, &seen, setting, line: line)
+                let bytes = try size(value, setting, line: line, what: "ram")
+                guard bytes > 0, bytes % 4096 == 0 else {
+                    throw error(line, setting.column, "ram must be a positive multiple of 4K, not \(value.string)")
+                }
+                spec.ramBytes = bytes
+            case "hugetlb-2m":
+                try once(.hugetlb2m, &seen, setting, line: line)
+                spec.hugetlb2MPages = try integer(value, setting, line: line, what: "hugetlb-2m page count")
+            case "hugetlb-1g":
+                try once(.hugetlb1g, &seen, setting, line: line)
+                spec.hugetlb1GPages = try integer(value, setting, line: line, what: "hugetlb-1g page count")
+            case "hvo", "pti":
+                try once(k == "hvo" ? .hvo : .pti, &seen, setting, line: line)
+                let on: Bool
+                if value.isEqual("on") {
+                    on = true
+                } else if value.isEqual("off") {
+                    on = false
+                } else {
+                    throw error(line, setting.column, "\(k) must be on or off, not '\(value.string)'")
+                }
+                if k == "hvo" { spec.hvo = on } else { spec.pti = on }
+            case "hvo-kept":
+                try once(.hvoKept, &seen, setting, line: line)
+                if value.isEqual("1") {
+                    spec.hvoKeptPages = 1
+                } else if value.isEqual("2") {
+                    spec.hvoKeptPages = 2
+                } else {
+                    throw error(line, setting.column, "hvo-kept must be 1 or 2 (vmemmap pages kept per huge page), not '\(value.string)'")
+                }
+            case "thp":
+                try once(.thp, &seen, setting, line: line)
+                guard let mode = THPMode(rawValue: value.string) else {
+                    throw error(line, setting.column, "thp must be never, madvise or always, not '\(value.string)'")
+                }
+                spec.thp = mode
+            default:
+                throw error(line, setting.column, "unknown machine key '\(k)'; expected one of: \(Self.machineKeys)")
+            }
+        }
+        return spec
+    }
+
+    // MARK: - Pieces
+
+    static let nameRule = "names start with a letter or '_' and go on with letters, digits, '_', '.' or '-'"
+
+    private func name(_ token: Token, line: Int, what: String) throws(WorkloadError) -> String {
+        guard isName(token.text) else {
+            throw error(line, token.column, "'\(token.string)' is not a valid \(what); \(Self.nameRule)")
+        }
+        return token.string
+    }
+
+    private func processName(_ token: Token, line: Int) throws(WorkloadError) -> String {
+        let s = try name(token, line: line, what: "process name")
+        if Self.keywords.contains(s) {
+            throw error(line, token.column, "'\(s)' starts statements and cannot name a process; choose another name")
+        }
+        return s
+    }
+
+    private func size(_ text: ArraySlice<UInt8>, _ token: Token, line: Int, what: String) throws(WorkloadError) -> UInt64 {
+        switch Sizes.parseSize(text) {
+        case .success(let bytes):
+            return bytes
+        case .failure(.overflow):
+            throw error(line, token.column, "\(what) '\(text.string)' does not fit in 64 bits (at most 18446744073709551615 bytes); use a smaller size")
+        case .failure(.notANumber):
+            throw error(line, token.column, "\(what) '\(text.string)' is not a size; write digits with an optional suffix \(Sizes.suffixList)")
+        }
+    }
+
+    private func integer(_ text: ArraySlice<UInt8>, _ token: Token, line: Int, what: String) throws(WorkloadError) -> UInt64 {
+        switch Sizes.parseInteger(text) {
+        case .success(let n):
+            return n
+        case .failure(.overflow):
+            throw error(line, token.column, "\(what) '\(text.string)' does not fit in 64 bits (at most 18446744073709551615); use a smaller number")
+        case .failure(.notANumber):
+            throw error(line, token.column, "\(what) '\(text.string)' is not a plain non-negative decimal integer")
+        }
+    }
+
+    /// Options and settings that may appear once per statement, each a bit of a `seen` mask.
+    enum Key: UInt32 {
+        case shared, populate, huge, file, offset, length, stride, random, seed
+        case ram, hugetlb2m, hugetlb1g, hvo, pti, hvoKept, thp
+
+        var spelling: String {
+            switch self {
+            case .hugetlb2m: "hugetlb-2m"
+            case .hugetlb1g: "hugetlb-1g"
+            case .hvoKept: "hvo-kept"
+            default: "\(self)"
+            }
+        }
+    }
+
+    private func once(_ key: Key, _ seen: inout UInt32, _ token: Token, line: Int) throws(WorkloadError) {
+        let bit: UInt32 = 1 << key.rawValue
+        if seen & bit != 0 {
+            throw error(line, token.column, "'\(key.spelling)' is given twice in this statement; keep one")
+        }
+        seen |= bit
+    }
+
+    private func expectCount(_ t: [Token], _ count: Int, line: Int, usage: String) throws(WorkloadError) {
+        try expectAtLeast(t, count, line: line, usage: usage)
+        if t.count > count {
+            throw error(line, t[count].column, "unexpected '\(t[count].string)' at the end of the statement; the form is '\(usage)' (comments start with '#')")
+        }
+    }
+
+    private func expectAtLeast(_ t: [Token], _ count: Int, line: Int, usage: String) throws(WorkloadError) {
+        if t.count < count, let last = t.last {
+            throw error(line, last.endColumn, "missing \(Self.missingPart(usage, have: t.count)); the form is '\(usage)'")
+        }
+    }
+
+    /// The name of the first missing token of a usage line (`usage` words after the given count).
+    private static func missingPart(_ usage: String, have: Int) -> String {
+        let words = usage.split(separator: " ")
+        return have < words.count ? String(words[have]) : "tokens"
+    }
+}

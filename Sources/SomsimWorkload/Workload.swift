@@ -1,0 +1,160 @@
+/// A parsed workload replay file (format version 1): the machine it asks for and its statements,
+/// with every `repeat` block expanded.
+///
+/// See docs/workload-format.md for the format and ../shared/WORKLOAD-FORMAT.md for the contract.
+public struct Workload: Equatable, Sendable {
+    /// The file the workload came from, for messages (`<default>` for the embedded one).
+    public var fileName: String
+    /// The `machine` line's settings, defaults where the line is absent or silent.
+    public var machine: MachineSpec
+    /// Statements in execution order, `repeat` blocks expanded, each with its source location.
+    public var statements: [Located<Statement>]
+
+    public init(fileName: String = "<memory>", machine: MachineSpec = MachineSpec(), statements: [Located<Statement>] = []) {
+        self.fileName = fileName
+        self.machine = machine
+        self.statements = statements
+    }
+}
+
+/// A position in a workload file: 1-based line and column.
+public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public init(line: Int, column: Int = 1) {
+        self.line = line
+        self.column = column
+    }
+    public static func < (a: Self, b: Self) -> Bool { (a.line, a.column) < (b.line, b.column) }
+    public var description: String { "\(line):\(column)" }
+}
+
+/// A value with the place in the source it came from.
+public struct Located<Value: Equatable & Sendable>: Equatable, Sendable {
+    public var value: Value
+    public var location: SourceLocation
+    public init(_ value: Value, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+}
+
+/// The settings of the `machine` statement. Defaults are the contract's.
+public struct MachineSpec: Equatable, Sendable {
+    /// Installed RAM in bytes (`ram=`), default 16 GiB.
+    public var ramBytes: UInt64 = 16 << 30
+    /// HugeTLB pool of 2 MiB pages (`hugetlb-2m=`), default 0.
+    public var hugetlb2MPages: UInt64 = 0
+    /// HugeTLB pool of 1 GiB pages (`hugetlb-1g=`), default 0.
+    public var hugetlb1GPages: UInt64 = 0
+    /// HugeTLB vmemmap optimization (`hvo=on|off`), default off.
+    public var hvo: Bool = false
+    /// vmemmap pages HVO keeps per huge page (`hvo-kept=1|2`), default 1 (kernels 5.18+).
+    public var hvoKeptPages: UInt64 = 1
+    /// Transparent huge pages mode (`thp=`), default never.
+    public var thp: THPMode = .never
+    /// Page-table isolation (`pti=on|off`), default on.
+    public var pti: Bool = true
+
+    public init() {}
+}
+
+/// `/sys/kernel/mm/transparent_hugepage/enabled`.
+public enum THPMode: String, Equatable, Sendable, CaseIterable {
+    case never, madvise, always
+}
+
+/// One statement of a workload, after `repeat` expansion.
+public enum Statement: Equatable, Sendable {
+    /// `spawn PROC` — a new process with an empty address space.
+    case spawn(process: String)
+    /// `PROC fork CHILD` — CHILD is created by fork() from PROC.
+    case fork(parent: String, child: String)
+    /// `PROC exit` — PROC exits; its memory is unmapped.
+    case exit(process: String)
+    /// `PROC mmap MAP SIZE [OPTIONS]` — a new mapping.
+    case mmap(process: String, mapping: String, lengthBytes: UInt64, options: MmapOptions)
+    /// `PROC munmap MAP`.
+    case munmap(process: String, mapping: String)
+    /// `PROC madvise MAP ADVICE [offset=] [length=]`.
+    case madvise(process: String, mapping: String, advice: Advice, range: ByteRange)
+    /// `PROC touch MAP read|write [offset=] [length=] [stride=] [random=COUNT seed=N]`.
+    case touch(process: String, mapping: String, access: Access, range: ByteRange, pattern: TouchPattern)
+    /// `measure LABEL` — a measurement point.
+    case measure(label: String)
+
+    /// The process a statement acts on, if any.
+    public var process: String? {
+        switch self {
+        case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _),
+            .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
+            return p
+        case .measure:
+            return nil
+        }
+    }
+}
+
+/// HugeTLB page sizes a mapping can ask for (`huge=2M|1G`).
+public enum HugePageSize: UInt64, Equatable, Sendable, CaseIterable {
+    case size2M = 0x20_0000
+    case size1G = 0x4000_0000
+
+    public var bytes: UInt64 { rawValue }
+    /// The spelling in workload files.
+    public var token: String { self == .size2M ? "2M" : "1G" }
+}
+
+/// Options of `mmap`.
+public struct MmapOptions: Equatable, Sendable {
+    /// `shared`: MAP_SHARED (default MAP_PRIVATE).
+    public var shared: Bool = false
+    /// `huge=2M|1G`: HugeTLB pages of that size.
+    public var huge: HugePageSize? = nil
+    /// `file=ID`: a mapping of the file ID (page cache shared across processes).
+    public var file: String? = nil
+    /// `populate`: MAP_POPULATE.
+    public var populate: Bool = false
+
+    public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false) {
+        self.shared = shared
+        self.huge = huge
+        self.file = file
+        self.populate = populate
+    }
+
+    /// The page size the mapping is made of, in bytes.
+    public var pageBytes: UInt64 { huge?.bytes ?? 4096 }
+}
+
+/// madvise(2) advice values the format knows.
+public enum Advice: String, Equatable, Sendable, CaseIterable {
+    case dontfork, dofork, wipeonfork, keeponfork, hugepage, nohugepage, dontneed
+}
+
+/// Read or write access of a touch.
+public enum Access: String, Equatable, Sendable, CaseIterable {
+    case read, write
+}
+
+/// A byte range within a mapping: `offset=` and `length=`; `length == nil` runs to the mapping's end.
+public struct ByteRange: Equatable, Sendable {
+    public var offsetBytes: UInt64
+    public var lengthBytes: UInt64?
+    public init(offsetBytes: UInt64 = 0, lengthBytes: UInt64? = nil) {
+        self.offsetBytes = offsetBytes
+        self.lengthBytes = lengthBytes
+    }
+    /// The whole mapping.
+    public static let whole = ByteRange()
+}
+
+/// Which pages of a range a touch reaches.
+public enum TouchPattern: Equatable, Sendable {
+    /// One byte in every page.
+    case every
+    /// One byte every `strideBytes` bytes, starting at the range's first byte.
+    case stride(bytes: UInt64)
+    /// `count` distinct pages chosen by the seeded generator (see `RandomPages`).
+    case random(count: UInt64, seed: UInt64)
+}

@@ -1,0 +1,393 @@
+/// How large a workload may grow when its `repeat` blocks are expanded.
+///
+/// Both limits are checked before anything is expanded, by multiplying repeat counts, so a
+/// `repeat 1000000000` is refused at once instead of filling memory.
+public struct ExpansionLimits: Equatable, Sendable {
+    /// Most statements the expanded workload may hold (every statement a `repeat` produces counts;
+    /// `machine` does not).
+    public var maxStatements: Int
+    /// Deepest nesting of `repeat` blocks (a top-level `repeat` has depth 1).
+    public var maxDepth: Int
+
+    public init(maxStatements: Int = 20_000_000, maxDepth: Int = 16) {
+        self.maxStatements = maxStatements
+        self.maxDepth = maxDepth
+    }
+
+    /// 20,000,000 statements, 16 levels of nesting.
+    public static let `default` = ExpansionLimits()
+}
+
+/// Reads workload replay files (format version 1; see docs/workload-format.md).
+public enum WorkloadParser {
+    /// Parses, expands and checks a workload file.
+    ///
+    /// Every `repeat` block is expanded; every statement is checked in execution order (process and
+    /// mapping names, page-size multiples, `random=` counts). The first problem found is thrown with
+    /// the line and column of the offending token in `text`.
+    public static func parse(_ text: String, fileName: String, limits: ExpansionLimits = .default) throws(WorkloadError) -> Workload {
+        var expander = Expander(text: text, fileName: fileName, limits: limits)
+        return try expander.run()
+    }
+}
+
+/// The parser's work: lines into a tree of `repeat` blocks, then the tree expanded and checked.
+private struct Expander {
+    /// A part of a token that holds `{VAR}` references.
+    enum Piece {
+        /// Bytes of the file.
+        case literal(Range<Int>)
+        /// The value of the repeat variable at this nesting depth (0 = outermost).
+        case variable(Int)
+    }
+
+    enum Node {
+        /// A statement line, by index into `lexed.lines`.
+        case line(Int)
+        /// A `repeat` block, by index into `blocks`.
+        case block(Int)
+    }
+
+    struct Block {
+        var count: UInt64
+        var body: [Node]
+    }
+
+    /// A `repeat` block while its body is being read (or the file's top level).
+    struct Frame {
+        var lineNumber: Int
+        var column: Int
+        var count: UInt64
+        var variable: String
+        var body: [Node] = []
+        /// Statements one pass of the body produces, saturating at `UInt64.max`.
+        var statements: UInt64 = 0
+    }
+
+    let lexed: LexedFile
+    let fileName: String
+    let limits: ExpansionLimits
+    let parser: StatementParser
+    /// Per line: the parsed statement of a line without `{VAR}`, parsed once.
+    var parsedLines: [ParsedLine?]
+    /// Per line: for a line with `{VAR}`, the pieces of each of its tokens (empty for plain tokens).
+    var templates: [[[Piece]]?]
+    var blocks: [Block] = []
+
+    var checker: Checker
+    var machine = MachineSpec()
+    var statements: [Located<Statement>] = []
+    var scratch = Scratch()
+
+    init(text: String, fileName: String, limits: ExpansionLimits) {
+        lexed = LexedFile(text)
+        self.fileName = fileName
+        self.limits = limits
+        parser = StatementParser(fileName: fileName)
+        parsedLines = Array(repeating: nil, count: lexed.lines.count)
+        templates = Array(repeating: nil, count: lexed.lines.count)
+        checker = Checker(fileName: fileName)
+    }
+
+    func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
+        WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
+    }
+
+    mutating func run() throws(WorkloadError) -> Workload {
+        let top = try buildTree()
+        statements.reserveCapacity(Int(clamping: top.statements))
+        var values: [[UInt8]] = []
+        try expand(top.body, values: &values)
+        return Workload(fileName: fileName, machine: machine, statements: statements)
+    }
+
+    // MARK: - Structure
+
+    private func token(_ index: Int) -> RawToken { lexed.tokens[index] }
+
+    private mutating func buildTree() throws(WorkloadError) -> Frame {
+        guard let first = lexed.lines.first else {
+            throw error(1, 1, "the file is empty; a workload starts with the header 'somsim-workload 1'")
+        }
+        try checkHeader(first)
+        var frames = [Frame(lineNumber: 0, column: 0, count: 1, variable: "")]
+        let maxStatements = UInt64(max(0, limits.maxStatements))
+
+        for lineIndex in 1..<lexed.lines.count {
+            let line = lexed.lines[lineIndex]
+            let head = token(line.tokens.lowerBound)
+            let headText = lexed.text(head)
+            if headText.isEqual("repeat") {
+                frames.append(try openRepeat(line, frames: frames))
+                continue
+            }
+            if headText.isEqual("}") {
+                if line.tokens.count > 1 {
+                    let extra = token(line.tokens.lowerBound + 1)
+                    throw error(line.number, extra.column, "unexpected '\(lexed.text(extra).string)' after '}'; a '}' stands alone on its line")
+                }
+                guard frames.count > 1, let closed = frames.popLast() else {
+                    throw error(line.number, head.column, "'}' without an open repeat; remove it or open a block with 'repeat COUNT as VAR {'")
+                }
+                let (product, overflow) = closed.count.multipliedReportingOverflow(by: closed.statements)
+                let size = overflow ? UInt64.max : product
+                if size > maxStatements {
+                    throw tooMany(closed.lineNumber, closed.column)
+                }
+                blocks.append(Block(count: closed.count, body: closed.body))
+                try add(.block(blocks.count - 1), statements: size, to: &frames, line: closed.lineNumber, column: closed.column, limit: maxStatements)
+                continue
+            }
+            let scope = frames.dropFirst().map(\.variable)
+            let parsed: ParsedLine
+            if lexed.tokens[line.tokens].contains(where: \.hasBrace) {
+                let template = try compileTemplate(line, scope: scope)
+                templates[lineIndex] = template
+                // Parse once with every variable at 0 so that mistakes show even in `repeat 0`.
+                let zeros = [[UInt8]](repeating: [UInt8(ascii: "0")], count: scope.count)
+                parsed = try parser.parse(substitute(line, template: template, values: zeros), line: line.number)
+            } else {
+                parsed = try parser.parse(plainTokens(line), line: line.number)
+                parsedLines[lineIndex] = parsed
+            }
+            try add(.line(lineIndex), statements: parsed.emitsStatement ? 1 : 0, to: &frames, line: line.number, column: head.column, limit: maxStatements)
+        }
+        if frames.count > 1, let open = frames.last {
+            throw error(open.lineNumber, open.column, "this repeat block is never closed; add a line with '}' after its body")
+        }
+        return frames[0]
+    }
+
+    private func tooMany(_ line: Int, _ column: Int) -> WorkloadError {
+        error(line, column, "the workload would expand to more than \(limits.maxStatements) statements (the expansion limit); lower the repeat counts")
+    }
+
+    private func add(_ node: Node, statements: UInt64, to frames: inout [Frame], line: Int, column: Int, limit: UInt64) throws(WorkloadError) {
+        let top = frames.count - 1
+        frames[top].body.append(node)
+        let (sum, overflow) = frames[top].statements.addingReportingOverflow(statements)
+        frames[top].statements = overflow ? UInt64.max : sum
+        // Inside a block the block's own size is checked when it closes; the top level adds up here.
+        if top == 0, frames[0].statements > limit {
+            throw tooMany(line, column)
+        }
+    }
+
+    private func checkHeader(_ line: RawLine) throws(WorkloadError) {
+        let head = token(line.tokens.lowerBound)
+        guard lexed.text(head).isEqual("somsim-workload") else {
+            throw error(line.number, head.column, "a workload starts with the header 'somsim-workload 1', not '\(lexed.text(head).string)'; add the header as the first line")
+        }
+        guard line.tokens.count >= 2 else {
+            throw error(line.number, head.endColumn, "missing format version; the header is 'somsim-workload 1'")
+        }
+        let version = token(line.tokens.lowerBound + 1)
+        guard lexed.text(version).isEqual("1") else {
+            throw error(line.number, version.column, "unsupported format version '\(lexed.text(version).string)'; this somsim reads version 1 ('somsim-workload 1')")
+        }
+        if line.tokens.count > 2 {
+            let extra = token(line.tokens.lowerBound + 2)
+            throw error(line.number, extra.column, "unexpected '\(lexed.text(extra).string)' after the header; the header is 'somsim-workload 1'")
+        }
+    }
+
+    /// `repeat COUNT as VAR {`
+    private func openRepeat(_ line: RawLine, frames: [Frame]) throws(WorkloadError) -> Frame {
+        let usage = "the form is 'repeat COUNT as VAR {'"
+        let t = Array(lexed.tokens[line.tokens])
+        let head = t[0]
+        func missing(_ what: String) -> WorkloadError {
+            error(line.number, t[t.count - 1].endColumn, "missing \(what); \(usage)")
+        }
+        guard t.count >= 2 else { throw missing("COUNT") }
+        let countText = lexed.text(t[1])
+        if t[1].hasBrace {
+            throw error(line.number, t[1].column, "repeat COUNT must be a plain integer; {VAR} cannot be used in it")
+        }
+        let count: UInt64
+        switch Sizes.parseInteger(countText) {
+        case .success(let n): count = n
+        case .failure(.overflow):
+            throw error(line.number, t[1].column, "repeat COUNT '\(countText.string)' does not fit in 64 bits; lower it")
+        case .failure(.notANumber):
+            throw error(line.number, t[1].column, "repeat COUNT must be a plain non-negative integer, not '\(countText.string)'")
+        }
+        guard t.count >= 3 else { throw missing("'as'") }
+        guard lexed.text(t[2]).isEqual("as") else {
+            throw error(line.number, t[2].column, "expected 'as' after the repeat count, not '\(lexed.text(t[2]).string)'; \(usage)")
+        }
+        guard t.count >= 4 else { throw missing("VAR") }
+        let variable = lexed.text(t[3])
+        guard isName(variable) else {
+            throw error(line.number, t[3].column, "repeat variable '\(variable.string)' is not a name; \(StatementParser.nameRule)")
+        }
+        if let outer = frames.dropFirst().first(where: { $0.variable.utf8.elementsEqual(variable) }) {
+            throw error(line.number, t[3].column, "repeat variable '\(variable.string)' shadows the variable of the enclosing repeat on line \(outer.lineNumber); choose another name")
+        }
+        guard t.count >= 5 else { throw missing("'{'") }
+        guard lexed.text(t[4]).isEqual("{") else {
+            throw error(line.number, t[4].column, "expected '{' after the repeat variable, not '\(lexed.text(t[4]).string)'; \(usage)")
+        }
+        if t.count > 5 {
+            throw error(line.number, t[5].column, "unexpected '\(lexed.text(t[5]).string)' after '{'; the body starts on the next line")
+        }
+        let depth = frames.count  // frames[0] is the top level
+        if depth > limits.maxDepth {
+            throw error(line.number, head.column, "repeat blocks nest \(depth) deep here; the limit is \(limits.maxDepth)")
+        }
+        return Frame(lineNumber: line.number, column: head.column, count: count, variable: variable.string)
+    }
+
+    // MARK: - Tokens and {VAR}
+
+    private func plainTokens(_ line: RawLine) -> [Token] {
+        lexed.tokens[line.tokens].map { Token(text: lexed.text($0), column: $0.column, endColumn: $0.endColumn) }
+    }
+
+    /// Splits each token of a line into literal bytes and `{VAR}` references, resolved against the
+    /// variables of the enclosing blocks (outermost first).
+    private func compileTemplate(_ line: RawLine, scope: [String]) throws(WorkloadError) -> [[Piece]] {
+        var result: [[Piece]] = []
+        for raw in lexed.tokens[line.tokens] {
+            guard raw.hasBrace else {
+                result.append([])
+                continue
+            }
+            let bytes = lexed.bytes
+            let text = lexed.text(raw).string
+            var pieces: [Piece] = []
+            var literalStart = raw.start
+            var i = raw.start
+            while i < raw.end {
+                if bytes[i] == UInt8(ascii: "}") {
+                    throw error(line.number, raw.column, "stray '}' in '\(text)'; a variable is written {VAR}")
+                }
+                guard bytes[i] == UInt8(ascii: "{") else {
+                    i += 1
+                    continue
+                }
+                var j = i + 1
+                while j < raw.end, bytes[j] != UInt8(ascii: "}"), bytes[j] != UInt8(ascii: "{") { j += 1 }
+                guard j < raw.end, bytes[j] == UInt8(ascii: "}") else {
+                    throw error(line.number, raw.column, "unclosed '{' in '\(text)'; a variable is written {VAR}")
+                }
+                let name = bytes[(i + 1)..<j]
+                guard isName(name) else {
+                    throw error(line.number, raw.column, "'{\(name.string)}' in '\(text)' is not a variable; a variable is written {VAR} with VAR the name of an enclosing repeat's variable")
+                }
+                guard let depth = scope.lastIndex(where: { $0.utf8.elementsEqual(name) }) else {
+                    let known = scope.isEmpty
+                        ? "there is no enclosing repeat block"
+                        : "the enclosing repeat blocks define: \(scope.joined(separator: ", "))"
+                    throw error(line.number, raw.column, "unknown variable '{\(name.string)}' in '\(text)'; \(known)")
+                }
+                if literalStart < i { pieces.append(.literal(literalStart..<i)) }
+                pieces.append(.variable(depth))
+                i = j + 1
+                literalStart = i
+            }
+            if literalStart < raw.end { pieces.append(.literal(literalStart..<raw.end)) }
+            result.append(pieces)
+        }
+        return result
+    }
+
+    /// The tokens of a line with `{VAR}` replaced by `values` (indexed by nesting depth).
+    private func substitute(_ line: RawLine, template: [[Piece]], values: [[UInt8]]) -> [Token] {
+        var scratch = Scratch()
+        Self.substitute(line, template: template, values: values, lexed: lexed, into: &scratch)
+        return scratch.tokens
+    }
+
+    /// Reusable storage for substituted tokens, so expanding a line allocates nothing once warm.
+    struct Scratch {
+        var tokens: [Token] = []
+        var bytes: [UInt8] = []
+        var spans: [Range<Int>] = []
+    }
+
+    /// (Static, so that filling `self.scratch` does not copy the whole expander.)
+    private static func substitute(
+        _ line: RawLine, template: [[Piece]], values: [[UInt8]], lexed: LexedFile, into scratch: inout Scratch
+    ) {
+        // Drop the previous tokens first: they hold slices of `bytes`, which must be unshared to reuse.
+        scratch.tokens.removeAll(keepingCapacity: true)
+        scratch.bytes.removeAll(keepingCapacity: true)
+        scratch.spans.removeAll(keepingCapacity: true)
+        for (k, raw) in lexed.tokens[line.tokens].enumerated() where raw.hasBrace {
+            let start = scratch.bytes.count
+            for piece in template[k] {
+                switch piece {
+                case .literal(let r): scratch.bytes.append(contentsOf: lexed.bytes[r])
+                case .variable(let depth): scratch.bytes.append(contentsOf: values[depth])
+                }
+            }
+            scratch.spans.append(start..<scratch.bytes.count)
+        }
+        var span = 0
+        for raw in lexed.tokens[line.tokens] {
+            var text = lexed.text(raw)
+            if raw.hasBrace {
+                text = scratch.bytes[scratch.spans[span]]
+                span += 1
+            }
+            scratch.tokens.append(Token(text: text, column: raw.column, endColumn: raw.endColumn))
+        }
+    }
+
+    // MARK: - Expansion
+
+    /// Adds one to a decimal number written in ASCII digits, in place ("9" -> "10").
+    static func increment(_ digits: inout [UInt8]) {
+        var k = digits.count - 1
+        while k >= 0 {
+            if digits[k] < UInt8(ascii: "9") {
+                digits[k] += 1
+                return
+            }
+            digits[k] = UInt8(ascii: "0")
+            k -= 1
+        }
+        digits.insert(UInt8(ascii: "1"), at: 0)
+    }
+
+    private mutating func expand(_ nodes: [Node], values: inout [[UInt8]]) throws(WorkloadError) {
+        for node in nodes {
+            switch node {
+            case .line(let index):
+                let line = lexed.lines[index]
+                let parsed: ParsedLine
+                if let plain = parsedLines[index] {
+                    parsed = plain
+                } else if let template = templates[index] {
+                    Self.substitute(line, template: template, values: values, lexed: lexed, into: &scratch)
+                    parsed = try parser.parse(scratch.tokens, line: line.number)
+                } else {
+                    continue  // unreachable: every statement line has one or the other
+                }
+                let column = token(line.tokens.lowerBound).column
+                switch parsed {
+                case .machine(let spec):
+                    try checker.machine(line: line.number, column: column)
+                    machine = spec
+                case .statement(let statement, let anchors):
+                    try checker.check(statement, line: line.number, at: anchors)
+                    statements.append(Located(statement, at: SourceLocation(line: line.number, column: column)))
+                }
+            case .block(let index):
+                let block = blocks[index]
+                guard block.count > 0 else { continue }
+                values.append([UInt8(ascii: "0")])
+                let depth = values.count - 1
+                var i: UInt64 = 0
+                while true {
+                    try expand(block.body, values: &values)
+                    i += 1
+                    if i == block.count { break }
+                    Self.increment(&values[depth])
+                }
+                values.removeLast()
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+/// Writes workloads back as canonical workload text.
+///
+/// The output parses back to the same machine and statements (`repeat` blocks are not
+/// reconstructed: one line per expanded statement). Canonical means:
+/// - the header, then a `machine` line only if some setting differs from its default, listing only
+///   those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept, thp, pti;
+/// - one statement per line, single spaces, no comments;
+/// - mmap options in the order shared, huge=, file=, populate;
+/// - touch options in the order offset=, length=, then stride= or random= seed=; `offset=` is left
+///   out when it is 0 and `length=` when the range runs to the end of the mapping;
+/// - sizes as `format(size:)` spells them.
+public enum WorkloadPrinter {
+    /// The whole workload, header first, one line per statement, each ending in a newline.
+    public static func print(_ w: Workload) -> String {
+        var out = "somsim-workload 1\n"
+        if let machine = format(machine: w.machine) {
+            out += machine
+            out += "\n"
+        }
+        for s in w.statements {
+            out += format(s.value)
+            out += "\n"
+        }
+        return out
+    }
+
+    /// The `machine` line for non-default settings; nil when every setting is the default.
+    public static func format(machine m: MachineSpec) -> String? {
+        let d = MachineSpec()
+        var parts: [String] = []
+        if m.ramBytes != d.ramBytes { parts.append("ram=\(format(size: m.ramBytes))") }
+        if m.hugetlb2MPages != d.hugetlb2MPages { parts.append("hugetlb-2m=\(m.hugetlb2MPages)") }
+        if m.hugetlb1GPages != d.hugetlb1GPages { parts.append("hugetlb-1g=\(m.hugetlb1GPages)") }
+        if m.hvo != d.hvo { parts.append("hvo=\(m.hvo ? "on" : "off")") }
+        if m.hvoKeptPages != d.hvoKeptPages { parts.append("hvo-kept=\(m.hvoKeptPages)") }
+        if m.thp != d.thp { parts.append("thp=\(m.thp.rawValue)") }
+        if m.pti != d.pti { parts.append("pti=\(m.pti ? "on" : "off")") }
+        return parts.isEmpty ? nil : "machine " + parts.joined(separator: " ")
+    }
+
+    /// One statement as a line of workload text (without a newline).
+    public static func format(_ s: Statement) -> String {
+        switch s {
+        case .spawn(let p):
+            return "spawn \(p)"
+        case .fork(let parent, let child):
+            return "\(parent) fork \(child)"
+        case .exit(let p):
+            return "\(p) exit"
+        case .mmap(let p, let m, let length, let o):
+            var line = "\(p) mmap \(m) \(format(size: length))"
+            if o.shared { line += " shared" }
+            if let huge = o.huge { line += " huge=\(huge.token)" }
+            if let file = o.file { line += " file=\(file)" }
+            if o.populate { line += " populate" }
+            return line
+        case .munmap(let p, let m):
+            return "\(p) munmap \(m)"
+        case .madvise(let p, let m, let advice, let range):
+            return "\(p) madvise \(m) \(advice.rawValue)" + format(range: range)
+        case .touch(let p, let m, let access, let range, let pattern):
+            var line = "\(p) touch \(m) \(access.rawValue)" + format(range: range)
+            switch pattern {
+            case .every: break
+            case .stride(let bytes): line += " stride=\(format(size: bytes))"
+            case .random(let count, let seed): line += " random=\(count) seed=\(seed)"
+            }
+            return line
+        case .measure(let label):
+            return "measure \(label)"
+        }
+    }
+
+    /// The canonical spelling of a size in bytes: `0` for zero; otherwise the largest of `T`, `G`,
+    /// `M`, `K` that divides it exactly (`3T`, `1G`, `2M`, `1536K`); otherwise the byte count with
+    /// the `B` suffix (`4097B`).
+    public static func format(size bytes: UInt64) -> String { Sizes.format(bytes) }
+
+    private static func format(range: ByteRange) -> String {
+        var s = ""
+        if range.offsetBytes != 0 { s += " offset=\(format(size: range.offsetBytes))" }
+        if let length = range.lengthBytes { s += " length=\(format(size: length))" }
+        return s
+    }
+}
+
+extension Workload {
+    /// The statements without their source locations, for comparing workloads by meaning
+    /// (a printed and re-parsed workload has the same values at different lines).
+    public var statementValues: [Statement] { statements.map(\.value) }
+
+    /// Whether two workloads ask for the same machine and the same statements, wherever they came from.
+    public func hasSameContent(as other: Workload) -> Bool {
+        machine == other.machine && statementValues == other.statementValues
+    }
+}

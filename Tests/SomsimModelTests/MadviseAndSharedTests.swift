@@ -1,0 +1,198 @@
+import SomsimModel
+import Testing
+
+/// DONTFORK, WIPEONFORK, shared anonymous and file memory across fork. Expectations by hand,
+/// checked against the kernel (docs/kernel-facts/FINDINGS.md, sections 3 to 5).
+@Suite struct MadviseAndSharedTests {
+    @Test func dontforkLeavesTheMappingOutOfTheChild() throws {
+        let report = try simulate(
+            """
+            spawn parent
+            parent mmap pool 64K
+            parent touch pool write
+            parent madvise pool dontfork
+            parent fork child
+            measure forked
+            child touch pool read
+            """)
+        let forked = report.measure("forked")
+        #expect(forked.process("child").rssBytes == 0)
+        #expect(forked.process("child").pageTableBytes == 0)
+        #expect(forked.process("parent").privateDirtyBytes == 64 * KiB)  // nothing shared
+        let child = report.measure("end").process("child")
+        #expect(child.signals == ["SIGSEGV"])  // kernel: the range is absent in the child
+        #expect(!child.alive)
+        #expect(child.minorFaults == 0)
+        #expect(report.errors.isEmpty)
+    }
+
+    @Test func dontforkOnPartOfAMappingKeepsTheRest() throws {
+        let report = try simulate(
+            """
+            spawn parent
+            parent mmap m 64K
+            parent touch m write
+            parent madvise m dontfork offset=32K length=32K
+            parent fork child
+            child touch m read length=32K
+            measure low
+            child touch m read offset=32K length=4K
+            """)
+        let low = report.measure("low").process("child")
+        #expect(low.minorFaults == 0)
+        #expect(low.sharedDirtyBytes == 32 * KiB)
+        #expect(report.measure("low").process("parent").privateDirtyBytes == 32 * KiB)
+        #expect(report.measure("end").process("child").signals == ["SIGSEGV"])
+    }
+
+    @Test func wipeonforkGivesTheChildAnEmptyMapping() throws {
+        let report = try simulate(
+            """
+            spawn parent
+            parent mmap m 64K
+            parent touch m write
+            parent madvise m wipeonfork
+            parent fork child
+            measure forked
+            child touch m read
+            measure read
+            child touch m write
+            """)
+        #expect(report.measure("forked").process("child").rssBytes == 0)
+        #expect(report.measure("forked").process("parent").privateDirtyBytes == 64 * KiB)
+        let read = report.measure("read").process("child")
+        #expect(read.minorFaults == 16)  // kernel: 16 faults, zero pages, Rss 0
+        #expect(read.rssBytes == 0)
+        let end = report.measure("end").process("child")
+        #expect(end.minorFaults == 32)
+        #expect(end.privateDirtyBytes == 64 * KiB)
+        #expect(end.cowCopies == 0)
+    }
+
+    @Test(arguments: ["shared", "huge=2M", "file=f"])
+    func wipeonforkIsRefusedOutsidePrivateAnonymousMemory(_ option: String) throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=1
+            spawn p
+            p mmap m 2M \(option)
+            p madvise m wipeonfork
+            """)
+        #expect(report.errors.map { $0.errno } == ["EINVAL"])
+        #expect(report.errors.first?.line == 5)
+    }
+
+    @Test func sharedAnonymousMemoryIsNotCopiedAtForkAndIsFaultedAroundByTheChild() throws {
+        let report = try simulate(
+            """
+            spawn parent
+            parent mmap s 256K shared
+            parent touch s write
+            parent fork child
+            measure forked
+            child touch s read
+            measure read
+            child touch s write
+            """)
+        let forked = report.measure("forked").process("child")
+        #expect(forked.rssBytes == 0)
+        #expect(forked.pageTableBytes == 0)
+        let read = report.measure("read")
+        // 64 cached pages, fault-around maps 16 per fault (kernel: 4 faults).
+        #expect(read.process("child").minorFaults == 4)
+        // Written through write faults, the pages themselves are dirty: Shared_Dirty in both.
+        for name in ["parent", "child"] {
+            #expect(read.process(name).sharedDirtyBytes == 256 * KiB)
+            #expect(read.process(name).pssBytes == 128 * KiB)
+        }
+        // Fault-around maps shared pages writable: writing costs nothing more (kernel: 0).
+        #expect(report.measure("end").process("child").minorFaults == 4)
+        #expect(report.measure("end").process("child").cowCopies == 0)
+        #expect(report.measure("end").system.anonBytes == 0)
+    }
+
+    @Test func sharedPagesDirtiedOnlyThroughThePageTableLookCleanToOthers() throws {
+        let report = try simulate(
+            """
+            spawn parent
+            parent mmap s 256K shared
+            parent touch s read
+            measure read
+            parent touch s write
+            parent fork child
+            child touch s read
+            """)
+        let read = report.measure("read").process("parent")
+        #expect(read.minorFaults == 64)  // nothing cached yet: a fault (and a new page) each
+        #expect(read.privateCleanBytes == 256 * KiB)
+        let end = report.measure("end")
+        #expect(end.process("parent").minorFaults == 64)  // the writes set dirty bits only
+        #expect(end.process("parent").sharedDirtyBytes == 256 * KiB)
+        #expect(end.process("child").sharedCleanBytes == 256 * KiB)  // kernel: Shared_Clean
+    }
+
+    @Test func privateFileMappingReadsMapThePageCacheAndWritesCopy() throws {
+        let report = try simulate(
+            """
+            spawn a
+            a mmap f 256K file=data shared
+            a touch f write
+            spawn b
+            b mmap f 256K file=data
+            b touch f read
+            measure read
+            b touch f write
+            """)
+        let read = report.measure("read").process("b")
+        #expect(read.minorFaults == 4)  // cached: fault-around (kernel: 4)
+        #expect(read.sharedDirtyBytes == 256 * KiB)  // a's write faults dirtied the pages
+        let end = report.measure("end").process("b")
+        #expect(end.minorFaults == 4 + 64)
+        #expect(end.cowCopies == 64)
+        #expect(end.privateDirtyBytes == 256 * KiB)
+        #expect(report.measure("end").process("a").privateDirtyBytes == 256 * KiB)
+    }
+
+    @Test func privateFileWriteToAHoleCopiesWithoutMappingTheCachePage() throws {
+        let report = try simulate(
+            """
+            spawn a
+            a mmap f 64K file=data
+            a touch f write
+            """)
+        let a = report.measure("end").process("a")
+        #expect(a.minorFaults == 16)
+        #expect(a.cowCopies == 0)
+        #expect(a.privateDirtyBytes == 64 * KiB)
+        #expect(a.rssBytes == 64 * KiB)
+    }
+
+    @Test func dontneedDropsPagesAndTheNextTouchFaultsAgain() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap m 64K
+            p touch m write
+            p madvise m dontneed
+            measure dropped
+            p touch m write
+            """)
+        #expect(report.measure("dropped").process("p").rssBytes == 0)
+        #expect(report.measure("dropped").system.anonBytes == 0)
+        #expect(report.measure("end").process("p").minorFaults == 32)
+    }
+
+    @Test func touchesAndAdvicePastTheEndAreErrorEvents() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap m 64K
+            p touch m write offset=60K length=8K
+            p madvise m dontneed offset=64K length=4K
+            p touch m write
+            """)
+        #expect(report.errors.map { $0.errno } == ["EFAULT", "ENOMEM"])
+        #expect(report.errors.map { $0.line } == [4, 5])
+        #expect(report.measure("end").process("p").minorFaults == 16)
+    }
+}
