@@ -31,6 +31,12 @@ let package = Package(
         ),
         .testTarget(name: "SomsimWorkloadTests", dependencies: ["SomsimWorkload"]),
         .testTarget(name: "SomsimModelTests", dependencies: ["SomsimModel", "SomsimWorkload"]),
-        .testTarget(name: "SomsimReportTests", dependencies: ["SomsimReport", "SomsimModel", "SomsimWorkload"]),
+        .testTarget(
+            name: "SomsimReportTests",
+            dependencies: ["SomsimReport", "SomsimModel", "SomsimWorkload"],
+            exclude: ["Snapshots"]
+        ),
+        // Runs the built `somsim` binary end to end (depends on it so that it is built first).
+        .testTarget(name: "somsimTests", dependencies: ["somsim", "SomsimWorkload"]),
     ]
 )

@@ -3,9 +3,9 @@
 /// A master preloads assets and builds a heap, then forks 8 workers. Each worker allocates a few
 /// MiB of its own and, like small post-fork allocations that land in free holes of pre-fork heap
 /// pages, writes a few hundred random pages of the master's heap — each such write copies a page.
-enum DefaultWorkload {
-    static let fileName = "<default: prefork server>"
-    static let text = """
+public enum DefaultWorkload {
+    public static let fileName = "<default: prefork server>"
+    public static let text = """
         somsim-workload 1
         # A prefork server: the master preloads, then forks workers (somsim simulate --print-workload).
         machine ram=16G
@@ -24,4 +24,15 @@ enum DefaultWorkload {
         }
 
         """
+}
+
+extension DefaultWorkload {
+    /// The default workload, parsed.
+    public static func parsed() -> Workload {
+        do {
+            return try WorkloadParser.parse(text, fileName: fileName)
+        } catch {
+            preconditionFailure("the embedded default workload does not parse: \(error)")
+        }
+    }
 }
