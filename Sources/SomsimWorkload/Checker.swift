@@ -90,19 +90,23 @@ struct Checker {
     /// Checks that `p` exists and has not exited. (Returns nothing: a copy of the process would make
     /// the next in-place change to its mappings copy the whole table.)
     private func live(_ p: String, line: Int, column: Int) throws(WorkloadError) {
-        guard let process = processes[p] else {
-            throw error(line, column, "process '\(p)' is used before it exists; create it first with 'spawn \(p)' or 'PARENT fork \(p)'")
-        }
-        if let exitLine = process.exitLine {
-            throw error(line, column, "process '\(p)' is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
+        guard let process = processes[p], process.exitLine == nil else {
+            throw notLive(p, line: line, column: column)
         }
     }
 
+    /// The error for a process that does not exist or has exited.
+    private func notLive(_ p: String, line: Int, column: Int) -> WorkloadError {
+        if let exitLine = processes[p]?.exitLine {
+            return error(line, column, "process '\(p)' is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
+        }
+        return error(line, column, "process '\(p)' is used before it exists; create it first with 'spawn \(p)' or 'PARENT fork \(p)'")
+    }
+
     private func mapping(_ m: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> Mapping {
-        // One lookup of the process for the common case; a copy is fine here, nothing is changed.
+        // One lookup of the process; a copy is fine here, nothing is changed while it lives.
         guard let process = processes[p], process.exitLine == nil else {
-            try live(p, line: line, column: a.first)
-            return Mapping(lengthBytes: 0, pageBytes: 0)  // not reached: live() throws
+            throw notLive(p, line: line, column: a.first)
         }
         guard let mapping = process.mappings[m] else {
             throw error(line, a.second, "process '\(p)' has no mapping named '\(m)'; map it first with '\(p) mmap \(m) SIZE' (mappings belong to one process; fork copies them to the child)")

@@ -310,8 +310,13 @@ private struct Expander {
     private static func substitute(
         _ line: RawLine, template: [[Piece]], values: [[UInt8]], lexed: LexedFile, into scratch: inout Scratch
     ) {
-        // Drop the previous tokens first: they hold slices of `bytes`, which must be unshared to reuse.
-        scratch.tokens.removeAll(keepingCapacity: true)
+        // Drop the previous tokens' slices first, so that `bytes` is unshared and reused in place.
+        let tokenCount = line.tokens.count
+        if scratch.tokens.count != tokenCount {
+            scratch.tokens = Array(repeating: Token(text: [], column: 0, endColumn: 0), count: tokenCount)
+        } else {
+            for k in 0..<tokenCount { scratch.tokens[k].text = [] }
+        }
         scratch.bytes.removeAll(keepingCapacity: true)
         scratch.spans.removeAll(keepingCapacity: true)
         for (k, raw) in lexed.tokens[line.tokens].enumerated() where raw.hasBrace {
@@ -325,13 +330,13 @@ private struct Expander {
             scratch.spans.append(start..<scratch.bytes.count)
         }
         var span = 0
-        for raw in lexed.tokens[line.tokens] {
+        for (k, raw) in lexed.tokens[line.tokens].enumerated() {
             var text = lexed.text(raw)
             if raw.hasBrace {
                 text = scratch.bytes[scratch.spans[span]]
                 span += 1
             }
-            scratch.tokens.append(Token(text: text, column: raw.column, endColumn: raw.endColumn))
+            scratch.tokens[k] = Token(text: text, column: raw.column, endColumn: raw.endColumn)
         }
     }
 

@@ -163,7 +163,7 @@ struct SizeTests {
         #expect((try? Sizes.parseSize(ArraySlice(text.utf8)).get()) == bytes)
     }
 
-    static let invalid: [String] = ["", "K", "4k", "4KB", "4 K", "-4K", "4.5M", "4Ki", "0x10", "4P", "4MIB", "+1"]
+    static let invalid: [String] = ["", "K", "4BiB", "4k", "4KB", "4 K", "-4K", "4.5M", "4Ki", "0x10", "4P", "4MIB", "+1"]
 
     @Test(arguments: invalid)
     func rejectsSize(text: String) {
@@ -271,5 +271,14 @@ struct RepeatTests {
         #expect(try parse(text, limits: ExpansionLimits(maxStatements: 100)).statements.count == 100)
         #expect(parseError(header + text, limits: ExpansionLimits(maxStatements: 99)) != nil)
         #expect(try parse("repeat 1 as a {\nrepeat 1 as b {\n}\n}", limits: ExpansionLimits(maxDepth: 2)).statements.isEmpty)
+    }
+}
+
+@Suite("DefaultWorkload")
+struct DefaultWorkloadTests {
+    @Test func parsesAndRoundTrips() throws {
+        let w = try WorkloadParser.parse(DefaultWorkload.text, fileName: DefaultWorkload.fileName)
+        #expect(w == DefaultWorkload.parsed())
+        #expect(try WorkloadParser.parse(WorkloadPrinter.print(w), fileName: "x").hasSameContent(as: w))
     }
 }
