@@ -74,6 +74,12 @@ struct ExtentMap<Value: Equatable> {
     mutating func assign(_ range: Range<UInt64>, _ value: Value) {
         let range = range.clamped(to: 0..<length)
         guard !range.isEmpty else { return }
+        // Performance: assigning a value the range already holds, inside one extent, is common
+        // (page tables that already exist, pages already in that state). Return after one lookup
+        // instead of splitting and merging — but only where the general path would not merge a
+        // pre-existing boundary at either edge, so the extents are exactly what it would leave.
+        if isNoOp(assigning: value, to: range) { return }
+        if assignInsideOneExtent(range, value) { return }
         split(at: range.upperBound)
         split(at: range.lowerBound)
         let (c, i) = locate(range.lowerBound)
@@ -92,11 +98,24 @@ struct ExtentMap<Value: Equatable> {
         split(at: range.lowerBound)
         var (c, i) = locate(range.lowerBound)
         while c < chunks.count, chunks[c].starts[i] < range.upperBound {
+            // Performance: one chunk at a time through buffer pointers, so the loop does not pay
+            // two nested uniqueness checks and bounds checks per extent (fork raises the mapcount
+            // of every extent of a run; with thousands of forks this loop dominates).
             let first = i
-            while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
-                transform(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
-                i += 1
+            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+            let starts = chunks[c].starts
+            let stop = starts.withUnsafeBufferPointer { starts in
+                chunks[c].values.withUnsafeMutableBufferPointer { values in
+                    var k = first
+                    while k < starts.count, starts[k] < range.upperBound {
+                        let end = k + 1 < starts.count ? starts[k + 1] : chunkEnd
+                        transform(starts[k]..<end, &values[k])
+                        k += 1
+                    }
+                    return k
+                }
             }
+            i = stop
             compact(chunk: c, from: first, to: i)
             c += 1
             i = 0
@@ -120,21 +139,82 @@ struct ExtentMap<Value: Equatable> {
 
     // MARK: - Internals
 
+    /// True when `assign(range, value)` would leave the map exactly as it is: `range` lies in one
+    /// extent that already holds `value`, and neither edge sits on a boundary the general path
+    /// would merge away (a boundary between two extents that hold equal values).
+    private func isNoOp(assigning value: Value, to range: Range<UInt64>) -> Bool {
+        let (c, i) = locate(range.lowerBound)
+        guard chunks[c].values[i] == value else { return false }
+        let start = chunks[c].starts[i]
+        let end = segmentEnd(c, i)
+        guard range.upperBound <= end else { return false }
+        if range.lowerBound == start && start > 0 {
+            let previous = i > 0 ? chunks[c].values[i - 1] : chunks[c - 1].values[chunks[c - 1].values.count - 1]
+            if previous == value { return false }
+        }
+        if range.upperBound == end && end < length {
+            let next = i + 1 < chunks[c].values.count ? chunks[c].values[i + 1] : chunks[c + 1].values[0]
+            if next == value { return false }
+        }
+        return true
+    }
+
+    /// Performance: `assign` of a value that differs from the extent holding `range`, with `range`
+    /// inside that one extent — every fault on untouched or differently-mapped pages. Done with
+    /// one lookup and at most two insertions in one chunk, instead of two splits, a removal and
+    /// two merges (five lookups). It leaves exactly the extents the general path leaves: the new
+    /// value differs from the old, so only an edge that falls on the extent's own boundary can
+    /// merge, with the neighbour beyond it. Returns false (doing nothing) when not applicable.
+    private mutating func assignInsideOneExtent(_ range: Range<UInt64>, _ value: Value) -> Bool {
+        let (c, i) = locate(range.lowerBound)
+        let old = chunks[c].values[i]
+        guard old != value else { return false }
+        let start = chunks[c].starts[i]
+        let end = segmentEnd(c, i)
+        guard range.upperBound <= end else { return false }
+        switch (range.lowerBound > start, range.upperBound < end) {
+        case (true, true):
+            chunks[c].starts.insert(contentsOf: [range.lowerBound, range.upperBound], at: i + 1)
+            chunks[c].values.insert(contentsOf: [value, old], at: i + 1)
+            rebalance(c)
+        case (true, false):
+            chunks[c].starts.insert(range.lowerBound, at: i + 1)
+            chunks[c].values.insert(value, at: i + 1)
+            rebalance(c)
+            mergeBoundary(at: end)
+        case (false, true):
+            chunks[c].values[i] = value
+            chunks[c].starts.insert(range.upperBound, at: i + 1)
+            chunks[c].values.insert(old, at: i + 1)
+            rebalance(c)
+            mergeBoundary(at: start)
+        case (false, false):
+            chunks[c].values[i] = value
+            mergeBoundary(at: end)
+            mergeBoundary(at: start)
+        }
+        return true
+    }
+
     /// The chunk and position of the extent containing `index` (`index < length`, or 0).
     private func locate(_ index: UInt64) -> (Int, Int) {
-        let c = lastIndex(in: firsts, notAbove: index)
-        return (c, lastIndex(in: chunks[c].starts, notAbove: index))
+        let c = Self.lastIndex(in: firsts, notAbove: index)
+        return (c, Self.lastIndex(in: chunks[c].starts, notAbove: index))
     }
 
     /// The largest `k` with `sorted[k] <= key`; `sorted[0] <= key` must hold.
-    private func lastIndex(in sorted: [UInt64], notAbove key: UInt64) -> Int {
-        var low = 0
-        var high = sorted.count
-        while high - low > 1 {
-            let mid = (low + high) / 2
-            if sorted[mid] <= key { low = mid } else { high = mid }
+    /// Performance: through a buffer pointer, without bounds checks or reference counting in the
+    /// loop; every map operation starts with one or more of these searches.
+    private static func lastIndex(in sorted: [UInt64], notAbove key: UInt64) -> Int {
+        sorted.withUnsafeBufferPointer { sorted in
+            var low = 0
+            var high = sorted.count
+            while high - low > 1 {
+                let mid = (low + high) / 2
+                if sorted[mid] <= key { low = mid } else { high = mid }
+            }
+            return low
         }
-        return low
     }
 
     private func segmentEnd(_ c: Int, _ i: Int) -> UInt64 {
@@ -167,12 +247,16 @@ struct ExtentMap<Value: Equatable> {
 
     /// Removes every extent boundary after position (c, i) that lies below `bound`.
     private mutating func removeBoundaries(after c: Int, _ i: Int, before bound: UInt64) {
-        let starts = chunks[c].starts
+        // Performance: count first and remove only when there is something to remove; holding a
+        // copy of `starts` across the removal would make the array copy itself on every call.
+        let count = chunks[c].starts.count
         var k = i + 1
-        while k < starts.count, starts[k] < bound { k += 1 }
-        chunks[c].starts.removeSubrange((i + 1)..<k)
-        chunks[c].values.removeSubrange((i + 1)..<k)
-        guard k == starts.count else { return }
+        while k < count, chunks[c].starts[k] < bound { k += 1 }
+        if k > i + 1 {
+            chunks[c].starts.removeSubrange((i + 1)..<k)
+            chunks[c].values.removeSubrange((i + 1)..<k)
+        }
+        guard k == count else { return }
         while c + 1 < chunks.count, firsts[c + 1] < bound {
             let next = chunks[c + 1].starts
             var j = 0
@@ -210,8 +294,17 @@ struct ExtentMap<Value: Equatable> {
     /// Merges equal neighbours among positions `from..<to` of chunk `c` (the first is kept).
     private mutating func compact(chunk c: Int, from: Int, to: Int) {
         guard to - from > 1 else { return }
-        var write = from + 1
-        for read in (from + 1)..<to {
+        // Performance: scan read-only for the first equal neighbour; most calls find none and
+        // then write nothing (the loop below would otherwise rewrite every element in place).
+        var firstEqual = chunks[c].values.withUnsafeBufferPointer { values in
+            var read = from + 1
+            while read < to, values[read] != values[read - 1] { read += 1 }
+            return read
+        }
+        guard firstEqual < to else { return }
+        var write = firstEqual
+        firstEqual += 1
+        for read in firstEqual..<to {
             if chunks[c].values[read] != chunks[c].values[write - 1] {
                 chunks[c].starts[write] = chunks[c].starts[read]
                 chunks[c].values[write] = chunks[c].values[read]

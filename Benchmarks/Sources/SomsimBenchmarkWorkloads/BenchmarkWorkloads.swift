@@ -1,0 +1,111 @@
+import SomsimModel
+import SomsimWorkload
+
+/// The workloads the benchmarks replay. Each is written in the workload format (so it reads like
+/// a user's file) and parsed once, outside any measured region: the benchmarks time
+/// `Simulator.run` only.
+public enum BenchmarkWorkloads {
+    /// One benchmark case: a name, the parsed workload, and how many distinct pages its measured
+    /// touch statements fault (for touches-per-second figures; 0 where that is not the point).
+    public struct Case: Sendable {
+        public var name: String
+        public var workload: Workload
+        public var distinctTouches: Int
+        /// Statements before this index only set the stage: `prepare()` applies them outside the
+        /// measured region (0 for cases that time the whole run).
+        public var measuredFrom: Int
+
+        public init(name: String, workload: Workload, distinctTouches: Int, measuredFrom: Int) {
+            self.name = name
+            self.workload = workload
+            self.distinctTouches = distinctTouches
+            self.measuredFrom = measuredFrom
+        }
+
+        /// A simulator with the unmeasured set-up statements already applied.
+        public func prepare() -> Simulator {
+            var simulator = Simulator(machine: workload.machine)
+            for statement in workload.statements[..<measuredFrom] {
+                simulator.apply(statement)
+            }
+            return simulator
+        }
+
+        /// The measured part: the remaining statements and the final measure, exactly as
+        /// `Simulator.run` does them. With `measuredFrom == 0` this is `Simulator.run(workload)`.
+        public func finish(_ simulator: inout Simulator) -> Report {
+            for statement in workload.statements[measuredFrom...] {
+                simulator.apply(statement)
+            }
+            simulator.measure(label: "end")
+            return simulator.report
+        }
+    }
+
+    /// `Terabyte`: one process maps 1 TiB and writes every page of it, then the final measure.
+    /// 2^28 pages in one statement: the engine must cost O(extents), not O(pages).
+    public static let terabyte = make(
+        "Terabyte",
+        """
+        machine ram=4T
+        spawn p
+        p mmap big 1T
+        p touch big write
+        """)
+
+    /// `TenThousandWorkers`: a 150 MiB master heap, written, then 10,000 forked workers that each
+    /// write 64 random pages of it, fork and write interleaved (the worst case for fragmentation:
+    /// every fork copies a mapping that earlier workers' COW faults have split), then the final
+    /// measure over 10,001 processes.
+    public static let tenThousandWorkers = make(
+        "TenThousandWorkers",
+        """
+        spawn master
+        master mmap heap 150M
+        master touch heap write
+        repeat 10000 as i {
+          master fork w{i}
+          w{i} touch heap write random=64 seed={i}
+        }
+        """)
+
+    /// `RandomTouches`: 2,000,000 distinct random pages written in a fresh 64 GiB mapping (every
+    /// touched page becomes its own extent: about 2 M extents after one statement).
+    public static let randomTouches = make(
+        "RandomTouches",
+        """
+        machine ram=128G
+        spawn p
+        p mmap big 64G
+        p touch big write random=2000000 seed=1
+        """,
+        distinctTouches: 2_000_000)
+
+    /// `RandomTouchesFragmented`: the same 2,000,000-page random write, on a mapping that already
+    /// has extents: 500,000 random pages read first (zero-page extents) and every 16th page of the
+    /// first 8 GiB written (131,072 anonymous extents). Those set-up statements run outside the
+    /// measured region: only the last touch and the final measure are timed.
+    public static let randomTouchesFragmented = make(
+        "RandomTouchesFragmented",
+        """
+        machine ram=128G
+        spawn p
+        p mmap big 64G
+        p touch big read random=500000 seed=7
+        p touch big write length=8G stride=64K
+        p touch big write random=2000000 seed=1
+        """,
+        distinctTouches: 2_000_000, measuredFrom: 4)
+
+    public static let all: [Case] = [terabyte, tenThousandWorkers, randomTouches, randomTouchesFragmented]
+
+    private static func make(_ name: String, _ body: String, distinctTouches: Int = 0, measuredFrom: Int = 0) -> Case {
+        do {
+            let workload = try WorkloadParser.parse("somsim-workload 1\n" + body, fileName: "\(name).somw")
+            precondition(measuredFrom <= workload.statements.count)
+            return Case(name: name, workload: workload, distinctTouches: distinctTouches, measuredFrom: measuredFrom)
+        } catch {
+            fatalError("benchmark workload \(name) does not parse: \(error)")
+        }
+    }
+}
