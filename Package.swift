@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "SomsimModel", targets: ["SomsimModel"]),
         .library(name: "SomsimWorkload", targets: ["SomsimWorkload"]),
         .library(name: "SomsimReport", targets: ["SomsimReport"]),
+        .library(name: "SomsimProbe", targets: ["SomsimProbe"]),
+        .executable(name: "somsim-agent", targets: ["somsim-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,10 +24,23 @@ let package = Package(
         .target(name: "SomsimWorkload"),
         .target(name: "SomsimModel", dependencies: ["SomsimWorkload"]),
         .target(name: "SomsimReport", dependencies: ["SomsimModel"]),
+        // The real-kernel side of `somsim validate` (Linux only): machine settings, agents, /proc.
+        .systemLibrary(name: "CHugeTLBFS", path: "Sources/CHugeTLBFS"),
+        .target(name: "CSomsimProbeSupport"),
+        .executableTarget(
+            name: "somsim-agent",
+            dependencies: ["CSomsimProbeSupport", "CHugeTLBFS"],
+            linkerSettings: [.linkedLibrary("hugetlbfs")]  // a C target does not take the module map's `link`
+        ),
+        .target(
+            name: "SomsimProbe",
+            dependencies: ["SomsimWorkload", "SomsimModel", "SomsimReport", "CSomsimProbeSupport", "CHugeTLBFS"]
+        ),
         .executableTarget(
             name: "somsim",
             dependencies: [
                 "SomsimWorkload", "SomsimModel", "SomsimReport",
+                .target(name: "SomsimProbe", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +52,11 @@ let package = Package(
             exclude: ["Snapshots"]
         ),
         // Runs the built `somsim` binary end to end (depends on it so that it is built first).
+        // Runs workloads on the real kernel (root only; skipped with a message elsewhere).
+        .testTarget(
+            name: "SomsimProbeTests",
+            dependencies: ["SomsimProbe", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim-agent", "somsim"]
+        ),
         .testTarget(name: "somsimTests", dependencies: ["somsim", "SomsimWorkload"]),
     ]
 )

@@ -12,7 +12,7 @@ struct Somsim: ParsableCommand {
 
             Workload files are described in docs/workload-format.md.
             """,
-        subcommands: [Simulate.self],
+        subcommands: [Simulate.self, Validate.self],
         defaultSubcommand: Simulate.self
     )
 }

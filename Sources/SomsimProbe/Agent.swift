@@ -1,0 +1,178 @@
+#if os(Linux)
+import CSomsimProbeSupport
+import Glibc
+import SomsimWorkload
+
+/// One workload process on the real kernel: a somsim-agent process and its channel.
+final class Agent {
+    let name: String
+    let pid: pid_t
+    private(set) var socket: Int32
+    let pidfd: Int32
+    /// VmPTE of the agent's own memory, before any workload call (bytes).
+    let baselineTableBytes: UInt64
+
+    var faults: UInt64 = 0
+    var copies: UInt64 = 0
+    var reuses: UInt64 = 0
+    var alive = true
+    var signals: [String] = []
+    /// The workload's mappings as this process has them (a forked child inherits the table).
+    var mappings: [String: RealMapping] = [:]
+
+    struct RealMapping {
+        var address: UInt64
+        var lengthBytes: UInt64
+        var options: MmapOptions
+        var pageBytes: UInt64 { options.pageBytes }
+    }
+
+    private init(name: String, pid: pid_t, socket: Int32, baselineTableBytes: UInt64) {
+        self.name = name
+        self.pid = pid
+        self.socket = socket
+        self.pidfd = somsim_pidfd_open(pid)
+        self.baselineTableBytes = baselineTableBytes
+        somsim_restore_track_agent(pid, pidfd)
+    }
+
+    /// Agents that are alive stay in the restore plan (killed and waited for there).
+    deinit { if socket >= 0 { close(socket) } }
+
+    /// VmPTE of a process, bytes.
+    static func vmPTEBytes(_ pid: pid_t) throws -> UInt64 {
+        guard let kB = try KernelFiles.keyValues("/proc/\(pid)/status")["VmPTE"] else {
+            throw ProbeError.cannotRead("/proc/\(pid)/status VmPTE", Errno(ENOENT))
+        }
+        return kB * 1024
+    }
+
+    /// Starts a fresh agent (`spawn`) in process group `group` (0: a new group led by the agent).
+    static func spawn(name: String, executable: String, group: pid_t) throws -> Agent {
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw ProbeError.syscall("socketpair", Errno(errno))
+        }
+        // Keep the child's end off descriptor 3 so dup2 onto 3 really clears close-on-exec.
+        let childEnd = fcntl(pair[1], F_DUPFD_CLOEXEC, 10)
+        close(pair[1])
+        defer { close(childEnd) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, childEnd, SOMSIM_AGENT_FD)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, group)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
+        defer { argv.forEach { free($0) } }
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard status == 0 else {
+            close(pair[0])
+            throw ProbeError.syscall("posix_spawn \(executable)", Errno(status))
+        }
+        somsim_restore_track_group(group == 0 ? pid : group)
+        let hello = try receive(socket: pair[0], process: name)
+        guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == pid else {
+            throw ProbeError.agent(process: name, "did not start (status \(hello.reply.status))")
+        }
+        return Agent(name: name, pid: pid, socket: pair[0], baselineTableBytes: try vmPTEBytes(pid))
+    }
+
+    struct Received {
+        var reply: somsim_reply
+        var fd: Int32
+    }
+
+    private static func receive(socket: Int32, process: String) throws -> Received {
+        var reply = somsim_reply()
+        var fd: Int32 = -1
+        let n = somsim_receive(socket, &reply, MemoryLayout<somsim_reply>.size, &fd)
+        guard n == MemoryLayout<somsim_reply>.size else {
+            throw ProbeError.agent(process: process, n == 0 ? "died (its channel closed)" : "short reply (\(n) bytes, \(Errno(errno)))")
+        }
+        return Received(reply: reply, fd: fd)
+    }
+
+    /// Sends one command and returns the reply.
+    func call(_ command: inout somsim_command) throws -> Received {
+        guard somsim_send(socket, &command, MemoryLayout<somsim_command>.size, -1) == 0 else {
+            throw ProbeError.agent(process: name, "cannot send a command: \(Errno(errno))")
+        }
+        let received = try Self.receive(socket: socket, process: name)
+        faults = received.reply.minor_faults
+        return received
+    }
+
+    /// `fork`: the child agent, warm, with the parent's non-workload page-table baseline.
+    func fork(child: String) throws -> Agent {
+        var command = somsim_command()
+        command.op = UInt32(SOMSIM_OP_FORK.rawValue)
+        let r = try call(&command)
+        guard r.reply.status == SOMSIM_STATUS_OK.rawValue, r.fd >= 0 else {
+            throw ProbeError.agent(process: name, "fork failed: \(Errno(r.reply.error))")
+        }
+        let hello = try Self.receive(socket: r.fd, process: child)
+        guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == r.reply.pid else {
+            throw ProbeError.agent(process: child, "did not start after fork")
+        }
+        let agent = Agent(name: child, pid: r.reply.pid, socket: r.fd, baselineTableBytes: baselineTableBytes)
+        agent.mappings = mappings
+        return agent
+    }
+
+    /// `exit`: the agent exits; returns once the process is gone (its memory is freed).
+    func exit() throws {
+        var command = somsim_command()
+        command.op = UInt32(SOMSIM_OP_EXIT.rawValue)
+        _ = try call(&command)
+        waitGone()
+        alive = false
+    }
+
+    /// Waits until the process has exited and reaps it if it is our child (or an adopted orphan).
+    func waitGone() {
+        _ = somsim_pidfd_wait(pidfd, 10_000)
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+        somsim_restore_untrack_agent(pid)  // closes the pidfd
+        close(socket)
+        socket = -1
+    }
+
+    /// Sends SIGKILL (fault injection in tests; the restore plan kills every agent anyway).
+    func kill() { _ = Glibc.kill(pid, SIGKILL) }
+}
+
+extension somsim_command {
+    /// Sets `path` (truncated to the field).
+    mutating func setPath(_ path: String) {
+        withUnsafeMutableBytes(of: &self.path) { buffer in
+            let bytes = Array(path.utf8.prefix(buffer.count - 1))
+            buffer.copyBytes(from: bytes + [0])
+        }
+    }
+
+    /// Sets the touch segments (at most SOMSIM_MAX_SEGMENTS).
+    mutating func setSegments(_ segments: [somsim_segment]) {
+        segment_count = UInt32(segments.count)
+        withUnsafeMutableBytes(of: &self.segments) { buffer in
+            let typed = buffer.bindMemory(to: somsim_segment.self)
+            for (i, s) in segments.enumerated() { typed[i] = s }
+        }
+    }
+}
+#endif

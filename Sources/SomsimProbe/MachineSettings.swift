@@ -1,0 +1,164 @@
+#if os(Linux)
+import CSomsimProbeSupport
+import Glibc
+import SomsimWorkload
+
+/// The machine settings a validation run may change, read from the kernel.
+///
+/// `snapshot()` reads them; `plan(for:)` checks that the workload's `machine` line can be met
+/// without changing anything; `apply` registers the snapshot with the restore plan (which a
+/// signal handler can run) before it changes each setting.
+public struct MachineSettings: Equatable, Sendable {
+    public static let pool2MPath = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+    public static let pool1GPath = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+    public static let hvoPath = "/proc/sys/vm/hugetlb_optimize_vmemmap"
+    public static let thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+    /// HugeTLB pool sizes, in pages of 2 MiB and 1 GiB.
+    public var pool2MPages: UInt64
+    public var pool1GPages: UInt64
+    /// `vm.hugetlb_optimize_vmemmap`.
+    public var hvo: Bool
+    /// The selected THP mode (the bracketed word of the sysfs file).
+    public var thp: String
+    /// hugetlbfs mounts, as `/proc/mounts` lists them: mount point and page size in bytes.
+    public var hugetlbfsMounts: [HugetlbfsMount]
+
+    public struct HugetlbfsMount: Equatable, Sendable {
+        public var directory: String
+        public var pageBytes: UInt64
+    }
+
+    /// The settings as they are now.
+    public static func snapshot() throws -> MachineSettings {
+        let thpText = try KernelFiles.read(thpPath)
+        let thp = thpText.split(separator: " ").first { $0.hasPrefix("[") }.map { String($0.dropFirst().prefix { $0 != "]" }) } ?? "never"
+        return MachineSettings(
+            pool2MPages: try KernelFiles.readNumber(pool2MPath),
+            pool1GPages: KernelFiles.exists(pool1GPath) ? try KernelFiles.readNumber(pool1GPath) : 0,
+            hvo: KernelFiles.exists(hvoPath) ? try KernelFiles.readNumber(hvoPath) != 0 : false,
+            thp: thp,
+            hugetlbfsMounts: try hugetlbfsMounts())
+    }
+
+    static func hugetlbfsMounts() throws -> [HugetlbfsMount] {
+        var mounts: [HugetlbfsMount] = []
+        for line in try KernelFiles.read("/proc/mounts").split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 4, parts[2] == "hugetlbfs" else { continue }
+            var pageBytes: UInt64 = 2 << 20
+            for option in parts[3].split(separator: ",") where option.hasPrefix("pagesize=") {
+                let value = option.dropFirst("pagesize=".count)
+                if let n = UInt64(value.dropLast()) {
+                    switch value.last {
+                    case "K": pageBytes = n << 10
+                    case "M": pageBytes = n << 20
+                    case "G": pageBytes = n << 30
+                    default: break
+                    }
+                }
+            }
+            mounts.append(HugetlbfsMount(directory: String(parts[1]), pageBytes: pageBytes))
+        }
+        return mounts
+    }
+
+    /// Machine facts the probe compares against but cannot set.
+    public struct Facts: Sendable {
+        /// Present memory: memory blocks × block size (the memmap covers these sections).
+        public var presentBytes: UInt64
+        public var memTotalBytes: UInt64
+        public var memAvailableBytes: UInt64
+        /// Page-table isolation in use (`Mitigation: PTI` in .../vulnerabilities/meltdown).
+        public var pti: Bool
+        public var root: Bool
+        public var hugetlbfs: Bool
+
+        public static func read() throws -> Facts {
+            let meminfo = try KernelFiles.keyValues("/proc/meminfo")
+            var present: UInt64 = 0
+            if let blockText = try? KernelFiles.read("/sys/devices/system/memory/block_size_bytes"),
+                let block = UInt64(blockText.trimmingWhitespace, radix: 16), let dir = opendir("/sys/devices/system/memory")
+            {
+                defer { closedir(dir) }
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    if name.hasPrefix("memory"), UInt64(name.dropFirst(6)) != nil { present += block }
+                }
+            }
+            let meltdown = (try? KernelFiles.read("/sys/devices/system/cpu/vulnerabilities/meltdown")) ?? ""
+            let filesystems = (try? KernelFiles.read("/proc/filesystems")) ?? ""
+            return Facts(
+                presentBytes: present, memTotalBytes: (meminfo["MemTotal"] ?? 0) * 1024,
+                memAvailableBytes: (meminfo["MemAvailable"] ?? 0) * 1024, pti: meltdown.contains("PTI"),
+                root: geteuid() == 0, hugetlbfs: filesystems.contains("hugetlbfs"))
+        }
+    }
+
+    /// Memory the run keeps free for everything else while the pools are allocated.
+    public static let headroomBytes: UInt64 = 512 << 20
+
+    /// Everything that keeps `machine` from being met here; empty when the run can go ahead.
+    public static func problems(for machine: MachineSpec, usesHugeTLB: Bool, facts: Facts) -> [String] {
+        var problems: [String] = []
+        if !facts.root { problems.append("not running as root: pools, vm.hugetlb_optimize_vmemmap, THP and mounts need root") }
+        if (usesHugeTLB || machine.hugetlb2MPages > 0 || machine.hugetlb1GPages > 0) && !facts.hugetlbfs {
+            problems.append("the kernel has no hugetlbfs (CONFIG_HUGETLBFS)")
+        }
+        if machine.hugetlb1GPages > 0 && !KernelFiles.exists(pool1GPath) { problems.append("the kernel has no 1 GiB HugeTLB pages") }
+        if machine.hvo && !KernelFiles.exists(hvoPath) { problems.append("the kernel has no vm.hugetlb_optimize_vmemmap (HVO)") }
+        if machine.hvo && machine.hvoKeptPages != 1 {
+            problems.append("hvo-kept=\(machine.hvoKeptPages): this kernel keeps 1 vmemmap page per huge page (5.18+); use hvo-kept=1")
+        }
+        if machine.pti != facts.pti {
+            problems.append(
+                "the workload says pti=\(machine.pti ? "on" : "off") but this machine runs \(facts.pti ? "with" : "without") page-table isolation; write `machine pti=\(facts.pti ? "on" : "off")`")
+        }
+        if !KernelFiles.exists(thpPath) && machine.thp != .never { problems.append("the kernel has no transparent huge pages") }
+        for (size, directory) in [("2 MiB", "hugepages-2048kB"), ("1 GiB", "hugepages-1048576kB")] {
+            let base = "/sys/kernel/mm/hugepages/\(directory)"
+            if let total = try? KernelFiles.readNumber(base + "/nr_hugepages"), let free = try? KernelFiles.readNumber(base + "/free_hugepages"),
+                total > free
+            {
+                problems.append("\(total - free) HugeTLB pages of \(size) are in use by other programs; resizing the pool would disturb them")
+            }
+        }
+        let poolBytes = machine.hugetlb2MPages * (2 << 20) + machine.hugetlb1GPages * (1 << 30)
+        if poolBytes + headroomBytes > facts.memAvailableBytes {
+            problems.append(
+                "not enough free memory: the pools need \(poolBytes >> 20) MiB + \(headroomBytes >> 20) MiB headroom, MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
+        }
+        return problems
+    }
+
+    /// Registers this snapshot with the restore plan, so that `somsim_restore_now` (at the end of
+    /// the run, on an error, or from the SIGINT/SIGTERM handler) writes every value back. Pools are
+    /// registered last so they are restored first, under the HVO setting they were sized with.
+    func registerRestore() {
+        if KernelFiles.exists(Self.hvoPath) { somsim_restore_add_write(Self.hvoPath, hvo ? "1" : "0") }
+        if KernelFiles.exists(Self.thpPath) { somsim_restore_add_write(Self.thpPath, thp) }
+        if KernelFiles.exists(Self.pool1GPath) { somsim_restore_add_write(Self.pool1GPath, String(pool1GPages)) }
+        somsim_restore_add_write(Self.pool2MPath, String(pool2MPages))
+    }
+
+    /// Empties the pools (so the run starts from a memmap without HugeTLB pages).
+    static func emptyPools() throws {
+        try KernelFiles.write(pool2MPath, "0")
+        if KernelFiles.exists(pool1GPath) { try KernelFiles.write(pool1GPath, "0") }
+    }
+
+    /// Sets HVO, THP and the pools as `machine` asks; throws when the kernel gives fewer pages.
+    static func apply(_ machine: MachineSpec) throws {
+        if KernelFiles.exists(hvoPath) { try KernelFiles.write(hvoPath, machine.hvo ? "1" : "0") }
+        if KernelFiles.exists(thpPath) { try KernelFiles.write(thpPath, machine.thp.rawValue) }
+        for (path, pages, size) in [(pool2MPath, machine.hugetlb2MPages, "2 MiB"), (pool1GPath, machine.hugetlb1GPages, "1 GiB")] {
+            guard pages > 0 else { continue }
+            try KernelFiles.write(path, String(pages))
+            let got = try KernelFiles.readNumber(path)
+            if got != pages {
+                throw ProbeError.setting(path, String(pages), "the kernel allocated only \(got) pages of \(size) (memory too fragmented or too small)")
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,559 @@
+#if os(Linux)
+import CSomsimProbeSupport
+import Glibc
+import SomsimModel
+import SomsimReport
+import SomsimWorkload
+
+/// How a real run is carried out.
+public struct ProbeOptions: Sendable {
+    /// The somsim-agent executable; default `$SOMSIM_AGENT`, else next to the running program.
+    public var agentPath: String?
+    /// Called before each statement with (statements done, statements in all).
+    public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Fault injection for tests: SIGKILL the agent a statement acts on (0-based index into the
+    /// expanded statements) before it runs, so the run fails there.
+    public var killAgentBeforeStatement: Int?
+
+    public init(agentPath: String? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil, killAgentBeforeStatement: Int? = nil) {
+        self.agentPath = agentPath
+        self.progress = progress
+        self.killAgentBeforeStatement = killAgentBeforeStatement
+    }
+}
+
+/// Runs a workload on the real kernel next to the simulator and compares them (`somsim validate`).
+///
+/// Each process is a somsim-agent process: `spawn` starts one, `fork` is fork() inside the agent,
+/// each mapping is made at the address the model chose with MAP_FIXED_NOREPLACE inside
+/// `WorkloadWindow`, touches are one-byte reads and writes. The machine's HugeTLB pools, HVO knob,
+/// THP mode and hugetlbfs mounts are set from the `machine` line and restored afterwards: on
+/// success, on error, and from SIGINT/SIGTERM/SIGHUP handlers. See docs/validation.md.
+public enum Probe {
+    /// True when this machine can run validations: root, hugetlbfs, and the agent built.
+    public static var canRun: Bool {
+        guard let facts = try? MachineSettings.Facts.read() else { return false }
+        return facts.root && facts.hugetlbfs && (try? locateAgent(nil)) != nil
+    }
+
+    /// Finds somsim-agent: `explicit`, `$SOMSIM_AGENT`, or next to the running executable (or a
+    /// parent folder of it, for test bundles).
+    public static func locateAgent(_ explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        if let env = getenv("SOMSIM_AGENT") { return String(cString: env) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        var looked: [String] = []
+        if n > 0 {
+            var directory = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            while let slash = directory.lastIndex(of: "/"), !directory.isEmpty {
+                directory = String(directory[..<slash])
+                let candidate = directory + "/somsim-agent"
+                looked.append(candidate)
+                if access(candidate, X_OK) == 0 { return candidate }
+                if looked.count > 4 { break }
+            }
+        }
+        throw ProbeError.agentNotFound(looked)
+    }
+
+    /// Runs `workload` for real and returns predicted and measured values with their checks.
+    /// Refuses before changing anything when the machine cannot meet the `machine` line.
+    public static func validate(_ workload: Workload, options: ProbeOptions = ProbeOptions()) throws -> ValidationReport {
+        // One validation at a time on a machine: pools and knobs are machine-wide.
+        let lock = open("/run/lock/somsim-validate.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        defer { if lock >= 0 { close(lock) } }
+        if lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            _ = "somsim validate: waiting for another somsim validate to finish\n".withCString { write(2, $0, strlen($0)) }
+            _ = flock(lock, LOCK_EX)
+        }
+        let facts = try MachineSettings.Facts.read()
+        let usesHugeTLB = workload.statements.contains {
+            if case .mmap(_, _, _, let o) = $0.value { return o.huge != nil }
+            return false
+        }
+        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, facts: facts)
+        var agentPath = ""
+        do { agentPath = try locateAgent(options.agentPath) } catch { problems.append("\(error)") }
+        if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }
+
+        let before = try MachineSettings.snapshot()
+        before.registerRestore()
+        somsim_restore_install_signal_handlers()
+        let result: Result<ValidationReport, Error>
+        do {
+            var run = try Run(workload: workload, facts: facts, before: before, agentPath: agentPath, options: options)
+            result = .success(try run.execute())
+        } catch {
+            result = .failure(error)
+        }
+        let failedSteps = somsim_restore_now()
+        somsim_restore_remove_signal_handlers()
+        if failedSteps > 0 { throw ProbeError.restore(String(cString: somsim_restore_last_failure())) }
+        return try result.get()
+    }
+}
+
+/// One real run, statement by statement, in lockstep with the simulator.
+private struct Run {
+    let workload: Workload
+    let facts: MachineSettings.Facts
+    let before: MachineSettings
+    let agentPath: String
+    let options: ProbeOptions
+    let window = WorkloadWindow.lowAddress..<WorkloadWindow.highAddress
+    let frames: PageFrames
+
+    var simulator: Simulator
+    var agents: [Agent] = []
+    var byName: [String: Agent] = [:]
+    var group: pid_t = 0
+    var measured: [MeasuredMeasure] = []
+    var runChecks: [Check] = []
+    var notes: [String] = []
+    var memmapStart: UInt64 = 0
+    var vmstatStart: [String: UInt64] = [:]
+    /// The model's memmap for the workload's RAM with empty pools.
+    let memmapModelBase: UInt64
+    var hugetlbfsDirectory: [UInt64: String] = [:]
+    var filesDirectory: String?
+
+    init(workload: Workload, facts: MachineSettings.Facts, before: MachineSettings, agentPath: String, options: ProbeOptions) throws {
+        self.workload = workload
+        self.facts = facts
+        self.before = before
+        self.agentPath = agentPath
+        self.options = options
+        self.frames = try PageFrames()
+        self.simulator = Simulator(machine: workload.machine)
+        var empty = workload.machine
+        empty.hugetlb2MPages = 0
+        empty.hugetlb1GPages = 0
+        memmapModelBase = Simulator.run(Workload(machine: empty)).measures.last!.system.memmapPages
+    }
+
+    mutating func execute() throws -> ValidationReport {
+        try setUpMachine()
+        let statements = workload.statements
+        for (index, located) in statements.enumerated() {
+            options.progress?(index, statements.count)
+            if index == options.killAgentBeforeStatement, let name = located.value.process, let agent = byName[name] {
+                agent.kill()
+            }
+            try step(located)
+        }
+        options.progress?(statements.count, statements.count)
+        simulator.measure(label: "end")
+        measured.append(try measure(label: "end"))
+        return ValidationReport(predicted: simulator.report, measured: measured, runChecks: runChecks, notes: notes)
+    }
+
+    // MARK: - Machine
+
+    private mutating func setUpMachine() throws {
+        let machine = workload.machine
+        // The memmap is compared as its change from a machine with empty pools.
+        try MachineSettings.emptyPools()
+        memmapStart = try KernelFiles.memmapPages()
+        vmstatStart = try KernelFiles.vmstat()
+        var real = machine
+        real.ramBytes = facts.presentBytes
+        real.hugetlb2MPages = 0
+        real.hugetlb1GPages = 0
+        let atMachineRAM = Simulator.run(Workload(machine: real)).measures.last!.system.memmapPages
+        runChecks.append(Check(process: nil, metric: "memmap_pages_at_machine_ram", predicted: .count(atMachineRAM), measured: .count(memmapStart), tolerance: 0))
+        if machine.ramBytes != facts.presentBytes {
+            notes.append(
+                "RAM cannot be set: the workload says \(machine.ramBytes >> 20) MiB, this machine has \(facts.presentBytes >> 20) MiB present (MemTotal \(facts.memTotalBytes >> 10) kB). memmap_pages is measured as the model's value for \(machine.ramBytes >> 20) MiB plus the kernel's change since the pools were emptied; memmap_pages_at_machine_ram checks the model at the real size."
+            )
+        }
+        try MachineSettings.apply(machine)
+
+        // hugetlbfs mounts for the page sizes shared or file HugeTLB mappings use, where none exists.
+        var sizes = Set<UInt64>()
+        var files = false
+        for s in workload.statements {
+            if case .mmap(_, _, _, let o) = s.value {
+                if let huge = o.huge, o.shared || o.file != nil { sizes.insert(huge.bytes) }
+                if o.file != nil && o.huge == nil { files = true }
+            }
+        }
+        for size in sizes.sorted() {
+            if let existing = before.hugetlbfsMounts.first(where: { $0.pageBytes == size }) {
+                hugetlbfsDirectory[size] = existing.directory
+                continue
+            }
+            var template = Array("/tmp/somsim-hugetlbfs-XXXXXX".utf8CString)
+            guard let base = mkdtemp(&template) else { throw ProbeError.syscall("mkdtemp", Errno(errno)) }
+            let directory = String(cString: base)
+            somsim_restore_add_remove(directory, 1)
+            somsim_restore_add_mount(directory)
+            let option = size == 1 << 30 ? "pagesize=1G" : "pagesize=2M"
+            guard mount("none", directory, "hugetlbfs", 0, option) == 0 else {
+                throw ProbeError.setting(directory, "hugetlbfs \(option)", "mount failed: \(Errno(errno))")
+            }
+            hugetlbfsDirectory[size] = directory
+        }
+        if files {
+            let directory = "/dev/shm/somsim-validate-\(getpid())"
+            somsim_restore_add_remove(directory, 1)
+            guard mkdir(directory, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(directory)", Errno(errno)) }
+            filesDirectory = directory
+        }
+        _ = somsim_become_subreaper()
+    }
+
+    // MARK: - Statements
+
+    private mutating func step(_ located: Located<Statement>) throws {
+        let errorsBefore = simulator.errors.count
+        let placementsBefore = simulator.placements.count
+        simulator.apply(located)
+        let modelErrno = simulator.errors.count > errorsBefore ? simulator.errors.last!.errno : nil
+        let placement = simulator.placements.count > placementsBefore ? simulator.placements.last : nil
+        let line = located.location.line
+
+        switch located.value {
+        case .measure(let label):
+            measured.append(try measure(label: label))
+            return
+        case .spawn(let name):
+            let agent = try Agent.spawn(name: name, executable: agentPath, group: group)
+            if group == 0 { group = agent.pid }
+            add(agent)
+            return
+        default:
+            break
+        }
+        let process = located.value.process!
+        guard let agent = byName[process], agent.alive else {
+            compareErrno(process: process, line: line, model: modelErrno, real: "ESRCH")
+            return
+        }
+        switch located.value {
+        case .fork(_, let child):
+            add(try agent.fork(child: child))
+            compareErrno(process: process, line: line, model: modelErrno, real: nil)
+        case .exit:
+            try agent.exit()
+            compareErrno(process: process, line: line, model: modelErrno, real: nil)
+        case .mmap(_, let name, let length, let options):
+            let address = placement?.address ?? WorkloadWindow.lowAddress
+            var command = somsim_command()
+            command.op = UInt32(SOMSIM_OP_MMAP.rawValue)
+            command.address = address
+            command.length = length
+            command.huge_bytes = options.huge?.bytes ?? 0
+            command.flags = (options.shared ? UInt32(SOMSIM_FLAG_SHARED.rawValue) : 0) | (options.populate ? UInt32(SOMSIM_FLAG_POPULATE.rawValue) : 0)
+            if let file = options.file {
+                let path: String
+                if let huge = options.huge {
+                    guard let directory = hugetlbfsDirectory[huge.bytes] else { throw ProbeError.unsupported("no hugetlbfs mount for \(huge.token)") }
+                    path = "\(directory)/somsim-\(getpid())-\(file)"
+                } else {
+                    path = "\(filesDirectory!)/\(file)"
+                }
+                somsim_restore_add_remove(path, 0)
+                command.setPath(path)
+            }
+            let reply = try agent.call(&command).reply
+            if reply.status == SOMSIM_STATUS_OK.rawValue {
+                if placement == nil {
+                    // The kernel took a mapping the model refused: undo it, and the check fails.
+                    var undo = somsim_command()
+                    undo.op = UInt32(SOMSIM_OP_MUNMAP.rawValue)
+                    undo.address = address
+                    undo.length = length
+                    _ = try agent.call(&undo)
+                } else {
+                    agent.mappings[name] = Agent.RealMapping(address: address, lengthBytes: length, options: options)
+                }
+                compareErrno(process: process, line: line, model: modelErrno, real: nil)
+            } else {
+                compareErrno(process: process, line: line, model: modelErrno, real: Errno(reply.error).name)
+            }
+        case .munmap(_, let name):
+            guard let mapping = agent.mappings.removeValue(forKey: name) else { return }
+            var command = somsim_command()
+            command.op = UInt32(SOMSIM_OP_MUNMAP.rawValue)
+            command.address = mapping.address
+            command.length = mapping.lengthBytes
+            let reply = try agent.call(&command).reply
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
+        case .madvise(_, let name, let advice, let range):
+            guard let mapping = agent.mappings[name], let pages = pageRange(range, mapping) else {
+                notes.append("line \(line): madvise outside the mapping was not run (the model says \(modelErrno ?? "it succeeds"))")
+                return
+            }
+            var command = somsim_command()
+            command.op = UInt32(SOMSIM_OP_MADVISE.rawValue)
+            command.address = mapping.address + pages.lowerBound * mapping.pageBytes
+            command.length = UInt64(pages.count) * mapping.pageBytes
+            command.advice = Self.adviceValue(advice)
+            let reply = try agent.call(&command).reply
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
+        case .touch(_, let name, let access, let range, let pattern):
+            guard let mapping = agent.mappings[name], let pages = pageRange(range, mapping), modelErrno == nil else {
+                notes.append("line \(line): a touch outside the mapping was not run (the model says \(modelErrno ?? "it succeeds"))")
+                return
+            }
+            try touch(agent, mapping, access, pages, pattern)
+        case .spawn, .measure:
+            break
+        }
+    }
+
+    private mutating func add(_ agent: Agent) {
+        agents.append(agent)
+        byName[agent.name] = agent
+    }
+
+    private mutating func compareErrno(process: String, line: Int, model: String?, real: String?) {
+        guard model != nil || real != nil else { return }
+        runChecks.append(Check(process: process, metric: "errno(line \(line))", predicted: .text(model ?? "none"), measured: .text(real ?? "none"), tolerance: 0))
+    }
+
+    private func pageRange(_ range: ByteRange, _ mapping: Agent.RealMapping) -> Range<UInt64>? {
+        let pageCount = mapping.lengthBytes / mapping.pageBytes
+        let offset = range.offsetBytes / mapping.pageBytes
+        guard offset <= pageCount else { return nil }
+        let count = range.lengthBytes.map { $0 / mapping.pageBytes } ?? (pageCount - offset)
+        guard count <= pageCount - offset else { return nil }
+        return offset..<(offset + count)
+    }
+
+    /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
+    static func adviceValue(_ advice: Advice) -> Int32 {
+        switch advice {
+        case .dontneed: return 4
+        case .dontfork: return 10
+        case .dofork: return 11
+        case .hugepage: return 14
+        case .nohugepage: return 15
+        case .wipeonfork: return 18
+        case .keeponfork: return 19
+        }
+    }
+
+    // MARK: - Touches
+
+    /// The pages a touch reaches, in order, as runs of page indices (as the model walks them).
+    static func touchedRuns(_ pages: Range<UInt64>, _ pattern: TouchPattern, pageBytes: UInt64) -> [Range<UInt64>] {
+        func append(_ page: UInt64, to runs: inout [Range<UInt64>]) {
+            if let last = runs.last, last.upperBound == page { runs[runs.count - 1] = last.lowerBound..<(page + 1) } else { runs.append(page..<(page + 1)) }
+        }
+        switch pattern {
+        case .every:
+            return pages.isEmpty ? [] : [pages]
+        case .stride(let stride) where stride <= pageBytes:
+            return pages.isEmpty ? [] : [pages]
+        case .stride(let stride):
+            var runs: [Range<UInt64>] = []
+            var byte = pages.lowerBound * pageBytes
+            while byte < pages.upperBound * pageBytes {
+                append(byte / pageBytes, to: &runs)
+                byte += stride
+            }
+            return runs
+        case .random(let count, let seed):
+            var runs: [Range<UInt64>] = []
+            for index in RandomPages.sample(count: min(count, UInt64(pages.count)), of: UInt64(pages.count), seed: seed) {
+                append(pages.lowerBound + index, to: &runs)
+            }
+            return runs
+        }
+    }
+
+    private mutating func touch(_ agent: Agent, _ mapping: Agent.RealMapping, _ access: Access, _ pages: Range<UInt64>, _ pattern: TouchPattern) throws {
+        let pageBytes = mapping.pageBytes
+        var segments: [(somsim_segment, Range<UInt64>)] = []
+        if case .stride(let stride) = pattern, !pages.isEmpty {
+            let segment = somsim_segment(address: mapping.address + pages.lowerBound * pageBytes, length: UInt64(pages.count) * pageBytes, stride: stride)
+            segments = [(segment, pages)]
+        } else {
+            for run in Self.touchedRuns(pages, pattern, pageBytes: pageBytes) {
+                segments.append((somsim_segment(address: mapping.address + run.lowerBound * pageBytes, length: UInt64(run.count) * pageBytes, stride: pageBytes), run))
+            }
+        }
+        let write = access == .write
+        var start = 0
+        while start < segments.count && agent.alive {
+            let batch = segments[start..<min(start + Int(SOMSIM_MAX_SEGMENTS), segments.count)]
+            start += batch.count
+            // Pages a write touches: their frames before and after tell copies from reuses.
+            var touched: [Range<UInt64>] = []
+            if write {
+                if case .stride(let stride) = pattern, stride > pageBytes {
+                    touched = Self.touchedRuns(pages, pattern, pageBytes: pageBytes)
+                } else {
+                    touched = batch.map { $0.1 }
+                }
+            }
+            let beforeFrames = try touched.map { try frameEntries(agent, mapping, $0) }
+            var command = somsim_command()
+            command.op = UInt32(SOMSIM_OP_TOUCH.rawValue)
+            command.flags = write ? UInt32(SOMSIM_FLAG_WRITE.rawValue) : 0
+            command.setSegments(batch.map { $0.0 })
+            let reply = try agent.call(&command).reply
+            if write {
+                let afterFrames = try touched.map { try frameEntries(agent, mapping, $0) }
+                let (copies, reuses) = try classify(before: beforeFrames.flatMap { $0 }, after: afterFrames.flatMap { $0 }, faults: reply.op_faults)
+                agent.copies += copies
+                agent.reuses += reuses
+            }
+            if reply.status == SOMSIM_STATUS_SIGNAL.rawValue {
+                agent.signals.append(Self.signalName(reply.signal))
+                var die = somsim_command()
+                die.op = UInt32(SOMSIM_OP_DIE.rawValue)
+                _ = somsim_send(agent.socket, &die, MemoryLayout<somsim_command>.size, -1)
+                agent.waitGone()
+                agent.alive = false
+            }
+        }
+    }
+
+    private func frameEntries(_ agent: Agent, _ mapping: Agent.RealMapping, _ run: Range<UInt64>) throws -> [UInt64] {
+        try PageFrames.entries(pid: agent.pid, address: mapping.address + run.lowerBound * mapping.pageBytes, count: run.count, stepBytes: mapping.pageBytes)
+    }
+
+    /// Copies: written pages whose frame changed from a present page other than the zero page.
+    /// Reuses: the touch's faults minus those that mapped an absent page or replaced any frame.
+    private func classify(before: [UInt64], after: [UInt64], faults: UInt64) throws -> (UInt64, UInt64) {
+        var mappedAbsent: UInt64 = 0
+        var changed: [UInt64] = []
+        for (b, a) in zip(before, after) where a & PageFrames.present != 0 {
+            if b & PageFrames.present == 0 {
+                mappedAbsent += 1
+            } else if b & PageFrames.pfnMask != a & PageFrames.pfnMask {
+                changed.append(b & PageFrames.pfnMask)
+            }
+        }
+        let zero = try frames.flags(changed).filter { $0 & PageFrames.zeroPageFlag != 0 }.count
+        let copies = UInt64(changed.count - zero)
+        let accounted = mappedAbsent + UInt64(changed.count)
+        return (copies, faults > accounted ? faults - accounted : 0)
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGBUS: return "SIGBUS"
+        case SIGSEGV: return "SIGSEGV"
+        default: return "SIG\(signal)"
+        }
+    }
+
+    // MARK: - Measures
+
+    /// The frames one agent maps in the window, read from its pagemap.
+    private struct AgentFrames {
+        var vmas: [SmapsVMA] = []
+        /// 4 KiB frames (zero page excluded) and whether each is an anonymous page.
+        var small: [(pfn: UInt64, anon: Bool)] = []
+        /// HugeTLB pages: head frame and size.
+        var huge: [(pfn: UInt64, bytes: UInt64)] = []
+    }
+
+    private mutating func measure(label: String) throws -> MeasuredMeasure {
+        // Pass 1: every live agent's frames; a frame's mapcount is the number of workload
+        // mappings of it (only agents map the window, and each maps a frame at most once).
+        var framesOf: [Int: AgentFrames] = [:]
+        var mappers: [UInt64: UInt64] = [:]
+        for (i, agent) in agents.enumerated() where agent.alive {
+            let f = try readFrames(agent)
+            for s in f.small { mappers[s.pfn, default: 0] += 1 }
+            for h in f.huge { mappers[h.pfn, default: 0] += 1 }
+            framesOf[i] = f
+        }
+        var processes: [ProcessMetrics] = []
+        var anonFrames = Set<UInt64>()
+        var tables: UInt64 = 0
+        var live: UInt64 = 0
+        for (i, agent) in agents.enumerated() {
+            var m = ProcessMetrics(name: agent.name, alive: agent.alive)
+            m.minorFaults = agent.faults
+            m.cowCopies = agent.copies
+            m.cowReuses = agent.reuses
+            m.signals = agent.signals
+            if let f = framesOf[i] {
+                var smapsHugePrivate: UInt64 = 0
+                for vma in f.vmas {
+                    let v = vma.fields
+                    m.rssBytes += (v["Rss"] ?? 0) * 1024
+                    m.privateCleanBytes += (v["Private_Clean"] ?? 0) * 1024
+                    m.privateDirtyBytes += (v["Private_Dirty"] ?? 0) * 1024
+                    m.sharedCleanBytes += (v["Shared_Clean"] ?? 0) * 1024
+                    m.sharedDirtyBytes += (v["Shared_Dirty"] ?? 0) * 1024
+                    smapsHugePrivate += (v["Private_Hugetlb"] ?? 0) * 1024
+                }
+                m.ussBytes = m.privateCleanBytes + m.privateDirtyBytes
+                var pssUnits: UInt64 = 0
+                for s in f.small {
+                    pssUnits += (4096 << 12) / max(mappers[s.pfn] ?? 1, 1)
+                    if s.anon { anonFrames.insert(s.pfn) }
+                }
+                m.pssBytes = pssUnits >> 12
+                for h in f.huge {
+                    if (mappers[h.pfn] ?? 1) > 1 { m.sharedHugetlbBytes += h.bytes } else { m.privateHugetlbBytes += h.bytes }
+                }
+                if smapsHugePrivate != m.privateHugetlbBytes {
+                    notes.append(
+                        "\(label), \(agent.name): smaps says Private_Hugetlb \(smapsHugePrivate >> 10) kB, the pages' mappers say \(m.privateHugetlbBytes >> 10) kB (smaps misreports 1 GiB pages, see docs/validation.md)")
+                }
+                let vmPTE = try Agent.vmPTEBytes(agent.pid)
+                m.pageTableBytes = vmPTE >= agent.baselineTableBytes ? vmPTE - agent.baselineTableBytes : 0
+                tables += m.pageTableBytes
+                live += 1
+            }
+            processes.append(m)
+        }
+        var system = SystemMetrics()
+        let memmapNow = try KernelFiles.memmapPages()
+        system.memmapPages = UInt64(Int64(memmapModelBase) + Int64(memmapNow) - Int64(memmapStart))
+        let pools = "/sys/kernel/mm/hugepages"
+        system.hugetlb2MFree = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/free_hugepages")
+        system.hugetlb2MReserved = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/resv_hugepages")
+        if KernelFiles.exists("\(pools)/hugepages-1048576kB") {
+            system.hugetlb1GFree = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/free_hugepages")
+            system.hugetlb1GReserved = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/resv_hugepages")
+        }
+        system.anonBytes = UInt64(anonFrames.count) * 4096
+        system.pageTableBytes = tables + live * (facts.pti ? 8192 : 4096)
+
+        let vmstat = try KernelFiles.vmstat()
+        let meminfo = try KernelFiles.keyValues("/proc/meminfo")
+        func delta(_ key: String) -> UInt64 { (vmstat[key] ?? 0) &- (vmstatStart[key] ?? 0) }
+        let counters = [
+            MeasuredMeasure.Counter(name: "vmstat_pgfault_delta", value: delta("pgfault")),
+            MeasuredMeasure.Counter(name: "vmstat_pgreuse_delta", value: delta("pgreuse")),
+            MeasuredMeasure.Counter(name: "vmstat_memmap_pages", value: memmapNow),
+            MeasuredMeasure.Counter(name: "meminfo_anon_pages_bytes", value: (meminfo["AnonPages"] ?? 0) * 1024),
+            MeasuredMeasure.Counter(name: "meminfo_page_tables_bytes", value: (meminfo["PageTables"] ?? 0) * 1024),
+        ]
+        return MeasuredMeasure(label: label, processes: processes, system: system, counters: counters)
+    }
+
+    /// The window's VMAs (smaps) and the frames they map (pagemap). A 4 KiB frame is anonymous
+    /// when kpageflags says so, or, where kpageflags reads an empty entry for a mapped frame
+    /// (seen on this kernel, docs/validation.md), when its VMA is private and not a file.
+    private func readFrames(_ agent: Agent) throws -> AgentFrames {
+        var f = AgentFrames()
+        f.vmas = try SmapsVMA.read(pid: agent.pid, window: window)
+        for vma in f.vmas {
+            let pageBytes = vma.kernelPageBytes
+            let count = Int((vma.end - vma.start) / pageBytes)
+            let entries = try PageFrames.entries(pid: agent.pid, address: vma.start, count: count, stepBytes: pageBytes)
+            let pfns = entries.filter { $0 & PageFrames.present != 0 && $0 & (1 << 62) == 0 }.map { $0 & PageFrames.pfnMask }
+            if vma.isHugetlb {
+                f.huge += pfns.map { (pfn: $0, bytes: pageBytes) }
+                continue
+            }
+            let privateAnonymousVMA = vma.isPrivate && (vma.name.isEmpty || vma.name.hasPrefix("["))
+            for (pfn, flags) in zip(pfns, try frames.flags(pfns)) where flags & PageFrames.zeroPageFlag == 0 {
+                let anon = flags & PageFrames.anonFlag != 0 || (flags == 0 && privateAnonymousVMA)
+                f.small.append((pfn: pfn, anon: anon))
+            }
+        }
+        return f
+    }
+}
+#endif

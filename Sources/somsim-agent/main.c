@@ -1,0 +1,345 @@
+/* somsim-agent: one process of a workload, driven by the somsim probe (`somsim validate`).
+ *
+ * Single-threaded, no heap: it reads fixed-size commands from SOMSIM_AGENT_FD into static
+ * buffers, makes the real calls (mmap with MAP_FIXED_NOREPLACE at the model's address, madvise,
+ * one-byte reads and writes, fork, exit) and replies with its workload fault count: the sum of
+ * ru_minflt deltas taken around each workload operation and nothing else.
+ *
+ * Before it reports ready, an agent populates the page tables of all its own (non-workload)
+ * memory with MADV_POPULATE_READ and writes every page it will write later, so that its VmPTE
+ * outside the workload window stays constant and its bookkeeping takes no faults inside a
+ * measured operation. A forked agent does the same, so its non-workload tables equal its
+ * parent's. HugeTLB shared memory comes from libhugetlbfs (hugetlbfs_unlinked_fd_for_size). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stddef.h> /* before hugetlbfs.h, which uses size_t without it */
+#include <hugetlbfs.h>
+#include "somsim_probe_support.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#define MAP_HUGE_SHIFT_BITS 26
+
+static struct somsim_command command;
+static struct somsim_reply reply;
+static char maps[256 * 1024];
+static uint64_t workload_faults;
+static volatile long op_start_faults;
+static volatile int in_operation;
+static volatile char sink;
+
+static long minor_faults(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
+static void begin_operation(void)
+{
+    op_start_faults = minor_faults();
+    in_operation = 1;
+}
+
+static uint64_t end_operation(void)
+{
+    long now = minor_faults();
+    in_operation = 0;
+    uint64_t delta = (uint64_t)(now - op_start_faults);
+    workload_faults += delta;
+    return delta;
+}
+
+static void send_reply(int status, int error, int fd)
+{
+    reply.status = status;
+    reply.error = error;
+    reply.minor_faults = workload_faults;
+    if (somsim_send(SOMSIM_AGENT_FD, &reply, sizeof reply, fd) != 0)
+        _exit(70);
+}
+
+/* A SIGBUS or SIGSEGV from a workload access: report the faults taken so far, let the probe look
+ * at the process while it still exists, then die of the signal as the workload would. */
+static void on_fault_signal(int sig)
+{
+    uint64_t delta = 0;
+    if (in_operation) {
+        delta = (uint64_t)(minor_faults() - op_start_faults);
+        workload_faults += delta;
+        in_operation = 0;
+    }
+    reply.signal = sig;
+    reply.op_faults = delta;
+    send_reply(SOMSIM_STATUS_SIGNAL, 0, -1);
+    int fd;
+    somsim_receive(SOMSIM_AGENT_FD, &command, sizeof command, &fd); /* SOMSIM_OP_DIE or EOF */
+    raise(sig); /* SA_RESETHAND|SA_NODEFER: the default action, now */
+}
+
+/* Writes the pages the command path writes (stack, buffers), so that none of them takes a fault
+ * inside a measured operation, also right after fork when they are write-protected. */
+static void __attribute__((noinline)) warm(void)
+{
+    volatile char stack[128 * 1024];
+    for (size_t i = 0; i < sizeof stack; i += 512)
+        stack[i] = 0;
+    memset(&command, 0, sizeof command);
+    memset(&reply, 0, sizeof reply);
+    for (size_t i = 0; i < sizeof maps; i += 4096)
+        maps[i] = 0;
+    workload_faults += 0;
+    op_start_faults = minor_faults();
+    in_operation = 0;
+    sink = stack[100];
+    errno = 0;
+}
+
+static uint64_t parse_hex(const char **p)
+{
+    uint64_t v = 0;
+    for (;;) {
+        char c = **p;
+        if (c >= '0' && c <= '9') v = v * 16 + (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') v = v * 16 + (uint64_t)(c - 'a' + 10);
+        else break;
+        (*p)++;
+    }
+    return v;
+}
+
+/* Page tables for all of the agent's own readable memory, outside the workload window. */
+static void populate_own_tables(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, maps + used, sizeof maps - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    maps[used] = 0;
+    const char *p = maps;
+    while (*p) {
+        uint64_t start = parse_hex(&p);
+        p++; /* '-' */
+        uint64_t end = parse_hex(&p);
+        p++; /* ' ' */
+        int readable = p[0] == 'r';
+        int inside = start >= SOMSIM_WINDOW_LOW && end <= SOMSIM_WINDOW_HIGH;
+        const char *line_end = strchr(p, '\n');
+        int special = line_end && (memmem(p, (size_t)(line_end - p), "[vsyscall]", 10) || memmem(p, (size_t)(line_end - p), "[vvar", 5));
+        if (readable && !inside && !special)
+            madvise((void *)start, end - start, MADV_POPULATE_READ);
+        if (!line_end)
+            break;
+        p = line_end + 1;
+    }
+}
+
+static void get_ready(void)
+{
+    warm();
+    populate_own_tables();
+    warm();
+    /* settle: one no-op measurement so every path of begin/end has run */
+    begin_operation();
+    workload_faults -= end_operation();
+}
+
+static int map_flags_for_huge(uint64_t huge_bytes)
+{
+    int shift = 0;
+    while ((1ULL << shift) < huge_bytes)
+        shift++;
+    return MAP_HUGETLB | (shift << MAP_HUGE_SHIFT_BITS);
+}
+
+static void do_mmap(void)
+{
+    int shared = command.flags & SOMSIM_FLAG_SHARED;
+    int flags = MAP_FIXED_NOREPLACE | (shared ? MAP_SHARED : MAP_PRIVATE);
+    if (command.flags & SOMSIM_FLAG_POPULATE)
+        flags |= MAP_POPULATE;
+    int fd = -1;
+    if (command.path[0]) {
+        fd = open(command.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size < command.length)
+            if (ftruncate(fd, (off_t)command.length) != 0) {
+                int e = errno;
+                close(fd);
+                send_reply(SOMSIM_STATUS_ERRNO, e, -1);
+                return;
+            }
+    } else if (command.huge_bytes && shared) {
+        /* libhugetlbfs: an unlinked file on a hugetlbfs mount of this page size */
+        fd = hugetlbfs_unlinked_fd_for_size((long)command.huge_bytes);
+    } else if (command.huge_bytes) {
+        flags |= MAP_ANONYMOUS | map_flags_for_huge(command.huge_bytes);
+    } else {
+        flags |= MAP_ANONYMOUS;
+    }
+    if (!(flags & MAP_ANONYMOUS) && fd < 0) {
+        send_reply(SOMSIM_STATUS_ERRNO, errno ? errno : ENODEV, -1);
+        return;
+    }
+    begin_operation();
+    void *p = mmap((void *)command.address, command.length, PROT_READ | PROT_WRITE, flags, fd, 0);
+    int e = errno;
+    reply.op_faults = end_operation();
+    if (fd >= 0)
+        close(fd);
+    if (p == MAP_FAILED) {
+        send_reply(SOMSIM_STATUS_ERRNO, e, -1);
+    } else if ((uint64_t)p != command.address) {
+        munmap(p, command.length);
+        send_reply(SOMSIM_STATUS_ERRNO, EEXIST, -1);
+    } else {
+        send_reply(SOMSIM_STATUS_OK, 0, -1);
+    }
+}
+
+static void do_touch(void)
+{
+    int write = command.flags & SOMSIM_FLAG_WRITE;
+    char s = 0;
+    begin_operation();
+    for (uint32_t i = 0; i < command.segment_count; i++) {
+        volatile char *base = (volatile char *)command.segments[i].address;
+        uint64_t length = command.segments[i].length, stride = command.segments[i].stride;
+        for (uint64_t offset = 0; offset < length; offset += stride) {
+            if (write)
+                base[offset] = 1;
+            else
+                s += base[offset];
+        }
+    }
+    reply.op_faults = end_operation();
+    sink = s;
+    send_reply(SOMSIM_STATUS_OK, 0, -1);
+}
+
+static void do_fork(void)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        send_reply(SOMSIM_STATUS_ERRNO, errno, -1);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(pair[0]);
+        close(pair[1]);
+        send_reply(SOMSIM_STATUS_ERRNO, e, -1);
+        return;
+    }
+    if (pid == 0) {
+        /* the child: its own channel, its own count (ru_minflt starts at 0 in a child) */
+        dup2(pair[1], SOMSIM_AGENT_FD);
+        close(pair[0]);
+        close(pair[1]);
+        workload_faults = 0;
+        get_ready();
+        reply.pid = getpid();
+        reply.op_faults = 0;
+        send_reply(SOMSIM_STATUS_HELLO, 0, -1);
+        return;
+    }
+    close(pair[1]);
+    get_ready();
+    reply.pid = pid;
+    reply.op_faults = 0;
+    send_reply(SOMSIM_STATUS_OK, 0, pair[0]);
+    close(pair[0]);
+}
+
+int main(void)
+{
+    struct rlimit none = { 0, 0 };
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_PDEATHSIG, 0);
+    signal(SIGCHLD, SIG_IGN); /* forked agents are reaped by the kernel; the probe waits on pidfds */
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault_signal;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+
+    get_ready();
+    reply.pid = getpid();
+    send_reply(SOMSIM_STATUS_HELLO, 0, -1);
+
+    for (;;) {
+        int fd;
+        ssize_t n = somsim_receive(SOMSIM_AGENT_FD, &command, sizeof command, &fd);
+        if (n <= 0)
+            _exit(n == 0 ? 0 : 71);
+        if (fd >= 0)
+            close(fd);
+        reply.pid = 0;
+        reply.signal = 0;
+        reply.op_faults = 0;
+        errno = 0;
+        switch (command.op) {
+        case SOMSIM_OP_NOOP:
+            begin_operation();
+            reply.op_faults = end_operation();
+            send_reply(SOMSIM_STATUS_OK, 0, -1);
+            break;
+        case SOMSIM_OP_MMAP:
+            do_mmap();
+            break;
+        case SOMSIM_OP_MUNMAP: {
+            begin_operation();
+            int r = munmap((void *)command.address, command.length);
+            int e = errno;
+            reply.op_faults = end_operation();
+            send_reply(r == 0 ? SOMSIM_STATUS_OK : SOMSIM_STATUS_ERRNO, r == 0 ? 0 : e, -1);
+            break;
+        }
+        case SOMSIM_OP_MADVISE: {
+            begin_operation();
+            int r = madvise((void *)command.address, command.length, command.advice);
+            int e = errno;
+            reply.op_faults = end_operation();
+            send_reply(r == 0 ? SOMSIM_STATUS_OK : SOMSIM_STATUS_ERRNO, r == 0 ? 0 : e, -1);
+            break;
+        }
+        case SOMSIM_OP_TOUCH:
+            do_touch();
+            break;
+        case SOMSIM_OP_FORK:
+            do_fork();
+            break;
+        case SOMSIM_OP_EXIT:
+            send_reply(SOMSIM_STATUS_OK, 0, -1);
+            _exit(0);
+        default:
+            send_reply(SOMSIM_STATUS_ERRNO, EINVAL, -1);
+            break;
+        }
+    }
+}
