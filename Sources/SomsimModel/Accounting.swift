@@ -193,15 +193,11 @@ extension Simulator {
         return system
     }
 
-    /// The metadata each scheme keeps. Today's kernel is the baseline: a `struct page` for every
-    /// page frame of RAM.
+    /// The metadata each scheme keeps (Schemes/Schemes.swift), `struct-page` first: today's
+    /// kernel, a `struct page` for every page frame of RAM, is the baseline.
     private func schemeCosts() -> [SchemeCost] {
-        let frames = machine.ramBytes / constants.pageBytes
-        let structPage = frames * constants.structPageBytes
-        return [SchemeCost(scheme: "struct-page", metadataBytes: structPage, metadataRatio: ratio(structPage))]
-    }
-
-    private func ratio(_ bytes: UInt64) -> Double {
-        machine.ramBytes == 0 ? 0 : Double(bytes) / Double(machine.ramBytes)
+        Schemes.evaluateAll(census(), constants.profile, schemeOptions).map {
+            SchemeCost(scheme: $0.scheme.rawValue, metadataBytes: $0.metadataBytes, metadataRatio: $0.metadataRatio)
+        }
     }
 }

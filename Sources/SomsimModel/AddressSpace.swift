@@ -45,6 +45,10 @@ struct Mapping {
     /// Private HugeTLB in a child whose pages the owner took back when the pool ran dry
     /// (HPAGE_RESV_UNMAPPED): any later fault on a missing page raises SIGBUS.
     var reservationUnmapped = false
+    /// Where this process maps a PMD-size THP (or the huge zero page) with one PMD entry instead
+    /// of a PTE table; nil until the mapping gets one. Meaningful only where `pages` is `.anon` or
+    /// `.zero`: every path that maps a page from `.none` sets it.
+    var pmdMapped: ExtentMap<Bool>? = nil
 
     var pageBytes: UInt64 { options.pageBytes }
     var end: UInt64 { start + pageCount * pageBytes }

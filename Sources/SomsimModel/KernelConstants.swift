@@ -1,28 +1,43 @@
-/// Every number the engine takes from the kernel, with its unit and source, in one place.
+/// Every number the engine takes from the kernel while it replays a workload.
 ///
-/// Defaults are x86-64 with 4-level page tables. Values checked on this project's machines are
-/// marked "measured" with the program under docs/kernel-facts/ that shows them.
+/// Made from a `Profile` (Profile.swift), the one home of every constant with its unit and
+/// source; `KernelConstants()` is the x86-64 default profile. The schemes read the rest of the
+/// profile through `profile`.
 public struct KernelConstants: Equatable, Sendable {
     /// Base page size, bytes. arch/x86/include/asm/page_types.h: PAGE_SHIFT 12.
-    public var pageBytes: UInt64 = 4096
+    public var pageBytes: UInt64
     /// `sizeof(struct page)`, bytes. include/linux/mm_types.h; 64 on x86-64 without debug options.
-    public var structPageBytes: UInt64 = 64
+    public var structPageBytes: UInt64
     /// Memory section size, bytes: the memmap is allocated a section at a time.
     /// arch/x86/include/asm/sparsemem.h: SECTION_SIZE_BITS 27 (128 MiB).
-    public var sectionBytes: UInt64 = 128 << 20
+    public var sectionBytes: UInt64
     /// Size of one page table at any level, bytes (512 entries of 8 bytes).
-    public var pageTableBytes: UInt64 = 4096
+    public var pageTableBytes: UInt64
     /// Address bits one page-table level translates: 9 (512 entries).
-    public var bitsPerLevel: UInt64 = 9
+    public var bitsPerLevel: UInt64
     /// Top-level table (PGD) per process, bytes: one page, or two with page-table isolation.
     /// arch/x86/mm/pgtable.c: PGD_ALLOCATION_ORDER is 1 with CONFIG_MITIGATION_PAGE_TABLE_ISOLATION.
-    public var pgdBytes: UInt64 = 4096
-    public var pgdBytesWithPTI: UInt64 = 8192
+    public var pgdBytes: UInt64
+    public var pgdBytesWithPTI: UInt64
     /// Pages a read fault on a file or shmem mapping may map around the faulting one
     /// (mm/memory.c: fault_around_bytes, 64 KiB by default; the window is aligned to its size).
-    public var faultAroundPages: UInt64 = 16
+    public var faultAroundPages: UInt64
+    /// The whole profile the engine's constants were made from; the schemes read it.
+    public var profile: Profile
 
-    public init() {}
+    public init() { self.init(profile: .x86_64) }
+
+    public init(profile: Profile) {
+        self.profile = profile
+        pageBytes = profile[.pageBytes]
+        structPageBytes = profile[.structPageBytes]
+        sectionBytes = profile[.sectionBytes]
+        pageTableBytes = profile[.pageTableBytes]
+        bitsPerLevel = profile[.pageTableLevelBits]
+        pgdBytes = profile[.pgdBytes]
+        pgdBytesWithPTI = profile[.pgdBytesPTI]
+        faultAroundPages = profile[.faultAroundPages]
+    }
 
     /// vmemmap pages behind one huge page of `hugePageBytes`: its struct pages, in base pages.
     public func vmemmapPages(perHugePage hugePageBytes: UInt64) -> UInt64 {

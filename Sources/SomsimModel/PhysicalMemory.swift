@@ -11,6 +11,10 @@ struct FramePage: Equatable {
     var dirty = false
     /// HugeTLB page-cache page reserved for a shared mapping, not yet allocated.
     var reserved = false
+    /// log2 of the pages in the folio this page belongs to: 0 for a small folio, 9 for a PMD-size
+    /// THP, 4 for a 64 KiB mTHP. A folio of order k starts at a virtual page aligned to 2^k
+    /// (see `FrameGroup.firstVirtualPage`).
+    var order: UInt8 = 0
 }
 
 /// A set of physical pages that share an identity and an index space.
@@ -32,6 +36,11 @@ struct FrameGroup {
     var pages: ExtentMap<FramePage>
     /// Live mappings that reference this page-cache object; an unnamed one is freed at zero.
     var mappers = 0
+    /// Anonymous runs: the virtual page number (address / 4 KiB) of index 0, to which large
+    /// folios are aligned.
+    var firstVirtualPage: UInt64 = 0
+    /// Anonymous runs of a `som` mapping: single-owner memory served from the pool.
+    var singleOwner = false
 
     init(kind: Kind, huge: HugePageSize?, pageCount: UInt64) {
         self.kind = kind

@@ -119,7 +119,8 @@ public struct Simulator {
             var inherited = false
             for (range, flags) in parentMapping.vma.extents(in: 0..<parentMapping.pageCount) {
                 let addresses = address(range, in: parentMapping)
-                if !flags.mapped || flags.dontfork {
+                // Single-owner (`som`) memory is never inherited, like a DONTFORK range.
+                if !flags.mapped || flags.dontfork || parentMapping.isSingleOwner {
                     mapping.vma.modify(range) { _, f in f.mapped = false }
                     continue
                 }
@@ -351,6 +352,7 @@ public struct Simulator {
         var unmapped = false
         mapping.vma.forEach(in: range) { _, flags in if !flags.mapped { unmapped = true } }
         if unmapped { return "ENOMEM" }
+        splitPMDs(p, name, atEdgesOf: range)
         switch advice {
         case .wipeonfork, .keeponfork:
             // Only private anonymous memory can be wiped on fork (mm/madvise.c).
@@ -358,6 +360,8 @@ public struct Simulator {
             let wipe = advice == .wipeonfork
             processes[p].mappings[name]!.vma.modify(range) { _, f in f.wipeonfork = wipe }
         case .dontfork, .dofork:
+            // Single-owner memory cannot be made inheritable.
+            if advice == .dofork && mapping.isSingleOwner { return "EINVAL" }
             let dontfork = advice == .dontfork
             processes[p].mappings[name]!.vma.modify(range) { _, f in f.dontfork = dontfork }
         case .hugepage, .nohugepage:
@@ -394,6 +398,14 @@ public struct Simulator {
         guard let range = pageRange(byteRange, in: mapping) else { return "EFAULT" }
         let pageBytes = mapping.pageBytes
         var pages: [Range<UInt64>] = []
+        /// Adds one page, extending the last range when it is adjacent (inputs are ascending).
+        func append(_ page: UInt64) {
+            if let last = pages.last, last.upperBound == page {
+                pages[pages.count - 1] = last.lowerBound..<(page + 1)
+            } else {
+                pages.append(page..<(page + 1))
+            }
+        }
         switch pattern {
         case .every:
             pages = [range]
@@ -404,23 +416,13 @@ public struct Simulator {
             let end = range.upperBound * pageBytes
             var byte = first
             while byte < end {
-                let page = byte / pageBytes
-                if let last = pages.last, last.upperBound == page {
-                    pages[pages.count - 1] = last.lowerBound..<(page + 1)
-                } else {
-                    pages.append(page..<(page + 1))
-                }
+                append(byte / pageBytes)
                 byte += stride
             }
         case .random(let count, let seed):
             let chosen = RandomPages.sample(count: min(count, UInt64(range.count)), of: UInt64(range.count), seed: seed)
             for index in chosen {
-                let page = range.lowerBound + index
-                if let last = pages.last, last.upperBound == page {
-                    pages[pages.count - 1] = last.lowerBound..<(page + 1)
-                } else {
-                    pages.append(page..<(page + 1))
-                }
+                append(range.lowerBound + index)
             }
         }
         fault(p, name, pages: pages, access: access)

@@ -25,9 +25,9 @@ struct StatementParser {
     let fileName: String
 
     static let verbs = "fork, exit, mmap, munmap, madvise, touch"
-    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate, som"
     static let machineKeys =
-        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off"
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
     /// First words that start a statement and therefore cannot name a process.
     static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload"]
 
@@ -100,7 +100,7 @@ struct StatementParser {
     // MARK: - Statements
 
     private func mmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
-        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate]"
+        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som]"
         try expectAtLeast(t, 4, line: line, usage: usage)
         var anchors = anchors
         anchors.second = t[2].column
@@ -110,7 +110,10 @@ struct StatementParser {
         var options = MmapOptions()
         var seen: UInt32 = 0
         for option in t[4...] {
-            if option.isEqual("shared") || option.isEqual("populate") {
+            if option.isEqual("som") {
+                try once(.som, &seen, option, line: line)
+                options.som = true
+            } else if option.isEqual("shared") || option.isEqual("populate") {
                 if option.isEqual("shared") {
                     try once(.shared, &seen, option, line: line)
                     options.shared = true
@@ -135,6 +138,10 @@ struct StatementParser {
             } else {
                 throw error(line, option.column, "unknown mmap option '\(option.string)'; expected one of: \(Self.mmapOptions)")
             }
+        }
+        if options.som && (options.shared || options.huge != nil || options.file != nil) {
+            let column = t[4...].first { $0.isEqual("som") }?.column ?? t[2].column
+            throw error(line, column, "som memory is private anonymous memory from the single-owner pool; it cannot be shared, huge= or file=")
         }
         return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
     }
@@ -284,6 +291,25 @@ struct StatementParser {
                     throw error(line, setting.column, "thp must be never, madvise or always, not '\(value.string)'")
                 }
                 spec.thp = mode
+            case "mthp":
+                try once(.mthp, &seen, setting, line: line)
+                var sizes: [UInt64] = []
+                for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                    guard case .success(let bytes) = Sizes.parseSize(part), bytes >= 8192, bytes < 2 << 20, bytes & (bytes - 1) == 0 else {
+                        throw error(line, setting.column, "mthp sizes are powers of two from 8K to 1M, separated by commas (mthp=64K,256K), not '\(value.string)'")
+                    }
+                    if !sizes.contains(bytes) { sizes.append(bytes) }
+                }
+                spec.mthpSizes = sizes.sorted()
+            case "som-source":
+                try once(.somSource, &seen, setting, line: line)
+                guard let source = SomSource(rawValue: value.string) else {
+                    throw error(line, setting.column, "som-source must be hugetlb-2m, hugetlb-1g, devdax or external, not '\(value.string)'")
+                }
+                spec.somSource = source
+            case "som-pool":
+                try once(.somPool, &seen, setting, line: line)
+                spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
             default:
                 throw error(line, setting.column, "unknown machine key '\(k)'; expected one of: \(Self.machineKeys)")
             }
@@ -336,12 +362,15 @@ struct StatementParser {
     enum Key: UInt32 {
         case shared, populate, huge, file, offset, length, stride, random, seed
         case ram, hugetlb2m, hugetlb1g, hvo, pti, hvoKept, thp
+        case som, mthp, somSource, somPool
 
         var spelling: String {
             switch self {
             case .hugetlb2m: "hugetlb-2m"
             case .hugetlb1g: "hugetlb-1g"
             case .hvoKept: "hvo-kept"
+            case .somSource: "som-source"
+            case .somPool: "som-pool"
             default: "\(self)"
             }
         }

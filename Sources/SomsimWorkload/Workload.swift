@@ -55,8 +55,29 @@ public struct MachineSpec: Equatable, Sendable {
     public var thp: THPMode = .never
     /// Page-table isolation (`pti=on|off`), default on.
     public var pti: Bool = true
+    /// Multi-size THP (`mthp=SIZE[,SIZE…]`): the folio sizes below 2 MiB that anonymous faults
+    /// may allocate, ascending; each follows `thp` as `hugepages-SIZEkB/enabled = inherit` does.
+    /// Default none.
+    public var mthpSizes: [UInt64] = []
+    /// Where the single-owner pool takes its memory (`som-source=`), default `hugetlb-1g`.
+    public var somSource: SomSource = .hugetlb1G
+    /// Size of the single-owner pool (`som-pool=SIZE`); 0, the default, sizes it to the
+    /// single-owner memory at each measure point.
+    public var somPoolBytes: UInt64 = 0
 
     public init() {}
+}
+
+/// Where a single-owner (`/dev/som`-style) pool takes its memory from.
+public enum SomSource: String, Equatable, Sendable, CaseIterable {
+    /// HugeTLB 2 MiB pages with HVO.
+    case hugetlb2M = "hugetlb-2m"
+    /// HugeTLB 1 GiB pages with HVO.
+    case hugetlb1G = "hugetlb-1g"
+    /// Device-DAX memory.
+    case devdax
+    /// Memory that is not System RAM: no struct pages at all.
+    case external
 }
 
 /// `/sys/kernel/mm/transparent_hugepage/enabled`.
@@ -115,12 +136,15 @@ public struct MmapOptions: Equatable, Sendable {
     public var file: String? = nil
     /// `populate`: MAP_POPULATE.
     public var populate: Bool = false
+    /// `som`: single-owner memory from the som pool, never inherited by a forked child.
+    public var som: Bool = false
 
-    public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false) {
+    public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false) {
         self.shared = shared
         self.huge = huge
         self.file = file
         self.populate = populate
+        self.som = som
     }
 
     /// The page size the mapping is made of, in bytes.

@@ -3,9 +3,10 @@
 /// The output parses back to the same machine and statements (`repeat` blocks are not
 /// reconstructed: one line per expanded statement). Canonical means:
 /// - the header, then a `machine` line only if some setting differs from its default, listing only
-///   those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept, thp, pti;
+///   those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept, thp, pti, mthp,
+///   som-source, som-pool;
 /// - one statement per line, single spaces, no comments;
-/// - mmap options in the order shared, huge=, file=, populate;
+/// - mmap options in the order shared, huge=, file=, populate, som;
 /// - touch options in the order offset=, length=, then stride= or random= seed=; `offset=` is left
 ///   out when it is 0 and `length=` when the range runs to the end of the mapping;
 /// - sizes as `format(size:)` spells them.
@@ -35,6 +36,9 @@ public enum WorkloadPrinter {
         if m.hvoKeptPages != d.hvoKeptPages { parts.append("hvo-kept=\(m.hvoKeptPages)") }
         if m.thp != d.thp { parts.append("thp=\(m.thp.rawValue)") }
         if m.pti != d.pti { parts.append("pti=\(m.pti ? "on" : "off")") }
+        if m.mthpSizes != d.mthpSizes { parts.append("mthp=" + m.mthpSizes.map { format(size: $0) }.joined(separator: ",")) }
+        if m.somSource != d.somSource { parts.append("som-source=\(m.somSource.rawValue)") }
+        if m.somPoolBytes != d.somPoolBytes { parts.append("som-pool=\(format(size: m.somPoolBytes))") }
         return parts.isEmpty ? nil : "machine " + parts.joined(separator: " ")
     }
 
@@ -53,6 +57,7 @@ public enum WorkloadPrinter {
             if let huge = o.huge { line += " huge=\(huge.token)" }
             if let file = o.file { line += " file=\(file)" }
             if o.populate { line += " populate" }
+            if o.som { line += " som" }
             return line
         case .munmap(let p, let m):
             return "\(p) munmap \(m)"

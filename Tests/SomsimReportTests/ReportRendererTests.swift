@@ -53,7 +53,7 @@ import Testing
         #expect(rows.allSatisfy { $0.count == 4 })
         // preloaded: 1 process; end: 9 processes. 14 rows each (alive + 13 metrics), 7 system
         // rows and 2 per scheme.
-        #expect(rows.count == (1 + 9) * 14 + 2 * (7 + 2))
+        #expect(rows.count == (1 + 9) * 14 + 2 * (7 + 2 * SchemeName.allCases.count))
         #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512"] })
         #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536"] })
     }

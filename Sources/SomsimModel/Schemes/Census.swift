@@ -1,0 +1,204 @@
+import SomsimWorkload
+
+/// The kinds of memory a descriptor describes, in the kernel's words.
+public enum FolioKind: String, CaseIterable, Sendable, Comparable {
+    /// Private anonymous memory (`MAP_PRIVATE|MAP_ANONYMOUS`, or a private copy of a file page).
+    case anon
+    /// Page cache of a named file (`file=ID`, a tmpfs file).
+    case file
+    /// Shared anonymous memory: shmem's page cache.
+    case shmem
+    /// A HugeTLB page, in the pool or mapped.
+    case hugetlb
+    /// Single-owner memory served from the som pool.
+    case som
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// How many folios of one kind and order exist.
+public struct FolioCount: Equatable, Sendable {
+    public var kind: FolioKind
+    /// log2 of the folio's base pages: 0 for 4 KiB, 6 for 256 KiB, 9 for 2 MiB, 18 for 1 GiB.
+    public var order: Int
+    public var count: UInt64
+
+    public init(kind: FolioKind, order: Int, count: UInt64) {
+        self.kind = kind
+        self.order = order
+        self.count = count
+    }
+
+    /// Base pages in these folios.
+    public var pages: UInt64 { count << UInt64(order) }
+}
+
+/// What the schemes need to know about the machine at one measure point: the folios in memory,
+/// the page tables, the processes, and what maps what. Taken from the engine's state by
+/// `Simulator.census()`; every scheme is a pure function of a census and a profile.
+public struct MemoryCensus: Equatable, Sendable {
+    public var machine: MachineSpec
+    /// Folios by kind and order, sorted; HugeTLB counts every pool page (free or mapped).
+    public var folios: [FolioCount] = []
+    /// HugeTLB pool pages (total) by size.
+    public var hugetlbPoolPages: [HugePageSize: UInt64] = [:]
+    /// Page tables of the workload's mappings, summed over live processes: PTE, PMD, PUD.
+    public var pageTables: [UInt64] = [0, 0, 0]
+    /// Live processes (each has a PGD, a kernel stack, a task and an mm).
+    public var processes: UInt64 = 0
+    /// Mappings (VMAs) of live processes, and those with anonymous pages (an anon_vma).
+    public var vmas: UInt64 = 0
+    public var anonVMAs: UInt64 = 0
+    /// TLB entries it takes to map every live process's present workload pages once: by the
+    /// size each page is mapped with (4 KiB PTE, 2 MiB PMD, 1 GiB PUD).
+    public var tlbEntries: [UInt64] = [0, 0, 0]
+    /// Base pages of private anonymous memory mapped by exactly one process: what a
+    /// single-owner pool could serve.
+    public var singleOwnerPages: UInt64 = 0
+    /// Base pages of private anonymous memory mapped by more than one process (shared by fork).
+    public var sharedAnonPages: UInt64 = 0
+    /// 2 MiB blocks of single-owner memory each live process holds (its chunk list), in
+    /// creation order; only processes that have some.
+    public var singleOwnerBlocks: [UInt64] = []
+
+    public init(machine: MachineSpec) { self.machine = machine }
+
+    /// Base page frames of RAM.
+    public func frames(_ profile: Profile) -> UInt64 { machine.ramBytes / profile[.pageBytes] }
+
+    /// Pages of the census's folios of `kind`.
+    public func pages(of kind: FolioKind) -> UInt64 {
+        folios.filter { $0.kind == kind }.reduce(0) { $0 + $1.pages }
+    }
+}
+
+extension Simulator {
+    /// The census of memory as it is now. Cost: proportional to the extents of the engine's
+    /// maps, never to the pages they hold.
+    public func census() -> MemoryCensus {
+        var census = MemoryCensus(machine: machine)
+        var counts: [FolioKindOrder: UInt64] = [:]
+        for group in groups {
+            switch (group.kind, group.huge) {
+            case (_, .some(let huge)):
+                // HugeTLB pages are counted from the pool below.
+                _ = huge
+            case (.anonymousRun, nil):
+                Self.countAnonymousFolios(group, kind: group.singleOwner ? .som : .anon, into: &counts)
+            case (.pageCache(let named), nil):
+                var present: UInt64 = 0
+                group.pages.forEach(in: 0..<group.pages.length) { range, page in
+                    if page.present { present += UInt64(range.count) }
+                }
+                counts[FolioKindOrder(kind: named == nil ? .shmem : .file, order: 0), default: 0] += present
+            }
+        }
+        for huge in HugePageSize.allCases {
+            let total = pools[huge]!.total
+            census.hugetlbPoolPages[huge] = total
+            let order = huge == .size2M ? 9 : 18
+            if total > 0 { counts[FolioKindOrder(kind: .hugetlb, order: order), default: 0] += total }
+        }
+        census.folios = counts.filter { $0.value > 0 }
+            .map { FolioCount(kind: $0.key.kind, order: $0.key.order, count: $0.value) }
+            .sorted { ($0.kind, $0.order) < ($1.kind, $1.order) }
+
+        for process in processes where process.alive {
+            census.processes += 1
+            let tables = process.pageTables.tableCounts
+            for level in 0..<3 { census.pageTables[level] += tables[level] }
+            var owned: UInt64 = 0
+            var somBlocks: UInt64 = 0
+            for mapping in process.mappings.values {
+                census.vmas += 1
+                var anon = false
+                mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
+                if anon { census.anonVMAs += 1 }
+                countEntries(mapping, into: &census.tlbEntries)
+                guard mapping.huge == nil else { continue }
+                var present: UInt64 = 0
+                mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+                    guard case .anon(let run, _) = state else { return }
+                    present += UInt64(range.count)
+                    guard !mapping.isSingleOwner else { return }
+                    groups[Int(run)].pages.forEach(in: range) { pages, page in
+                        if page.mapcount == 1 { owned += UInt64(pages.count) }
+                    }
+                }
+                if mapping.isSingleOwner { somBlocks += (present + 511) / 512 }
+            }
+            census.singleOwnerPages += owned
+            let blocks = (owned + 511) / 512 + somBlocks
+            if blocks > 0 { census.singleOwnerBlocks.append(blocks) }
+        }
+        census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
+        return census
+    }
+
+    /// TLB entries that map `mapping`'s present pages: one per HugeTLB page, one per PMD-mapped
+    /// 2 MiB block, one per other 4 KiB page.
+    private func countEntries(_ mapping: Mapping, into entries: inout [UInt64]) {
+        var mapped: UInt64 = 0
+        var pmd: UInt64 = 0
+        mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+            guard state != .none else { return }
+            mapped += UInt64(range.count)
+            if mapping.huge == nil, let pmdMapped = mapping.pmdMapped {
+                pmdMapped.forEach(in: range) { pages, huge in if huge { pmd += UInt64(pages.count) } }
+            }
+        }
+        switch mapping.huge {
+        case .size2M: entries[1] += mapped
+        case .size1G: entries[2] += mapped
+        case nil:
+            entries[0] += mapped - pmd
+            entries[1] += pmd / 512
+        }
+    }
+
+    /// Counts the folios of an anonymous run: runs of present pages of one order, in whole
+    /// aligned folios; pages of a large folio left over after part of it was freed count as
+    /// small folios (the deferred split, see `writeLargeFolio`).
+    private static func countAnonymousFolios(_ group: FrameGroup, kind: FolioKind, into counts: inout [FolioKindOrder: UInt64]) {
+        var run: (start: UInt64, end: UInt64, order: UInt8)? = nil
+        func flush() {
+            guard let r = run else { return }
+            let pages = r.end - r.start
+            var whole: UInt64 = 0
+            if r.order > 0 {
+                let span: UInt64 = 1 << UInt64(r.order)
+                let base = group.firstVirtualPage
+                let first = (base + r.start + span - 1) / span * span - base
+                if first + span <= r.end { whole = (r.end - first) / span }
+                if whole > 0 { counts[FolioKindOrder(kind: kind, order: Int(r.order)), default: 0] += whole }
+            }
+            let small = pages - whole << UInt64(r.order)
+            if small > 0 { counts[FolioKindOrder(kind: kind, order: 0), default: 0] += small }
+            run = nil
+        }
+        group.pages.forEach(in: 0..<group.pages.length) { range, page in
+            guard page.present else { return flush() }
+            if let r = run, r.end == range.lowerBound, r.order == page.order {
+                run!.end = range.upperBound
+            } else {
+                flush()
+                run = (range.lowerBound, range.upperBound, page.order)
+            }
+        }
+        flush()
+    }
+}
+
+private struct FolioKindOrder: Hashable {
+    var kind: FolioKind
+    var order: Int
+}
+
+extension Simulator {
+    /// The machine's choices for the schemes (`som-source=`, `som-pool=`).
+    public var schemeOptions: Schemes.Options {
+        Schemes.Options(somSource: machine.somSource, somPoolBytes: machine.somPoolBytes == 0 ? nil : machine.somPoolBytes)
+    }
+}

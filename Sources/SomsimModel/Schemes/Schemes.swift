@@ -1,0 +1,318 @@
+import SomsimWorkload
+
+/// The scheme models: each a pure function of a census, the machine's options and a profile.
+///
+/// Sources of each formula are in docs/schemes.md and on the constants (`somsim profile`).
+public enum Schemes {
+    /// Options the schemes read from the machine beyond the census.
+    public struct Options: Equatable, Sendable {
+        /// Where the single-owner pool takes its memory from.
+        public var somSource: SomSource = .hugetlb1G
+        /// A pool size the machine fixes (`som-pool=`); nil sizes it to the single-owner memory.
+        public var somPoolBytes: UInt64? = nil
+        public init(somSource: SomSource = .hugetlb1G, somPoolBytes: UInt64? = nil) {
+            self.somSource = somSource
+            self.somPoolBytes = somPoolBytes
+        }
+    }
+
+    /// Every scheme, `struct-page` first.
+    public static func evaluateAll(_ census: MemoryCensus, _ profile: Profile, _ options: Options = Options()) -> [SchemeResult] {
+        SchemeName.allCases.map { evaluate($0, census, profile, options) }
+    }
+
+    public static func evaluate(_ scheme: SchemeName, _ census: MemoryCensus, _ profile: Profile, _ options: Options = Options()) -> SchemeResult {
+        let ram = census.machine.ramBytes
+        switch scheme {
+        case .structPage:
+            return SchemeResult(scheme: scheme, ramBytes: ram, terms: memmapTerms(census, profile))
+        case .hvo:
+            return hvo(census, profile)
+        case .folio:
+            return folio(census, profile)
+        case .memdesc:
+            return memdesc(scheme, census, profile, word: .memdescPageBytes)
+        case .memdesc32:
+            return memdesc(scheme, census, profile, word: .memdescInterimPageBytes)
+        case .som:
+            return som(census, profile, options)
+        }
+    }
+
+    // MARK: - struct page
+
+    /// The memmap: a struct page per frame, and page_ext when a client enables it.
+    static func memmapTerms(_ census: MemoryCensus, _ profile: Profile, excludingFrames excluded: UInt64 = 0, label: String = "") -> [SchemeTerm] {
+        let frames = census.frames(profile) - excluded
+        let framesFormula = excluded == 0 ? "frames" : "(frames − pool_frames)"
+        let framesValue = excluded == 0 ? "\(frames)" : "(\(census.frames(profile)) − \(excluded))"
+        return [
+            SchemeTerm(
+                "memmap\(label)", "\(framesFormula) × struct_page_bytes", "\(framesValue) × \(profile[.structPageBytes])",
+                [.pageBytes, .structPageBytes], Int64(frames * profile[.structPageBytes])),
+            SchemeTerm(
+                "page_ext\(label)", "\(framesFormula) × page_ext_bytes", "\(framesValue) × \(profile[.pageExtBytes])",
+                [.pageExtBytes], Int64(frames * profile[.pageExtBytes])),
+        ]
+    }
+
+    // MARK: - HVO
+
+    /// vmemmap pages behind one huge page: its struct pages, in base pages.
+    static func vmemmapPages(_ huge: HugePageSize, _ profile: Profile) -> UInt64 {
+        huge.bytes / profile[.pageBytes] * profile[.structPageBytes] / profile[.pageBytes]
+    }
+
+    /// HVO frees all but `hvo-kept` of each pool page's vmemmap pages (mm/hugetlb_vmemmap.c:
+    /// hugetlb_vmemmap_optimize_folio; Documentation/mm/vmemmap_dedup.rst). The scheme applies it
+    /// to every pool page, whether or not the machine's `hvo` knob is on.
+    static func hvo(_ census: MemoryCensus, _ profile: Profile) -> SchemeResult {
+        var result = SchemeResult(scheme: .hvo, ramBytes: census.machine.ramBytes, terms: memmapTerms(census, profile))
+        let kept = census.machine.hvoKeptPages
+        for huge in HugePageSize.allCases {
+            let pool = census.hugetlbPoolPages[huge] ?? 0
+            let perPage = vmemmapPages(huge, profile)
+            let freed = perPage - min(kept, perPage)
+            let size = huge.token
+            result.notes.append(
+                "HVO per \(size) page: \(perPage) vmemmap pages, \(freed) freed (\(freed * profile[.pageBytes] / 1024) KiB), \(min(kept, perPage)) kept (hvo-kept=\(kept))")
+            guard pool > 0 else { continue }
+            result.terms.append(
+                SchemeTerm(
+                    "vmemmap HVO frees (\(size) pool)", "−pool_\(size.lowercased()) × (\(size) / page_bytes × struct_page_bytes / page_bytes − hvo_kept) × page_bytes",
+                    "−\(pool) × (\(perPage) − \(min(kept, perPage))) × \(profile[.pageBytes])", [.pageBytes, .structPageBytes],
+                    -Int64(pool * freed * profile[.pageBytes])))
+        }
+        return result
+    }
+
+    // MARK: - Folios
+
+    /// Folios do not change the memmap; they change how many descriptors describe memory, the
+    /// level that maps it, and TLB reach.
+    static func folio(_ census: MemoryCensus, _ profile: Profile) -> SchemeResult {
+        var result = SchemeResult(scheme: .folio, ramBytes: census.machine.ramBytes, terms: memmapTerms(census, profile))
+        let spb = profile[.structPageBytes]
+        result.allocations = census.folios.map {
+            AllocationCost(
+                kind: $0.kind, order: $0.order, count: $0.count, memoryBytes: $0.pages * profile[.pageBytes],
+                bytesEach: (1 << UInt64($0.order)) * spb, structPageBytesEach: (1 << UInt64($0.order)) * spb)
+        }
+        let folios = census.folios.reduce(0) { $0 + $1.count }
+        let pages = census.folios.reduce(0) { $0 + $1.pages }
+        let large = census.folios.filter { $0.order > 0 }
+        result.notes.append("\(folios) folios describe \(pages) pages: \(folios) descriptors where order-0 pages would need \(pages)")
+        let headBytes = large.reduce(0) { $0 + $1.count } * profile[.folioStructPages] * spb
+        result.notes.append(
+            "large folios: \(large.reduce(0) { $0 + $1.count }), each described by its first folio_struct_pages (\(profile[.folioStructPages])) struct pages: \(headBytes) B of the memmap serve as folio descriptors; anonymous THP/mTHP have no vmemmap optimization")
+        let e = census.tlbEntries
+        let reach = e[0] * profile[.pageBytes] + e[1] * (2 << 20) + e[2] * (1 << 30)
+        result.notes.append(
+            "TLB entries to map every process's present workload pages once: \(e[0]) × 4 KiB + \(e[1]) × 2 MiB + \(e[2]) × 1 GiB = \(e[0] + e[1] + e[2]) entries for \(reach) B")
+        result.notes.append(
+            "page tables: PMD-mapped THP and 2 MiB HugeTLB pages need no PTE table; 1 GiB pages no PMD table")
+        return result
+    }
+
+    // MARK: - Memdescs
+
+    static func descriptorKey(_ kind: FolioKind) -> ProfileKey {
+        switch kind {
+        case .anon, .som: return .memdescAnonFolioBytes
+        case .file, .shmem: return .memdescFileFolioBytes
+        case .hugetlb: return .memdescHugetlbFolioBytes
+        }
+    }
+
+    static func roundUp(_ bytes: UInt64, _ step: UInt64) -> UInt64 {
+        step == 0 ? bytes : (bytes + step - 1) / step * step
+    }
+
+    /// Memdescs: each page keeps one word (`memdesc_page_bytes`, or the interim 32-byte struct
+    /// page) and each allocation a descriptor of its type, rounded up to `memdesc_align_bytes`
+    /// (kernelnewbies MatthewWilcox/Memdescs). Memory the census does not hold — free, or the
+    /// kernel's own — costs the word only.
+    static func memdesc(_ scheme: SchemeName, _ census: MemoryCensus, _ profile: Profile, word: ProfileKey) -> SchemeResult {
+        let frames = census.frames(profile)
+        let align = profile[.memdescAlignBytes]
+        var result = SchemeResult(
+            scheme: scheme, ramBytes: census.machine.ramBytes,
+            terms: [
+                SchemeTerm(
+                    "per-page words", "frames × \(word.rawValue)", "\(frames) × \(profile[word])", [.pageBytes, word],
+                    Int64(frames * profile[word]))
+            ])
+        for folio in census.folios {
+            let key = descriptorKey(folio.kind)
+            let descriptor = roundUp(profile[key], align)
+            result.terms.append(
+                SchemeTerm(
+                    "descriptors: \(folio.kind.rawValue) folio, order \(folio.order)", "count × ⌈\(key.rawValue) / memdesc_align_bytes⌉ × memdesc_align_bytes",
+                    "\(folio.count) × \(descriptor)", [key, .memdescAlignBytes], Int64(folio.count * descriptor)))
+            result.allocations.append(
+                AllocationCost(
+                    kind: folio.kind, order: folio.order, count: folio.count, memoryBytes: folio.pages * profile[.pageBytes],
+                    bytesEach: (1 << UInt64(folio.order)) * profile[word] + descriptor,
+                    structPageBytesEach: (1 << UInt64(folio.order)) * profile[.structPageBytes]))
+        }
+        let tables = census.pageTables.reduce(0, +) + census.processes * pgdPages(census, profile)
+        let ptdesc = roundUp(profile[.memdescPtdescBytes], align)
+        result.terms.append(
+            SchemeTerm(
+                "descriptors: page tables", "(PTE + PMD + PUD tables + processes × PGD pages) × ⌈memdesc_ptdesc_bytes⌉",
+                "\(tables) × \(ptdesc)", [.memdescPtdescBytes, .memdescAlignBytes], Int64(tables * ptdesc)))
+        let described = census.folios.reduce(0) { $0 + $1.pages } + tables
+        result.notes.append(
+            "\(frames - min(frames, described)) frames the workload does not use (free, or the kernel's own) cost the per-page word only")
+        return result
+    }
+
+    static func pgdPages(_ census: MemoryCensus, _ profile: Profile) -> UInt64 {
+        (census.machine.pti ? profile[.pgdBytesPTI] : profile[.pgdBytes]) / profile[.pageBytes]
+    }
+
+    // MARK: - Single-owner pool
+
+    /// The single-owner pool: the single-owner memory leaves the memmap for a pool of
+    /// `som_chunk_bytes` chunks from `source`, managed in `som_block_bytes` blocks with a bitmap
+    /// per chunk, and a list of blocks per process (Single Owner Memory, LSF/MM/BPF 2023).
+    static func som(_ census: MemoryCensus, _ profile: Profile, _ options: Options) -> SchemeResult {
+        let page = profile[.pageBytes]
+        let chunk = profile[.somChunkBytes]
+        let block = profile[.somBlockBytes]
+        let ram = census.machine.ramBytes
+        let explicit = census.pages(of: .som)
+        let needed = (census.singleOwnerPages + explicit) * page
+        var pool = max(roundUp(needed, chunk), options.somPoolBytes ?? 0)
+        pool = min(pool, ram / page * page)
+        let poolFrames = pool / page
+        var result = SchemeResult(scheme: .som, ramBytes: ram, terms: memmapTerms(census, profile, excludingFrames: poolFrames, label: " outside the pool"))
+        let kept = census.machine.hvoKeptPages
+        let source = options.somSource
+        let residual: SchemeTerm
+        switch source {
+        case .hugetlb2M:
+            let perPage = min(kept, vmemmapPages(.size2M, profile))
+            residual = SchemeTerm(
+                "pool vmemmap (hugetlb-2m, HVO)", "pool_bytes / 2 MiB × hvo_kept × page_bytes", "\(pool / (2 << 20)) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pool / (2 << 20) * perPage * page))
+        case .hugetlb1G:
+            let perPage = min(kept, vmemmapPages(.size1G, profile))
+            residual = SchemeTerm(
+                "pool vmemmap (hugetlb-1g, HVO)", "pool_bytes / 1 GiB × hvo_kept × page_bytes", "\(pool / (1 << 30)) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pool / (1 << 30) * perPage * page))
+        case .devdax:
+            let perPage = profile[.devdaxVmemmapKeptPages]
+            residual = SchemeTerm(
+                "pool vmemmap (devdax)", "pool_bytes / 2 MiB × devdax_vmemmap_kept_pages × page_bytes",
+                "\(pool / (2 << 20)) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pool / (2 << 20) * perPage * page))
+        case .external:
+            residual = SchemeTerm("pool vmemmap (external)", "0: memory outside System RAM has no struct pages", "0", [], 0)
+        }
+        result.terms.append(residual)
+        let chunks = (pool + chunk - 1) / chunk
+        let bitmap = chunk / block / 8
+        result.terms.append(
+            SchemeTerm(
+                "chunk bitmaps", "⌈pool_bytes / som_chunk_bytes⌉ × (som_chunk_bytes / som_block_bytes / 8)", "\(chunks) × \(bitmap)",
+                [.somChunkBytes, .somBlockBytes], Int64(chunks * bitmap)))
+        let blocks = census.singleOwnerBlocks.reduce(0, +)
+        let owners = UInt64(census.singleOwnerBlocks.count)
+        result.terms.append(
+            SchemeTerm(
+                "per-process block lists", "blocks × som_block_entry_bytes + processes × som_process_bytes",
+                "\(blocks) × \(profile[.somBlockEntryBytes]) + \(owners) × \(profile[.somProcessBytes])", [.somBlockEntryBytes, .somProcessBytes],
+                Int64(blocks * profile[.somBlockEntryBytes] + owners * profile[.somProcessBytes])))
+        result.notes.append(
+            "pool: \(pool) B (\(chunks) chunks of \(chunk) B) from \(source.rawValue), for \(needed) B of single-owner memory"
+                + (options.somPoolBytes.map { " (som-pool=\($0))" } ?? ""))
+        let anon = census.singleOwnerPages + census.sharedAnonPages
+        if anon > 0 {
+            result.notes.append(
+                "single-owner: \(census.singleOwnerPages) of \(anon) private anonymous pages are mapped by one process (\(percent(census.singleOwnerPages, anon)))")
+        }
+        result.notes.append("never shared: a forked child does not inherit som memory; page tables are the engine's (common rows)")
+        return result
+    }
+
+    // MARK: - Common rows
+
+    /// Page tables and per-process kernel state: the same under every scheme.
+    public static func common(_ census: MemoryCensus, _ profile: Profile) -> CommonCosts {
+        let table = profile[.pageTableBytes]
+        let names = ["PTE", "PMD", "PUD"]
+        var pageTables = (0..<3).map { level in
+            SchemeTerm(
+                "\(names[level]) tables", "\(names[level].lowercased())_tables × page_table_bytes", "\(census.pageTables[level]) × \(table)",
+                [.pageTableBytes], Int64(census.pageTables[level] * table))
+        }
+        let pgdKey: ProfileKey = census.machine.pti ? .pgdBytesPTI : .pgdBytes
+        pageTables.append(
+            SchemeTerm(
+                "PGDs", "processes × \(pgdKey.rawValue)", "\(census.processes) × \(profile[pgdKey])", [pgdKey],
+                Int64(census.processes * profile[pgdKey])))
+        let perTask: [ProfileKey] = [.taskStructBytes, .mmStructBytes, .signalStructBytes, .sighandStructBytes, .filesStructBytes, .fsStructBytes, .pidBytes]
+        let taskBytes = perTask.reduce(0) { $0 + profile[$1] }
+        let kernelState = [
+            SchemeTerm(
+                "kernel stacks", "processes × kernel_stack_bytes", "\(census.processes) × \(profile[.kernelStackBytes])", [.kernelStackBytes],
+                Int64(census.processes * profile[.kernelStackBytes])),
+            SchemeTerm(
+                "task, mm, signal, sighand, files, fs, pid", "processes × (" + perTask.map(\.rawValue).joined(separator: " + ") + ")",
+                "\(census.processes) × \(taskBytes)", perTask, Int64(census.processes * taskBytes)),
+            SchemeTerm(
+                "VMAs", "vmas × vm_area_struct_bytes", "\(census.vmas) × \(profile[.vmaBytes])", [.vmaBytes],
+                Int64(census.vmas * profile[.vmaBytes])),
+            SchemeTerm(
+                "anon_vma and chain", "anon_vmas × (anon_vma_bytes + anon_vma_chain_bytes)",
+                "\(census.anonVMAs) × \(profile[.anonVMABytes] + profile[.anonVMAChainBytes])", [.anonVMABytes, .anonVMAChainBytes],
+                Int64(census.anonVMAs * (profile[.anonVMABytes] + profile[.anonVMAChainBytes]))),
+        ]
+        return CommonCosts(pageTables: pageTables, kernelState: kernelState)
+    }
+
+    static func percent(_ part: UInt64, _ whole: UInt64) -> String {
+        guard whole > 0 else { return "0%" }
+        let tenths = (part * 1000 + whole / 2) / whole
+        return "\(tenths / 10).\(tenths % 10)%"
+    }
+}
+
+/// The cost of a TLB miss under virtualization: a two-dimensional walk of n guest and m host
+/// page-table levels takes n·m + n + m memory loads (each of the n guest entries and the final
+/// guest-physical address is translated by an m-level host walk).
+public enum TLBWalk {
+    public struct Row: Equatable, Sendable {
+        public var guestPageBytes: UInt64
+        public var hostPageBytes: UInt64
+        public var guestLevels: UInt64
+        public var hostLevels: UInt64
+        public var loads: UInt64
+    }
+
+    public static func loads(guestLevels n: UInt64, hostLevels m: UInt64) -> UInt64 { n * m + n + m }
+
+    /// Levels walked to reach a page of `pageBytes`: a 2 MiB page ends one level early, 1 GiB two.
+    public static func levels(pageBytes: UInt64, tableLevels: UInt64, _ profile: Profile) -> UInt64 {
+        var levels = tableLevels
+        var span = profile[.pageBytes]
+        while span < pageBytes && levels > 1 {
+            span <<= profile[.pageTableLevelBits]
+            levels -= 1
+        }
+        return levels
+    }
+
+    /// Every pairing of guest and host page size (4 KiB, 2 MiB, 1 GiB) for `guestTableLevels`
+    /// guest and `hostTableLevels` host levels (4, or 5 with la57).
+    public static func table(guestTableLevels: UInt64, hostTableLevels: UInt64, _ profile: Profile) -> [Row] {
+        let sizes: [UInt64] = [profile[.pageBytes], 2 << 20, 1 << 30]
+        return sizes.flatMap { guest in
+            sizes.map { host in
+                let n = levels(pageBytes: guest, tableLevels: guestTableLevels, profile)
+                let m = levels(pageBytes: host, tableLevels: hostTableLevels, profile)
+                return Row(guestPageBytes: guest, hostPageBytes: host, guestLevels: n, hostLevels: m, loads: loads(guestLevels: n, hostLevels: m))
+            }
+        }
+    }
+}

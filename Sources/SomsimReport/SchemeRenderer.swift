@@ -1,0 +1,294 @@
+import SomsimModel
+import SomsimWorkload
+
+/// Renders `somsim compare`, `somsim explain` and `somsim profile` output in md, csv and json.
+public enum SchemeRenderer {
+    // MARK: compare
+
+    /// Per measure and scheme: metadata bytes, % of RAM, saving against struct page, and the
+    /// rows every scheme shares (page tables, per-process kernel state).
+    public static func compare(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat) -> String {
+        switch format {
+        case .md:
+            var out = ""
+            for point in run.points {
+                out += "## \(point.label)\n\n"
+                out += ReportRenderer.table(
+                    header: ["scheme", "metadata", "bytes", "% of RAM", "saving vs struct-page", "saving % of RAM"],
+                    rows: schemes.map { scheme in
+                        let r = point.result(scheme)
+                        let saving = point.saving(scheme)
+                        return [
+                            scheme.rawValue, ReportRenderer.bytes(r.metadataBytes), String(r.metadataBytes), ReportRenderer.percent(r.metadataRatio),
+                            signedBytes(saving), ReportRenderer.percent(ratio(saving, run.machine.ramBytes)),
+                        ]
+                    })
+                out += "\nCommon to every scheme: page tables \(ReportRenderer.bytes(point.common.pageTableBytes)) (\(point.common.pageTableBytes) B), "
+                out += "per-process kernel state \(ReportRenderer.bytes(point.common.kernelStateBytes)) (\(point.common.kernelStateBytes) B) for \(point.census.processes) processes.\n\n"
+            }
+            out += errors(run)
+            return out
+        case .csv:
+            var out = "label,scheme,metric,value\n"
+            for point in run.points {
+                for scheme in schemes {
+                    let r = point.result(scheme)
+                    let saving = point.saving(scheme)
+                    out += "\(point.label),\(scheme.rawValue),metadata_bytes,\(r.metadataBytes)\n"
+                    out += "\(point.label),\(scheme.rawValue),metadata_ratio,\(r.metadataRatio)\n"
+                    out += "\(point.label),\(scheme.rawValue),saving_bytes,\(saving)\n"
+                    out += "\(point.label),\(scheme.rawValue),saving_ratio,\(ratio(saving, run.machine.ramBytes))\n"
+                    out += "\(point.label),\(scheme.rawValue),page_table_bytes,\(point.common.pageTableBytes)\n"
+                    out += "\(point.label),\(scheme.rawValue),kernel_state_bytes,\(point.common.kernelStateBytes)\n"
+                }
+            }
+            return out
+        case .json:
+            let value: JSONValue = .object([
+                ("schema_version", .integer(1)),
+                ("machine", .object(ReportFields.machine(run.machine))),
+                ("profile_overrides", profileOverrides(run.profile)),
+                (
+                    "measures",
+                    .array(
+                        run.points.map { point in
+                            .object([
+                                ("label", .string(point.label)),
+                                (
+                                    "schemes",
+                                    .array(
+                                        schemes.map { scheme in
+                                            let r = point.result(scheme)
+                                            let saving = point.saving(scheme)
+                                            return .object([
+                                                ("scheme", .string(scheme.rawValue)),
+                                                ("metadata_bytes", .unsigned(r.metadataBytes)),
+                                                ("metadata_ratio", .number(r.metadataRatio)),
+                                                ("saving_bytes", .integer(saving)),
+                                                ("saving_ratio", .number(ratio(saving, run.machine.ramBytes))),
+                                            ])
+                                        })
+                                ),
+                                ("page_table_bytes", .unsigned(point.common.pageTableBytes)),
+                                ("kernel_state_bytes", .unsigned(point.common.kernelStateBytes)),
+                            ])
+                        })
+                ),
+                ("errors", .array(run.errors.map(ReportRenderer.json))),
+            ])
+            return value.serialized() + "\n"
+        }
+    }
+
+    // MARK: explain
+
+    /// What `somsim explain` can derive: a scheme, the rows common to all, or the TLB walk.
+    public enum Subject: Equatable, Sendable {
+        case scheme(SchemeName)
+        case common
+        case tlbWalk
+
+        public init?(_ name: String) {
+            if let scheme = SchemeName(rawValue: name) {
+                self = .scheme(scheme)
+            } else if name == "common" {
+                self = .common
+            } else if name == "tlb-walk" {
+                self = .tlbWalk
+            } else {
+                return nil
+            }
+        }
+
+        public static var names: [String] { SchemeName.allCases.map(\.rawValue) + ["common", "tlb-walk"] }
+    }
+
+    /// The derivation of `subject` at `point`: each term, its formula, the constants it uses and
+    /// its value.
+    public static func explain(_ subject: Subject, _ point: SchemeRun.Point, _ run: SchemeRun, format: ReportFormat) -> String {
+        switch subject {
+        case .scheme(let scheme):
+            let r = point.result(scheme)
+            return explain(
+                title: "\(scheme.rawValue) at measure \(point.label)", summary: scheme.summary, terms: r.terms, total: r.metadataBytes,
+                ramBytes: run.machine.ramBytes, allocations: r.allocations, notes: r.notes, profile: run.profile, label: point.label,
+                subject: scheme.rawValue, format: format)
+        case .common:
+            let terms = point.common.pageTables + point.common.kernelState
+            return explain(
+                title: "rows common to every scheme at measure \(point.label)",
+                summary: "page tables of the workload's mappings and each process's PGD; per-process kernel state", terms: terms,
+                total: point.common.pageTableBytes + point.common.kernelStateBytes, ramBytes: run.machine.ramBytes, allocations: [],
+                notes: [], profile: run.profile, label: point.label, subject: "common", format: format)
+        case .tlbWalk:
+            return tlbWalk(run.profile, format: format)
+        }
+    }
+
+    private static func explain(
+        title: String, summary: String, terms: [SchemeTerm], total: UInt64, ramBytes: UInt64, allocations: [AllocationCost], notes: [String],
+        profile: Profile, label: String, subject: String, format: ReportFormat
+    ) -> String {
+        let keys = ProfileKey.allCases.filter { key in terms.contains { $0.constants.contains(key) } }
+        switch format {
+        case .md:
+            var out = "# \(title)\n\n\(summary).\n\n"
+            out += ReportRenderer.table(
+                header: ["term", "formula", "with values", "bytes"],
+                rows: terms.map { [$0.name, $0.formula, $0.substituted, String($0.bytes)] }
+                    + [["total", "", "", "\(total)"]])
+            out += "\nTotal: \(ReportRenderer.bytes(total)) = \(ReportRenderer.percent(ratio(Int64(total), ramBytes))) of \(ReportRenderer.bytes(ramBytes)) RAM.\n\n"
+            if !allocations.isEmpty {
+                out += "Per allocation (one descriptor per folio):\n\n"
+                out += ReportRenderer.table(
+                    header: ["kind", "order", "size", "count", "memory", "metadata each", "% of memory", "struct page each"],
+                    rows: allocations.map { a in
+                        [
+                            a.kind.rawValue, String(a.order), ReportRenderer.bytes(4096 << UInt64(a.order)), String(a.count),
+                            ReportRenderer.bytes(a.memoryBytes), "\(a.bytesEach) B", ReportRenderer.percent(a.ratio), "\(a.structPageBytesEach) B",
+                        ]
+                    })
+                out += "\n"
+            }
+            for note in notes { out += "- \(note)\n" }
+            if !notes.isEmpty { out += "\n" }
+            if !keys.isEmpty {
+                out += "Constants (override with --profile FILE; see `somsim profile`):\n\n"
+                out += ReportRenderer.table(
+                    header: ["constant", "value", "unit", "source"],
+                    rows: keys.map { let c = profile.constant($0); return [c.name, String(c.value), c.unit, c.source] })
+            }
+            return out
+        case .csv:
+            var out = "label,subject,term,formula,substituted,bytes\n"
+            for t in terms {
+                out += "\(label),\(subject),\(csvField(t.name)),\(csvField(t.formula)),\(csvField(t.substituted)),\(t.bytes)\n"
+            }
+            out += "\(label),\(subject),total,,,\(total)\n"
+            for a in allocations {
+                out += "\(label),\(subject),\(csvField("allocation \(a.kind.rawValue) order \(a.order) each")),,\(a.count),\(a.bytesEach)\n"
+            }
+            return out
+        case .json:
+            let value: JSONValue = .object([
+                ("label", .string(label)),
+                ("subject", .string(subject)),
+                ("summary", .string(summary)),
+                (
+                    "terms",
+                    .array(
+                        terms.map { t in
+                            .object([
+                                ("name", .string(t.name)), ("formula", .string(t.formula)), ("substituted", .string(t.substituted)),
+                                ("constants", .array(t.constants.map { .string($0.rawValue) })), ("bytes", .integer(t.bytes)),
+                            ])
+                        })
+                ),
+                ("total_bytes", .unsigned(total)),
+                ("ratio", .number(ratio(Int64(total), ramBytes))),
+                (
+                    "allocations",
+                    .array(
+                        allocations.map { a in
+                            .object([
+                                ("kind", .string(a.kind.rawValue)), ("order", .integer(Int64(a.order))), ("count", .unsigned(a.count)),
+                                ("memory_bytes", .unsigned(a.memoryBytes)), ("metadata_bytes_each", .unsigned(a.bytesEach)),
+                                ("metadata_ratio", .number(a.ratio)), ("struct_page_bytes_each", .unsigned(a.structPageBytesEach)),
+                            ])
+                        })
+                ),
+                ("notes", .array(notes.map { .string($0) })),
+                ("constants", .array(keys.map { constantJSON(profile.constant($0)) })),
+            ])
+            return value.serialized() + "\n"
+        }
+    }
+
+    /// The two-dimensional TLB walk, n·m + n + m loads, for every guest and host page size, with
+    /// 4-level and 5-level tables.
+    public static func tlbWalk(_ profile: Profile, format: ReportFormat) -> String {
+        let configurations: [(UInt64, UInt64)] = [(4, 4), (5, 5), (4, 5)]
+        let rows = configurations.flatMap { (g, h) in
+            TLBWalk.table(guestTableLevels: g, hostTableLevels: h, profile).map { (g, h, $0) }
+        }
+        switch format {
+        case .md:
+            var out = "# TLB miss under virtualization\n\nA guest walk of n levels whose every table address, and the final guest-physical address, takes an m-level host walk: n·m + n + m memory loads. A 2 MiB page ends its walk one level early, a 1 GiB page two.\n\n"
+            out += ReportRenderer.table(
+                header: ["guest tables", "host tables", "guest page", "host page", "n", "m", "loads = n·m + n + m"],
+                rows: rows.map { g, h, r in
+                    ["\(g)-level", "\(h)-level", ReportRenderer.bytes(r.guestPageBytes), ReportRenderer.bytes(r.hostPageBytes), String(r.guestLevels), String(r.hostLevels), String(r.loads)]
+                })
+            return out
+        case .csv:
+            var out = "guest_table_levels,host_table_levels,guest_page_bytes,host_page_bytes,guest_levels,host_levels,loads\n"
+            for (g, h, r) in rows {
+                out += "\(g),\(h),\(r.guestPageBytes),\(r.hostPageBytes),\(r.guestLevels),\(r.hostLevels),\(r.loads)\n"
+            }
+            return out
+        case .json:
+            return JSONValue.array(
+                rows.map { g, h, r in
+                    .object([
+                        ("guest_table_levels", .unsigned(g)), ("host_table_levels", .unsigned(h)), ("guest_page_bytes", .unsigned(r.guestPageBytes)),
+                        ("host_page_bytes", .unsigned(r.hostPageBytes)), ("guest_levels", .unsigned(r.guestLevels)),
+                        ("host_levels", .unsigned(r.hostLevels)), ("loads", .unsigned(r.loads)),
+                    ])
+                }
+            ).serialized() + "\n"
+        }
+    }
+
+    // MARK: profile
+
+    /// The profile as a table (md), rows (csv) or an array (json); the editable text form is
+    /// `Profile.text()`.
+    public static func profile(_ profile: Profile, format: ReportFormat) -> String {
+        switch format {
+        case .md:
+            return ReportRenderer.table(
+                header: ["constant", "value", "unit", "source"],
+                rows: profile.constants.map { [$0.name, String($0.value), $0.unit, $0.source] })
+        case .csv:
+            return "name,value,unit,source\n" + profile.constants.map { "\($0.name),\($0.value),\(csvField($0.unit)),\(csvField($0.source))\n" }.joined()
+        case .json:
+            return JSONValue.array(profile.constants.map(constantJSON)).serialized() + "\n"
+        }
+    }
+
+    // MARK: helpers
+
+    static func constantJSON(_ c: ProfileConstant) -> JSONValue {
+        .object([("name", .string(c.name)), ("value", .unsigned(c.value)), ("unit", .string(c.unit)), ("source", .string(c.source))])
+    }
+
+    static func profileOverrides(_ profile: Profile) -> JSONValue {
+        .object(profile.overridden.map { ($0.rawValue, .unsigned(profile[$0])) })
+    }
+
+    static func ratio(_ bytes: Int64, _ ram: UInt64) -> Double { ram == 0 ? 0 : Double(bytes) / Double(ram) }
+
+    static func signedBytes(_ n: Int64) -> String {
+        n < 0 ? "-" + ReportRenderer.bytes(UInt64(-n)) : ReportRenderer.bytes(UInt64(n))
+    }
+
+    /// Quotes a CSV field that holds a comma or a quote (RFC 4180).
+    static func csvField(_ s: String) -> String {
+        guard s.contains(",") || s.contains("\"") else { return s }
+        return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    static func errors(_ run: SchemeRun) -> String {
+        guard !run.errors.isEmpty else { return "" }
+        return "## Refused by the kernel\n\n"
+            + ReportRenderer.table(header: ["line", "statement", "errno"], rows: run.errors.map { [String($0.line), "`\($0.statement)`", $0.errno] }) + "\n"
+    }
+}
+
+extension String {
+    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}

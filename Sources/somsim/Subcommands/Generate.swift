@@ -1,0 +1,143 @@
+import ArgumentParser
+import SomsimModel
+import SomsimReport
+import SomsimWorkload
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write workloads from a recipe.",
+        subcommands: [AllocMixCommand.self]
+    )
+}
+
+struct AllocMixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alloc-mix",
+        abstract: "A workload whose anonymous memory is split into allocations of chosen sizes.",
+        discussion: """
+            --mix gives size classes as SIZE:PERCENT (sizes are powers of two from 4K to 2M); \
+            together they fill --fill percent of RAM. Each allocation becomes one folio of its \
+            size (4K regions with nohugepage, mTHP sizes enabled with mthp=, 2M THPs), so the \
+            memdesc scheme sees exactly the mix.
+
+            --crossover replays mixes of --small and --large allocations and finds the share of \
+            small allocations at which memdescs stop saving over struct page; it prints the sweep \
+            and the crossover instead of a workload.
+
+            Examples:
+              somsim generate alloc-mix --mix 4K:30,64K:20,2M:50 > mix.somw && somsim compare mix.somw
+              somsim generate alloc-mix --mix 256K:100 --ram 256K
+              somsim generate alloc-mix --crossover --small 4K --large 2M
+            """
+    )
+
+    @Option(help: "Size classes as SIZE:PERCENT[,SIZE:PERCENT…] of the allocated memory.")
+    var mix: String = "4K:50,2M:50"
+
+    @Option(help: "RAM of the generated machine.")
+    var ram: String = "1G"
+
+    @Option(help: "Percent of RAM the allocations fill.")
+    var fill: Double = 100
+
+    @Flag(help: "Find the memdesc crossover between --small and --large instead of writing a workload.")
+    var crossover = false
+
+    @Option(help: "With --crossover: the small allocation size.")
+    var small: String = "4K"
+
+    @Option(help: "With --crossover: the large allocation size.")
+    var large: String = "2M"
+
+    @Option(help: "With --crossover: the scheme to set against struct page (memdesc or memdesc-32).")
+    var scheme: String = "memdesc"
+
+    @Option(help: "With --crossover: a profile file whose values override the defaults.")
+    var profile: String?
+
+    @Option(name: .shortAndLong, help: "With --crossover: output format md, csv or json.")
+    var format: ReportFormat = .md
+
+    func run() throws {
+        let ramBytes = try Self.size(ram, "--ram")
+        if crossover {
+            try findCrossover(ramBytes: ramBytes)
+            return
+        }
+        var classes: [AllocMix.SizeClass] = []
+        for part in mix.split(separator: ",") {
+            let pieces = part.split(separator: ":")
+            guard pieces.count == 2, let percent = Double(pieces[1]) else {
+                throw ValidationError("--mix takes SIZE:PERCENT pairs separated by commas, not '\(part)'")
+            }
+            classes.append(.init(sizeBytes: try Self.size(String(pieces[0]), "--mix"), percent: percent))
+        }
+        let generator = AllocMix(ramBytes: ramBytes, fillPercent: fill, classes: classes)
+        do {
+            try generator.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        print(generator.text(), terminator: "")
+    }
+
+    private func findCrossover(ramBytes: UInt64) throws {
+        let smallBytes = try Self.size(small, "--small")
+        let largeBytes = try Self.size(large, "--large")
+        guard let chosen = SchemeName(rawValue: scheme), chosen == .memdesc || chosen == .memdesc32 else {
+            throw ValidationError("--scheme must be memdesc or memdesc-32")
+        }
+        let loaded = try ProfileSource.load(profile)
+        let rows = try MemdescCrossover.sweep(small: smallBytes, large: largeBytes, ramBytes: ramBytes, steps: 10, scheme: chosen, profile: loaded)
+        let found = try MemdescCrossover.find(small: smallBytes, large: largeBytes, ramBytes: ramBytes, scheme: chosen, profile: loaded)
+        let answer = found.map { String(format2($0)) + "%" } ?? "none"
+        switch format {
+        case .md:
+            print("# \(chosen.rawValue) against struct page: \(small) and \(large) allocations filling \(ram) of RAM\n")
+            print(
+                ReportRenderer.table(
+                    header: ["\(small) share", "struct-page", chosen.rawValue, "saving", "\(chosen.rawValue) % of RAM"],
+                    rows: rows.map { r in
+                        [
+                            "\(format2(r.smallPercent))%", String(r.structPageBytes), String(r.memdescBytes), String(r.savingBytes),
+                            ReportRenderer.percent(Double(r.memdescBytes) / Double(r.ramBytes)),
+                        ]
+                    }), terminator: "")
+            print("\nCrossover: \(chosen.rawValue) stops saving when \(answer) of the memory is in \(small) allocations (the rest \(large)).")
+        case .csv:
+            print("small_percent,struct_page_bytes,memdesc_bytes,saving_bytes")
+            for r in rows { print("\(r.smallPercent),\(r.structPageBytes),\(r.memdescBytes),\(r.savingBytes)") }
+            print("crossover,,,\(found.map { String($0) } ?? "")")
+        case .json:
+            let value: JSONValue = .object([
+                ("small_bytes", .unsigned(smallBytes)), ("large_bytes", .unsigned(largeBytes)), ("ram_bytes", .unsigned(ramBytes)),
+                ("scheme", .string(chosen.rawValue)),
+                (
+                    "sweep",
+                    .array(
+                        rows.map { r in
+                            .object([
+                                ("small_percent", .number(r.smallPercent)), ("struct_page_bytes", .unsigned(r.structPageBytes)),
+                                ("memdesc_bytes", .unsigned(r.memdescBytes)), ("saving_bytes", .integer(r.savingBytes)),
+                            ])
+                        })
+                ),
+                ("crossover_small_percent", found.map { .number($0) } ?? .null),
+            ])
+            print(value.serialized())
+        }
+    }
+
+    private func format2(_ value: Double) -> String {
+        let hundredths = Int64((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
+    static func size(_ text: String, _ option: String) throws -> UInt64 {
+        guard let bytes = AllocMix.parseSize(text) else {
+            throw ValidationError("\(option): '\(text)' is not a size (digits with an optional K, M, G or T suffix)")
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import SomsimModel
+import SomsimReport
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Print every constant the models use: name, value, unit and source.",
+        discussion: """
+            The default output is the profile file format itself: save it, edit any value, and \
+            pass it back with --profile FILE to simulate, compare or explain. A constant left out \
+            of the file keeps its default.
+
+            Examples:
+              somsim profile > my.profile
+              somsim compare server.somw --profile my.profile
+              somsim profile --profile my.profile --format md
+            """
+    )
+
+    @Option(help: "A profile file whose values override the defaults.")
+    var profile: String?
+
+    @Option(name: .shortAndLong, help: "Output format: text (the editable profile file), md, csv or json.")
+    var format: ProfileFormat = .text
+
+    enum ProfileFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, md, csv, json
+    }
+
+    func run() throws {
+        let loaded = try ProfileSource.load(profile)
+        switch format {
+        case .text: print(loaded.text(), terminator: "")
+        case .md: print(SchemeRenderer.profile(loaded, format: .md), terminator: "")
+        case .csv: print(SchemeRenderer.profile(loaded, format: .csv), terminator: "")
+        case .json: print(SchemeRenderer.profile(loaded, format: .json), terminator: "")
+        }
+    }
+}
+
+/// Reads the profile a command was given with `--profile FILE`; the defaults without one.
+enum ProfileSource {
+    static func load(_ path: String?) throws -> Profile {
+        guard let path else { return .x86_64 }
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let decoded = String(data: data, encoding: .utf8) else { throw ValidationError("\(path) is not UTF-8 text") }
+            text = decoded
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("cannot read \(path): \((error as NSError).localizedDescription)")
+        }
+        do {
+            return try Profile.parse(text, fileName: path)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(65)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// Large folios (THP, mTHP) and single-owner mappings in the engine. Expectations by hand from
+/// the kernel source cited in Faults.swift (mm/huge_memory.c, mm/memory.c, Linux 6.18).
+@Suite struct LargeFolioTests {
+    func run(_ body: String) throws -> SchemeRun {
+        SchemeRun.run(try WorkloadParser.parse("somsim-workload 1\n" + body, fileName: "test.somw"))
+    }
+
+    @Test func thpFaultMapsA2MiBFolioWithOnePMDEntry() throws {
+        let report = try simulate("machine thp=always\nspawn p\np mmap a 4M\np touch a write\nmeasure m")
+        let p = report.measure("m").process("p")
+        #expect(p.minorFaults == 2)
+        #expect(p.rssBytes == 4 * MiB)
+        #expect(p.pageTableBytes == 8 * KiB)  // PMD + PUD, no PTE table
+        let census = try run("machine thp=always\nspawn p\np mmap a 4M\np touch a write").points.last!.census
+        #expect(census.folios == [FolioCount(kind: .anon, order: 9, count: 2)])
+        #expect(census.tlbEntries == [0, 2, 0])
+    }
+
+    @Test func madviseModeNeedsHugepageAdvice() throws {
+        let plain = try simulate("machine thp=madvise\nspawn p\np mmap a 2M\np touch a write")
+        #expect(plain.measure("end").process("p").minorFaults == 512)
+        let advised = try simulate("machine thp=madvise\nspawn p\np mmap a 2M\np madvise a hugepage\np touch a write")
+        #expect(advised.measure("end").process("p").minorFaults == 1)
+    }
+
+    @Test func readMapsTheHugeZeroPageAndAWriteAllocatesTheTHP() throws {
+        let report = try simulate("machine thp=always\nspawn p\np mmap a 2M\np touch a read\nmeasure r\np touch a write")
+        #expect(report.measure("r").process("p").rssBytes == 0)
+        #expect(report.measure("r").process("p").minorFaults == 1)
+        #expect(report.measure("end").process("p").minorFaults == 2)
+        #expect(report.measure("end").process("p").rssBytes == 2 * MiB)
+    }
+
+    @Test func writeToASharedTHPSplitsThePMDAndCopiesOnePage() throws {
+        let report = try simulate(
+            """
+            machine thp=always pti=off
+            spawn parent
+            parent mmap a 2M
+            parent touch a write
+            parent fork child
+            measure forked
+            child touch a write length=4K
+            measure copied
+            parent touch a write length=4K
+            measure parent-copied
+            child exit
+            parent touch a write offset=8K length=4K
+            """)
+        let forked = report.measure("forked")
+        #expect(forked.process("child").pageTableBytes == 8 * KiB)  // copy_huge_pmd: no PTE table
+        let copied = report.measure("copied").process("child")
+        #expect((copied.minorFaults, copied.cowCopies) == (1, 1))
+        #expect(copied.pageTableBytes == 12 * KiB)  // the split PMD now points to a PTE table
+        #expect(copied.privateDirtyBytes == 4 * KiB)
+        // The parent's page 0 is mapped only by the parent now, but the folio is still mapped by
+        // the child: a PTE-mapped large folio is reused only when this process maps all of it.
+        let parent = report.measure("parent-copied").process("parent")
+        #expect((parent.cowCopies, parent.cowReuses) == (1, 0))
+        // With the child gone, the rest of the (now PTE-mapped) folio is the parent's alone.
+        let end = report.measure("end").process("parent")
+        #expect((end.cowCopies, end.cowReuses) == (1, 1))
+    }
+
+    @Test func exclusivePMDMappedTHPIsReusedWhole() throws {
+        let report = try simulate("machine thp=always\nspawn p\np mmap a 2M\np touch a write\np fork c\nc exit\np touch a write")
+        let p = report.measure("end").process("p")
+        #expect((p.minorFaults, p.cowReuses, p.cowCopies) == (2, 1, 0))
+    }
+
+    @Test func mTHPAllocatesFoliosOfTheEnabledSize() throws {
+        let point = try run("machine thp=always mthp=64K\nspawn p\np mmap a 1M\np touch a write").points.last!
+        #expect(point.census.folios == [FolioCount(kind: .anon, order: 4, count: 16)])
+        let report = try simulate("machine thp=always mthp=64K\nspawn p\np mmap a 1M\np touch a write")
+        #expect(report.measure("end").process("p").minorFaults == 16)
+    }
+
+    @Test func singleOwnerMemoryIsNotInherited() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap pool 4M som
+            p touch pool read
+            p fork c
+            c touch pool write
+            """)
+        #expect(report.measure("end").process("p").privateDirtyBytes == 4 * MiB)
+        #expect(report.measure("end").process("p").minorFaults == 2)  // one per 2 MiB block
+        #expect(report.measure("end").process("c").signals == ["SIGSEGV"])
+        let census = try run("spawn p\np mmap pool 4M som\np touch pool write").points.last!.census
+        #expect(census.folios == [FolioCount(kind: .som, order: 9, count: 2)])
+        #expect(census.singleOwnerBlocks == [2])
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import SomsimModel
+import SomsimReport
+import SomsimWorkload
+import Testing
+
+/// `compare` and `explain` on every example workload, in every format.
+@Suite struct SchemeRendererTests {
+    static let examples: [URL] = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent("docs/examples")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".somw") }.sorted().map { folder.appendingPathComponent($0) }
+    }()
+
+    static func run(_ url: URL) throws -> SchemeRun {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return SchemeRun.run(try WorkloadParser.parse(text, fileName: url.lastPathComponent))
+    }
+
+    @Test func examplesExist() {
+        #expect(Self.examples.count >= 4)
+    }
+
+    @Test(arguments: ReportFormat.allCases)
+    func compareRendersEveryExample(_ format: ReportFormat) throws {
+        for url in Self.examples {
+            let run = try Self.run(url)
+            let text = SchemeRenderer.compare(run, schemes: SchemeName.allCases, format: format)
+            switch format {
+            case .json:
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                let measures = try #require(object["measures"] as? [[String: Any]])
+                #expect(measures.count == run.points.count)
+                let schemes = try #require(measures.last?["schemes"] as? [[String: Any]])
+                #expect(schemes.first?["scheme"] as? String == "struct-page")
+            case .csv:
+                let lines = text.split(separator: "\n")
+                #expect(lines.count == 1 + run.points.count * SchemeName.allCases.count * 6)
+                #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
+            case .md:
+                #expect(text.contains("| som "))
+            }
+        }
+    }
+
+    @Test(arguments: ReportFormat.allCases)
+    func explainRendersEverySubjectOfEveryExample(_ format: ReportFormat) throws {
+        for url in Self.examples {
+            let run = try Self.run(url)
+            let point = try #require(run.points.last)
+            for name in SchemeRenderer.Subject.names {
+                let subject = try #require(SchemeRenderer.Subject(name))
+                let text = SchemeRenderer.explain(subject, point, run, format: format)
+                #expect(!text.isEmpty)
+                if format == .json {
+                    #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil, "\(name) on \(url.lastPathComponent)")
+                }
+                if case .scheme(let scheme) = subject, format == .json {
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                    #expect(object["total_bytes"] as? Int == Int(point.result(scheme).metadataBytes))
+                }
+            }
+        }
+    }
+
+    @Test(arguments: ReportFormat.allCases)
+    func profileRendersEveryConstant(_ format: ReportFormat) {
+        let text = SchemeRenderer.profile(.x86_64, format: format)
+        for key in ProfileKey.allCases { #expect(text.contains(key.rawValue)) }
+    }
+}
