@@ -28,7 +28,11 @@ extension Simulator {
                     break ranges
                 }
                 let extent = mapping.pages.extent(containing: position)
-                let end = min(extent.range.upperBound, vma.range.upperBound, range.upperBound)
+                var end = min(extent.range.upperBound, vma.range.upperBound, range.upperBound)
+                // A step never straddles PMD-mapped and PTE-mapped pages: they fault differently.
+                if let pmdMapped = mapping.pmdMapped {
+                    end = min(end, pmdMapped.extent(containing: position).range.upperBound)
+                }
                 position = handle(p, &mapping, position..<end, extent.value, access, &tally)
                 if tally.signal != nil { break ranges }
             }
@@ -446,7 +450,13 @@ extension Simulator {
         m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
         setPMDMapped(&m, folio, pmd)
         tally.faults += UInt64(folio.count) >> UInt64(order)
-        processes[p].pageTables.populate(address(folio, in: m), lowestLevel: pmd ? 1 : 0)
+        // A PMD-mapped THP or huge zero page still costs a PTE table: the kernel deposits one with
+        // every huge PMD so that a later split cannot fail (mm/huge_memory.c:
+        // __do_huge_pmd_anonymous_page, set_huge_zero_folio: pgtable_trans_huge_deposit and
+        // mm_inc_nr_ptes; measured: validation/thp-madvise.somw). The single-owner pool maps its
+        // 2 MiB blocks with PMD entries alone.
+        let tableLevel = pmd && m.isSingleOwner ? 1 : 0
+        processes[p].pageTables.populate(address(folio, in: m), lowestLevel: tableLevel)
         return min(folio.upperBound, pages.upperBound)
     }
 

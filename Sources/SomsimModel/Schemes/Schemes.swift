@@ -110,7 +110,7 @@ public enum Schemes {
         result.notes.append(
             "TLB entries to map every process's present workload pages once: \(e[0]) × 4 KiB + \(e[1]) × 2 MiB + \(e[2]) × 1 GiB = \(e[0] + e[1] + e[2]) entries for \(reach) B")
         result.notes.append(
-            "page tables: PMD-mapped THP and 2 MiB HugeTLB pages need no PTE table; 1 GiB pages no PMD table")
+            "page tables: 2 MiB HugeTLB pages need no PTE table and 1 GiB pages no PMD table; a PMD-mapped THP still has one (the kernel deposits a PTE table with each huge PMD)")
         return result
     }
 
