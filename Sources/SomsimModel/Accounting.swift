@@ -73,11 +73,14 @@ struct GroupPrefix {
 
     /// Sums over indices `0..<index`.
     private func cumulative(_ index: UInt64) -> PageSums {
-        var low = 0
-        var high = starts.count
-        while high - low > 1 {
-            let mid = (low + high) / 2
-            if starts[mid] <= index { low = mid } else { high = mid }
+        let low = starts.withUnsafeBufferPointer { starts in
+            var low = 0
+            var high = starts.count
+            while high - low > 1 {
+                let mid = (low + high) / 2
+                if starts[mid] <= index { low = mid } else { high = mid }
+            }
+            return low
         }
         let n = index - starts[low]
         let one = perPage[low]
@@ -92,19 +95,38 @@ struct GroupPrefix {
     }
 }
 
+/// The prefix indexes one measure builds, by group (an array: this is on the measure's hot path).
+struct PrefixCache {
+    private var byGroup: [GroupPrefix?]
+
+    init(groupCount: Int) { byGroup = Array(repeating: nil, count: groupCount) }
+
+    subscript(_ id: Int32) -> GroupPrefix? {
+        get { byGroup[Int(id)] }
+        set { byGroup[Int(id)] = newValue }
+    }
+}
+
 extension Simulator {
     /// Records a measure point: every process's view of its workload mappings, the machine's
     /// counters, and the metadata cost of each scheme.
     public mutating func measure(label: String) {
-        var prefixes: [Int32: GroupPrefix] = [:]
-        let metrics = processes.map { processMetrics($0, prefixes: &prefixes) }
-        measures.append(Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemeCosts()))
+        var prefixes = PrefixCache(groupCount: groups.count)
+        var owned: [UInt64] = []
+        let metrics = processes.map { process in
+            let (metrics, ownedPages) = processMetrics(process, prefixes: &prefixes)
+            if process.alive { owned.append(ownedPages) }
+            return metrics
+        }
+        let schemes = schemeCosts(prefixes: &prefixes, ownedAnonPages: owned)
+        measures.append(Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemes))
     }
 
-    private func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout [Int32: GroupPrefix]) -> PageSums {
-        let group = groups[Int(id)]
-        let pageBytes = group.huge?.bytes ?? constants.pageBytes
+    /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
+    func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
+        let pageBytes = groups[Int(id)].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
+        let group = groups[Int(id)]
         if group.pages.extentCount > 64 {
             let prefix = GroupPrefix(group, pageBytes: pageBytes)
             prefixes[id] = prefix
@@ -117,13 +139,16 @@ extension Simulator {
         return sums
     }
 
-    private func processMetrics(_ process: SimProcess, prefixes: inout [Int32: GroupPrefix]) -> ProcessMetrics {
+    /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
+    /// census's single-owner pages, counted here so that the census need not query again).
+    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache) -> (ProcessMetrics, UInt64) {
         var metrics = ProcessMetrics(name: process.name, alive: process.alive)
         metrics.minorFaults = process.minorFaults
         metrics.cowCopies = process.cowCopies
         metrics.cowReuses = process.cowReuses
         metrics.signals = process.signals
-        guard process.alive else { return metrics }
+        guard process.alive else { return (metrics, 0) }
+        var owned: UInt64 = 0
 
         var small = PageSums()
         var hugePrivateBytes: UInt64 = 0
@@ -135,7 +160,11 @@ extension Simulator {
                 case .none, .zero:
                     break
                 case .anon(let run, _):
-                    sums = sums + groupSums(run, range, prefixes: &prefixes)
+                    let viewed = groupSums(run, range, prefixes: &prefixes)
+                    sums = sums + viewed
+                    if mapping.huge == nil && !mapping.isSingleOwner {
+                        owned += viewed.privateClean + viewed.privateDirty
+                    }
                 case .cache(_, let dirty):
                     let viewed = groupSums(mapping.object!, range, prefixes: &prefixes)
                     sums = sums + (dirty ? viewed.allDirty : viewed)
@@ -161,7 +190,7 @@ extension Simulator {
         metrics.privateHugetlbBytes = hugePrivateBytes
         metrics.sharedHugetlbBytes = hugeSharedBytes
         metrics.pageTableBytes = process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes
-        return metrics
+        return (metrics, owned)
     }
 
     /// The memmap as the kernel has it: a section's worth of struct pages for every memory
@@ -195,8 +224,8 @@ extension Simulator {
 
     /// The metadata each scheme keeps (Schemes/Schemes.swift), `struct-page` first: today's
     /// kernel, a `struct page` for every page frame of RAM, is the baseline.
-    private func schemeCosts() -> [SchemeCost] {
-        Schemes.evaluateAll(census(), constants.profile, schemeOptions).map {
+    private func schemeCosts(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]) -> [SchemeCost] {
+        Schemes.evaluateAll(census(prefixes: &prefixes, ownedAnonPages: ownedAnonPages), constants.profile, schemeOptions).map {
             SchemeCost(scheme: $0.scheme.rawValue, metadataBytes: $0.metadataBytes, metadataRatio: $0.metadataRatio)
         }
     }

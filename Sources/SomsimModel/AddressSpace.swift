@@ -1,7 +1,7 @@
 import SomsimWorkload
 
 /// How one page of a mapping is mapped in one process.
-enum PageState: Equatable {
+enum PageState: ExtentValue {
     /// No page-table entry.
     case none
     /// The shared zero page, mapped read-only by a read fault on private anonymous memory.
@@ -14,7 +14,7 @@ enum PageState: Equatable {
 }
 
 /// Per-range attributes of a mapping: where they differ, the kernel has split the VMA.
-struct VMAFlags: Equatable {
+struct VMAFlags: ExtentValue {
     /// False where the range is not in this process's address space (a `dontfork` range the
     /// child did not inherit): touching it raises SIGSEGV.
     var mapped = true

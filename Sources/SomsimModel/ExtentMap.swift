@@ -9,7 +9,12 @@
 ///
 /// Adjacent extents may hold equal values (merging is done where an operation's edges land, and
 /// inside the chunks it touches); readers must not assume maximal extents.
-struct ExtentMap<Value: Equatable> {
+///
+/// Values with a counter (mapcounts) can be shifted a whole chunk at a time: `addCounter` records
+/// the shift on each chunk it covers entirely instead of visiting its extents, every read applies
+/// the chunk's shift, and every write first applies it to the chunk's values ("materializes").
+/// Fork raises the mapcount over a whole run this way in O(chunks), however fragmented.
+struct ExtentMap<Value: ExtentValue> {
     /// The number of indices the map covers.
     private(set) var length: UInt64
     private var chunks: [Chunk]
@@ -19,12 +24,21 @@ struct ExtentMap<Value: Equatable> {
     private struct Chunk {
         var starts: [UInt64]
         var values: [Value]
+        /// Added to the counter of every value of the chunk (see `ExtentValue`).
+        var shift: Int32 = 0
+
+        /// The value at `i`, the chunk's shift applied.
+        func value(_ i: Int) -> Value { shift == 0 ? values[i] : values[i].shifted(by: shift) }
     }
 
-    private static var maxChunk: Int { 128 }
+    /// Boundaries a chunk holds before it splits in two. Tests use tiny chunks so that every path
+    /// (splits, merges across chunks, shifted chunks splitting) runs often.
+    private let maxChunk: Int
 
     /// A map of `length` indices, all holding `value`.
-    init(length: UInt64, value: Value) {
+    init(length: UInt64, value: Value, chunkCapacity: Int = 128) {
+        precondition(chunkCapacity >= 2)
+        maxChunk = chunkCapacity
         self.length = length
         chunks = [Chunk(starts: [0], values: [value])]
         firsts = [0]
@@ -36,7 +50,7 @@ struct ExtentMap<Value: Equatable> {
     /// The value at index `index`.
     func value(at index: UInt64) -> Value {
         let (c, i) = locate(index)
-        return chunks[c].values[i]
+        return chunks[c].value(i)
     }
 
     /// Calls `body` with every extent that meets `range`, clipped to it, in ascending order.
@@ -47,7 +61,7 @@ struct ExtentMap<Value: Equatable> {
         var position = range.lowerBound
         while position < upper {
             let end = min(segmentEnd(c, i), upper)
-            try body(position..<end, chunks[c].values[i])
+            try body(position..<end, chunks[c].value(i))
             position = end
             i += 1
             if i == chunks[c].starts.count {
@@ -60,7 +74,7 @@ struct ExtentMap<Value: Equatable> {
     /// The extent containing `index`, and its value.
     func extent(containing index: UInt64) -> (range: Range<UInt64>, value: Value) {
         let (c, i) = locate(index)
-        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].values[i])
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
     }
 
     /// The extents that meet `range`, clipped to it.
@@ -83,6 +97,7 @@ struct ExtentMap<Value: Equatable> {
         split(at: range.upperBound)
         split(at: range.lowerBound)
         let (c, i) = locate(range.lowerBound)
+        materialize(c)
         chunks[c].values[i] = value
         removeBoundaries(after: c, i, before: range.upperBound)
         mergeBoundary(at: range.upperBound)
@@ -103,6 +118,7 @@ struct ExtentMap<Value: Equatable> {
             // of every extent of a run; with thousands of forks this loop dominates).
             let first = i
             let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+            materialize(c)
             let starts = chunks[c].starts
             let stop = starts.withUnsafeBufferPointer { starts in
                 chunks[c].values.withUnsafeMutableBufferPointer { values in
@@ -130,30 +146,112 @@ struct ExtentMap<Value: Equatable> {
         let oldLength = length
         length = newLength
         let c = chunks.count - 1
-        if chunks[c].values[chunks[c].values.count - 1] != value {
+        if chunks[c].value(chunks[c].values.count - 1) != value {
+            materialize(c)
             chunks[c].starts.append(oldLength)
             chunks[c].values.append(value)
             rebalance(c)
         }
     }
 
+    /// Adds `delta` to the counter of every value in `range`; `onZero` sees each extent whose
+    /// counter drops to zero. Chunks the range covers whole take the delta as their shift when it
+    /// is positive (nothing can reach zero), in O(1) each.
+    mutating func addCounter(_ delta: Int32, in range: Range<UInt64>, onZero: (Range<UInt64>, inout Value) -> Void) {
+        let range = range.clamped(to: 0..<length)
+        guard !range.isEmpty, delta != 0 else { return }
+        if addCounterInsideOneExtent(delta, range) { return }
+        split(at: range.upperBound)
+        split(at: range.lowerBound)
+        var (c, i) = locate(range.lowerBound)
+        while c < chunks.count, chunks[c].starts[i] < range.upperBound {
+            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+            if i == 0 && chunkEnd <= range.upperBound && delta > 0 {
+                chunks[c].shift &+= delta
+            } else {
+                // Counters add modulo 2^32 (see `ExtentValue`), so the delta goes onto the stored
+                // values under the chunk's shift without materializing it — unless a counter
+                // reaches zero and `onZero` must see, and may change, the real value.
+                while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
+                    chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
+                    if chunks[c].value(i).counter == 0 {
+                        materialize(c)
+                        onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
+                    }
+                    i += 1
+                }
+            }
+            c += 1
+            i = 0
+        }
+        mergeBoundary(at: range.upperBound)
+        mergeBoundary(at: range.lowerBound)
+    }
+
     // MARK: - Internals
+
+    /// Performance: `addCounter` over a range inside one extent whose counter does not reach
+    /// zero — every copy-on-write copy drops the mapcount of one page of the run it copies from.
+    /// One lookup and at most two insertions, under the chunk's shift (no materializing), leaving
+    /// exactly the extents the general path leaves. Returns false (doing nothing) otherwise.
+    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>) -> Bool {
+        let (c, i) = locate(range.lowerBound)
+        let start = chunks[c].starts[i]
+        let end = segmentEnd(c, i)
+        guard range.upperBound <= end else { return false }
+        let old = chunks[c].values[i]
+        let new = old.shifted(by: delta)
+        guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
+        switch (range.lowerBound > start, range.upperBound < end) {
+        case (true, true):
+            chunks[c].starts.insert(contentsOf: [range.lowerBound, range.upperBound], at: i + 1)
+            chunks[c].values.insert(contentsOf: [new, old], at: i + 1)
+            rebalance(c)
+        case (true, false):
+            chunks[c].starts.insert(range.lowerBound, at: i + 1)
+            chunks[c].values.insert(new, at: i + 1)
+            rebalance(c)
+            mergeBoundary(at: end)
+        case (false, true):
+            chunks[c].values[i] = new
+            chunks[c].starts.insert(range.upperBound, at: i + 1)
+            chunks[c].values.insert(old, at: i + 1)
+            rebalance(c)
+            mergeBoundary(at: start)
+        case (false, false):
+            // Raw values of one chunk compare like their shifted values.
+            chunks[c].values[i] = new
+            mergeBoundary(chunk: c, position: i + 1, at: end)
+            mergeBoundary(chunk: c, position: i, at: start)
+        }
+        return true
+    }
+
+    /// Applies chunk `c`'s shift to its values, before anything writes to them.
+    private mutating func materialize(_ c: Int) {
+        let shift = chunks[c].shift
+        guard shift != 0 else { return }
+        chunks[c].shift = 0
+        chunks[c].values.withUnsafeMutableBufferPointer { values in
+            for k in values.indices { values[k] = values[k].shifted(by: shift) }
+        }
+    }
 
     /// True when `assign(range, value)` would leave the map exactly as it is: `range` lies in one
     /// extent that already holds `value`, and neither edge sits on a boundary the general path
     /// would merge away (a boundary between two extents that hold equal values).
     private func isNoOp(assigning value: Value, to range: Range<UInt64>) -> Bool {
         let (c, i) = locate(range.lowerBound)
-        guard chunks[c].values[i] == value else { return false }
+        guard chunks[c].value(i) == value else { return false }
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return false }
         if range.lowerBound == start && start > 0 {
-            let previous = i > 0 ? chunks[c].values[i - 1] : chunks[c - 1].values[chunks[c - 1].values.count - 1]
+            let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
             if previous == value { return false }
         }
         if range.upperBound == end && end < length {
-            let next = i + 1 < chunks[c].values.count ? chunks[c].values[i + 1] : chunks[c + 1].values[0]
+            let next = i + 1 < chunks[c].values.count ? chunks[c].value(i + 1) : chunks[c + 1].value(0)
             if next == value { return false }
         }
         return true
@@ -167,11 +265,12 @@ struct ExtentMap<Value: Equatable> {
     /// merge, with the neighbour beyond it. Returns false (doing nothing) when not applicable.
     private mutating func assignInsideOneExtent(_ range: Range<UInt64>, _ value: Value) -> Bool {
         let (c, i) = locate(range.lowerBound)
-        let old = chunks[c].values[i]
+        let old = chunks[c].value(i)
         guard old != value else { return false }
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return false }
+        materialize(c)
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
             chunks[c].starts.insert(contentsOf: [range.lowerBound, range.upperBound], at: i + 1)
@@ -236,9 +335,9 @@ struct ExtentMap<Value: Equatable> {
     /// Splits chunk `c` in two when it has grown past `maxChunk`.
     private mutating func rebalance(_ c: Int) {
         let count = chunks[c].starts.count
-        guard count > Self.maxChunk else { return }
+        guard count > maxChunk else { return }
         let half = count / 2
-        let upper = Chunk(starts: Array(chunks[c].starts[half...]), values: Array(chunks[c].values[half...]))
+        let upper = Chunk(starts: Array(chunks[c].starts[half...]), values: Array(chunks[c].values[half...]), shift: chunks[c].shift)
         chunks[c].starts.removeSubrange(half...)
         chunks[c].values.removeSubrange(half...)
         chunks.insert(upper, at: c + 1)
@@ -274,13 +373,21 @@ struct ExtentMap<Value: Equatable> {
         }
     }
 
+    /// `mergeBoundary(at:)` for the boundary at position `i` of chunk `c` (or just past its last
+    /// extent when `i == count`): when the neighbours are in the same chunk and differ, as they
+    /// mostly do, this costs no lookup.
+    private mutating func mergeBoundary(chunk c: Int, position i: Int, at index: UInt64) {
+        if i > 0 && i < chunks[c].values.count && chunks[c].values[i - 1] != chunks[c].values[i] { return }
+        mergeBoundary(at: index)
+    }
+
     /// Removes the boundary at `index` if the extents on both sides hold equal values.
     private mutating func mergeBoundary(at index: UInt64) {
         guard index > 0, index < length else { return }
         let (c, i) = locate(index)
         guard chunks[c].starts[i] == index else { return }
-        let previous = i > 0 ? chunks[c].values[i - 1] : chunks[c - 1].values[chunks[c - 1].values.count - 1]
-        guard previous == chunks[c].values[i] else { return }
+        let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
+        guard previous == chunks[c].value(i) else { return }
         chunks[c].starts.remove(at: i)
         chunks[c].values.remove(at: i)
         if chunks[c].starts.isEmpty {
@@ -316,3 +423,21 @@ struct ExtentMap<Value: Equatable> {
         chunks[c].values.removeSubrange(write..<to)
     }
 }
+
+/// A value an `ExtentMap` can hold. Values with a counter (a page's mapcount) let the map shift
+/// the counter of a whole chunk at once; the rest keep the defaults.
+protocol ExtentValue: Equatable {
+    /// This value with `delta` added to its counter, modulo 2^32 (so that shifts commute and a
+    /// stored value may run "below zero" under a chunk's positive shift); values without a
+    /// counter return themselves.
+    func shifted(by delta: Int32) -> Self
+    /// The counter `shifted(by:)` changes; 0 for values without one.
+    var counter: UInt32 { get }
+}
+
+extension ExtentValue {
+    func shifted(by delta: Int32) -> Self { self }
+    var counter: UInt32 { 0 }
+}
+
+extension Bool: ExtentValue {}

@@ -7,6 +7,10 @@ struct FaultTally {
     var reuses: UInt64 = 0
     /// The run that holds the pages this statement allocates, made on first use.
     var newRun: Int32?
+    /// The mapping has been marked as having an anon_vma during this statement.
+    var anonVMAMarked = false
+    /// PTE-level table indices this statement already populated, and for which mapping level.
+    var populatedTables: Range<UInt64> = 0..<0
     /// The signal that stopped the touch, if any.
     var signal: String?
 }
@@ -143,9 +147,12 @@ extension Simulator {
             groups[Int(run)].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
             m.pages.assign(taken, .anon(run: run, writable: true))
             setPMDMapped(&m, taken, false)
-            m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+            if !tally.anonVMAMarked {
+                m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+                tally.anonVMAMarked = true
+            }
             tally.faults += UInt64(taken.count)
-            mapTables(p, m, taken)
+            mapTables(p, m, taken, &tally)
         }
         if end < pages.upperBound { tally.signal = "SIGBUS" }
         return end
@@ -186,7 +193,10 @@ extension Simulator {
     /// A write to write-protected private pages: reused where no other process maps the page
     /// (mm/memory.c: wp_can_reuse_anon_folio; counted as pgreuse), copied where one does.
     private mutating func writeProtected(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, run: Int32, _ tally: inout FaultTally) -> UInt64 {
-        for (range, page) in groups[Int(run)].pages.extents(in: pages) {
+        // One page (random and strided touches) needs no list of extents.
+        let extents: [(range: Range<UInt64>, value: FramePage)] =
+            pages.count == 1 ? [(pages, groups[Int(run)].pages.value(at: pages.lowerBound))] : groups[Int(run)].pages.extents(in: pages)
+        for (range, page) in extents {
             if page.order > 0 {
                 writeLargeFolio(p, &m, range, run: run, order: page.order, &tally)
                 continue
@@ -215,7 +225,9 @@ extension Simulator {
             let copied = range.lowerBound..<copyEnd
             if !copied.isEmpty {
                 addMapcount(group: run, copied, delta: -1)
-                m.pages.assign(copied, .none)
+                // A HugeTLB copy can still fail (SIGBUS) and must not leave the old page mapped;
+                // a 4 KiB copy always succeeds and overwrites the entry itself.
+                if m.huge != nil { m.pages.assign(copied, .none) }
                 _ = allocatePrivate(p, &m, copied, fromReservation: false, &tally)
                 tally.copies += UInt64(copied.count)
             }
@@ -340,6 +352,18 @@ extension Simulator {
     /// Allocates the page tables that map `pages` of `m` in process `p`.
     private mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>) {
         processes[p].pageTables.populate(address(pages, in: m), lowestLevel: m.mappingLevel)
+    }
+
+    /// `mapTables`, skipping tables this statement already populated: a touch of many pages in
+    /// one table (random or strided) then costs one lookup per table, not three per page. Within
+    /// one statement nothing frees tables, so what was populated stays.
+    private mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) {
+        let tables = PageTableSet.indices(address(pages, in: m), level: m.mappingLevel)
+        if tally.populatedTables.lowerBound <= tables.lowerBound && tables.upperBound <= tally.populatedTables.upperBound {
+            return
+        }
+        mapTables(p, m, pages)
+        tally.populatedTables = tables
     }
 }
 

@@ -2,7 +2,7 @@ import SomsimWorkload
 
 /// What the engine knows about one physical page: how many processes map it, and for page-cache
 /// (shmem, file, HugeTLB-file) pages whether the page exists, is dirty, or is only reserved.
-struct FramePage: Equatable {
+struct FramePage: ExtentValue {
     /// Processes whose page tables map this page (the kernel's mapcount).
     var mapcount: UInt32 = 0
     /// The page exists: for anonymous pages, mapcount > 0; page-cache pages outlive their mappings.
@@ -15,6 +15,18 @@ struct FramePage: Equatable {
     /// THP, 4 for a 64 KiB mTHP. A folio of order k starts at a virtual page aligned to 2^k
     /// (see `FrameGroup.firstVirtualPage`).
     var order: UInt8 = 0
+}
+
+extension FramePage {
+    /// The mapcount is the counter an extent map shifts a chunk at a time (fork raises it over
+    /// whole runs).
+    func shifted(by delta: Int32) -> FramePage {
+        var page = self
+        page.mapcount &+= UInt32(bitPattern: delta)
+        return page
+    }
+
+    var counter: UInt32 { mapcount }
 }
 
 /// A set of physical pages that share an identity and an index space.

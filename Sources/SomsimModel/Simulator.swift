@@ -333,9 +333,8 @@ public struct Simulator {
     mutating func addMapcount(group: Int32, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
         var freed: UInt64 = 0
         let anonymous = groups[Int(group)].kind == .anonymousRun
-        groups[Int(group)].pages.modify(pages) { range, page in
-            page.mapcount = UInt32(Int64(page.mapcount) + Int64(delta))
-            if anonymous && page.mapcount == 0 && page.present {
+        groups[Int(group)].pages.addCounter(delta, in: pages) { range, page in
+            if anonymous && page.present {
                 page.present = false
                 freed += UInt64(range.count)
             }

@@ -78,6 +78,15 @@ extension Simulator {
     /// The census of memory as it is now. Cost: proportional to the extents of the engine's
     /// maps, never to the pages they hold.
     public func census() -> MemoryCensus {
+        var prefixes = PrefixCache(groupCount: groups.count)
+        return census(prefixes: &prefixes, ownedAnonPages: nil)
+    }
+
+    /// The census, sharing a measure's prefix index of large groups (see `GroupPrefix`), so that
+    /// counting each process's single-owner pages costs O(log n) per extent, not O(n).
+    /// `ownedAnonPages`, when the measure has counted them, gives each live process's private
+    /// anonymous pages mapped by it alone, in process order.
+    func census(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]?) -> MemoryCensus {
         var census = MemoryCensus(machine: machine)
         var counts: [FolioKindOrder: UInt64] = [:]
         for group in groups {
@@ -106,6 +115,7 @@ extension Simulator {
             .sorted { ($0.kind, $0.order) < ($1.kind, $1.order) }
 
         for process in processes where process.alive {
+            let liveIndex = Int(census.processes)
             census.processes += 1
             let tables = process.pageTables.tableCounts
             for level in 0..<3 { census.pageTables[level] += tables[level] }
@@ -122,13 +132,14 @@ extension Simulator {
                 mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
                     guard case .anon(let run, _) = state else { return }
                     present += UInt64(range.count)
-                    guard !mapping.isSingleOwner else { return }
-                    groups[Int(run)].pages.forEach(in: range) { pages, page in
-                        if page.mapcount == 1 { owned += UInt64(pages.count) }
-                    }
+                    guard !mapping.isSingleOwner, ownedAnonPages == nil else { return }
+                    // Pages mapped once are the private ones (anonymous pages are always dirty).
+                    let sums = groupSums(run, range, prefixes: &prefixes)
+                    owned += sums.privateClean + sums.privateDirty
                 }
                 if mapping.isSingleOwner { somBlocks += (present + 511) / 512 }
             }
+            if let ownedAnonPages { owned = ownedAnonPages[liveIndex] }
             census.singleOwnerPages += owned
             let blocks = (owned + 511) / 512 + somBlocks
             if blocks > 0 { census.singleOwnerBlocks.append(blocks) }

@@ -1,0 +1,104 @@
+@testable import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// The extent map against a plain array of values, over random operation sequences: every value,
+/// after every operation, must be what the array says. Small lengths with many operations force
+/// chunk splits (more than 128 extents), merges across chunks and lazy counter shifts.
+@Suite struct ExtentMapTests {
+    /// A reference model: one value per index.
+    struct Dense {
+        var values: [FramePage]
+
+        mutating func assign(_ range: Range<UInt64>, _ value: FramePage) {
+            for i in range { values[Int(i)] = value }
+        }
+
+        mutating func add(_ delta: Int32, _ range: Range<UInt64>) -> [UInt64] {
+            var zeroed: [UInt64] = []
+            for i in range {
+                values[Int(i)] = values[Int(i)].shifted(by: delta)
+                if values[Int(i)].mapcount == 0 {
+                    values[Int(i)].present = false
+                    zeroed.append(i)
+                }
+            }
+            return zeroed
+        }
+    }
+
+    static func check(_ map: ExtentMap<FramePage>, _ dense: Dense) {
+        var expected = 0
+        map.forEach(in: 0..<map.length) { range, value in
+            for i in range {
+                #expect(Int(i) == expected)
+                #expect(value == dense.values[Int(i)], "index \(i)")
+                expected += 1
+            }
+        }
+        #expect(expected == dense.values.count)
+        for i in stride(from: 0, to: dense.values.count, by: 7) {
+            #expect(map.value(at: UInt64(i)) == dense.values[i])
+            let extent = map.extent(containing: UInt64(i))
+            #expect(extent.range.contains(UInt64(i)))
+            #expect(extent.value == dense.values[i])
+        }
+    }
+
+    @Test(arguments: [(1, 2), (2, 3), (3, 4), (4, 8), (5, 128), (6, 128)] as [(UInt64, Int)])
+    func randomOperationsAgreeWithADenseArray(seed: UInt64, chunkCapacity: Int) {
+        var rng = SplitMix64(seed: seed)
+        let length: UInt64 = 2000
+        let initial = FramePage(mapcount: 1, present: true)
+        var map = ExtentMap(length: length, value: initial, chunkCapacity: chunkCapacity)
+        var dense = Dense(values: Array(repeating: initial, count: Int(length)))
+        for step in 0..<6000 {
+            // Mostly short ranges (many extents, full chunks that split), often long ones (whole
+            // chunks shifted at once).
+            let a = rng.next(below: length)
+            let b = min(length, a + 1 + rng.next(below: step % 3 == 0 ? length : 4))
+            let range = a..<b
+            switch rng.next(below: 4) {
+            case 0:
+                let page = FramePage(mapcount: UInt32(1 + rng.next(below: 3)), present: true, dirty: rng.next(below: 2) == 0)
+                map.assign(range, page)
+                dense.assign(range, page)
+            case 1:
+                // Fork-like: +1 over a range of present pages (what the engine does).
+                let present = (a..<b).allSatisfy { dense.values[Int($0)].mapcount > 0 }
+                guard present else { continue }
+                map.addCounter(1, in: range) { _, _ in Issue.record("+1 cannot reach zero") }
+                _ = dense.add(1, range)
+            case 2:
+                // Unmap-like: -1 over pages that are mapped; zeroed pages are freed.
+                let mapped = (a..<b).allSatisfy { dense.values[Int($0)].mapcount > 0 }
+                guard mapped else { continue }
+                var zeroed: [UInt64] = []
+                map.addCounter(-1, in: range) { pages, page in
+                    page.present = false
+                    zeroed.append(contentsOf: pages)
+                }
+                #expect(zeroed == dense.add(-1, range))
+            default:
+                map.modify(range) { _, page in page.dirty.toggle() }
+                for i in range { dense.values[Int(i)].dirty.toggle() }
+            }
+            if step % 100 == 0 { Self.check(map, dense) }
+        }
+        Self.check(map, dense)
+    }
+
+    @Test func aWholeRunShiftIsPerChunkNotPerExtent() {
+        // 1000 single-page extents with different mapcounts, then +1 over everything.
+        var map = ExtentMap(length: 1000, value: FramePage(mapcount: 1, present: true))
+        for i in stride(from: 0, to: 1000, by: 2) {
+            map.assign(UInt64(i)..<UInt64(i + 1), FramePage(mapcount: 2, present: true))
+        }
+        let extents = map.extentCount
+        map.addCounter(1, in: 0..<1000) { _, _ in }
+        #expect(map.extentCount == extents)
+        #expect(map.value(at: 0).mapcount == 3)
+        #expect(map.value(at: 1).mapcount == 2)
+        #expect(map.value(at: 999).mapcount == 2)
+    }
+}
