@@ -62,7 +62,7 @@ struct GroupPrefix {
 
     init(_ group: FrameGroup, pageBytes: UInt64) {
         var total = PageSums()
-        group.pages.forEach(in: 0..<group.pages.length) { range, page in
+        for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
             let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             starts.append(range.lowerBound)
             perPage.append(one)
@@ -126,14 +126,17 @@ extension Simulator {
     func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
         let pageBytes = groups[Int(id)].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
-        let group = groups[Int(id)]
-        if group.pages.extentCount > 64 {
-            let prefix = GroupPrefix(group, pageBytes: pageBytes)
-            prefixes[id] = prefix
-            return prefix.sums(range)
-        }
+        // Small queries (a page or a few extents) walk the group directly; the first query that
+        // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
-        group.pages.forEach(in: range) { pages, page in
+        var visited = 0
+        for (pages, page) in groups[Int(id)].pages.sequence(in: range) {
+            visited += 1
+            if visited > 32 {
+                let prefix = GroupPrefix(groups[Int(id)], pageBytes: pageBytes)
+                prefixes[id] = prefix
+                return prefix.sums(range)
+            }
             sums = sums + PageSums(pages: UInt64(pages.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
         }
         return sums
@@ -155,7 +158,7 @@ extension Simulator {
         var hugeSharedBytes: UInt64 = 0
         for mapping in process.mappings.values {
             var sums = PageSums()
-            mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+            for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
                 switch state {
                 case .none, .zero:
                     break

@@ -71,6 +71,40 @@ struct ExtentMap<Value: ExtentValue> {
         }
     }
 
+    /// The extents that meet `range`, clipped to it, as a sequence: what hot loops use, since a
+    /// `for` loop's state stays in registers where a closure's mutable captures would be boxed.
+    func sequence(in range: Range<UInt64>) -> ExtentSequence {
+        ExtentSequence(map: self, lower: range.lowerBound, upper: min(range.upperBound, length))
+    }
+
+    struct ExtentSequence: Sequence, IteratorProtocol {
+        fileprivate let map: ExtentMap
+        fileprivate var c = 0
+        fileprivate var i = 0
+        fileprivate var position: UInt64
+        fileprivate let upper: UInt64
+
+        fileprivate init(map: ExtentMap, lower: UInt64, upper: UInt64) {
+            self.map = map
+            self.position = lower
+            self.upper = upper
+            if lower < upper { (c, i) = map.locate(lower) }
+        }
+
+        mutating func next() -> (range: Range<UInt64>, value: Value)? {
+            guard position < upper else { return nil }
+            let end = Swift.min(map.segmentEnd(c, i), upper)
+            let result = (position..<end, map.chunks[c].value(i))
+            position = end
+            i += 1
+            if i == map.chunks[c].starts.count {
+                c += 1
+                i = 0
+            }
+            return result
+        }
+    }
+
     /// The extent containing `index`, and its value.
     func extent(containing index: UInt64) -> (range: Range<UInt64>, value: Value) {
         let (c, i) = locate(index)
@@ -102,6 +136,51 @@ struct ExtentMap<Value: ExtentValue> {
         removeBoundaries(after: c, i, before: range.upperBound)
         mergeBoundary(at: range.upperBound)
         mergeBoundary(at: range.lowerBound)
+    }
+
+    /// Sets each of `ranges` (ascending, disjoint) to the value `value(range)` gives. Many ranges
+    /// are merged into the map in one pass, O(extents + ranges), rather than one by one.
+    mutating func assign(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> Value) {
+        guard !ranges.isEmpty else { return }
+        if ranges.count < 16 || ranges.count * 4 < extentCount {
+            for range in ranges { assign(range, value(range)) }
+            return
+        }
+        var starts: [UInt64] = []
+        var values: [Value] = []
+        starts.reserveCapacity(extentCount + 2 * ranges.count)
+        values.reserveCapacity(extentCount + 2 * ranges.count)
+        var k = 0
+        for (extent, old) in sequence(in: 0..<length) {
+            var position = extent.lowerBound
+            while position < extent.upperBound {
+                while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
+                let inside = k < ranges.count && ranges[k].lowerBound < extent.upperBound
+                let r = inside ? ranges[k] : extent.upperBound..<extent.upperBound
+                var v = old
+                var next = extent.upperBound
+                if inside {
+                    if r.lowerBound > position {
+                        next = r.lowerBound
+                    } else {
+                        v = value(r)
+                        next = min(r.upperBound, extent.upperBound)
+                    }
+                }
+                // Equal neighbours merge: a boundary only where the value changes.
+                if values.last != v {
+                    starts.append(position)
+                    values.append(v)
+                }
+                position = next
+            }
+        }
+        let size = max(1, maxChunk / 2)
+        chunks = stride(from: 0, to: starts.count, by: size).map { from in
+            let to = min(from + size, starts.count)
+            return Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to]))
+        }
+        firsts = chunks.map { $0.starts[0] }
     }
 
     /// Applies `transform` to the value of every extent in `range` (split at the range's edges);

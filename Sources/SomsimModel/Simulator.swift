@@ -15,6 +15,9 @@ public struct Simulator {
     var pools: [HugePageSize: HugePool] = [:]
     /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
     var anonPages: UInt64 = 0
+    /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
+    /// path to the page-by-page one.
+    var bulkTouches = true
 
     public internal(set) var measures: [Measure] = []
     public private(set) var errors: [ErrorEvent] = []

@@ -102,3 +102,33 @@ import Testing
         #expect(map.value(at: 999).mapcount == 2)
     }
 }
+
+extension ExtentMapTests {
+    @Test(arguments: [2, 3, 128])
+    func bulkAssignAgreesWithAssigningOneRangeAtATime(chunkCapacity: Int) {
+        var rng = SplitMix64(seed: UInt64(chunkCapacity))
+        for round in 0..<40 {
+            let length: UInt64 = 500
+            var bulk = ExtentMap(length: length, value: FramePage(mapcount: 1, present: true), chunkCapacity: chunkCapacity)
+            for _ in 0..<(round * 3) {
+                let a = rng.next(below: length)
+                bulk.assign(a..<min(length, a + 1 + rng.next(below: 5)), FramePage(mapcount: UInt32(1 + rng.next(below: 2)), present: true))
+            }
+            if round % 2 == 0 { bulk.addCounter(1, in: 0..<length) { _, _ in } }
+            var single = bulk
+            var ranges: [Range<UInt64>] = []
+            var position = rng.next(below: 4)
+            while position < length {
+                let end = min(length, position + 1 + rng.next(below: 3))
+                ranges.append(position..<end)
+                position = end + rng.next(below: 6)
+            }
+            let value = { (r: Range<UInt64>) in FramePage(mapcount: UInt32(r.lowerBound % 3 + 1), present: true, dirty: true) }
+            bulk.assign(sortedRanges: ranges, value)
+            for range in ranges { single.assign(range, value(range)) }
+            for i in 0..<length {
+                #expect(bulk.value(at: i) == single.value(at: i), "index \(i), round \(round)")
+            }
+        }
+    }
+}

@@ -189,8 +189,11 @@ extension Simulator {
             if small > 0 { counts[FolioKindOrder(kind: kind, order: 0), default: 0] += small }
             run = nil
         }
-        group.pages.forEach(in: 0..<group.pages.length) { range, page in
-            guard page.present else { return flush() }
+        for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
+            guard page.present else {
+                flush()
+                continue
+            }
             if let r = run, r.end == range.lowerBound, r.order == page.order {
                 run!.end = range.upperBound
             } else {
