@@ -283,8 +283,10 @@ struct ExtentMap<Value: ExtentValue> {
         guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
-            chunks[c].starts.insert(contentsOf: [range.lowerBound, range.upperBound], at: i + 1)
-            chunks[c].values.insert(contentsOf: [new, old], at: i + 1)
+            chunks[c].starts.insert(range.upperBound, at: i + 1)
+            chunks[c].starts.insert(range.lowerBound, at: i + 1)
+            chunks[c].values.insert(old, at: i + 1)
+            chunks[c].values.insert(new, at: i + 1)
             rebalance(c)
         case (true, false):
             chunks[c].starts.insert(range.lowerBound, at: i + 1)
@@ -352,8 +354,11 @@ struct ExtentMap<Value: ExtentValue> {
         materialize(c)
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
-            chunks[c].starts.insert(contentsOf: [range.lowerBound, range.upperBound], at: i + 1)
-            chunks[c].values.insert(contentsOf: [value, old], at: i + 1)
+            // Two single inserts: an array literal here would allocate on every call.
+            chunks[c].starts.insert(range.upperBound, at: i + 1)
+            chunks[c].starts.insert(range.lowerBound, at: i + 1)
+            chunks[c].values.insert(old, at: i + 1)
+            chunks[c].values.insert(value, at: i + 1)
             rebalance(c)
         case (true, false):
             chunks[c].starts.insert(range.lowerBound, at: i + 1)

@@ -90,3 +90,18 @@ import Testing
         #expect(result.stderr.contains("yaml"))
     }
 }
+
+extension CommandLineTests {
+    @Test func simulateTakesAProfile() throws {
+        let printed = try Self.run(["profile"])
+        #expect(printed.status == 0)
+        let edited = printed.stdout.replacingOccurrences(of: "struct_page_bytes           = 64", with: "struct_page_bytes           = 32")
+        #expect(edited != printed.stdout)
+        let path = try Self.temporaryFile(edited)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Self.run(["simulate", "--profile", path, "--format", "csv"])
+        #expect(result.status == 0)
+        // 16 GiB of 4 KiB frames at 32 bytes each: 128 MiB.
+        #expect(result.stdout.contains("end,,struct-page.metadata_bytes,134217728\n"))
+    }
+}

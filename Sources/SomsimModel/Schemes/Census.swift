@@ -172,7 +172,15 @@ extension Simulator {
     /// Counts the folios of an anonymous run: runs of present pages of one order, in whole
     /// aligned folios; pages of a large folio left over after part of it was freed count as
     /// small folios (the deferred split, see `writeLargeFolio`).
-    private static func countAnonymousFolios(_ group: FrameGroup, kind: FolioKind, into counts: inout [FolioKindOrder: UInt64]) {
+    private static func countAnonymousFolios(_ group: FrameGroup, kind: FolioKind, into totals: inout [FolioKindOrder: UInt64]) {
+        // Counted by order in a small array, merged into `totals` once: a dictionary update per
+        // extent would dominate the census of many small runs.
+        var byOrder = [UInt64](repeating: 0, count: 64)
+        defer {
+            for (order, count) in byOrder.enumerated() where count > 0 {
+                totals[FolioKindOrder(kind: kind, order: order), default: 0] += count
+            }
+        }
         var run: (start: UInt64, end: UInt64, order: UInt8)? = nil
         func flush() {
             guard let r = run else { return }
@@ -183,10 +191,9 @@ extension Simulator {
                 let base = group.firstVirtualPage
                 let first = (base + r.start + span - 1) / span * span - base
                 if first + span <= r.end { whole = (r.end - first) / span }
-                if whole > 0 { counts[FolioKindOrder(kind: kind, order: Int(r.order)), default: 0] += whole }
+                byOrder[Int(r.order)] += whole
             }
-            let small = pages - whole << UInt64(r.order)
-            if small > 0 { counts[FolioKindOrder(kind: kind, order: 0), default: 0] += small }
+            byOrder[0] += pages - whole << UInt64(r.order)
             run = nil
         }
         for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {

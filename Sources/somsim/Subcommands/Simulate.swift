@@ -29,6 +29,9 @@ struct Simulate: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: md (tables), json (the report schema) or csv (tidy rows).")
     var format: ReportFormat = .md
 
+    @Option(help: "A profile file whose values override the default constants (see `somsim profile`).")
+    var profile: String?
+
     @Flag(help: "Print the workload (canonical form) instead of running it.")
     var printWorkload = false
 
@@ -38,7 +41,7 @@ struct Simulate: ParsableCommand {
             print(WorkloadPrinter.print(workload), terminator: "")
             return
         }
-        let report = Simulator.run(workload)
+        let report = Simulator.run(workload, constants: KernelConstants(profile: try ProfileSource.load(profile)))
         print(ReportRenderer.render(report, as: format), terminator: "")
     }
 }
