@@ -73,15 +73,7 @@ struct GroupPrefix {
 
     /// Sums over indices `0..<index`.
     private func cumulative(_ index: UInt64) -> PageSums {
-        let low = starts.withUnsafeBufferPointer { starts in
-            var low = 0
-            var high = starts.count
-            while high - low > 1 {
-                let mid = (low + high) / 2
-                if starts[mid] <= index { low = mid } else { high = mid }
-            }
-            return low
-        }
+        let low = starts.lastIndex(notAbove: index)
         let n = index - starts[low]
         let one = perPage[low]
         return before[low]

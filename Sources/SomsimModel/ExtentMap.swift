@@ -281,30 +281,7 @@ struct ExtentMap<Value: ExtentValue> {
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
         guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
-        switch (range.lowerBound > start, range.upperBound < end) {
-        case (true, true):
-            chunks[c].starts.insert(range.upperBound, at: i + 1)
-            chunks[c].starts.insert(range.lowerBound, at: i + 1)
-            chunks[c].values.insert(old, at: i + 1)
-            chunks[c].values.insert(new, at: i + 1)
-            rebalance(c)
-        case (true, false):
-            chunks[c].starts.insert(range.lowerBound, at: i + 1)
-            chunks[c].values.insert(new, at: i + 1)
-            rebalance(c)
-            mergeBoundary(at: end)
-        case (false, true):
-            chunks[c].values[i] = new
-            chunks[c].starts.insert(range.upperBound, at: i + 1)
-            chunks[c].values.insert(old, at: i + 1)
-            rebalance(c)
-            mergeBoundary(at: start)
-        case (false, false):
-            // Raw values of one chunk compare like their shifted values.
-            chunks[c].values[i] = new
-            mergeBoundary(chunk: c, position: i + 1, at: end)
-            mergeBoundary(chunk: c, position: i, at: start)
-        }
+        place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
         return true
     }
 
@@ -352,53 +329,48 @@ struct ExtentMap<Value: ExtentValue> {
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return false }
         materialize(c)
+        place(value, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
+        return true
+    }
+
+    /// Gives `range`, which lies inside the extent at position (c, i) spanning `start..<end` and
+    /// holding `old`, the value `new` (both as stored in chunk `c`, under its shift): at most two
+    /// insertions, then merges where an edge of `range` is an edge of the extent. The shared core
+    /// of the one-lookup fast paths of `assign` and `addCounter`.
+    private mutating func place(_ new: Value, over range: Range<UInt64>, insideExtentAt c: Int, _ i: Int, start: UInt64, end: UInt64, old: Value) {
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
-            // Two single inserts: an array literal here would allocate on every call.
+            // Single inserts: an array literal here would allocate on every call.
             chunks[c].starts.insert(range.upperBound, at: i + 1)
             chunks[c].starts.insert(range.lowerBound, at: i + 1)
             chunks[c].values.insert(old, at: i + 1)
-            chunks[c].values.insert(value, at: i + 1)
+            chunks[c].values.insert(new, at: i + 1)
             rebalance(c)
         case (true, false):
             chunks[c].starts.insert(range.lowerBound, at: i + 1)
-            chunks[c].values.insert(value, at: i + 1)
+            chunks[c].values.insert(new, at: i + 1)
             rebalance(c)
             mergeBoundary(at: end)
         case (false, true):
-            chunks[c].values[i] = value
+            chunks[c].values[i] = new
             chunks[c].starts.insert(range.upperBound, at: i + 1)
             chunks[c].values.insert(old, at: i + 1)
             rebalance(c)
             mergeBoundary(at: start)
         case (false, false):
-            chunks[c].values[i] = value
-            mergeBoundary(at: end)
-            mergeBoundary(at: start)
+            // Values stored in one chunk compare like their shifted values.
+            chunks[c].values[i] = new
+            mergeBoundary(chunk: c, position: i + 1, at: end)
+            mergeBoundary(chunk: c, position: i, at: start)
         }
-        return true
     }
 
     /// The chunk and position of the extent containing `index` (`index < length`, or 0).
     private func locate(_ index: UInt64) -> (Int, Int) {
-        let c = Self.lastIndex(in: firsts, notAbove: index)
-        return (c, Self.lastIndex(in: chunks[c].starts, notAbove: index))
+        let c = firsts.lastIndex(notAbove: index)
+        return (c, chunks[c].starts.lastIndex(notAbove: index))
     }
 
-    /// The largest `k` with `sorted[k] <= key`; `sorted[0] <= key` must hold.
-    /// Performance: through a buffer pointer, without bounds checks or reference counting in the
-    /// loop; every map operation starts with one or more of these searches.
-    private static func lastIndex(in sorted: [UInt64], notAbove key: UInt64) -> Int {
-        sorted.withUnsafeBufferPointer { sorted in
-            var low = 0
-            var high = sorted.count
-            while high - low > 1 {
-                let mid = (low + high) / 2
-                if sorted[mid] <= key { low = mid } else { high = mid }
-            }
-            return low
-        }
-    }
 
     private func segmentEnd(_ c: Int, _ i: Int) -> UInt64 {
         if i + 1 < chunks[c].starts.count { return chunks[c].starts[i + 1] }
@@ -525,3 +497,20 @@ extension ExtentValue {
 }
 
 extension Bool: ExtentValue {}
+
+extension Array where Element == UInt64 {
+    /// The largest `k` with `self[k] <= key` in this ascending array; `self[0] <= key` must hold.
+    /// Performance: through a buffer pointer, without bounds checks or reference counting in the
+    /// loop; every extent-map operation and every prefix-index query starts with such a search.
+    func lastIndex(notAbove key: UInt64) -> Int {
+        withUnsafeBufferPointer { sorted in
+            var low = 0
+            var high = sorted.count
+            while high - low > 1 {
+                let mid = (low + high) / 2
+                if sorted[mid] <= key { low = mid } else { high = mid }
+            }
+            return low
+        }
+    }
+}
