@@ -1,9 +1,10 @@
 #!/bin/sh
 # Regenerates every table of papers/published-figures.md, one command each, into notebooks-data/.
-# Run from the repository root: sh papers/reproduce.sh [path/to/somsim]
+# Run from the repository root: sh papers/reproduce.sh [path/to/somsim [output folder]]
+# (Tests/somsimTests checks that the committed data is what this script writes.)
 set -eu
 somsim=${1:-.build/debug/somsim}
-out=notebooks-data/published-figures
+out=${2:-notebooks-data/published-figures}
 mkdir -p "$out"
 # Table 1: struct page, 1/64 of RAM (the "1.6%").
 "$somsim" compare papers/workloads/struct-page.somw --schemes struct-page --format csv > "$out/t1-struct-page.csv"

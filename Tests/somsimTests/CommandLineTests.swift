@@ -105,3 +105,28 @@ extension CommandLineTests {
         #expect(result.stdout.contains("end,,struct-page.metadata_bytes,134217728\n"))
     }
 }
+
+extension CommandLineTests {
+    /// papers/ quotes notebooks-data/; both must be what the tool writes today.
+    @Test func committedPaperDataIsWhatTheToolWrites() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-papers-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["papers/reproduce.sh", Self.binary.path, out.path]
+        process.currentDirectoryURL = root
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let committed = root.appendingPathComponent("notebooks-data/published-figures")
+        let names = try FileManager.default.contentsOfDirectory(atPath: committed.path).sorted()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == names)
+        for name in names {
+            let expected = try String(contentsOf: committed.appendingPathComponent(name), encoding: .utf8)
+            let actual = try String(contentsOf: out.appendingPathComponent(name), encoding: .utf8)
+            #expect(actual == expected, "notebooks-data/published-figures/\(name) is stale: run sh papers/reproduce.sh")
+        }
+    }
+}
