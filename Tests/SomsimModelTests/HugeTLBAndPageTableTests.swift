@@ -143,7 +143,8 @@ import Testing
 }
 
 @Suite struct PageTableTests {
-    @Test(arguments: [
+    /// Typed up front, so that type-checking the literal stays fast on a loaded machine.
+    static let cases: [(String, String, UInt64)] = [
         // One 4 KiB page needs a PTE, a PMD and a PUD table (kernel: VmPTE +12 kB).
         ("m 4K", "write length=4K", 12 * KiB),
         // 4 MiB of 4 KiB pages, 2 MiB aligned: 2 PTE tables, 1 PMD, 1 PUD (kernel: +16 kB).
@@ -152,7 +153,9 @@ import Testing
         ("m 2M huge=2M", "write", 8 * KiB),
         // A 1 GiB HugeTLB page is a PUD entry: the PUD table alone (kernel: +4 kB).
         ("m 1G huge=1G", "write", 4 * KiB),
-    ])
+    ]
+
+    @Test(arguments: cases)
     func tablesForEachPageSize(mapping: String, touch: String, expected: UInt64) throws {
         let report = try simulate(
             """
@@ -214,7 +217,9 @@ import Testing
 }
 
 @Suite struct MemmapTests {
-    @Test(arguments: [
+    /// Typed up front: left to inference, this literal can exceed the type checker's time limit
+    /// on a loaded machine.
+    static let cases: [(String, UInt64)] = [
         // 16 GiB = 128 sections of 128 MiB; each needs 128 MiB / 4 KiB * 64 B = 2 MiB = 512 pages.
         ("", UInt64(128 * 512)),
         // RAM that ends inside a section still pays for the whole section.
@@ -227,7 +232,9 @@ import Testing
         ("hugetlb-2m=10 hvo=on hvo-kept=2", UInt64(128 * 512 - 60)),
         // Without HVO the pools change nothing.
         ("hugetlb-2m=10 hugetlb-1g=1", UInt64(128 * 512)),
-    ])
+    ]
+
+    @Test(arguments: cases)
     func memmapPages(machine: String, expected: UInt64) throws {
         let report = try simulate(machine.isEmpty ? "" : "machine \(machine)\n")
         #expect(report.measure("end").system.memmapPages == expected)
