@@ -145,6 +145,11 @@ extension Simulator {
                 return faultLargeFolio(p, &m, run, order: folio.order, m.isSingleOwner ? .write : access, pages, &tally)
             }
             if m.isPrivateAnonymousLike {
+                // The kernel decides the folio size fault by fault: a 4 KiB fallback reaches only
+                // to the next aligned block that could get a large folio (measured: an unaligned
+                // mapping under mthp=64K takes one 4 KiB fault, then 64 KiB folios: validation/mthp-unaligned.somw).
+                let pages = pages.lowerBound..<smallFolioEnd(m, pages, access)
+                let count = UInt64(pages.count)
                 // Single-owner memory has no zero page: the pool serves every first touch.
                 if access == .read && m.huge == nil && !m.isSingleOwner {
                     // A read of untouched private anonymous memory maps the zero page
@@ -504,6 +509,20 @@ extension Simulator {
         return nil
     }
 
+    /// Where 4 KiB pages allocated from `pages.lowerBound` must stop, so that the next block
+    /// aligned to the smallest large-folio size this access could get is decided by a fault of
+    /// its own (mm/memory.c: alloc_anon_folio picks an order per fault). Reads only ever get the
+    /// PMD-size huge zero page.
+    func smallFolioEnd(_ m: Mapping, _ pages: Range<UInt64>, _ access: Access) -> UInt64 {
+        guard m.huge == nil, !m.isSingleOwner, let smallest = largeFolioOrders.min(),
+            Self.thpAllowed(machine.thp, m.vma.value(at: pages.lowerBound))
+        else { return pages.upperBound }
+        let span: UInt64 = 1 << UInt64(access == .read ? Self.pmdOrder : smallest)
+        let startPage = m.start / constants.pageBytes
+        let next = ((startPage + pages.lowerBound) / span + 1) * span - startPage
+        return min(pages.upperBound, next)
+    }
+
     /// Whether `thp` mode lets a VMA with `flags` have huge pages (mm/huge_memory.c:
     /// __thp_vma_allowable_orders; VM_HUGEPAGE is MADV_HUGEPAGE, VM_NOHUGEPAGE MADV_NOHUGEPAGE).
     static func thpAllowed(_ mode: THPMode, _ flags: VMAFlags) -> Bool {
@@ -670,7 +689,11 @@ extension Simulator {
                 tally.faults += n
                 tally.reuses += n
             } else {
-                addMapcount(group: run, piece, delta: -1)
+                // Unlike a small page, a large folio's page can be copied when no one else maps
+                // it (the rest of the folio is still shared); the old page is then unmapped and
+                // no longer counts as anonymous memory (NR_ANON_MAPPED; measured:
+                // validation/mthp-unaligned.somw).
+                anonPages -= addMapcount(group: run, piece, delta: -1)
                 m.pages.assign(piece, .none)
                 _ = allocatePrivate(p, &m, piece, fromReservation: false, &tally)
                 tally.copies += n

@@ -21,6 +21,8 @@ public struct MachineSettings: Equatable, Sendable {
     public var hvo: Bool
     /// The selected THP mode (the bracketed word of the sysfs file).
     public var thp: String
+    /// Per-size (multi-size THP) modes: `hugepages-SIZEkB/enabled` files and their selected word.
+    public var mthpModes: [String: String] = [:]
     /// hugetlbfs mounts, as `/proc/mounts` lists them: mount point and page size in bytes.
     public var hugetlbfsMounts: [HugetlbfsMount]
 
@@ -31,14 +33,43 @@ public struct MachineSettings: Equatable, Sendable {
 
     /// The settings as they are now.
     public static func snapshot() throws -> MachineSettings {
-        let thpText = try KernelFiles.read(thpPath)
-        let thp = thpText.split(separator: " ").first { $0.hasPrefix("[") }.map { String($0.dropFirst().prefix { $0 != "]" }) } ?? "never"
+        let thp = try selectedWord(thpPath)
+        var mthpModes: [String: String] = [:]
+        for path in mthpPaths() { mthpModes[path] = try selectedWord(path) }
         return MachineSettings(
             pool2MPages: try KernelFiles.readNumber(pool2MPath),
             pool1GPages: KernelFiles.exists(pool1GPath) ? try KernelFiles.readNumber(pool1GPath) : 0,
             hvo: KernelFiles.exists(hvoPath) ? try KernelFiles.readNumber(hvoPath) != 0 : false,
             thp: thp,
+            mthpModes: mthpModes,
             hugetlbfsMounts: try hugetlbfsMounts())
+    }
+
+    /// The bracketed word of a sysfs choice file (`always [madvise] never` → `madvise`).
+    static func selectedWord(_ path: String) throws -> String {
+        let text = try KernelFiles.read(path)
+        return text.split(separator: " ").first { $0.hasPrefix("[") }.map { String($0.dropFirst().prefix { $0 != "]" }) } ?? "never"
+    }
+
+    /// The per-size THP files, `…/transparent_hugepage/hugepages-SIZEkB/enabled`, sorted.
+    static func mthpPaths() -> [String] {
+        let base = "/sys/kernel/mm/transparent_hugepage"
+        guard let directory = opendir(base) else { return [] }
+        defer { closedir(directory) }
+        var paths: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            // Some sizes exist for shmem only and have no anonymous `enabled` file.
+            let path = "\(base)/\(name)/enabled"
+            if name.hasPrefix("hugepages-") && name.hasSuffix("kB") && KernelFiles.exists(path) { paths.append(path) }
+        }
+        return paths.sorted()
+    }
+
+    /// The size in bytes a per-size THP file is for (`hugepages-64kB/enabled` → 65536).
+    static func mthpSize(_ path: String) -> UInt64? {
+        guard let name = path.split(separator: "/").first(where: { $0.hasPrefix("hugepages-") }) else { return nil }
+        return UInt64(name.dropFirst("hugepages-".count).dropLast(2)).map { $0 << 10 }
     }
 
     static func hugetlbfsMounts() throws -> [HugetlbfsMount] {
@@ -99,8 +130,14 @@ public struct MachineSettings: Equatable, Sendable {
     public static let headroomBytes: UInt64 = 512 << 20
 
     /// Everything that keeps `machine` from being met here; empty when the run can go ahead.
-    public static func problems(for machine: MachineSpec, usesHugeTLB: Bool, facts: Facts) -> [String] {
+    public static func problems(for machine: MachineSpec, usesHugeTLB: Bool, usesSingleOwner: Bool = false, facts: Facts) -> [String] {
         var problems: [String] = []
+        if usesSingleOwner {
+            problems.append("`som` mappings are single-owner pool memory, a proposal today's kernel does not have; validate runs today's kernel (simulate or compare such workloads instead)")
+        }
+        for size in machine.mthpSizes where !KernelFiles.exists("/sys/kernel/mm/transparent_hugepage/hugepages-\(size >> 10)kB/enabled") {
+            problems.append("mthp=\(size >> 10)K: this kernel has no \(size >> 10) KiB THP size")
+        }
         if !facts.root { problems.append("not running as root: pools, vm.hugetlb_optimize_vmemmap, THP and mounts need root") }
         if (usesHugeTLB || machine.hugetlb2MPages > 0 || machine.hugetlb1GPages > 0) && !facts.hugetlbfs {
             problems.append("the kernel has no hugetlbfs (CONFIG_HUGETLBFS)")
@@ -137,6 +174,7 @@ public struct MachineSettings: Equatable, Sendable {
     func registerRestore() {
         if KernelFiles.exists(Self.hvoPath) { somsim_restore_add_write(Self.hvoPath, hvo ? "1" : "0") }
         if KernelFiles.exists(Self.thpPath) { somsim_restore_add_write(Self.thpPath, thp) }
+        for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { somsim_restore_add_write(path, mode) }
         if KernelFiles.exists(Self.pool1GPath) { somsim_restore_add_write(Self.pool1GPath, String(pool1GPages)) }
         somsim_restore_add_write(Self.pool2MPath, String(pool2MPages))
     }
@@ -151,6 +189,13 @@ public struct MachineSettings: Equatable, Sendable {
     static func apply(_ machine: MachineSpec) throws {
         if KernelFiles.exists(hvoPath) { try KernelFiles.write(hvoPath, machine.hvo ? "1" : "0") }
         if KernelFiles.exists(thpPath) { try KernelFiles.write(thpPath, machine.thp.rawValue) }
+        // The model lets the PMD size and each `mthp=` size follow the top-level mode (`inherit`)
+        // and allocates no other size: set every per-size file to match.
+        for path in mthpPaths() {
+            guard let size = mthpSize(path) else { continue }
+            let follows = size == 2 << 20 || machine.mthpSizes.contains(size)
+            try KernelFiles.write(path, follows ? "inherit" : "never")
+        }
         for (path, pages, size) in [(pool2MPath, machine.hugetlb2MPages, "2 MiB"), (pool1GPath, machine.hugetlb1GPages, "1 GiB")] {
             guard pages > 0 else { continue }
             try KernelFiles.write(path, String(pages))

@@ -72,7 +72,11 @@ public enum Probe {
             if case .mmap(_, _, _, let o) = $0.value { return o.huge != nil }
             return false
         }
-        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, facts: facts)
+        let usesSingleOwner = workload.statements.contains {
+            if case .mmap(_, _, _, let o) = $0.value { return o.som }
+            return false
+        }
+        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, usesSingleOwner: usesSingleOwner, facts: facts)
         var agentPath = ""
         do { agentPath = try locateAgent(options.agentPath) } catch { problems.append("\(error)") }
         if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }

@@ -99,3 +99,28 @@ import Testing
         #expect(census.singleOwnerBlocks == [2])
     }
 }
+
+extension LargeFolioTests {
+    /// Measured on the kernel by validation/mthp-unaligned.somw; numbers by hand.
+    @Test func unalignedMappingTakesA4KFaultThen64KFoliosAndCopiesAgainWithinASharedFolio() throws {
+        let report = try simulate(
+            """
+            machine thp=always mthp=64K pti=off
+            spawn parent
+            parent mmap odd 1028K
+            parent touch odd write
+            measure folios
+            parent fork child
+            child touch odd write offset=4K length=4K
+            parent touch odd write offset=4K length=8K
+            measure parent-wrote
+            """)
+        // 257 pages starting 4 KiB below a 64 KiB boundary: 1 small fault + 16 folios of 16 pages.
+        #expect(report.measure("folios").process("parent").minorFaults == 17)
+        let wrote = report.measure("parent-wrote")
+        // Page 1: the child copied it, yet the parent copies it again (the folio is still mapped by
+        // the child); page 2: shared, copied. The original page 1 is mapped by no one any more.
+        #expect(wrote.process("parent").cowCopies == 2)
+        #expect(wrote.system.anonBytes == (257 + 1 + 2 - 1) * 4 * KiB)
+    }
+}
