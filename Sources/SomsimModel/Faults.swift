@@ -9,7 +9,8 @@ struct FaultTally {
     var newRun: Int32?
     /// The mapping has been marked as having an anon_vma during this statement.
     var anonVMAMarked = false
-    /// PTE-level table indices this statement already populated, and for which mapping level.
+    /// Table indices, at the level that maps the touched mapping's pages, this statement already
+    /// populated.
     var populatedTables: Range<UInt64> = 0..<0
     /// The signal that stopped the touch, if any.
     var signal: String?
@@ -174,7 +175,7 @@ extension Simulator {
             // Shared write fault: the page-cache page is made (if needed), dirtied and mapped
             // writable (mm/memory.c: do_shared_fault).
             cachePages(m.object!, pages, dirty: true)
-            mapCache(m, pages, dirty: true)
+            addMapcount(group: m.object!, pages, delta: 1)
             m.pages.assign(pages, .cache(writable: true, dirty: true))
             tally.faults += count
             mapTables(p, m, pages)
@@ -352,11 +353,6 @@ extension Simulator {
             page.present = true
             if dirty { page.dirty = true }
         }
-    }
-
-    /// Raises the mapcount of page-cache pages this process now maps.
-    private mutating func mapCache(_ m: Mapping, _ pages: Range<UInt64>, dirty: Bool) {
-        addMapcount(group: m.object!, pages, delta: 1)
     }
 
     /// A read fault on a file or shmem mapping. Before reading the missing page, the kernel maps
