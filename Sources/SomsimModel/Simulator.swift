@@ -18,6 +18,9 @@ public struct Simulator {
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
+    /// Whether read faults on shared and file memory are taken one access at a time (the
+    /// reference path); tests turn it on to hold the extent-based path to it.
+    var faultAroundByPage = false
 
     public internal(set) var measures: [Measure] = []
     public private(set) var errors: [ErrorEvent] = []
