@@ -191,20 +191,29 @@ extension Simulator {
     /// The memmap as the kernel has it: a section's worth of struct pages for every memory
     /// section of RAM, less what HVO freed from each pool page allocated while it was on.
     func memmapPages() -> UInt64 {
-        let sections = (machine.ramBytes + constants.sectionBytes - 1) / constants.sectionBytes
-        var pages = sections * constants.vmemmapPages(perHugePage: constants.sectionBytes)
+        var pages = Self.bootMemmapPages(machine.ramBytes, constants)
         if machine.hvo {
             for huge in HugePageSize.allCases {
                 let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
-                pages -= pools[huge]!.total * (perPage - min(machine.hvoKeptPages, perPage))
+                // Pools never hold more than RAM (`sizePools`), so this never goes below zero.
+                pages = pages.subtractingClamped(pools[huge]!.total * (perPage - min(machine.hvoKeptPages, perPage)))
             }
         }
         return pages
     }
 
+    /// The memmap boot allocates for `ramBytes` of RAM: a section's worth of struct pages for
+    /// every memory section, the last one whole even when RAM ends inside it.
+    static func bootMemmapPages(_ ramBytes: UInt64, _ constants: KernelConstants) -> UInt64 {
+        let sections = ramBytes / constants.sectionBytes + (ramBytes % constants.sectionBytes == 0 ? 0 : 1)
+        return sections * constants.vmemmapPages(perHugePage: constants.sectionBytes)
+    }
+
     private func systemMetrics() -> SystemMetrics {
         var system = SystemMetrics()
         system.memmapPages = memmapPages()
+        system.hugetlb2MTotal = pools[.size2M]!.total
+        system.hugetlb1GTotal = pools[.size1G]!.total
         system.hugetlb2MFree = pools[.size2M]!.free
         system.hugetlb2MReserved = pools[.size2M]!.reserved
         system.hugetlb1GFree = pools[.size1G]!.free

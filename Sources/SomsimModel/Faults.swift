@@ -14,6 +14,8 @@ struct FaultTally {
     var populatedTables: Range<UInt64> = 0..<0
     /// The signal that stopped the touch, if any.
     var signal: String?
+    /// Memory is nearly exhausted: this step allocates no large folio (`makeRoom`).
+    var noLargeFolios = false
 }
 
 extension Simulator {
@@ -39,6 +41,7 @@ extension Simulator {
                 if let pmdMapped = mapping.pmdMapped {
                     end = min(end, pmdMapped.extent(containing: position).range.upperBound)
                 }
+                guard makeRoom(p, mapping, position, &end, extent.value, access, &tally) else { break ranges }
                 position = handle(p, &mapping, position..<end, extent.value, access, &tally)
                 if tally.signal != nil { break ranges }
             }
@@ -70,6 +73,8 @@ extension Simulator {
         let extent = m.pages.extent(containing: span.lowerBound)
         guard extent.range.upperBound >= span.upperBound else { return false }
         let total = ranges.reduce(0) { $0 + UInt64($1.count) }
+        // Near the memory limit the page-by-page path decides, step by step, what fits.
+        guard roomPages() >= total else { return false }
         switch (extent.value, access) {
         case (.zero, .read), (.anon(_, true), _), (.anon(_, false), .read):
             return true  // present and accessible: no fault
@@ -126,11 +131,11 @@ extension Simulator {
             if let run = current, tables.lowerBound <= run.upperBound {
                 current = run.lowerBound..<max(run.upperBound, tables.upperBound)
             } else {
-                if let run = current { processes[p].pageTables.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) }
+                if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
                 current = tables
             }
         }
-        if let run = current { processes[p].pageTables.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) }
+        if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
     }
 
     /// Handles an access to `pages`, all in state `state`; returns where handling stopped (the
@@ -141,7 +146,7 @@ extension Simulator {
         let count = UInt64(pages.count)
         switch state {
         case .none:
-            if let folio = largeFolio(p, m, at: pages.lowerBound, access) {
+            if !tally.noLargeFolios, let folio = largeFolio(p, m, at: pages.lowerBound, access) {
                 let run = folio.order == Self.pmdOrder ? pmdRun(p, m, from: folio.range, within: pages) : folio.range
                 return faultLargeFolio(p, &m, run, order: folio.order, m.isSingleOwner ? .write : access, pages, &tally)
             }
@@ -349,10 +354,13 @@ extension Simulator {
 
     /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page).
     private mutating func cachePages(_ object: Int32, _ pages: Range<UInt64>, dirty: Bool) {
-        groups[Int(object)].pages.modify(pages) { _, page in
+        var made: UInt64 = 0
+        groups[Int(object)].pages.modify(pages) { range, page in
+            if !page.present { made += UInt64(range.count) }
             page.present = true
             if dirty { page.dirty = true }
         }
+        if groups[Int(object)].huge == nil { cachePagesPresent += made }
     }
 
     /// The pages (mapping indices) a read fault on page `index` maps around it when they are in
@@ -520,7 +528,8 @@ extension Simulator {
 
     /// Allocates the page tables that map `pages` of `m` in process `p`.
     private mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>) {
-        processes[p].pageTables.populate(address(pages, in: m), lowestLevel: m.mappingLevel)
+        let addresses = address(pages, in: m)
+        editTables(p) { $0.populate(addresses, lowestLevel: m.mappingLevel) }
     }
 
     /// `mapTables`, skipping tables this statement already populated: a touch of many pages in
@@ -665,7 +674,8 @@ extension Simulator {
         // mm_inc_nr_ptes; measured: validation/thp-madvise.somw). The single-owner pool maps its
         // 2 MiB blocks with PMD entries alone.
         let tableLevel = pmd && m.isSingleOwner ? 1 : 0
-        processes[p].pageTables.populate(address(folio, in: m), lowestLevel: tableLevel)
+        let addresses = address(folio, in: m)
+        editTables(p) { $0.populate(addresses, lowestLevel: tableLevel) }
         return min(folio.upperBound, pages.upperBound)
     }
 
@@ -698,7 +708,10 @@ extension Simulator {
         setPMDMapped(&m, block, false)
         var mapped = false
         m.pages.forEach(in: block) { _, state in if state != .none { mapped = true } }
-        if mapped { processes[p].pageTables.populate(address(block, in: m), lowestLevel: 0) }
+        if mapped {
+            let addresses = address(block, in: m)
+            editTables(p) { $0.populate(addresses, lowestLevel: 0) }
+        }
     }
 
     /// A write to a write-protected page this process maps with a PMD entry.
@@ -715,6 +728,12 @@ extension Simulator {
         let block = pmdBlock(m, at: pages.lowerBound)
         switch state {
         case .zero:
+            // Short of memory the THP allocation fails and the fault falls back to a PTE table
+            // (do_huge_zero_wp_pmd returns VM_FAULT_FALLBACK, __split_huge_pmd).
+            if tally.noLargeFolios {
+                splitPMD(p, &m, at: pages.lowerBound)
+                return nil
+            }
             return faultLargeFolio(p, &m, block, order: Self.pmdOrder, .write, pages, &tally)
         case .anon(let run, _):
             var mapcounts: UInt64 = 0

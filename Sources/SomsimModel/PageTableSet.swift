@@ -13,6 +13,20 @@ struct PageTableSet {
         ExtentMap(length: (WorkloadWindow.highAddress >> $0) + 1, value: false)
     }
 
+    /// Tables at all levels (PTE, PMD and PUD; the PGD is not counted): kept as tables come and
+    /// go, so that reading it costs nothing (the OOM check reads it on every allocation).
+    private(set) var total: UInt64 = 0
+
+    /// Sets `indices` at `level` to `present`, keeping `total`.
+    private mutating func set(level: Int, _ indices: Range<UInt64>, _ present: Bool) {
+        guard !indices.isEmpty else { return }
+        var changed: UInt64 = 0
+        levels[level].forEach(in: indices) { span, value in if value != present { changed += UInt64(span.count) } }
+        guard changed > 0 else { return }
+        levels[level].assign(indices, present)
+        if present { total += changed } else { total -= changed }
+    }
+
     /// Table indices at `level` whose span meets `addresses`.
     static func indices(_ addresses: Range<UInt64>, level: Int) -> Range<UInt64> {
         let shift = spanShifts[level]
@@ -24,7 +38,7 @@ struct PageTableSet {
     mutating func populate(_ addresses: Range<UInt64>, lowestLevel: Int) {
         guard !addresses.isEmpty else { return }
         for level in lowestLevel..<levels.count {
-            levels[level].assign(Self.indices(addresses, level: level), true)
+            set(level: level, Self.indices(addresses, level: level), true)
         }
     }
 
@@ -41,13 +55,13 @@ struct PageTableSet {
             if let ceiling, ceiling >> shift == span.upperBound - 1, span.upperBound > span.lowerBound {
                 span = span.lowerBound..<(span.upperBound - 1)
             }
-            levels[level].assign(span, false)
+            set(level: level, span, false)
         }
     }
 
     /// Frees the tables with indices `indices` at `level` (page-table reclaim after MADV_DONTNEED).
     mutating func release(level: Int, _ indices: Range<UInt64>) {
-        levels[level].assign(indices, false)
+        set(level: level, indices, false)
     }
 
     /// What fork gives the child for a VMA range it copies: every table of the parent that spans
@@ -56,9 +70,11 @@ struct PageTableSet {
     mutating func copy(from parent: PageTableSet, for addresses: Range<UInt64>) {
         guard !addresses.isEmpty else { return }
         for level in levels.indices {
+            var spans: [Range<UInt64>] = []
             parent.levels[level].forEach(in: Self.indices(addresses, level: level)) { span, present in
-                if present { levels[level].assign(span, true) }
+                if present { spans.append(span) }
             }
+            for span in spans { set(level: level, span, true) }
         }
     }
 

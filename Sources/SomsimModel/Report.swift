@@ -72,6 +72,10 @@ public struct ProcessMetrics: Equatable, Sendable {
 public struct SystemMetrics: Equatable, Sendable {
     /// The memmap in pages: `nr_memmap_boot_pages + nr_memmap_pages`, HVO applied.
     public var memmapPages: UInt64 = 0
+    /// HugeTLB pool sizes, as `nr_hugepages` reads back: less than the `machine` line asks
+    /// for when RAM cannot hold it.
+    public var hugetlb2MTotal: UInt64 = 0
+    public var hugetlb1GTotal: UInt64 = 0
     public var hugetlb2MFree: UInt64 = 0
     public var hugetlb2MReserved: UInt64 = 0
     public var hugetlb1GFree: UInt64 = 0
@@ -98,18 +102,37 @@ public struct SchemeCost: Equatable, Sendable {
     }
 }
 
-/// A statement the kernel would refuse; the run records it and goes on.
+/// A statement the kernel would refuse, or an out-of-memory outcome it caused; the run records
+/// it and goes on.
 public struct ErrorEvent: Equatable, Sendable {
-    /// Line of the statement in the workload file.
+    /// Line of the statement in the workload file (the `machine` line for a trimmed pool).
     public var line: Int
     /// The statement as written (canonical form).
     public var statement: String
-    /// The errno the kernel would give, by name (`ENOMEM`, `EINVAL`, …).
+    /// The errno the kernel would give, by name (`ENOMEM`, `EINVAL`, …); `ENOMEM` for the
+    /// out-of-memory outcomes.
     public var errno: String
+    /// What the kernel did beyond refusing a call; nil when it only returned `errno`.
+    public var outcome: Outcome?
+    /// The process the outcome befell (the OOM killer's victim).
+    public var process: String?
+    /// The outcome in words.
+    public var detail: String?
 
-    public init(line: Int, statement: String, errno: String) {
+    /// Out-of-memory outcomes (docs/model.md, "Memory capacity").
+    public enum Outcome: String, Equatable, Sendable {
+        /// A page fault found no free memory; the OOM killer killed `process` (SIGKILL).
+        case oomKill = "oom-kill"
+        /// A HugeTLB pool got fewer pages than asked for, as `nr_hugepages` reads back less.
+        case poolTrimmed = "pool-trimmed"
+    }
+
+    public init(line: Int, statement: String, errno: String, outcome: Outcome? = nil, process: String? = nil, detail: String? = nil) {
         self.line = line
         self.statement = statement
         self.errno = errno
+        self.outcome = outcome
+        self.process = process
+        self.detail = detail
     }
 }

@@ -15,6 +15,17 @@ public struct Simulator {
     var pools: [HugePageSize: HugePool] = [:]
     /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
     var anonPages: UInt64 = 0
+    /// Page-cache pages of shmem and tmpfs files that exist (HugeTLB files hold pool pages).
+    var cachePagesPresent: UInt64 = 0
+    /// PTE, PMD and PUD tables of the live processes (`PageTableSet.total`, summed).
+    var tablePages: UInt64 = 0
+    /// Live processes, and the mappings (VMAs) they hold.
+    var liveProcesses: UInt64 = 0
+    var liveMappings: UInt64 = 0
+    /// What the machine's RAM holds besides the workload's pages (Capacity.swift).
+    let budget: MemoryBudget
+    /// OOM kills and trimmed pools not yet reported as error events.
+    var capacityEvents: [CapacityEvent] = []
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
@@ -36,16 +47,21 @@ public struct Simulator {
         public var lengthBytes: UInt64
     }
 
-    public init(machine: MachineSpec, constants: KernelConstants = KernelConstants()) {
+    /// A machine as `machine` describes it, its HugeTLB pools sized to what its RAM holds (a
+    /// pool that got fewer pages than asked for is an error event on `machineLine`).
+    public init(machine: MachineSpec, constants: KernelConstants = KernelConstants(), machineLine: Int = 0) {
         self.machine = machine
         self.constants = constants
-        pools[.size2M] = HugePool(total: machine.hugetlb2MPages, free: machine.hugetlb2MPages)
-        pools[.size1G] = HugePool(total: machine.hugetlb1GPages, free: machine.hugetlb1GPages)
+        pools[.size2M] = HugePool()
+        pools[.size1G] = HugePool()
+        budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
+        sizePools()
+        recordCapacityEvents(line: machineLine, statement: WorkloadPrinter.format(machine: machine) ?? "machine")
     }
 
     /// Runs a whole workload and returns its report, with a final measure labelled "end".
     public static func run(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Report {
-        var simulator = Simulator(machine: workload.machine, constants: constants)
+        var simulator = Simulator(machine: workload.machine, constants: constants, machineLine: workload.machineLine ?? 0)
         for statement in workload.statements {
             simulator.apply(statement)
         }
@@ -56,8 +72,33 @@ public struct Simulator {
     /// The report so far.
     public var report: Report { Report(machine: machine, measures: measures, errors: errors) }
 
-    /// Applies one statement. Statements the kernel would refuse are recorded in `errors`.
+    /// Applies one statement. Statements the kernel would refuse are recorded in `errors`, and
+    /// so are the processes the OOM killer killed while it ran.
     public mutating func apply(_ located: Located<Statement>) {
+        applyStatement(located)
+        recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
+    }
+
+    /// Turns `capacityEvents` into error events of the statement on `line`.
+    mutating func recordCapacityEvents(line: Int, statement: String) {
+        for event in capacityEvents {
+            switch event.kind {
+            case .oomKill(let process):
+                errors.append(
+                    ErrorEvent(
+                        line: line, statement: statement, errno: "ENOMEM", outcome: .oomKill, process: process,
+                        detail: "out of memory: the OOM killer killed \(process) (SIGKILL)"))
+            case .poolTrimmed(let huge, let requested, let allocated):
+                errors.append(
+                    ErrorEvent(
+                        line: line, statement: statement, errno: "ENOMEM", outcome: .poolTrimmed, process: nil,
+                        detail: "the \(huge.token) HugeTLB pool holds \(allocated) of the \(requested) pages asked for: that is what RAM holds"))
+            }
+        }
+        capacityEvents.removeAll()
+    }
+
+    private mutating func applyStatement(_ located: Located<Statement>) {
         let line = located.location.line
         let statement = located.value
         if case .measure(let label) = statement {
@@ -106,6 +147,14 @@ public struct Simulator {
     mutating func spawn(_ name: String) {
         processIndex[name] = processes.count
         processes.append(SimProcess(name: name))
+        liveProcesses += 1
+    }
+
+    /// Changes process `p`'s page tables, keeping `tablePages`.
+    mutating func editTables(_ p: Int, _ body: (inout PageTableSet) -> Void) {
+        let before = processes[p].pageTables.total
+        body(&processes[p].pageTables)
+        tablePages = tablePages + processes[p].pageTables.total - before
     }
 
     /// fork(2): the child gets a copy of each VMA (mm/mmap.c: dup_mmap). DONTFORK VMAs are left
@@ -163,6 +212,9 @@ public struct Simulator {
         }
         processIndex[name] = processes.count
         processes.append(child)
+        liveProcesses += 1
+        liveMappings += UInt64(child.mappings.count)
+        tablePages += child.pageTables.total
     }
 
     /// exit(2): every mapping is unmapped and every page table freed.
@@ -170,8 +222,9 @@ public struct Simulator {
         for name in Array(processes[p].mappings.keys) {
             munmap(p, name)
         }
-        processes[p].pageTables = PageTableSet()
+        editTables(p) { $0 = PageTableSet() }
         processes[p].alive = false
+        liveProcesses -= 1
     }
 
     /// A signal the kernel raises on a bad access; its default action kills the process.
@@ -192,6 +245,7 @@ public struct Simulator {
         let pmdBytes: UInt64 = 1 << 21
         let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
         guard let start = processes[p].placement(length: length, alignment: alignment) else { return "ENOMEM" }
+        if overcommitRefuses(length: length, options: options) { return "ENOMEM" }
 
         var object: Int32? = nil
         var reservation: ExtentMap<Bool>? = nil
@@ -234,6 +288,7 @@ public struct Simulator {
             vma: ExtentMap(length: pageCount, value: VMAFlags()),
             reservation: reservation)
         processes[p].mappings[name] = mapping
+        liveMappings += 1
         processes[p].insertLayout(start: start, end: mapping.end)
         placements.append(Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length))
 
@@ -277,6 +332,7 @@ public struct Simulator {
     /// outstanding HugeTLB reservations returned, page tables freed.
     mutating func munmap(_ p: Int, _ name: String) {
         guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return }
+        liveMappings -= 1
         zap(p, mapping, 0..<mapping.pageCount)
         if let huge = mapping.huge, let reservation = mapping.reservation {
             var outstanding: UInt64 = 0
@@ -290,7 +346,7 @@ public struct Simulator {
             releaseIfUnreferenced(object)
         }
         let (floor, ceiling) = processes[p].removeLayout(start: mapping.start)
-        processes[p].pageTables.free(mapping.start..<mapping.end, floor: floor, ceiling: ceiling)
+        editTables(p) { $0.free(mapping.start..<mapping.end, floor: floor, ceiling: ceiling) }
     }
 
     /// Removes the page-table entries of `range`, dropping mapcounts and freeing private pages
@@ -324,10 +380,12 @@ public struct Simulator {
     private mutating func releaseIfUnreferenced(_ object: Int32) {
         let group = groups[Int(object)]
         guard case .pageCache(named: nil) = group.kind, group.mappers == 0 else { return }
-        if let huge = group.huge {
-            group.pages.forEach(in: 0..<group.pages.length) { range, page in
+        group.pages.forEach(in: 0..<group.pages.length) { range, page in
+            if let huge = group.huge {
                 if page.present { pools[huge]!.free += UInt64(range.count) }
                 if page.reserved { pools[huge]!.reserved -= UInt64(range.count) }
+            } else if page.present {
+                cachePagesPresent -= UInt64(range.count)
             }
         }
         groups[Int(object)].pages = ExtentMap(length: 0, value: FramePage())
@@ -388,7 +446,7 @@ public struct Simulator {
             let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
             let last = addresses.upperBound / pmdBytes
             if mapping.huge == nil, first < last {
-                processes[p].pageTables.release(level: 0, first..<last)
+                editTables(p) { $0.release(level: 0, first..<last) }
             }
         }
         return nil

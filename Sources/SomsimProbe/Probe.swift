@@ -514,9 +514,11 @@ private struct Run {
         let memmapNow = try KernelFiles.memmapPages()
         system.memmapPages = UInt64(Int64(memmapModelBase) + Int64(memmapNow) - Int64(memmapStart))
         let pools = "/sys/kernel/mm/hugepages"
+        system.hugetlb2MTotal = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/nr_hugepages")
         system.hugetlb2MFree = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/free_hugepages")
         system.hugetlb2MReserved = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/resv_hugepages")
         if KernelFiles.exists("\(pools)/hugepages-1048576kB") {
+            system.hugetlb1GTotal = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/nr_hugepages")
             system.hugetlb1GFree = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/free_hugepages")
             system.hugetlb1GReserved = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/resv_hugepages")
         }

@@ -31,6 +31,8 @@ public enum ReportFields {
     public static func fields(of s: SystemMetrics) -> [Field] {
         [
             Field(name: "memmap_pages", value: s.memmapPages),
+            Field(name: "hugetlb_2m_total", value: s.hugetlb2MTotal),
+            Field(name: "hugetlb_1g_total", value: s.hugetlb1GTotal),
             Field(name: "hugetlb_2m_free", value: s.hugetlb2MFree),
             Field(name: "hugetlb_2m_reserved", value: s.hugetlb2MReserved),
             Field(name: "hugetlb_1g_free", value: s.hugetlb1GFree),

@@ -61,7 +61,19 @@ public enum ReportRenderer {
     }
 
     public static func json(_ e: ErrorEvent) -> JSONValue {
-        .object([("line", .integer(Int64(e.line))), ("statement", .string(e.statement)), ("errno", .string(e.errno))])
+        var fields: [(String, JSONValue)] = [("line", .integer(Int64(e.line))), ("statement", .string(e.statement)), ("errno", .string(e.errno))]
+        if let outcome = e.outcome { fields.append(("outcome", .string(outcome.rawValue))) }
+        if let process = e.process { fields.append(("process", .string(process))) }
+        if let detail = e.detail { fields.append(("detail", .string(detail))) }
+        return .object(fields)
+    }
+
+    /// The table of refused statements and out-of-memory outcomes, for Markdown reports.
+    public static func errorTable(_ errors: [ErrorEvent]) -> String {
+        let detailed = errors.contains { $0.detail != nil }
+        return table(
+            header: ["line", "statement", "errno"] + (detailed ? ["what happened"] : []),
+            rows: errors.map { [String($0.line), "`\($0.statement)`", $0.errno] + (detailed ? [$0.detail ?? ""] : []) })
     }
 
     // MARK: CSV
@@ -110,7 +122,8 @@ public enum ReportRenderer {
             let s = measure.system
             out += "\nSystem: anonymous memory \(bytes(s.anonBytes)), page tables \(bytes(s.pageTableBytes)), "
             out += "memmap \(s.memmapPages) pages (\(bytes(s.memmapPages * 4096))); "
-            out += "HugeTLB 2M free/reserved \(s.hugetlb2MFree)/\(s.hugetlb2MReserved), 1G \(s.hugetlb1GFree)/\(s.hugetlb1GReserved).\n\n"
+            out += "HugeTLB 2M total/free/reserved \(s.hugetlb2MTotal)/\(s.hugetlb2MFree)/\(s.hugetlb2MReserved), "
+            out += "1G \(s.hugetlb1GTotal)/\(s.hugetlb1GFree)/\(s.hugetlb1GReserved).\n\n"
             out += table(
                 header: ["scheme", "metadata", "% of RAM"],
                 rows: measure.schemes.map { [$0.scheme, bytes($0.metadataBytes), percent($0.metadataRatio)] })
@@ -118,7 +131,7 @@ public enum ReportRenderer {
         }
         if !report.errors.isEmpty {
             out += "## Refused by the kernel\n\n"
-            out += table(header: ["line", "statement", "errno"], rows: report.errors.map { [String($0.line), "`\($0.statement)`", $0.errno] })
+            out += errorTable(report.errors)
             out += "\n"
         }
         return out

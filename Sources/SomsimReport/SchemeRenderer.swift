@@ -281,7 +281,7 @@ public enum SchemeRenderer {
     static func errors(_ run: SchemeRun) -> String {
         guard !run.errors.isEmpty else { return "" }
         return "## Refused by the kernel\n\n"
-            + ReportRenderer.table(header: ["line", "statement", "errno"], rows: run.errors.map { [String($0.line), "`\($0.statement)`", $0.errno] }) + "\n"
+            + ReportRenderer.errorTable(run.errors) + "\n"
     }
 }
 

@@ -103,6 +103,8 @@ public enum Tolerances {
         Entry(metric: "cow_reuses", tolerance: 0, reason: "write faults of a touch minus those on absent pages, on the zero page and the copies"),
         Entry(metric: "memmap_pages", tolerance: 0, reason: "the model's memmap for the workload's RAM + the change of nr_memmap_pages + nr_memmap_boot_pages since before the pools were set"),
         Entry(metric: "memmap_pages_at_machine_ram", tolerance: 0, reason: "nr_memmap_pages + nr_memmap_boot_pages with empty pools against the model run with the machine's present memory"),
+        Entry(metric: "hugetlb_2m_total", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages; validate refuses a pool the model trims, so both are the machine line's"),
+        Entry(metric: "hugetlb_1g_total", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"),
         Entry(metric: "hugetlb_2m_free", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages; the pool is the run's alone"),
         Entry(metric: "hugetlb_2m_reserved", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages"),
         Entry(metric: "hugetlb_1g_free", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"),

@@ -7,12 +7,15 @@ public struct Workload: Equatable, Sendable {
     public var fileName: String
     /// The `machine` line's settings, defaults where the line is absent or silent.
     public var machine: MachineSpec
+    /// The line of the `machine` statement, if the file has one.
+    public var machineLine: Int?
     /// Statements in execution order, `repeat` blocks expanded, each with its source location.
     public var statements: [Located<Statement>]
 
-    public init(fileName: String = "<memory>", machine: MachineSpec = MachineSpec(), statements: [Located<Statement>] = []) {
+    public init(fileName: String = "<memory>", machine: MachineSpec = MachineSpec(), machineLine: Int? = nil, statements: [Located<Statement>] = []) {
         self.fileName = fileName
         self.machine = machine
+        self.machineLine = machineLine
         self.statements = statements
     }
 }

@@ -76,6 +76,7 @@ private struct Expander {
 
     var checker: Checker
     var machine = MachineSpec()
+    var machineLine: Int?
     var statements: [Located<Statement>] = []
     var scratch = Scratch()
 
@@ -98,7 +99,7 @@ private struct Expander {
         statements.reserveCapacity(Int(clamping: top.statements))
         var values: [[UInt8]] = []
         try expand(top.body, values: &values)
-        return Workload(fileName: fileName, machine: machine, statements: statements)
+        return Workload(fileName: fileName, machine: machine, machineLine: machineLine, statements: statements)
     }
 
     // MARK: - Structure
@@ -375,6 +376,7 @@ private struct Expander {
                 case .machine(let spec):
                     try checker.machine(line: line.number, column: column)
                     machine = spec
+                    machineLine = line.number
                 case .statement(let statement, let anchors):
                     try checker.check(statement, line: line.number, at: anchors)
                     statements.append(Located(statement, at: SourceLocation(line: line.number, column: column)))

@@ -3,8 +3,8 @@ import SomsimWorkload
 /// Where memdescs stop saving: the share of memory in small allocations at which the memdesc
 /// scheme's metadata reaches struct page's.
 ///
-/// Each point replays a workload `AllocMix` writes (small and large allocations filling RAM) and
-/// costs it; nothing is computed from a closed formula, so the answer follows the engine's folio
+/// Each point replays a workload `AllocMix` writes (small and large allocations filling the
+/// memory the machine has for them) and costs it; nothing is computed from a closed formula, so the answer follows the engine's folio
 /// census and the profile.
 public enum MemdescCrossover {
     public struct Row: Equatable, Sendable {
@@ -17,17 +17,50 @@ public enum MemdescCrossover {
         public var savingBytes: Int64 { Int64(structPageBytes) - Int64(memdescBytes) }
     }
 
-    /// The two schemes on a mix of `smallPercent`% small and the rest large allocations.
+    /// A mix that cannot be run as asked.
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The two schemes on a mix of `smallPercent`% small and the rest large allocations, filling
+    /// all the memory the machine has for them (`fillablePercent`).
     public static func evaluate(small: UInt64, large: UInt64, smallPercent: Double, ramBytes: UInt64, scheme: SchemeName = .memdesc, profile: Profile) throws -> Row {
-        let mix = AllocMix(
-            ramBytes: ramBytes,
-            classes: [.init(sizeBytes: small, percent: smallPercent), .init(sizeBytes: large, percent: 100 - smallPercent)])
+        let classes: [AllocMix.SizeClass] = [.init(sizeBytes: small, percent: smallPercent), .init(sizeBytes: large, percent: 100 - smallPercent)]
+        let mix = AllocMix(ramBytes: ramBytes, fillPercent: fillablePercent(ramBytes: ramBytes, classes: classes, profile: profile), classes: classes)
         try mix.validate()
         let workload = try WorkloadParser.parse(mix.text(), fileName: "<alloc-mix>")
-        let point = SchemeRun.run(workload, profile: profile).point("filled")!
+        let run = SchemeRun.run(workload, profile: profile)
+        if let oom = run.errors.first(where: { $0.outcome != nil }) {
+            throw Problem(description: "the mix does not fit in \(ramBytes) bytes of RAM: \(oom.detail ?? oom.errno)")
+        }
+        let point = run.point("filled")!
         return Row(
             smallPercent: smallPercent, structPageBytes: point.result(.structPage).metadataBytes,
             memdescBytes: point.result(scheme).metadataBytes, ramBytes: ramBytes)
+    }
+
+    /// The share of RAM, percent, that one process's allocations of `classes` can fill before the
+    /// machine runs out of memory (Capacity.swift): RAM less the memmap, the free-page reserve,
+    /// the process's kernel state and PGD, a VMA per allocation of the sizes between 4 KiB and
+    /// 2 MiB (those get one mapping each), and a PTE table per 2 MiB allocated (PMD and PUD
+    /// tables: a few pages of slack).
+    public static func fillablePercent(ramBytes: UInt64, classes: [AllocMix.SizeClass], profile: Profile) -> Double {
+        var machine = MachineSpec()
+        machine.ramBytes = ramBytes
+        let constants = KernelConstants(profile: profile)
+        let simulator = Simulator(machine: machine, constants: constants)
+        let page = Double(constants.pageBytes)
+        let budget = simulator.budget
+        let fixed = (Double(budget.processBytes + 2 * budget.vmaBytes) / page).rounded(.up) + Double(budget.pgdPages) + 8
+        let room = Double(simulator.roomPages()) - fixed
+        // Data pages D need D/512 PTE tables and, per page, the VMA share of the mapped classes.
+        let vmasPerPage = classes.filter { $0.sizeBytes > 4096 && $0.sizeBytes < 2 << 20 }
+            .reduce(0.0) { $0 + $1.percent / 100 * page / Double($1.sizeBytes) }
+        let perPage = 1 + 1 / 512 + vmasPerPage * Double(budget.vmaBytes) / page
+        let pages = max(0, room / perPage)
+        let ramPages = Double(ramBytes) / page
+        guard ramPages > 0 else { return 0 }
+        return (pages / ramPages * 100 * 10_000).rounded(.down) / 10_000
     }
 
     /// Rows from 0% to 100% small in `steps` equal steps.
