@@ -47,7 +47,7 @@ public struct AllowedValues: Equatable, Sendable {
     }
 
     /// `4096`, `4096 or 8192`, `a power of two from 32 to 256`, `a multiple of 8 from 8 to 64`,
-    /// `0 to 1K`: sizes of a mebibyte and more with the suffix a profile file may use.
+    /// `0 to 1024`: sizes of a mebibyte and more with the suffix a profile file may use (`64G`).
     public var description: String {
         let low = Self.spelling(minimum)
         let high = Self.spelling(maximum)
