@@ -1,3 +1,5 @@
+import SomsimWorkload
+
 /// One named constant of the models: its value, unit and where the value comes from.
 public struct ProfileConstant: Equatable, Sendable {
     public var key: ProfileKey
@@ -7,8 +9,64 @@ public struct ProfileConstant: Equatable, Sendable {
     /// Where the default comes from: a kernel file and symbol, a measurement on this project's
     /// machine (docs/kernel-facts), a published figure, or "estimate" with its reasoning.
     public var source: String
+    /// The values the model honours; a profile file that sets another is refused.
+    public var allowed: AllowedValues
 
     public var name: String { key.rawValue }
+}
+
+/// The values of a constant the model can honour: a range, perhaps only powers of two or
+/// multiples of a step, and why.
+///
+/// Outside it the model would answer wrongly or not at all: the engine assumes x86-64 geometry
+/// (4 KiB base pages, 512-entry tables, 4 levels), some constants divide, and every size is
+/// multiplied by page, process or VMA counts, so the bounds keep those products far from 2^64.
+public struct AllowedValues: Equatable, Sendable {
+    public var minimum: UInt64
+    public var maximum: UInt64
+    /// Only powers of two.
+    public var powerOfTwo: Bool
+    /// Only multiples of this (1: any integer).
+    public var step: UInt64
+    /// Why the model needs the range: the kernel rule or the model's assumption behind it.
+    public var reason: String
+
+    public init(_ minimum: UInt64, _ maximum: UInt64, powerOfTwo: Bool = false, step: UInt64 = 1, reason: String) {
+        self.minimum = minimum
+        self.maximum = maximum
+        self.powerOfTwo = powerOfTwo
+        self.step = step
+        self.reason = reason
+    }
+
+    /// Exactly one value.
+    public static func only(_ value: UInt64, reason: String) -> Self { Self(value, value, reason: reason) }
+
+    public func contains(_ value: UInt64) -> Bool {
+        value >= minimum && value <= maximum && value % step == 0 && (!powerOfTwo || value & (value &- 1) == 0)
+    }
+
+    /// `4096`, `4096 or 8192`, `a power of two from 32 to 256`, `a multiple of 8 from 8 to 64`,
+    /// `0 to 1024`: sizes of a mebibyte and more with the suffix a profile file may use (`64G`).
+    public var description: String {
+        let low = Self.spelling(minimum)
+        let high = Self.spelling(maximum)
+        if minimum == maximum { return low }
+        if powerOfTwo { return "a power of two from \(low) to \(high)" }
+        if step > 1 {
+            return maximum - minimum == step ? "\(low) or \(high)" : "a multiple of \(step) from \(low) to \(high)"
+        }
+        return "\(low) to \(high)"
+    }
+
+    /// A value as a profile file may write it: `4096`, `2M`, `64G`.
+    static func spelling(_ value: UInt64) -> String {
+        for (suffix, shift) in [("T", 40), ("G", 30), ("M", 20)] as [(String, UInt64)]
+        where value >= 1 << shift && value & ((1 << shift) - 1) == 0 {
+            return "\(value >> shift)\(suffix)"
+        }
+        return String(value)
+    }
 }
 
 /// The name of every constant the engine and the schemes use.
@@ -92,46 +150,92 @@ public struct Profile: Equatable, Sendable {
     private static let position: [ProfileKey: Int] = Dictionary(
         uniqueKeysWithValues: ProfileKey.allCases.enumerated().map { ($1, $0) })
 
-    private static func c(_ key: ProfileKey, _ value: UInt64, _ unit: String, _ source: String) -> ProfileConstant {
-        ProfileConstant(key: key, value: value, unit: unit, source: source)
+    private static func c(_ key: ProfileKey, _ value: UInt64, _ unit: String, _ source: String, _ allowed: AllowedValues) -> ProfileConstant {
+        ProfileConstant(key: key, value: value, unit: unit, source: source, allowed: allowed)
     }
+
+    // The ranges the model honours, shared by constants of one kind.
+    private static let x86Geometry =
+        "the engine models x86-64 paging with 4 KiB base pages, 512-entry page tables and 4 levels; page-table spans, THP and HugeTLB sizes are fixed in PageTableSet and the fault paths"
+    private static let pgdRange = AllowedValues(
+        4096, 8192, step: 4096, reason: "a PGD is one page, or two with page-table isolation (arch/x86/mm/pgtable.c: PGD_ALLOCATION_ORDER 0 or 1)")
+    private static let memdescWord = AllowedValues(
+        8, 64, step: 8, reason: "a per-page memdesc is whole 8-byte words, at most today's 64-byte struct page")
+    private static let slabObject = AllowedValues(
+        8, 4096, reason: "a descriptor is a slab object: at least one 8-byte word, at most a page")
+    private static let kernelObject = AllowedValues(
+        1, 1 << 20, reason: "a kernel object has a size, and 1 MiB keeps its products with process and VMA counts far from 2^64")
 
     // The table is in `ProfileKey` order; a test checks it.
     static let defaults: [ProfileConstant] = [
-        c(.pageBytes, 4096, "bytes", "arch/x86/include/asm/page_types.h: PAGE_SHIFT 12"),
-        c(.structPageBytes, 64, "bytes", "include/linux/mm_types.h: sizeof(struct page) on x86-64 without debug options"),
-        c(.sectionBytes, 128 << 20, "bytes", "arch/x86/include/asm/sparsemem.h: SECTION_SIZE_BITS 27; the memmap is allocated a section at a time"),
-        c(.pageExtBytes, 0, "bytes per page", "mm/page_ext.c: struct page_ext plus each enabled client's data (page_owner, page_table_check, ...); 0 when no client is enabled, the default"),
-        c(.pageTableBytes, 4096, "bytes", "arch/x86: every page-table level is one 4 KiB page of 512 8-byte entries"),
-        c(.pageTableLevelBits, 9, "bits", "arch/x86/include/asm/pgtable_64_types.h: PTRS_PER_PTE 512"),
-        c(.pageTableLevels, 4, "levels", "measured: 4-level paging at runtime (no la57) although CONFIG_PGTABLE_LEVELS=5 (docs/kernel-facts/FINDINGS.md)"),
-        c(.pgdBytes, 4096, "bytes", "measured: PageTables grows by VmPTE + 4 KiB per process with PTI off (docs/kernel-facts, 7h)"),
-        c(.pgdBytesPTI, 8192, "bytes", "arch/x86/mm/pgtable.c: PGD_ALLOCATION_ORDER 1 with CONFIG_MITIGATION_PAGE_TABLE_ISOLATION"),
-        c(.faultAroundPages, 16, "pages", "mm/memory.c: fault_around_bytes 64 KiB (measured: docs/kernel-facts, 4a)"),
-        c(.folioStructPages, 4, "struct pages", "include/linux/mm_types.h: struct folio spans the first 4 struct pages of a large folio in current kernels (3 before ~6.15)"),
-        c(.devdaxVmemmapKeptPages, 2, "pages per 2 MiB", "Documentation/mm/vmemmap_dedup.rst: device-DAX compound pages keep 2 of 8 vmemmap pages per 2 MiB"),
-        c(.memdescPageBytes, 8, "bytes per page", "kernelnewbies.org/MatthewWilcox/Memdescs: struct page shrinks to one 8-byte memdesc word"),
-        c(.memdescInterimPageBytes, 32, "bytes per page", "kernelnewbies.org/MatthewWilcox/Memdescs/Path: the interim step, a 32-byte struct page"),
-        c(.memdescAlignBytes, 16, "bytes", "kernelnewbies.org/MatthewWilcox/Memdescs: descriptors are allocated from slab in 16-byte steps"),
-        c(.memdescAnonFolioBytes, 96, "bytes", "linux-mm, Single Owner Memory thread (Feb 2023): 'about 96 bytes' for an anonymous folio's descriptor"),
-        c(.memdescFileFolioBytes, 80, "bytes", "estimate: struct folio's first-page fields (flags, lru, mapping, index, private, mapcount, refcount, memcg_data: 72 B) rounded up to 16"),
-        c(.memdescHugetlbFolioBytes, 96, "bytes", "estimate: a folio plus HugeTLB's fields (subpool, cgroup), as large as an anonymous folio"),
-        c(.memdescPtdescBytes, 64, "bytes", "estimate: struct ptdesc overlays one struct page today (include/linux/mm_types.h)"),
-        c(.somChunkBytes, 1 << 30, "bytes", "Single Owner Memory proposal (LSF/MM/BPF 2023): the pool hands out memory in 1 GiB chunks"),
-        c(.somBlockBytes, 2 << 20, "bytes", "Single Owner Memory proposal: 1 GiB chunks are managed in 2 MiB chunks with bitmaps"),
-        c(.somBlockEntryBytes, 16, "bytes per 2 MiB", "estimate: one entry of a process's list or tree of 2 MiB chunks (address and state); the proposal gives no size"),
-        c(.somProcessBytes, 64, "bytes per process", "estimate: a process's som state (list head, lock, counters); the proposal gives no size"),
-        c(.kernelStackBytes, 16384, "bytes", "arch/x86/include/asm/page_64_types.h: THREAD_SIZE 16 KiB (KASAN off)"),
-        c(.taskStructBytes, 4240, "bytes", "measured: /sys/kernel/slab/task_struct/object_size on Linux 6.18"),
-        c(.mmStructBytes, 1568, "bytes", "measured: /sys/kernel/slab/mm_struct/object_size on Linux 6.18"),
-        c(.signalStructBytes, 1152, "bytes", "measured: /sys/kernel/slab/signal_cache/object_size on Linux 6.18"),
-        c(.sighandStructBytes, 2080, "bytes", "measured: /sys/kernel/slab/sighand_cache/object_size on Linux 6.18"),
-        c(.filesStructBytes, 704, "bytes", "measured: /sys/kernel/slab/files_cache/object_size on Linux 6.18"),
-        c(.fsStructBytes, 64, "bytes", "measured: /sys/kernel/slab/fs_cache/object_size on Linux 6.18"),
-        c(.pidBytes, 184, "bytes", "measured: /sys/kernel/slab/pid/object_size on Linux 6.18"),
-        c(.vmaBytes, 192, "bytes per VMA", "measured: /sys/kernel/slab/vm_area_struct/object_size on Linux 6.18"),
-        c(.anonVMABytes, 96, "bytes per VMA with anonymous pages", "measured: /sys/kernel/slab/anon_vma/object_size on Linux 6.18"),
-        c(.anonVMAChainBytes, 64, "bytes per VMA with anonymous pages", "measured: /sys/kernel/slab/anon_vma_chain/object_size on Linux 6.18"),
+        c(.pageBytes, 4096, "bytes", "arch/x86/include/asm/page_types.h: PAGE_SHIFT 12",
+          AllowedValues.only(4096, reason: x86Geometry)),
+        c(.structPageBytes, 64, "bytes", "include/linux/mm_types.h: sizeof(struct page) on x86-64 without debug options",
+          AllowedValues(32, 256, powerOfTwo: true, reason: "the model always applies HVO, which the kernel does only when sizeof(struct page) is a power of two (mm/hugetlb_vmemmap.h: hugetlb_vmemmap_optimizable_size); 32 is the interim memdesc struct page, 256 leaves room for debug options")),
+        c(.sectionBytes, 128 << 20, "bytes", "arch/x86/include/asm/sparsemem.h: SECTION_SIZE_BITS 27; the memmap is allocated a section at a time",
+          AllowedValues(4 << 20, 64 << 30, powerOfTwo: true, reason: "a memory section is a power of two (SECTION_SIZE_BITS) that holds the largest buddy block, 4 MiB with MAX_PAGE_ORDER 10 (include/linux/mmzone.h); 64 GiB bounds the what-if (architectures use 16 MiB to 1 GiB)")),
+        c(.pageExtBytes, 0, "bytes per page", "mm/page_ext.c: struct page_ext plus each enabled client's data (page_owner, page_table_check, ...); 0 when no client is enabled, the default",
+          AllowedValues(0, 1024, reason: "0 without page_ext clients; a few words per page with them (mm/page_ext.c), and 1 KiB bounds it at a quarter of the page it describes")),
+        c(.pageTableBytes, 4096, "bytes", "arch/x86: every page-table level is one 4 KiB page of 512 8-byte entries",
+          AllowedValues.only(4096, reason: x86Geometry)),
+        c(.pageTableLevelBits, 9, "bits", "arch/x86/include/asm/pgtable_64_types.h: PTRS_PER_PTE 512",
+          AllowedValues.only(9, reason: x86Geometry)),
+        c(.pageTableLevels, 4, "levels", "measured: 4-level paging at runtime (no la57) although CONFIG_PGTABLE_LEVELS=5 (docs/kernel-facts/FINDINGS.md)",
+          AllowedValues.only(4, reason: x86Geometry + "; 5-level paging (la57) is not modelled")),
+        c(.pgdBytes, 4096, "bytes", "measured: PageTables grows by VmPTE + 4 KiB per process with PTI off (docs/kernel-facts, 7h)",
+          pgdRange),
+        c(.pgdBytesPTI, 8192, "bytes", "arch/x86/mm/pgtable.c: PGD_ALLOCATION_ORDER 1 with CONFIG_MITIGATION_PAGE_TABLE_ISOLATION",
+          pgdRange),
+        c(.faultAroundPages, 16, "pages", "mm/memory.c: fault_around_bytes 64 KiB (measured: docs/kernel-facts, 4a)",
+          AllowedValues(1, 512, powerOfTwo: true, reason: "mm/memory.c: fault_around_bytes_set rounds down to a power of two and refuses more than PTRS_PER_PTE pages; the model aligns the window to its size")),
+        c(.folioStructPages, 4, "struct pages", "include/linux/mm_types.h: struct folio spans the first 4 struct pages of a large folio in current kernels (3 before ~6.15)",
+          AllowedValues(1, 4, reason: "struct folio overlays the first struct pages of a large folio, and the smallest large anonymous folio (order 2, 16 KiB: THP_ORDERS_ALL_ANON) has 4")),
+        c(.devdaxVmemmapKeptPages, 2, "pages per 2 MiB", "Documentation/mm/vmemmap_dedup.rst: device-DAX compound pages keep 2 of 8 vmemmap pages per 2 MiB",
+          AllowedValues(1, 32, reason: "at least the head vmemmap page, at most all the vmemmap of a 2 MiB page at the largest struct_page_bytes (512 × 256 B = 32 pages)")),
+        c(.memdescPageBytes, 8, "bytes per page", "kernelnewbies.org/MatthewWilcox/Memdescs: struct page shrinks to one 8-byte memdesc word",
+          memdescWord),
+        c(.memdescInterimPageBytes, 32, "bytes per page", "kernelnewbies.org/MatthewWilcox/Memdescs/Path: the interim step, a 32-byte struct page",
+          memdescWord),
+        c(.memdescAlignBytes, 16, "bytes", "kernelnewbies.org/MatthewWilcox/Memdescs: descriptors are allocated from slab in 16-byte steps",
+          AllowedValues(8, 4096, powerOfTwo: true, reason: "slab objects are aligned to a power of two, at least ARCH_SLAB_MINALIGN (8) and at most a page")),
+        c(.memdescAnonFolioBytes, 96, "bytes", "linux-mm, Single Owner Memory thread (Feb 2023): 'about 96 bytes' for an anonymous folio's descriptor",
+          slabObject),
+        c(.memdescFileFolioBytes, 80, "bytes", "estimate: struct folio's first-page fields (flags, lru, mapping, index, private, mapcount, refcount, memcg_data: 72 B) rounded up to 16",
+          slabObject),
+        c(.memdescHugetlbFolioBytes, 96, "bytes", "estimate: a folio plus HugeTLB's fields (subpool, cgroup), as large as an anonymous folio",
+          slabObject),
+        c(.memdescPtdescBytes, 64, "bytes", "estimate: struct ptdesc overlays one struct page today (include/linux/mm_types.h)",
+          slabObject),
+        c(.somChunkBytes, 1 << 30, "bytes", "Single Owner Memory proposal (LSF/MM/BPF 2023): the pool hands out memory in 1 GiB chunks",
+          AllowedValues(16 << 20, 1 << 40, powerOfTwo: true, reason: "a chunk is a whole number of 2 MiB blocks with a bitmap of at least one byte (8 blocks); 1 TiB bounds the pool's rounding")),
+        c(.somBlockBytes, 2 << 20, "bytes", "Single Owner Memory proposal: 1 GiB chunks are managed in 2 MiB chunks with bitmaps",
+          AllowedValues.only(2 << 20, reason: "the census counts single-owner memory in 2 MiB blocks (Schemes/Census.swift)")),
+        c(.somBlockEntryBytes, 16, "bytes per 2 MiB", "estimate: one entry of a process's list or tree of 2 MiB chunks (address and state); the proposal gives no size",
+          AllowedValues(1, 4096, reason: "an entry of a per-process block list: more than 0 bytes, at most a page")),
+        c(.somProcessBytes, 64, "bytes per process", "estimate: a process's som state (list head, lock, counters); the proposal gives no size",
+          kernelObject),
+        c(.kernelStackBytes, 16384, "bytes", "arch/x86/include/asm/page_64_types.h: THREAD_SIZE 16 KiB (KASAN off)",
+          AllowedValues(4096, 1 << 20, powerOfTwo: true, reason: "THREAD_SIZE is PAGE_SIZE << THREAD_SIZE_ORDER (arch/x86/include/asm/page_64_types.h); 1 MiB bounds its products with process counts")),
+        c(.taskStructBytes, 4240, "bytes", "measured: /sys/kernel/slab/task_struct/object_size on Linux 6.18",
+          kernelObject),
+        c(.mmStructBytes, 1568, "bytes", "measured: /sys/kernel/slab/mm_struct/object_size on Linux 6.18",
+          kernelObject),
+        c(.signalStructBytes, 1152, "bytes", "measured: /sys/kernel/slab/signal_cache/object_size on Linux 6.18",
+          kernelObject),
+        c(.sighandStructBytes, 2080, "bytes", "measured: /sys/kernel/slab/sighand_cache/object_size on Linux 6.18",
+          kernelObject),
+        c(.filesStructBytes, 704, "bytes", "measured: /sys/kernel/slab/files_cache/object_size on Linux 6.18",
+          kernelObject),
+        c(.fsStructBytes, 64, "bytes", "measured: /sys/kernel/slab/fs_cache/object_size on Linux 6.18",
+          kernelObject),
+        c(.pidBytes, 184, "bytes", "measured: /sys/kernel/slab/pid/object_size on Linux 6.18",
+          kernelObject),
+        c(.vmaBytes, 192, "bytes per VMA", "measured: /sys/kernel/slab/vm_area_struct/object_size on Linux 6.18",
+          kernelObject),
+        c(.anonVMABytes, 96, "bytes per VMA with anonymous pages", "measured: /sys/kernel/slab/anon_vma/object_size on Linux 6.18",
+          kernelObject),
+        c(.anonVMAChainBytes, 64, "bytes per VMA with anonymous pages", "measured: /sys/kernel/slab/anon_vma_chain/object_size on Linux 6.18",
+          kernelObject),
     ]
 }
 
@@ -149,24 +253,36 @@ public struct ProfileError: Error, Equatable, CustomStringConvertible {
 
 extension Profile {
     /// The profile as the text `somsim profile` prints and `--profile` reads back: one
-    /// `name = value` line per constant, its unit and source in a comment.
+    /// `name = value` line per constant, its unit, the values the model honours and its source
+    /// in a comment.
     public func text() -> String {
         var out = """
-            # somsim profile: every constant the models use, with its unit and source.
-            # Edit values and pass this file with --profile FILE. A constant left out keeps its
-            # default. Values are integers, with an optional K, M, G or T suffix (binary).
+            # somsim profile: every constant the models use, with its unit, the values the model
+            # honours, and its source. Edit values and pass this file with --profile FILE. A
+            # constant left out keeps its default. Values are integers, with an optional K, M, G
+            # or T suffix (binary). docs/profile.md says why each range is what it is.
 
             """
         let width = constants.map { $0.name.count }.max() ?? 0
         for constant in constants {
             let pad = String(repeating: " ", count: width - constant.name.count)
-            out += "\(constant.name)\(pad) = \(constant.value)  # \(constant.unit); \(constant.source)\n"
+            out += "\(constant.name)\(pad) = \(constant.value)  # \(constant.unit); allowed: \(constant.allowed.description); \(constant.source)\n"
         }
         return out
     }
 
+    /// Reads a profile file's bytes as they were read: a file that is not UTF-8 text is refused
+    /// at the line and column of its first ill-formed byte sequence, even inside a comment.
+    public static func parse(bytes: [UInt8], fileName: String = "<profile>", base: Profile = .x86_64) throws(ProfileError) -> Profile {
+        if let invalid = UserText.invalidUTF8(in: bytes) {
+            throw ProfileError(fileName: fileName, line: invalid.location.line, column: invalid.location.column, message: invalid.message)
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self), fileName: fileName, base: base)
+    }
+
     /// Reads a profile file: the defaults with every `name = value` line applied. Blank lines
-    /// and `#` comments are ignored; an unknown name, a repeated name or a bad value is an error.
+    /// and `#` comments are ignored; an unknown name, a repeated name, a bad value or a value
+    /// outside the constant's `allowed` values is an error.
     public static func parse(_ text: String, fileName: String = "<profile>", base: Profile = .x86_64) throws(ProfileError) -> Profile {
         var profile = base
         var seen: Set<ProfileKey> = []
@@ -182,7 +298,7 @@ extension Profile {
             }
             let name = parts[0].trimmingSpaces
             guard let key = ProfileKey(rawValue: String(name)) else {
-                throw ProfileError(fileName: fileName, line: lineNumber, column: column, message: "unknown constant '\(name)'")
+                throw ProfileError(fileName: fileName, line: lineNumber, column: column, message: "unknown constant \(UserText.quoted(name))")
             }
             guard seen.insert(key).inserted else {
                 throw ProfileError(fileName: fileName, line: lineNumber, column: column, message: "'\(name)' is set twice")
@@ -192,7 +308,13 @@ extension Profile {
             guard let value = Self.integer(valueText) else {
                 throw ProfileError(
                     fileName: fileName, line: lineNumber, column: valueColumn,
-                    message: "'\(valueText)' is not a non-negative integer (with an optional K, M, G or T suffix)")
+                    message: "\(UserText.quoted(valueText)) is not a non-negative integer (with an optional K, M, G or T suffix)")
+            }
+            let allowed = profile.constant(key).allowed
+            guard allowed.contains(value) else {
+                throw ProfileError(
+                    fileName: fileName, line: lineNumber, column: valueColumn,
+                    message: "\(name) = \(value) is outside the range the model honours: \(allowed.description) (\(allowed.reason))")
             }
             profile[key] = value
         }
@@ -212,7 +334,7 @@ extension Profile {
             multiplier = value
             break
         }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let number = UInt64(digits) else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let number = UInt64(digits) else { return nil }
         let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : product
     }

@@ -55,7 +55,7 @@ struct Checker {
         case .mmap(let p, let m, let length, let options):
             try live(p, line: line, column: a.first)
             if processes[p]?.mappings[m] != nil {
-                throw error(line, a.second, "process '\(p)' already has a mapping named '\(m)'; munmap it first or choose another name")
+                throw error(line, a.second, "process \(p.quoted) already has a mapping named \(m.quoted); munmap it first or choose another name")
             }
             let page = options.pageBytes
             if length == 0 {
@@ -82,7 +82,7 @@ struct Checker {
 
     private mutating func create(_ p: String, line: Int, column: Int) throws(WorkloadError) {
         if let existing = processes[p] {
-            throw error(line, column, "process name '\(p)' is already taken (created on line \(existing.createdLine)); process names are unique in a file, even after exit — choose another name")
+            throw error(line, column, "process name \(p.quoted) is already taken (created on line \(existing.createdLine)); process names are unique in a file, even after exit — choose another name")
         }
         processes[p] = Process(createdLine: line)
     }
@@ -98,9 +98,9 @@ struct Checker {
     /// The error for a process that does not exist or has exited.
     private func notLive(_ p: String, line: Int, column: Int) -> WorkloadError {
         if let exitLine = processes[p]?.exitLine {
-            return error(line, column, "process '\(p)' is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
+            return error(line, column, "process \(p.quoted) is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
         }
-        return error(line, column, "process '\(p)' is used before it exists; create it first with 'spawn \(p)' or 'PARENT fork \(p)'")
+        return error(line, column, "process \(p.quoted) is used before it exists; create it first with 'spawn \(UserText.clipped(p))' or 'PARENT fork \(UserText.clipped(p))'")
     }
 
     private func mapping(_ m: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> Mapping {
@@ -109,7 +109,7 @@ struct Checker {
             throw notLive(p, line: line, column: a.first)
         }
         guard let mapping = process.mappings[m] else {
-            throw error(line, a.second, "process '\(p)' has no mapping named '\(m)'; map it first with '\(p) mmap \(m) SIZE' (mappings belong to one process; fork copies them to the child)")
+            throw error(line, a.second, "process \(p.quoted) has no mapping named \(m.quoted); map it first with '\(UserText.clipped(p)) mmap \(UserText.clipped(m)) SIZE' (mappings belong to one process; fork copies them to the child)")
         }
         return mapping
     }

@@ -28,8 +28,9 @@ struct LexedFile {
     var tokens: [RawToken] = []
     var lines: [RawLine] = []
 
-    init(_ text: String) {
-        bytes = Array(text.utf8)
+    /// Cuts `bytes`, UTF-8 text (callers check that first).
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
         tokens.reserveCapacity(bytes.count / 4)
         var i = 0
         var lineNumber = 1
@@ -92,6 +93,9 @@ struct Token {
 
     var string: String { String(decoding: text, as: UTF8.self) }
 
+    /// The token as a message quotes it (`UserText.quoted`).
+    var quoted: String { UserText.quoted(text) }
+
     func isEqual(_ s: StaticString) -> Bool {
         guard text.count == s.utf8CodeUnitCount else { return false }
         return s.withUTF8Buffer { buffer in
@@ -116,6 +120,12 @@ extension ArraySlice where Element == UInt8 {
         Token(text: self, column: 0, endColumn: 0).isEqual(s)
     }
     var string: String { String(decoding: self, as: UTF8.self) }
+    var quoted: String { UserText.quoted(self) }
+}
+
+extension StringProtocol {
+    /// The text as a message quotes it (`UserText.quoted`).
+    var quoted: String { UserText.quoted(self) }
 }
 
 /// Names of processes, mappings, files, variables and labels: `[A-Za-z_][A-Za-z0-9_.-]*`.

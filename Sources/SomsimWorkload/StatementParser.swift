@@ -56,13 +56,13 @@ struct StatementParser {
         guard isName(head.text) else {
             throw error(
                 line, head.column,
-                "unknown statement '\(head.string)'; expected spawn, measure, machine, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
+                "unknown statement \(head.quoted); expected spawn, measure, machine, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
             )
         }
         guard t.count >= 2 else {
             throw error(
                 line, head.endColumn,
-                "expected a verb after process '\(head.string)': one of \(Self.verbs) (or is this meant to be a statement: spawn, measure, machine, repeat?)"
+                "expected a verb after process \(head.quoted): one of \(Self.verbs) (or is this meant to be a statement: spawn, measure, machine, repeat?)"
             )
         }
         let process = head.string
@@ -93,7 +93,7 @@ struct StatementParser {
         }
         throw error(
             line, verb.column,
-            "unknown verb '\(verb.string)' after process '\(process)'; expected one of: \(Self.verbs) (statements that start with a keyword: spawn, measure, machine, repeat)"
+            "unknown verb \(verb.quoted) after process \(process.quoted); expected one of: \(Self.verbs) (statements that start with a keyword: spawn, measure, machine, repeat)"
         )
     }
 
@@ -124,7 +124,7 @@ struct StatementParser {
             } else if let (key, value) = option.keyValue(), key.isEqual("huge") {
                 try once(.huge, &seen, option, line: line)
                 guard case .success(let bytes) = Sizes.parseSize(value), let huge = HugePageSize(rawValue: bytes) else {
-                    throw error(line, option.column, "unknown HugeTLB page size in '\(option.string)'; expected huge=2M or huge=1G")
+                    throw error(line, option.column, "unknown HugeTLB page size in \(option.quoted); expected huge=2M or huge=1G")
                 }
                 options.huge = huge
             } else if let (key, value) = option.keyValue(), key.isEqual("file") {
@@ -132,11 +132,11 @@ struct StatementParser {
                 guard isName(value) else {
                     throw error(
                         line, option.column,
-                        "'\(value.string)' is not a valid file ID in '\(option.string)'; \(Self.nameRule)")
+                        "\(value.quoted) is not a valid file ID in \(option.quoted); \(Self.nameRule)")
                 }
                 options.file = value.string
             } else {
-                throw error(line, option.column, "unknown mmap option '\(option.string)'; expected one of: \(Self.mmapOptions)")
+                throw error(line, option.column, "unknown mmap option \(option.quoted); expected one of: \(Self.mmapOptions)")
             }
         }
         if options.som && (options.shared || options.huge != nil || options.file != nil) {
@@ -154,7 +154,7 @@ struct StatementParser {
         let mapping = try name(t[2], line: line, what: "mapping name")
         guard let advice = Advice(rawValue: t[3].string) else {
             let all = Advice.allCases.map(\.rawValue).joined(separator: ", ")
-            throw error(line, t[3].column, "unknown madvise advice '\(t[3].string)'; expected one of: \(all)")
+            throw error(line, t[3].column, "unknown madvise advice \(t[3].quoted); expected one of: \(all)")
         }
         var range = ByteRange()
         var seen: UInt32 = 0
@@ -170,7 +170,7 @@ struct StatementParser {
                     anchors.length = option.column
                 }
             } else {
-                throw error(line, option.column, "unknown madvise option '\(option.string)'; expected offset=SIZE or length=SIZE")
+                throw error(line, option.column, "unknown madvise option \(option.quoted); expected offset=SIZE or length=SIZE")
             }
         }
         return .statement(.madvise(process: process, mapping: mapping, advice: advice, range: range), anchors)
@@ -188,7 +188,7 @@ struct StatementParser {
         } else if t[3].isEqual("read") {
             access = .read
         } else {
-            throw error(line, t[3].column, "unknown touch access '\(t[3].string)'; expected read or write")
+            throw error(line, t[3].column, "unknown touch access \(t[3].quoted); expected read or write")
         }
         var range = ByteRange()
         var stride: (bytes: UInt64, column: Int)?
@@ -197,7 +197,7 @@ struct StatementParser {
         var seen: UInt32 = 0
         for option in t[4...] {
             guard let (key, value) = option.keyValue() else {
-                throw error(line, option.column, "unknown touch option '\(option.string)'; expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
+                throw error(line, option.column, "unknown touch option \(option.quoted); expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
             }
             if key.isEqual("offset") {
                 try once(.offset, &seen, option, line: line)
@@ -222,7 +222,7 @@ struct StatementParser {
                 try once(.seed, &seen, option, line: line)
                 seed = (try integer(value, option, line: line, what: "seed"), option.column)
             } else {
-                throw error(line, option.column, "unknown touch option '\(option.string)'; expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
+                throw error(line, option.column, "unknown touch option \(option.quoted); expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
             }
         }
         var pattern = TouchPattern.every
@@ -248,7 +248,7 @@ struct StatementParser {
         var seen: UInt32 = 0
         for setting in t.dropFirst() {
             guard let (key, value) = setting.keyValue() else {
-                throw error(line, setting.column, "machine settings are KEY=VALUE, not '\(setting.string)'; keys: \(Self.machineKeys)")
+                throw error(line, setting.column, "machine settings are KEY=VALUE, not \(setting.quoted); keys: \(Self.machineKeys)")
             }
             let k = key.string
             switch k {
@@ -256,7 +256,7 @@ struct StatementParser {
                 try once(.ram, &seen, setting, line: line)
                 let bytes = try size(value, setting, line: line, what: "ram")
                 guard bytes > 0, bytes % 4096 == 0 else {
-                    throw error(line, setting.column, "ram must be a positive multiple of 4K, not \(value.string)")
+                    throw error(line, setting.column, "ram must be a positive multiple of 4K, not \(value.quoted)")
                 }
                 spec.ramBytes = bytes
             case "hugetlb-2m":
@@ -273,7 +273,7 @@ struct StatementParser {
                 } else if value.isEqual("off") {
                     on = false
                 } else {
-                    throw error(line, setting.column, "\(k) must be on or off, not '\(value.string)'")
+                    throw error(line, setting.column, "\(k) must be on or off, not \(value.quoted)")
                 }
                 if k == "hvo" { spec.hvo = on } else { spec.pti = on }
             case "hvo-kept":
@@ -283,12 +283,12 @@ struct StatementParser {
                 } else if value.isEqual("2") {
                     spec.hvoKeptPages = 2
                 } else {
-                    throw error(line, setting.column, "hvo-kept must be 1 or 2 (vmemmap pages kept per huge page), not '\(value.string)'")
+                    throw error(line, setting.column, "hvo-kept must be 1 or 2 (vmemmap pages kept per huge page), not \(value.quoted)")
                 }
             case "thp":
                 try once(.thp, &seen, setting, line: line)
                 guard let mode = THPMode(rawValue: value.string) else {
-                    throw error(line, setting.column, "thp must be never, madvise or always, not '\(value.string)'")
+                    throw error(line, setting.column, "thp must be never, madvise or always, not \(value.quoted)")
                 }
                 spec.thp = mode
             case "mthp":
@@ -296,7 +296,7 @@ struct StatementParser {
                 var sizes: [UInt64] = []
                 for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
                     guard case .success(let bytes) = Sizes.parseSize(part), bytes >= 8192, bytes < 2 << 20, bytes & (bytes - 1) == 0 else {
-                        throw error(line, setting.column, "mthp sizes are powers of two from 8K to 1M, separated by commas (mthp=64K,256K), not '\(value.string)'")
+                        throw error(line, setting.column, "mthp sizes are powers of two from 8K to 1M, separated by commas (mthp=64K,256K), not \(value.quoted)")
                     }
                     if !sizes.contains(bytes) { sizes.append(bytes) }
                 }
@@ -304,14 +304,14 @@ struct StatementParser {
             case "som-source":
                 try once(.somSource, &seen, setting, line: line)
                 guard let source = SomSource(rawValue: value.string) else {
-                    throw error(line, setting.column, "som-source must be hugetlb-2m, hugetlb-1g, devdax or external, not '\(value.string)'")
+                    throw error(line, setting.column, "som-source must be hugetlb-2m, hugetlb-1g, devdax or external, not \(value.quoted)")
                 }
                 spec.somSource = source
             case "som-pool":
                 try once(.somPool, &seen, setting, line: line)
                 spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
             default:
-                throw error(line, setting.column, "unknown machine key '\(k)'; expected one of: \(Self.machineKeys)")
+                throw error(line, setting.column, "unknown machine key \(k.quoted); expected one of: \(Self.machineKeys)")
             }
         }
         return spec
@@ -323,7 +323,7 @@ struct StatementParser {
 
     private func name(_ token: Token, line: Int, what: String) throws(WorkloadError) -> String {
         guard isName(token.text) else {
-            throw error(line, token.column, "'\(token.string)' is not a valid \(what); \(Self.nameRule)")
+            throw error(line, token.column, "\(token.quoted) is not a valid \(what); \(Self.nameRule)")
         }
         return token.string
     }
@@ -331,7 +331,7 @@ struct StatementParser {
     private func processName(_ token: Token, line: Int) throws(WorkloadError) -> String {
         let s = try name(token, line: line, what: "process name")
         if Self.keywords.contains(s) {
-            throw error(line, token.column, "'\(s)' starts statements and cannot name a process; choose another name")
+            throw error(line, token.column, "\(s.quoted) starts statements and cannot name a process; choose another name")
         }
         return s
     }
@@ -341,9 +341,9 @@ struct StatementParser {
         case .success(let bytes):
             return bytes
         case .failure(.overflow):
-            throw error(line, token.column, "\(what) '\(text.string)' does not fit in 64 bits (at most 18446744073709551615 bytes); use a smaller size")
+            throw error(line, token.column, "\(what) \(text.quoted) does not fit in 64 bits (at most 18446744073709551615 bytes); use a smaller size")
         case .failure(.notANumber):
-            throw error(line, token.column, "\(what) '\(text.string)' is not a size; write digits with an optional suffix \(Sizes.suffixList)")
+            throw error(line, token.column, "\(what) \(text.quoted) is not a size; write digits with an optional suffix \(Sizes.suffixList)")
         }
     }
 
@@ -352,9 +352,9 @@ struct StatementParser {
         case .success(let n):
             return n
         case .failure(.overflow):
-            throw error(line, token.column, "\(what) '\(text.string)' does not fit in 64 bits (at most 18446744073709551615); use a smaller number")
+            throw error(line, token.column, "\(what) \(text.quoted) does not fit in 64 bits (at most 18446744073709551615); use a smaller number")
         case .failure(.notANumber):
-            throw error(line, token.column, "\(what) '\(text.string)' is not a plain non-negative decimal integer")
+            throw error(line, token.column, "\(what) \(text.quoted) is not a plain non-negative decimal integer")
         }
     }
 
@@ -387,7 +387,7 @@ struct StatementParser {
     private func expectCount(_ t: [Token], _ count: Int, line: Int, usage: String) throws(WorkloadError) {
         try expectAtLeast(t, count, line: line, usage: usage)
         if t.count > count {
-            throw error(line, t[count].column, "unexpected '\(t[count].string)' at the end of the statement; the form is '\(usage)' (comments start with '#')")
+            throw error(line, t[count].column, "unexpected \(t[count].quoted) at the end of the statement; the form is '\(usage)' (comments start with '#')")
         }
     }
 

@@ -26,7 +26,17 @@ public enum WorkloadParser {
     /// mapping names, page-size multiples, `random=` counts). The first problem found is thrown with
     /// the line and column of the offending token in `text`.
     public static func parse(_ text: String, fileName: String, limits: ExpansionLimits = .default) throws(WorkloadError) -> Workload {
-        var expander = Expander(text: text, fileName: fileName, limits: limits)
+        var expander = Expander(bytes: Array(text.utf8), fileName: fileName, limits: limits)
+        return try expander.run()
+    }
+
+    /// Parses a file's bytes as they were read: a file that is not UTF-8 text is refused at the
+    /// line and column of its first ill-formed byte sequence, even inside a comment.
+    public static func parse(bytes: [UInt8], fileName: String, limits: ExpansionLimits = .default) throws(WorkloadError) -> Workload {
+        if let invalid = UserText.invalidUTF8(in: bytes) {
+            throw WorkloadError(fileName: fileName, location: invalid.location, message: invalid.message)
+        }
+        var expander = Expander(bytes: bytes, fileName: fileName, limits: limits)
         return try expander.run()
     }
 }
@@ -80,8 +90,8 @@ private struct Expander {
     var statements: [Located<Statement>] = []
     var scratch = Scratch()
 
-    init(text: String, fileName: String, limits: ExpansionLimits) {
-        lexed = LexedFile(text)
+    init(bytes: [UInt8], fileName: String, limits: ExpansionLimits) {
+        lexed = LexedFile(bytes)
         self.fileName = fileName
         self.limits = limits
         parser = StatementParser(fileName: fileName)
@@ -125,7 +135,7 @@ private struct Expander {
             if headText.isEqual("}") {
                 if line.tokens.count > 1 {
                     let extra = token(line.tokens.lowerBound + 1)
-                    throw error(line.number, extra.column, "unexpected '\(lexed.text(extra).string)' after '}'; a '}' stands alone on its line")
+                    throw error(line.number, extra.column, "unexpected \(lexed.text(extra).quoted) after '}'; a '}' stands alone on its line")
                 }
                 guard frames.count > 1, let closed = frames.popLast() else {
                     throw error(line.number, head.column, "'}' without an open repeat; remove it or open a block with 'repeat COUNT as VAR {'")
@@ -135,6 +145,11 @@ private struct Expander {
                 if size > maxStatements {
                     throw tooMany(closed.lineNumber, closed.column)
                 }
+                // A block that runs nothing is dropped: its body was parsed and checked above, and
+                // expanding it would cost one step per pass for no statement (`repeat 2^64-1` around
+                // an empty body or a `repeat 0`). Every node kept runs a line on every pass, so the
+                // expansion's work follows the statements it produces.
+                if closed.count == 0 || closed.body.isEmpty { continue }
                 blocks.append(Block(count: closed.count, body: closed.body))
                 try add(.block(blocks.count - 1), statements: size, to: &frames, line: closed.lineNumber, column: closed.column, limit: maxStatements)
                 continue
@@ -177,18 +192,18 @@ private struct Expander {
     private func checkHeader(_ line: RawLine) throws(WorkloadError) {
         let head = token(line.tokens.lowerBound)
         guard lexed.text(head).isEqual("somsim-workload") else {
-            throw error(line.number, head.column, "a workload starts with the header 'somsim-workload 1', not '\(lexed.text(head).string)'; add the header as the first line")
+            throw error(line.number, head.column, "a workload starts with the header 'somsim-workload 1', not \(lexed.text(head).quoted); add the header as the first line")
         }
         guard line.tokens.count >= 2 else {
             throw error(line.number, head.endColumn, "missing format version; the header is 'somsim-workload 1'")
         }
         let version = token(line.tokens.lowerBound + 1)
         guard lexed.text(version).isEqual("1") else {
-            throw error(line.number, version.column, "unsupported format version '\(lexed.text(version).string)'; this somsim reads version 1 ('somsim-workload 1')")
+            throw error(line.number, version.column, "unsupported format version \(lexed.text(version).quoted); this somsim reads version 1 ('somsim-workload 1')")
         }
         if line.tokens.count > 2 {
             let extra = token(line.tokens.lowerBound + 2)
-            throw error(line.number, extra.column, "unexpected '\(lexed.text(extra).string)' after the header; the header is 'somsim-workload 1'")
+            throw error(line.number, extra.column, "unexpected \(lexed.text(extra).quoted) after the header; the header is 'somsim-workload 1'")
         }
     }
 
@@ -209,28 +224,28 @@ private struct Expander {
         switch Sizes.parseInteger(countText) {
         case .success(let n): count = n
         case .failure(.overflow):
-            throw error(line.number, t[1].column, "repeat COUNT '\(countText.string)' does not fit in 64 bits; lower it")
+            throw error(line.number, t[1].column, "repeat COUNT \(countText.quoted) does not fit in 64 bits; lower it")
         case .failure(.notANumber):
-            throw error(line.number, t[1].column, "repeat COUNT must be a plain non-negative integer, not '\(countText.string)'")
+            throw error(line.number, t[1].column, "repeat COUNT must be a plain non-negative integer, not \(countText.quoted)")
         }
         guard t.count >= 3 else { throw missing("'as'") }
         guard lexed.text(t[2]).isEqual("as") else {
-            throw error(line.number, t[2].column, "expected 'as' after the repeat count, not '\(lexed.text(t[2]).string)'; \(usage)")
+            throw error(line.number, t[2].column, "expected 'as' after the repeat count, not \(lexed.text(t[2]).quoted); \(usage)")
         }
         guard t.count >= 4 else { throw missing("VAR") }
         let variable = lexed.text(t[3])
         guard isName(variable) else {
-            throw error(line.number, t[3].column, "repeat variable '\(variable.string)' is not a name; \(StatementParser.nameRule)")
+            throw error(line.number, t[3].column, "repeat variable \(variable.quoted) is not a name; \(StatementParser.nameRule)")
         }
         if let outer = frames.dropFirst().first(where: { $0.variable.utf8.elementsEqual(variable) }) {
-            throw error(line.number, t[3].column, "repeat variable '\(variable.string)' shadows the variable of the enclosing repeat on line \(outer.lineNumber); choose another name")
+            throw error(line.number, t[3].column, "repeat variable \(variable.quoted) shadows the variable of the enclosing repeat on line \(outer.lineNumber); choose another name")
         }
         guard t.count >= 5 else { throw missing("'{'") }
         guard lexed.text(t[4]).isEqual("{") else {
-            throw error(line.number, t[4].column, "expected '{' after the repeat variable, not '\(lexed.text(t[4]).string)'; \(usage)")
+            throw error(line.number, t[4].column, "expected '{' after the repeat variable, not \(lexed.text(t[4]).quoted); \(usage)")
         }
         if t.count > 5 {
-            throw error(line.number, t[5].column, "unexpected '\(lexed.text(t[5]).string)' after '{'; the body starts on the next line")
+            throw error(line.number, t[5].column, "unexpected \(lexed.text(t[5]).quoted) after '{'; the body starts on the next line")
         }
         let depth = frames.count  // frames[0] is the top level
         if depth > limits.maxDepth {
@@ -255,13 +270,13 @@ private struct Expander {
                 continue
             }
             let bytes = lexed.bytes
-            let text = lexed.text(raw).string
+            let text = lexed.text(raw)
             var pieces: [Piece] = []
             var literalStart = raw.start
             var i = raw.start
             while i < raw.end {
                 if bytes[i] == UInt8(ascii: "}") {
-                    throw error(line.number, raw.column, "stray '}' in '\(text)'; a variable is written {VAR}")
+                    throw error(line.number, raw.column, "stray '}' in \(text.quoted); a variable is written {VAR}")
                 }
                 guard bytes[i] == UInt8(ascii: "{") else {
                     i += 1
@@ -270,17 +285,17 @@ private struct Expander {
                 var j = i + 1
                 while j < raw.end, bytes[j] != UInt8(ascii: "}"), bytes[j] != UInt8(ascii: "{") { j += 1 }
                 guard j < raw.end, bytes[j] == UInt8(ascii: "}") else {
-                    throw error(line.number, raw.column, "unclosed '{' in '\(text)'; a variable is written {VAR}")
+                    throw error(line.number, raw.column, "unclosed '{' in \(text.quoted); a variable is written {VAR}")
                 }
                 let name = bytes[(i + 1)..<j]
                 guard isName(name) else {
-                    throw error(line.number, raw.column, "'{\(name.string)}' in '\(text)' is not a variable; a variable is written {VAR} with VAR the name of an enclosing repeat's variable")
+                    throw error(line.number, raw.column, "\("{\(name.string)}".quoted) in \(text.quoted) is not a variable; a variable is written {VAR} with VAR the name of an enclosing repeat's variable")
                 }
                 guard let depth = scope.lastIndex(where: { $0.utf8.elementsEqual(name) }) else {
                     let known = scope.isEmpty
                         ? "there is no enclosing repeat block"
-                        : "the enclosing repeat blocks define: \(scope.joined(separator: ", "))"
-                    throw error(line.number, raw.column, "unknown variable '{\(name.string)}' in '\(text)'; \(known)")
+                        : "the enclosing repeat blocks define: \(scope.map { UserText.clipped($0) }.joined(separator: ", "))"
+                    throw error(line.number, raw.column, "unknown variable \("{\(name.string)}".quoted) in \(text.quoted); \(known)")
                 }
                 if literalStart < i { pieces.append(.literal(literalStart..<i)) }
                 pieces.append(.variable(depth))
@@ -383,7 +398,6 @@ private struct Expander {
                 }
             case .block(let index):
                 let block = blocks[index]
-                guard block.count > 0 else { continue }
                 values.append([UInt8(ascii: "0")])
                 let depth = values.count - 1
                 var i: UInt64 = 0

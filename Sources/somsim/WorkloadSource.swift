@@ -4,35 +4,20 @@ import SomsimWorkload
 
 /// Reads and parses the workload a command was given; prints parse errors the way compilers do.
 enum WorkloadSource {
+    /// The workload at `path` (`-` for standard input), or the embedded default without one.
+    ///
+    /// A file that cannot be read exits 66 (`InputFile`); one that is not a valid workload, 65
+    /// (EX_DATAERR) with `FILE:LINE:COLUMN: error: MESSAGE`.
     static func load(_ path: String?) throws -> Workload {
-        let (text, name) = try read(path)
+        let bytes = try path.map(InputFile.readOrExit)
         do {
-            return try WorkloadParser.parse(text, fileName: name)
+            if let path, let bytes {
+                return try WorkloadParser.parse(bytes: bytes, fileName: InputFile.displayName(path))
+            }
+            return try WorkloadParser.parse(DefaultWorkload.text, fileName: DefaultWorkload.fileName)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(65)  // EX_DATAERR: the input was not a valid workload
-        }
-    }
-
-    private static func read(_ path: String?) throws -> (String, String) {
-        guard let path else { return (DefaultWorkload.text, DefaultWorkload.fileName) }
-        if path == "-" {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw ValidationError("standard input is not UTF-8 text")
-            }
-            return (text, "<stdin>")
-        }
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw ValidationError("\(path) is not UTF-8 text")
-            }
-            return (text, path)
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            throw ValidationError("cannot read \(path): \((error as NSError).localizedDescription)")
         }
     }
 }

@@ -129,11 +129,11 @@ import Testing
     }
 
     @Test func aFileOverridesOnlyWhatItNames() throws {
-        let profile = try Profile.parse("# mine\nstruct_page_bytes = 80   # a debug kernel\n\nsom_chunk_bytes=2G\n")
-        #expect(profile[.structPageBytes] == 80)
+        let profile = try Profile.parse("# mine\nstruct_page_bytes = 128   # a debug kernel\n\nsom_chunk_bytes=2G\n")
+        #expect(profile[.structPageBytes] == 128)
         #expect(profile[.somChunkBytes] == 2 << 30)
         #expect(profile[.pageBytes] == 4096)
-        #expect(KernelConstants(profile: profile).structPageBytes == 80)
+        #expect(KernelConstants(profile: profile).structPageBytes == 128)
     }
 
     @Test(arguments: [

@@ -182,13 +182,11 @@ struct ParserErrorTests {
         #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som")
     }
 
+    /// Refused before anything is expanded: expanding would take 10^18 steps, so a regression
+    /// hangs until the time limit instead of passing. (No wall-clock assertion: debug builds vary.)
     @Test(.timeLimit(.minutes(1)))
     func hugeRepeatIsRefusedWithoutExpanding() {
-        let clock = ContinuousClock()
-        let start = clock.now
         let error = parseError(h("spawn a\na mmap m 4K\nrepeat 1000000000 as i {\n  repeat 1000000000 as j {\n    a touch m write\n  }\n}"))
-        let elapsed = clock.now - start
         #expect(error?.location == SourceLocation(line: 5, column: 3))
-        #expect(elapsed < .milliseconds(100))
     }
 }

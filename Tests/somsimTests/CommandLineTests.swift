@@ -19,9 +19,10 @@ import Testing
         var stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    /// Runs `somsim` (or `executable`, a wrapper such as setpriv) with `arguments`.
+    static func run(_ arguments: [String], stdin: String? = nil, executable: URL? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable ?? binary
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()
@@ -58,12 +59,6 @@ import Testing
         #expect(result.status == 65)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.hasPrefix("\(path):3:13: error: "))
-    }
-
-    @Test func missingFileIsAClearError() throws {
-        let result = try Self.run(["simulate", "/nonexistent/x.somw"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("cannot read /nonexistent/x.somw"))
     }
 
     @Test func readsStandardInputAndPrintsJSON() throws {
@@ -109,7 +104,7 @@ extension CommandLineTests {
 extension CommandLineTests {
     /// papers/ quotes notebooks-data/; both must be what the tool writes today.
     @Test func committedPaperDataIsWhatTheToolWrites() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = Self.repositoryRoot
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-papers-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let process = Process()
@@ -128,5 +123,90 @@ extension CommandLineTests {
             let actual = try String(contentsOf: out.appendingPathComponent(name), encoding: .utf8)
             #expect(actual == expected, "notebooks-data/published-figures/\(name) is stale: run sh papers/reproduce.sh")
         }
+    }
+}
+
+extension CommandLineTests {
+    /// `generate` refuses what its parser would refuse, or what would not be the mix asked for.
+    @Test(arguments: [
+        (["--ram", "0"], "Error: RAM (--ram) must be a positive multiple of 4K, not 0"),
+        (["--ram", "4097B"], "Error: RAM (--ram) must be a positive multiple of 4K, not 4097B"),
+        (["--ram", "1T", "--mix", "64K:100"], "Error: the workload would hold 50331650 statements, more than the parser's expansion limit of 20000000 (each allocation between 4K and 2M is a mapping of its own); lower --ram or --fill, or the share of those sizes"),
+        (["--fill", "nan"], "Error: fill (--fill) must be more than 0 and at most 100 percent, not nan"),
+        (["--fill", "150"], "Error: fill (--fill) must be more than 0 and at most 100 percent, not 150"),
+        (["--mix", "4K:inf"], "Error: --mix takes SIZE:PERCENT pairs separated by commas (4K:30,2M:70), not '4K:inf'"),
+        (["--mix", "4K:60,2M:60"], "Error: the shares add up to 120%, more than 100%"),
+        (["--mix", "3K:100"], "Error: allocation size 3K is not a power of two from 4K to 2M"),
+        (["--crossover", "--ram", "2M"], "Error: 90% of the filled memory (100% of 2M) is less than one 2M allocation; raise --ram or --fill, or drop the size"),
+        (["--crossover", "--small", "2M"], "Error: the size 2M is given twice; give each size once"),
+        (["--crossover", "--ram", "128T"], "Error: RAM (--ram) 128T is more than 64T, the address window the engine maps a workload into"),
+    ])
+    func generateRefusesWhatItCannotWrite(_ arguments: [String], _ message: String) throws {
+        let result = try Self.run(["generate", "alloc-mix"] + arguments)
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.split(separator: "\n").first.map(String.init) == message)
+    }
+}
+
+extension CommandLineTests {
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Runs papers/reproduce.sh with `somsim` into a copy of the committed data; returns the exit
+    /// status, standard error and the copy (the caller removes it).
+    static func reproduce(with somsim: String) throws -> (status: Int32, stderr: String, out: URL) {
+        let committed = repositoryRoot.appendingPathComponent("notebooks-data/published-figures")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-papers-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: committed, to: out)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["papers/reproduce.sh", somsim, out.path]
+        process.currentDirectoryURL = repositoryRoot
+        process.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr, out)
+    }
+
+    static func contents(of folder: URL) throws -> [String: String] {
+        var files: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            files[name] = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+        }
+        return files
+    }
+
+    /// Without a somsim to run, the script stops before it writes anything.
+    @Test func reproduceWithoutABinaryChangesNothing() throws {
+        let run = try Self.reproduce(with: "/nonexistent/somsim")
+        defer { try? FileManager.default.removeItem(at: run.out) }
+        #expect(run.status != 0)
+        #expect(run.stderr == "reproduce.sh: /nonexistent/somsim is not an executable somsim; build it (swift build) or pass its path; nothing was written\n")
+        #expect(try Self.contents(of: run.out) == Self.contents(of: Self.repositoryRoot.appendingPathComponent("notebooks-data/published-figures")))
+    }
+
+    /// A command that fails half-way leaves its file as it was and no temporary file behind; the
+    /// files written before it are complete.
+    @Test func reproduceWritesEachFileWhole() throws {
+        let fake = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-fake-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: fake) }
+        // Succeeds for compare; for explain, writes half a file and fails.
+        try "#!/bin/sh\nif [ \"$1\" = explain ]; then echo partial; exit 3; fi\necho \"fake $*\"\n".write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let run = try Self.reproduce(with: fake.path)
+        defer { try? FileManager.default.removeItem(at: run.out) }
+        let before = try Self.contents(of: Self.repositoryRoot.appendingPathComponent("notebooks-data/published-figures"))
+        let after = try Self.contents(of: run.out)
+        #expect(run.status != 0)
+        #expect(run.stderr == "reproduce.sh: '\(fake.path) explain hvo papers/workloads/hvo-1g.somw --format json' failed; \(run.out.path)/t3-hvo-1g.json is unchanged\n")
+        #expect(Set(after.keys) == Set(before.keys), "no temporary file is left")
+        #expect(after["t1-struct-page.csv"] == "fake compare papers/workloads/struct-page.somw --schemes struct-page --format csv\n")
+        #expect(after["t3-hvo-1g.json"] == before["t3-hvo-1g.json"])
+        #expect(after["t5-tlb-walk.csv"] == before["t5-tlb-walk.csv"])
     }
 }

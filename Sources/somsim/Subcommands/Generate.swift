@@ -64,16 +64,9 @@ struct AllocMixCommand: ParsableCommand {
             try findCrossover(ramBytes: ramBytes)
             return
         }
-        var classes: [AllocMix.SizeClass] = []
-        for part in mix.split(separator: ",") {
-            let pieces = part.split(separator: ":")
-            guard pieces.count == 2, let percent = Double(pieces[1]) else {
-                throw ValidationError("--mix takes SIZE:PERCENT pairs separated by commas, not '\(part)'")
-            }
-            classes.append(.init(sizeBytes: try Self.size(String(pieces[0]), "--mix"), percent: percent))
-        }
-        let generator = AllocMix(ramBytes: ramBytes, fillPercent: fill, classes: classes)
+        let generator: AllocMix
         do {
+            generator = AllocMix(ramBytes: ramBytes, fillPercent: fill, classes: try AllocMix.parseMix(mix))
             try generator.validate()
         } catch {
             throw ValidationError(error.description)
@@ -88,8 +81,14 @@ struct AllocMixCommand: ParsableCommand {
             throw ValidationError("--scheme must be memdesc or memdesc-32")
         }
         let loaded = try ProfileSource.load(profile)
-        let rows = try MemdescCrossover.sweep(small: smallBytes, large: largeBytes, ramBytes: ramBytes, steps: 10, scheme: chosen, profile: loaded)
-        let found = try MemdescCrossover.find(small: smallBytes, large: largeBytes, ramBytes: ramBytes, scheme: chosen, profile: loaded)
+        let rows: [MemdescCrossover.Row]
+        let found: Double?
+        do {
+            rows = try MemdescCrossover.sweep(small: smallBytes, large: largeBytes, ramBytes: ramBytes, steps: 10, scheme: chosen, profile: loaded)
+            found = try MemdescCrossover.find(small: smallBytes, large: largeBytes, ramBytes: ramBytes, scheme: chosen, profile: loaded)
+        } catch let problem as AllocMix.Problem {
+            throw ValidationError(problem.description)
+        }
         let answer = found.map { String(format2($0)) + "%" } ?? "none"
         switch format {
         case .md:
@@ -136,7 +135,7 @@ struct AllocMixCommand: ParsableCommand {
 
     static func size(_ text: String, _ option: String) throws -> UInt64 {
         guard let bytes = AllocMix.parseSize(text) else {
-            throw ValidationError("\(option): '\(text)' is not a size (digits with an optional K, M, G or T suffix)")
+            throw ValidationError("\(option): \(UserText.quoted(text)) is not a size (digits with an optional K, M, G or T suffix)")
         }
         return bytes
     }

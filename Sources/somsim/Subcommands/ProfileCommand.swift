@@ -41,21 +41,15 @@ struct ProfileCommand: ParsableCommand {
 }
 
 /// Reads the profile a command was given with `--profile FILE`; the defaults without one.
+///
+/// A file that cannot be read exits 66 (`InputFile`); one with a bad line, 65 with
+/// `FILE:LINE:COLUMN: error: MESSAGE`.
 enum ProfileSource {
     static func load(_ path: String?) throws -> Profile {
         guard let path else { return .x86_64 }
-        let text: String
+        let bytes = try InputFile.readOrExit(path)
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(data: data, encoding: .utf8) else { throw ValidationError("\(path) is not UTF-8 text") }
-            text = decoded
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            throw ValidationError("cannot read \(path): \((error as NSError).localizedDescription)")
-        }
-        do {
-            return try Profile.parse(text, fileName: path)
+            return try Profile.parse(bytes: bytes, fileName: InputFile.displayName(path))
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(65)
