@@ -26,7 +26,11 @@ public enum MemdescCrossover {
     /// all the memory the machine has for them (`fillablePercent`).
     public static func evaluate(small: UInt64, large: UInt64, smallPercent: Double, ramBytes: UInt64, scheme: SchemeName = .memdesc, profile: Profile) throws -> Row {
         let classes: [AllocMix.SizeClass] = [.init(sizeBytes: small, percent: smallPercent), .init(sizeBytes: large, percent: 100 - smallPercent)]
-        let mix = AllocMix(ramBytes: ramBytes, fillPercent: fillablePercent(ramBytes: ramBytes, classes: classes, profile: profile), classes: classes)
+        let fill = fillablePercent(ramBytes: ramBytes, classes: classes, profile: profile)
+        guard fill > 0 else {
+            throw Problem(description: "\(WorkloadPrinter.format(size: ramBytes)) of RAM leaves no memory for allocations once the memmap and the kernel's reserve are taken; give a larger --ram")
+        }
+        let mix = AllocMix(ramBytes: ramBytes, fillPercent: fill, classes: classes)
         try mix.validate()
         let workload = try WorkloadParser.parse(mix.text(), fileName: "<alloc-mix>")
         let run = SchemeRun.run(workload, profile: profile)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -16,7 +17,9 @@ struct AllocMixCommand: ParsableCommand {
         abstract: "A workload whose anonymous memory is split into allocations of chosen sizes.",
         discussion: """
             --mix gives size classes as SIZE:PERCENT (sizes are powers of two from 4K to 2M); \
-            together they fill --fill percent of RAM. Each allocation becomes one folio of its \
+            together they fill --fill percent of RAM, by default all the memory the machine has \
+            for them (RAM less the memmap, the kernel's free-page reserve and the process's \
+            kernel state and page tables: more would end in the OOM killer). Each allocation becomes one folio of its \
             size (4K regions with nohugepage, mTHP sizes enabled with mthp=, 2M THPs), so the \
             memdesc scheme sees exactly the mix.
 
@@ -26,7 +29,7 @@ struct AllocMixCommand: ParsableCommand {
 
             Examples:
               somsim generate alloc-mix --mix 4K:30,64K:20,2M:50 > mix.somw && somsim compare mix.somw
-              somsim generate alloc-mix --mix 256K:100 --ram 256K
+              somsim generate alloc-mix --mix 256K:100 --ram 4G --fill 50
               somsim generate alloc-mix --crossover --small 4K --large 2M
             """
     )
@@ -37,8 +40,8 @@ struct AllocMixCommand: ParsableCommand {
     @Option(help: "RAM of the generated machine.")
     var ram: String = "1G"
 
-    @Option(help: "Percent of RAM the allocations fill.")
-    var fill: Double = 100
+    @Option(help: "Percent of RAM the allocations fill (default: all the memory the machine has for them).")
+    var fill: Double?
 
     @Flag(help: "Find the memdesc crossover between --small and --large instead of writing a workload.")
     var crossover = false
@@ -52,7 +55,7 @@ struct AllocMixCommand: ParsableCommand {
     @Option(help: "With --crossover: the scheme to set against struct page (memdesc or memdesc-32).")
     var scheme: String = "memdesc"
 
-    @Option(help: "With --crossover: a profile file whose values override the defaults.")
+    @Option(help: "A profile file whose values override the defaults (the memory the machine has for allocations; with --crossover, the schemes).")
     var profile: String?
 
     @Option(name: .shortAndLong, help: "With --crossover: output format md, csv or json.")
@@ -65,11 +68,27 @@ struct AllocMixCommand: ParsableCommand {
             return
         }
         let generator: AllocMix
+        let fillable: Double
         do {
-            generator = AllocMix(ramBytes: ramBytes, fillPercent: fill, classes: try AllocMix.parseMix(mix))
+            let classes = try AllocMix.parseMix(mix)
+            // RAM the generator cannot write is refused in its own words first.
+            if ramBytes == 0 || ramBytes % 4096 != 0 || ramBytes > AllocMix.maxRAMBytes {
+                try AllocMix(ramBytes: ramBytes, fillPercent: 100, classes: classes).validate()
+            }
+            fillable = MemdescCrossover.fillablePercent(ramBytes: ramBytes, classes: classes, profile: try ProfileSource.load(profile))
+            if fill == nil && fillable <= 0 {
+                throw ValidationError("--ram \(ram) leaves no memory for allocations once the memmap and the kernel's reserve are taken; give a larger --ram")
+            }
+            generator = AllocMix(ramBytes: ramBytes, fillPercent: fill ?? fillable, classes: classes)
             try generator.validate()
+        } catch let error as ValidationError {
+            throw error
         } catch {
-            throw ValidationError(error.description)
+            throw ValidationError("\(error)")
+        }
+        if let fill, fill > fillable {
+            FileHandle.standardError.write(
+                Data("note: --fill \(fill)% is more than the \(fillable)% of RAM this machine has for allocations; the workload ends in the OOM killer\n".utf8))
         }
         print(generator.text(), terminator: "")
     }
@@ -87,6 +106,8 @@ struct AllocMixCommand: ParsableCommand {
             rows = try MemdescCrossover.sweep(small: smallBytes, large: largeBytes, ramBytes: ramBytes, steps: 10, scheme: chosen, profile: loaded)
             found = try MemdescCrossover.find(small: smallBytes, large: largeBytes, ramBytes: ramBytes, scheme: chosen, profile: loaded)
         } catch let problem as AllocMix.Problem {
+            throw ValidationError(problem.description)
+        } catch let problem as MemdescCrossover.Problem {
             throw ValidationError(problem.description)
         }
         let answer = found.map { String(format2($0)) + "%" } ?? "none"
