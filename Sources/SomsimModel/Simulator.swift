@@ -210,12 +210,15 @@ public struct Simulator {
                     groups[Int(id)].pages.modify(0..<pageCount) { _, page in
                         if !page.present { page.reserved = true }
                     }
-                    object = id
-                } else {
-                    dropIfUnused(id)
                 }
+                // A private mapping of a HugeTLB file maps the pages the file has in its page
+                // cache read-only (docs/kernel-facts 11a).
+                object = id
             }
             if !options.shared {
+                // A private mapping reserves every page, cached or not (mm/hugetlb.c:
+                // hugetlb_reserve_pages, chg = to - from for a private mapping; measured:
+                // docs/kernel-facts 11, 11g).
                 guard pools[huge]!.unreserved >= pageCount else { return "ENOMEM" }
                 pools[huge]!.reserved += pageCount
                 reservation = ExtentMap(length: pageCount, value: true)
