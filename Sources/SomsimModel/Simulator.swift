@@ -314,8 +314,13 @@ public struct Simulator {
                 } else {
                     anonPages -= freed
                 }
-            case .cache:
-                if let object = mapping.object { addMapcount(group: object, pages, delta: -1) }
+            case .cache(_, let dirty):
+                guard let object = mapping.object else { break }
+                // Zapping a dirty entry of a file or shmem page moves the dirty bit to the page
+                // (mm/memory.c: zap_present_folio_ptes, folio_mark_dirty): whoever still maps
+                // it, or maps it later, sees it dirty (measured: docs/kernel-facts 13).
+                if dirty { groups[Int(object)].pages.modify(pages) { _, page in page.dirty = true } }
+                addMapcount(group: object, pages, delta: -1)
             }
         }
     }

@@ -339,3 +339,60 @@ import Testing
         #expect(report.errors.map { $0.line } == [5])
     }
 }
+
+/// A shared page written through an already-writable entry is dirty in that entry only; zapping
+/// the entry moves the bit to the page (mm/memory.c: zap_present_folio_ptes). Expectations from
+/// docs/kernel-facts 13.
+@Suite struct DirtyBitOnZapTests {
+    static let ends = ["w munmap s", "w exit", "w madvise s dontneed"]
+
+    @Test(arguments: ["shared", "shared file=f"], ends)
+    func theRemainingMapperSeesTheWritersPagesDirty(_ kind: String, _ end: String) throws {
+        let report = try simulate(
+            """
+            spawn w
+            w mmap s 256K \(kind)
+            w touch s read
+            w touch s write
+            w fork r
+            r touch s read
+            measure before
+            \(end)
+            """)
+        #expect(report.measure("before").process("w").minorFaults == 64)  // the write costs none
+        #expect(report.measure("before").process("r").sharedCleanBytes == 256 * KiB)
+        let reader = report.measure("end").process("r")
+        #expect(reader.privateDirtyBytes == 256 * KiB)
+        #expect(reader.privateCleanBytes == 0)
+    }
+
+    @Test func halfZappedHalfStillClean() throws {
+        let report = try simulate(
+            """
+            spawn w
+            w mmap s 256K shared
+            w touch s read
+            w touch s write
+            w fork r
+            r touch s read
+            w madvise s dontneed length=128K
+            """)
+        let reader = report.measure("end").process("r")
+        #expect(reader.sharedCleanBytes == 128 * KiB)
+        #expect(reader.privateDirtyBytes == 128 * KiB)
+    }
+
+    @Test func aLaterMapperSeesTheDirtyPages() throws {
+        let report = try simulate(
+            """
+            spawn w
+            w mmap s 256K shared
+            w fork r
+            w touch s read
+            w touch s write
+            w munmap s
+            r touch s read
+            """)
+        #expect(report.measure("end").process("r").privateDirtyBytes == 256 * KiB)
+    }
+}
