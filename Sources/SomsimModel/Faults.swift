@@ -166,7 +166,12 @@ extension Simulator {
                     mapTables(p, m, pages)
                     return pages.upperBound
                 }
-                return allocatePrivate(p, &m, pages, fromReservation: true, &tally)
+                if m.huge != nil && m.object != nil { return faultPrivateHugeFile(p, &m, pages, access, &tally) }
+                // A private HugeTLB page is mapped writable only by a write fault: a read maps it
+                // read-only (mm/hugetlb.c: hugetlb_no_page makes a writable entry only for
+                // VM_SHARED), so a later write takes a fault of its own, a reuse (measured:
+                // docs/kernel-facts 10a).
+                return allocatePrivate(p, &m, pages, fromReservation: true, writable: access == .write || m.huge == nil, &tally)
             }
             if m.huge != nil { return faultSharedHuge(p, &m, pages, &tally) }
             if access == .read { return readFaultAround(p, &m, pages, &tally) }
@@ -201,10 +206,13 @@ extension Simulator {
             if access == .read { return pages.upperBound }
             if m.isPrivate {
                 // A private file page is mapped read-only; writing copies it
-                // (mm/memory.c: wp_page_copy; file pages are never reused).
+                // (mm/memory.c: wp_page_copy; file pages are never reused). A HugeTLB copy of a
+                // page-cache page takes the owner's reservation for that page (mm/hugetlb.c:
+                // hugetlb_wp, outside_reserve only when the old page is not the page-cache page;
+                // measured: docs/kernel-facts 11b, 11f).
                 addMapcount(group: m.object!, pages, delta: -1)
                 m.pages.assign(pages, .none)
-                let stop = allocatePrivate(p, &m, pages, fromReservation: false, &tally)
+                let stop = allocatePrivate(p, &m, pages, fromReservation: true, &tally)
                 tally.copies += stop - pages.lowerBound
                 return stop
             }
@@ -220,7 +228,7 @@ extension Simulator {
     /// the reservation of the process that made the mapping first, then free pages no reservation
     /// holds; when there are none the fault raises SIGBUS (mm/hugetlb.c: alloc_hugetlb_folio).
     private mutating func allocatePrivate(
-        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, fromReservation: Bool, _ tally: inout FaultTally
+        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, fromReservation: Bool, writable: Bool = true, _ tally: inout FaultTally
     ) -> UInt64 {
         var end = pages.upperBound
         if let huge = m.huge {
@@ -236,7 +244,7 @@ extension Simulator {
         if !taken.isEmpty {
             let run = runForTally(&tally, m)
             groups[Int(run)].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
-            m.pages.assign(taken, .anon(run: run, writable: true))
+            m.pages.assign(taken, .anon(run: run, writable: writable))
             setPMDMapped(&m, taken, false)
             if !tally.anonVMAMarked {
                 m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
@@ -524,6 +532,30 @@ extension Simulator {
         }
         if end < pages.upperBound { tally.signal = "SIGBUS" }
         return end
+    }
+
+    /// A fault on pages a private mapping of a HugeTLB file has not mapped. A page the file has
+    /// in its page cache is mapped read-only, as it is (a read), or copied at once into a page
+    /// of the mapping's own reservation (a write: the copy `hugetlb_wp` makes in the same fault,
+    /// not counted as a COW copy); a page the file does not have becomes a private page of the
+    /// mapping, never a page-cache page (mm/hugetlb.c: hugetlb_no_page; measured:
+    /// docs/kernel-facts 11a-11d).
+    private mutating func faultPrivateHugeFile(
+        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ access: Access, _ tally: inout FaultTally
+    ) -> UInt64 {
+        let object = m.object!
+        for (range, page) in groups[Int(object)].pages.extents(in: pages) {
+            if page.present && access == .read {
+                addMapcount(group: object, range, delta: 1)
+                m.pages.assign(range, .cache(writable: false, dirty: false))
+                tally.faults += UInt64(range.count)
+                mapTables(p, m, range, &tally)
+                continue
+            }
+            let stop = allocatePrivate(p, &m, range, fromReservation: true, writable: access == .write, &tally)
+            if stop < range.upperBound { return stop }
+        }
+        return pages.upperBound
     }
 
     /// Allocates the page tables that map `pages` of `m` in process `p`.

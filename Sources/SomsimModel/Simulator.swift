@@ -267,12 +267,15 @@ public struct Simulator {
                     groups[Int(id)].pages.modify(0..<pageCount) { _, page in
                         if !page.present { page.reserved = true }
                     }
-                    object = id
-                } else {
-                    dropIfUnused(id)
                 }
+                // A private mapping of a HugeTLB file maps the pages the file has in its page
+                // cache read-only (docs/kernel-facts 11a).
+                object = id
             }
             if !options.shared {
+                // A private mapping reserves every page, cached or not (mm/hugetlb.c:
+                // hugetlb_reserve_pages, chg = to - from for a private mapping; measured:
+                // docs/kernel-facts 11, 11g).
                 guard pools[huge]!.unreserved >= pageCount else { return "ENOMEM" }
                 pools[huge]!.reserved += pageCount
                 reservation = ExtentMap(length: pageCount, value: true)
@@ -370,8 +373,13 @@ public struct Simulator {
                 } else {
                     anonPages -= freed
                 }
-            case .cache:
-                if let object = mapping.object { addMapcount(group: object, pages, delta: -1) }
+            case .cache(_, let dirty):
+                guard let object = mapping.object else { break }
+                // Zapping a dirty entry of a file or shmem page moves the dirty bit to the page
+                // (mm/memory.c: zap_present_folio_ptes, folio_mark_dirty): whoever still maps
+                // it, or maps it later, sees it dirty (measured: docs/kernel-facts 13).
+                if dirty { groups[Int(object)].pages.modify(pages) { _, page in page.dirty = true } }
+                addMapcount(group: object, pages, delta: -1)
             }
         }
     }
@@ -408,48 +416,136 @@ public struct Simulator {
 
     // MARK: - madvise
 
-    /// madvise(2) on a page range of a mapping. Returns the errno the kernel would give, or nil.
+    /// madvise(2) from `byteRange`'s offset in mapping `name`, for `length=` bytes or to the
+    /// mapping's end. Returns the errno the kernel would give, or nil.
+    ///
+    /// The call is an address range, and it may run past the mapping: into other mappings of the
+    /// process, or into unmapped addresses. As madvise_walk_vmas does (mm/madvise.c), the advice
+    /// is applied to every VMA the range meets, in address order; a VMA the advice is invalid for
+    /// returns its error at once, with the VMAs before it done; an unmapped gap is remembered and
+    /// returned as ENOMEM at the end, after everything else was done (measured: docs/kernel-facts
+    /// 12). Nothing of the process is assumed to lie outside its workload mappings.
     mutating func madvise(_ p: Int, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> String? {
-        guard let mapping = processes[p].mappings[name] else { return "ENOMEM" }
-        guard let range = pageRange(byteRange, in: mapping) else { return "ENOMEM" }
+        guard let own = processes[p].mappings[name] else { return "ENOMEM" }
+        let offset = byteRange.offsetBytes
+        let ownBytes = own.end - own.start
+        // Without `length=`, the range is the rest of the mapping; past its end there is none.
+        guard let length = byteRange.lengthBytes ?? (offset <= ownBytes ? ownBytes - offset : nil) else { return "ENOMEM" }
+        // A zero length does nothing, wherever it points (do_madvise).
+        if length == 0 { return nil }
+        // A range that wraps around the address space is refused (check_input_range).
+        let (start, startWraps) = own.start.addingReportingOverflow(offset)
+        let (end, endWraps) = start.addingReportingOverflow(length)
+        if startWraps || endWraps { return "EINVAL" }
+
         var unmapped = false
-        mapping.vma.forEach(in: range) { _, flags in if !flags.mapped { unmapped = true } }
-        if unmapped { return "ENOMEM" }
-        splitPMDs(p, name, atEdgesOf: range)
-        switch advice {
-        case .wipeonfork, .keeponfork:
-            // Only private anonymous memory can be wiped on fork (mm/madvise.c).
-            if mapping.options.shared || mapping.options.file != nil || mapping.huge != nil { return "EINVAL" }
-            let wipe = advice == .wipeonfork
-            processes[p].mappings[name]!.vma.modify(range) { _, f in f.wipeonfork = wipe }
-        case .dontfork, .dofork:
-            // Single-owner memory cannot be made inheritable.
-            if advice == .dofork && mapping.isSingleOwner { return "EINVAL" }
-            let dontfork = advice == .dontfork
-            processes[p].mappings[name]!.vma.modify(range) { _, f in f.dontfork = dontfork }
-        case .hugepage, .nohugepage:
-            if mapping.huge != nil { return "EINVAL" }
-            let huge = advice == .hugepage
-            processes[p].mappings[name]!.vma.modify(range) { _, f in
-                f.hugepage = huge
-                f.nohugepage = !huge
-            }
-        case .dontneed:
-            // Zaps the range; the next touch faults anew.
-            zap(p, mapping, range, restoringReservation: true)
-            processes[p].mappings[name]!.pages.assign(range, .none)
-            // CONFIG_PT_RECLAIM (6.14+) frees the PTE tables whose whole 2 MiB span one
-            // MADV_DONTNEED call emptied; tables it only partly covered stay (measured:
-            // docs/kernel-facts, 7f). PMD and PUD tables are never reclaimed this way.
-            let addresses = address(range, in: mapping)
-            let pmdBytes: UInt64 = 1 << 21
-            let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
-            let last = addresses.upperBound / pmdBytes
-            if mapping.huge == nil, first < last {
-                editTables(p) { $0.release(level: 0, first..<last) }
+        var position = start
+        let met = processes[p].mappings.values.filter { $0.start < end && $0.end > start }.sorted { $0.start < $1.start }
+        for m in met {
+            if m.start > position { unmapped = true }
+            position = min(m.end, end)
+            let bytes = (max(start, m.start) - m.start)..<(position - m.start)
+            if let errno = advise(p, m.name, advice, bytes, &unmapped) { return errno }
+        }
+        if position < end { unmapped = true }
+        return unmapped ? "ENOMEM" : nil
+    }
+
+    /// Applies `advice` to the byte range `bytes` (offsets inside mapping `name`) of one mapping,
+    /// VMA by VMA (the mapping's VMA-attribute extents); a range not in the address space (a
+    /// DONTFORK range in a child) sets `unmapped`. Returns the errno that ends the call, or nil.
+    ///
+    /// Only HugeTLB mappings can be met at an offset that is not a multiple of their page size
+    /// (a range coming from a smaller-paged mapping next to them): MADV_DONTNEED then fails when
+    /// the range starts inside a huge page and leaves out a last partial huge page
+    /// (madvise_dontneed_free_valid_vma), and an advice that changes a VMA's flags fails where
+    /// it would have to split the VMA inside a huge page (hugetlb_vm_op_split), unless the flags
+    /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
+    /// 12f, 12g.
+    private mutating func advise(_ p: Int, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> String? {
+        let mapping = processes[p].mappings[name]!
+        let pageBytes = mapping.pageBytes
+        let startsInsidePage = bytes.lowerBound % pageBytes != 0
+        let endsInsidePage = bytes.upperBound % pageBytes != 0
+        let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
+        // The VMAs: maximal runs of equal attributes (the map need not keep its extents maximal).
+        var vmas: [(range: Range<UInt64>, flags: VMAFlags)] = []
+        for (range, flags) in mapping.vma.extents(in: outer) {
+            if !flags.mapped {
+                unmapped = true
+            } else if let last = vmas.last, last.range.upperBound == range.lowerBound, last.flags == flags {
+                vmas[vmas.count - 1].range = last.range.lowerBound..<range.upperBound
+            } else {
+                vmas.append((range, flags))
             }
         }
+        guard !vmas.isEmpty else { return nil }
+        let kind = mapping.options
+        switch advice {
+        // Only private anonymous memory can be wiped on fork (mm/madvise.c: a VMA with a file,
+        // HugeTLB included, or VM_SHARED is refused); KEEPONFORK is refused nowhere here.
+        case .wipeonfork where kind.shared || kind.file != nil || mapping.huge != nil:
+            return "EINVAL"
+        // Single-owner memory cannot be made inheritable.
+        case .dofork where mapping.isSingleOwner:
+            return "EINVAL"
+        default:
+            break
+        }
+        splitPMDs(p, name, atEdgesOf: outer)
+        if advice == .dontneed {
+            if startsInsidePage && vmas[0].range.contains(outer.lowerBound) { return "EINVAL" }
+            // A last partial huge page is left out.
+            let whole = outer.lowerBound..<(bytes.upperBound / pageBytes)
+            for vma in vmas where vma.range.overlaps(whole) {
+                dontneed(p, name, vma.range.clamped(to: whole))
+            }
+            return nil
+        }
+        for vma in vmas {
+            let advised = Self.flags(vma.flags, after: advice)
+            let partial = (startsInsidePage && vma.range.contains(outer.lowerBound)) || (endsInsidePage && vma.range.contains(outer.upperBound - 1))
+            if partial {
+                if advised != vma.flags { return "EINVAL" }
+                continue
+            }
+            processes[p].mappings[name]!.vma.modify(vma.range) { _, f in f = Self.flags(f, after: advice) }
+        }
         return nil
+    }
+
+    /// The VMA flags `flags` become after a flag-setting advice (mm/madvise.c:
+    /// madvise_vma_behavior). HUGEPAGE and NOHUGEPAGE are accepted on HugeTLB too, where they
+    /// change nothing that matters (measured: docs/kernel-facts 12f).
+    private static func flags(_ flags: VMAFlags, after advice: Advice) -> VMAFlags {
+        var flags = flags
+        switch advice {
+        case .dontfork, .dofork: flags.dontfork = advice == .dontfork
+        case .wipeonfork, .keeponfork: flags.wipeonfork = advice == .wipeonfork
+        case .hugepage, .nohugepage:
+            flags.hugepage = advice == .hugepage
+            flags.nohugepage = advice == .nohugepage
+        case .dontneed: break
+        }
+        return flags
+    }
+
+    /// MADV_DONTNEED of `range` (pages of one VMA of mapping `name`): zaps it; the next touch
+    /// faults anew.
+    private mutating func dontneed(_ p: Int, _ name: String, _ range: Range<UInt64>) {
+        let mapping = processes[p].mappings[name]!
+        zap(p, mapping, range, restoringReservation: true)
+        processes[p].mappings[name]!.pages.assign(range, .none)
+        // CONFIG_PT_RECLAIM (6.14+) frees the PTE tables whose whole 2 MiB span the zap of one
+        // VMA emptied; tables it only partly covered stay (measured: docs/kernel-facts, 7f). PMD
+        // and PUD tables are never reclaimed this way.
+        let addresses = address(range, in: mapping)
+        let pmdBytes: UInt64 = 1 << 21
+        let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
+        let last = addresses.upperBound / pmdBytes
+        if mapping.huge == nil, first < last {
+            editTables(p) { $0.release(level: 0, first..<last) }
+        }
     }
 
     // MARK: - Touch

@@ -285,14 +285,38 @@ private struct Run {
             let reply = try agent.call(&command).reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
         case .madvise(_, let name, let advice, let range):
-            guard let mapping = agent.mappings[name], let pages = pageRange(range, mapping) else {
-                notes.append("line \(line): madvise outside the mapping was not run (the model says \(modelErrno ?? "it succeeds"))")
+            // The same bytes as the model's call: from the offset, for `length=` or to the
+            // mapping's end, even past it (Simulator.madvise). Inside the window only workload
+            // mappings exist; the call is made only when every address of it outside the window
+            // is unmapped in the agent too (then both see a gap there), or when its end wraps
+            // (the kernel refuses it with EINVAL before looking at any VMA).
+            guard let mapping = agent.mappings[name],
+                let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
+            else {
+                notes.append("line \(line): madvise with no mapping, or past its end with no length, was not run (the model says \(modelErrno ?? "it succeeds"))")
+                return
+            }
+            let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
+            let (end, endWraps) = address.addingReportingOverflow(length)
+            var ownMemory: [String] = []
+            if !startWraps && !endWraps && length > 0 && (address < window.lowerBound || end > window.upperBound) {
+                for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
+                    let bounds = entry.prefix { $0 != " " }.split(separator: "-")
+                    guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
+                    if low < end && high > address && !(low >= window.lowerBound && high <= window.upperBound) {
+                        ownMemory.append(entry.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "))
+                    }
+                }
+            }
+            guard !startWraps, ownMemory.isEmpty else {
+                let reason = startWraps ? "its start address wraps" : "it reaches the agent's own memory (\(ownMemory[0]))"
+                notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno ?? "it succeeds"))")
                 return
             }
             var command = somsim_command()
             command.op = UInt32(SOMSIM_OP_MADVISE.rawValue)
-            command.address = mapping.address + pages.lowerBound * mapping.pageBytes
-            command.length = UInt64(pages.count) * mapping.pageBytes
+            command.address = address
+            command.length = length
             command.advice = Self.adviceValue(advice)
             let reply = try agent.call(&command).reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)

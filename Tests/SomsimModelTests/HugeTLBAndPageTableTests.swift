@@ -140,6 +140,161 @@ import Testing
         #expect(end.process("child").sharedHugetlbBytes == 4 * MiB)
         #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (0, 0))
     }
+
+    /// kernel-facts 10: a read maps a private HugeTLB page read-only, so the write after it is a
+    /// fault of its own that reuses the page; a read by a child takes an unreserved page.
+    @Test func privateReadThenWriteTakesAReuseFault() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=8
+            spawn parent
+            parent mmap h 8M huge=2M
+            parent touch h read length=2M
+            measure read
+            parent touch h write length=2M
+            measure written
+            parent touch h write length=2M
+            parent touch h read offset=4M length=2M
+            parent fork child
+            child touch h write offset=4M length=2M
+            measure child-copied
+            child touch h read offset=6M length=2M
+            child touch h write offset=6M length=2M
+            measure child-own-page
+            parent touch h write offset=4M length=2M
+            """)
+        let read = report.measure("read")
+        #expect((read.system.hugetlb2MFree, read.system.hugetlb2MReserved) == (7, 3))
+        #expect((read.process("parent").minorFaults, read.process("parent").cowReuses) == (1, 0))
+        #expect(read.process("parent").privateHugetlbBytes == 2 * MiB)
+        let written = report.measure("written")
+        #expect((written.system.hugetlb2MFree, written.system.hugetlb2MReserved) == (7, 3))
+        #expect((written.process("parent").minorFaults, written.process("parent").cowReuses) == (2, 1))
+        // The parent read page 2 (6, 2); the child's write copies it from an unreserved page.
+        let copied = report.measure("child-copied")
+        #expect((copied.system.hugetlb2MFree, copied.system.hugetlb2MReserved) == (5, 2))
+        #expect((copied.process("child").minorFaults, copied.process("child").cowCopies) == (1, 1))
+        // The child has no reservation: its read of page 3 takes an unreserved page; its write reuses it.
+        let own = report.measure("child-own-page")
+        #expect((own.system.hugetlb2MFree, own.system.hugetlb2MReserved) == (4, 2))
+        #expect((own.process("child").minorFaults, own.process("child").cowReuses) == (3, 1))
+        let end = report.measure("end")
+        #expect((end.process("parent").minorFaults, end.process("parent").cowReuses, end.process("parent").cowCopies) == (4, 2, 0))
+        #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (4, 2))
+        // Page 0 is still shared; the parent's page 2 and the child's pages 2 and 3 are private.
+        #expect((end.process("parent").sharedHugetlbBytes, end.process("parent").privateHugetlbBytes) == (2 * MiB, 2 * MiB))
+        #expect((end.process("child").sharedHugetlbBytes, end.process("child").privateHugetlbBytes) == (2 * MiB, 4 * MiB))
+    }
+
+    /// kernel-facts 11a-11d: a private mapping of a HugeTLB file reserves every page, maps the
+    /// file's cached pages read-only and copies them into its reservation when written; pages the
+    /// file does not have become its own.
+    @Test func privateMappingOfACachedHugeTLBFilePage() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=8
+            spawn a
+            a mmap s 4M huge=2M shared file=db
+            a touch s write length=2M
+            spawn b
+            b mmap p 4M huge=2M file=db
+            measure b-mapped
+            b touch p read length=2M
+            measure b-read
+            b touch p write length=2M
+            measure b-wrote
+            b touch p read offset=2M
+            measure b-read-hole
+            b touch p write offset=2M
+            a touch s read offset=2M
+            measure a-read
+            spawn c
+            c mmap p 4M huge=2M file=db
+            c touch p write length=2M
+            measure c-wrote
+            c munmap p
+            """)
+        #expect(report.errors.isEmpty)
+        let mapped = report.measure("b-mapped").system
+        #expect((mapped.hugetlb2MFree, mapped.hugetlb2MReserved) == (7, 3))
+        let read = report.measure("b-read")
+        #expect((read.system.hugetlb2MFree, read.system.hugetlb2MReserved) == (7, 3))
+        #expect(read.process("b").minorFaults == 1)
+        #expect(read.process("a").sharedHugetlbBytes == 2 * MiB)
+        #expect(read.process("b").sharedHugetlbBytes == 2 * MiB)
+        let wrote = report.measure("b-wrote")
+        #expect((wrote.system.hugetlb2MFree, wrote.system.hugetlb2MReserved) == (6, 2))
+        #expect((wrote.process("b").minorFaults, wrote.process("b").cowCopies) == (2, 1))
+        #expect(wrote.process("a").privateHugetlbBytes == 2 * MiB)
+        #expect(wrote.process("b").privateHugetlbBytes == 2 * MiB)
+        // Page 1 is not in the cache: b's read makes a page of its own from its reservation.
+        let hole = report.measure("b-read-hole").system
+        #expect((hole.hugetlb2MFree, hole.hugetlb2MReserved) == (5, 1))
+        let aRead = report.measure("a-read")
+        #expect((aRead.system.hugetlb2MFree, aRead.system.hugetlb2MReserved) == (4, 0))
+        #expect((aRead.process("b").minorFaults, aRead.process("b").cowReuses) == (4, 1))
+        #expect(aRead.process("a").privateHugetlbBytes == 4 * MiB)
+        #expect(aRead.process("b").privateHugetlbBytes == 4 * MiB)
+        // A write with no read first copies in the same fault: no COW copy counted.
+        let cWrote = report.measure("c-wrote")
+        #expect((cWrote.system.hugetlb2MFree, cWrote.system.hugetlb2MReserved) == (3, 1))
+        #expect((cWrote.process("c").minorFaults, cWrote.process("c").cowCopies) == (1, 0))
+        let end = report.measure("end").system
+        #expect((end.hugetlb2MFree, end.hugetlb2MReserved) == (4, 0))
+    }
+
+    /// kernel-facts 11e, 11f: fork copies a private HugeTLB file mapping's page tables only once
+    /// it has a page of its own (an anon_vma); a child's copies come from unreserved pages.
+    @Test func forkOfAPrivateHugeTLBFileMapping() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=8
+            spawn a
+            a mmap s 4M huge=2M shared file=db
+            a touch s write
+            spawn d
+            d mmap p 4M huge=2M file=db
+            d touch p read length=2M
+            d fork child
+            measure forked
+            child touch p read length=2M
+            measure child-read
+            d touch p write offset=2M
+            d fork child2
+            measure forked2
+            child2 touch p write
+            """)
+        let forked = report.measure("forked")
+        #expect((forked.system.hugetlb2MFree, forked.system.hugetlb2MReserved) == (6, 2))
+        #expect((forked.process("child").sharedHugetlbBytes, forked.process("child").privateHugetlbBytes) == (0, 0))
+        #expect(forked.process("d").sharedHugetlbBytes == 2 * MiB)
+        let childRead = report.measure("child-read")
+        #expect(childRead.process("child").minorFaults == 1)
+        #expect((childRead.system.hugetlb2MFree, childRead.system.hugetlb2MReserved) == (6, 2))
+        let forked2 = report.measure("forked2")
+        #expect((forked2.system.hugetlb2MFree, forked2.system.hugetlb2MReserved) == (5, 1))
+        #expect((forked2.process("d").minorFaults, forked2.process("d").cowCopies) == (2, 0))
+        #expect(forked2.process("child2").sharedHugetlbBytes == 4 * MiB)
+        #expect(forked2.process("d").sharedHugetlbBytes == 4 * MiB)
+        let end = report.measure("end")
+        #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (3, 1))
+        #expect((end.process("child2").minorFaults, end.process("child2").cowCopies) == (2, 2))
+        #expect((end.process("d").sharedHugetlbBytes, end.process("d").privateHugetlbBytes) == (2 * MiB, 2 * MiB))
+    }
+
+    /// kernel-facts 11g: the private mapping must reserve even the page the file has cached.
+    @Test func privateMappingOfACachedPageNeedsAFreeUnreservedPage() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=2
+            spawn a
+            a mmap s 4M huge=2M shared file=db
+            a touch s write length=2M
+            a mmap p 2M huge=2M file=db
+            """)
+        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.line } == [6])
+    }
 }
 
 @Suite struct PageTableTests {

@@ -192,3 +192,17 @@ static long read_long(const char *file)
 #define NRHP2M "/proc/sys/vm/nr_hugepages"
 #define NRHP1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 #define HVO "/proc/sys/vm/hugetlb_optimize_vmemmap"
+
+/* page frame number that addr maps in this process, from /proc/self/pagemap (root only);
+ * 0 when nothing is mapped there */
+static unsigned long pfn_of(void *addr)
+{
+	unsigned long entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof entry, (off_t)((unsigned long)addr / PG) * 8) != sizeof entry)
+		entry = 0;
+	close(fd);
+	return (entry >> 63) & 1 ? entry & ((1UL << 55) - 1) : 0;
+}
