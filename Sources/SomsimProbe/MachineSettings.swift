@@ -217,6 +217,7 @@ public struct MachineSettings: Equatable, Sendable {
         }
     }
 }
+
 /// `a × b`, or `UInt64.max` when it does not fit.
 func saturatingProduct(_ a: UInt64, _ b: UInt64) -> UInt64 {
     let (p, overflow) = a.multipliedReportingOverflow(by: b)

@@ -94,7 +94,9 @@ public enum Probe {
         try withValidateLock {
             var notes: [String] = []
             if let recovery = try RestorePlan.recover() {
-                notes.append("restored the machine from \(RestorePlan.journalPath), left by somsim process \(recovery.owner), before this run: " + recovery.steps.joined(separator: "; "))
+                let what = "restored the machine from \(RestorePlan.journalPath), left by somsim process \(recovery.owner)"
+                _ = "somsim validate: \(what)\n".withCString { write(2, $0, strlen($0)) }
+                notes.append("\(what), before this run: " + recovery.steps.joined(separator: "; "))
             }
             let facts = try MachineSettings.Facts.read()
             let plan = try plan(workload, facts: facts)
