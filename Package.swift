@@ -15,7 +15,6 @@ let package = Package(
         .library(name: "SomsimWorkload", targets: ["SomsimWorkload"]),
         .library(name: "SomsimReport", targets: ["SomsimReport"]),
         .library(name: "SomsimProbe", targets: ["SomsimProbe"]),
-        .executable(name: "somsim-agent", targets: ["somsim-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,14 +26,16 @@ let package = Package(
         // The real-kernel side of `somsim validate` (Linux only): machine settings, agents, /proc.
         .systemLibrary(name: "CHugeTLBFS", path: "Sources/CHugeTLBFS"),
         .target(name: "CSomsimProbeSupport"),
-        .executableTarget(
-            name: "somsim-agent",
+        // The agent each workload process runs: part of every program that links SomsimProbe,
+        // entered from a constructor when the probe executes the program as `somsim-agent`.
+        .target(
+            name: "CSomsimAgent",
             dependencies: ["CSomsimProbeSupport", "CHugeTLBFS"],
             linkerSettings: [.linkedLibrary("hugetlbfs")]  // a C target does not take the module map's `link`
         ),
         .target(
             name: "SomsimProbe",
-            dependencies: ["SomsimWorkload", "SomsimModel", "SomsimReport", "CSomsimProbeSupport", "CHugeTLBFS"]
+            dependencies: ["SomsimWorkload", "SomsimModel", "SomsimReport", "CSomsimProbeSupport", "CSomsimAgent", "CHugeTLBFS"]
         ),
         .executableTarget(
             name: "somsim",
@@ -55,7 +56,7 @@ let package = Package(
         // Runs workloads on the real kernel (root only; skipped with a message elsewhere).
         .testTarget(
             name: "SomsimProbeTests",
-            dependencies: ["SomsimProbe", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim-agent", "somsim"]
+            dependencies: ["SomsimProbe", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim"]
         ),
         .testTarget(name: "somsimTests", dependencies: ["somsim", "SomsimWorkload"]),
     ]

@@ -1,21 +1,24 @@
-/* Signal-safe helpers of the somsim probe: descriptor passing and the restore plan.
- * Everything in somsim_restore_now uses only async-signal-safe calls (open, write, close, kill,
- * poll, waitpid, umount2, rmdir, unlink) on data prepared in advance. */
+/* Signal-safe helpers of the somsim probe: descriptor passing, the restore plan and its journal.
+ * Everything in somsim_restore_now uses only async-signal-safe calls (open, read, write, close,
+ * fsync, system calls such as getdents64 and pidfd_send_signal, poll, waitpid, umount2, rmdir,
+ * unlink, unlinkat, nanosleep) on data prepared in advance. */
 #define _GNU_SOURCE
 #include "somsim_probe_support.h"
 
 #include <errno.h>
-#include <time.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int somsim_send(int socket, const void *buffer, size_t length, int fd)
@@ -86,69 +89,213 @@ int somsim_pidfd_wait(int pidfd, int timeout_ms)
 /* ---- the restore plan ---- */
 
 #define MAX_STEPS 64
+#define MAX_GROUPS 4096
 #define MAX_AGENTS 4096
+#define PATH_BYTES 256
 
 struct write_step {
-    char path[256];
+    char path[PATH_BYTES];
     char value[64];
 };
 struct remove_step {
-    char path[256];
-    int directory;
+    char path[PATH_BYTES];
+    int kind; /* 0 file, 1 empty directory, 2 directory of files */
+};
+struct group_step {
+    pid_t pgid;
+    unsigned long long start;
 };
 
 static struct write_step writes[MAX_STEPS];
 static int write_count;
-static char mounts[MAX_STEPS][256];
+static char mounts[MAX_STEPS][PATH_BYTES];
 static int mount_count;
 static struct remove_step removes[MAX_STEPS];
 static int remove_count;
-static pid_t groups[MAX_STEPS];
+static struct group_step groups[MAX_GROUPS];
 static int group_count;
 static pid_t agent_pids[MAX_AGENTS];
 static int agent_fds[MAX_AGENTS];
 static int agent_count;
 static const char *last_failure = "";
-static volatile sig_atomic_t restoring;
 
-static void copy(char *to, const char *from, size_t size)
+static char journal_directory[PATH_BYTES];
+static char journal_path[PATH_BYTES + 32];
+static char journal_temporary[PATH_BYTES + 32];
+static char journal_text[MAX_GROUPS * 48 + MAX_STEPS * 3 * (2 * PATH_BYTES) + 256];
+
+static int copy(char *to, const char *from, size_t size)
 {
     size_t n = strlen(from);
-    if (n >= size)
-        n = size - 1;
-    memcpy(to, from, n);
-    to[n] = 0;
+    if (n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(to, from, n + 1);
+    return 0;
 }
 
-void somsim_restore_add_write(const char *path, const char *value)
+/* One tab or newline in a path or value would break the journal's lines. */
+static int printable(const char *s)
 {
-    /* The latest write for a path replaces none: writes run in reverse order of registration. */
-    if (write_count == MAX_STEPS)
-        return;
-    copy(writes[write_count].path, path, sizeof writes[0].path);
-    copy(writes[write_count].value, value, sizeof writes[0].value);
+    for (; *s; s++)
+        if (*s == '\t' || *s == '\n') {
+            errno = EINVAL;
+            return -1;
+        }
+    return 0;
+}
+
+static int write_all(int fd, const char *text, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, text, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        text += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void sync_directory(void)
+{
+    int fd = open(journal_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Rewrites the journal from the plan: a temporary file, fsync, rename over the journal, fsync
+ * of the directory. The journal on disk is always a whole plan, the old one or the new one. */
+static int journal_save(void)
+{
+    if (!journal_path[0])
+        return 0;
+    size_t used = 0, room = sizeof journal_text;
+#define PUT(...)                                                                 \
+    do {                                                                         \
+        int n = snprintf(journal_text + used, room - used, __VA_ARGS__);         \
+        if (n < 0 || (size_t)n >= room - used) {                                 \
+            errno = ENOSPC;                                                      \
+            return -1;                                                           \
+        }                                                                        \
+        used += (size_t)n;                                                       \
+    } while (0)
+    PUT("somsim-restore-journal 1\n");
+    PUT("owner\t%d\t%llu\n", (int)getpid(), somsim_start_time(getpid()));
+    for (int i = 0; i < write_count; i++)
+        PUT("write\t%s\t%s\n", writes[i].path, writes[i].value);
+    for (int i = 0; i < mount_count; i++)
+        PUT("mount\t%s\n", mounts[i]);
+    for (int i = 0; i < remove_count; i++)
+        PUT("%s\t%s\n", removes[i].kind == 0 ? "remove" : removes[i].kind == 1 ? "remove-dir" : "remove-tree", removes[i].path);
+    for (int i = 0; i < group_count; i++)
+        PUT("group\t%d\t%llu\n", (int)groups[i].pgid, groups[i].start);
+#undef PUT
+    int fd = open(journal_temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, journal_text, used) != 0 || fsync(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        unlink(journal_temporary);
+        errno = saved;
+        return -1;
+    }
+    close(fd);
+    if (rename(journal_temporary, journal_path) != 0)
+        return -1;
+    sync_directory();
+    return 0;
+}
+
+int somsim_restore_journal_to(const char *directory)
+{
+    if (mkdir(directory, 0700) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (lstat(directory, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    if (copy(journal_directory, directory, sizeof journal_directory) != 0)
+        return -1;
+    snprintf(journal_path, sizeof journal_path, "%s/restore-journal", directory);
+    snprintf(journal_temporary, sizeof journal_temporary, "%s/restore-journal.new", directory);
+    return journal_save();
+}
+
+int somsim_restore_add_write(const char *path, const char *value)
+{
+    /* Writes run in reverse order of registration. */
+    if (write_count == MAX_STEPS) {
+        errno = ENOSPC;
+        return -1;
+    }
+    if (printable(path) != 0 || printable(value) != 0 || copy(writes[write_count].path, path, sizeof writes[0].path) != 0 ||
+        copy(writes[write_count].value, value, sizeof writes[0].value) != 0)
+        return -1;
     write_count++;
+    if (journal_save() != 0) {
+        write_count--;
+        return -1;
+    }
+    return 0;
 }
 
-void somsim_restore_add_mount(const char *directory)
+int somsim_restore_add_mount(const char *directory)
 {
-    if (mount_count < MAX_STEPS)
-        copy(mounts[mount_count++], directory, sizeof mounts[0]);
+    if (mount_count == MAX_STEPS) {
+        errno = ENOSPC;
+        return -1;
+    }
+    if (printable(directory) != 0 || copy(mounts[mount_count], directory, sizeof mounts[0]) != 0)
+        return -1;
+    mount_count++;
+    if (journal_save() != 0) {
+        mount_count--;
+        return -1;
+    }
+    return 0;
 }
 
-void somsim_restore_add_remove(const char *path, int directory)
+int somsim_restore_add_remove(const char *path, int kind)
 {
-    if (remove_count == MAX_STEPS)
-        return;
-    copy(removes[remove_count].path, path, sizeof removes[0].path);
-    removes[remove_count].directory = directory;
+    if (remove_count == MAX_STEPS) {
+        errno = ENOSPC;
+        return -1;
+    }
+    if (printable(path) != 0 || copy(removes[remove_count].path, path, sizeof removes[0].path) != 0)
+        return -1;
+    removes[remove_count].kind = kind;
     remove_count++;
+    if (journal_save() != 0) {
+        remove_count--;
+        return -1;
+    }
+    return 0;
 }
 
-void somsim_restore_track_group(pid_t group)
+int somsim_restore_track_group(pid_t group, unsigned long long leader_start_time)
 {
-    if (group_count < MAX_STEPS)
-        groups[group_count++] = group;
+    if (group_count == MAX_GROUPS) {
+        errno = ENOSPC;
+        return -1;
+    }
+    groups[group_count].pgid = group;
+    groups[group_count].start = leader_start_time;
+    group_count++;
+    if (journal_save() != 0) {
+        group_count--;
+        return -1;
+    }
+    return 0;
 }
 
 void somsim_restore_track_agent(pid_t pid, int pidfd)
@@ -175,6 +322,159 @@ void somsim_restore_untrack_agent(pid_t pid)
 
 const char *somsim_restore_last_failure(void) { return last_failure; }
 
+/* ---- processes, read from /proc with system calls only ---- */
+
+struct process_stat {
+    char comm[32];
+    char state;
+    pid_t pgid;
+    unsigned long long start;
+};
+
+static int read_stat(pid_t pid, struct process_stat *out)
+{
+    char path[48], text[1024];
+    char digits[16];
+    int n = 0;
+    for (pid_t p = pid; p > 0 && n < (int)sizeof digits; p /= 10)
+        digits[n++] = (char)('0' + p % 10);
+    memcpy(path, "/proc/", 6);
+    int at = 6;
+    while (n > 0)
+        path[at++] = digits[--n];
+    memcpy(path + at, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    text[got] = 0;
+    /* "PID (COMM) STATE PPID PGRP ... STARTTIME(22) ...": COMM may hold spaces and parentheses. */
+    char *open_paren = strchr(text, '(');
+    char *close_paren = strrchr(text, ')');
+    if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
+        return -1;
+    size_t length = (size_t)(close_paren - open_paren - 1);
+    if (length >= sizeof out->comm)
+        length = sizeof out->comm - 1;
+    memcpy(out->comm, open_paren + 1, length);
+    out->comm[length] = 0;
+    char *p = close_paren + 2;
+    unsigned long long fields[20] = { 0 }; /* fields 4.. of stat, as numbers */
+    out->state = *p;
+    int field = 3;
+    while (*p && field < 22) {
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+        field++;
+        unsigned long long v = 0;
+        int negative = *p == '-';
+        for (char *q = p + negative; *q >= '0' && *q <= '9'; q++)
+            v = v * 10 + (unsigned long long)(*q - '0');
+        if (field - 4 < 20)
+            fields[field - 4] = negative ? 0 : v;
+    }
+    if (field != 22)
+        return -1;
+    out->pgid = (pid_t)fields[5 - 4];
+    out->start = fields[22 - 4];
+    return 0;
+}
+
+unsigned long long somsim_start_time(pid_t pid)
+{
+    struct process_stat st;
+    return read_stat(pid, &st) == 0 ? st.start : 0;
+}
+
+/* The recorded group a live process belongs to as an agent, or -1. */
+static int agent_group_of(pid_t pid)
+{
+    struct process_stat st;
+    if (read_stat(pid, &st) != 0 || st.state == 'Z' || st.state == 'X' || strcmp(st.comm, SOMSIM_AGENT_COMM) != 0)
+        return -1;
+    for (int i = 0; i < group_count; i++)
+        if (groups[i].pgid == st.pgid && st.start >= groups[i].start)
+            return i;
+    return -1;
+}
+
+/* SIGKILL to every live agent of the recorded groups: each is checked again through a pidfd, so a
+ * number reused by another process in between is never signalled. Returns how many were alive. */
+static int kill_group_agents(void)
+{
+    if (group_count == 0)
+        return 0;
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc < 0)
+        return 0;
+    int alive = 0;
+    char buffer[8192];
+    for (;;) {
+        long n = syscall(SYS_getdents64, proc, buffer, sizeof buffer);
+        if (n <= 0)
+            break;
+        for (long at = 0; at < n;) {
+            unsigned short record;
+            memcpy(&record, buffer + at + 16, sizeof record); /* struct linux_dirent64: d_reclen */
+            const char *name = buffer + at + 19;
+            at += record;
+            pid_t pid = 0;
+            const char *c = name;
+            for (; *c >= '0' && *c <= '9'; c++)
+                pid = pid * 10 + (*c - '0');
+            if (*c || pid <= 0 || pid == getpid() || agent_group_of(pid) < 0)
+                continue;
+            int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+            if (pidfd < 0)
+                continue;
+            if (agent_group_of(pid) >= 0) {
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                alive++;
+            }
+            close(pidfd);
+        }
+    }
+    close(proc);
+    return alive;
+}
+
+/* Unlinks the files of a directory (one level), then removes it. */
+static int remove_tree(const char *directory)
+{
+    int fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    char buffer[4096];
+    for (int pass = 0; pass < 64; pass++) {
+        int removed = 0;
+        lseek(fd, 0, SEEK_SET);
+        for (;;) {
+            long n = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+            if (n <= 0)
+                break;
+            for (long at = 0; at < n;) {
+                unsigned short record;
+                memcpy(&record, buffer + at + 16, sizeof record); /* struct linux_dirent64 */
+                const char *name = buffer + at + 19;
+                at += record;
+                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                    continue;
+                if (unlinkat(fd, name, 0) == 0)
+                    removed++;
+            }
+        }
+        if (removed == 0)
+            break;
+    }
+    close(fd);
+    return rmdir(directory) == 0 || errno == ENOENT ? 0 : -1;
+}
+
 static int write_value(const char *path, const char *value)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -188,23 +488,33 @@ static int write_value(const char *path, const char *value)
     return w == (ssize_t)n ? 0 : -1;
 }
 
+static void pause_1ms(void)
+{
+    struct timespec pause = { 0, 1000000 };
+    nanosleep(&pause, NULL);
+}
+
 int somsim_restore_now(void)
 {
     int failures = 0;
-    restoring = 1;
-    /* 1. Agents: kill every group, then wait until each agent is gone (its memory is freed at
-     *    exit, so the pools can shrink and the mounts are no longer busy). */
-    for (int i = 0; i < group_count; i++)
-        kill(-groups[i], SIGKILL);
+    /* 1. Agents: SIGKILL to each tracked agent and to every agent of the recorded groups (also
+     *    those forked a moment ago), until none is alive; then wait for each tracked one (its
+     *    memory is freed at exit, so the pools can shrink and the mounts are no longer busy). */
     for (int i = 0; i < agent_count; i++) {
-        kill(agent_pids[i], SIGKILL);
+        if (agent_fds[i] >= 0)
+            syscall(SYS_pidfd_send_signal, agent_fds[i], SIGKILL, NULL, 0);
+        else
+            kill(agent_pids[i], SIGKILL);
+    }
+    for (int tries = 0; tries < 5000 && kill_group_agents() > 0; tries++)
+        pause_1ms();
+    for (int i = 0; i < agent_count; i++) {
         if (agent_fds[i] >= 0) {
             somsim_pidfd_wait(agent_fds[i], 10000);
             close(agent_fds[i]);
         }
         waitpid(agent_pids[i], NULL, WNOHANG); /* ours, or an orphan we adopted as subreaper */
     }
-    group_count = 0;
     agent_count = 0;
     /* Agents forked inside the workload were re-parented to us (the subreaper) when their
      * parents died: reap every child, so that none is left even as a zombie. Bounded (about 2 s)
@@ -215,22 +525,26 @@ int somsim_restore_now(void)
             continue;
         if (reaped < 0 && errno != EINTR)
             break; /* ECHILD: no children left */
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
+        pause_1ms();
     }
     /* 2. Files the run made, then mounts (a busy mount is detached lazily), then directories. */
-    for (int i = 0; i < remove_count; i++)
-        if (!removes[i].directory && unlink(removes[i].path) != 0 && errno != ENOENT) {
+    for (int i = remove_count - 1; i >= 0; i--) {
+        if (removes[i].kind == 0 && unlink(removes[i].path) != 0 && errno != ENOENT) {
             failures++;
             last_failure = "unlink of a workload file";
         }
+        if (removes[i].kind == 2 && remove_tree(removes[i].path) != 0) {
+            failures++;
+            last_failure = "removal of a directory of workload files";
+        }
+    }
     for (int i = mount_count - 1; i >= 0; i--)
         if (umount2(mounts[i], 0) != 0 && umount2(mounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
             failures++;
             last_failure = "umount of a hugetlbfs mount";
         }
     for (int i = remove_count - 1; i >= 0; i--)
-        if (removes[i].directory && rmdir(removes[i].path) != 0 && errno != ENOENT) {
+        if (removes[i].kind == 1 && rmdir(removes[i].path) != 0 && errno != ENOENT) {
             failures++;
             last_failure = "rmdir of a temporary directory";
         }
@@ -240,8 +554,13 @@ int somsim_restore_now(void)
             failures++;
             last_failure = writes[i].path;
         }
-    write_count = mount_count = remove_count = 0;
-    restoring = 0;
+    write_count = mount_count = remove_count = group_count = 0;
+    /* 4. The journal: deleted when everything is back; kept for the next start otherwise. */
+    if (journal_path[0]) {
+        if (failures == 0 && unlink(journal_path) == 0)
+            sync_directory();
+        journal_path[0] = 0;
+    }
     return failures;
 }
 
@@ -278,7 +597,10 @@ void somsim_restore_remove_signal_handlers(void)
     signal(SIGHUP, SIG_DFL);
 }
 
-int somsim_become_subreaper(void)
+int somsim_set_subreaper(int on)
 {
-    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    int previous = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &previous, 0, 0, 0) != 0 || prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) != 0)
+        return -1;
+    return previous != 0;
 }

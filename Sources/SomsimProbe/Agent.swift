@@ -1,4 +1,5 @@
 #if os(Linux)
+import CSomsimAgent
 import CSomsimProbeSupport
 import Glibc
 import SomsimWorkload
@@ -47,8 +48,10 @@ final class Agent {
         return kB * 1024
     }
 
-    /// Starts a fresh agent (`spawn`) in process group `group` (0: a new group led by the agent).
-    static func spawn(name: String, executable: String, group: pid_t) throws -> Agent {
+    /// Starts a fresh agent (`spawn`) in a new process group: this program again
+    /// (`/proc/self/exe`, whatever its path), entered as the agent (CSomsimAgent), with every
+    /// symbol bound at load time (`LD_BIND_NOW`), so no symbol is resolved inside a measured call.
+    static func spawn(name: String) throws -> Agent {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw ProbeError.syscall("socketpair", Errno(errno))
@@ -73,18 +76,33 @@ final class Agent {
         sigemptyset(&empty)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setpgroup(&attributes, group)
+        posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
-        defer { argv.forEach { free($0) } }
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(somsim_agent_argv0()), nil]
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("LD_BIND_NOW=1")]
+        var e = environ
+        while let entry = e.pointee {
+            if strncmp(entry, "LD_BIND_NOW=", 12) != 0 { environment.append(strdup(entry)) }
+            e += 1
+        }
+        environment.append(nil)
+        defer { (argv + environment).forEach { free($0) } }
+        let status = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environment)
         guard status == 0 else {
             close(pair[0])
-            throw ProbeError.syscall("posix_spawn \(executable)", Errno(status))
+            throw ProbeError.syscall("posix_spawn of the agent (/proc/self/exe)", Errno(status))
         }
-        somsim_restore_track_group(group == 0 ? pid : group)
+        do {
+            try RestorePlan.group(leader: pid)
+        } catch {
+            _ = Glibc.kill(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+            close(pair[0])
+            throw error
+        }
         let hello = try receive(socket: pair[0], process: name)
         guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == pid else {
             throw ProbeError.agent(process: name, "did not start (status \(hello.reply.status))")
@@ -158,10 +176,11 @@ final class Agent {
 }
 
 extension somsim_command {
-    /// Sets `path` (truncated to the field).
-    mutating func setPath(_ path: String) {
-        withUnsafeMutableBytes(of: &self.path) { buffer in
-            let bytes = Array(path.utf8.prefix(buffer.count - 1))
+    /// Sets `path`; throws when it does not fit the field.
+    mutating func setPath(_ path: String) throws {
+        try withUnsafeMutableBytes(of: &self.path) { buffer in
+            let bytes = Array(path.utf8)
+            guard bytes.count < buffer.count else { throw ProbeError.workload("the path \(path.prefix(60))… is longer than the agent's \(buffer.count - 1) bytes") }
             buffer.copyBytes(from: bytes + [0])
         }
     }

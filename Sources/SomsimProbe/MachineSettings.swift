@@ -5,14 +5,16 @@ import SomsimWorkload
 
 /// The machine settings a validation run may change, read from the kernel.
 ///
-/// `snapshot()` reads them; `plan(for:)` checks that the workload's `machine` line can be met
-/// without changing anything; `apply` registers the snapshot with the restore plan (which a
-/// signal handler can run) before it changes each setting.
+/// `snapshot()` reads them; `problems(for:…)` checks that the workload's `machine` line can be
+/// met without changing anything; `registerRestore` puts the snapshot in the restore plan (which
+/// a signal handler can run, and which is journaled) before `apply` changes any setting.
 public struct MachineSettings: Equatable, Sendable {
     public static let pool2MPath = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
     public static let pool1GPath = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
     public static let hvoPath = "/proc/sys/vm/hugetlb_optimize_vmemmap"
     public static let thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
+    /// Says whether the kernel isolates page tables (`Mitigation: PTI`) or not.
+    public static let ptiPath = "/sys/devices/system/cpu/vulnerabilities/meltdown"
 
     /// HugeTLB pool sizes, in pages of 2 MiB and 1 GiB.
     public var pool2MPages: UInt64
@@ -100,8 +102,11 @@ public struct MachineSettings: Equatable, Sendable {
         public var presentBytes: UInt64
         public var memTotalBytes: UInt64
         public var memAvailableBytes: UInt64
-        /// Page-table isolation in use (`Mitigation: PTI` in .../vulnerabilities/meltdown).
-        public var pti: Bool
+        /// Page-table isolation in use (`Mitigation: PTI` in `ptiPath`), nil when that file
+        /// cannot be read.
+        public var pti: Bool?
+        /// What `ptiPath` says (`Not affected`, `Mitigation: PTI`, …), for messages.
+        public var ptiText: String
         public var root: Bool
         public var hugetlbfs: Bool
 
@@ -117,12 +122,12 @@ public struct MachineSettings: Equatable, Sendable {
                     if name.hasPrefix("memory"), UInt64(name.dropFirst(6)) != nil { present += block }
                 }
             }
-            let meltdown = (try? KernelFiles.read("/sys/devices/system/cpu/vulnerabilities/meltdown")) ?? ""
+            let meltdown = (try? KernelFiles.read(ptiPath))?.trimmingWhitespace
             let filesystems = (try? KernelFiles.read("/proc/filesystems")) ?? ""
             return Facts(
                 presentBytes: present, memTotalBytes: (meminfo["MemTotal"] ?? 0) * 1024,
-                memAvailableBytes: (meminfo["MemAvailable"] ?? 0) * 1024, pti: meltdown.contains("PTI"),
-                root: geteuid() == 0, hugetlbfs: filesystems.contains("hugetlbfs"))
+                memAvailableBytes: (meminfo["MemAvailable"] ?? 0) * 1024, pti: meltdown.map { $0.contains("PTI") },
+                ptiText: meltdown ?? "", root: geteuid() == 0, hugetlbfs: filesystems.contains("hugetlbfs"))
         }
     }
 
@@ -147,9 +152,13 @@ public struct MachineSettings: Equatable, Sendable {
         if machine.hvo && machine.hvoKeptPages != 1 {
             problems.append("hvo-kept=\(machine.hvoKeptPages): this kernel keeps 1 vmemmap page per huge page (5.18+); use hvo-kept=1")
         }
-        if machine.pti != facts.pti {
-            problems.append(
-                "the workload says pti=\(machine.pti ? "on" : "off") but this machine runs \(facts.pti ? "with" : "without") page-table isolation; write `machine pti=\(facts.pti ? "on" : "off")`")
+        if let pti = facts.pti {
+            if machine.ptiGiven && machine.pti != pti {
+                problems.append(
+                    "the workload says pti=\(machine.pti ? "on" : "off") but this machine runs \(pti ? "with" : "without") page-table isolation (\(ptiPath): \(facts.ptiText)); leave pti out of the machine line to validate with this machine's setting, or run it on a machine \(machine.pti ? "with" : "without") PTI")
+            }
+        } else {
+            problems.append("cannot tell whether this machine isolates page tables: \(ptiPath) cannot be read")
         }
         if !KernelFiles.exists(thpPath) && machine.thp != .never { problems.append("the kernel has no transparent huge pages") }
         for (size, directory) in [("2 MiB", "hugepages-2048kB"), ("1 GiB", "hugepages-1048576kB")] {
@@ -160,23 +169,25 @@ public struct MachineSettings: Equatable, Sendable {
                 problems.append("\(total - free) HugeTLB pages of \(size) are in use by other programs; resizing the pool would disturb them")
             }
         }
-        let poolBytes = machine.hugetlb2MPages * (2 << 20) + machine.hugetlb1GPages * (1 << 30)
-        if poolBytes + headroomBytes > facts.memAvailableBytes {
+        // Pool sizes come from the workload and may be near 2^64: the sum saturates instead of trapping.
+        let poolBytes = saturatingSum([saturatingProduct(machine.hugetlb2MPages, 2 << 20), saturatingProduct(machine.hugetlb1GPages, 1 << 30)])
+        if saturatingSum([poolBytes, headroomBytes]) > facts.memAvailableBytes {
             problems.append(
-                "not enough free memory: the pools need \(poolBytes >> 20) MiB + \(headroomBytes >> 20) MiB headroom, MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
+                "not enough free memory: the pools need \(poolBytes == .max ? "more than 16 EiB" : "\(poolBytes >> 20) MiB") + \(headroomBytes >> 20) MiB headroom, MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
         }
         return problems
     }
 
-    /// Registers this snapshot with the restore plan, so that `somsim_restore_now` (at the end of
-    /// the run, on an error, or from the SIGINT/SIGTERM handler) writes every value back. Pools are
-    /// registered last so they are restored first, under the HVO setting they were sized with.
-    func registerRestore() {
-        if KernelFiles.exists(Self.hvoPath) { somsim_restore_add_write(Self.hvoPath, hvo ? "1" : "0") }
-        if KernelFiles.exists(Self.thpPath) { somsim_restore_add_write(Self.thpPath, thp) }
-        for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { somsim_restore_add_write(path, mode) }
-        if KernelFiles.exists(Self.pool1GPath) { somsim_restore_add_write(Self.pool1GPath, String(pool1GPages)) }
-        somsim_restore_add_write(Self.pool2MPath, String(pool2MPages))
+    /// Registers this snapshot with the restore plan (and its journal), so that `somsim_restore_now`
+    /// (at the end of the run, on an error, from the SIGINT/SIGTERM handler, or at the next start
+    /// after SIGKILL) writes every value back. Pools are registered last so they are restored
+    /// first, under the HVO setting they were sized with.
+    func registerRestore() throws {
+        if KernelFiles.exists(Self.hvoPath) { try RestorePlan.write(Self.hvoPath, hvo ? "1" : "0") }
+        if KernelFiles.exists(Self.thpPath) { try RestorePlan.write(Self.thpPath, thp) }
+        for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { try RestorePlan.write(path, mode) }
+        if KernelFiles.exists(Self.pool1GPath) { try RestorePlan.write(Self.pool1GPath, String(pool1GPages)) }
+        try RestorePlan.write(Self.pool2MPath, String(pool2MPages))
     }
 
     /// Empties the pools (so the run starts from a memmap without HugeTLB pages).
@@ -204,6 +215,20 @@ public struct MachineSettings: Equatable, Sendable {
                 throw ProbeError.setting(path, String(pages), "the kernel allocated only \(got) pages of \(size) (memory too fragmented or too small)")
             }
         }
+    }
+}
+
+/// `a × b`, or `UInt64.max` when it does not fit.
+func saturatingProduct(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow ? .max : p
+}
+
+/// The sum, or `UInt64.max` when it does not fit.
+func saturatingSum(_ values: [UInt64]) -> UInt64 {
+    values.reduce(0) { total, v in
+        let (s, overflow) = total.addingReportingOverflow(v)
+        return overflow ? .max : s
     }
 }
 #endif

@@ -7,16 +7,13 @@ import SomsimWorkload
 
 /// How a real run is carried out.
 public struct ProbeOptions: Sendable {
-    /// The somsim-agent executable; default `$SOMSIM_AGENT`, else next to the running program.
-    public var agentPath: String?
     /// Called before each statement with (statements done, statements in all).
     public var progress: (@Sendable (Int, Int) -> Void)?
     /// Fault injection for tests: SIGKILL the agent a statement acts on (0-based index into the
     /// expanded statements) before it runs, so the run fails there.
     public var killAgentBeforeStatement: Int?
 
-    public init(agentPath: String? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil, killAgentBeforeStatement: Int? = nil) {
-        self.agentPath = agentPath
+    public init(progress: (@Sendable (Int, Int) -> Void)? = nil, killAgentBeforeStatement: Int? = nil) {
         self.progress = progress
         self.killAgentBeforeStatement = killAgentBeforeStatement
     }
@@ -24,86 +21,139 @@ public struct ProbeOptions: Sendable {
 
 /// Runs a workload on the real kernel next to the simulator and compares them (`somsim validate`).
 ///
-/// Each process is a somsim-agent process: `spawn` starts one, `fork` is fork() inside the agent,
-/// each mapping is made at the address the model chose with MAP_FIXED_NOREPLACE inside
-/// `WorkloadWindow`, touches are one-byte reads and writes. The machine's HugeTLB pools, HVO knob,
-/// THP mode and hugetlbfs mounts are set from the `machine` line and restored afterwards: on
-/// success, on error, and from SIGINT/SIGTERM/SIGHUP handlers. See docs/validation.md.
+/// Each process is a somsim-agent process: `spawn` starts one (this program again, entered as the
+/// agent, see CSomsimAgent), `fork` is fork() inside the agent, each mapping is made at the
+/// address the model chose with MAP_FIXED_NOREPLACE inside `WorkloadWindow`, touches are one-byte
+/// reads and writes. The machine's HugeTLB pools, HVO knob, THP mode and hugetlbfs mounts are set
+/// from the `machine` line and restored afterwards: on success, on error, from SIGINT/SIGTERM/
+/// SIGHUP handlers, and after SIGKILL or a power cut from the journal at the next start
+/// (`RestorePlan`). See docs/validation.md.
 public enum Probe {
-    /// True when this machine can run validations: root, hugetlbfs, and the agent built.
+    /// True when this machine can run validations: root and hugetlbfs.
     public static var canRun: Bool {
         guard let facts = try? MachineSettings.Facts.read() else { return false }
-        return facts.root && facts.hugetlbfs && (try? locateAgent(nil)) != nil
+        return facts.root && facts.hugetlbfs
     }
 
-    /// Finds somsim-agent: `explicit`, `$SOMSIM_AGENT`, or next to the running executable (or a
-    /// parent folder of it, for test bundles).
-    public static func locateAgent(_ explicit: String?) throws -> String {
-        if let explicit { return explicit }
-        if let env = getenv("SOMSIM_AGENT") { return String(cString: env) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        var looked: [String] = []
-        if n > 0 {
-            var directory = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            while let slash = directory.lastIndex(of: "/"), !directory.isEmpty {
-                directory = String(directory[..<slash])
-                let candidate = directory + "/somsim-agent"
-                looked.append(candidate)
-                if access(candidate, X_OK) == 0 { return candidate }
-                if looked.count > 4 { break }
+    /// A workload as it will run here, or why it cannot.
+    public struct Plan: Sendable {
+        /// The workload with what validate decides for it (the host's `pti` when not given).
+        public var workload: Workload
+        /// What the report says about those decisions.
+        public var notes: [String]
+    }
+
+    /// Checks, without changing anything, that this machine can run `workload` as asked; throws
+    /// `ProbeError.cannotMeet` with every reason when it cannot.
+    public static func plan(_ workload: Workload) throws -> Plan {
+        try plan(workload, facts: try MachineSettings.Facts.read())
+    }
+
+    static func plan(_ workload: Workload, facts: MachineSettings.Facts) throws -> Plan {
+        var workload = workload
+        var notes: [String] = []
+        var usesHugeTLB = false
+        var usesSingleOwner = false
+        var longFileID: String?
+        var spawns = 0
+        for s in workload.statements {
+            switch s.value {
+            case .mmap(_, _, _, let o):
+                usesHugeTLB = usesHugeTLB || o.huge != nil
+                usesSingleOwner = usesSingleOwner || o.som
+                if let file = o.file, file.utf8.count > maxFileIDBytes { longFileID = longFileID ?? file }
+            case .spawn:
+                spawns += 1
+            default:
+                break
             }
         }
-        throw ProbeError.agentNotFound(looked)
+        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, usesSingleOwner: usesSingleOwner, facts: facts)
+        if let longFileID {
+            problems.append("file=\(longFileID.prefix(40))…: file IDs of more than \(maxFileIDBytes) bytes do not fit the agent's path field")
+        }
+        if spawns > maxSpawns { problems.append("\(spawns) spawn statements: validate runs at most \(maxSpawns)") }
+        if !workload.machine.ptiGiven, let pti = facts.pti {
+            workload.machine.pti = pti
+            notes.append(
+                "pti: the workload does not set it, so it is validated with this machine's page-table isolation, pti=\(pti ? "on" : "off") (\(MachineSettings.ptiPath): \(facts.ptiText)); simulate and compare assume pti=on")
+        }
+        if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }
+        return Plan(workload: workload, notes: notes)
     }
 
-    /// Runs `workload` for real and returns predicted and measured values with their checks.
-    /// Refuses before changing anything when the machine cannot meet the `machine` line.
-    public static func validate(_ workload: Workload, options: ProbeOptions = ProbeOptions()) throws -> ValidationReport {
-        // One validation at a time on a machine: pools and knobs are machine-wide.
-        let lock = open("/run/lock/somsim-validate.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        defer { if lock >= 0 { close(lock) } }
-        if lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0 {
-            _ = "somsim validate: waiting for another somsim validate to finish\n".withCString { write(2, $0, strlen($0)) }
-            _ = flock(lock, LOCK_EX)
-        }
-        let facts = try MachineSettings.Facts.read()
-        let usesHugeTLB = workload.statements.contains {
-            if case .mmap(_, _, _, let o) = $0.value { return o.huge != nil }
-            return false
-        }
-        let usesSingleOwner = workload.statements.contains {
-            if case .mmap(_, _, _, let o) = $0.value { return o.som }
-            return false
-        }
-        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, usesSingleOwner: usesSingleOwner, facts: facts)
-        var agentPath = ""
-        do { agentPath = try locateAgent(options.agentPath) } catch { problems.append("\(error)") }
-        if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }
+    /// File IDs longer than this would not fit `somsim_command.path` with the run's directory.
+    static let maxFileIDBytes = 128
+    /// The restore plan records one process group per spawn (somsim_probe_support.c MAX_GROUPS).
+    static let maxSpawns = 4096
 
-        let before = try MachineSettings.snapshot()
-        before.registerRestore()
-        somsim_restore_install_signal_handlers()
-        let result: Result<ValidationReport, Error>
-        do {
-            var run = try Run(workload: workload, facts: facts, before: before, agentPath: agentPath, options: options)
-            result = .success(try run.execute())
-        } catch {
-            result = .failure(error)
+    /// Runs `workload` for real and returns predicted and measured values with their checks.
+    /// First restores the machine from the journal of a run that did not finish, if there is one;
+    /// refuses before changing anything when the machine cannot meet the `machine` line.
+    public static func validate(_ workload: Workload, options: ProbeOptions = ProbeOptions()) throws -> ValidationReport {
+        try withValidateLock {
+            var notes: [String] = []
+            if let recovery = try RestorePlan.recover() {
+                let what = "restored the machine from \(RestorePlan.journalPath), left by somsim process \(recovery.owner)"
+                _ = "somsim validate: \(what)\n".withCString { write(2, $0, strlen($0)) }
+                notes.append("\(what), before this run: " + recovery.steps.joined(separator: "; "))
+            }
+            let facts = try MachineSettings.Facts.read()
+            let plan = try plan(workload, facts: facts)
+            notes += plan.notes
+
+            let before = try MachineSettings.snapshot()
+            let wasSubreaper = somsim_set_subreaper(1)
+            somsim_restore_install_signal_handlers()
+            let result: Result<ValidationReport, Error>
+            do {
+                try RestorePlan.startJournal()
+                try before.registerRestore()
+                var run = try Run(workload: plan.workload, facts: facts, before: before, options: options, notes: notes)
+                result = .success(try run.execute())
+            } catch {
+                result = .failure(error)
+            }
+            let restored = Result { try RestorePlan.runNow() }
+            somsim_restore_remove_signal_handlers()
+            if wasSubreaper == 0 { _ = somsim_set_subreaper(0) }
+            try restored.get()
+            return try result.get()
         }
-        let failedSteps = somsim_restore_now()
-        somsim_restore_remove_signal_handlers()
-        if failedSteps > 0 { throw ProbeError.restore(String(cString: somsim_restore_last_failure())) }
-        return try result.get()
+    }
+
+    /// `somsim validate --restore`: restores the machine from the journal of a run that did not
+    /// finish (SIGKILL, power cut) and kills the agents it left. Returns nil when there was none.
+    public static func restore() throws -> RestorePlan.Recovery? {
+        try withValidateLock { try RestorePlan.recover() }
+    }
+
+    /// One validation at a time on a machine: pools and knobs are machine-wide, and a journal
+    /// may be restored only while no run that could own it is alive. The lock
+    /// (`/run/somsim/validate.lock`) is released when the process ends, however it ends.
+    private static func withValidateLock<T>(_ body: () throws -> T) throws -> T {
+        guard mkdir(RestorePlan.directory, 0o700) == 0 || errno == EEXIST else {
+            throw ProbeError.syscall("mkdir \(RestorePlan.directory)", Errno(errno))
+        }
+        let path = RestorePlan.directory + "/validate.lock"
+        let lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard lock >= 0 else { throw ProbeError.syscall("open \(path)", Errno(errno)) }
+        defer { close(lock) }
+        if flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            _ = "somsim validate: waiting for another somsim validate to finish\n".withCString { write(2, $0, strlen($0)) }
+            while flock(lock, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw ProbeError.syscall("flock \(path)", Errno(errno)) }
+            }
+        }
+        return try body()
     }
 }
 
 /// One real run, statement by statement, in lockstep with the simulator.
-private struct Run {
+struct Run {
     let workload: Workload
     let facts: MachineSettings.Facts
     let before: MachineSettings
-    let agentPath: String
     let options: ProbeOptions
     let window = WorkloadWindow.lowAddress..<WorkloadWindow.highAddress
     let frames: PageFrames
@@ -111,23 +161,24 @@ private struct Run {
     var simulator: Simulator
     var agents: [Agent] = []
     var byName: [String: Agent] = [:]
-    var group: pid_t = 0
     var measured: [MeasuredMeasure] = []
     var runChecks: [Check] = []
-    var notes: [String] = []
+    var notes: [String]
     var memmapStart: UInt64 = 0
     var vmstatStart: [String: UInt64] = [:]
     /// The model's memmap for the workload's RAM with empty pools.
     let memmapModelBase: UInt64
-    var hugetlbfsDirectory: [UInt64: String] = [:]
+    /// Where `file=` mappings of each HugeTLB page size live (a directory of this run on a
+    /// hugetlbfs mount), and those of 4 KiB pages (on /dev/shm).
+    var hugetlbfsFilesDirectory: [UInt64: String] = [:]
     var filesDirectory: String?
 
-    init(workload: Workload, facts: MachineSettings.Facts, before: MachineSettings, agentPath: String, options: ProbeOptions) throws {
+    init(workload: Workload, facts: MachineSettings.Facts, before: MachineSettings, options: ProbeOptions, notes: [String]) throws {
         self.workload = workload
         self.facts = facts
         self.before = before
-        self.agentPath = agentPath
         self.options = options
+        self.notes = notes
         self.frames = try PageFrames()
         self.simulator = Simulator(machine: workload.machine)
         var empty = workload.machine
@@ -173,38 +224,47 @@ private struct Run {
         }
         try MachineSettings.apply(machine)
 
-        // hugetlbfs mounts for the page sizes shared or file HugeTLB mappings use, where none exists.
+        // hugetlbfs mounts for the page sizes shared or file HugeTLB mappings use, where none
+        // exists, and directories for this run's files. Each is in the restore plan (and its
+        // journal) before it is made.
         var sizes = Set<UInt64>()
+        var hugeFileSizes = Set<UInt64>()
         var files = false
         for s in workload.statements {
             if case .mmap(_, _, _, let o) = s.value {
                 if let huge = o.huge, o.shared || o.file != nil { sizes.insert(huge.bytes) }
+                if let huge = o.huge, o.file != nil { hugeFileSizes.insert(huge.bytes) }
                 if o.file != nil && o.huge == nil { files = true }
             }
         }
         for size in sizes.sorted() {
+            let mountPoint: String
             if let existing = before.hugetlbfsMounts.first(where: { $0.pageBytes == size }) {
-                hugetlbfsDirectory[size] = existing.directory
-                continue
+                mountPoint = existing.directory
+            } else {
+                let option = size == 1 << 30 ? "pagesize=1G" : "pagesize=2M"
+                mountPoint = "\(RestorePlan.directory)/hugetlbfs-\(size == 1 << 30 ? "1G" : "2M")"
+                try RestorePlan.remove(mountPoint, .emptyDirectory)
+                try RestorePlan.mount(mountPoint)
+                guard mkdir(mountPoint, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(mountPoint)", Errno(errno)) }
+                guard mount("none", mountPoint, "hugetlbfs", 0, option) == 0 else {
+                    throw ProbeError.setting(mountPoint, "hugetlbfs \(option)", "mount failed: \(Errno(errno))")
+                }
             }
-            var template = Array("/tmp/somsim-hugetlbfs-XXXXXX".utf8CString)
-            guard let base = mkdtemp(&template) else { throw ProbeError.syscall("mkdtemp", Errno(errno)) }
-            let directory = String(cString: base)
-            somsim_restore_add_remove(directory, 1)
-            somsim_restore_add_mount(directory)
-            let option = size == 1 << 30 ? "pagesize=1G" : "pagesize=2M"
-            guard mount("none", directory, "hugetlbfs", 0, option) == 0 else {
-                throw ProbeError.setting(directory, "hugetlbfs \(option)", "mount failed: \(Errno(errno))")
+            if hugeFileSizes.contains(size) {
+                hugetlbfsFilesDirectory[size] = try makeFilesDirectory("\(mountPoint)/somsim-validate-\(getpid())")
             }
-            hugetlbfsDirectory[size] = directory
         }
         if files {
-            let directory = "/dev/shm/somsim-validate-\(getpid())"
-            somsim_restore_add_remove(directory, 1)
-            guard mkdir(directory, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(directory)", Errno(errno)) }
-            filesDirectory = directory
+            filesDirectory = try makeFilesDirectory("/dev/shm/somsim-validate-\(getpid())")
         }
-        _ = somsim_become_subreaper()
+    }
+
+    /// A directory for this run's `file=` files, removed with them at restore.
+    private func makeFilesDirectory(_ directory: String) throws -> String {
+        try RestorePlan.remove(directory, .directoryOfFiles)
+        guard mkdir(directory, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(directory)", Errno(errno)) }
+        return directory
     }
 
     // MARK: - Statements
@@ -222,9 +282,7 @@ private struct Run {
             measured.append(try measure(label: label))
             return
         case .spawn(let name):
-            let agent = try Agent.spawn(name: name, executable: agentPath, group: group)
-            if group == 0 { group = agent.pid }
-            add(agent)
+            add(try Agent.spawn(name: name))
             return
         default:
             break
@@ -250,15 +308,9 @@ private struct Run {
             command.huge_bytes = options.huge?.bytes ?? 0
             command.flags = (options.shared ? UInt32(SOMSIM_FLAG_SHARED.rawValue) : 0) | (options.populate ? UInt32(SOMSIM_FLAG_POPULATE.rawValue) : 0)
             if let file = options.file {
-                let path: String
-                if let huge = options.huge {
-                    guard let directory = hugetlbfsDirectory[huge.bytes] else { throw ProbeError.unsupported("no hugetlbfs mount for \(huge.token)") }
-                    path = "\(directory)/somsim-\(getpid())-\(file)"
-                } else {
-                    path = "\(filesDirectory!)/\(file)"
-                }
-                somsim_restore_add_remove(path, 0)
-                command.setPath(path)
+                let directory = options.huge.map { hugetlbfsFilesDirectory[$0.bytes] } ?? filesDirectory
+                guard let directory else { throw ProbeError.workload("no directory for file=\(file)") }
+                try command.setPath("\(directory)/\(file)")
             }
             let reply = try agent.call(&command).reply
             if reply.status == SOMSIM_STATUS_OK.rawValue {
@@ -377,10 +429,14 @@ private struct Run {
             return pages.isEmpty ? [] : [pages]
         case .stride(let stride):
             var runs: [Range<UInt64>] = []
+            // Byte offsets from the mapping's start: a stride near 2^64 ends the walk, not the program.
             var byte = pages.lowerBound * pageBytes
-            while byte < pages.upperBound * pageBytes {
+            let end = pages.upperBound * pageBytes
+            while byte < end {
                 append(byte / pageBytes, to: &runs)
-                byte += stride
+                let (next, overflow) = byte.addingReportingOverflow(stride)
+                if overflow { break }
+                byte = next
             }
             return runs
         case .random(let count, let seed):
@@ -536,7 +592,9 @@ private struct Run {
         }
         var system = SystemMetrics()
         let memmapNow = try KernelFiles.memmapPages()
-        system.memmapPages = UInt64(Int64(memmapModelBase) + Int64(memmapNow) - Int64(memmapStart))
+        // The model's base plus the kernel's change (HVO can make it negative), never below 0.
+        system.memmapPages = memmapNow >= memmapStart
+            ? saturatingSum([memmapModelBase, memmapNow - memmapStart]) : memmapModelBase - min(memmapModelBase, memmapStart - memmapNow)
         let pools = "/sys/kernel/mm/hugepages"
         system.hugetlb2MTotal = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/nr_hugepages")
         system.hugetlb2MFree = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/free_hugepages")
@@ -547,7 +605,7 @@ private struct Run {
             system.hugetlb1GReserved = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/resv_hugepages")
         }
         system.anonBytes = UInt64(anonFrames.count) * 4096
-        system.pageTableBytes = tables + live * (facts.pti ? 8192 : 4096)
+        system.pageTableBytes = tables + live * (workload.machine.pti ? 8192 : 4096)
 
         let vmstat = try KernelFiles.vmstat()
         let meminfo = try KernelFiles.keyValues("/proc/meminfo")

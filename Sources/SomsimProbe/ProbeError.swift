@@ -7,8 +7,8 @@ public enum ProbeError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotRead(String, Errno)
     /// The kernel lacks a feature the probe needs.
     case unsupported(String)
-    /// The agent program (somsim-agent) was not found.
-    case agentNotFound([String])
+    /// Part of the workload cannot be run for real (found during the run).
+    case workload(String)
     /// An agent died or broke the protocol.
     case agent(process: String, String)
     case syscall(String, Errno)
@@ -22,7 +22,7 @@ public enum ProbeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .setting(let path, let value, let why): return "cannot write \(value) to \(path): \(why)"
         case .cannotRead(let path, let e): return "cannot read \(path): \(e)"
         case .unsupported(let what): return "unsupported kernel: \(what)"
-        case .agentNotFound(let paths): return "somsim-agent not found (looked in \(paths.joined(separator: ", "))); build it with `swift build` (it is the program each workload process runs), or set SOMSIM_AGENT to its path"
+        case .workload(let what): return "the workload cannot run for real: \(what)"
         case .agent(let process, let what): return "agent of process \(process): \(what)"
         case .syscall(let call, let e): return "\(call) failed: \(e)"
         case .restore(let step): return "could not restore the machine's settings: \(step)"

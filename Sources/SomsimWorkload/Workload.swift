@@ -56,8 +56,15 @@ public struct MachineSpec: Equatable, Sendable {
     public var hvoKeptPages: UInt64 = 1
     /// Transparent huge pages mode (`thp=`), default never.
     public var thp: THPMode = .never
-    /// Page-table isolation (`pti=on|off`), default on.
-    public var pti: Bool = true
+    /// Page-table isolation (`pti=on|off`), default on. Setting it marks it given.
+    public var pti: Bool {
+        get { ptiSetting ?? true }
+        set { ptiSetting = newValue }
+    }
+    /// Whether `pti` was given (by the `machine` line, or set): `somsim validate` uses the host's
+    /// page-table isolation when it was not. Simulation does not look at it.
+    public var ptiGiven: Bool { ptiSetting != nil }
+    private var ptiSetting: Bool?
     /// Multi-size THP (`mthp=SIZE[,SIZE…]`): the folio sizes below 2 MiB that anonymous faults
     /// may allocate, ascending; each follows `thp` as `hugepages-SIZEkB/enabled = inherit` does.
     /// Default none.

@@ -2,9 +2,9 @@
 ///
 /// The output parses back to the same machine and statements (`repeat` blocks are not
 /// reconstructed: one line per expanded statement). Canonical means:
-/// - the header, then a `machine` line only if some setting differs from its default, listing only
-///   those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept, thp, pti, mthp,
-///   som-source, som-pool;
+/// - the header, then a `machine` line only if some setting differs from its default or `pti` is
+///   given, listing only those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept,
+///   thp, pti, mthp, som-source, som-pool;
 /// - one statement per line, single spaces, no comments;
 /// - mmap options in the order shared, huge=, file=, populate, som;
 /// - touch options in the order offset=, length=, then stride= or random= seed=; `offset=` is left
@@ -35,7 +35,7 @@ public enum WorkloadPrinter {
         if m.hvo != d.hvo { parts.append("hvo=\(m.hvo ? "on" : "off")") }
         if m.hvoKeptPages != d.hvoKeptPages { parts.append("hvo-kept=\(m.hvoKeptPages)") }
         if m.thp != d.thp { parts.append("thp=\(m.thp.rawValue)") }
-        if m.pti != d.pti { parts.append("pti=\(m.pti ? "on" : "off")") }
+        if m.ptiGiven { parts.append("pti=\(m.pti ? "on" : "off")") }
         if m.mthpSizes != d.mthpSizes { parts.append("mthp=" + m.mthpSizes.map { format(size: $0) }.joined(separator: ",")) }
         if m.somSource != d.somSource { parts.append("som-source=\(m.somSource.rawValue)") }
         if m.somPoolBytes != d.somPoolBytes { parts.append("som-pool=\(format(size: m.somPoolBytes))") }

@@ -76,21 +76,49 @@ int somsim_send(int socket, const void *buffer, size_t length, int fd);
 /* Receives one message; `*fd` gets an attached descriptor or -1. Returns bytes or -1 (0 at EOF). */
 ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd);
 
-/* ---- restoring the machine from anywhere, a signal handler included ---- */
+/* ---- restoring the machine from anywhere, a signal handler included ----
+ *
+ * The restore plan: what to write back, unmount, remove and kill. While a journal is set
+ * (somsim_restore_journal_to), every addition to the plan first rewrites the journal durably
+ * (a temporary file, fsync, rename, fsync of the directory), so a run killed by SIGKILL or a
+ * power cut can be restored at the next start. somsim_restore_now deletes the journal once every
+ * step has succeeded. The journal is text, one step a line, fields separated by tabs:
+ *
+ *     somsim-restore-journal 1
+ *     owner PID STARTTIME          the process that wrote it (for messages)
+ *     write PATH VALUE             write VALUE to the /proc or /sys file PATH
+ *     mount DIRECTORY              unmount (a busy mount lazily)
+ *     remove PATH                  unlink a file
+ *     remove-tree DIRECTORY        unlink the files in DIRECTORY, then remove it
+ *     remove-dir DIRECTORY         remove an empty directory (after unmounting)
+ *     group PGID STARTTIME         kill the agents of this process group
+ *
+ * Steps run in this order: agents, files and trees, mounts, directories, writes; each kind in
+ * reverse order of registration. The add functions return 0, or -1 when the plan is full or the
+ * journal cannot be written (errno set); then nothing has been added. */
 
-/* Remembers a value to write back to a /proc or /sys file (copied; up to 64 entries). */
-void somsim_restore_add_write(const char *path, const char *value);
-/* Remembers a mount point to unmount and remove. */
-void somsim_restore_add_mount(const char *directory);
-/* Remembers a file or empty directory to remove (after unmounting). */
-void somsim_restore_add_remove(const char *path, int directory);
-/* Remembers an agent: its process group gets SIGKILL; its pidfd is waited on. */
-void somsim_restore_track_group(pid_t group);
+#define SOMSIM_AGENT_COMM "somsim-agent"
+
+/* Starts journaling the plan to DIRECTORY/restore-journal (DIRECTORY is made, mode 0700). */
+int somsim_restore_journal_to(const char *directory);
+/* Remembers a value to write back to a /proc or /sys file (copied). */
+int somsim_restore_add_write(const char *path, const char *value);
+/* Remembers a mount point to unmount. */
+int somsim_restore_add_mount(const char *directory);
+/* Remembers a file (kind 0), an empty directory (1), or a directory of files (2) to remove. */
+int somsim_restore_add_remove(const char *path, int kind);
+/* Remembers a process group of agents: its leader's pid and start time (somsim_start_time).
+ * A process is killed as an agent of the group only while its name is SOMSIM_AGENT_COMM, its
+ * process group is the group, and it started no earlier than the leader: never anything else
+ * that may have the group's number later. */
+int somsim_restore_track_group(pid_t group, unsigned long long leader_start_time);
+/* Remembers an agent: it gets SIGKILL through its pidfd, which is then waited on. */
 void somsim_restore_track_agent(pid_t pid, int pidfd);
 /* Forgets an agent that has exited and closes its pidfd. */
 void somsim_restore_untrack_agent(pid_t pid);
-/* Kills every agent, waits for them, writes every value back, unmounts, removes; then forgets the
- * plan. Safe to call twice and from a signal handler. Returns the number of steps that failed. */
+/* Kills every agent, waits for them, removes files, unmounts, removes directories, writes every
+ * value back; then forgets the plan, and deletes the journal when no step failed. Safe to call
+ * twice and from a signal handler. Returns the number of steps that failed. */
 int somsim_restore_now(void);
 /* SIGINT/SIGTERM/SIGHUP handlers that run somsim_restore_now() and then die of the same signal. */
 void somsim_restore_install_signal_handlers(void);
@@ -98,11 +126,15 @@ void somsim_restore_remove_signal_handlers(void);
 /* The last step that failed in somsim_restore_now, for messages. */
 const char *somsim_restore_last_failure(void);
 
+/* A process's start time (field 22 of /proc/PID/stat, clock ticks after boot), 0 if gone. */
+unsigned long long somsim_start_time(pid_t pid);
+
 /* pidfd_open(2) and waiting on it: returns 1 when the process has exited, 0 on timeout. */
 int somsim_pidfd_open(pid_t pid);
 int somsim_pidfd_wait(int pidfd, int timeout_ms);
 
-/* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned agents become our children, so we can reap them. */
-int somsim_become_subreaper(void);
+/* prctl(PR_SET_CHILD_SUBREAPER, on): while on, orphaned agents become our children, so we can
+ * reap them. Returns the previous setting (0 or 1), or -1. */
+int somsim_set_subreaper(int on);
 
 #endif

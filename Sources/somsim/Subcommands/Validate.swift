@@ -11,41 +11,72 @@ struct Validate: ParsableCommand {
         abstract: "Run a workload on the real kernel and compare it with the simulator.",
         discussion: """
             Runs FILE twice: through the model, and for real on this machine (Linux, as root): \
-            each process is a small agent process, each mapping is made at the address the model \
-            chose, HugeTLB memory comes from the pools (MAP_HUGETLB, and hugetlbfs files through \
-            libhugetlbfs), each touch is a real read or write, and each `measure` reads /proc. \
-            The HugeTLB pools, vm.hugetlb_optimize_vmemmap, the THP mode and hugetlbfs mounts are \
-            set from the `machine` line and restored afterwards, also on error or Ctrl-C.
+            each process is a small agent process (this program, started again as \
+            `somsim-agent`: nothing else needs to be installed), each mapping is made at the \
+            address the model chose, HugeTLB memory comes from the pools (MAP_HUGETLB, and \
+            hugetlbfs files through libhugetlbfs), each touch is a real read or write, and each \
+            `measure` reads /proc. The HugeTLB pools, vm.hugetlb_optimize_vmemmap, the THP modes \
+            and hugetlbfs mounts are set from the `machine` line and restored afterwards, also on \
+            error or Ctrl-C. A workload without `pti=` is validated with this machine's \
+            page-table isolation (the report says so); an explicit `pti=` that differs is refused.
+
+            Before a setting changes, its original value is journaled in \
+            /run/somsim/restore-journal. If a run is killed outright (SIGKILL, power cut), the \
+            next `somsim validate` restores the machine from the journal before it starts, and \
+            `somsim validate --restore` does only that.
 
             Prints predicted and measured values, their difference, the tolerance and a verdict \
             for each metric, process and measure. Exits 0 only when every check passes, 1 when \
-            one fails, 69 when the machine cannot run the workload (nothing is changed then).
+            one fails, 69 when the machine cannot run the workload (nothing is changed then), 70 \
+            when the run broke (settings restored).
 
             See docs/validation.md for how each value is measured and why each tolerance.
 
             Examples:
               sudo somsim validate validation/cow-snapshot.somw
-              sudo somsim validate validation/hvo-2m.somw --format json | jq '.validation'
+              sudo somsim validate validation/memmap-hvo-on.somw --format json | jq '.validation'
+              sudo somsim validate --restore
             """
     )
 
     @Argument(help: "A workload file (.somw), or - for standard input.")
-    var file: String
+    var file: String?
 
     @Option(name: .shortAndLong, help: "Output format: md (tables), json (the report schema with measured values and checks) or csv.")
     var format: ReportFormat = .md
 
-    @Option(help: ArgumentHelp("The somsim-agent executable (default: next to somsim).", valueName: "path"))
-    var agent: String?
+    @Flag(help: "Only restore the machine from the journal of a validate run that was killed (SIGKILL, power cut), and kill the agents it left.")
+    var restore = false
+
+    func validate() throws {
+        if restore && file != nil { throw ValidationError("give either a workload FILE or --restore, not both") }
+        if !restore && file == nil { throw ValidationError("missing a workload FILE (or --restore)") }
+    }
 
     func run() throws {
-        let workload = try WorkloadSource.load(file)
+        #if os(Linux)
+        if restore {
+            do {
+                if let recovery = try Probe.restore() {
+                    print("restored the machine from \(RestorePlan.journalPath), left by somsim process \(recovery.owner):")
+                    for step in recovery.steps { print("  \(step)") }
+                } else {
+                    print("nothing to restore: no journal at \(RestorePlan.journalPath)")
+                }
+            } catch {
+                printError("somsim validate --restore: \(error)")
+                throw ExitCode(70)  // EX_SOFTWARE
+            }
+            return
+        }
+        #endif
+        let workload = try WorkloadSource.load(file ?? "-")
         #if os(Linux)
         let terminal = isatty(2) == 1
         let progress: (@Sendable (Int, Int) -> Void)? = terminal ? Self.progress : nil
         let report: ValidationReport
         do {
-            report = try Probe.validate(workload, options: ProbeOptions(agentPath: agent, progress: progress))
+            report = try Probe.validate(workload, options: ProbeOptions(progress: progress))
         } catch let error as ProbeError {
             if terminal { Self.clearProgress() }
             printError("somsim validate: \(error)")

@@ -1,5 +1,13 @@
 /* somsim-agent: one process of a workload, driven by the somsim probe (`somsim validate`).
  *
+ * It is part of every program that links SomsimProbe: the probe executes its own program
+ * (/proc/self/exe) with argv[0] "somsim-agent" and the channel on SOMSIM_AGENT_FD, and
+ * `enter_agent_mode`, a constructor, takes over before main (see somsim_agent.h). The dynamic
+ * loader binds every symbol at load time (the probe sets LD_BIND_NOW=1), and the warm-up calls
+ * each function the measured calls use, so no symbol is resolved inside a measured call: lazy
+ * binding of `munmap` in a parent's first munmap after a fork wrote its write-protected GOT and
+ * measured 2 faults the workload never took.
+ *
  * Single-threaded, no heap: it reads fixed-size commands from SOMSIM_AGENT_FD into static
  * buffers, makes the real calls (mmap with MAP_FIXED_NOREPLACE at the model's address, madvise,
  * one-byte reads and writes, fork, exit) and replies with its workload fault count: the sum of
@@ -26,6 +34,7 @@
 #include <stddef.h> /* before hugetlbfs.h, which uses size_t without it */
 #include <hugetlbfs.h>
 #include "somsim_probe_support.h"
+#include "somsim_agent.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -107,6 +116,11 @@ static void __attribute__((noinline)) warm(void)
     op_start_faults = minor_faults();
     in_operation = 0;
     sink = stack[100];
+    /* Each call a measurement makes, once, with arguments the kernel refuses (EINVAL) before it
+     * looks at any memory: whatever a first call costs the agent is paid here. */
+    (void)mmap((void *)SOMSIM_WINDOW_LOW, 0, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    (void)munmap((void *)(SOMSIM_WINDOW_LOW + 1), 0);
+    (void)madvise((void *)(SOMSIM_WINDOW_LOW + 1), 0, MADV_DONTNEED);
     errno = 0;
 }
 
@@ -274,7 +288,7 @@ static void do_fork(void)
     close(pair[0]);
 }
 
-int main(void)
+static int agent_main(void)
 {
     struct rlimit none = { 0, 0 };
     setrlimit(RLIMIT_CORE, &none);
@@ -342,4 +356,24 @@ int main(void)
             break;
         }
     }
+}
+
+const char *somsim_agent_argv0(void) { return SOMSIM_AGENT_ARGV0; }
+
+/* The probe's channel: a SOCK_SEQPACKET socket on SOMSIM_AGENT_FD. */
+static int is_agent_channel(void)
+{
+    int type = 0;
+    socklen_t length = sizeof type;
+    return getsockopt(SOMSIM_AGENT_FD, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_SEQPACKET;
+}
+
+/* Runs before main (glibc passes argc, argv and envp to constructors of the main program). */
+__attribute__((constructor(101), used)) static void enter_agent_mode(int argc, char **argv, char **envp)
+{
+    (void)envp;
+    if (argc < 1 || !argv || !argv[0] || strcmp(argv[0], SOMSIM_AGENT_ARGV0) != 0 || !is_agent_channel())
+        return;
+    prctl(PR_SET_NAME, SOMSIM_AGENT_ARGV0, 0, 0, 0);
+    _exit(agent_main());
 }

@@ -1,0 +1,154 @@
+#if os(Linux)
+import CSomsimProbeSupport
+import Glibc
+
+/// The restore plan of a run and its journal (the plan itself lives in C, where a signal handler
+/// can run it: `Sources/CSomsimProbeSupport`).
+///
+/// Before a run changes a setting, mounts, makes a directory or starts an agent, it adds the step
+/// that undoes it to the plan, and the plan is written to the journal durably (a temporary file,
+/// fsync, rename, fsync of the directory). The plan runs at the end of every run, on errors and
+/// from SIGINT/SIGTERM/SIGHUP handlers, and deletes the journal once every step succeeded. After
+/// SIGKILL or a power cut the journal is still there: the next start of `somsim validate` (or
+/// `somsim validate --restore`) runs it (`recover`).
+///
+/// The journal lives in `/run/somsim`, a tmpfs: a reboot empties it, and a reboot also resets
+/// every setting it restores (pools, HVO, THP, mounts, /dev/shm files) to what the system
+/// configures at boot, which an older journal must not overwrite. See docs/validation.md.
+public enum RestorePlan {
+    /// The journal's directory; the hugetlbfs mount points a run makes live here too.
+    public static let directory = "/run/somsim"
+    /// The journal of the run in progress, or of one that did not finish.
+    public static let journalPath = directory + "/restore-journal"
+
+    /// What `recover` found and put back.
+    public struct Recovery: Sendable, Equatable {
+        /// The process that wrote the journal.
+        public var owner: Int32
+        /// One line per step, in the words of the journal (`write 0 to …`, `unmount …`).
+        public var steps: [String]
+    }
+
+    /// Starts journaling: every step added from now on is in the journal before it is acted on.
+    static func startJournal() throws {
+        guard somsim_restore_journal_to(directory) == 0 else { throw ProbeError.syscall("writing the restore journal in \(directory)", Errno(errno)) }
+    }
+
+    /// Remembers to write `value` back to `path`.
+    static func write(_ path: String, _ value: String) throws {
+        guard somsim_restore_add_write(path, value) == 0 else { throw planError("restore step for \(path)") }
+    }
+
+    /// Remembers to unmount `directory`.
+    static func mount(_ directory: String) throws {
+        guard somsim_restore_add_mount(directory) == 0 else { throw planError("restore step for the mount \(directory)") }
+    }
+
+    enum RemoveKind: Int32 {
+        case file = 0, emptyDirectory = 1, directoryOfFiles = 2
+    }
+
+    /// Remembers to remove `path`.
+    static func remove(_ path: String, _ kind: RemoveKind) throws {
+        guard somsim_restore_add_remove(path, kind.rawValue) == 0 else { throw planError("restore step for \(path)") }
+    }
+
+    /// Remembers the process group of a spawned agent (its agents are killed at restore).
+    static func group(leader: pid_t) throws {
+        guard somsim_restore_track_group(leader, somsim_start_time(leader)) == 0 else { throw planError("restore step for agent \(leader)") }
+    }
+
+    private static func planError(_ what: String) -> ProbeError {
+        .syscall("adding a \(what) (the plan is journaled in \(journalPath))", Errno(errno))
+    }
+
+    /// Runs the plan now; throws when a step failed (the journal is then kept).
+    static func runNow() throws {
+        let failed = somsim_restore_now()
+        if failed > 0 {
+            throw ProbeError.restore("\(String(cString: somsim_restore_last_failure())) (\(failed) step(s) failed; the journal \(journalPath) is kept, run `somsim validate --restore` to retry)")
+        }
+    }
+
+    /// Restores the machine from the journal of a run that did not finish: kills the agents it
+    /// left, removes its files, mounts and directories, writes the settings back, and deletes the
+    /// journal. Returns nil when there is no journal. The caller holds the validate lock, so no
+    /// run that could still own the journal is alive.
+    static func recover() throws -> Recovery? {
+        let text: String
+        do {
+            text = try KernelFiles.read(journalPath)
+        } catch ProbeError.cannotRead(_, let e) where e.rawValue == ENOENT {
+            return nil
+        }
+        let journal = try parse(text)
+        for step in journal.steps {
+            switch step {
+            case .write(let path, let value): try write(path, value)
+            case .mount(let directory): try mount(directory)
+            case .remove(let path, let kind): try remove(path, kind)
+            case .group(let leader, let start):
+                guard somsim_restore_track_group(leader, start) == 0 else { throw planError("restore step for agent \(leader)") }
+            }
+        }
+        // The plan is whole: from here on the journal is this process's (the same steps).
+        try startJournal()
+        try runNow()
+        return Recovery(owner: journal.owner, steps: journal.steps.map(\.description))
+    }
+
+    /// One step of the journal.
+    enum Step: Equatable, CustomStringConvertible {
+        case write(String, String)
+        case mount(String)
+        case remove(String, RemoveKind)
+        case group(pid_t, UInt64)
+
+        var description: String {
+            switch self {
+            case .write(let path, let value): return "write \(value) to \(path)"
+            case .mount(let directory): return "unmount \(directory)"
+            case .remove(let path, .file): return "remove \(path)"
+            case .remove(let path, .emptyDirectory): return "remove the directory \(path)"
+            case .remove(let path, .directoryOfFiles): return "remove \(path) and its files"
+            case .group(let leader, _): return "kill the agents of process group \(leader)"
+            }
+        }
+    }
+
+    struct Journal: Equatable {
+        var owner: Int32
+        var steps: [Step]
+    }
+
+    /// Reads the journal text (the format is in somsim_probe_support.h).
+    static func parse(_ text: String) throws -> Journal {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        guard lines.first == "somsim-restore-journal 1" else {
+            throw ProbeError.restore("\(journalPath) is not a restore journal this somsim can read (first line \(String(lines.first?.prefix(40) ?? "")))")
+        }
+        var journal = Journal(owner: 0, steps: [])
+        for (index, line) in lines.enumerated().dropFirst() {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            func damaged() -> ProbeError { .restore("\(journalPath) line \(index + 1) is damaged: \(line.prefix(80))") }
+            switch (f.first ?? "", f.count) {
+            case ("owner", 3):
+                guard let pid = Int32(f[1]) else { throw damaged() }
+                journal.owner = pid
+            case ("write", 3): journal.steps.append(.write(f[1], f[2]))
+            case ("mount", 2): journal.steps.append(.mount(f[1]))
+            case ("remove", 2): journal.steps.append(.remove(f[1], .file))
+            case ("remove-dir", 2): journal.steps.append(.remove(f[1], .emptyDirectory))
+            case ("remove-tree", 2): journal.steps.append(.remove(f[1], .directoryOfFiles))
+            case ("group", 3):
+                guard let pid = Int32(f[1]), pid > 0, let start = UInt64(f[2]) else { throw damaged() }
+                journal.steps.append(.group(pid, start))
+            default:
+                throw damaged()
+            }
+        }
+        return journal
+    }
+}
+#endif

@@ -1,0 +1,117 @@
+#if os(Linux)
+import Foundation
+import Glibc
+@testable import SomsimProbe
+import SomsimWorkload
+import Testing
+
+/// What validate decides before it changes anything (it reads the machine, so these run in the
+/// serialized suite: another test's pools would look like pages in use).
+extension RealKernelTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The workloads a new user tries first: the README's and docs/examples/. None sets `pti`.
+    static let userWorkloads: [String] = {
+        let readme = (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
+        let blocks = readme.components(separatedBy: "```").enumerated().compactMap { index, block -> String? in
+            guard index % 2 == 1 else { return nil }
+            let body = block.drop { $0 != "\n" }.dropFirst()
+            return body.hasPrefix("somsim-workload 1") ? String(body) : nil
+        }
+        let examples = root.appendingPathComponent("docs/examples")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: examples.path)) ?? []).filter { $0.hasSuffix(".somw") }.sorted()
+        return blocks + names.compactMap { try? String(contentsOf: examples.appendingPathComponent($0), encoding: .utf8) }
+    }()
+
+    @Test func theUsersFirstWorkloadsAreFound() {
+        #expect(Self.userWorkloads.count >= 5)
+    }
+
+    @Test(arguments: userWorkloads)
+    func aWorkloadWithoutPTIIsPlannedWithTheHostsSetting(_ text: String) throws {
+        let workload = try WorkloadParser.parse(text, fileName: "user.somw")
+        #expect(!workload.machine.ptiGiven)
+        let plan = try Probe.plan(workload)
+        #expect(plan.workload.machine.pti == Self.pti)
+        #expect(plan.notes.contains { $0.contains("this machine's page-table isolation, pti=\(Self.pti ? "on" : "off")") })
+    }
+
+    @Test func theSmallestUserWorkloadValidatesWithTheHostsSetting() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("docs/examples/cow-basic.somw"), encoding: .utf8)
+        let before = try Self.settings()
+        let report = try Probe.validate(try WorkloadParser.parse(text, fileName: "cow-basic.somw"))
+        for failure in report.failures {
+            Issue.record("\(failure.process ?? "system") \(failure.metric): predicted \(failure.predicted), measured \(failure.measured)")
+        }
+        #expect(report.passed)
+        #expect(try Self.settings() == before)
+    }
+
+    @Test func anExplicitPTIThatDiffersIsRefusedWithTheWayOut() throws {
+        let wrong = Self.pti ? "off" : "on"
+        let workload = try WorkloadParser.parse("somsim-workload 1\nmachine pti=\(wrong)\nspawn a\n", fileName: "pti.somw")
+        #expect {
+            try Probe.plan(workload)
+        } throws: { error in
+            guard case ProbeError.cannotMeet(let reasons) = error, reasons.count == 1 else { return false }
+            return reasons[0].contains("the workload says pti=\(wrong)") && reasons[0].contains(MachineSettings.ptiPath)
+                && reasons[0].contains("leave pti out of the machine line")
+        }
+        // The same setting as the machine's is accepted as given, without a note.
+        let right = try WorkloadParser.parse("somsim-workload 1\nmachine pti=\(Self.pti ? "on" : "off")\nspawn a\n", fileName: "pti.somw")
+        #expect(try Probe.plan(right).notes.isEmpty)
+    }
+
+    /// Sizes and counts near 2^64 are planned (refused or accepted) without a trap.
+    @Test func extremeSizesArePlannedWithoutATrap() throws {
+        let cases: [(String, String?)] = [
+            ("machine hugetlb-2m=18446744073709551615\nspawn a", "not enough free memory"),
+            ("machine hugetlb-1g=18446744073709551615 hugetlb-2m=18446744073709551615\nspawn a", "more than 16 EiB"),
+            ("machine hugetlb-2m=8796093022208\nspawn a", "not enough free memory"),  // 2^43 pages × 2 MiB = 2^64 bytes
+            ("spawn a\na mmap m 16777215T\na touch m write stride=16777215T", nil),
+            ("spawn a\na mmap m 64K file=\(String(repeating: "x", count: 200))", "file IDs of more than"),
+        ]
+        for (body, refusal) in cases {
+            let workload = try WorkloadParser.parse("somsim-workload 1\n\(body)\n", fileName: "extreme.somw")
+            do {
+                _ = try Probe.plan(workload)
+                #expect(refusal == nil, "\(body) was accepted")
+            } catch ProbeError.cannotMeet(let reasons) {
+                #expect(refusal.map { r in reasons.contains { $0.contains(r) } } ?? false, "\(body): \(reasons)")
+            }
+        }
+    }
+}
+
+/// The probe's own arithmetic, without a kernel.
+@Suite struct ProbeArithmeticTests {
+    @Test func aStrideNearTwoToThe64EndsTheWalk() {
+        let pages: Range<UInt64> = 0..<(1 << 34)  // a 64 TiB mapping of 4 KiB pages
+        for stride in [UInt64.max, UInt64.max - 4095, 1 << 63] {
+            #expect(Run.touchedRuns(pages, .stride(bytes: stride), pageBytes: 4096) == [0..<1])
+        }
+        #expect(Run.touchedRuns(10..<20, .stride(bytes: 8192), pageBytes: 4096) == [10..<11, 12..<13, 14..<15, 16..<17, 18..<19])
+    }
+
+    @Test func saturatingArithmetic() {
+        #expect(saturatingProduct(1 << 43, 2 << 20) == .max)
+        #expect(saturatingProduct(3, 2 << 20) == 6 << 20)
+        #expect(saturatingSum([.max - 1, 1]) == .max)
+        #expect(saturatingSum([.max, 1]) == .max)
+        #expect(saturatingSum([1, 2, 3]) == 6)
+    }
+
+    @Test func theJournalIsReadBackStepByStep() throws {
+        let text = "somsim-restore-journal 1\nowner\t42\t7\nwrite\t/proc/sys/vm/hugetlb_optimize_vmemmap\t0\nmount\t/run/somsim/hugetlbfs-2M\nremove\t/x\nremove-dir\t/run/somsim/hugetlbfs-2M\nremove-tree\t/dev/shm/somsim-validate-42\ngroup\t43\t99\n"
+        let journal = try RestorePlan.parse(text)
+        #expect(journal.owner == 42)
+        #expect(journal.steps == [
+            .write("/proc/sys/vm/hugetlb_optimize_vmemmap", "0"), .mount("/run/somsim/hugetlbfs-2M"), .remove("/x", .file),
+            .remove("/run/somsim/hugetlbfs-2M", .emptyDirectory), .remove("/dev/shm/somsim-validate-42", .directoryOfFiles), .group(43, 99),
+        ])
+        for damaged in ["", "somsim-restore-journal 2\n", "somsim-restore-journal 1\nwrite\t/x\n", "somsim-restore-journal 1\ngroup\tx\t1\n", "somsim-restore-journal 1\nkill\t1\n"] {
+            #expect(throws: ProbeError.self, "\(damaged.debugDescription)") { try RestorePlan.parse(damaged) }
+        }
+    }
+}
+#endif
