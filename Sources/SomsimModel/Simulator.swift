@@ -26,6 +26,8 @@ public struct Simulator {
     let budget: MemoryBudget
     /// OOM kills and trimmed pools not yet reported as error events.
     var capacityEvents: [CapacityEvent] = []
+    /// See `peakWorkloadBytes`.
+    var peakWorkloadPages: UInt64 = 0
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
@@ -77,7 +79,13 @@ public struct Simulator {
     public mutating func apply(_ located: Located<Statement>) {
         applyStatement(located)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
+        peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
     }
+
+    /// The most memory the workload's own pages held at once, between statements: private
+    /// anonymous and page-cache pages, and page tables (HugeTLB pools and the kernel's own
+    /// structures not included). `validate` checks that the machine it runs on has it free.
+    public var peakWorkloadBytes: UInt64 { peakWorkloadPages * constants.pageBytes }
 
     /// Turns `capacityEvents` into error events of the statement on `line`.
     mutating func recordCapacityEvents(line: Int, statement: String) {

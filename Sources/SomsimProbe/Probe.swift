@@ -78,8 +78,40 @@ public enum Probe {
             notes.append(
                 "pti: the workload does not set it, so it is validated with this machine's page-table isolation, pti=\(pti ? "on" : "off") (\(MachineSettings.ptiPath): \(facts.ptiText)); simulate and compare assume pti=on")
         }
+        problems += capacityProblems(workload, facts: facts)
         if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }
         return Plan(workload: workload, notes: notes)
+    }
+
+    /// What keeps the workload's memory from being run here, by the model: validate runs only
+    /// workloads that fit. An OOM kill or a trimmed pool in the model cannot be reproduced (this
+    /// machine's RAM is not the workload's `ram=`), and a workload larger than this machine's free
+    /// memory would make its kernel's OOM killer pick other programs.
+    static func capacityProblems(_ workload: Workload, facts: MachineSettings.Facts) -> [String] {
+        var simulator = Simulator(machine: workload.machine, machineLine: workload.machineLine ?? 0)
+        for statement in workload.statements { simulator.apply(statement) }
+        var problems: [String] = []
+        func product(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            let (value, overflow) = a.multipliedReportingOverflow(by: b)
+            return overflow ? .max : value
+        }
+        func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            let (value, overflow) = a.addingReportingOverflow(b)
+            return overflow ? .max : value
+        }
+        let poolBytes = sum(product(workload.machine.hugetlb2MPages, 2 << 20), product(workload.machine.hugetlb1GPages, 1 << 30))
+        // Pools too large for this machine are refused already (MachineSettings.problems).
+        let poolsFitHere = sum(poolBytes, MachineSettings.headroomBytes) <= facts.memAvailableBytes
+        if let event = simulator.errors.first(where: { $0.outcome == .oomKill || ($0.outcome == .poolTrimmed && poolsFitHere) }) {
+            problems.append(
+                "line \(event.line): in the model, \(event.detail ?? event.errno); validate runs workloads that fit in the workload's RAM (lower the sizes, or raise ram=)")
+        }
+        let needed = sum(sum(simulator.peakWorkloadBytes, poolBytes), MachineSettings.headroomBytes)
+        if poolsFitHere, needed > facts.memAvailableBytes {
+            problems.append(
+                "not enough free memory: at its peak the workload holds \(simulator.peakWorkloadBytes >> 20) MiB of its own memory (anonymous, page cache, page tables) besides the pools, and needs \(MachineSettings.headroomBytes >> 20) MiB headroom; MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
+        }
+        return problems
     }
 
     /// File IDs longer than this would not fit `somsim_command.path` with the run's directory.

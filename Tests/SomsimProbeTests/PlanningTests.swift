@@ -47,6 +47,42 @@ extension RealKernelTests {
         #expect(try Self.settings() == before)
     }
 
+    /// A workload the model runs out of memory on is refused before anything changes: the host's
+    /// RAM is not the workload's, and an OOM kill here would hit other programs.
+    @Test func aWorkloadThatRunsOutOfMemoryInTheModelIsRefused() throws {
+        let workload = try WorkloadParser.parse(
+            "somsim-workload 1\nmachine ram=1G\nspawn a\na mmap m 800M\na touch m write\nspawn b\nb mmap m 400M\nb touch m write\n",
+            fileName: "oom.somw")
+        #expect {
+            try Probe.plan(workload)
+        } throws: { error in
+            guard case ProbeError.cannotMeet(let reasons) = error else { return false }
+            return reasons.contains { $0.hasPrefix("line 8: in the model, out of memory: the OOM killer killed a (SIGKILL)") }
+        }
+        let trimmed = try WorkloadParser.parse("somsim-workload 1\nmachine ram=1G hugetlb-1g=1\n", fileName: "pool.somw")
+        #expect {
+            try Probe.plan(trimmed)
+        } throws: { error in
+            guard case ProbeError.cannotMeet(let reasons) = error else { return false }
+            return reasons.contains { $0.hasPrefix("line 2: in the model, the 1G HugeTLB pool holds 0 of the 1 pages asked for") }
+        }
+    }
+
+    /// A workload larger than this machine's free memory is refused, whatever its `ram=` says.
+    @Test func aWorkloadLargerThanTheHostsFreeMemoryIsRefused() throws {
+        let facts = try MachineSettings.Facts.read()
+        let gib = facts.memAvailableBytes >> 30 + 1
+        let workload = try WorkloadParser.parse(
+            "somsim-workload 1\nmachine ram=\(4 * gib)G\nspawn a\na mmap m \(gib)G\na touch m write\n", fileName: "big.somw")
+        #expect {
+            try Probe.plan(workload)
+        } throws: { error in
+            guard case ProbeError.cannotMeet(let reasons) = error else { return false }
+            // The mapping, and the page tables that map it.
+            return reasons.contains { $0.hasPrefix("not enough free memory: at its peak the workload holds \((gib << 10) + gib * 2) MiB") }
+        }
+    }
+
     @Test func anExplicitPTIThatDiffersIsRefusedWithTheWayOut() throws {
         let wrong = Self.pti ? "off" : "on"
         let workload = try WorkloadParser.parse("somsim-workload 1\nmachine pti=\(wrong)\nspawn a\n", fileName: "pti.somw")
