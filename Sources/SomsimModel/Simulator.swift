@@ -584,7 +584,9 @@ public struct Simulator {
             var byte = first
             while byte < end {
                 append(byte / pageBytes)
-                byte += stride
+                let (next, overflow) = byte.addingReportingOverflow(stride)
+                if overflow { break }
+                byte = next
             }
         case .random(let count, let seed):
             let chosen = RandomPages.sample(count: min(count, UInt64(range.count)), of: UInt64(range.count), seed: seed)

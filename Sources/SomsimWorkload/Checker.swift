@@ -74,8 +74,13 @@ struct Checker {
         case .touch(let p, let m, _, let range, let pattern):
             let mapping = try mapping(m, of: p, line: line, at: a)
             try checkRange(range, of: mapping, line: line, at: a)
-            if case .random(let count, _) = pattern {
+            switch pattern {
+            case .random(let count, _):
                 try checkRandom(count: count, range: range, of: mapping, line: line, column: a.random)
+            case .stride(let bytes) where bytes > mapping.pageBytes:
+                try checkStride(bytes, range: range, of: mapping, line: line, column: a.stride)
+            case .stride, .every:
+                break
             }
         }
     }
@@ -124,19 +129,39 @@ struct Checker {
         }
     }
 
-    /// COUNT against the pages of the range: `length/page` when the length is written, else the pages
-    /// from the offset to the end of the mapping. A range past the end is the run's business (EFAULT).
+    /// The most separate pages one `random=` or `stride=` touch may name: the engine keeps a
+    /// list of them, and each becomes an extent of its own. A whole range touched page by page
+    /// is one extent, whatever its size.
+    static let maxPagesPerTouch: UInt64 = 1 << 24
+
+    /// The bytes of a touch's range: `length` when written, else from the offset to the end of
+    /// the mapping; nil when the offset is past the end (the run's business: EFAULT).
+    private func rangeBytes(_ r: ByteRange, of m: Mapping) -> UInt64? {
+        if let length = r.lengthBytes { return length }
+        return r.offsetBytes <= m.lengthBytes ? m.lengthBytes - r.offsetBytes : nil
+    }
+
+    /// COUNT against the pages of the range, and against `maxPagesPerTouch`.
     private func checkRandom(count: UInt64, range r: ByteRange, of m: Mapping, line: Int, column: Int) throws(WorkloadError) {
-        let pages: UInt64
-        if let length = r.lengthBytes {
-            pages = length / m.pageBytes
-        } else if r.offsetBytes < m.lengthBytes {
-            pages = (m.lengthBytes - r.offsetBytes) / m.pageBytes
-        } else {
-            return
-        }
-        if count > pages {
+        if let bytes = rangeBytes(r, of: m), count > bytes / m.pageBytes {
+            let pages = bytes / m.pageBytes
             throw error(line, column, "random=\(count) asks for more distinct pages than the range holds (\(pages)); use at most random=\(pages)")
+        }
+        if count > Self.maxPagesPerTouch {
+            throw error(
+                line, column,
+                "random=\(count) names more than \(Self.maxPagesPerTouch) pages, the most one touch may (each random page is an extent of its own); split it into touches of smaller ranges, or touch the whole range")
+        }
+    }
+
+    /// A stride above the page size touches one page per STRIDE bytes: at most `maxPagesPerTouch`.
+    private func checkStride(_ stride: UInt64, range r: ByteRange, of m: Mapping, line: Int, column: Int) throws(WorkloadError) {
+        guard let bytes = rangeBytes(r, of: m), bytes > 0 else { return }
+        let pages = (bytes - 1) / stride + 1
+        if pages > Self.maxPagesPerTouch {
+            throw error(
+                line, column,
+                "stride=\(Sizes.format(stride)) over \(Sizes.format(bytes)) touches \(pages) separate pages, more than the \(Self.maxPagesPerTouch) one touch may (each is an extent of its own); use a larger stride or a smaller range")
         }
     }
 }

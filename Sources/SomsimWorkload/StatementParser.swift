@@ -6,6 +6,7 @@ struct Anchors {
     var offset = 0
     var length = 0
     var random = 0
+    var stride = 0
 }
 
 /// One statement line after `{VAR}` substitution, before the static checks.
@@ -214,6 +215,7 @@ struct StatementParser {
                     throw error(line, option.column, "stride must be larger than 0; give the distance in bytes between touched bytes, e.g. stride=64K")
                 }
                 stride = (bytes, option.column)
+                anchors.stride = option.column
             } else if key.isEqual("random") {
                 try once(.random, &seen, option, line: line)
                 random = (try integer(value, option, line: line, what: "random page count"), option.column)
@@ -257,6 +259,11 @@ struct StatementParser {
                 let bytes = try size(value, setting, line: line, what: "ram")
                 guard bytes > 0, bytes % 4096 == 0 else {
                     throw error(line, setting.column, "ram must be a positive multiple of 4K, not \(value.quoted)")
+                }
+                guard bytes <= MachineSpec.maxRAMBytes else {
+                    throw error(
+                        line, setting.column,
+                        "ram must be at most 4096T: x86-64 addresses 52 bits of physical memory (MAX_PHYSMEM_BITS), not \(value.quoted)")
                 }
                 spec.ramBytes = bytes
             case "hugetlb-2m":

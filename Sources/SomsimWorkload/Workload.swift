@@ -44,8 +44,11 @@ public struct Located<Value: Equatable & Sendable>: Equatable, Sendable {
 
 /// The settings of the `machine` statement. Defaults are the contract's.
 public struct MachineSpec: Equatable, Sendable {
-    /// Installed RAM in bytes (`ram=`), default 16 GiB.
+    /// Installed RAM in bytes (`ram=`), default 16 GiB, at most `maxRAMBytes`.
     public var ramBytes: UInt64 = 16 << 30
+    /// The most RAM `ram=` takes: 4 PiB, the 52 bits of physical address x86-64 has
+    /// (arch/x86/include/asm/sparsemem.h: MAX_PHYSMEM_BITS 52 with 5-level paging).
+    public static let maxRAMBytes: UInt64 = 1 << 52
     /// HugeTLB pool of 2 MiB pages (`hugetlb-2m=`), default 0.
     public var hugetlb2MPages: UInt64 = 0
     /// HugeTLB pool of 1 GiB pages (`hugetlb-1g=`), default 0.

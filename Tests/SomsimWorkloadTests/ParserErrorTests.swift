@@ -86,6 +86,7 @@ struct ParserErrorTests {
     ]
 
     static let machine: [BadInput] = [
+        BadInput("ram above the physical address space", h("machine ram=4097T"), 2, 9, "ram must be at most 4096T: x86-64 addresses 52 bits of physical memory"),
         BadInput("machine twice", h("machine ram=1G\nmachine pti=off"), 3, 1, "machine is given a second time (first on line 2)"),
         BadInput("machine after a process statement", h("spawn a\nmachine ram=1G"), 3, 1, "machine must come before any process statement (the first is on line 2)"),
         BadInput("machine inside a repeat runs twice", h("repeat 2 as i {\nmachine ram=1G\n}"), 3, 1, "machine is given a second time"),
@@ -129,6 +130,13 @@ struct ParserErrorTests {
         BadInput("random count above the written length", h("spawn a\na mmap m 64K\na touch m write length=8K random=3 seed=1"), 4, 27, "holds (2)"),
         BadInput("random count above offset-to-end", h("spawn a\na mmap m 64K\na touch m write offset=56K random=3 seed=1"), 4, 28, "holds (2)"),
         BadInput("random count in huge pages", h("spawn a\na mmap m 4M huge=2M\na touch m write random=3 seed=1"), 4, 17, "holds (2)"),
+        BadInput(
+            "random count above the pages one touch may name", h("spawn a\na mmap m 1T\na touch m write random=16777217 seed=1"), 4, 17,
+            "random=16777217 names more than 16777216 pages, the most one touch may"),
+        BadInput(
+            "stride touching more pages than one touch may name", h("spawn a\na mmap m 32T\na touch m read stride=8K"), 4, 16,
+            "stride=8K over 32T touches 4294967296 separate pages, more than the 16777216 one touch may"),
+
     ]
 
     static let blocks: [BadInput] = [

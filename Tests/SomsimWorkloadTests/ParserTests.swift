@@ -3,6 +3,23 @@ import Testing
 
 @Suite("Parsing statements")
 struct ParserTests {
+    /// The largest random and strided touches one statement may name, and the most RAM, parse;
+    /// one page more, or one byte more, is refused (ParserErrorTests).
+    @Test func theLimitsThemselvesAreAccepted() throws {
+        let workload = try WorkloadParser.parse(
+            """
+            somsim-workload 1
+            machine ram=4096T
+            spawn a
+            a mmap m 128G
+            a touch m write random=16777216 seed=1
+            a touch m write stride=8K
+            a touch m write stride=18446744073709551615
+            """, fileName: "limits.somw")
+        #expect(workload.statements.count == 5)
+        #expect(workload.machine.ramBytes == 1 << 52)
+    }
+
     @Test func headerOnlyIsAnEmptyWorkload() throws {
         let w = try WorkloadParser.parse("somsim-workload 1\n", fileName: "x.somw")
         #expect(w.statements.isEmpty)

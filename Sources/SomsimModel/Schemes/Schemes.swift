@@ -106,9 +106,11 @@ public enum Schemes {
         result.notes.append(
             "large folios: \(large.reduce(0) { $0 + $1.count }), each described by its first folio_struct_pages (\(profile[.folioStructPages])) struct pages: \(headBytes) B of the memmap serve as folio descriptors; anonymous THP/mTHP have no vmemmap optimization")
         let e = census.tlbEntries
-        let reach = e[0] * profile[.pageBytes] + e[1] * (2 << 20) + e[2] * (1 << 30)
+        // Summed over every process, the reach can pass 2^64 bytes (a million processes mapping
+        // the same 32 TiB): it is added up exactly in 128 bits.
+        let reach = WideSum.of([(e[0], profile[.pageBytes]), (e[1], 2 << 20), (e[2], 1 << 30)])
         result.notes.append(
-            "TLB entries to map every process's present workload pages once: \(e[0]) × 4 KiB + \(e[1]) × 2 MiB + \(e[2]) × 1 GiB = \(e[0] + e[1] + e[2]) entries for \(reach) B")
+            "TLB entries to map every process's present workload pages once: \(e[0]) × 4 KiB + \(e[1]) × 2 MiB + \(e[2]) × 1 GiB = \(WideSum.of([(e[0], 1), (e[1], 1), (e[2], 1)])) entries for \(reach) B")
         result.notes.append(
             "page tables: 2 MiB HugeTLB pages need no PTE table and 1 GiB pages no PMD table; a PMD-mapped THP still has one (the kernel deposits a PTE table with each huge PMD)")
         return result
@@ -314,5 +316,32 @@ public enum TLBWalk {
                 return Row(guestPageBytes: guest, hostPageBytes: host, guestLevels: n, hostLevels: m, loads: loads(guestLevels: n, hostLevels: m))
             }
         }
+    }
+}
+
+/// Σ aᵢ × bᵢ of 64-bit values, exact in 128 bits and written in decimal: for figures that add
+/// up over every process and can pass 2^64.
+enum WideSum {
+    static func of(_ terms: [(UInt64, UInt64)]) -> String {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (a, b) in terms {
+            let product = a.multipliedFullWidth(by: b)
+            let (sum, carry) = low.addingReportingOverflow(product.low)
+            low = sum
+            high += product.high + (carry ? 1 : 0)
+        }
+        return decimal(high: high, low: low)
+    }
+
+    /// The decimal digits of high × 2^64 + low.
+    static func decimal(high: UInt64, low: UInt64) -> String {
+        guard high > 0 else { return String(low) }
+        // Split into a quotient and a remainder by 10^19 (both fit), twice at most.
+        let divisor: UInt64 = 10_000_000_000_000_000_000
+        let (quotientHigh, remainderHigh) = high.quotientAndRemainder(dividingBy: divisor)
+        let (quotientLow, remainder) = divisor.dividingFullWidth((remainderHigh, low))
+        let rest = String(remainder)
+        return decimal(high: quotientHigh, low: quotientLow) + String(repeating: "0", count: 19 - rest.count) + rest
     }
 }
