@@ -45,6 +45,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The long fuzz campaign (docs/fuzzing.md), kept out of `swift test`.
+        .executableTarget(
+            name: "somsim-fuzz",
+            dependencies: [
+                "SomsimWorkload", "SomsimModel", "SomsimReport",
+                .target(name: "SomsimProbe", condition: .when(platforms: [.linux])),
+            ]
+        ),
         .testTarget(name: "SomsimWorkloadTests", dependencies: ["SomsimWorkload"]),
         .testTarget(name: "SomsimModelTests", dependencies: ["SomsimModel", "SomsimWorkload"]),
         .testTarget(

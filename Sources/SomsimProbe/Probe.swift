@@ -49,7 +49,8 @@ public enum Probe {
         try plan(workload, facts: try MachineSettings.Facts.read())
     }
 
-    static func plan(_ workload: Workload, facts: MachineSettings.Facts) throws -> Plan {
+    /// `plan` with facts already read (the fuzz campaign plans millions of workloads).
+    public static func plan(_ workload: Workload, facts: MachineSettings.Facts) throws -> Plan {
         var workload = workload
         var notes: [String] = []
         var usesHugeTLB = false

@@ -1,0 +1,238 @@
+import SomsimModel
+import SomsimWorkload
+
+/// One input of the campaign: a workload text, and sometimes a profile text or a generator
+/// recipe. Case `index` of campaign `seed` is always the same input.
+struct FuzzCase {
+    var workload: String
+    var profile: String?
+    /// `generate alloc-mix` parameters: RAM, fill (nil: the default), classes.
+    var allocMix: (ram: UInt64, fill: Double?, classes: [AllocMix.SizeClass])?
+
+    /// The case as files a person can replay with `somsim-fuzz --replay`.
+    var files: [(suffix: String, text: String)] {
+        var files = [("somw", workload)]
+        if let profile { files.append(("profile", profile)) }
+        if let mix = allocMix { files.append(("allocmix", Self.recipe(mix))) }
+        return files
+    }
+
+    /// `RAM FILL SIZE:PERCENT,…` (FILL `-` for the default), as `--alloc-mix` reads it back.
+    static func recipe(_ mix: (ram: UInt64, fill: Double?, classes: [AllocMix.SizeClass])) -> String {
+        "\(mix.ram) \(mix.fill.map { "\($0)" } ?? "-") " + mix.classes.map { "\($0.sizeBytes):\($0.percent)" }.joined(separator: ",") + "\n"
+    }
+
+    static func recipe(_ text: String) -> (ram: UInt64, fill: Double?, classes: [AllocMix.SizeClass])? {
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 3, let ram = UInt64(parts[0]) else { return nil }
+        let classes = parts[2].split(separator: ",").compactMap { c -> AllocMix.SizeClass? in
+            let pair = c.split(separator: ":")
+            guard pair.count == 2, let size = UInt64(pair[0]), let percent = Double(pair[1]) else { return nil }
+            return AllocMix.SizeClass(sizeBytes: size, percent: percent)
+        }
+        return (ram, parts[1] == "-" ? nil : Double(parts[1]), classes)
+    }
+}
+
+/// Writes cases: valid-looking workloads built from the format's grammar with extreme values,
+/// mutations of the repository's own workloads, profile overrides at and past their bounds, and
+/// generator recipes.
+struct CaseWriter {
+    let corpus: [[[String]]]
+
+    init(corpus: [String]) {
+        self.corpus = corpus.map { $0.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: " ").map(String.init) } }
+    }
+
+    static func rng(seed: UInt64, index: UInt64) -> SplitMix64 {
+        var mix = SplitMix64(seed: seed ^ (index &* 0x9E37_79B9_7F4A_7C15))
+        return SplitMix64(seed: mix.next())
+    }
+
+    func make(seed: UInt64, index: UInt64) -> FuzzCase {
+        var rng = Self.rng(seed: seed, index: index)
+        var c: FuzzCase
+        switch rng.next(below: 10) {
+        case 0...5: c = FuzzCase(workload: grammar(&rng))
+        case 6...8: c = FuzzCase(workload: mutation(&rng))
+        default:
+            c = FuzzCase(workload: "somsim-workload 1\n")
+            c.allocMix = allocMix(&rng)
+        }
+        if rng.next(below: 8) == 0 { c.profile = profile(&rng) }
+        return c
+    }
+
+    // MARK: - Values
+
+    static let sizes: [String] = [
+        "0", "4K", "8K", "12K", "64K", "1028K", "1M", "2M", "4M", "6M", "1G", "2G", "3G", "16G", "32T", "64T", "65T",
+        "4096T", "4097T", "16777215T", "18446744073709547520B", "18446744073709551615B", "4097B", "1B", "8191B",
+    ]
+    static let counts: [String] = ["0", "1", "2", "3", "16", "512", "8192", "100000", "16777216", "16777217", "4294967296", "18446744073709551615"]
+
+    func pick<T>(_ values: [T], _ rng: inout SplitMix64) -> T { values[Int(rng.next(below: UInt64(values.count)))] }
+
+    func size(_ rng: inout SplitMix64) -> String {
+        rng.next(below: 4) == 0 ? "\(4 * (1 + rng.next(below: 4096)))K" : pick(Self.sizes, &rng)
+    }
+
+    // MARK: - Grammar
+
+    func machine(_ rng: inout SplitMix64) -> String {
+        var settings: [String] = []
+        if rng.next(below: 2) == 0 { settings.append("ram=" + pick(["4K", "1M", "100M", "256M", "1G", "4G", "16G", "64T", "4096T", size(&rng)], &rng)) }
+        if rng.next(below: 3) == 0 { settings.append("hugetlb-2m=" + pick(Self.counts, &rng)) }
+        if rng.next(below: 3) == 0 { settings.append("hugetlb-1g=" + pick(Self.counts, &rng)) }
+        if rng.next(below: 3) == 0 { settings.append("hvo=" + pick(["on", "off"], &rng)) }
+        if rng.next(below: 4) == 0 { settings.append("hvo-kept=" + pick(["1", "2"], &rng)) }
+        if rng.next(below: 3) == 0 { settings.append("thp=" + pick(["never", "madvise", "always"], &rng)) }
+        if rng.next(below: 4) == 0 { settings.append("mthp=" + pick(["16K", "64K", "16K,64K,512K", "1M", "32K,256K"], &rng)) }
+        if rng.next(below: 4) == 0 { settings.append("pti=" + pick(["on", "off"], &rng)) }
+        if rng.next(below: 5) == 0 { settings.append("som-source=" + pick(["hugetlb-2m", "hugetlb-1g", "devdax", "external"], &rng)) }
+        if rng.next(below: 5) == 0 { settings.append("som-pool=" + size(&rng)) }
+        return settings.isEmpty ? "" : "machine " + settings.joined(separator: " ")
+    }
+
+    func grammar(_ rng: inout SplitMix64) -> String {
+        var lines = ["somsim-workload 1"]
+        let m = machine(&rng)
+        if !m.isEmpty { lines.append(m) }
+        var processes = ["p0"]
+        lines.append("spawn p0")
+        var next = 1
+        let maps = ["a", "b", "c"]
+        var depth = 0
+        for step in 0..<(4 + Int(rng.next(below: 28))) {
+            let p = pick(processes, &rng)
+            let map = pick(maps, &rng)
+            switch rng.next(below: 20) {
+            case 0:
+                lines.append("\(p) fork p\(next)")
+                processes.append("p\(next)")
+                next += 1
+            case 1:
+                lines.append("spawn p\(next)")
+                processes.append("p\(next)")
+                next += 1
+            case 2 where processes.count > 1:
+                lines.append("\(p) exit")
+                processes.removeAll { $0 == p }
+            case 3, 4, 5:
+                var options: [String] = []
+                if rng.next(below: 3) == 0 { options.append("shared") }
+                if rng.next(below: 5) == 0 { options.append("huge=" + pick(["2M", "1G"], &rng)) }
+                if rng.next(below: 5) == 0 { options.append("file=" + pick(["f", "g"], &rng)) }
+                if rng.next(below: 6) == 0 { options.append("populate") }
+                if rng.next(below: 10) == 0 { options.append("som") }
+                lines.append((["\(p) mmap \(map) \(size(&rng))"] + options).joined(separator: " "))
+            case 6:
+                lines.append("\(p) munmap \(map)")
+            case 7, 8:
+                let advice = pick(Advice.allCases.map(\.rawValue), &rng)
+                lines.append("\(p) madvise \(map) \(advice)\(range(&rng))")
+            case 9:
+                lines.append("measure m\(step)")
+            case 10 where depth < 3:
+                // repeat blocks, with huge counts around empty bodies and `repeat 0`.
+                let count = pick(["0", "1", "2", "3", "18446744073709551615", "4294967296"], &rng)
+                lines.append("repeat \(count) as v\(depth) {")
+                depth += 1
+                if rng.next(below: 3) == 0 {
+                    lines.append("repeat 0 as z\(depth) {")
+                    lines.append("\(p) touch \(map) write")
+                    lines.append("}")
+                }
+            case 11 where depth > 0:
+                depth -= 1
+                lines.append("}")
+            default:
+                let access = pick(["read", "write"], &rng)
+                var pattern = ""
+                switch rng.next(below: 4) {
+                case 0: pattern = " stride=" + size(&rng)
+                case 1: pattern = " random=" + pick(Self.counts + ["5", "100", "2000"], &rng) + " seed=\(rng.next(below: 100))"
+                default: break
+                }
+                lines.append("\(p) touch \(map) \(access)\(range(&rng))\(pattern)")
+            }
+        }
+        while depth > 0 {
+            lines.append("}")
+            depth -= 1
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func range(_ rng: inout SplitMix64) -> String {
+        var out = ""
+        if rng.next(below: 3) == 0 { out += " offset=" + size(&rng) }
+        if rng.next(below: 3) == 0 { out += " length=" + size(&rng) }
+        return out
+    }
+
+    // MARK: - Mutation
+
+    static let vocabulary = [
+        "0", "1", "3", "4K", "8K", "2M", "1G", "3T", "64T", "4096T", "18446744073709551615", "4097B", "-1", "{i}", "{j}",
+        "shared", "huge=2M", "huge=1G", "file=f", "populate", "som", "read", "write", "offset=4K", "offset=1G", "offset=64T",
+        "length=8K", "length=0", "length=18446744073709547520B", "stride=4K", "stride=0", "stride=18446744073709551615B",
+        "random=5", "random=99999999", "random=16777217", "seed=1", "dontfork", "dofork", "wipeonfork", "keeponfork", "dontneed",
+        "hugepage", "nohugepage", "fork", "exit", "mmap", "munmap", "madvise", "touch", "measure", "spawn", "repeat", "as",
+        "{", "}", "#", "machine", "ram=1M", "ram=4K", "ram=4096T", "hugetlb-2m=2", "hugetlb-2m=18446744073709551615",
+        "hugetlb-1g=16", "hvo=on", "hvo-kept=2", "thp=always", "mthp=64K", "som-pool=64T", "a", "b", "master", "worker0",
+        "p", "m", "heap", "x.y-z", "é", "\u{FFFD}",
+    ]
+
+    func mutation(_ rng: inout SplitMix64) -> String {
+        var lines = pick(corpus, &rng)
+        for _ in 0..<(1 + rng.next(below: 4)) {
+            let l = Int(rng.next(below: UInt64(lines.count)))
+            switch rng.next(below: 4) {
+            case 0 where !lines[l].isEmpty:
+                lines[l][Int(rng.next(below: UInt64(lines[l].count)))] = pick(Self.vocabulary, &rng)
+            case 1:
+                lines[l].append(pick(Self.vocabulary, &rng))
+            case 2 where l > 0:
+                lines.remove(at: l)
+            default:
+                lines.insert(lines[Int(rng.next(below: UInt64(lines.count)))], at: l)
+            }
+        }
+        return lines.map { $0.joined(separator: " ") }.joined(separator: "\n")
+    }
+
+    // MARK: - Profiles and generators
+
+    /// A few constants at a bound of their allowed range, or one past it (which must be refused).
+    func profile(_ rng: inout SplitMix64) -> String {
+        var out = ""
+        for _ in 0..<(1 + rng.next(below: 3)) {
+            let constant = pick(Profile.x86_64.constants, &rng)
+            let allowed = constant.allowed
+            let value: UInt64
+            switch rng.next(below: 5) {
+            case 0: value = allowed.minimum
+            case 1, 2: value = allowed.maximum
+            case 3: value = allowed.maximum &+ 1
+            default: value = pick([0, 1, UInt64.max, 1 << 63], &rng)
+            }
+            out += "\(constant.name) = \(value)\n"
+        }
+        return out
+    }
+
+    func allocMix(_ rng: inout SplitMix64) -> (UInt64, Double?, [AllocMix.SizeClass]) {
+        // Large machines only with 4 KiB and 2 MiB classes: a machine of many mTHP-sized
+        // mappings is slow to place today (quadratic in mappings; issue 12), not wrong.
+        let ram: UInt64 = pick([0, 4096, 1 << 20, 16 << 20, 64 << 20, 256 << 20, 4097, (64 << 20) + 4096, 64 << 40], &rng)
+        let fill: Double? = pick([nil, 100, 50, 0.001, 99.999, 0, .nan, .infinity, -1], &rng)
+        var classes: [AllocMix.SizeClass] = []
+        for _ in 0..<(1 + rng.next(below: 4)) {
+            let size: UInt64 = pick([4096, 8192, 16384, 65536, 256 << 10, 1 << 20, 2 << 20, 3 << 20, 4 << 20, 0], &rng)
+            classes.append(.init(sizeBytes: size, percent: pick([0, 1, 10, 33.3, 50, 100, .nan, 1e300], &rng)))
+        }
+        if ram > 1 << 30 { classes = classes.map { .init(sizeBytes: $0.sizeBytes == 2 << 20 ? 2 << 20 : 4096, percent: $0.percent) } }
+        return (ram, fill, classes)
+    }
+}
