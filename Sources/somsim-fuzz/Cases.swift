@@ -94,81 +94,144 @@ struct CaseWriter {
         return settings.isEmpty ? "" : "machine " + settings.joined(separator: " ")
     }
 
+    /// A mapping a generated process holds: its length and page size.
+    struct Held {
+        var lengthBytes: UInt64
+        var pageBytes: UInt64
+    }
+
+    /// A sequence of statements that mostly makes sense — names exist, offsets are page
+    /// multiples, random counts fit their range — with extreme sizes and counts, so that most
+    /// cases run to the end; one statement in sixty breaks a rule on purpose.
     func grammar(_ rng: inout SplitMix64) -> String {
         var lines = ["somsim-workload 1"]
         let m = machine(&rng)
         if !m.isEmpty { lines.append(m) }
-        var processes = ["p0"]
+        var processes: [String: [String: Held]] = ["p0": [:]]
+        var order = ["p0"]
         lines.append("spawn p0")
-        var next = 1
-        let maps = ["a", "b", "c"]
-        var depth = 0
+        var created = 1
+        var mapCounter = 0
         for step in 0..<(4 + Int(rng.next(below: 28))) {
-            let p = pick(processes, &rng)
-            let map = pick(maps, &rng)
-            switch rng.next(below: 20) {
-            case 0:
-                lines.append("\(p) fork p\(next)")
-                processes.append("p\(next)")
-                next += 1
-            case 1:
-                lines.append("spawn p\(next)")
-                processes.append("p\(next)")
-                next += 1
-            case 2 where processes.count > 1:
+            let p = pick(order, &rng)
+            let held = processes[p]!
+            let sloppy = rng.next(below: 60) == 0
+            switch rng.next(below: 22) {
+            case 0, 1:
+                let child = "p\(created)"
+                created += 1
+                lines.append("\(p) fork \(child)")
+                processes[child] = held
+                order.append(child)
+            case 2:
+                let name = "p\(created)"
+                created += 1
+                lines.append("spawn \(name)")
+                processes[name] = [:]
+                order.append(name)
+            case 3 where order.count > 1:
                 lines.append("\(p) exit")
-                processes.removeAll { $0 == p }
-            case 3, 4, 5:
+                processes[p] = nil
+                order.removeAll { $0 == p }
+            case 4, 5, 6, 7:
                 var options: [String] = []
-                if rng.next(below: 3) == 0 { options.append("shared") }
-                if rng.next(below: 5) == 0 { options.append("huge=" + pick(["2M", "1G"], &rng)) }
-                if rng.next(below: 5) == 0 { options.append("file=" + pick(["f", "g"], &rng)) }
+                var page: UInt64 = 4096
+                if rng.next(below: 12) == 0 {
+                    options.append("som")
+                } else {
+                    if rng.next(below: 3) == 0 { options.append("shared") }
+                    if rng.next(below: 5) == 0 {
+                        let huge = pick(["2M", "1G"], &rng)
+                        options.append("huge=" + huge)
+                        page = huge == "2M" ? 2 << 20 : 1 << 30
+                    }
+                    if rng.next(below: 5) == 0 { options.append("file=" + pick(["f", "g"], &rng)) }
+                }
                 if rng.next(below: 6) == 0 { options.append("populate") }
-                if rng.next(below: 10) == 0 { options.append("som") }
-                lines.append((["\(p) mmap \(map) \(size(&rng))"] + options).joined(separator: " "))
-            case 6:
-                lines.append("\(p) munmap \(map)")
-            case 7, 8:
+                let pages: UInt64 = pick([1, 2, 3, 16, 257, 512, 513, 4096, 262_144, 1 << 24, 1 << 33, 1 << 34, (1 << 34) + 1, 1 << 52], &rng)
+                let length = sloppy ? pick([0, 4097, UInt64.max & ~4095], &rng) : (pages.multipliedReportingOverflow(by: page).overflow ? UInt64.max / page * page : pages * page)
+                let name = held.isEmpty || rng.next(below: 30) != 0 ? "m\(mapCounter)" : pick(Array(held.keys).sorted(), &rng)
+                mapCounter += 1
+                lines.append((["\(p) mmap \(name) \(WorkloadPrinter.format(size: length))"] + options).joined(separator: " "))
+                processes[p]![name] = Held(lengthBytes: length, pageBytes: page)
+            case 8:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                lines.append("\(p) munmap \(name)")
+                processes[p]![name] = nil
+            case 9, 10, 11:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
                 let advice = pick(Advice.allCases.map(\.rawValue), &rng)
-                lines.append("\(p) madvise \(map) \(advice)\(range(&rng))")
-            case 9:
+                lines.append("\(p) madvise \(name) \(advice)\(range(held[name]!, sloppy, &rng).text)")
+            case 12:
                 lines.append("measure m\(step)")
-            case 10 where depth < 3:
-                // repeat blocks, with huge counts around empty bodies and `repeat 0`.
-                let count = pick(["0", "1", "2", "3", "18446744073709551615", "4294967296"], &rng)
-                lines.append("repeat \(count) as v\(depth) {")
-                depth += 1
-                if rng.next(below: 3) == 0 {
-                    lines.append("repeat 0 as z\(depth) {")
-                    lines.append("\(p) touch \(map) write")
+            case 13 where rng.next(below: 2) == 0:
+                // Blocks whose body produces nothing, with counts up to 2^64 − 1.
+                let count = pick(["0", "1", "18446744073709551615", "4294967296"], &rng)
+                lines.append("repeat \(count) as v\(step) {")
+                if rng.next(below: 2) == 0 {
+                    lines.append("repeat 0 as z\(step) {")
+                    lines.append("\(p) touch nowhere write")
                     lines.append("}")
                 }
-            case 11 where depth > 0:
-                depth -= 1
+                lines.append("}")
+            case 13:
+                // A small block of fresh mappings, written and forked.
+                let count = 1 + rng.next(below: 4)
+                lines.append("repeat \(count) as v\(step) {")
+                lines.append("  \(p) mmap r\(step)_{v\(step)} \(pick(["4K", "64K", "2M", "1028K"], &rng))")
+                lines.append("  \(p) touch r\(step)_{v\(step)} write")
+                lines.append("  \(p) fork c\(step)_{v\(step)}")
                 lines.append("}")
             default:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                let mapping = held[name]!
                 let access = pick(["read", "write"], &rng)
+                let r = range(mapping, sloppy, &rng)
                 var pattern = ""
                 switch rng.next(below: 4) {
-                case 0: pattern = " stride=" + size(&rng)
-                case 1: pattern = " random=" + pick(Self.counts + ["5", "100", "2000"], &rng) + " seed=\(rng.next(below: 100))"
-                default: break
+                case 0:
+                    var stride: UInt64 = pick([1, 4096, 4097, 8192, 65536, 2 << 20, 1 << 30, UInt64.max], &rng)
+                    // Mostly a few thousand strides per touch (a touch costs its pages).
+                    let bytes = r.pages.multipliedReportingOverflow(by: mapping.pageBytes)
+                    if rng.next(below: 400) != 0, !bytes.overflow { stride = max(stride, bytes.partialValue / 4096 + 1) }
+                    pattern = " stride=" + WorkloadPrinter.format(size: stride)
+                case 1:
+                    // Up to the per-touch limit now and then; mostly a few thousand pages, so
+                    // that the campaign runs millions of cases (a touch costs its pages).
+                    let most = min(r.pages, rng.next(below: 400) == 0 ? 1 << 24 : 4096)
+                    let count = sloppy ? pick([most + 1, (1 << 24) + 1, UInt64.max], &rng) : (most == 0 ? 0 : rng.next(below: most + 1))
+                    pattern = " random=\(count) seed=\(rng.next(below: 100))"
+                default:
+                    break
                 }
-                lines.append("\(p) touch \(map) \(access)\(range(&rng))\(pattern)")
+                lines.append("\(p) touch \(name) \(access)\(r.text)\(pattern)")
             }
-        }
-        while depth > 0 {
-            lines.append("}")
-            depth -= 1
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func range(_ rng: inout SplitMix64) -> String {
-        var out = ""
-        if rng.next(below: 3) == 0 { out += " offset=" + size(&rng) }
-        if rng.next(below: 3) == 0 { out += " length=" + size(&rng) }
-        return out
+    /// `offset=`/`length=` for a mapping: page multiples inside it, at its edges or past its
+    /// end (or not page multiples at all, when `sloppy`); `pages` is what the range holds.
+    func range(_ m: Held, _ sloppy: Bool, _ rng: inout SplitMix64) -> (text: String, pages: UInt64) {
+        let total = m.lengthBytes / max(m.pageBytes, 1)
+        var offset: UInt64 = 0
+        var length: UInt64? = nil
+        switch rng.next(below: 6) {
+        case 0: offset = total == 0 ? 0 : rng.next(below: total) * m.pageBytes
+        case 1: offset = m.lengthBytes
+        case 2: length = (total == 0 ? 0 : 1 + rng.next(below: total)) * m.pageBytes
+        case 3:
+            offset = total == 0 ? 0 : rng.next(below: total) * m.pageBytes
+            length = (UInt64.max / m.pageBytes - offset / m.pageBytes) * m.pageBytes  // to near 2^64
+        case 4: length = m.lengthBytes.addingReportingOverflow(m.pageBytes).overflow ? m.lengthBytes : m.lengthBytes + m.pageBytes  // past the end
+        default: break
+        }
+        if sloppy { offset &+= 1 }
+        var text = ""
+        if offset > 0 { text += " offset=\(WorkloadPrinter.format(size: offset))" }
+        if let length { text += " length=\(WorkloadPrinter.format(size: length))" }
+        let pages = length.map { $0 / max(m.pageBytes, 1) } ?? (offset <= m.lengthBytes ? (m.lengthBytes - offset) / max(m.pageBytes, 1) : 0)
+        return (text, pages)
     }
 
     // MARK: - Mutation

@@ -21,7 +21,7 @@ struct Options {
     var seed: UInt64 = 1
     var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
     var out = ".build/fuzz"
-    var hangSeconds = 10.0
+    var hangSeconds = 60.0
     var worker: (first: UInt64, end: UInt64, slot: Int, progress: String)?
     var replay: String?
     var profile: String?
@@ -65,7 +65,7 @@ struct Options {
                       --seed S         the campaign's seed (default 1); case i of seed S is always the same
                       --jobs J         worker processes (default: the processor count)
                       --out DIR        where traps, hangs and findings are saved (default .build/fuzz)
-                      --hang-seconds T a case taking longer is a hang (default 10)
+                      --hang-seconds T a case taking longer is a hang (default 60)
                       --dump I         save case I of --seed in --out (after --seed and --out)
                       --replay FILE    run one saved case (with --profile FILE for its profile; a
                                        FILE.allocmix beside it is its generator recipe)
@@ -179,6 +179,8 @@ func worker(_ o: Options, first: UInt64, end: UInt64, slot: Int, progress: Strin
     let fd = open(progress, O_WRONLY)
     guard fd >= 0 else { fail("cannot open \(progress)") }
     var slowest: (index: UInt64, seconds: Double) = (first, 0)
+    var slowSeconds = 0.0
+    var slowCount = 0
     var index = first
     while index < end {
         // The supervisor reads this slot to know which case a dead or stuck worker was on.
@@ -186,9 +188,10 @@ func worker(_ o: Options, first: UInt64, end: UInt64, slot: Int, progress: Strin
         _ = withUnsafeBytes(of: &record) { pwrite(fd, $0.baseAddress, 16, off_t(slot * 16)) }
         let c = writer.make(seed: o.seed, index: index)
         let start = DispatchTime.now().uptimeNanoseconds
-        let findings = run(c, facts: facts, deep: index % 8 == 0)
+        let findings = run(c, facts: facts, deep: index % 32 == 0)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if seconds > slowest.seconds { slowest = (index, seconds) }
+        if seconds > 0.05 { slowSeconds += seconds; slowCount += 1 }
         if !findings.isEmpty {
             let path = save(c, as: "finding-\(o.seed)-\(index)", in: o.out)
             print("FINDING \(index) \(path): \(findings.prefix(3).joined(separator: "; "))")
@@ -197,7 +200,7 @@ func worker(_ o: Options, first: UInt64, end: UInt64, slot: Int, progress: Strin
     }
     var done: (UInt64, UInt64) = (end, 2)
     _ = withUnsafeBytes(of: &done) { pwrite(fd, $0.baseAddress, 16, off_t(slot * 16)) }
-    print("SLOWEST \(slowest.index) \(String(format: "%.3f", slowest.seconds))")
+    print("SLOWEST \(slowest.index) \(String(format: "%.3f", slowest.seconds)) s; \(slowCount) cases over 50 ms took \(String(format: "%.1f", slowSeconds)) s")
 }
 
 // MARK: - Supervisor
