@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(
             name: "SomsimReportTests",
             dependencies: ["SomsimReport", "SomsimModel", "SomsimWorkload"],
-            exclude: ["Snapshots"]
+            exclude: ["Snapshots", "FuzzCrashers"]
         ),
         // Runs the built `somsim` binary end to end (depends on it so that it is built first).
         // Runs workloads on the real kernel (root only; skipped with a message elsewhere).
