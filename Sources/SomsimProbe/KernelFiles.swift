@@ -125,6 +125,8 @@ struct SmapsVMA {
 final class PageFrames {
     static let present: UInt64 = 1 << 63
     static let pfnMask: UInt64 = (1 << 55) - 1
+    /// PM_FILE: a file page or shared anonymous page (Documentation/admin-guide/mm/pagemap.rst).
+    static let fileOrShared: UInt64 = 1 << 61
     /// kpageflags bits (include/uapi/linux/kernel-page-flags.h).
     static let anonFlag: UInt64 = 1 << 12
     static let zeroPageFlag: UInt64 = 1 << 24

@@ -655,7 +655,7 @@ struct Run {
 
     /// The window's VMAs (smaps) and the frames they map (pagemap). A 4 KiB frame is anonymous
     /// when kpageflags says so, or, where kpageflags reads an empty entry for a mapped frame
-    /// (seen on this kernel, docs/validation.md), when its VMA is private and not a file.
+    /// (seen on this kernel, docs/validation.md), when pagemap does not flag it PM_FILE.
     private func readFrames(_ agent: Agent) throws -> AgentFrames {
         var f = AgentFrames()
         f.vmas = try SmapsVMA.read(pid: agent.pid, window: window)
@@ -663,14 +663,18 @@ struct Run {
             let pageBytes = vma.kernelPageBytes
             let count = Int((vma.end - vma.start) / pageBytes)
             let entries = try PageFrames.entries(pid: agent.pid, address: vma.start, count: count, stepBytes: pageBytes)
-            let pfns = entries.filter { $0 & PageFrames.present != 0 && $0 & (1 << 62) == 0 }.map { $0 & PageFrames.pfnMask }
+            let mapped = entries.filter { $0 & PageFrames.present != 0 && $0 & (1 << 62) == 0 }
+            let pfns = mapped.map { $0 & PageFrames.pfnMask }
             if vma.isHugetlb {
                 f.huge += pfns.map { (pfn: $0, bytes: pageBytes) }
                 continue
             }
-            let privateAnonymousVMA = vma.isPrivate && (vma.name.isEmpty || vma.name.hasPrefix("["))
-            for (pfn, flags) in zip(pfns, try frames.flags(pfns)) where flags & PageFrames.zeroPageFlag == 0 {
-                let anon = flags & PageFrames.anonFlag != 0 || (flags == 0 && privateAnonymousVMA)
+            for ((entry, pfn), flags) in zip(zip(mapped, pfns), try frames.flags(pfns)) where flags & PageFrames.zeroPageFlag == 0 {
+                // Where kpageflags reads an empty entry, pagemap's own bit says whether the page
+                // is anonymous: PM_FILE is set for a file or shared-anonymous page (fs/proc/
+                // task_mmu.c: pte_to_pagemap_entry). A private file mapping's COW copies are
+                // anonymous, so the VMA's kind alone cannot tell.
+                let anon = flags & PageFrames.anonFlag != 0 || (flags == 0 && entry & PageFrames.fileOrShared == 0)
                 f.small.append((pfn: pfn, anon: anon))
             }
         }
