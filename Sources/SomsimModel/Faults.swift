@@ -86,7 +86,7 @@ extension Simulator {
             let run = runForTally(&tally, m)
             groups[Int(run)].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
             m.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
-            m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+            markAnonVMA(p, &m)
             tally.anonVMAMarked = true
             anonPages += total
             tally.faults += total
@@ -247,7 +247,7 @@ extension Simulator {
             m.pages.assign(taken, .anon(run: run, writable: writable))
             setPMDMapped(&m, taken, false)
             if !tally.anonVMAMarked {
-                m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+                markAnonVMA(p, &m)
                 tally.anonVMAMarked = true
             }
             tally.faults += UInt64(taken.count)
@@ -697,7 +697,7 @@ extension Simulator {
             groups[Int(run)].pages.assign(folio, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(order)))
             m.pages.assign(folio, .anon(run: run, writable: true))
         }
-        m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+        markAnonVMA(p, &m)
         setPMDMapped(&m, folio, pmd)
         tally.faults += UInt64(folio.count) >> UInt64(order)
         // A PMD-mapped THP or huge zero page still costs a PTE table: the kernel deposits one with

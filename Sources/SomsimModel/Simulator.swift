@@ -28,6 +28,8 @@ public struct Simulator {
     var capacityEvents: [CapacityEvent] = []
     /// See `peakWorkloadBytes`.
     var peakWorkloadPages: UInt64 = 0
+    /// The last id handed to mappings merged into one VMA (`mergeWithNeighbours`).
+    var nextMergedVMA: Int32 = 0
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
@@ -293,11 +295,12 @@ public struct Simulator {
         }
         if let object { groups[Int(object)].mappers += 1 }
 
-        let mapping = Mapping(
+        var mapping = Mapping(
             name: name, start: start, options: options, pageCount: pageCount, object: object,
             pages: ExtentMap(length: pageCount, value: .none),
             vma: ExtentMap(length: pageCount, value: VMAFlags()),
             reservation: reservation)
+        mergeWithNeighbours(p, &mapping)
         processes[p].mappings[name] = mapping
         liveMappings += 1
         processes[p].insertLayout(start: start, end: mapping.end)

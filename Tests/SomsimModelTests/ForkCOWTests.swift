@@ -101,6 +101,7 @@ import Testing
             """
             spawn p
             p mmap zeros 64K
+            p mmap apart 4K shared
             p mmap mixed 64K
             p touch zeros read
             p touch mixed read
@@ -114,6 +115,32 @@ import Testing
         #expect(report.measure("zeros").process("c").minorFaults == 16)
         // With one anonymous page the whole VMA is copied, zero-page entries too (kernel: 0).
         #expect(report.measure("end").process("c").minorFaults == 16)
+    }
+
+    /// Two private anonymous mappings made one against the other are one VMA in the kernel
+    /// (vma_merge_new_range): when either gets an anonymous page the VMA has an anon_vma, and
+    /// fork copies the page tables of both (validation/anon-vma-merge.somw).
+    @Test func adjacentAnonymousMappingsShareTheirVMAsAnonVMA() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap zeros 64K
+            p mmap mixed 64K
+            p touch zeros read
+            p touch mixed write length=4K
+            p fork c
+            c touch zeros read
+            measure zeros
+            p mmap later 64K
+            p touch later read
+            p fork d
+            d touch later read
+            """)
+        // The zero-page entries came with the fork: no fault.
+        #expect(report.measure("zeros").process("c").minorFaults == 0)
+        // A mapping made against a VMA that already has an anon_vma joins it, so its zero-page
+        // entries are copied at fork as well.
+        #expect(report.measure("end").process("d").minorFaults == 0)
     }
 
     @Test func populateFaultsEveryPageInAndCountsTheFaults() throws {

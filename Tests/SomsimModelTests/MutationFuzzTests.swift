@@ -30,7 +30,7 @@ import Testing
     func mutatedWorkloadsAreRefusedOrRunToTheEnd(_ path: String) throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: " ").map(String.init) }
-        // A fixed seed per file (FNV-1a of its path; String.hashValue is randomized per process),
+        // A fixed seed per file (FNV-1a of its path: Swift seeds its hashing anew in every process),
         // so every run makes the same edits and a trap here always recurs: Swift Testing names the
         // file (the test-case line), and the file names the seed.
         let seed = Self.fnv1a(path)
