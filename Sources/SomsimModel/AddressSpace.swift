@@ -78,7 +78,7 @@ struct SimProcess {
     var mappings: [String: Mapping] = [:]
     /// Every mapping's [start, end), sorted by start: placement and page-table freeing need the
     /// neighbours of a range.
-    var layout: [(start: UInt64, end: UInt64)] = []
+    var layout: [(start: UInt64, end: UInt64, name: String)] = []
     var pageTables = PageTableSet()
     var minorFaults: UInt64 = 0
     var cowCopies: UInt64 = 0
@@ -105,15 +105,39 @@ struct SimProcess {
         return address >= floor ? address : nil
     }
 
-    mutating func insertLayout(start: UInt64, end: UInt64) {
-        let index = layout.firstIndex { $0.start > start } ?? layout.count
-        layout.insert((start, end), at: index)
+    mutating func insertLayout(start: UInt64, end: UInt64, name: String) {
+        let index = firstLayoutIndex { $0.start > start }
+        layout.insert((start, end, name), at: index)
+    }
+
+    /// The first index of `layout` whose range satisfies `above` (which must be false for a
+    /// prefix of the ranges and true after it), by binary search.
+    func firstLayoutIndex(where above: ((start: UInt64, end: UInt64, name: String)) -> Bool) -> Int {
+        var low = 0
+        var high = layout.count
+        while low < high {
+            let mid = (low + high) / 2
+            if above(layout[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
+
+    /// The names of the mappings that meet `addresses`, in address order.
+    func mappingNames(meeting addresses: Range<UInt64>) -> [String] {
+        var names: [String] = []
+        var i = firstLayoutIndex { $0.end > addresses.lowerBound }
+        while i < layout.count, layout[i].start < addresses.upperBound {
+            names.append(layout[i].name)
+            i += 1
+        }
+        return names
     }
 
     /// Removes `start`'s range and returns the end of the range below it and the start of the
     /// range above it, the floor and ceiling the kernel frees page tables between.
     mutating func removeLayout(start: UInt64) -> (floor: UInt64?, ceiling: UInt64?) {
-        guard let index = layout.firstIndex(where: { $0.start == start }) else { return (nil, nil) }
+        let index = firstLayoutIndex { $0.start >= start }
+        guard index < layout.count, layout[index].start == start else { return (nil, nil) }
         layout.remove(at: index)
         let floor = index > 0 ? layout[index - 1].end : nil
         let ceiling = index < layout.count ? layout[index].start : nil
@@ -147,9 +171,18 @@ extension Simulator {
         guard new.mergesAsAnonymous else { return }
         var above: Mapping? = nil
         var below: Mapping? = nil
-        for m in processes[p].mappings.values where m.mergesAsAnonymous {
-            if m.start == new.end, m.vma.value(at: 0).isDefaultForMerge { above = m }
-            if m.end == new.start, m.vma.value(at: m.pageCount - 1).isDefaultForMerge { below = m }
+        let process = processes[p]
+        let next = process.firstLayoutIndex { $0.start >= new.end }
+        if next < process.layout.count, process.layout[next].start == new.end, let m = process.mappings[process.layout[next].name],
+            m.mergesAsAnonymous, m.vma.value(at: 0).isDefaultForMerge
+        {
+            above = m
+        }
+        let previous = process.firstLayoutIndex { $0.end > new.start } - 1
+        if previous >= 0, process.layout[previous].end == new.start, let m = process.mappings[process.layout[previous].name],
+            m.mergesAsAnonymous, m.vma.value(at: m.pageCount - 1).isDefaultForMerge
+        {
+            below = m
         }
         // With two neighbours that each have an anon_vma of their own, the kernel merges with
         // the one below (prev) only; the model joins below first either way.
@@ -178,6 +211,11 @@ extension Simulator {
     /// Marks `m` (being faulted, not in `processes[p]`) as having an anon_vma, with every mapping
     /// of the process that shares its VMA.
     mutating func markAnonVMA(_ p: Int, _ m: inout Mapping) {
+        // Already marked (every fault that allocates calls this): nothing to do, and the VMA's
+        // other mappings were marked with it.
+        var marked = true
+        m.vma.forEach(in: 0..<m.pageCount) { _, flags in if !flags.anonVMA { marked = false } }
+        if marked { return }
         m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
         guard let id = m.mergedVMA else { return }
         for (name, other) in processes[p].mappings where other.mergedVMA == id && !other.vma.value(at: 0).anonVMA {

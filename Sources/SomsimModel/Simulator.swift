@@ -303,7 +303,7 @@ public struct Simulator {
         mergeWithNeighbours(p, &mapping)
         processes[p].mappings[name] = mapping
         liveMappings += 1
-        processes[p].insertLayout(start: start, end: mapping.end)
+        processes[p].insertLayout(start: start, end: mapping.end, name: name)
         placements.append(Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length))
 
         if options.populate {
@@ -451,7 +451,7 @@ public struct Simulator {
 
         var unmapped = false
         var position = start
-        let met = processes[p].mappings.values.filter { $0.start < end && $0.end > start }.sorted { $0.start < $1.start }
+        let met = processes[p].mappingNames(meeting: start..<end).compactMap { processes[p].mappings[$0] }
         for m in met {
             if m.start > position { unmapped = true }
             position = min(m.end, end)
