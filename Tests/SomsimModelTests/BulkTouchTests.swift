@@ -53,11 +53,7 @@ import Testing
     }
 
     static func report(_ workload: Workload, bulk: Bool) -> Report {
-        var simulator = Simulator(machine: workload.machine)
-        simulator.bulkTouches = bulk
-        for statement in workload.statements { simulator.apply(statement) }
-        simulator.measure(label: "end")
-        return simulator.report
+        replay(workload) { $0.bulkTouches = bulk }
     }
 
     @Test func preforkShapedWorkloadAgrees() throws {
@@ -108,4 +104,14 @@ import Testing
             #expect(b.schemes == r.schemes, "measure \(r.label)")
         }
     }
+}
+
+/// Replays a workload on a simulator `configure` set up (to choose a reference path), with the
+/// final "end" measure, as `Simulator.run` does.
+func replay(_ workload: Workload, configure: (inout Simulator) -> Void) -> Report {
+    var simulator = Simulator(machine: workload.machine)
+    configure(&simulator)
+    for statement in workload.statements { simulator.apply(statement) }
+    simulator.measure(label: "end")
+    return simulator.report
 }

@@ -51,26 +51,22 @@ import Testing
     }
 
     static func report(_ workload: Workload, byPage: Bool) -> Report {
-        var simulator = Simulator(machine: workload.machine)
-        simulator.faultAroundByPage = byPage
-        for statement in workload.statements { simulator.apply(statement) }
-        simulator.measure(label: "end")
-        return simulator.report
+        replay(workload) { $0.faultAroundByPage = byPage }
     }
 
     @Test(arguments: 1...60 as ClosedRange<UInt64>)
-    func extentsAndWindowsAgree(seed: UInt64) throws {
+    func extentsAndPagesAgree(seed: UInt64) throws {
         let workload = try WorkloadParser.parse(Self.randomWorkload(seed: seed), fileName: "fault-around-\(seed).somw")
         let extents = Self.report(workload, byPage: false)
-        let windows = Self.report(workload, byPage: true)
-        #expect(extents.errors == windows.errors, "seed \(seed)")
-        for (e, w) in zip(extents.measures, windows.measures) {
+        let byPage = Self.report(workload, byPage: true)
+        #expect(extents.errors == byPage.errors, "seed \(seed)")
+        for (e, w) in zip(extents.measures, byPage.measures) {
             #expect(e.processes == w.processes, "seed \(seed), measure \(w.label)")
             #expect(e.system == w.system, "seed \(seed), measure \(w.label)")
             #expect(e.schemes == w.schemes, "seed \(seed), measure \(w.label)")
         }
         // Not vacuous: the reads fault around cached pages in some processes.
-        #expect(windows.measures.last!.processes.contains { $0.minorFaults > 0 }, "seed \(seed)")
+        #expect(byPage.measures.last!.processes.contains { $0.minorFaults > 0 }, "seed \(seed)")
     }
 
     /// A 32 TiB shared file mapping populated in one statement, its first 8 TiB already in the
