@@ -59,14 +59,11 @@ extension UInt64 {
 
 /// Something the capacity rules did that the report shows as an error event after the statement
 /// that caused it.
-struct CapacityEvent: Equatable {
-    enum Kind: Equatable {
-        /// The OOM killer killed `process`.
-        case oomKill(process: String)
-        /// A pool was asked for `requested` pages and got `allocated`.
-        case poolTrimmed(HugePageSize, requested: UInt64, allocated: UInt64)
-    }
-    var kind: Kind
+enum CapacityEvent: Equatable {
+    /// The OOM killer killed `process`.
+    case oomKill(process: String)
+    /// A pool was asked for `requested` pages and got `allocated`.
+    case poolTrimmed(HugePageSize, requested: UInt64, allocated: UInt64)
 }
 
 extension Simulator {
@@ -101,7 +98,7 @@ extension Simulator {
             free -= allocated * cost
             pools[huge] = HugePool(total: allocated, free: allocated)
             if allocated < requested {
-                capacityEvents.append(CapacityEvent(kind: .poolTrimmed(huge, requested: requested, allocated: allocated)))
+                capacityEvents.append(.poolTrimmed(huge, requested: requested, allocated: allocated))
             }
         }
     }
@@ -156,7 +153,7 @@ extension Simulator {
                 return true
             }
             let victim = oomVictim(faulting: p, inFlight: m)
-            capacityEvents.append(CapacityEvent(kind: .oomKill(process: processes[victim].name)))
+            capacityEvents.append(.oomKill(process: processes[victim].name))
             if victim == p {
                 tally.signal = "SIGKILL"
                 return false

@@ -92,7 +92,7 @@ public struct Simulator {
     /// Turns `capacityEvents` into error events of the statement on `line`.
     mutating func recordCapacityEvents(line: Int, statement: String) {
         for event in capacityEvents {
-            switch event.kind {
+            switch event {
             case .oomKill(let process):
                 errors.append(
                     ErrorEvent(
