@@ -70,10 +70,16 @@ extension Simulator {
     /// Pages of RAM in use: everything `MemoryBudget` lists.
     func usedPages() -> UInt64 {
         let page = constants.pageBytes
-        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1]!.total * ($1.bytes / page) }
         let kernelBytes = liveProcesses * budget.processBytes + liveMappings * budget.vmaBytes
-        return memmapPages() + poolPages + budget.reservePages + (kernelBytes + page - 1) / page
-            + tablePages + liveProcesses * budget.pgdPages + anonPages + cachePagesPresent
+        return fixedPages + (kernelBytes + page - 1) / page + tablePages + liveProcesses * budget.pgdPages + anonPages + cachePagesPresent
+    }
+
+    /// The part of `usedPages` a run does not change: the memmap (HVO applied), the pools and the
+    /// free-page reserve. (Called on every fault step, so it is worked out once.)
+    func fixedUsedPages() -> UInt64 {
+        let page = constants.pageBytes
+        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1]!.total * ($1.bytes / page) }
+        return memmapPages() + poolPages + budget.reservePages
     }
 
     /// Pages a fault may still allocate before the machine is out of memory.

@@ -28,6 +28,8 @@ public struct Simulator {
     var capacityEvents: [CapacityEvent] = []
     /// See `peakWorkloadBytes`.
     var peakWorkloadPages: UInt64 = 0
+    /// Memmap, pools and reserve, in pages: `fixedUsedPages()`, fixed once the pools are sized.
+    var fixedPages: UInt64 = 0
     /// The last id handed to mappings merged into one VMA (`mergeWithNeighbours`).
     var nextMergedVMA: Int32 = 0
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
@@ -60,6 +62,7 @@ public struct Simulator {
         pools[.size1G] = HugePool()
         budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
         sizePools()
+        fixedPages = fixedUsedPages()
         recordCapacityEvents(line: machineLine, statement: WorkloadPrinter.format(machine: machine) ?? "machine")
     }
 

@@ -1,0 +1,1 @@
+struct_page_bytes = 256
