@@ -19,28 +19,21 @@ extension RealKernelTests {
         let address = WorkloadWindow.lowAddress
         for agent in [parent, child] {
             var calls: [(String, somsim_command)] = []
-            var noop = somsim_command()
-            noop.op = UInt32(SOMSIM_OP_NOOP.rawValue)
-            calls.append(("noop", noop))
-            var unmapNothing = somsim_command()
-            unmapNothing.op = UInt32(SOMSIM_OP_MUNMAP.rawValue)
-            unmapNothing.address = address
-            unmapNothing.length = 1 << 20
+            func command(_ op: somsim_op, address: UInt64 = 0, length: UInt64 = 0, advice: Int32 = 0) -> somsim_command {
+                var c = somsim_command()
+                c.op = UInt32(op.rawValue)
+                c.address = address
+                c.length = length
+                c.advice = advice
+                return c
+            }
+            let unmapNothing = command(SOMSIM_OP_MUNMAP, address: address, length: 1 << 20)
+            calls.append(("noop", command(SOMSIM_OP_NOOP)))
             calls.append(("munmap of nothing", unmapNothing))
-            var adviseNothing = somsim_command()
-            adviseNothing.op = UInt32(SOMSIM_OP_MADVISE.rawValue)
-            adviseNothing.address = address
-            adviseNothing.length = 1 << 20
-            adviseNothing.advice = 4  // MADV_DONTNEED: ENOMEM, nothing is mapped there
-            calls.append(("madvise of nothing", adviseNothing))
-            var map = somsim_command()
-            map.op = UInt32(SOMSIM_OP_MMAP.rawValue)
-            map.address = address
-            map.length = 1 << 20
-            calls.append(("mmap", map))
-            var touchNothing = somsim_command()
-            touchNothing.op = UInt32(SOMSIM_OP_TOUCH.rawValue)
-            calls.append(("touch of no segment", touchNothing))
+            // MADV_DONTNEED (4): ENOMEM, nothing is mapped there.
+            calls.append(("madvise of nothing", command(SOMSIM_OP_MADVISE, address: address, length: 1 << 20, advice: 4)))
+            calls.append(("mmap", command(SOMSIM_OP_MMAP, address: address, length: 1 << 20)))
+            calls.append(("touch of no segment", command(SOMSIM_OP_TOUCH)))
             calls.append(("munmap", unmapNothing))
             for (what, command) in calls {
                 var c = command
