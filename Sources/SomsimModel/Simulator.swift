@@ -564,53 +564,14 @@ public struct Simulator {
 
     // MARK: - Touch
 
-    /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range.
-    /// Returns the errno the kernel would give (EFAULT past the end of the mapping), or nil.
+    /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range
+    /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
+    /// would give (EFAULT past the end of the mapping), or nil.
     mutating func touch(_ p: Int, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> String? {
         guard let mapping = processes[p].mappings[name] else { return "EFAULT" }
-        guard let range = pageRange(byteRange, in: mapping) else { return "EFAULT" }
-        let pageBytes = mapping.pageBytes
-        var pages: [Range<UInt64>] = []
-        /// Adds one page, extending the last range when it is adjacent (inputs are ascending).
-        func append(_ page: UInt64) {
-            if let last = pages.last, last.upperBound == page {
-                pages[pages.count - 1] = last.lowerBound..<(page + 1)
-            } else {
-                pages.append(page..<(page + 1))
-            }
-        }
-        switch pattern {
-        case .every:
-            pages = [range]
-        case .stride(let stride) where stride <= pageBytes:
-            pages = [range]
-        case .stride(let stride):
-            let first = range.lowerBound * pageBytes
-            let end = range.upperBound * pageBytes
-            var byte = first
-            while byte < end {
-                append(byte / pageBytes)
-                let (next, overflow) = byte.addingReportingOverflow(stride)
-                if overflow { break }
-                byte = next
-            }
-        case .random(let count, let seed):
-            let chosen = RandomPages.sample(count: min(count, UInt64(range.count)), of: UInt64(range.count), seed: seed)
-            for index in chosen {
-                append(range.lowerBound + index)
-            }
-        }
-        fault(p, name, pages: pages, access: access)
+        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return "EFAULT" }
+        fault(p, name, pages: pattern.pageRuns(range, pageBytes: mapping.pageBytes), access: access)
         return nil
-    }
-
-    /// The pages of a byte range of a mapping, or nil when it runs past the mapping's end.
-    private func pageRange(_ byteRange: ByteRange, in mapping: Mapping) -> Range<UInt64>? {
-        let offset = byteRange.offsetBytes / mapping.pageBytes
-        guard offset <= mapping.pageCount else { return nil }
-        let count = byteRange.lengthBytes.map { $0 / mapping.pageBytes } ?? (mapping.pageCount - offset)
-        guard count <= mapping.pageCount - offset else { return nil }
-        return offset..<(offset + count)
     }
 
     func address(_ pages: Range<UInt64>, in mapping: Mapping) -> Range<UInt64> {

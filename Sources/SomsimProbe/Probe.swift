@@ -406,7 +406,7 @@ struct Run {
             let reply = try agent.call(&command).reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
         case .touch(_, let name, let access, let range, let pattern):
-            guard let mapping = agent.mappings[name], let pages = pageRange(range, mapping), modelErrno == nil else {
+            guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
                 notes.append("line \(line): a touch outside the mapping was not run (the model says \(modelErrno ?? "it succeeds"))")
                 return
             }
@@ -426,15 +426,6 @@ struct Run {
         runChecks.append(Check(process: process, metric: "errno(line \(line))", predicted: .text(model ?? "none"), measured: .text(real ?? "none"), tolerance: 0))
     }
 
-    private func pageRange(_ range: ByteRange, _ mapping: Agent.RealMapping) -> Range<UInt64>? {
-        let pageCount = mapping.lengthBytes / mapping.pageBytes
-        let offset = range.offsetBytes / mapping.pageBytes
-        guard offset <= pageCount else { return nil }
-        let count = range.lengthBytes.map { $0 / mapping.pageBytes } ?? (pageCount - offset)
-        guard count <= pageCount - offset else { return nil }
-        return offset..<(offset + count)
-    }
-
     /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
     static func adviceValue(_ advice: Advice) -> Int32 {
         switch advice {
@@ -450,37 +441,6 @@ struct Run {
 
     // MARK: - Touches
 
-    /// The pages a touch reaches, in order, as runs of page indices (as the model walks them).
-    static func touchedRuns(_ pages: Range<UInt64>, _ pattern: TouchPattern, pageBytes: UInt64) -> [Range<UInt64>] {
-        func append(_ page: UInt64, to runs: inout [Range<UInt64>]) {
-            if let last = runs.last, last.upperBound == page { runs[runs.count - 1] = last.lowerBound..<(page + 1) } else { runs.append(page..<(page + 1)) }
-        }
-        switch pattern {
-        case .every:
-            return pages.isEmpty ? [] : [pages]
-        case .stride(let stride) where stride <= pageBytes:
-            return pages.isEmpty ? [] : [pages]
-        case .stride(let stride):
-            var runs: [Range<UInt64>] = []
-            // Byte offsets from the mapping's start: a stride near 2^64 ends the walk, not the program.
-            var byte = pages.lowerBound * pageBytes
-            let end = pages.upperBound * pageBytes
-            while byte < end {
-                append(byte / pageBytes, to: &runs)
-                let (next, overflow) = byte.addingReportingOverflow(stride)
-                if overflow { break }
-                byte = next
-            }
-            return runs
-        case .random(let count, let seed):
-            var runs: [Range<UInt64>] = []
-            for index in RandomPages.sample(count: min(count, UInt64(pages.count)), of: UInt64(pages.count), seed: seed) {
-                append(pages.lowerBound + index, to: &runs)
-            }
-            return runs
-        }
-    }
-
     private mutating func touch(_ agent: Agent, _ mapping: Agent.RealMapping, _ access: Access, _ pages: Range<UInt64>, _ pattern: TouchPattern) throws {
         let pageBytes = mapping.pageBytes
         var segments: [(somsim_segment, Range<UInt64>)] = []
@@ -488,7 +448,7 @@ struct Run {
             let segment = somsim_segment(address: mapping.address + pages.lowerBound * pageBytes, length: UInt64(pages.count) * pageBytes, stride: stride)
             segments = [(segment, pages)]
         } else {
-            for run in Self.touchedRuns(pages, pattern, pageBytes: pageBytes) {
+            for run in pattern.pageRuns(pages, pageBytes: pageBytes) {
                 segments.append((somsim_segment(address: mapping.address + run.lowerBound * pageBytes, length: UInt64(run.count) * pageBytes, stride: pageBytes), run))
             }
         }
@@ -501,7 +461,7 @@ struct Run {
             var touched: [Range<UInt64>] = []
             if write {
                 if case .stride(let stride) = pattern, stride > pageBytes {
-                    touched = Self.touchedRuns(pages, pattern, pageBytes: pageBytes)
+                    touched = pattern.pageRuns(pages, pageBytes: pageBytes)
                 } else {
                     touched = batch.map { $0.1 }
                 }

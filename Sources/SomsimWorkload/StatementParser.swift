@@ -257,7 +257,7 @@ struct StatementParser {
             case "ram":
                 try once(.ram, &seen, setting, line: line)
                 let bytes = try size(value, setting, line: line, what: "ram")
-                guard bytes > 0, bytes % 4096 == 0 else {
+                guard bytes > 0, bytes % PageGeometry.pageBytes == 0 else {
                     throw error(line, setting.column, "ram must be a positive multiple of 4K, not \(value.quoted)")
                 }
                 guard bytes <= MachineSpec.maxRAMBytes else {
@@ -302,7 +302,7 @@ struct StatementParser {
                 try once(.mthp, &seen, setting, line: line)
                 var sizes: [UInt64] = []
                 for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                    guard case .success(let bytes) = Sizes.parseSize(part), bytes >= 8192, bytes < 2 << 20, bytes & (bytes - 1) == 0 else {
+                    guard case .success(let bytes) = Sizes.parseSize(part), bytes >= 2 * PageGeometry.pageBytes, bytes < PageGeometry.pmdBytes, bytes & (bytes - 1) == 0 else {
                         throw error(line, setting.column, "mthp sizes are powers of two from 8K to 1M, separated by commas (mthp=64K,256K), not \(value.quoted)")
                     }
                     if !sizes.contains(bytes) { sizes.append(bytes) }

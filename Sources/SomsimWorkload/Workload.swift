@@ -130,6 +130,8 @@ public enum Statement: Equatable, Sendable {
 }
 
 /// HugeTLB page sizes a mapping can ask for (`huge=2M|1G`).
+/// (Raw values must be literals: they are `PageGeometry.pmdBytes` and `pudBytes`, which a test
+/// holds them to.)
 public enum HugePageSize: UInt64, Equatable, Sendable, CaseIterable {
     case size2M = 0x20_0000
     case size1G = 0x4000_0000
@@ -161,7 +163,7 @@ public struct MmapOptions: Equatable, Sendable {
     }
 
     /// The page size the mapping is made of, in bytes.
-    public var pageBytes: UInt64 { huge?.bytes ?? 4096 }
+    public var pageBytes: UInt64 { huge?.bytes ?? PageGeometry.pageBytes }
 }
 
 /// madvise(2) advice values the format knows.

@@ -124,9 +124,9 @@ extension RealKernelTests {
     @Test func aStrideNearTwoToThe64EndsTheWalk() {
         let pages: Range<UInt64> = 0..<(1 << 34)  // a 64 TiB mapping of 4 KiB pages
         for stride in [UInt64.max, UInt64.max - 4095, 1 << 63] {
-            #expect(Run.touchedRuns(pages, .stride(bytes: stride), pageBytes: 4096) == [0..<1])
+            #expect(TouchPattern.stride(bytes: stride).pageRuns(pages, pageBytes: 4096) == [0..<1])
         }
-        #expect(Run.touchedRuns(10..<20, .stride(bytes: 8192), pageBytes: 4096) == [10..<11, 12..<13, 14..<15, 16..<17, 18..<19])
+        #expect(TouchPattern.stride(bytes: 8192).pageRuns(10..<20, pageBytes: 4096) == [10..<11, 12..<13, 14..<15, 16..<17, 18..<19])
     }
 
     @Test func saturatingArithmetic() {

@@ -49,7 +49,7 @@ public struct AllocMix: Equatable, Sendable {
     /// non-negative and adding up to more than 0 and at most 100, every size with a share at
     /// least one allocation, and the expanded file within the parser's statement limit.
     public func validate(limits: ExpansionLimits = .default) throws(Problem) {
-        guard ramBytes > 0, ramBytes % 4096 == 0 else {
+        guard ramBytes > 0, ramBytes % PageGeometry.pageBytes == 0 else {
             throw Problem("RAM (--ram) must be a positive multiple of 4K, not \(Sizes.format(ramBytes))")
         }
         guard ramBytes <= Self.maxRAMBytes else {
@@ -60,7 +60,7 @@ public struct AllocMix: Equatable, Sendable {
         }
         guard !classes.isEmpty else { throw Problem("the mix has no size class") }
         for c in classes {
-            guard c.sizeBytes >= 4096, c.sizeBytes <= 2 << 20, c.sizeBytes & (c.sizeBytes - 1) == 0 else {
+            guard c.sizeBytes >= PageGeometry.pageBytes, c.sizeBytes <= PageGeometry.pmdBytes, c.sizeBytes & (c.sizeBytes - 1) == 0 else {
                 throw Problem("allocation size \(Sizes.format(c.sizeBytes)) is not a power of two from 4K to 2M")
             }
             guard c.percent.isFinite, c.percent >= 0 else {
@@ -90,7 +90,7 @@ public struct AllocMix: Equatable, Sendable {
 
     /// Whether allocations of `size` are written one mapping each, in a `repeat` (sizes between
     /// 4 KiB and 2 MiB), rather than as one region.
-    static func isRepeated(_ size: UInt64) -> Bool { size != 4096 && size != 2 << 20 }
+    static func isRepeated(_ size: UInt64) -> Bool { size != PageGeometry.pageBytes && size != PageGeometry.pmdBytes }
 
     /// Allocations of each class, largest size first: the class's share of the filled memory,
     /// in whole allocations (2 MiB and 4 KiB classes in whole 2 MiB and 4 KiB units), never
@@ -109,18 +109,18 @@ public struct AllocMix: Equatable, Sendable {
     /// The workload text.
     public func text() -> String {
         let counts = counts()
-        let between = counts.map(\.size).filter { $0 > 4096 && $0 < 2 << 20 }.sorted()
+        let between = counts.map(\.size).filter { $0 > PageGeometry.pageBytes && $0 < PageGeometry.pmdBytes }.sorted()
         var out = "somsim-workload 1\n"
         let mix = classes.map { "\(Sizes.format($0.sizeBytes)):\(Self.number($0.percent))" }.joined(separator: ",")
         out += "# somsim generate alloc-mix: \(Sizes.format(ramBytes)) RAM, \(Self.number(fillPercent))% filled, mix \(mix)\n"
         var machine = "machine ram=\(Sizes.format(ramBytes))"
-        if counts.contains(where: { $0.size > 4096 && $0.count > 0 }) { machine += " thp=madvise" }
+        if counts.contains(where: { $0.size > PageGeometry.pageBytes && $0.count > 0 }) { machine += " thp=madvise" }
         if !between.isEmpty { machine += " mthp=" + between.map { Sizes.format($0) }.joined(separator: ",") }
         out += machine + "\nspawn app\n"
         for (size, count) in counts where count > 0 {
             let tag = Sizes.format(size).lowercased()
             if !Self.isRepeated(size) {
-                let advice = size == 4096 ? "nohugepage" : "hugepage"
+                let advice = size == PageGeometry.pageBytes ? "nohugepage" : "hugepage"
                 out += "app mmap a\(tag) \(Sizes.format(size * count))\n"
                 out += "app madvise a\(tag) \(advice)\n"
                 out += "app touch a\(tag) write\n"
