@@ -37,27 +37,28 @@ struct Checker {
         machineLine = line
     }
 
+    /// Follows the statement's names (`Statement.names`); then the checks a statement has of its
+    /// own (a touch's `random=` and `stride=`).
     mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
         if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
-        switch s {
-        case .measure:
+        switch s.names {
+        case .none:
             return
-        case .spawn(let p):
+        case .createsProcess(let p):
             try create(p, line: line, column: a.second)
-        case .fork(let parent, let child):
+        case .forks(let parent, let child):
             try live(parent, line: line, column: a.first)
             let mappings = processes[parent]?.mappings ?? [:]
             try create(child, line: line, column: a.second)
             processes[child]?.mappings = mappings
-        case .exit(let p):
+        case .exits(let p):
             try live(p, line: line, column: a.first)
             processes[p]?.exitLine = line
-        case .mmap(let p, let m, let length, let options):
+        case .createsMapping(let p, let m, let length, let page):
             try live(p, line: line, column: a.first)
             if processes[p]?.mappings[m] != nil {
                 throw error(line, a.second, "process \(p.quoted) already has a mapping named \(m.quoted); munmap it first or choose another name")
             }
-            let page = options.pageBytes
             if length == 0 {
                 throw error(line, a.size, "mmap length must be larger than 0; give a multiple of the page size \(Sizes.format(page))")
             }
@@ -65,23 +66,27 @@ struct Checker {
                 throw error(line, a.size, "mmap length \(Sizes.format(length)) is not a multiple of the page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
             }
             processes[p]?.mappings[m] = Mapping(lengthBytes: length, pageBytes: page)
-        case .munmap(let p, let m):
+        case .removesMapping(let p, let m):
             _ = try mapping(m, of: p, line: line, at: a)
             processes[p]?.mappings[m] = nil
-        case .madvise(let p, let m, _, let range):
+        case .usesMapping(let p, let m, let range):
             let mapping = try mapping(m, of: p, line: line, at: a)
             try checkRange(range, of: mapping, line: line, at: a)
-        case .touch(let p, let m, _, let range, let pattern):
-            let mapping = try mapping(m, of: p, line: line, at: a)
-            try checkRange(range, of: mapping, line: line, at: a)
-            switch pattern {
-            case .random(let count, _):
-                try checkRandom(count: count, range: range, of: mapping, line: line, column: a.random)
-            case .stride(let bytes) where bytes > mapping.pageBytes:
-                try checkStride(bytes, range: range, of: mapping, line: line, column: a.stride)
-            case .stride, .every:
-                break
+            if case .touch(_, _, _, _, let pattern) = s {
+                try checkPattern(pattern, range: range, of: mapping, line: line, at: a)
             }
+        }
+    }
+
+    /// A touch's pattern: `random=COUNT` and a stride above the page size name separate pages.
+    private func checkPattern(_ pattern: TouchPattern, range: ByteRange, of mapping: Mapping, line: Int, at a: Anchors) throws(WorkloadError) {
+        switch pattern {
+        case .random(let count, _):
+            try checkRandom(count: count, range: range, of: mapping, line: line, column: a.random)
+        case .stride(let bytes) where bytes > mapping.pageBytes:
+            try checkStride(bytes, range: range, of: mapping, line: line, column: a.stride)
+        case .stride, .every:
+            break
         }
     }
 

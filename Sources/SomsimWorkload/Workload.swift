@@ -127,6 +127,42 @@ public enum Statement: Equatable, Sendable {
             return nil
         }
     }
+
+    /// What a statement does with the names of processes and mappings. The static checker
+    /// follows names through it, so a new statement that acts on an existing mapping (the usual
+    /// case) needs no checker change: it says `.usesMapping`.
+    public enum Names: Equatable, Sendable {
+        /// Names nothing (`measure`).
+        case none
+        /// Creates a process (`spawn`).
+        case createsProcess(String)
+        /// Creates `child` as a copy of live `parent`, with its mapping names (`fork`).
+        case forks(parent: String, child: String)
+        /// Ends live `process` (`exit`).
+        case exits(String)
+        /// Gives live `process` a new mapping of `lengthBytes` in pages of `pageBytes` (`mmap`).
+        case createsMapping(process: String, mapping: String, lengthBytes: UInt64, pageBytes: UInt64)
+        /// Removes a mapping of live `process` (`munmap`).
+        case removesMapping(process: String, mapping: String)
+        /// Acts on `range` of a mapping of live `process` (`madvise`, `touch`): the range's offset
+        /// and length must be multiples of the mapping's page size.
+        case usesMapping(process: String, mapping: String, range: ByteRange)
+    }
+
+    /// The names this statement creates, uses or ends.
+    public var names: Names {
+        switch self {
+        case .measure: return .none
+        case .spawn(let p): return .createsProcess(p)
+        case .fork(let parent, let child): return .forks(parent: parent, child: child)
+        case .exit(let p): return .exits(p)
+        case .mmap(let p, let m, let length, let options):
+            return .createsMapping(process: p, mapping: m, lengthBytes: length, pageBytes: options.pageBytes)
+        case .munmap(let p, let m): return .removesMapping(process: p, mapping: m)
+        case .madvise(let p, let m, _, let range), .touch(let p, let m, _, let range, _):
+            return .usesMapping(process: p, mapping: m, range: range)
+        }
+    }
 }
 
 /// HugeTLB page sizes a mapping can ask for (`huge=2M|1G`).
