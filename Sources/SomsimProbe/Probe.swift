@@ -53,27 +53,13 @@ public enum Probe {
     public static func plan(_ workload: Workload, facts: MachineSettings.Facts) throws -> Plan {
         var workload = workload
         var notes: [String] = []
-        var usesHugeTLB = false
-        var usesSingleOwner = false
-        var longFileID: String?
-        var spawns = 0
-        for s in workload.statements {
-            switch s.value {
-            case .mmap(_, _, _, let o):
-                usesHugeTLB = usesHugeTLB || o.huge != nil
-                usesSingleOwner = usesSingleOwner || o.som
-                if let file = o.file, file.utf8.count > maxFileIDBytes { longFileID = longFileID ?? file }
-            case .spawn:
-                spawns += 1
-            default:
-                break
-            }
-        }
-        var problems = MachineSettings.problems(for: workload.machine, usesHugeTLB: usesHugeTLB, usesSingleOwner: usesSingleOwner, facts: facts)
-        if let longFileID {
+        let usage = WorkloadUsage(workload)
+        var problems = MachineSettings.problems(
+            for: workload.machine, usesHugeTLB: !usage.hugePageSizes.isEmpty, usesSingleOwner: usage.singleOwner, facts: facts)
+        if let longFileID = usage.fileIDs.first(where: { $0.utf8.count > maxFileIDBytes }) {
             problems.append("file=\(longFileID.prefix(40))…: file IDs of more than \(maxFileIDBytes) bytes do not fit the agent's path field")
         }
-        if spawns > maxSpawns { problems.append("\(spawns) spawn statements: validate runs at most \(maxSpawns)") }
+        if usage.spawns > maxSpawns { problems.append("\(usage.spawns) spawn statements: validate runs at most \(maxSpawns)") }
         if !workload.machine.ptiGiven, let pti = facts.pti {
             workload.machine.pti = pti
             notes.append(
@@ -260,23 +246,15 @@ struct Run {
         // hugetlbfs mounts for the page sizes shared or file HugeTLB mappings use, where none
         // exists, and directories for this run's files. Each is in the restore plan (and its
         // journal) before it is made.
-        var sizes = Set<UInt64>()
-        var hugeFileSizes = Set<UInt64>()
-        var files = false
-        for s in workload.statements {
-            if case .mmap(_, _, _, let o) = s.value {
-                if let huge = o.huge, o.shared || o.file != nil { sizes.insert(huge.bytes) }
-                if let huge = o.huge, o.file != nil { hugeFileSizes.insert(huge.bytes) }
-                if o.file != nil && o.huge == nil { files = true }
-            }
-        }
-        for size in sizes.sorted() {
+        let usage = WorkloadUsage(workload)
+        for huge in usage.hugetlbfsPageSizes.sorted(by: { $0.bytes < $1.bytes }) {
+            let size = huge.bytes
             let mountPoint: String
             if let existing = before.hugetlbfsMounts.first(where: { $0.pageBytes == size }) {
                 mountPoint = existing.directory
             } else {
-                let option = size == 1 << 30 ? "pagesize=1G" : "pagesize=2M"
-                mountPoint = "\(RestorePlan.directory)/hugetlbfs-\(size == 1 << 30 ? "1G" : "2M")"
+                let option = "pagesize=\(huge.token)"
+                mountPoint = "\(RestorePlan.directory)/hugetlbfs-\(huge.token)"
                 try RestorePlan.remove(mountPoint, .emptyDirectory)
                 try RestorePlan.mount(mountPoint)
                 guard mkdir(mountPoint, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(mountPoint)", Errno(errno)) }
@@ -284,11 +262,11 @@ struct Run {
                     throw ProbeError.setting(mountPoint, "hugetlbfs \(option)", "mount failed: \(Errno(errno))")
                 }
             }
-            if hugeFileSizes.contains(size) {
+            if usage.hugeFilePageSizes.contains(huge) {
                 hugetlbfsFilesDirectory[size] = try makeFilesDirectory("\(mountPoint)/somsim-validate-\(getpid())")
             }
         }
-        if files {
+        if usage.smallFiles {
             filesDirectory = try makeFilesDirectory("/dev/shm/somsim-validate-\(getpid())")
         }
     }

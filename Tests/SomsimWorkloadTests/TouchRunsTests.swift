@@ -53,3 +53,33 @@ import Testing
         #expect(PageGeometry.entriesPerTable * 8 == PageGeometry.pageBytes)
     }
 }
+
+/// What a workload asks of a machine, in one walk (validate's setup reads it).
+@Suite struct WorkloadUsageTests {
+    @Test func oneWalkFindsSizesFilesAndSpawns() throws {
+        let w = try WorkloadParser.parse(
+            """
+            somsim-workload 1
+            machine hugetlb-2m=4 hugetlb-1g=1
+            spawn a
+            a mmap p 2M huge=2M
+            a mmap s 1G huge=1G shared
+            a mmap f 4K file=db
+            a mmap g 2M huge=2M file=big
+            a fork b
+            b mmap f2 4K file=db
+            spawn c
+            c mmap o 4K som
+            """, fileName: "usage.somw")
+        let u = WorkloadUsage(w)
+        #expect(u.spawns == 2)
+        #expect(u.hugePageSizes == [.size2M, .size1G])
+        #expect(u.hugetlbfsPageSizes == [.size2M, .size1G])
+        #expect(u.hugeFilePageSizes == [.size2M])
+        #expect(u.smallFiles)
+        #expect(u.singleOwner)
+        #expect(u.fileIDs == ["db", "big"])
+        let none = WorkloadUsage(try WorkloadParser.parse("somsim-workload 1\nspawn a\na mmap x 4K\n", fileName: "none.somw"))
+        #expect(none.spawns == 1 && none.hugePageSizes.isEmpty && none.hugetlbfsPageSizes.isEmpty && !none.smallFiles && !none.singleOwner && none.fileIDs.isEmpty)
+    }
+}

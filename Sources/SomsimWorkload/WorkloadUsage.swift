@@ -1,0 +1,40 @@
+/// What a workload's statements ask of a machine, found in one walk: what `validate` must set up
+/// (mounts, directories, pools) and refuse, without each caller writing its own statement loop.
+public struct WorkloadUsage: Equatable, Sendable {
+    /// `spawn` statements.
+    public var spawns = 0
+    /// HugeTLB page sizes any mapping uses.
+    public var hugePageSizes: Set<HugePageSize> = []
+    /// HugeTLB page sizes of shared or `file=` mappings: they need a hugetlbfs mount.
+    public var hugetlbfsPageSizes: Set<HugePageSize> = []
+    /// HugeTLB page sizes of `file=` mappings: they need a directory on that mount.
+    public var hugeFilePageSizes: Set<HugePageSize> = []
+    /// Whether some `file=` mapping is not HugeTLB (a tmpfs file).
+    public var smallFiles = false
+    /// Whether some mapping is single-owner memory (`som`).
+    public var singleOwner = false
+    /// Every `file=` ID, in the order of first use.
+    public var fileIDs: [String] = []
+
+    public init(_ workload: Workload) {
+        var seen = Set<String>()
+        for s in workload.statements {
+            switch s.value {
+            case .spawn:
+                spawns += 1
+            case .mmap(_, _, _, let o):
+                singleOwner = singleOwner || o.som
+                if let huge = o.huge {
+                    hugePageSizes.insert(huge)
+                    if o.shared || o.file != nil { hugetlbfsPageSizes.insert(huge) }
+                    if o.file != nil { hugeFilePageSizes.insert(huge) }
+                } else if o.file != nil {
+                    smallFiles = true
+                }
+                if let file = o.file, seen.insert(file).inserted { fileIDs.append(file) }
+            default:
+                break
+            }
+        }
+    }
+}
