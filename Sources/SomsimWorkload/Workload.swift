@@ -149,6 +149,45 @@ public enum Statement: Equatable, Sendable {
         case usesMapping(process: String, mapping: String, range: ByteRange)
     }
 
+    /// The statement as a canonical line of workload text, without a newline (the printer's
+    /// spelling: see `WorkloadPrinter` for what canonical means).
+    public var text: String {
+        func size(_ bytes: UInt64) -> String { Sizes.format(bytes) }
+        func range(_ r: ByteRange) -> String {
+            (r.offsetBytes != 0 ? " offset=\(size(r.offsetBytes))" : "") + (r.lengthBytes.map { " length=\(size($0))" } ?? "")
+        }
+        switch self {
+        case .spawn(let p):
+            return "spawn \(p)"
+        case .fork(let parent, let child):
+            return "\(parent) fork \(child)"
+        case .exit(let p):
+            return "\(p) exit"
+        case .mmap(let p, let m, let length, let o):
+            var line = "\(p) mmap \(m) \(size(length))"
+            if o.shared { line += " shared" }
+            if let huge = o.huge { line += " huge=\(huge.token)" }
+            if let file = o.file { line += " file=\(file)" }
+            if o.populate { line += " populate" }
+            if o.som { line += " som" }
+            return line
+        case .munmap(let p, let m):
+            return "\(p) munmap \(m)"
+        case .madvise(let p, let m, let advice, let r):
+            return "\(p) madvise \(m) \(advice.rawValue)" + range(r)
+        case .touch(let p, let m, let access, let r, let pattern):
+            var line = "\(p) touch \(m) \(access.rawValue)" + range(r)
+            switch pattern {
+            case .every: break
+            case .stride(let bytes): line += " stride=\(size(bytes))"
+            case .random(let count, let seed): line += " random=\(count) seed=\(seed)"
+            }
+            return line
+        case .measure(let label):
+            return "measure \(label)"
+        }
+    }
+
     /// The names this statement creates, uses or ends.
     public var names: Names {
         switch self {

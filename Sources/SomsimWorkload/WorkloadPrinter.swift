@@ -42,51 +42,14 @@ public enum WorkloadPrinter {
         return parts.isEmpty ? nil : "machine " + parts.joined(separator: " ")
     }
 
-    /// One statement as a line of workload text (without a newline).
-    public static func format(_ s: Statement) -> String {
-        switch s {
-        case .spawn(let p):
-            return "spawn \(p)"
-        case .fork(let parent, let child):
-            return "\(parent) fork \(child)"
-        case .exit(let p):
-            return "\(p) exit"
-        case .mmap(let p, let m, let length, let o):
-            var line = "\(p) mmap \(m) \(format(size: length))"
-            if o.shared { line += " shared" }
-            if let huge = o.huge { line += " huge=\(huge.token)" }
-            if let file = o.file { line += " file=\(file)" }
-            if o.populate { line += " populate" }
-            if o.som { line += " som" }
-            return line
-        case .munmap(let p, let m):
-            return "\(p) munmap \(m)"
-        case .madvise(let p, let m, let advice, let range):
-            return "\(p) madvise \(m) \(advice.rawValue)" + format(range: range)
-        case .touch(let p, let m, let access, let range, let pattern):
-            var line = "\(p) touch \(m) \(access.rawValue)" + format(range: range)
-            switch pattern {
-            case .every: break
-            case .stride(let bytes): line += " stride=\(format(size: bytes))"
-            case .random(let count, let seed): line += " random=\(count) seed=\(seed)"
-            }
-            return line
-        case .measure(let label):
-            return "measure \(label)"
-        }
-    }
+    /// One statement as a line of workload text (without a newline): `Statement.text`, which
+    /// lives beside the statement's case so that a new statement is spelled where it is declared.
+    public static func format(_ s: Statement) -> String { s.text }
 
     /// The canonical spelling of a size in bytes: `0` for zero; otherwise the largest of `T`, `G`,
     /// `M`, `K` that divides it exactly (`3T`, `1G`, `2M`, `1536K`); otherwise the byte count with
     /// the `B` suffix (`4097B`).
     public static func format(size bytes: UInt64) -> String { Sizes.format(bytes) }
-
-    private static func format(range: ByteRange) -> String {
-        var s = ""
-        if range.offsetBytes != 0 { s += " offset=\(format(size: range.offsetBytes))" }
-        if let length = range.lengthBytes { s += " length=\(format(size: length))" }
-        return s
-    }
 }
 
 extension Workload {
