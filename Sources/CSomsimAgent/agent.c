@@ -337,13 +337,20 @@ static int agent_main(void)
     for (;;) {
         int fd;
         ssize_t n = somsim_receive(SOMSIM_AGENT_FD, &command, sizeof command, &fd);
-        if (n <= 0)
-            _exit(n == 0 ? SOMSIM_AGENT_EXIT_OK : SOMSIM_AGENT_EXIT_RECEIVE_FAILED);
+        if (n == 0)
+            _exit(SOMSIM_AGENT_EXIT_OK);
+        if (n < 0 && errno != EMSGSIZE)
+            _exit(SOMSIM_AGENT_EXIT_RECEIVE_FAILED);
         if (fd >= 0)
             close(fd);
         reply.pid = 0;
         reply.signal = 0;
         reply.op_faults = 0;
+        if (n != (ssize_t)sizeof command) {
+            /* longer or shorter than a command: never run part of one */
+            send_reply(SOMSIM_STATUS_ERRNO, EMSGSIZE, -1);
+            continue;
+        }
         errno = 0;
         switch (command.op) {
         case SOMSIM_OP_NOOP:

@@ -66,6 +66,15 @@ ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd)
             for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
                     memcpy(fd, CMSG_DATA(c), sizeof(int));
+            /* A message longer than the buffer, or more descriptors than one, is cut by the
+             * kernel without an error: refuse it rather than use part of it. */
+            if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                if (*fd >= 0)
+                    close(*fd);
+                *fd = -1;
+                errno = EMSGSIZE;
+                return -1;
+            }
         }
         return n;
     }

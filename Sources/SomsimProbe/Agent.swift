@@ -132,7 +132,7 @@ final class Agent {
                 let ending = pid.flatMap { howItEnded($0) }.map { "; \($0)" } ?? ""
                 throw ProbeError.agent(process: process, "died (its channel closed\(ending))")
             }
-            throw ProbeError.agent(process: process, "short reply (\(n) bytes, \(Errno(errno)))")
+            throw ProbeError.agent(process: process, n < 0 ? "cannot receive a reply: \(Errno(errno))" : "short reply (\(n) bytes)")
         }
         return Received(reply: reply, fd: fd)
     }

@@ -73,7 +73,8 @@ struct somsim_reply {
 
 /* Sends `length` bytes as one message, with `fd` attached when it is >= 0. Returns 0 or -1. */
 int somsim_send(int socket, const void *buffer, size_t length, int fd);
-/* Receives one message; `*fd` gets an attached descriptor or -1. Returns bytes or -1 (0 at EOF). */
+/* Receives one message; `*fd` gets an attached descriptor or -1. Returns bytes or -1 (0 at EOF);
+ * -1 with EMSGSIZE for a message longer than `length` or with more than one descriptor. */
 ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd);
 
 /* ---- restoring the machine from anywhere, a signal handler included ----
