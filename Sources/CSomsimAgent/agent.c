@@ -44,12 +44,23 @@
 #endif
 #define MAP_HUGE_SHIFT_BITS 26
 
+/* What the fault-signal handler (on_fault_signal) reads and writes, and why it may:
+ *
+ *   in_operation      volatile sig_atomic_t: set and cleared around each measured operation.
+ *   op_start_faults   volatile long: the handler runs only for a SIGBUS or SIGSEGV that a
+ *   workload_faults   workload access of the agent itself raises (a synchronous signal, inside a
+ *                     measured operation), never asynchronously; volatile keeps the main flow's
+ *                     stores ahead of the access that faults (itself a volatile access). A
+ *                     counter may exceed sig_atomic_t (int), so these stay wide.
+ *   reply, command    the handler fills and sends `reply`, and receives into `command`; the main
+ *                     flow never runs again after it (the agent dies of the signal).
+ * Everything else here is the main flow's only. */
 static struct somsim_command command;
 static struct somsim_reply reply;
 static char maps[256 * 1024];
-static uint64_t workload_faults;
+static volatile uint64_t workload_faults;
 static volatile long op_start_faults;
-static volatile int in_operation;
+static volatile sig_atomic_t in_operation;
 static volatile char sink;
 
 static long minor_faults(void)
@@ -80,7 +91,7 @@ static void send_reply(int status, int error, int fd)
     reply.error = error;
     reply.minor_faults = workload_faults;
     if (somsim_send(SOMSIM_AGENT_FD, &reply, sizeof reply, fd) != 0)
-        _exit(70);
+        _exit(SOMSIM_AGENT_EXIT_SEND_FAILED);
 }
 
 /* A SIGBUS or SIGSEGV from a workload access: report the faults taken so far, let the probe look
@@ -137,16 +148,24 @@ static uint64_t parse_hex(const char **p)
     return v;
 }
 
-/* Page tables for all of the agent's own readable memory, outside the workload window. */
+/* Page tables for all of the agent's own readable memory, outside the workload window. A map
+ * that cannot be read whole ends the agent (SOMSIM_AGENT_EXIT_MAPS_UNREADABLE): memory left out
+ * would take faults inside measured operations. */
 static void populate_own_tables(void)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE);
     size_t used = 0;
     for (;;) {
+        if (used == sizeof maps - 1)
+            _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE); /* longer than the buffer: never a cut map */
         ssize_t n = read(fd, maps + used, sizeof maps - 1 - used);
-        if (n <= 0)
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE);
+        if (n == 0)
             break;
         used += (size_t)n;
     }
@@ -195,16 +214,20 @@ static void do_mmap(void)
     if (command.flags & SOMSIM_FLAG_POPULATE)
         flags |= MAP_POPULATE;
     int fd = -1;
+    if (!memchr(command.path, 0, sizeof command.path)) {
+        send_reply(SOMSIM_STATUS_ERRNO, ENAMETOOLONG, -1); /* no NUL: never a cut path */
+        return;
+    }
     if (command.path[0]) {
         fd = open(command.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size < command.length)
-            if (ftruncate(fd, (off_t)command.length) != 0) {
-                int e = errno;
-                close(fd);
-                send_reply(SOMSIM_STATUS_ERRNO, e, -1);
-                return;
-            }
+        /* A file left shorter than the mapping would raise SIGBUS at the first touch past its end. */
+        if (fd >= 0 && (fstat(fd, &st) != 0 || ((uint64_t)st.st_size < command.length && ftruncate(fd, (off_t)command.length) != 0))) {
+            int e = errno;
+            close(fd);
+            send_reply(SOMSIM_STATUS_ERRNO, e, -1);
+            return;
+        }
     } else if (command.huge_bytes && shared) {
         /* libhugetlbfs: an unlinked file on a hugetlbfs mount of this page size */
         fd = hugetlbfs_unlinked_fd_for_size((long)command.huge_bytes);
@@ -237,6 +260,10 @@ static void do_touch(void)
 {
     int write = command.flags & SOMSIM_FLAG_WRITE;
     char s = 0;
+    if (command.segment_count > SOMSIM_MAX_SEGMENTS) {
+        send_reply(SOMSIM_STATUS_ERRNO, E2BIG, -1); /* more segments than the command holds */
+        return;
+    }
     begin_operation();
     for (uint32_t i = 0; i < command.segment_count; i++) {
         volatile char *base = (volatile char *)command.segments[i].address;
@@ -270,7 +297,8 @@ static void do_fork(void)
     }
     if (pid == 0) {
         /* the child: its own channel, its own count (ru_minflt starts at 0 in a child) */
-        dup2(pair[1], SOMSIM_AGENT_FD);
+        if (dup2(pair[1], SOMSIM_AGENT_FD) != SOMSIM_AGENT_FD)
+            _exit(SOMSIM_AGENT_EXIT_CHANNEL_FAILED);
         close(pair[0]);
         close(pair[1]);
         workload_faults = 0;
@@ -309,13 +337,20 @@ static int agent_main(void)
     for (;;) {
         int fd;
         ssize_t n = somsim_receive(SOMSIM_AGENT_FD, &command, sizeof command, &fd);
-        if (n <= 0)
-            _exit(n == 0 ? 0 : 71);
+        if (n == 0)
+            _exit(SOMSIM_AGENT_EXIT_OK);
+        if (n < 0 && errno != EMSGSIZE)
+            _exit(SOMSIM_AGENT_EXIT_RECEIVE_FAILED);
         if (fd >= 0)
             close(fd);
         reply.pid = 0;
         reply.signal = 0;
         reply.op_faults = 0;
+        if (n != (ssize_t)sizeof command) {
+            /* longer or shorter than a command: never run part of one */
+            send_reply(SOMSIM_STATUS_ERRNO, EMSGSIZE, -1);
+            continue;
+        }
         errno = 0;
         switch (command.op) {
         case SOMSIM_OP_NOOP:
@@ -350,7 +385,7 @@ static int agent_main(void)
             break;
         case SOMSIM_OP_EXIT:
             send_reply(SOMSIM_STATUS_OK, 0, -1);
-            _exit(0);
+            _exit(SOMSIM_AGENT_EXIT_OK);
         default:
             send_reply(SOMSIM_STATUS_ERRNO, EINVAL, -1);
             break;

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -65,6 +66,15 @@ ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd)
             for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
                     memcpy(fd, CMSG_DATA(c), sizeof(int));
+            /* A message longer than the buffer, or more descriptors than one, is cut by the
+             * kernel without an error: refuse it rather than use part of it. */
+            if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                if (*fd >= 0)
+                    close(*fd);
+                *fd = -1;
+                errno = EMSGSIZE;
+                return -1;
+            }
         }
         return n;
     }
@@ -86,20 +96,38 @@ int somsim_pidfd_wait(int pidfd, int timeout_ms)
     }
 }
 
-/* ---- the restore plan ---- */
+/* ---- the restore plan ----
+ *
+ * What the signal handler (on_signal -> somsim_restore_now) reads and writes, and why it may:
+ *
+ *   write_count, mount_count, remove_count, group_count, agent_count, journaling
+ *       volatile sig_atomic_t: read by the handler, set to 0 by it.
+ *   writes, mounts, removes, groups, agent_pids, agent_fds
+ *       the entries below each count. The main flow fills an entry whole, then (after
+ *       atomic_signal_fence, so that the compiler cannot move the filling after it) raises the
+ *       count: the handler only ever sees entries that are complete. It closes and clears agent
+ *       slots, and the main flow never runs again after the handler (it dies of the signal).
+ *   last_failure
+ *       a lock-free atomic pointer (to a string literal or a step's path).
+ *   journal_path
+ *       written by the main flow before `journaling` is raised, only read by the handler.
+ *   journal_text, journal_temporary, journal_directory
+ *       main flow only (journal_save); the handler unlinks journal_path and syncs the directory.
+ */
 
-#define MAX_STEPS 64
-#define MAX_GROUPS 4096
-#define MAX_AGENTS 4096
-#define PATH_BYTES 256
+#define MAX_STEPS SOMSIM_RESTORE_MAX_STEPS
+#define MAX_GROUPS SOMSIM_RESTORE_MAX_GROUPS
+#define MAX_AGENTS SOMSIM_RESTORE_MAX_AGENTS
+#define PATH_BYTES SOMSIM_RESTORE_PATH_BYTES
+#define VALUE_BYTES SOMSIM_RESTORE_VALUE_BYTES
 
 struct write_step {
     char path[PATH_BYTES];
-    char value[64];
+    char value[VALUE_BYTES];
 };
 struct remove_step {
     char path[PATH_BYTES];
-    int kind; /* 0 file, 1 empty directory, 2 directory of files */
+    int kind; /* enum somsim_remove_kind */
 };
 struct group_step {
     pid_t pgid;
@@ -107,43 +135,58 @@ struct group_step {
 };
 
 static struct write_step writes[MAX_STEPS];
-static int write_count;
+static volatile sig_atomic_t write_count;
 static char mounts[MAX_STEPS][PATH_BYTES];
-static int mount_count;
+static volatile sig_atomic_t mount_count;
 static struct remove_step removes[MAX_STEPS];
-static int remove_count;
+static volatile sig_atomic_t remove_count;
 static struct group_step groups[MAX_GROUPS];
-static int group_count;
+static volatile sig_atomic_t group_count;
 static pid_t agent_pids[MAX_AGENTS];
 static int agent_fds[MAX_AGENTS];
-static int agent_count;
-static const char *last_failure = "";
+static volatile sig_atomic_t agent_count;
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "last_failure is set from a signal handler");
+static _Atomic(const char *) last_failure = "";
 
 static char journal_directory[PATH_BYTES];
 static char journal_path[PATH_BYTES + 32];
 static char journal_temporary[PATH_BYTES + 32];
-static char journal_text[MAX_GROUPS * 48 + MAX_STEPS * 3 * (2 * PATH_BYTES) + 256];
+static volatile sig_atomic_t journaling;
+/* The longest lines: "write\tPATH\tVALUE\n", "remove-tree\tPATH\n", "mount\tPATH\n",
+ * "group\tPGID\tSTART\n" (at most 6 + 11 + 1 + 20 + 1 bytes); the header and the owner line. */
+#define WRITE_LINE_BYTES (6 + PATH_BYTES + VALUE_BYTES)
+#define PATH_LINE_BYTES (12 + PATH_BYTES)
+#define GROUP_LINE_BYTES 48
+static char journal_text[256 + MAX_STEPS * (WRITE_LINE_BYTES + 2 * PATH_LINE_BYTES) + MAX_GROUPS * GROUP_LINE_BYTES];
+_Static_assert(sizeof journal_text >= 64 + 2 * 32 + MAX_STEPS * (WRITE_LINE_BYTES + 2 * PATH_LINE_BYTES) + MAX_GROUPS * (6 + 11 + 1 + 20 + 1),
+               "a full plan fits the journal text");
 
-static int copy(char *to, const char *from, size_t size)
+/* Publishes what the main flow wrote before it to a signal handler that interrupts it after. */
+static void publish(void) { atomic_signal_fence(memory_order_seq_cst); }
+
+static int refuse(int result, int error)
+{
+    errno = error;
+    return result;
+}
+
+/* Copies a path or a value whole, or refuses with `too_long`: never a truncated copy. */
+static int copy(char *to, const char *from, size_t size, int too_long)
 {
     size_t n = strlen(from);
-    if (n >= size) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
+    if (n >= size)
+        return refuse(too_long, too_long == SOMSIM_RESTORE_VALUE_TOO_LONG ? E2BIG : ENAMETOOLONG);
     memcpy(to, from, n + 1);
-    return 0;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 /* One tab or newline in a path or value would break the journal's lines. */
 static int printable(const char *s)
 {
     for (; *s; s++)
-        if (*s == '\t' || *s == '\n') {
-            errno = EINVAL;
-            return -1;
-        }
-    return 0;
+        if (*s == '\t' || *s == '\n')
+            return refuse(SOMSIM_RESTORE_BAD_TEXT, EINVAL);
+    return SOMSIM_RESTORE_ADDED;
 }
 
 static int write_all(int fd, const char *text, size_t n)
@@ -152,37 +195,44 @@ static int write_all(int fd, const char *text, size_t n)
         ssize_t w = write(fd, text, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w < 0)
             return -1;
+        if (w == 0) {
+            errno = EIO; /* write(2) of a regular file wrote nothing and said no error */
+            return -1;
+        }
         text += w;
         n -= (size_t)w;
     }
     return 0;
 }
 
-static void sync_directory(void)
+/* fsync of the journal's directory, so that a rename or unlink in it is durable. 0 or -1. */
+static int sync_directory(void)
 {
     int fd = open(journal_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
 }
 
 /* Rewrites the journal from the plan: a temporary file, fsync, rename over the journal, fsync
- * of the directory. The journal on disk is always a whole plan, the old one or the new one. */
+ * of the directory. The journal on disk is always a whole plan, the old one or the new one.
+ * Returns SOMSIM_RESTORE_ADDED or SOMSIM_RESTORE_JOURNAL_FAILED (errno set). */
 static int journal_save(void)
 {
-    if (!journal_path[0])
-        return 0;
+    if (!journaling)
+        return SOMSIM_RESTORE_ADDED;
     size_t used = 0, room = sizeof journal_text;
 #define PUT(...)                                                                 \
     do {                                                                         \
         int n = snprintf(journal_text + used, room - used, __VA_ARGS__);         \
-        if (n < 0 || (size_t)n >= room - used) {                                 \
-            errno = ENOSPC;                                                      \
-            return -1;                                                           \
-        }                                                                        \
+        if (n < 0 || (size_t)n >= room - used)                                   \
+            return refuse(SOMSIM_RESTORE_JOURNAL_FAILED, n < 0 ? errno : EOVERFLOW); \
         used += (size_t)n;                                                       \
     } while (0)
     PUT("somsim-restore-journal 1\n");
@@ -192,135 +242,168 @@ static int journal_save(void)
     for (int i = 0; i < mount_count; i++)
         PUT("mount\t%s\n", mounts[i]);
     for (int i = 0; i < remove_count; i++)
-        PUT("%s\t%s\n", removes[i].kind == 0 ? "remove" : removes[i].kind == 1 ? "remove-dir" : "remove-tree", removes[i].path);
+        PUT("%s\t%s\n",
+            removes[i].kind == SOMSIM_REMOVE_FILE              ? "remove"
+            : removes[i].kind == SOMSIM_REMOVE_EMPTY_DIRECTORY ? "remove-dir"
+                                                               : "remove-tree",
+            removes[i].path);
     for (int i = 0; i < group_count; i++)
         PUT("group\t%d\t%llu\n", (int)groups[i].pgid, groups[i].start);
 #undef PUT
     int fd = open(journal_temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return -1;
-    if (write_all(fd, journal_text, used) != 0 || fsync(fd) != 0) {
-        int saved = errno;
-        close(fd);
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
+    int failed = write_all(fd, journal_text, used) != 0 || fsync(fd) != 0;
+    int saved = errno;
+    if (close(fd) != 0 && !failed) { /* the descriptor is gone either way: never closed twice */
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
         unlink(journal_temporary);
         errno = saved;
-        return -1;
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
     }
-    close(fd);
-    if (rename(journal_temporary, journal_path) != 0)
-        return -1;
-    sync_directory();
-    return 0;
+    if (rename(journal_temporary, journal_path) != 0) {
+        int saved = errno;
+        unlink(journal_temporary);
+        errno = saved;
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
+    }
+    if (sync_directory() != 0)
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 int somsim_restore_journal_to(const char *directory)
 {
     if (mkdir(directory, 0700) != 0 && errno != EEXIST)
-        return -1;
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
     struct stat st;
     if (lstat(directory, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-        errno = ENOTDIR;
-        return -1;
+        return SOMSIM_RESTORE_JOURNAL_FAILED;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        return refuse(SOMSIM_RESTORE_JOURNAL_FAILED, ENOTDIR);
+    int r = copy(journal_directory, directory, sizeof journal_directory, SOMSIM_RESTORE_PATH_TOO_LONG);
+    if (r != SOMSIM_RESTORE_ADDED)
+        return r;
+    int n = snprintf(journal_path, sizeof journal_path, "%s/restore-journal", directory);
+    int m = snprintf(journal_temporary, sizeof journal_temporary, "%s/restore-journal.new", directory);
+    if (n < 0 || (size_t)n >= sizeof journal_path || m < 0 || (size_t)m >= sizeof journal_temporary)
+        return refuse(SOMSIM_RESTORE_PATH_TOO_LONG, ENAMETOOLONG);
+    publish();
+    journaling = 1;
+    r = journal_save();
+    if (r != SOMSIM_RESTORE_ADDED) {
+        int saved = errno;
+        journaling = 0;
+        errno = saved;
     }
-    if (copy(journal_directory, directory, sizeof journal_directory) != 0)
-        return -1;
-    snprintf(journal_path, sizeof journal_path, "%s/restore-journal", directory);
-    snprintf(journal_temporary, sizeof journal_temporary, "%s/restore-journal.new", directory);
-    return journal_save();
+    return r;
 }
 
 int somsim_restore_add_write(const char *path, const char *value)
 {
     /* Writes run in reverse order of registration. */
-    if (write_count == MAX_STEPS) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (printable(path) != 0 || printable(value) != 0 || copy(writes[write_count].path, path, sizeof writes[0].path) != 0 ||
-        copy(writes[write_count].value, value, sizeof writes[0].value) != 0)
-        return -1;
+    if (write_count == MAX_STEPS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
+    int r;
+    if ((r = printable(path)) != 0 || (r = printable(value)) != 0 ||
+        (r = copy(writes[write_count].path, path, sizeof writes[0].path, SOMSIM_RESTORE_PATH_TOO_LONG)) != 0 ||
+        (r = copy(writes[write_count].value, value, sizeof writes[0].value, SOMSIM_RESTORE_VALUE_TOO_LONG)) != 0)
+        return r;
+    publish();
     write_count++;
-    if (journal_save() != 0) {
+    if ((r = journal_save()) != 0) {
         write_count--;
-        return -1;
+        return r;
     }
-    return 0;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 int somsim_restore_add_mount(const char *directory)
 {
-    if (mount_count == MAX_STEPS) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (printable(directory) != 0 || copy(mounts[mount_count], directory, sizeof mounts[0]) != 0)
-        return -1;
+    if (mount_count == MAX_STEPS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
+    int r;
+    if ((r = printable(directory)) != 0 || (r = copy(mounts[mount_count], directory, sizeof mounts[0], SOMSIM_RESTORE_PATH_TOO_LONG)) != 0)
+        return r;
+    publish();
     mount_count++;
-    if (journal_save() != 0) {
+    if ((r = journal_save()) != 0) {
         mount_count--;
-        return -1;
+        return r;
     }
-    return 0;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 int somsim_restore_add_remove(const char *path, int kind)
 {
-    if (remove_count == MAX_STEPS) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (printable(path) != 0 || copy(removes[remove_count].path, path, sizeof removes[0].path) != 0)
-        return -1;
+    if (remove_count == MAX_STEPS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
+    /* An unknown kind would be journaled as a tree and run as nothing. */
+    if (kind != SOMSIM_REMOVE_FILE && kind != SOMSIM_REMOVE_EMPTY_DIRECTORY && kind != SOMSIM_REMOVE_DIRECTORY_OF_FILES)
+        return refuse(SOMSIM_RESTORE_BAD_TEXT, EINVAL);
+    int r;
+    if ((r = printable(path)) != 0 || (r = copy(removes[remove_count].path, path, sizeof removes[0].path, SOMSIM_RESTORE_PATH_TOO_LONG)) != 0)
+        return r;
     removes[remove_count].kind = kind;
+    publish();
     remove_count++;
-    if (journal_save() != 0) {
+    if ((r = journal_save()) != 0) {
         remove_count--;
-        return -1;
+        return r;
     }
-    return 0;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 int somsim_restore_track_group(pid_t group, unsigned long long leader_start_time)
 {
-    if (group_count == MAX_GROUPS) {
-        errno = ENOSPC;
-        return -1;
-    }
+    if (group_count == MAX_GROUPS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
     groups[group_count].pgid = group;
     groups[group_count].start = leader_start_time;
+    publish();
     group_count++;
-    if (journal_save() != 0) {
+    int r = journal_save();
+    if (r != 0) {
         group_count--;
-        return -1;
+        return r;
     }
-    return 0;
+    return SOMSIM_RESTORE_ADDED;
 }
 
-void somsim_restore_track_agent(pid_t pid, int pidfd)
+int somsim_restore_track_agent(pid_t pid, int pidfd)
 {
-    if (agent_count < MAX_AGENTS) {
-        agent_pids[agent_count] = pid;
-        agent_fds[agent_count] = pidfd;
-        agent_count++;
-    }
+    if (agent_count == MAX_AGENTS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
+    agent_pids[agent_count] = pid;
+    agent_fds[agent_count] = pidfd;
+    publish();
+    agent_count++;
+    return SOMSIM_RESTORE_ADDED;
 }
 
 void somsim_restore_untrack_agent(pid_t pid)
 {
     for (int i = 0; i < agent_count; i++)
         if (agent_pids[i] == pid) {
-            if (agent_fds[i] >= 0)
-                close(agent_fds[i]);
-            agent_pids[i] = agent_pids[agent_count - 1];
-            agent_fds[i] = agent_fds[agent_count - 1];
-            agent_count--;
+            /* The last slot moves into this one before the count drops; meanwhile a handler sees
+             * this agent (exited) or the last one twice (alive): never a stranger. */
+            int fd = agent_fds[i];
+            int last = agent_count - 1;
+            agent_pids[i] = agent_pids[last];
+            agent_fds[i] = agent_fds[last];
+            publish();
+            agent_count = last;
+            publish();
+            if (fd >= 0)
+                close(fd);
             return;
         }
 }
 
-const char *somsim_restore_last_failure(void) { return last_failure; }
+const char *somsim_restore_last_failure(void) { return atomic_load(&last_failure); }
 
 /* ---- processes, read from /proc with system calls only ---- */
 
@@ -404,19 +487,24 @@ static int agent_group_of(pid_t pid)
 }
 
 /* SIGKILL to every live agent of the recorded groups: each is checked again through a pidfd, so a
- * number reused by another process in between is never signalled. Returns how many were alive. */
+ * number reused by another process in between is never signalled. Returns how many were alive,
+ * or -1 when /proc cannot be listed (then agents may be left: not "none alive"). */
 static int kill_group_agents(void)
 {
     if (group_count == 0)
         return 0;
     int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc < 0)
-        return 0;
+        return -1;
     int alive = 0;
     char buffer[8192];
     for (;;) {
         long n = syscall(SYS_getdents64, proc, buffer, sizeof buffer);
-        if (n <= 0)
+        if (n < 0) {
+            close(proc);
+            return -1;
+        }
+        if (n == 0)
             break;
         for (long at = 0; at < n;) {
             unsigned short record;
@@ -481,9 +569,14 @@ static int write_value(const char *path, const char *value)
     if (fd < 0)
         return -1;
     size_t n = strlen(value);
-    ssize_t w = write(fd, value, n);
-    int saved = errno;
-    close(fd);
+    ssize_t w;
+    do
+        w = write(fd, value, n);
+    while (w < 0 && errno == EINTR);
+    int saved = w >= 0 && w != (ssize_t)n ? EIO : errno; /* a short write: part of the value only */
+    int closed = close(fd);
+    if (w == (ssize_t)n && closed != 0)
+        return -1;
     errno = saved;
     return w == (ssize_t)n ? 0 : -1;
 }
@@ -499,21 +592,39 @@ int somsim_restore_now(void)
     int failures = 0;
     /* 1. Agents: SIGKILL to each tracked agent and to every agent of the recorded groups (also
      *    those forked a moment ago), until none is alive; then wait for each tracked one (its
-     *    memory is freed at exit, so the pools can shrink and the mounts are no longer busy). */
+     *    memory is freed at exit, so the pools can shrink and the mounts are no longer busy).
+     *    A slot whose agent is gone is cleared (pid 0, fd -1) and skipped: kill(0) would be our
+     *    own process group, should a signal run this again while it runs. */
     for (int i = 0; i < agent_count; i++) {
         if (agent_fds[i] >= 0)
             syscall(SYS_pidfd_send_signal, agent_fds[i], SIGKILL, NULL, 0);
-        else
+        else if (agent_pids[i] > 0)
             kill(agent_pids[i], SIGKILL);
     }
-    for (int tries = 0; tries < 5000 && kill_group_agents() > 0; tries++)
+    int alive = kill_group_agents();
+    for (int tries = 0; tries < 5000 && alive > 0; tries++) {
         pause_1ms();
+        alive = kill_group_agents();
+    }
+    if (alive != 0) {
+        failures++;
+        atomic_store(&last_failure, alive < 0 ? "listing /proc to kill the agents of the recorded process groups"
+                                              : "agents of the recorded process groups still alive 5 s after SIGKILL");
+    }
     for (int i = 0; i < agent_count; i++) {
         if (agent_fds[i] >= 0) {
-            somsim_pidfd_wait(agent_fds[i], 10000);
-            close(agent_fds[i]);
+            if (!somsim_pidfd_wait(agent_fds[i], 10000)) {
+                failures++;
+                atomic_store(&last_failure, "an agent still alive 10 s after SIGKILL");
+            }
+            int fd = agent_fds[i];
+            agent_fds[i] = -1;
+            publish();
+            close(fd);
         }
-        waitpid(agent_pids[i], NULL, WNOHANG); /* ours, or an orphan we adopted as subreaper */
+        if (agent_pids[i] > 0)
+            waitpid(agent_pids[i], NULL, WNOHANG); /* ours, or an orphan we adopted as subreaper */
+        agent_pids[i] = 0;
     }
     agent_count = 0;
     /* Agents forked inside the workload were re-parented to us (the subreaper) when their
@@ -529,37 +640,42 @@ int somsim_restore_now(void)
     }
     /* 2. Files the run made, then mounts (a busy mount is detached lazily), then directories. */
     for (int i = remove_count - 1; i >= 0; i--) {
-        if (removes[i].kind == 0 && unlink(removes[i].path) != 0 && errno != ENOENT) {
+        if (removes[i].kind == SOMSIM_REMOVE_FILE && unlink(removes[i].path) != 0 && errno != ENOENT) {
             failures++;
-            last_failure = "unlink of a workload file";
+            atomic_store(&last_failure, "unlink of a workload file");
         }
-        if (removes[i].kind == 2 && remove_tree(removes[i].path) != 0) {
+        if (removes[i].kind == SOMSIM_REMOVE_DIRECTORY_OF_FILES && remove_tree(removes[i].path) != 0) {
             failures++;
-            last_failure = "removal of a directory of workload files";
+            atomic_store(&last_failure, "removal of a directory of workload files");
         }
     }
     for (int i = mount_count - 1; i >= 0; i--)
         if (umount2(mounts[i], 0) != 0 && umount2(mounts[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
             failures++;
-            last_failure = "umount of a hugetlbfs mount";
+            atomic_store(&last_failure, "umount of a hugetlbfs mount");
         }
     for (int i = remove_count - 1; i >= 0; i--)
-        if (removes[i].kind == 1 && rmdir(removes[i].path) != 0 && errno != ENOENT) {
+        if (removes[i].kind == SOMSIM_REMOVE_EMPTY_DIRECTORY && rmdir(removes[i].path) != 0 && errno != ENOENT) {
             failures++;
-            last_failure = "rmdir of a temporary directory";
+            atomic_store(&last_failure, "rmdir of a temporary directory");
         }
     /* 3. Settings, last registered first (pools before the HVO knob they were sized under). */
     for (int i = write_count - 1; i >= 0; i--)
         if (write_value(writes[i].path, writes[i].value) != 0) {
             failures++;
-            last_failure = writes[i].path;
+            atomic_store(&last_failure, writes[i].path);
         }
-    write_count = mount_count = remove_count = group_count = 0;
+    write_count = 0;
+    mount_count = 0;
+    remove_count = 0;
+    group_count = 0;
     /* 4. The journal: deleted when everything is back; kept for the next start otherwise. */
-    if (journal_path[0]) {
-        if (failures == 0 && unlink(journal_path) == 0)
-            sync_directory();
-        journal_path[0] = 0;
+    if (journaling) {
+        if (failures == 0 && unlink(journal_path) == 0 && sync_directory() != 0) {
+            failures++;
+            atomic_store(&last_failure, "fsync of the journal's directory after deleting the journal");
+        }
+        journaling = 0;
     }
     return failures;
 }
@@ -595,6 +711,28 @@ void somsim_restore_remove_signal_handlers(void)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
+}
+
+int somsim_exit_status(pid_t pid, int *code, int *signal)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    do
+        r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    while (r != 0 && errno == EINTR);
+    if (r != 0)
+        return -1;
+    if (info.si_pid == 0)
+        return 0;
+    if (info.si_code == CLD_EXITED) {
+        *code = info.si_status;
+        *signal = 0;
+    } else {
+        *code = -1;
+        *signal = info.si_status;
+    }
+    return 1;
 }
 
 int somsim_set_subreaper(int on)

@@ -28,13 +28,19 @@ final class Agent {
         var pageBytes: UInt64 { options.pageBytes }
     }
 
-    private init(name: String, pid: pid_t, socket: Int32, baselineTableBytes: UInt64) {
+    /// Throws when the restore plan cannot track the agent (it is still killed at restore, as a
+    /// member of its recorded process group).
+    private init(name: String, pid: pid_t, socket: Int32, baselineTableBytes: UInt64) throws {
         self.name = name
         self.pid = pid
         self.socket = socket
         self.pidfd = somsim_pidfd_open(pid)
         self.baselineTableBytes = baselineTableBytes
-        somsim_restore_track_agent(pid, pidfd)
+        let tracked = somsim_restore_track_agent(pid, pidfd)
+        if tracked != SOMSIM_RESTORE_ADDED.rawValue {
+            if pidfd >= 0 { close(pidfd) }
+            try RestorePlan.check(tracked, .agent, "the agent of process \(name) (pid \(pid))")
+        }
     }
 
     /// Agents that are alive stay in the restore plan (killed and waited for there).
@@ -103,11 +109,11 @@ final class Agent {
             close(pair[0])
             throw error
         }
-        let hello = try receive(socket: pair[0], process: name)
+        let hello = try receive(socket: pair[0], process: name, pid: pid)
         guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == pid else {
             throw ProbeError.agent(process: name, "did not start (status \(hello.reply.status))")
         }
-        return Agent(name: name, pid: pid, socket: pair[0], baselineTableBytes: try vmPTEBytes(pid))
+        return try Agent(name: name, pid: pid, socket: pair[0], baselineTableBytes: try vmPTEBytes(pid))
     }
 
     struct Received {
@@ -115,14 +121,47 @@ final class Agent {
         var fd: Int32
     }
 
-    private static func receive(socket: Int32, process: String) throws -> Received {
+    /// Receives one reply. When the channel has closed and the agent is our child (a spawned
+    /// agent, not a forked one), the error says how it ended.
+    private static func receive(socket: Int32, process: String, pid: pid_t? = nil) throws -> Received {
         var reply = somsim_reply()
         var fd: Int32 = -1
         let n = somsim_receive(socket, &reply, MemoryLayout<somsim_reply>.size, &fd)
         guard n == MemoryLayout<somsim_reply>.size else {
-            throw ProbeError.agent(process: process, n == 0 ? "died (its channel closed)" : "short reply (\(n) bytes, \(Errno(errno)))")
+            if n == 0 {
+                let ending = pid.flatMap { howItEnded($0) }.map { "; \($0)" } ?? ""
+                throw ProbeError.agent(process: process, "died (its channel closed\(ending))")
+            }
+            throw ProbeError.agent(process: process, n < 0 ? "cannot receive a reply: \(Errno(errno))" : "short reply (\(n) bytes)")
         }
         return Received(reply: reply, fd: fd)
+    }
+
+    /// How a child agent ended (it is not reaped), or nil when it is not our child or has not
+    /// ended within a second of closing its channel.
+    static func howItEnded(_ pid: pid_t) -> String? {
+        let pidfd = somsim_pidfd_open(pid)
+        if pidfd >= 0 {
+            _ = somsim_pidfd_wait(pidfd, 1000)
+            close(pidfd)
+        }
+        var code: Int32 = 0
+        var signal: Int32 = 0
+        guard somsim_exit_status(pid, &code, &signal) == 1 else { return nil }
+        if code < 0 { return "killed by signal \(signal)" }
+        return "exited with status \(code): \(exitMeaning(code))"
+    }
+
+    /// The meaning of an agent's exit status (somsim_agent_exit in somsim_agent.h).
+    static func exitMeaning(_ code: Int32) -> String {
+        switch code {
+        case Int32(SOMSIM_AGENT_EXIT_OK.rawValue): return "its command channel closed or it was told to exit"
+        case Int32(SOMSIM_AGENT_EXIT_SEND_FAILED.rawValue): return "it could not send a reply"
+        case Int32(SOMSIM_AGENT_EXIT_RECEIVE_FAILED.rawValue): return "it could not receive a command"
+        case Int32(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE.rawValue): return "it could not read its /proc/self/maps whole to get ready"
+        case Int32(SOMSIM_AGENT_EXIT_CHANNEL_FAILED.rawValue): return "a forked agent could not set up its channel"
+        default: return "not a status an agent exits with"
+        }
     }
 
     /// Sends one command and returns the reply.
@@ -130,7 +169,7 @@ final class Agent {
         guard somsim_send(socket, &command, MemoryLayout<somsim_command>.size, -1) == 0 else {
             throw ProbeError.agent(process: name, "cannot send a command: \(Errno(errno))")
         }
-        let received = try Self.receive(socket: socket, process: name)
+        let received = try Self.receive(socket: socket, process: name, pid: pid)
         faults = received.reply.minor_faults
         return received
     }
@@ -147,7 +186,7 @@ final class Agent {
         guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == r.reply.pid else {
             throw ProbeError.agent(process: child, "did not start after fork")
         }
-        let agent = Agent(name: child, pid: r.reply.pid, socket: r.fd, baselineTableBytes: baselineTableBytes)
+        let agent = try Agent(name: child, pid: r.reply.pid, socket: r.fd, baselineTableBytes: baselineTableBytes)
         agent.mappings = mappings
         return agent
     }

@@ -14,6 +14,9 @@ public enum ProbeError: Error, Equatable, Sendable, CustomStringConvertible {
     case syscall(String, Errno)
     /// Restoring the machine failed: the step.
     case restore(String)
+    /// The restore plan cannot record the step that would undo a change: the step and the limit
+    /// it hit. The change is not made.
+    case restorePlan(String)
 
     public var description: String {
         switch self {
@@ -26,6 +29,7 @@ public enum ProbeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .agent(let process, let what): return "agent of process \(process): \(what)"
         case .syscall(let call, let e): return "\(call) failed: \(e)"
         case .restore(let step): return "could not restore the machine's settings: \(step)"
+        case .restorePlan(let step): return "cannot record how to undo a change to the machine, so it is not made: \(step)"
         }
     }
 }

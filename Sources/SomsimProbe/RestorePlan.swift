@@ -31,35 +31,88 @@ public enum RestorePlan {
 
     /// Starts journaling: every step added from now on is in the journal before it is acted on.
     static func startJournal() throws {
-        guard somsim_restore_journal_to(directory) == 0 else { throw ProbeError.syscall("writing the restore journal in \(directory)", Errno(errno)) }
+        try check(somsim_restore_journal_to(directory), .journal, "the journal in \(directory)", path: directory)
     }
 
     /// Remembers to write `value` back to `path`.
     static func write(_ path: String, _ value: String) throws {
-        guard somsim_restore_add_write(path, value) == 0 else { throw planError("restore step for \(path)") }
+        try check(somsim_restore_add_write(path, value), .write, "the setting \(path) (to write back \(value))", path: path, value: value)
     }
 
     /// Remembers to unmount `directory`.
     static func mount(_ directory: String) throws {
-        guard somsim_restore_add_mount(directory) == 0 else { throw planError("restore step for the mount \(directory)") }
+        try check(somsim_restore_add_mount(directory), .mount, "the mount \(directory)", path: directory)
     }
 
-    enum RemoveKind: Int32 {
-        case file = 0, emptyDirectory = 1, directoryOfFiles = 2
+    enum RemoveKind: Equatable {
+        case file, emptyDirectory, directoryOfFiles
+
+        /// The C plan's kind (somsim_remove_kind).
+        var cKind: Int32 {
+            switch self {
+            case .file: return Int32(SOMSIM_REMOVE_FILE.rawValue)
+            case .emptyDirectory: return Int32(SOMSIM_REMOVE_EMPTY_DIRECTORY.rawValue)
+            case .directoryOfFiles: return Int32(SOMSIM_REMOVE_DIRECTORY_OF_FILES.rawValue)
+            }
+        }
     }
 
     /// Remembers to remove `path`.
     static func remove(_ path: String, _ kind: RemoveKind) throws {
-        guard somsim_restore_add_remove(path, kind.rawValue) == 0 else { throw planError("restore step for \(path)") }
+        try check(somsim_restore_add_remove(path, kind.cKind), .remove, "the removal of \(path)", path: path)
     }
 
     /// Remembers the process group of a spawned agent (its agents are killed at restore).
     static func group(leader: pid_t) throws {
-        guard somsim_restore_track_group(leader, somsim_start_time(leader)) == 0 else { throw planError("restore step for agent \(leader)") }
+        try group(leader: leader, start: somsim_start_time(leader))
     }
 
-    private static func planError(_ what: String) -> ProbeError {
-        .syscall("adding a \(what) (the plan is journaled in \(journalPath))", Errno(errno))
+    static func group(leader: pid_t, start: UInt64) throws {
+        try check(somsim_restore_track_group(leader, start), .group, "the agents of process group \(leader)")
+    }
+
+    /// The kinds of step, each with its own limit in the C plan.
+    enum StepKind {
+        case journal, write, mount, remove, group, agent
+
+        /// What the plan holds at most of this kind, in words (the limit is C's).
+        var capacity: String {
+            switch self {
+            case .journal: return "one journal"
+            case .write: return "\(SOMSIM_RESTORE_MAX_STEPS) settings to write back"
+            case .mount: return "\(SOMSIM_RESTORE_MAX_STEPS) mounts to unmount"
+            case .remove: return "\(SOMSIM_RESTORE_MAX_STEPS) paths to remove"
+            case .group: return "\(SOMSIM_RESTORE_MAX_GROUPS) agent process groups"
+            case .agent: return "\(SOMSIM_RESTORE_MAX_AGENTS) live agents"
+            }
+        }
+    }
+
+    /// Turns a refusal of the C plan (somsim_restore_result) into an error that names the step
+    /// and the limit it hit. The plan and the journal are as they were: the caller must not
+    /// make the change the step would undo.
+    static func check(_ result: Int32, _ kind: StepKind, _ step: String, path: String? = nil, value: String? = nil) throws {
+        let e = errno
+        switch result {
+        case SOMSIM_RESTORE_ADDED.rawValue:
+            return
+        case SOMSIM_RESTORE_FULL.rawValue:
+            throw ProbeError.restorePlan("\(step): the restore plan is full, it holds at most \(kind.capacity)")
+        case SOMSIM_RESTORE_PATH_TOO_LONG.rawValue:
+            let bytes = path?.utf8.count ?? 0
+            throw ProbeError.restorePlan(
+                "\(step): the path is \(bytes) bytes, the restore plan holds paths of at most \(SOMSIM_RESTORE_PATH_BYTES - 1) bytes")
+        case SOMSIM_RESTORE_VALUE_TOO_LONG.rawValue:
+            let bytes = value?.utf8.count ?? 0
+            throw ProbeError.restorePlan(
+                "\(step): the value is \(bytes) bytes, the restore plan holds values of at most \(SOMSIM_RESTORE_VALUE_BYTES - 1) bytes")
+        case SOMSIM_RESTORE_BAD_TEXT.rawValue:
+            throw ProbeError.restorePlan("\(step): a tab or a newline in it would break the lines of the journal \(journalPath)")
+        case SOMSIM_RESTORE_JOURNAL_FAILED.rawValue:
+            throw ProbeError.restorePlan("\(step): the journal \(journalPath) cannot be written: \(Errno(e))")
+        default:
+            throw ProbeError.restorePlan("\(step): the restore plan refused it (\(result), \(Errno(e)))")
+        }
     }
 
     /// Runs the plan now; throws when a step failed (the journal is then kept).
@@ -87,8 +140,7 @@ public enum RestorePlan {
             case .write(let path, let value): try write(path, value)
             case .mount(let directory): try mount(directory)
             case .remove(let path, let kind): try remove(path, kind)
-            case .group(let leader, let start):
-                guard somsim_restore_track_group(leader, start) == 0 else { throw planError("restore step for agent \(leader)") }
+            case .group(let leader, let start): try group(leader: leader, start: start)
             }
         }
         // The plan is whole: from here on the journal is this process's (the same steps).

@@ -73,7 +73,8 @@ struct somsim_reply {
 
 /* Sends `length` bytes as one message, with `fd` attached when it is >= 0. Returns 0 or -1. */
 int somsim_send(int socket, const void *buffer, size_t length, int fd);
-/* Receives one message; `*fd` gets an attached descriptor or -1. Returns bytes or -1 (0 at EOF). */
+/* Receives one message; `*fd` gets an attached descriptor or -1. Returns bytes or -1 (0 at EOF);
+ * -1 with EMSGSIZE for a message longer than `length` or with more than one descriptor. */
 ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd);
 
 /* ---- restoring the machine from anywhere, a signal handler included ----
@@ -94,26 +95,59 @@ ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd);
  *     group PGID STARTTIME         kill the agents of this process group
  *
  * Steps run in this order: agents, files and trees, mounts, directories, writes; each kind in
- * reverse order of registration. The add functions return 0, or -1 when the plan is full or the
- * journal cannot be written (errno set); then nothing has been added. */
+ * reverse order of registration.
+ *
+ * The plan is static memory (a signal handler runs it), so it has limits. An add function that
+ * cannot record its step whole returns a negative somsim_restore_result and leaves the plan and
+ * the journal as they were: the caller must then not make the change the step would undo. Nothing
+ * is ever truncated or dropped. */
+
+/* Steps of each kind (values to write back, mounts, removals) the plan holds. */
+#define SOMSIM_RESTORE_MAX_STEPS 64
+/* Process groups (one per spawned agent) and live agents the plan tracks. */
+#define SOMSIM_RESTORE_MAX_GROUPS 4096
+#define SOMSIM_RESTORE_MAX_AGENTS 4096
+/* Bytes of a path in a step, its terminating NUL included: at most 255 bytes of path. */
+#define SOMSIM_RESTORE_PATH_BYTES 256
+/* Bytes of a value to write back, its terminating NUL included: at most 63 bytes of value. */
+#define SOMSIM_RESTORE_VALUE_BYTES 64
+
+/* What the add and track functions return (errno is set too on a refusal). */
+enum somsim_restore_result {
+    SOMSIM_RESTORE_ADDED = 0,
+    SOMSIM_RESTORE_FULL = -1,           /* this kind of step is at its limit above (ENOSPC) */
+    SOMSIM_RESTORE_PATH_TOO_LONG = -2,  /* the path has SOMSIM_RESTORE_PATH_BYTES or more (ENAMETOOLONG) */
+    SOMSIM_RESTORE_VALUE_TOO_LONG = -3, /* the value has SOMSIM_RESTORE_VALUE_BYTES or more (E2BIG) */
+    SOMSIM_RESTORE_BAD_TEXT = -4,       /* a tab or newline (the journal's separators), or an unknown kind (EINVAL) */
+    SOMSIM_RESTORE_JOURNAL_FAILED = -5, /* the journal could not be written durably: errno says why */
+};
+
+/* Kinds of somsim_restore_add_remove. */
+enum somsim_remove_kind {
+    SOMSIM_REMOVE_FILE = 0,               /* unlink a file */
+    SOMSIM_REMOVE_EMPTY_DIRECTORY = 1,    /* rmdir, after the mounts are gone */
+    SOMSIM_REMOVE_DIRECTORY_OF_FILES = 2, /* unlink its files, then rmdir */
+};
 
 #define SOMSIM_AGENT_COMM "somsim-agent"
 
-/* Starts journaling the plan to DIRECTORY/restore-journal (DIRECTORY is made, mode 0700). */
+/* Starts journaling the plan to DIRECTORY/restore-journal (DIRECTORY is made, mode 0700).
+ * Returns a somsim_restore_result (the directory's path obeys the path limit). */
 int somsim_restore_journal_to(const char *directory);
 /* Remembers a value to write back to a /proc or /sys file (copied). */
 int somsim_restore_add_write(const char *path, const char *value);
 /* Remembers a mount point to unmount. */
 int somsim_restore_add_mount(const char *directory);
-/* Remembers a file (kind 0), an empty directory (1), or a directory of files (2) to remove. */
+/* Remembers a path to remove; kind is a somsim_remove_kind. */
 int somsim_restore_add_remove(const char *path, int kind);
 /* Remembers a process group of agents: its leader's pid and start time (somsim_start_time).
  * A process is killed as an agent of the group only while its name is SOMSIM_AGENT_COMM, its
  * process group is the group, and it started no earlier than the leader: never anything else
  * that may have the group's number later. */
 int somsim_restore_track_group(pid_t group, unsigned long long leader_start_time);
-/* Remembers an agent: it gets SIGKILL through its pidfd, which is then waited on. */
-void somsim_restore_track_agent(pid_t pid, int pidfd);
+/* Remembers an agent: it gets SIGKILL through its pidfd, which is then waited on. Returns
+ * SOMSIM_RESTORE_ADDED, or SOMSIM_RESTORE_FULL when SOMSIM_RESTORE_MAX_AGENTS are tracked. */
+int somsim_restore_track_agent(pid_t pid, int pidfd);
 /* Forgets an agent that has exited and closes its pidfd. */
 void somsim_restore_untrack_agent(pid_t pid);
 /* Kills every agent, waits for them, removes files, unmounts, removes directories, writes every
@@ -132,6 +166,11 @@ unsigned long long somsim_start_time(pid_t pid);
 /* pidfd_open(2) and waiting on it: returns 1 when the process has exited, 0 on timeout. */
 int somsim_pidfd_open(pid_t pid);
 int somsim_pidfd_wait(int pidfd, int timeout_ms);
+
+/* How a child process ended, without reaping it (waitid with WNOWAIT): returns 1 with *code its
+ * exit status and *signal 0, or *code -1 and *signal the signal that killed it; 0 when it has
+ * not ended; -1 when it is not our child (errno ECHILD). */
+int somsim_exit_status(pid_t pid, int *code, int *signal);
 
 /* prctl(PR_SET_CHILD_SUBREAPER, on): while on, orphaned agents become our children, so we can
  * reap them. Returns the previous setting (0 or 1), or -1. */

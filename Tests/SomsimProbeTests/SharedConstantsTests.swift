@@ -1,0 +1,70 @@
+#if os(Linux)
+import CSomsimAgent
+import CSomsimProbeSupport
+import Glibc
+@testable import SomsimProbe
+import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// Constants written twice, once in C (the agent, the restore plan) and once in Swift (the model,
+/// the probe), that must agree. Nothing else checks them: a change on one side only would make
+/// the agent map outside the model's window, send other advice than the model applied, or plan
+/// runs the restore plan cannot record.
+@Suite struct SharedConstantsTests {
+    /// The agent's window (it populates its own memory outside it) is the model's.
+    @Test func theAgentsWorkloadWindowIsTheModels() {
+        #expect(WorkloadWindow.lowAddress == SOMSIM_WINDOW_LOW)
+        #expect(WorkloadWindow.highAddress == SOMSIM_WINDOW_HIGH)
+    }
+
+    /// The advice values the probe sends are the C library's MADV_* constants.
+    @Test(arguments: Advice.allCases)
+    func theAdviceSentIsTheCLibrarysValue(_ advice: Advice) {
+        let expected: Int32
+        switch advice {
+        case .dontneed: expected = MADV_DONTNEED
+        case .dontfork: expected = MADV_DONTFORK
+        case .dofork: expected = MADV_DOFORK
+        case .hugepage: expected = MADV_HUGEPAGE
+        case .nohugepage: expected = MADV_NOHUGEPAGE
+        case .wipeonfork: expected = MADV_WIPEONFORK
+        case .keeponfork: expected = MADV_KEEPONFORK
+        }
+        #expect(Run.adviceValue(advice) == expected, "\(advice)")
+    }
+
+    /// Planning refuses more spawns than the restore plan has process groups for.
+    @Test func plannedSpawnsFitTheRestorePlansGroups() {
+        #expect(Probe.maxSpawns == Int(SOMSIM_RESTORE_MAX_GROUPS))
+    }
+
+    /// The longest `file=` path validate makes fits the agent's path field: the file ID planning
+    /// allows, in the longest directory a run makes (`Run.setUpMachine`: a hugetlbfs mount of its
+    /// own, pid up to pid_max's 4194304).
+    @Test func theLongestPlannedFilePathFitsTheAgentsPathField() {
+        let directory = "\(RestorePlan.directory)/hugetlbfs-2M/somsim-validate-4194304"
+        let bytes = directory.utf8.count + 1 + Probe.maxFileIDBytes
+        #expect(bytes < Int(SOMSIM_PATH_BYTES), "\(bytes) bytes")
+        #expect(directory.utf8.count < Int(SOMSIM_RESTORE_PATH_BYTES))
+    }
+
+    /// The restore plan kills a process as an agent by its name in /proc/PID/stat, which the
+    /// kernel cuts at 15 bytes (TASK_COMM_LEN): the name agents take must be that name, whole.
+    @Test func theAgentsProcessNameIsTheNameTheRestoreLooksFor() {
+        let argv0 = String(cString: somsim_agent_argv0())
+        #expect(argv0 == SOMSIM_AGENT_COMM)
+        #expect(argv0.utf8.count <= 15)
+    }
+
+    /// Each exit status of an agent has its own meaning in the probe's messages.
+    @Test func eachAgentExitStatusHasItsOwnMeaning() {
+        let codes = [SOMSIM_AGENT_EXIT_OK, SOMSIM_AGENT_EXIT_SEND_FAILED, SOMSIM_AGENT_EXIT_RECEIVE_FAILED,
+                     SOMSIM_AGENT_EXIT_MAPS_UNREADABLE, SOMSIM_AGENT_EXIT_CHANNEL_FAILED].map { Int32($0.rawValue) }
+        let meanings = codes.map(Agent.exitMeaning)
+        #expect(Set(codes).count == codes.count)
+        #expect(Set(meanings).count == meanings.count)
+        #expect(!meanings.contains(Agent.exitMeaning(1)))
+    }
+}
+#endif
