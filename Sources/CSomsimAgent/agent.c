@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <stddef.h> /* before hugetlbfs.h, which uses size_t without it */
@@ -132,6 +133,7 @@ static void __attribute__((noinline)) warm(void)
     (void)mmap((void *)SOMSIM_WINDOW_LOW, 0, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     (void)munmap((void *)(SOMSIM_WINDOW_LOW + 1), 0);
     (void)madvise((void *)(SOMSIM_WINDOW_LOW + 1), 0, MADV_DONTNEED);
+    (void)syscall(SYS_mprotect, (void *)(SOMSIM_WINDOW_LOW + 1), 0, PROT_NONE); /* syscall(), for SOMSIM_OP_SYSCALL */
     errno = 0;
 }
 
@@ -346,6 +348,7 @@ static int agent_main(void)
         reply.pid = 0;
         reply.signal = 0;
         reply.op_faults = 0;
+        reply.result = 0;
         if (n != (ssize_t)sizeof command) {
             /* longer or shorter than a command: never run part of one */
             send_reply(SOMSIM_STATUS_ERRNO, EMSGSIZE, -1);
@@ -375,6 +378,18 @@ static int agent_main(void)
             int e = errno;
             reply.op_faults = end_operation();
             send_reply(r == 0 ? SOMSIM_STATUS_OK : SOMSIM_STATUS_ERRNO, r == 0 ? 0 : e, -1);
+            break;
+        }
+        case SOMSIM_OP_SYSCALL: {
+            /* Any call the probe names: the channel is a socketpair between the probe and the
+             * agents it forked, so nothing else can ask. */
+            begin_operation();
+            long r = syscall((long)command.number, command.args[0], command.args[1], command.args[2],
+                             command.args[3], command.args[4], command.args[5]);
+            int e = errno;
+            reply.op_faults = end_operation();
+            reply.result = r;
+            send_reply(r == -1 ? SOMSIM_STATUS_ERRNO : SOMSIM_STATUS_OK, r == -1 ? e : 0, -1);
             break;
         }
         case SOMSIM_OP_TOUCH:

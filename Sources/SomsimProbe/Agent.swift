@@ -174,6 +174,19 @@ final class Agent {
         return received
     }
 
+    /// Makes the system call `system` with `arguments` (at most six) in the agent, measured like
+    /// every command: how a statement's real call is made without a command of its own.
+    func syscall(_ system: somsim_syscall, _ arguments: UInt64...) throws -> Received {
+        precondition(arguments.count <= 6, "a system call takes at most six arguments")
+        var command = somsim_command()
+        command.op = UInt32(SOMSIM_OP_SYSCALL.rawValue)
+        command.number = Int64(system.rawValue)
+        withUnsafeMutableBytes(of: &command.args) { raw in
+            for (i, argument) in arguments.enumerated() { raw.storeBytes(of: argument, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        return try call(&command)
+    }
+
     /// `fork`: the child agent, warm, with the parent's non-workload page-table baseline.
     func fork(child: String) throws -> Agent {
         var command = somsim_command()

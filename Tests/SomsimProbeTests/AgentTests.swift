@@ -35,6 +35,12 @@ extension RealKernelTests {
             calls.append(("mmap", command(SOMSIM_OP_MMAP, address: address, length: 1 << 20)))
             calls.append(("touch of no segment", command(SOMSIM_OP_TOUCH)))
             calls.append(("munmap", unmapNothing))
+            // mprotect(2) through the generic op, on nothing mapped: ENOMEM.
+            var mprotect = command(SOMSIM_OP_SYSCALL)
+            mprotect.number = Int64(SOMSIM_SYS_MPROTECT.rawValue)
+            mprotect.args.0 = address
+            mprotect.args.1 = 1 << 20
+            calls.append(("syscall mprotect of nothing", mprotect))
             for (what, command) in calls {
                 var c = command
                 let reply = try agent.call(&c).reply
@@ -42,6 +48,27 @@ extension RealKernelTests {
             }
             #expect(agent.faults == 0)
         }
+    }
+
+    /// SOMSIM_OP_SYSCALL makes the call the probe names, with its arguments, and returns what
+    /// it returned or its errno: here mprotect(2) on nothing (ENOMEM), on a mapping (0), and
+    /// the protection it set, seen in /proc/PID/maps.
+    @Test func theSyscallOpMakesTheNamedCall() throws {
+        defer { try? RestorePlan.runNow() }  // kills the agent
+        let agent = try Agent.spawn(name: "caller")
+        let address = WorkloadWindow.lowAddress
+        let nothing = try agent.syscall(SOMSIM_SYS_MPROTECT, address, 1 << 20, UInt64(PROT_READ)).reply
+        #expect(nothing.status == SOMSIM_STATUS_ERRNO.rawValue && nothing.error == ENOMEM && nothing.result == -1)
+        var map = somsim_command()
+        map.op = UInt32(SOMSIM_OP_MMAP.rawValue)
+        map.address = address
+        map.length = 1 << 20
+        #expect(try agent.call(&map).reply.status == SOMSIM_STATUS_OK.rawValue)
+        let done = try agent.syscall(SOMSIM_SYS_MPROTECT, address, 1 << 20, UInt64(PROT_READ)).reply
+        #expect(done.status == SOMSIM_STATUS_OK.rawValue && done.result == 0 && done.op_faults == 0)
+        let maps = try String(contentsOfFile: "/proc/\(agent.pid)/maps", encoding: .utf8)
+        let line = maps.split(separator: "\n").first { $0.hasPrefix(String(address, radix: 16) + "-") }
+        #expect(line?.split(separator: " ")[1] == "r--p", "\(line ?? "no line for the mapping")")
     }
 
     /// The documented install: the `somsim` program alone, anywhere. It validates a workload

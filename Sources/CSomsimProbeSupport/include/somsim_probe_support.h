@@ -7,6 +7,7 @@
 #define SOMSIM_PROBE_SUPPORT_H
 
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 /* The descriptor an agent talks on (a SOCK_SEQPACKET socket). */
@@ -25,6 +26,17 @@ enum somsim_op {
     SOMSIM_OP_FORK = 5,    /* reply carries the child's pid and its socket (SCM_RIGHTS) */
     SOMSIM_OP_EXIT = 6,    /* reply, then _exit(0) */
     SOMSIM_OP_DIE = 7,     /* after a fault-signal report: die of that signal */
+    SOMSIM_OP_SYSCALL = 8, /* syscall(number, args[0..5]), measured; reply.result is its return.
+                            * A memory call the probe makes for a statement (mprotect, mlock, …)
+                            * needs no new op: the probe names the call, the agent makes it. */
+};
+
+/* The system calls the probe makes through SOMSIM_OP_SYSCALL, named here because Swift does not
+ * import <sys/syscall.h>'s macros. A statement whose real call is a new one adds a line here. */
+enum somsim_syscall {
+    SOMSIM_SYS_MUNMAP = SYS_munmap,
+    SOMSIM_SYS_MADVISE = SYS_madvise,
+    SOMSIM_SYS_MPROTECT = SYS_mprotect,
 };
 
 enum somsim_flags {
@@ -58,6 +70,8 @@ struct somsim_command {
     uint64_t huge_bytes;
     int32_t advice;
     uint32_t segment_count;
+    int64_t number;   /* SOMSIM_OP_SYSCALL: the system call number (<sys/syscall.h>) */
+    uint64_t args[6]; /* SOMSIM_OP_SYSCALL: its arguments */
     char path[SOMSIM_PATH_BYTES];
     struct somsim_segment segments[SOMSIM_MAX_SEGMENTS];
 };
@@ -69,6 +83,7 @@ struct somsim_reply {
     int32_t pid;
     uint64_t minor_faults; /* workload faults since the agent was created (ru_minflt deltas) */
     uint64_t op_faults;    /* faults of this command */
+    int64_t result;        /* SOMSIM_OP_SYSCALL: what the call returned (-1 with `error` on failure) */
 };
 
 /* Sends `length` bytes as one message, with `fd` attached when it is >= 0. Returns 0 or -1. */
