@@ -1,5 +1,6 @@
 import ArgumentParser
 import SomsimReport
+import SomsimValidation
 import SomsimWorkload
 #if os(Linux)
 import Glibc
