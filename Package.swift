@@ -4,7 +4,10 @@ import PackageDescription
 // Rooms of the house (see docs/architecture.md):
 //   SomsimWorkload — the workload replay format: syntax tree, parser, printer. No syscalls.
 //   SomsimModel    — the pure simulator: machine, processes, fork/COW, page tables, metrics.
-//   SomsimReport   — md / json / csv rendering of reports.
+//   SomsimValidation — the report's field table (names, units, tolerances) and the validation
+//                    data (measured values, checks); no rendering, no syscalls.
+//   SomsimReport   — md / json / csv rendering of reports, schemes, validations and sweeps.
+//   SomsimProbe    — the real-kernel side of `somsim validate` (Linux only); renders nothing.
 //   somsim         — the command line: argument parsing and wiring only.
 let package = Package(
     name: "somsim",
@@ -13,6 +16,7 @@ let package = Package(
         .executable(name: "somsim", targets: ["somsim"]),
         .library(name: "SomsimModel", targets: ["SomsimModel"]),
         .library(name: "SomsimWorkload", targets: ["SomsimWorkload"]),
+        .library(name: "SomsimValidation", targets: ["SomsimValidation"]),
         .library(name: "SomsimReport", targets: ["SomsimReport"]),
         .library(name: "SomsimProbe", targets: ["SomsimProbe"]),
     ],
@@ -22,7 +26,8 @@ let package = Package(
     targets: [
         .target(name: "SomsimWorkload"),
         .target(name: "SomsimModel", dependencies: ["SomsimWorkload"]),
-        .target(name: "SomsimReport", dependencies: ["SomsimModel"]),
+        .target(name: "SomsimValidation", dependencies: ["SomsimModel", "SomsimWorkload"]),
+        .target(name: "SomsimReport", dependencies: ["SomsimValidation", "SomsimModel", "SomsimWorkload"]),
         // The real-kernel side of `somsim validate` (Linux only): machine settings, agents, /proc.
         .systemLibrary(name: "CHugeTLBFS", path: "Sources/CHugeTLBFS"),
         .target(name: "CSomsimProbeSupport"),
@@ -35,12 +40,12 @@ let package = Package(
         ),
         .target(
             name: "SomsimProbe",
-            dependencies: ["SomsimWorkload", "SomsimModel", "SomsimReport", "CSomsimProbeSupport", "CSomsimAgent", "CHugeTLBFS"]
+            dependencies: ["SomsimWorkload", "SomsimModel", "SomsimValidation", "CSomsimProbeSupport", "CSomsimAgent", "CHugeTLBFS"]
         ),
         .executableTarget(
             name: "somsim",
             dependencies: [
-                "SomsimWorkload", "SomsimModel", "SomsimReport",
+                "SomsimWorkload", "SomsimModel", "SomsimValidation", "SomsimReport",
                 .target(name: "SomsimProbe", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -57,14 +62,14 @@ let package = Package(
         .testTarget(name: "SomsimModelTests", dependencies: ["SomsimModel", "SomsimWorkload"]),
         .testTarget(
             name: "SomsimReportTests",
-            dependencies: ["SomsimReport", "SomsimModel", "SomsimWorkload"],
+            dependencies: ["SomsimReport", "SomsimValidation", "SomsimModel", "SomsimWorkload"],
             exclude: ["Snapshots", "FuzzCrashers"]
         ),
         // Runs the built `somsim` binary end to end (depends on it so that it is built first).
         // Runs workloads on the real kernel (root only; skipped with a message elsewhere).
         .testTarget(
             name: "SomsimProbeTests",
-            dependencies: ["SomsimProbe", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim"]
+            dependencies: ["SomsimProbe", "SomsimValidation", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim"]
         ),
         .testTarget(name: "somsimTests", dependencies: ["somsim", "SomsimWorkload"]),
     ]

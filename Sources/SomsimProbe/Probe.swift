@@ -2,7 +2,7 @@
 import CSomsimProbeSupport
 import Glibc
 import SomsimModel
-import SomsimReport
+import SomsimValidation
 import SomsimWorkload
 
 /// How a real run is carried out.

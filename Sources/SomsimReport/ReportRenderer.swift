@@ -1,4 +1,5 @@
 import SomsimModel
+import SomsimValidation
 import SomsimWorkload
 
 /// Output formats of reports.
@@ -26,10 +27,23 @@ public enum ReportRenderer {
     public static func json(_ report: Report) -> JSONValue {
         .object([
             ("schema_version", .integer(Int64(Report.schemaVersion))),
-            ("machine", .object(ReportFields.machine(report.machine))),
+            ("machine", .object(machine(report.machine))),
             ("measures", .array(report.measures.map(json))),
             ("errors", .array(report.errors.map(json))),
         ])
+    }
+
+    /// The machine a report ran on, as the contract names its fields.
+    public static func machine(_ m: MachineSpec) -> [(String, JSONValue)] {
+        [
+            ("ram_bytes", .unsigned(m.ramBytes)),
+            ("hugetlb_2m_pages", .unsigned(m.hugetlb2MPages)),
+            ("hugetlb_1g_pages", .unsigned(m.hugetlb1GPages)),
+            ("hvo", .bool(m.hvo)),
+            ("hvo_kept_pages", .unsigned(m.hvoKeptPages)),
+            ("thp", .string(m.thp.rawValue)),
+            ("pti", .bool(m.pti)),
+        ]
     }
 
     public static func json(_ measure: Measure) -> JSONValue {
@@ -105,25 +119,15 @@ public enum ReportRenderer {
 
     // MARK: Markdown
 
+    /// Per measure, the process table, the system line and the scheme table; then the refused
+    /// statements. The process table's columns and the system line's clauses are the fields'
+    /// `ReportFields.Markdown` places.
     public static func markdown(_ report: Report) -> String {
         var out = ""
         for measure in report.measures {
             out += "## \(measure.label)\n\n"
-            out += table(
-                header: ["process", "RSS", "PSS", "USS", "private dirty", "shared", "HugeTLB", "page tables", "faults", "COW copies", "COW reuses", "state"],
-                rows: measure.processes.map { p in
-                    [
-                        p.name, bytes(p.rssBytes), bytes(p.pssBytes), bytes(p.ussBytes), bytes(p.privateDirtyBytes),
-                        bytes(p.sharedCleanBytes + p.sharedDirtyBytes), bytes(p.privateHugetlbBytes + p.sharedHugetlbBytes),
-                        bytes(p.pageTableBytes), String(p.minorFaults), String(p.cowCopies), String(p.cowReuses),
-                        p.alive ? "alive" : (p.signals.isEmpty ? "exited" : "killed (\(p.signals.joined(separator: ", ")))"),
-                    ]
-                })
-            let s = measure.system
-            out += "\nSystem: anonymous memory \(bytes(s.anonBytes)), page tables \(bytes(s.pageTableBytes)), "
-            out += "memmap \(s.memmapPages) pages (\(bytes(s.memmapPages * 4096))); "
-            out += "HugeTLB 2M total/free/reserved \(s.hugetlb2MTotal)/\(s.hugetlb2MFree)/\(s.hugetlb2MReserved), "
-            out += "1G \(s.hugetlb1GTotal)/\(s.hugetlb1GFree)/\(s.hugetlb1GReserved).\n\n"
+            out += processTable(measure.processes)
+            out += "\nSystem: \(systemLine(measure.system)).\n\n"
             out += table(
                 header: ["scheme", "metadata", "% of RAM"],
                 rows: measure.schemes.map { [$0.scheme, bytes($0.metadataBytes), percent($0.metadataRatio)] })
@@ -135,6 +139,52 @@ public enum ReportRenderer {
             out += "\n"
         }
         return out
+    }
+
+    /// One row per process: its name, a column per `.column` title (its fields summed), its state.
+    static func processTable(_ processes: [ProcessMetrics]) -> String {
+        var titles: [String] = []
+        for metric in ReportFields.process {
+            if case .column(let title) = metric.markdown, !titles.contains(title) { titles.append(title) }
+        }
+        return table(
+            header: ["process"] + titles + ["state"],
+            rows: processes.map { p in
+                let fields = ReportFields.fields(of: p)
+                let cells = titles.map { title in
+                    let summed = fields.filter { $0.markdown == .column(title) }
+                    return text(summed.reduce(0) { $0 + $1.value }, summed[0].unit)
+                }
+                let state = p.alive ? "alive" : (p.signals.isEmpty ? "exited" : "killed (\(p.signals.joined(separator: ", ")))")
+                return [p.name] + cells + [state]
+            })
+    }
+
+    /// The system's `.clause` fields: `anonymous memory 1.0 MiB, …; HugeTLB 2M total/free/reserved 0/0/0, …`.
+    static func systemLine(_ s: SystemMetrics) -> String {
+        var clauses: [(title: String, part: Int, rank: Int, values: [String])] = []
+        for field in ReportFields.fields(of: s) {
+            guard case .clause(let title, let part, let rank) = field.markdown else { continue }
+            let value = text(field.value, field.unit)
+            if let i = clauses.firstIndex(where: { $0.title == title }) {
+                clauses[i].values.append(value)
+            } else {
+                clauses.append((title, part, rank, [value]))
+            }
+        }
+        let parts = Dictionary(grouping: clauses, by: \.part).sorted { $0.key < $1.key }
+        return parts.map { _, clauses in
+            clauses.sorted { $0.rank < $1.rank }.map { "\($0.title) \($0.values.joined(separator: "/"))" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+
+    /// A value as a person reads it.
+    static func text(_ value: UInt64, _ unit: ReportFields.Unit) -> String {
+        switch unit {
+        case .bytes: return bytes(value)
+        case .count: return String(value)
+        case .pages: return "\(value) pages (\(bytes(value * 4096)))"
+        }
     }
 
     /// A Markdown table with numeric-looking columns right-aligned.

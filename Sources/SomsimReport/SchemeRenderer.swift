@@ -46,7 +46,7 @@ public enum SchemeRenderer {
         case .json:
             let value: JSONValue = .object([
                 ("schema_version", .integer(1)),
-                ("machine", .object(ReportFields.machine(run.machine))),
+                ("machine", .object(ReportRenderer.machine(run.machine))),
                 ("profile_overrides", profileOverrides(run.profile)),
                 (
                     "measures",

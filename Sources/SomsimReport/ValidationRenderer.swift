@@ -1,4 +1,5 @@
 import SomsimModel
+import SomsimValidation
 
 /// Renders `somsim validate` results: the simulation report with, for each measure, the measured
 /// values and the checks (predicted, measured, difference, tolerance, verdict).

@@ -1,5 +1,6 @@
 import SomsimModel
 import SomsimReport
+import SomsimValidation
 import SomsimWorkload
 import Testing
 

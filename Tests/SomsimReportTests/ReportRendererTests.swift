@@ -12,7 +12,7 @@ import Testing
         try expectSnapshot(ReportRenderer.render(Self.report, as: format), named: "default.\(format.rawValue)")
     }
 
-    /// The keys and their order, copied from the report contract (WORKLOAD-FORMAT.md).
+    /// The keys and their order, copied from the report contract (../shared/WORKLOAD-FORMAT.md, "Report output").
     @Test func jsonFollowsTheContractsFieldNamesAndOrder() throws {
         let text = ReportRenderer.render(Self.report, as: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])

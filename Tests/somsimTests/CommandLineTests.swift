@@ -210,3 +210,35 @@ extension CommandLineTests {
         #expect(after["t5-tlb-walk.csv"] == before["t5-tlb-walk.csv"])
     }
 }
+
+extension CommandLineTests {
+    /// Scheme names, subjects and sizes are read by the argument parser: a bad value is a usage
+    /// error (64) that names the option and what it accepts, before any work is done.
+    @Test(arguments: [
+        (["compare", "--schemes", "struct-page,foo"], "Error: The value 'struct-page,foo' is invalid for '--schemes <schemes>': unknown scheme 'foo'; expected one of: struct-page, hvo, folio, memdesc, memdesc-32, som"),
+        (["explain", "foo"], "Error: The value 'foo' is invalid for '<scheme>'. Please provide one of the following:"),
+        (["generate", "alloc-mix", "--ram", "1X"], "Error: The value '1X' is invalid for '--ram <size>'"),
+        (["generate", "alloc-mix", "--crossover", "--small", "4k"], "Error: The value '4k' is invalid for '--small <size>'"),
+        (["generate", "alloc-mix", "--crossover", "--scheme", "hvo"], "Error: The value 'hvo' is invalid for '--scheme <scheme>'. Please provide one of 'memdesc' and 'memdesc-32'."),
+    ])
+    func theParserRefusesBadValues(_ arguments: [String], _ message: String) throws {
+        let result = try Self.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.split(separator: "\n").first.map(String.init) == message)
+        #expect(result.stderr.contains("Usage: somsim \(arguments[0] == "generate" ? "generate alloc-mix" : arguments[0]) "))
+    }
+
+    /// `explain tlb-walk` and `common` are subjects beside the schemes; `--schemes` skips empty names.
+    @Test func theParserAcceptsEveryValueHelpLists() throws {
+        let help = try Self.run(["explain", "--help"])
+        for name in ["struct-page", "hvo", "folio", "memdesc", "memdesc-32", "som", "common", "tlb-walk"] {
+            #expect(help.stdout.contains("  \(name) "), "explain --help does not list \(name)")
+        }
+        #expect(try Self.run(["explain", "tlb-walk", "--format", "csv"]).status == 0)
+        let one = try Self.run(["compare", "--schemes", "hvo", "--format", "csv"])
+        let padded = try Self.run(["compare", "--schemes", ",hvo,", "--format", "csv"])
+        #expect(one.status == 0)
+        #expect(padded.stdout == one.stdout)
+    }
+}

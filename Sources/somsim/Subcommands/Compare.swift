@@ -19,32 +19,22 @@ struct Compare: ParsableCommand {
             """
     )
 
-    @Argument(help: "A workload file (.somw), or - for standard input. Default: the embedded prefork server.")
-    var file: String?
+    @OptionGroup var workload: WorkloadArgument<Self>
 
-    @Option(help: "Comma-separated schemes to show (struct-page is always computed as the baseline). Default: all.")
-    var schemes: String?
+    @Option(
+        help: ArgumentHelp(
+            "Comma-separated schemes to show (struct-page is always computed as the baseline). Default: all.",
+            argumentType: SchemeName.self),
+        transform: SchemeList.init(parsing:))
+    var schemes: SchemeList?
 
-    @Option(help: "A profile file whose values override the default constants (see `somsim profile`).")
-    var profile: String?
-
-    @Option(name: .shortAndLong, help: "Output format: md, csv or json.")
-    var format: ReportFormat = .md
+    @OptionGroup var profile: ProfileOption<Self>
+    @OptionGroup var output: FormatOption<Self>
 
     func run() throws {
-        let chosen = try Self.schemeList(schemes)
-        let workload = try WorkloadSource.load(file)
-        let run = SchemeRun.run(workload, profile: try ProfileSource.load(profile))
-        print(SchemeRenderer.compare(run, schemes: chosen, format: format), terminator: "")
-    }
-
-    static func schemeList(_ text: String?) throws -> [SchemeName] {
-        guard let text else { return SchemeName.allCases }
-        return try text.split(separator: ",").map { name in
-            guard let scheme = SchemeName(rawValue: String(name)) else {
-                throw ValidationError("unknown scheme '\(name)'; expected one of: \(SchemeName.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return scheme
-        }
+        let run = SchemeRun.run(try workload.load(), profile: try profile.load())
+        print(SchemeRenderer.compare(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format), terminator: "")
     }
 }
+
+extension Compare: ArgumentTexts {}

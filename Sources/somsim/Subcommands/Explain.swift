@@ -17,34 +17,29 @@ struct Explain: ParsableCommand {
             """
     )
 
-    @Argument(help: "The scheme (or common, tlb-walk).")
-    var scheme: String
+    @Argument(help: ArgumentHelp("The scheme (or common, tlb-walk).", argumentType: SchemeRenderer.Subject.self))
+    var scheme: SchemeRenderer.Subject
 
-    @Argument(help: "A workload file (.somw), or - for standard input. Default: the embedded prefork server.")
-    var file: String?
+    @OptionGroup var workload: WorkloadArgument<Self>
 
     @Option(help: "The measure to explain. Default: the end of the workload.")
     var measure: String = "end"
 
-    @Option(help: "A profile file whose values override the default constants (see `somsim profile`).")
-    var profile: String?
-
-    @Option(name: .shortAndLong, help: "Output format: md, csv or json.")
-    var format: ReportFormat = .md
+    @OptionGroup var profile: ProfileOption<Self>
+    @OptionGroup var output: FormatOption<Self>
 
     func run() throws {
-        guard let subject = SchemeRenderer.Subject(scheme) else {
-            throw ValidationError("unknown scheme '\(scheme)'; expected one of: \(SchemeRenderer.Subject.names.joined(separator: ", "))")
-        }
-        let loaded = try ProfileSource.load(profile)
-        if subject == .tlbWalk {
-            print(SchemeRenderer.tlbWalk(loaded, format: format), terminator: "")
+        let loaded = try profile.load()
+        if scheme == .tlbWalk {
+            print(SchemeRenderer.tlbWalk(loaded, format: output.format), terminator: "")
             return
         }
-        let run = SchemeRun.run(try WorkloadSource.load(file), profile: loaded)
+        let run = SchemeRun.run(try workload.load(), profile: loaded)
         guard let point = run.point(measure) else {
             throw ValidationError("no measure labelled '\(measure)'; the workload has: \(run.points.map(\.label).joined(separator: ", "))")
         }
-        print(SchemeRenderer.explain(subject, point, run, format: format), terminator: "")
+        print(SchemeRenderer.explain(scheme, point, run, format: output.format), terminator: "")
     }
 }
+
+extension Explain: ArgumentTexts {}

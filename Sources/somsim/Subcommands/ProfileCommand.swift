@@ -19,8 +19,7 @@ struct ProfileCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "A profile file whose values override the defaults.")
-    var profile: String?
+    @OptionGroup var profile: ProfileOption<Self>
 
     @Option(name: .shortAndLong, help: "Output format: text (the editable profile file), md, csv or json.")
     var format: ProfileFormat = .text
@@ -30,7 +29,7 @@ struct ProfileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try ProfileSource.load(profile)
+        let loaded = try profile.load()
         switch format {
         case .text: print(loaded.text(), terminator: "")
         case .md: print(SchemeRenderer.profile(loaded, format: .md), terminator: "")
@@ -38,6 +37,10 @@ struct ProfileCommand: ParsableCommand {
         case .json: print(SchemeRenderer.profile(loaded, format: .json), terminator: "")
         }
     }
+}
+
+extension ProfileCommand: ArgumentTexts {
+    static var profile: String { "A profile file whose values override the defaults." }
 }
 
 /// Reads the profile a command was given with `--profile FILE`; the defaults without one.

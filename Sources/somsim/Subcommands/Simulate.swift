@@ -23,27 +23,24 @@ struct Simulate: ParsableCommand {
             """
     )
 
-    @Argument(help: "A workload file (.somw), or - for standard input. Default: the embedded prefork server.")
-    var file: String?
-
-    @Option(name: .shortAndLong, help: "Output format: md (tables), json (the report schema) or csv (tidy rows).")
-    var format: ReportFormat = .md
-
-    @Option(help: "A profile file whose values override the default constants (see `somsim profile`).")
-    var profile: String?
+    @OptionGroup var workload: WorkloadArgument<Self>
+    @OptionGroup var output: FormatOption<Self>
+    @OptionGroup var profile: ProfileOption<Self>
 
     @Flag(help: "Print the workload (canonical form) instead of running it.")
     var printWorkload = false
 
     func run() throws {
-        let workload = try WorkloadSource.load(file)
+        let workload = try self.workload.load()
         if printWorkload {
             print(WorkloadPrinter.print(workload), terminator: "")
             return
         }
-        let report = Simulator.run(workload, constants: KernelConstants(profile: try ProfileSource.load(profile)))
-        print(ReportRenderer.render(report, as: format), terminator: "")
+        let report = Simulator.run(workload, constants: KernelConstants(profile: try profile.load()))
+        print(ReportRenderer.render(report, as: output.format), terminator: "")
     }
 }
 
-extension ReportFormat: ExpressibleByArgument {}
+extension Simulate: ArgumentTexts {
+    static var format: String { "Output format: md (tables), json (the report schema) or csv (tidy rows)." }
+}

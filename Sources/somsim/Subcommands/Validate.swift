@@ -1,5 +1,6 @@
 import ArgumentParser
 import SomsimReport
+import SomsimValidation
 import SomsimWorkload
 #if os(Linux)
 import Glibc
@@ -39,18 +40,15 @@ struct Validate: ParsableCommand {
             """
     )
 
-    @Argument(help: "A workload file (.somw), or - for standard input.")
-    var file: String?
-
-    @Option(name: .shortAndLong, help: "Output format: md (tables), json (the report schema with measured values and checks) or csv.")
-    var format: ReportFormat = .md
+    @OptionGroup var workload: WorkloadArgument<Self>
+    @OptionGroup var output: FormatOption<Self>
 
     @Flag(help: "Only restore the machine from the journal of a validate run that was killed (SIGKILL, power cut), and kill the agents it left.")
     var restore = false
 
     func validate() throws {
-        if restore && file != nil { throw ValidationError("give either a workload FILE or --restore, not both") }
-        if !restore && file == nil { throw ValidationError("missing a workload FILE (or --restore)") }
+        if restore && workload.file != nil { throw ValidationError("give either a workload FILE or --restore, not both") }
+        if !restore && workload.file == nil { throw ValidationError("missing a workload FILE (or --restore)") }
     }
 
     func run() throws {
@@ -70,7 +68,7 @@ struct Validate: ParsableCommand {
             return
         }
         #endif
-        let workload = try WorkloadSource.load(file ?? "-")
+        let workload = try WorkloadSource.load(self.workload.file ?? "-")
         #if os(Linux)
         let terminal = isatty(2) == 1
         let progress: (@Sendable (Int, Int) -> Void)? = terminal ? Self.progress : nil
@@ -84,7 +82,7 @@ struct Validate: ParsableCommand {
             throw ExitCode(70)  // EX_SOFTWARE
         }
         if terminal { Self.clearProgress() }
-        print(ValidationRenderer.render(report, as: format), terminator: "")
+        print(ValidationRenderer.render(report, as: output.format), terminator: "")
         if !report.passed {
             printError("somsim validate: \(report.failures.count) check(s) outside their tolerance")
             throw ExitCode(1)
@@ -112,6 +110,11 @@ struct Validate: ParsableCommand {
     final class Clock: @unchecked Sendable { var value = 0 }
     static let lastDraw = Clock()
     #endif
+}
+
+extension Validate: ArgumentTexts {
+    static var file: String { "A workload file (.somw), or - for standard input." }
+    static var format: String { "Output format: md (tables), json (the report schema with measured values and checks) or csv." }
 }
 
 private func printError(_ message: String, newline: Bool = true) {

@@ -72,7 +72,8 @@ public struct Check: Equatable, Sendable {
     }
 }
 
-/// The tolerance of each checked metric, with the reason it has that value.
+/// The tolerance of each checked metric, with the reason it has that value: the report's fields
+/// (their descriptors in `ReportFields`) and the checks that are not report fields.
 ///
 /// Every metric is measured in a way that is exact for the workload's own memory (see
 /// docs/validation.md), so every tolerance is zero. A non-zero tolerance must come with the
@@ -85,34 +86,24 @@ public enum Tolerances {
         public var reason: String
     }
 
-    public static let table: [Entry] = [
+    /// Checks that are not fields of the report: whether a process lives, its signals, the
+    /// machine's memmap and the errno of refused calls.
+    public static let checks: [Entry] = [
         Entry(metric: "alive", tolerance: 0, reason: "whether the agent process still exists (pidfd)"),
         Entry(metric: "signals", tolerance: 0, reason: "the signal the agent's SIGBUS/SIGSEGV handler reported before it died of it"),
-        Entry(metric: "rss_bytes", tolerance: 0, reason: "smaps Rss of the VMAs inside the workload window, kB → bytes; deterministic with THP off for the workload"),
-        Entry(metric: "pss_bytes", tolerance: 0, reason: "pagemap + kpagecount: Σ (4096 << 12) / mapcount over present pages, >> 12 — the kernel's own fixed point, without smaps' per-VMA kB truncation"),
-        Entry(metric: "uss_bytes", tolerance: 0, reason: "smaps Private_Clean + Private_Dirty of the window's VMAs"),
-        Entry(metric: "private_clean_bytes", tolerance: 0, reason: "smaps Private_Clean of the window's VMAs"),
-        Entry(metric: "private_dirty_bytes", tolerance: 0, reason: "smaps Private_Dirty of the window's VMAs"),
-        Entry(metric: "shared_clean_bytes", tolerance: 0, reason: "smaps Shared_Clean of the window's VMAs"),
-        Entry(metric: "shared_dirty_bytes", tolerance: 0, reason: "smaps Shared_Dirty of the window's VMAs"),
-        Entry(metric: "private_hugetlb_bytes", tolerance: 0, reason: "smaps Private_Hugetlb of the window's VMAs"),
-        Entry(metric: "shared_hugetlb_bytes", tolerance: 0, reason: "smaps Shared_Hugetlb of the window's VMAs"),
-        Entry(metric: "page_table_bytes", tolerance: 0, reason: "VmPTE minus the agent's VmPTE before any workload call; the window is 512 GiB aligned and the agent's own tables are populated before it starts"),
-        Entry(metric: "minor_faults", tolerance: 0, reason: "Σ ru_minflt deltas the agent takes around each workload call (a no-op call measures 0)"),
-        Entry(metric: "cow_copies", tolerance: 0, reason: "write-touched pages whose pagemap PFN changed from a present, non-zero page"),
-        Entry(metric: "cow_reuses", tolerance: 0, reason: "write faults of a touch minus those on absent pages, on the zero page and the copies"),
-        Entry(metric: "memmap_pages", tolerance: 0, reason: "the model's memmap for the workload's RAM + the change of nr_memmap_pages + nr_memmap_boot_pages since before the pools were set"),
         Entry(metric: "memmap_pages_at_machine_ram", tolerance: 0, reason: "nr_memmap_pages + nr_memmap_boot_pages with empty pools against the model run with the machine's present memory"),
-        Entry(metric: "hugetlb_2m_total", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages; validate refuses a pool the model trims, so both are the machine line's"),
-        Entry(metric: "hugetlb_1g_total", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"),
-        Entry(metric: "hugetlb_2m_free", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages; the pool is the run's alone"),
-        Entry(metric: "hugetlb_2m_reserved", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages"),
-        Entry(metric: "hugetlb_1g_free", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"),
-        Entry(metric: "hugetlb_1g_reserved", tolerance: 0, reason: "/sys/kernel/mm/hugepages/hugepages-1048576kB/resv_hugepages"),
-        Entry(metric: "anon_bytes", tolerance: 0, reason: "distinct PFNs of anonymous (KPF_ANON) pages in the window of every live agent; AnonPages in /proc/meminfo is machine-wide and is only reported"),
-        Entry(metric: "page_table_bytes(system)", tolerance: 0, reason: "Σ per-process workload tables + one PGD per live process (4 KiB without PTI, 8 KiB with; kernel-facts 7h); PageTables in /proc/meminfo is machine-wide and is only reported"),
         Entry(metric: "errno", tolerance: 0, reason: "the errno of the real call, for each statement the model says the kernel refuses (and any real call that failed)"),
     ]
+
+    /// Every checked metric: the non-field checks, then the process and the system fields. A
+    /// system field named like a process field is `NAME(system)`.
+    public static let table: [Entry] =
+        checks
+        + ReportFields.process.map { Entry(metric: $0.name, tolerance: $0.tolerance, reason: $0.measuredAs) }
+        + ReportFields.system.map { metric in
+            let clashes = ReportFields.process.contains { $0.name == metric.name }
+            return Entry(metric: clashes ? metric.name + "(system)" : metric.name, tolerance: metric.tolerance, reason: metric.measuredAs)
+        }
 
     /// The tolerance of a metric; `system` distinguishes the system-wide page_table_bytes.
     public static func tolerance(for metric: String, system: Bool = false) -> UInt64 {
@@ -160,11 +151,11 @@ public struct ValidationReport: Equatable, Sendable {
                 process: p.name, metric: "signals", predicted: .text(p.signals.joined(separator: " ")),
                 measured: .text(m.signals.joined(separator: " ")), tolerance: 0))
             for (pf, mf) in zip(ReportFields.fields(of: p), ReportFields.fields(of: m)) {
-                checks.append(Check(process: p.name, metric: pf.name, predicted: .count(pf.value), measured: .count(mf.value), tolerance: Tolerances.tolerance(for: pf.name)))
+                checks.append(Check(process: p.name, metric: pf.name, predicted: .count(pf.value), measured: .count(mf.value), tolerance: pf.tolerance))
             }
         }
         for (pf, mf) in zip(ReportFields.fields(of: predicted.system), ReportFields.fields(of: measured.system)) {
-            checks.append(Check(process: nil, metric: pf.name, predicted: .count(pf.value), measured: .count(mf.value), tolerance: Tolerances.tolerance(for: pf.name, system: true)))
+            checks.append(Check(process: nil, metric: pf.name, predicted: .count(pf.value), measured: .count(mf.value), tolerance: pf.tolerance))
         }
         return checks
     }

@@ -1,0 +1,117 @@
+import ArgumentParser
+import SomsimModel
+import SomsimReport
+import SomsimWorkload
+
+// The options several commands share, as option groups, and the values the parser reads itself
+// (formats, schemes, sizes): `--help` lists the allowed values and a bad value is refused by the
+// parser, with the option it was given to.
+
+/// What a command's shared arguments say in its `--help`; a command overrides what differs.
+protocol ArgumentTexts {
+    /// The workload FILE argument.
+    static var file: String { get }
+    /// `--profile FILE`.
+    static var profile: String { get }
+    /// `--format md|json|csv`.
+    static var format: String { get }
+}
+
+extension ArgumentTexts {
+    static var file: String { "A workload file (.somw), or - for standard input. Default: the embedded prefork server." }
+    static var profile: String { "A profile file whose values override the default constants (see `somsim profile`)." }
+    static var format: String { "Output format: md, csv or json." }
+}
+
+/// The workload FILE argument (`-` for standard input; the embedded default without one).
+struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
+    @Argument(help: ArgumentHelp(Texts.file))
+    var file: String?
+
+    /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file).
+    func load() throws -> Workload { try WorkloadSource.load(file) }
+}
+
+/// `--profile FILE`: constants that override the defaults.
+struct ProfileOption<Texts: ArgumentTexts>: ParsableArguments {
+    @Option(help: ArgumentHelp(Texts.profile))
+    var profile: String?
+
+    /// The profile, read and parsed (`ProfileSource`); the defaults without `--profile`.
+    func load() throws -> Profile { try ProfileSource.load(profile) }
+}
+
+/// `-f, --format md|json|csv`.
+struct FormatOption<Texts: ArgumentTexts>: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp(Texts.format))
+    var format: ReportFormat = .md
+}
+
+extension ReportFormat: ExpressibleByArgument {}
+
+extension SchemeName: ExpressibleByArgument {
+    public static var allValueDescriptions: [String: String] {
+        Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0.summary) })
+    }
+}
+
+extension SchemeRenderer.Subject: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+
+    public static var allValueStrings: [String] { names }
+
+    public static var allValueDescriptions: [String: String] {
+        SchemeName.allValueDescriptions.merging([
+            "common": "the page tables and per-process kernel state every scheme shares",
+            "tlb-walk": "the memory loads of a TLB miss under virtualization (no workload needed)",
+        ]) { scheme, _ in scheme }
+    }
+}
+
+/// `--schemes a,b,…`: scheme names separated by commas (empty names are skipped).
+struct SchemeList {
+    var schemes: [SchemeName]
+
+    /// Refuses the first name that is not a scheme, naming it and the schemes there are.
+    struct UnknownScheme: Error, CustomStringConvertible {
+        var name: String
+        var description: String {
+            "unknown scheme '\(name)'; expected one of: \(SchemeName.allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+    }
+
+    init(parsing text: String) throws {
+        schemes = try text.split(separator: ",").map { name in
+            guard let scheme = SchemeName(rawValue: String(name)) else { throw UnknownScheme(name: String(name)) }
+            return scheme
+        }
+    }
+}
+
+/// A size as the workload format writes it (`4K`, `2M`, `1G`), kept with the text it was given as.
+struct ByteSize: ExpressibleByArgument {
+    var bytes: UInt64
+    /// As given on the command line; reports repeat it.
+    var text: String
+
+    init?(argument: String) {
+        guard let bytes = AllocMix.parseSize(argument) else { return nil }
+        self.bytes = bytes
+        self.text = argument
+    }
+
+    var defaultValueDescription: String { text }
+}
+
+/// The schemes `generate alloc-mix --crossover` can set against struct page.
+enum CrossoverScheme: String, CaseIterable, ExpressibleByArgument {
+    case memdesc
+    case memdesc32 = "memdesc-32"
+
+    var scheme: SchemeName {
+        switch self {
+        case .memdesc: return .memdesc
+        case .memdesc32: return .memdesc32
+        }
+    }
+}
