@@ -194,9 +194,8 @@ extension Simulator {
         var pages = Self.bootMemmapPages(machine.ramBytes, constants)
         if machine.hvo {
             for huge in HugePageSize.allCases {
-                let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
                 // Pools never hold more than RAM (`sizePools`), so this never goes below zero.
-                pages = pages.subtractingClamped(pools[huge]!.total * (perPage - min(machine.hvoKeptPages, perPage)))
+                pages = pages.subtractingClamped(pools[huge].total * hvoFreedPages(perHugePage: huge))
             }
         }
         return pages
@@ -212,12 +211,12 @@ extension Simulator {
     private func systemMetrics() -> SystemMetrics {
         var system = SystemMetrics()
         system.memmapPages = memmapPages()
-        system.hugetlb2MTotal = pools[.size2M]!.total
-        system.hugetlb1GTotal = pools[.size1G]!.total
-        system.hugetlb2MFree = pools[.size2M]!.free
-        system.hugetlb2MReserved = pools[.size2M]!.reserved
-        system.hugetlb1GFree = pools[.size1G]!.free
-        system.hugetlb1GReserved = pools[.size1G]!.reserved
+        system.hugetlb2MTotal = pools[.size2M].total
+        system.hugetlb1GTotal = pools[.size1G].total
+        system.hugetlb2MFree = pools[.size2M].free
+        system.hugetlb2MReserved = pools[.size2M].reserved
+        system.hugetlb1GFree = pools[.size1G].free
+        system.hugetlb1GReserved = pools[.size1G].reserved
         system.anonBytes = anonPages * constants.pageBytes
         let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
         for process in processes where process.alive {

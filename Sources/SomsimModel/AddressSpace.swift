@@ -223,3 +223,14 @@ extension Simulator {
         }
     }
 }
+
+extension Simulator {
+    func address(_ pages: Range<UInt64>, in mapping: Mapping) -> Range<UInt64> {
+        (mapping.start + pages.lowerBound * mapping.pageBytes)..<(mapping.start + pages.upperBound * mapping.pageBytes)
+    }
+}
+
+extension Mapping {
+    /// Single-owner memory from the som pool (`mmap … som`).
+    var isSingleOwner: Bool { options.som }
+}

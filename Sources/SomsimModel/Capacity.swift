@@ -78,7 +78,7 @@ extension Simulator {
     /// free-page reserve. (Called on every fault step, so it is worked out once.)
     func fixedUsedPages() -> UInt64 {
         let page = constants.pageBytes
-        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1]!.total * ($1.bytes / page) }
+        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1].total * ($1.bytes / page) }
         return memmapPages() + poolPages + budget.reservePages
     }
 
@@ -97,8 +97,7 @@ extension Simulator {
         var free = budget.ramPages.subtractingClamped(budget.bootMemmapPages + budget.reservePages)
         for (huge, requested) in [(HugePageSize.size2M, machine.hugetlb2MPages), (.size1G, machine.hugetlb1GPages)] {
             let size = huge.bytes / page
-            let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
-            let cost = machine.hvo ? size - (perPage - min(machine.hvoKeptPages, perPage)) : size
+            let cost = machine.hvo ? size - hvoFreedPages(perHugePage: huge) : size
             let fits = free >= size ? 1 + (free - size) / cost : 0
             let allocated = min(requested, fits)
             free -= allocated * cost

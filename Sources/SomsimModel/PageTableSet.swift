@@ -89,3 +89,47 @@ struct PageTableSet {
         }
     }
 }
+
+extension Simulator {
+    /// Changes process `p`'s page tables, keeping `tablePages`.
+    mutating func editTables(_ p: Int, _ body: (inout PageTableSet) -> Void) {
+        let before = processes[p].pageTables.total
+        body(&processes[p].pageTables)
+        tablePages = tablePages + processes[p].pageTables.total - before
+    }
+
+    /// Allocates the page tables for every page of `ranges` (4 KiB pages), one call per run of
+    /// adjacent PTE tables.
+    mutating func mapTables(_ p: Int, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
+        let shift = PageTableSet.spanShifts[0]
+        var current: Range<UInt64>? = nil
+        for range in ranges {
+            let tables = PageTableSet.indices(address(range, in: m), level: 0)
+            if let run = current, tables.lowerBound <= run.upperBound {
+                current = run.lowerBound..<max(run.upperBound, tables.upperBound)
+            } else {
+                if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
+                current = tables
+            }
+        }
+        if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
+    }
+
+    /// Allocates the page tables that map `pages` of `m` in process `p`.
+    mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>) {
+        let addresses = address(pages, in: m)
+        editTables(p) { $0.populate(addresses, lowestLevel: m.mappingLevel) }
+    }
+
+    /// `mapTables`, skipping tables this statement already populated: a touch of many pages in
+    /// one table (random or strided) then costs one lookup per table, not three per page. Within
+    /// one statement nothing frees tables, so what was populated stays.
+    mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) {
+        let tables = PageTableSet.indices(address(pages, in: m), level: m.mappingLevel)
+        if tally.populatedTables.lowerBound <= tables.lowerBound && tables.upperBound <= tally.populatedTables.upperBound {
+            return
+        }
+        mapTables(p, m, pages)
+        tally.populatedTables = tables
+    }
+}

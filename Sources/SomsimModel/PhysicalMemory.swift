@@ -61,13 +61,24 @@ struct FrameGroup {
     }
 }
 
-/// A HugeTLB pool of one page size, as /proc/meminfo's HugePages_* counters describe it.
-struct HugePool: Equatable {
-    var total: UInt64 = 0
-    var free: UInt64 = 0
-    /// Pages promised to mappings but not yet faulted in (HugePages_Rsvd); a subset of `free`.
-    var reserved: UInt64 = 0
+extension Simulator {
+    mutating func newGroup(_ group: FrameGroup) -> Int32 {
+        groups.append(group)
+        return Int32(groups.count - 1)
+    }
 
-    /// Free pages no reservation has claimed: what a fault without a reservation may take.
-    var unreserved: UInt64 { free - reserved }
+    /// Adds `delta` to the mapcount of `pages` of a group; returns how many pages it took to zero
+    /// (anonymous pages, which then no longer exist).
+    @discardableResult
+    mutating func addMapcount(group: Int32, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
+        var freed: UInt64 = 0
+        let anonymous = groups[Int(group)].kind == .anonymousRun
+        groups[Int(group)].pages.addCounter(delta, in: pages) { range, page in
+            if anonymous && page.present {
+                page.present = false
+                freed += UInt64(range.count)
+            }
+        }
+        return freed
+    }
 }

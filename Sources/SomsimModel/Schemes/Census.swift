@@ -105,7 +105,7 @@ extension Simulator {
             }
         }
         for huge in HugePageSize.allCases {
-            let total = pools[huge]!.total
+            let total = pools[huge].total
             census.hugetlbPoolPages[huge] = total
             let order = huge == .size2M ? 9 : 18
             if total > 0 { counts[FolioKindOrder(kind: .hugetlb, order: order), default: 0] += total }
