@@ -83,7 +83,7 @@ struct SimProcess {
     var minorFaults: UInt64 = 0
     var cowCopies: UInt64 = 0
     var cowReuses: UInt64 = 0
-    var signals: [String] = []
+    var signals: [Signal] = []
 
     init(name: String) { self.name = name }
 

@@ -114,7 +114,7 @@ extension Simulator {
             tally.faults += UInt64(taken.count)
             mapTables(p, m, taken, &tally)
         }
-        if end < pages.upperBound { tally.signal = "SIGBUS" }
+        if end < pages.upperBound { tally.signal = .SIGBUS }
         return end
     }
 

@@ -160,10 +160,10 @@ extension Simulator {
             let victim = oomVictim(faulting: p, inFlight: m)
             capacityEvents.append(.oomKill(process: processes[victim].name))
             if victim == p {
-                tally.signal = "SIGKILL"
+                tally.signal = .SIGKILL
                 return false
             }
-            kill(victim, signal: "SIGKILL")
+            kill(victim, signal: .SIGKILL)
         }
     }
 

@@ -16,7 +16,7 @@ struct FaultTally {
     /// populated.
     var populatedTables: Range<UInt64> = 0..<0
     /// The signal that stopped the touch, if any.
-    var signal: String?
+    var signal: Signal?
     /// Memory is nearly exhausted: this step allocates no large folio (`makeRoom`).
     var noLargeFolios = false
 }
@@ -25,9 +25,9 @@ extension Simulator {
     /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range
     /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
     /// would give (EFAULT past the end of the mapping), or nil.
-    mutating func touch(_ p: Int, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> String? {
-        guard let mapping = processes[p].mappings[name] else { return "EFAULT" }
-        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return "EFAULT" }
+    mutating func touch(_ p: Int, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
+        guard let mapping = processes[p].mappings[name] else { return .EFAULT }
+        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return .EFAULT }
         fault(p, name, pages: pattern.pageRuns(range, pageBytes: mapping.pageBytes), access: access)
         return nil
     }
@@ -45,7 +45,7 @@ extension Simulator {
             while position < range.upperBound {
                 let vma = mapping.vma.extent(containing: position)
                 guard vma.value.mapped else {
-                    tally.signal = "SIGSEGV"
+                    tally.signal = .SIGSEGV
                     break ranges
                 }
                 let extent = mapping.pages.extent(containing: position)

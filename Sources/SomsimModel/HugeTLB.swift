@@ -170,7 +170,7 @@ extension Simulator {
             tally.copies += UInt64(copied.count)
         }
         if copyEnd < range.upperBound && m.reservation == nil {
-            tally.signal = "SIGBUS"
+            tally.signal = .SIGBUS
             return copyEnd
         }
         return nil
@@ -227,7 +227,7 @@ extension Simulator {
             tally.faults += UInt64(mapped.count)
             mapTables(p, m, mapped)
         }
-        if end < pages.upperBound { tally.signal = "SIGBUS" }
+        if end < pages.upperBound { tally.signal = .SIGBUS }
         return end
     }
 

@@ -81,8 +81,9 @@ extension Simulator {
     }
 
     /// A signal the kernel raises on a bad access; its default action kills the process.
-    mutating func kill(_ p: Int, signal: String) {
+    mutating func kill(_ p: Int, signal: Signal) {
         processes[p].signals.append(signal)
+        outcome.kills.append(Kill(process: processes[p].name, signal: signal))
         exit(p)
     }
 }

@@ -43,6 +43,8 @@ public struct Simulator {
     public internal(set) var errors: [ErrorEvent] = []
     /// Where each mapping was placed, in statement order: a real run maps at the same addresses.
     public internal(set) var placements: [Placement] = []
+    /// What the statement being applied has answered so far (`apply`).
+    var outcome = Outcome()
 
     /// Where the engine put one mapping.
     public struct Placement: Equatable, Sendable {
@@ -77,12 +79,17 @@ public struct Simulator {
     /// The report so far.
     public var report: Report { Report(machine: machine, measures: measures, errors: errors) }
 
-    /// Applies one statement. Statements the kernel would refuse are recorded in `errors`, and
-    /// so are the processes the OOM killer killed while it ran.
-    public mutating func apply(_ located: Located<Statement>) {
+    /// Applies one statement and returns what the kernel answered it: the errno of a refused
+    /// call, the placement of a mapping, the processes killed. Statements the kernel would refuse
+    /// are recorded in `errors` too, and so are the processes the OOM killer killed while it ran
+    /// (their error events carry ENOMEM; the outcome's `errno` is the statement's own).
+    @discardableResult
+    public mutating func apply(_ located: Located<Statement>) -> Outcome {
+        outcome = Outcome()
         applyStatement(located)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
+        return outcome
     }
 
     /// The most memory the workload's own pages held at once, between statements: private
@@ -97,12 +104,12 @@ public struct Simulator {
             case .oomKill(let process):
                 errors.append(
                     ErrorEvent(
-                        line: line, statement: statement, errno: "ENOMEM", outcome: .oomKill, process: process,
+                        line: line, statement: statement, errno: .ENOMEM, outcome: .oomKill, process: process,
                         detail: "out of memory: the OOM killer killed \(process) (SIGKILL)"))
             case .poolTrimmed(let huge, let requested, let allocated):
                 errors.append(
                     ErrorEvent(
-                        line: line, statement: statement, errno: "ENOMEM", outcome: .poolTrimmed, process: nil,
+                        line: line, statement: statement, errno: .ENOMEM, outcome: .poolTrimmed, process: nil,
                         detail: "the \(huge.token) HugeTLB pool holds \(allocated) of the \(requested) pages asked for: that is what RAM holds"))
             }
         }
@@ -122,7 +129,7 @@ public struct Simulator {
         }
         // The parser guarantees the names exist; a process can still have died of a signal.
         guard let name = statement.process, let p = processIndex[name], processes[p].alive else {
-            record(statement, line: line, errno: "ESRCH")
+            record(statement, line: line, errno: .ESRCH)
             return
         }
         switch statement {
@@ -149,7 +156,8 @@ public struct Simulator {
         }
     }
 
-    private mutating func record(_ statement: Statement, line: Int, errno: String) {
+    private mutating func record(_ statement: Statement, line: Int, errno: Errno) {
         errors.append(ErrorEvent(line: line, statement: WorkloadPrinter.format(statement), errno: errno))
+        outcome.errno = errno
     }
 }

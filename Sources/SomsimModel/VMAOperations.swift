@@ -5,7 +5,7 @@ import SomsimWorkload
 
 extension Simulator {
     /// mmap(2). Returns the errno the kernel would give, or nil.
-    mutating func mmap(_ p: Int, name: String, length: UInt64, options: MmapOptions, line: Int) -> String? {
+    mutating func mmap(_ p: Int, name: String, length: UInt64, options: MmapOptions, line: Int) -> Errno? {
         let pageBytes = options.pageBytes
         let pageCount = length / pageBytes
         // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
@@ -13,13 +13,13 @@ extension Simulator {
         // (mm/mmap.c: __get_unmapped_area, thp_get_unmapped_area).
         let pmdBytes: UInt64 = 1 << 21
         let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
-        guard let start = processes[p].placement(length: length, alignment: alignment) else { return "ENOMEM" }
-        if overcommitRefuses(length: length, options: options) { return "ENOMEM" }
+        guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
+        if overcommitRefuses(length: length, options: options) { return .ENOMEM }
 
         var object: Int32? = nil
         var reservation: ExtentMap<Bool>? = nil
         if let huge = options.huge {
-            guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options) else { return "ENOMEM" }
+            guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options) else { return .ENOMEM }
             (object, reservation) = reserved
         } else if options.shared || options.file != nil {
             object = pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
@@ -35,7 +35,9 @@ extension Simulator {
         processes[p].mappings[name] = mapping
         liveMappings += 1
         processes[p].insertLayout(start: start, end: mapping.end, name: name)
-        placements.append(Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length))
+        let placement = Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length)
+        placements.append(placement)
+        outcome.placement = placement
 
         if options.populate {
             // MAP_POPULATE faults every page in: writes for private writable mappings, reads for
@@ -99,18 +101,18 @@ extension Simulator {
     /// returns its error at once, with the VMAs before it done; an unmapped gap is remembered and
     /// returned as ENOMEM at the end, after everything else was done (measured: docs/kernel-facts
     /// 12). Nothing of the process is assumed to lie outside its workload mappings.
-    mutating func madvise(_ p: Int, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> String? {
-        guard let own = processes[p].mappings[name] else { return "ENOMEM" }
+    mutating func madvise(_ p: Int, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
+        guard let own = processes[p].mappings[name] else { return .ENOMEM }
         let offset = byteRange.offsetBytes
         let ownBytes = own.end - own.start
         // Without `length=`, the range is the rest of the mapping; past its end there is none.
-        guard let length = byteRange.lengthBytes ?? (offset <= ownBytes ? ownBytes - offset : nil) else { return "ENOMEM" }
+        guard let length = byteRange.lengthBytes ?? (offset <= ownBytes ? ownBytes - offset : nil) else { return .ENOMEM }
         // A zero length does nothing, wherever it points (do_madvise).
         if length == 0 { return nil }
         // A range that wraps around the address space is refused (check_input_range).
         let (start, startWraps) = own.start.addingReportingOverflow(offset)
         let (end, endWraps) = start.addingReportingOverflow(length)
-        if startWraps || endWraps { return "EINVAL" }
+        if startWraps || endWraps { return .EINVAL }
 
         var unmapped = false
         var position = start
@@ -122,7 +124,7 @@ extension Simulator {
             if let errno = advise(p, m.name, advice, bytes, &unmapped) { return errno }
         }
         if position < end { unmapped = true }
-        return unmapped ? "ENOMEM" : nil
+        return unmapped ? .ENOMEM : nil
     }
 
     /// Applies `advice` to the byte range `bytes` (offsets inside mapping `name`) of one mapping,
@@ -136,7 +138,7 @@ extension Simulator {
     /// it would have to split the VMA inside a huge page (hugetlb_vm_op_split), unless the flags
     /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
     /// 12f, 12g.
-    mutating func advise(_ p: Int, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> String? {
+    mutating func advise(_ p: Int, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
         let mapping = processes[p].mappings[name]!
         let pageBytes = mapping.pageBytes
         let startsInsidePage = bytes.lowerBound % pageBytes != 0
@@ -159,16 +161,16 @@ extension Simulator {
         // Only private anonymous memory can be wiped on fork (mm/madvise.c: a VMA with a file,
         // HugeTLB included, or VM_SHARED is refused); KEEPONFORK is refused nowhere here.
         case .wipeonfork where kind.shared || kind.file != nil || mapping.huge != nil:
-            return "EINVAL"
+            return .EINVAL
         // Single-owner memory cannot be made inheritable.
         case .dofork where mapping.isSingleOwner:
-            return "EINVAL"
+            return .EINVAL
         default:
             break
         }
         splitPMDs(p, name, atEdgesOf: outer)
         if advice == .dontneed {
-            if startsInsidePage && vmas[0].range.contains(outer.lowerBound) { return "EINVAL" }
+            if startsInsidePage && vmas[0].range.contains(outer.lowerBound) { return .EINVAL }
             // A last partial huge page is left out.
             let whole = outer.lowerBound..<(bytes.upperBound / pageBytes)
             for vma in vmas where vma.range.overlaps(whole) {
@@ -180,7 +182,7 @@ extension Simulator {
             let advised = Self.flags(vma.flags, after: advice)
             let partial = (startsInsidePage && vma.range.contains(outer.lowerBound)) || (endsInsidePage && vma.range.contains(outer.upperBound - 1))
             if partial {
-                if advised != vma.flags { return "EINVAL" }
+                if advised != vma.flags { return .EINVAL }
                 continue
             }
             processes[p].mappings[name]!.vma.modify(vma.range) { _, f in f = Self.flags(f, after: advice) }

@@ -31,7 +31,7 @@ public enum RestorePlan {
 
     /// Starts journaling: every step added from now on is in the journal before it is acted on.
     static func startJournal() throws {
-        guard somsim_restore_journal_to(directory) == 0 else { throw ProbeError.syscall("writing the restore journal in \(directory)", Errno(errno)) }
+        guard somsim_restore_journal_to(directory) == 0 else { throw ProbeError.syscall("writing the restore journal in \(directory)", SystemCallError(errno)) }
     }
 
     /// Remembers to write `value` back to `path`.
@@ -59,7 +59,7 @@ public enum RestorePlan {
     }
 
     private static func planError(_ what: String) -> ProbeError {
-        .syscall("adding a \(what) (the plan is journaled in \(journalPath))", Errno(errno))
+        .syscall("adding a \(what) (the plan is journaled in \(journalPath))", SystemCallError(errno))
     }
 
     /// Runs the plan now; throws when a step failed (the journal is then kept).

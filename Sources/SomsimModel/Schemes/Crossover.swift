@@ -35,7 +35,7 @@ public enum MemdescCrossover {
         let workload = try WorkloadParser.parse(mix.text(), fileName: "<alloc-mix>")
         let run = SchemeRun.run(workload, profile: profile)
         if let oom = run.errors.first(where: { $0.outcome != nil }) {
-            throw Problem(description: "the mix does not fit in \(ramBytes) bytes of RAM: \(oom.detail ?? oom.errno)")
+            throw Problem(description: "the mix does not fit in \(ramBytes) bytes of RAM: \(oom.detail ?? oom.errno.rawValue)")
         }
         let point = run.point("filled")!
         return Row(
