@@ -87,6 +87,10 @@ struct SimProcess {
 
     init(name: String) { self.name = name }
 
+    /// The names of the process's mappings in address order, as the kernel walks its VMAs
+    /// (`mappings` is a dictionary, whose order is random).
+    var mappingNamesByAddress: [String] { layout.map(\.name) }
+
     /// The highest address range of `length` bytes aligned to `alignment` that fits in the
     /// workload window below every mapping above it: Linux's top-down search (mm/mmap.c:
     /// vm_unmapped_area with VM_UNMAPPED_AREA_TOPDOWN), restricted to the workload window.

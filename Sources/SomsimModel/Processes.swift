@@ -19,7 +19,9 @@ extension Simulator {
     mutating func fork(_ p: Int, child name: String) {
         var child = SimProcess(name: name)
         child.layout = processes[p].layout
-        for (mappingName, var parentMapping) in processes[p].mappings {
+        // VMA by VMA in address order, as dup_mmap walks them.
+        for mappingName in processes[p].mappingNamesByAddress {
+            guard var parentMapping = processes[p].mappings[mappingName] else { continue }
             var mapping = parentMapping
             mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none)
             mapping.reservation = nil
@@ -72,7 +74,8 @@ extension Simulator {
 
     /// exit(2): every mapping is unmapped and every page table freed.
     mutating func exit(_ p: Int) {
-        for name in Array(processes[p].mappings.keys) {
+        // In address order, as exit_mmap unmaps the VMAs.
+        for name in processes[p].mappingNamesByAddress {
             munmap(p, name)
         }
         editTables(p) { $0 = PageTableSet() }

@@ -67,6 +67,15 @@ public struct Simulator {
     }
 
     /// Runs a whole workload and returns its report, with a final measure labelled "end".
+    ///
+    /// Safe for workloads built in code, which the parser's checker has not seen: `apply` never
+    /// lets a statement corrupt the state. What the checker refuses in a file, the engine records
+    /// as an error event and ignores — a process name taken already (a second `spawn a`, or a
+    /// fork child of a taken name: EEXIST), a mapping name the process holds already (EEXIST), an
+    /// mmap length that is not a positive multiple of the page size (EINVAL) — and a statement of
+    /// a process that does not exist, like one of a process that died, is ESRCH. A mapping name
+    /// the process does not hold is what it is in a file after a refused mmap: munmap does
+    /// nothing, madvise is ENOMEM, touch EFAULT. A parsed workload never meets the first three.
     public static func run(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Report {
         var simulator = Simulator(machine: workload.machine, constants: constants, machineLine: workload.machineLine ?? 0)
         for statement in workload.statements {
@@ -124,20 +133,36 @@ public struct Simulator {
             return
         }
         if case .spawn(let name) = statement {
+            if processIndex[name] != nil {
+                record(statement, line: line, errno: .EEXIST, detail: "process name \(UserText.quoted(name)) is already taken: the statement is ignored")
+                return
+            }
             spawn(name)
             return
         }
-        // The parser guarantees the names exist; a process can still have died of a signal.
+        // A process can have died of a signal (or never existed, in statements built in code).
         guard let name = statement.process, let p = processIndex[name], processes[p].alive else {
             record(statement, line: line, errno: .ESRCH)
             return
         }
         switch statement {
         case .fork(_, let child):
+            if processIndex[child] != nil {
+                record(statement, line: line, errno: .EEXIST, detail: "process name \(UserText.quoted(child)) is already taken: the statement is ignored")
+                return
+            }
             fork(p, child: child)
         case .exit:
             exit(p)
         case .mmap(_, let mapping, let length, let options):
+            if processes[p].mappings[mapping] != nil {
+                record(statement, line: line, errno: .EEXIST, detail: "process \(UserText.quoted(name)) already has a mapping named \(UserText.quoted(mapping)): the statement is ignored")
+                return
+            }
+            if length == 0 || length % options.pageBytes != 0 {
+                record(statement, line: line, errno: .EINVAL, detail: "the length is not a positive multiple of the page size: the statement is ignored")
+                return
+            }
             if let errno = mmap(p, name: mapping, length: length, options: options, line: line) {
                 record(statement, line: line, errno: errno)
             }
@@ -156,8 +181,8 @@ public struct Simulator {
         }
     }
 
-    private mutating func record(_ statement: Statement, line: Int, errno: Errno) {
-        errors.append(ErrorEvent(line: line, statement: WorkloadPrinter.format(statement), errno: errno))
+    private mutating func record(_ statement: Statement, line: Int, errno: Errno, detail: String? = nil) {
+        errors.append(ErrorEvent(line: line, statement: WorkloadPrinter.format(statement), errno: errno, detail: detail))
         outcome.errno = errno
     }
 }

@@ -45,3 +45,71 @@ import Testing
         #expect(Signal(number: 6) == nil)
     }
 }
+
+/// Workloads built in code, which the parser's checker never saw: misuse is an error event, and
+/// the state stays what it was (`Simulator.run`).
+@Suite struct MisuseInCodeTests {
+    private func run(_ list: [Statement]) -> Report {
+        let located = list.enumerated().map { Located($0.element, at: SourceLocation(line: $0.offset + 2)) }
+        return Simulator.run(Workload(statements: located))
+    }
+
+    private static let write64K: [Statement] = [
+        .mmap(process: "a", mapping: "m", lengthBytes: 64 * KiB, options: MmapOptions()),
+        .touch(process: "a", mapping: "m", access: .write, range: ByteRange(), pattern: .every),
+    ]
+
+    @Test func aSecondSpawnOfANameIsRefusedAndKeepsTheFirstProcess() {
+        let report = run([.spawn(process: "a")] + Self.write64K + [.spawn(process: "a")])
+        #expect(report.errors.map(\.errno) == [.EEXIST])
+        #expect(report.errors.first?.line == 5)
+        let end = report.measure("end")
+        #expect(end.processes.map(\.name) == ["a"])
+        #expect(end.process("a").alive && end.process("a").privateDirtyBytes == 64 * KiB)
+    }
+
+    @Test func aForkChildOfATakenNameIsRefused() {
+        let report = run([.spawn(process: "a"), .spawn(process: "b")] + Self.write64K + [.fork(parent: "a", child: "b")])
+        #expect(report.errors.map(\.errno) == [.EEXIST])
+        let end = report.measure("end")
+        #expect(end.processes.map(\.name) == ["a", "b"])
+        // No child shares a's pages.
+        #expect(end.process("a").privateDirtyBytes == 64 * KiB && end.process("b").rssBytes == 0)
+    }
+
+    @Test func aSecondMmapOfAMappingNameIsRefusedAndExitFreesEverything() {
+        let report = run(
+            [.spawn(process: "a")] + Self.write64K + [
+                .mmap(process: "a", mapping: "m", lengthBytes: 128 * KiB, options: MmapOptions()),
+                .measure(label: "twice"),
+                .exit(process: "a"),
+            ])
+        #expect(report.errors.map(\.errno) == [.EEXIST])
+        #expect(report.measure("twice").process("a").privateDirtyBytes == 64 * KiB)
+        let end = report.measure("end").system
+        #expect(end.anonBytes == 0 && end.pageTableBytes == 0)
+    }
+
+    @Test func mmapLengthsThatAreNotWholePagesAreRefused() {
+        let report = run([
+            .spawn(process: "a"),
+            .mmap(process: "a", mapping: "z", lengthBytes: 0, options: MmapOptions()),
+            .mmap(process: "a", mapping: "h", lengthBytes: 4 * KiB, options: MmapOptions(huge: .size2M)),
+            .mmap(process: "a", mapping: "m", lengthBytes: 6 * KiB, options: MmapOptions()),
+            .touch(process: "a", mapping: "m", access: .write, range: ByteRange(), pattern: .every),
+        ])
+        #expect(report.errors.map(\.errno) == [.EINVAL, .EINVAL, .EINVAL, .EFAULT])
+        #expect(report.measure("end").system.anonBytes == 0)
+    }
+
+    @Test func statementsOfAnUnknownProcessAreESRCH() {
+        let report = run([
+            .spawn(process: "a"),
+            .touch(process: "ghost", mapping: "m", access: .write, range: ByteRange(), pattern: .every),
+            .fork(parent: "ghost", child: "c"),
+            .exit(process: "ghost"),
+        ])
+        #expect(report.errors.map(\.errno) == [.ESRCH, .ESRCH, .ESRCH])
+        #expect(report.measure("end").processes.map(\.name) == ["a"])
+    }
+}
