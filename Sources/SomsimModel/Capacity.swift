@@ -140,7 +140,7 @@ extension Simulator {
         tally.noLargeFolios = false
         // A step allocates at most its pages, and a large folio may reach up to a PMD-size folio
         // before or past them.
-        let slack: UInt64 = 1 << UInt64(Self.pmdOrder)
+        let slack: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         while true {
             let room = roomPages()
             if room >= end - position + slack { return true }

@@ -81,7 +81,7 @@ extension Simulator {
             // (do_anonymous_page) or from the page cache (do_fault).
             if m.huge != nil { return hugeTLBNoPage(p, &m, pages, access, &tally) }
             if !tally.noLargeFolios, let folio = largeFolio(p, m, at: pages.lowerBound, access) {
-                let run = folio.order == Self.pmdOrder ? pmdRun(p, m, from: folio.range, within: pages) : folio.range
+                let run = folio.order == PageGeometry.pmdOrder ? pmdRun(p, m, from: folio.range, within: pages) : folio.range
                 return faultLargeFolio(p, &m, run, order: folio.order, m.isSingleOwner ? .write : access, pages, &tally)
             }
             if m.isPrivateAnonymousLike { return anonymousFault(p, &m, pages, access, &tally) }

@@ -4,16 +4,13 @@
 import SomsimWorkload
 
 extension Simulator {
-    /// The PMD order: a PMD entry maps 2^9 base pages (2 MiB).
-    static let pmdOrder = 9
-
     /// Folio orders the machine may allocate for private anonymous memory, largest first: the
     /// PMD size when `thp` is not `never`, then each `mthp=` size. Every size follows the
     /// top-level `thp` mode, as `hugepages-SIZEkB/enabled = inherit` does
     /// (Documentation/admin-guide/mm/transhuge.rst).
     var largeFolioOrders: [Int] {
         guard machine.thp != .never else { return [] }
-        return [Self.pmdOrder] + mthpOrders.filter { $0 > 0 && $0 < Self.pmdOrder }.sorted(by: >)
+        return [PageGeometry.pmdOrder] + mthpOrders.filter { $0 > 0 && $0 < PageGeometry.pmdOrder }.sorted(by: >)
     }
 
     /// The large folio a fault on page `index` of private anonymous mapping `m` allocates, if
@@ -28,14 +25,14 @@ extension Simulator {
     func largeFolio(_ p: Int, _ m: Mapping, at index: UInt64, _ access: Access) -> (range: Range<UInt64>, order: Int)? {
         guard m.huge == nil, m.isPrivateAnonymousLike else { return nil }
         // The som pool maps a whole aligned 2 MiB block with one PMD entry, whatever `thp` says.
-        let orders = m.isSingleOwner ? [Self.pmdOrder] : largeFolioOrders
+        let orders = m.isSingleOwner ? [PageGeometry.pmdOrder] : largeFolioOrders
         guard !orders.isEmpty else { return nil }
         let access = m.isSingleOwner ? .write : access
         let flags = m.vma.value(at: index)
         guard flags.mapped, m.isSingleOwner || Self.thpAllowed(machine.thp, flags) else { return nil }
         let startPage = m.start / constants.pageBytes
         for order in orders {
-            let pmd = order == Self.pmdOrder
+            let pmd = order == PageGeometry.pmdOrder
             if access == .read && !pmd { continue }
             let span: UInt64 = 1 << UInt64(order)
             let alignedPage = (startPage + index) / span * span
@@ -50,7 +47,7 @@ extension Simulator {
             m.pages.forEach(in: range) { _, state in if state != .none { empty = false } }
             guard empty else { continue }
             if pmd {
-                let pmdIndex = (m.start + first * constants.pageBytes) >> PageTableSet.spanShifts[0]
+                let pmdIndex = (m.start + first * constants.pageBytes) >> PageTableLevel.pte.spanShift
                 if processes[p].pageTables.levels[0].value(at: pmdIndex) { continue }
             }
             return (range, order)
@@ -66,7 +63,7 @@ extension Simulator {
         guard m.huge == nil, !m.isSingleOwner, let smallest = largeFolioOrders.min(),
             Self.thpAllowed(machine.thp, m.vma.value(at: pages.lowerBound))
         else { return pages.upperBound }
-        let span: UInt64 = 1 << UInt64(access == .read ? Self.pmdOrder : smallest)
+        let span: UInt64 = 1 << UInt64(access == .read ? PageGeometry.pmdOrder : smallest)
         let startPage = m.start / constants.pageBytes
         let next = ((startPage + pages.lowerBound) / span + 1) * span - startPage
         return min(pages.upperBound, next)
@@ -91,7 +88,7 @@ extension Simulator {
         guard pages.upperBound > first.upperBound else { return first }
         let blocks = (pages.upperBound - first.upperBound) / span
         guard blocks > 0 else { return first }
-        let shift = PageTableSet.spanShifts[0]
+        let shift = PageTableLevel.pte.spanShift
         let firstIndex = (m.start + first.upperBound * constants.pageBytes) >> shift
         var end = first.upperBound + blocks * span
         processes[p].pageTables.levels[0].forEach(in: firstIndex..<(firstIndex + blocks)) { indices, present in
@@ -111,7 +108,7 @@ extension Simulator {
         _ p: Int, _ m: inout Mapping, _ folio: Range<UInt64>, order: Int, _ access: Access,
         _ pages: Range<UInt64>, _ tally: inout FaultTally
     ) -> UInt64 {
-        let pmd = order == Self.pmdOrder
+        let pmd = order == PageGeometry.pmdOrder
         if access == .read {
             m.pages.assign(folio, .zero)
         } else {
@@ -150,7 +147,7 @@ extension Simulator {
 
     /// The 2 MiB block of `m` that contains page `index` (PMD-mapped blocks are aligned).
     func pmdBlock(_ m: Mapping, at index: UInt64) -> Range<UInt64> {
-        let span: UInt64 = 1 << UInt64(Self.pmdOrder)
+        let span: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         let startPage = m.start / constants.pageBytes
         let first = (startPage + index) / span * span - startPage
         return first..<min(first + span, m.pageCount)
@@ -190,7 +187,7 @@ extension Simulator {
                 splitPMD(p, &m, at: pages.lowerBound)
                 return nil
             }
-            return faultLargeFolio(p, &m, block, order: Self.pmdOrder, .write, pages, &tally)
+            return faultLargeFolio(p, &m, block, order: PageGeometry.pmdOrder, .write, pages, &tally)
         case .anon(let run, _):
             var mapcounts: UInt64 = 0
             groups[Int(run)].pages.forEach(in: block) { range, page in mapcounts += UInt64(range.count) * UInt64(page.mapcount) }
@@ -269,7 +266,7 @@ extension Simulator {
     /// (mm/huge_memory.c: vma_adjust_trans_huge; mm/memory.c: zap_pmd_range).
     mutating func splitPMDs(_ p: Int, _ name: String, atEdgesOf range: Range<UInt64>) {
         guard var m = processes[p].mappings[name], m.pmdMapped != nil else { return }
-        let span: UInt64 = 1 << UInt64(Self.pmdOrder)
+        let span: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         let startPage = m.start / constants.pageBytes
         for edge in [range.lowerBound, range.upperBound] where edge > 0 && edge < m.pageCount && (startPage + edge) % span != 0 {
             splitPMD(p, &m, at: edge)

@@ -1,3 +1,5 @@
+import SomsimWorkload
+
 /// The page tables of one process inside the workload window, as sets of table indices.
 ///
 /// x86-64 with 4-level paging: a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table 512 GiB.
@@ -5,8 +7,8 @@
 /// last VMA in its span is unmapped (mm/memory.c: free_pgtables, free_pgd_range with the
 /// neighbouring VMAs as floor and ceiling); zapping pages alone does not free tables.
 struct PageTableSet {
-    /// Address bits covered by one table at each level: PTE, PMD, PUD.
-    static let spanShifts: [UInt64] = [21, 30, 39]
+    /// Address bits covered by one table at each level: PTE, PMD, PUD (`PageTableLevel`).
+    static let spanShifts: [UInt64] = PageTableLevel.allCases.map(\.spanShift)
 
     /// `levels[l]` is true at index `i` when the table covering `[i << shift, (i+1) << shift)` exists.
     private(set) var levels: [ExtentMap<Bool>] = spanShifts.map {
@@ -101,7 +103,7 @@ extension Simulator {
     /// Allocates the page tables for every page of `ranges` (4 KiB pages), one call per run of
     /// adjacent PTE tables.
     mutating func mapTables(_ p: Int, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
-        let shift = PageTableSet.spanShifts[0]
+        let shift = PageTableLevel.pte.spanShift
         var current: Range<UInt64>? = nil
         for range in ranges {
             let tables = PageTableSet.indices(address(range, in: m), level: 0)

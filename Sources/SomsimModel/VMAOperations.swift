@@ -11,7 +11,7 @@ extension Simulator {
         // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
         // multiple of 2 MiB are PMD-aligned, as Linux aligns anonymous mappings that THP could back
         // (mm/mmap.c: __get_unmapped_area, thp_get_unmapped_area).
-        let pmdBytes: UInt64 = 1 << 21
+        let pmdBytes = PageGeometry.pmdBytes
         let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
         guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
         if overcommitRefuses(length: length, options: options) { return .ENOMEM }
@@ -216,7 +216,7 @@ extension Simulator {
         // VMA emptied; tables it only partly covered stay (measured: docs/kernel-facts, 7f). PMD
         // and PUD tables are never reclaimed this way.
         let addresses = address(range, in: mapping)
-        let pmdBytes: UInt64 = 1 << 21
+        let pmdBytes = PageGeometry.pmdBytes
         let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
         let last = addresses.upperBound / pmdBytes
         if mapping.huge == nil, first < last {
