@@ -93,9 +93,9 @@ struct PrefixCache {
 
     init(groupCount: Int) { byGroup = Array(repeating: nil, count: groupCount) }
 
-    subscript(_ id: Int32) -> GroupPrefix? {
-        get { byGroup[Int(id)] }
-        set { byGroup[Int(id)] = newValue }
+    subscript(_ id: GroupID) -> GroupPrefix? {
+        get { byGroup[Int(id.index)] }
+        set { byGroup[Int(id.index)] = newValue }
     }
 }
 
@@ -115,17 +115,17 @@ extension Simulator {
     }
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
-    func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
-        let pageBytes = groups[Int(id)].huge?.bytes ?? constants.pageBytes
+    func groupSums(_ id: GroupID, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
+        let pageBytes = groups[id].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
         // Small queries (a page or a few extents) walk the group directly; the first query that
         // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
         var visited = 0
-        for (pages, page) in groups[Int(id)].pages.sequence(in: range) {
+        for (pages, page) in groups[id].pages.sequence(in: range) {
             visited += 1
             if visited > 32 {
-                let prefix = GroupPrefix(groups[Int(id)], pageBytes: pageBytes)
+                let prefix = GroupPrefix(groups[id], pageBytes: pageBytes)
                 prefixes[id] = prefix
                 return prefix.sums(range)
             }

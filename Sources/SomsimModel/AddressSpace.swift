@@ -7,7 +7,7 @@ enum PageState: ExtentValue {
     /// The shared zero page, mapped read-only by a read fault on private anonymous memory.
     case zero
     /// A private anonymous page of run `run`, at the same index; write-protected after fork.
-    case anon(run: Int32, writable: Bool)
+    case anon(run: GroupID, writable: Bool)
     /// The page-cache page at the same index of the mapping's object; `dirty` is this process's
     /// page-table dirty bit. Private file mappings map it read-only (a write copies it).
     case cache(writable: Bool, dirty: Bool)
@@ -36,7 +36,7 @@ struct Mapping {
     var options: MmapOptions
     var pageCount: UInt64
     /// The page-cache object behind a shared, file or shared HugeTLB mapping.
-    var object: Int32?
+    var object: GroupID?
     var pages: ExtentMap<PageState>
     var vma: ExtentMap<VMAFlags>
     /// Private HugeTLB: pages whose reservation is still outstanding. Only the process that made

@@ -52,7 +52,7 @@ extension Simulator {
             mapTables(p, m, coveringTablesOf: ranges)
         case (.none, .write), (.zero, .write):
             let run = runForTally(&tally, m)
-            groups[Int(run)].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+            groups[run].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
             m.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
             markAnonVMA(p, &m)
             tally.anonVMAMarked = true
@@ -65,7 +65,7 @@ extension Simulator {
             var copied: [Range<UInt64>] = []
             var small = true
             for range in ranges {
-                groups[Int(run)].pages.forEach(in: range) { pages, page in
+                groups[run].pages.forEach(in: range) { pages, page in
                     if page.order > 0 { small = false }
                     if page.mapcount <= 1 { reused.append(pages) } else { copied.append(pages) }
                 }
@@ -76,7 +76,7 @@ extension Simulator {
             m.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }
             if !copied.isEmpty {
                 let new = runForTally(&tally, m)
-                groups[Int(new)].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+                groups[new].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
                 m.pages.assign(sortedRanges: copied) { _ in .anon(run: new, writable: true) }
             }
             anonPages += copiedCount
@@ -104,7 +104,7 @@ extension Simulator {
         let taken = pages.lowerBound..<end
         if !taken.isEmpty {
             let run = runForTally(&tally, m)
-            groups[Int(run)].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
+            groups[run].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
             m.pages.assign(taken, .anon(run: run, writable: writable))
             setPMDMapped(&m, taken, false)
             if !tally.anonVMAMarked {
@@ -118,21 +118,20 @@ extension Simulator {
         return end
     }
 
-    mutating func runForTally(_ tally: inout FaultTally, _ m: Mapping) -> Int32 {
+    mutating func runForTally(_ tally: inout FaultTally, _ m: Mapping) -> GroupID {
         if let run = tally.newRun { return run }
-        groups.append(FrameGroup(kind: .anonymousRun, huge: m.huge, pageCount: m.pageCount))
-        let run = Int32(groups.count - 1)
-        groups[Int(run)].singleOwner = m.isSingleOwner
+        let run = newGroup(FrameGroup(kind: .anonymousRun, huge: m.huge, pageCount: m.pageCount))
+        groups[run].singleOwner = m.isSingleOwner
         tally.newRun = run
         return run
     }
 
     /// A write to write-protected private pages: reused where no other process maps the page
     /// (mm/memory.c: wp_can_reuse_anon_folio; counted as pgreuse), copied where one does.
-    mutating func writeProtected(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, run: Int32, _ tally: inout FaultTally) -> UInt64 {
+    mutating func writeProtected(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, run: GroupID, _ tally: inout FaultTally) -> UInt64 {
         // One page (random and strided touches) needs no list of extents.
         let extents: [(range: Range<UInt64>, value: FramePage)] =
-            pages.count == 1 ? [(pages, groups[Int(run)].pages.value(at: pages.lowerBound))] : groups[Int(run)].pages.extents(in: pages)
+            pages.count == 1 ? [(pages, groups[run].pages.value(at: pages.lowerBound))] : groups[run].pages.extents(in: pages)
         for (range, page) in extents {
             if page.order > 0 {
                 writeLargeFolio(p, &m, range, run: run, order: page.order, &tally)

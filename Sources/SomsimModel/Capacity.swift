@@ -173,10 +173,10 @@ extension Simulator {
     func allocationNeed(_ m: Mapping, _ range: Range<UInt64>, _ state: PageState, _ access: Access) -> (UInt64, UInt64) {
         guard m.huge == nil else { return (0, 1) }  // HugeTLB pages come from the pools.
         let count = UInt64(range.count)
-        func missing(_ object: Int32?) -> UInt64 {
+        func missing(_ object: GroupID?) -> UInt64 {
             guard let object else { return 0 }
             var n: UInt64 = 0
-            groups[Int(object)].pages.forEach(in: range) { r, page in if !page.present { n += UInt64(r.count) } }
+            groups[object].pages.forEach(in: range) { r, page in if !page.present { n += UInt64(r.count) } }
             return n
         }
         switch state {
@@ -190,7 +190,7 @@ extension Simulator {
         case .anon(let run, let writable):
             guard access == .write, !writable else { return (0, 1) }
             var copies: UInt64 = 0
-            groups[Int(run)].pages.forEach(in: range) { r, page in
+            groups[run].pages.forEach(in: range) { r, page in
                 if page.mapcount > 1 || page.order > 0 { copies += UInt64(r.count) }
             }
             return (copies, 1)

@@ -9,7 +9,7 @@ struct FaultTally {
     var copies: UInt64 = 0
     var reuses: UInt64 = 0
     /// The run that holds the pages this statement allocates, made on first use.
-    var newRun: Int32?
+    var newRun: GroupID?
     /// The mapping has been marked as having an anon_vma during this statement.
     var anonVMAMarked = false
     /// Table indices, at the level that maps the touched mapping's pages, this statement already

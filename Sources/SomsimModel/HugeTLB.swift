@@ -46,15 +46,15 @@ extension Simulator {
 
     /// The reservations of a HugeTLB mmap, and the page-cache object of a shared or file mapping;
     /// nil (ENOMEM) when the pool cannot promise the pages.
-    mutating func reserveHugePages(_ huge: HugePageSize, pageCount: UInt64, options: MmapOptions) -> (object: Int32?, reservation: ExtentMap<Bool>?)? {
-        var object: Int32? = nil
+    mutating func reserveHugePages(_ huge: HugePageSize, pageCount: UInt64, options: MmapOptions) -> (object: GroupID?, reservation: ExtentMap<Bool>?)? {
+        var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil
         if options.shared || options.file != nil {
             // Shared HugeTLB: the file's reservation covers every page not already reserved
             // or allocated (mm/hugetlb.c: hugetlb_reserve_pages, region_chg).
             let id = pageCacheObject(named: options.file, huge: huge, pageCount: pageCount)
             var needed: UInt64 = 0
-            groups[Int(id)].pages.forEach(in: 0..<pageCount) { range, page in
+            groups[id].pages.forEach(in: 0..<pageCount) { range, page in
                 if !page.present && !page.reserved { needed += UInt64(range.count) }
             }
             if options.shared {
@@ -63,7 +63,7 @@ extension Simulator {
                     return nil
                 }
                 pools[huge].reserved += needed
-                groups[Int(id)].pages.modify(0..<pageCount) { _, page in
+                groups[id].pages.modify(0..<pageCount) { _, page in
                     if !page.present { page.reserved = true }
                 }
             }
@@ -150,7 +150,7 @@ extension Simulator {
     /// page back from the processes it shares it with, which then die of SIGBUS when they next
     /// touch it, and reuses it; anyone else dies of SIGBUS now (mm/hugetlb.c: hugetlb_wp,
     /// unmap_ref_private). Returns where the access stopped when it raised SIGBUS, else nil.
-    mutating func copyHugePages(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: Int32, _ tally: inout FaultTally) -> UInt64? {
+    mutating func copyHugePages(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: GroupID, _ tally: inout FaultTally) -> UInt64? {
         guard let huge = m.huge else { return nil }
         let copyEnd = range.lowerBound + min(UInt64(range.count), pools[huge].unreserved)
         if copyEnd < range.upperBound && m.reservation != nil {
@@ -178,7 +178,7 @@ extension Simulator {
 
     /// Unmaps `pages` of `run` from every other process's mapping `name` and marks those
     /// mappings so that a later fault there raises SIGBUS.
-    mutating func unmapFromOthers(_ p: Int, _ name: String, run: Int32, _ pages: Range<UInt64>) {
+    mutating func unmapFromOthers(_ p: Int, _ name: String, run: GroupID, _ pages: Range<UInt64>) {
         for q in processes.indices where q != p && processes[q].alive {
             guard var other = processes[q].mappings[name] else { continue }
             var touched = false
@@ -202,7 +202,7 @@ extension Simulator {
         let object = m.object!
         let huge = m.huge!
         var end = pages.lowerBound
-        for (range, page) in groups[Int(object)].pages.extents(in: pages) {
+        for (range, page) in groups[object].pages.extents(in: pages) {
             var n = UInt64(range.count)
             if !page.present {
                 if page.reserved {
@@ -212,7 +212,7 @@ extension Simulator {
                     n = min(n, pools[huge].unreserved)
                     pools[huge].free -= n
                 }
-                groups[Int(object)].pages.modify(range.lowerBound..<(range.lowerBound + n)) { _, page in
+                groups[object].pages.modify(range.lowerBound..<(range.lowerBound + n)) { _, page in
                     page.present = true
                     page.reserved = false
                 }
@@ -241,7 +241,7 @@ extension Simulator {
         _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ access: Access, _ tally: inout FaultTally
     ) -> UInt64 {
         let object = m.object!
-        for (range, page) in groups[Int(object)].pages.extents(in: pages) {
+        for (range, page) in groups[object].pages.extents(in: pages) {
             if page.present && access == .read {
                 addMapcount(group: object, range, delta: 1)
                 m.pages.assign(range, .cache(writable: false, dirty: false))

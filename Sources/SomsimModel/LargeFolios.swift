@@ -114,8 +114,8 @@ extension Simulator {
         } else {
             anonPages += UInt64(folio.count)
             let run = runForTally(&tally, m)
-            groups[Int(run)].firstVirtualPage = m.start / constants.pageBytes
-            groups[Int(run)].pages.assign(folio, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(order)))
+            groups[run].firstVirtualPage = m.start / constants.pageBytes
+            groups[run].pages.assign(folio, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(order)))
             m.pages.assign(folio, .anon(run: run, writable: true))
         }
         markAnonVMA(p, &m)
@@ -190,7 +190,7 @@ extension Simulator {
             return faultLargeFolio(p, &m, block, order: PageGeometry.pmdOrder, .write, pages, &tally)
         case .anon(let run, _):
             var mapcounts: UInt64 = 0
-            groups[Int(run)].pages.forEach(in: block) { range, page in mapcounts += UInt64(range.count) * UInt64(page.mapcount) }
+            groups[run].pages.forEach(in: block) { range, page in mapcounts += UInt64(range.count) * UInt64(page.mapcount) }
             if mapcounts == UInt64(block.count) {
                 m.pages.assign(block, .anon(run: run, writable: true))
                 tally.faults += 1
@@ -208,9 +208,9 @@ extension Simulator {
     /// the page: only when every mapping of the folio is this process's, and more than one page
     /// of it is still mapped (mm/memory.c: __wp_can_reuse_large_anon_folio — "free up a large
     /// folio if only a single page is mapped"). Each write fault still handles one page.
-    func canReuseLargeFolio(_ m: Mapping, run: Int32, _ folio: Range<UInt64>) -> Bool {
+    func canReuseLargeFolio(_ m: Mapping, run: GroupID, _ folio: Range<UInt64>) -> Bool {
         var total: UInt64 = 0
-        groups[Int(run)].pages.forEach(in: folio) { range, page in total += UInt64(range.count) * UInt64(page.mapcount) }
+        groups[run].pages.forEach(in: folio) { range, page in total += UInt64(range.count) * UInt64(page.mapcount) }
         var mine: UInt64 = 0
         m.pages.forEach(in: folio) { range, state in
             if case .anon(run, _) = state { mine += UInt64(range.count) }
@@ -219,9 +219,9 @@ extension Simulator {
     }
 
     /// The folio of order `order` of anonymous run `run` that holds page `index`.
-    func folioRange(run: Int32, order: UInt8, at index: UInt64) -> Range<UInt64> {
+    func folioRange(run: GroupID, order: UInt8, at index: UInt64) -> Range<UInt64> {
         let span: UInt64 = 1 << UInt64(order)
-        let base = groups[Int(run)].firstVirtualPage
+        let base = groups[run].firstVirtualPage
         let first = (base + index) / span * span - base
         return first..<(first + span)
     }
@@ -232,7 +232,7 @@ extension Simulator {
     /// folio that no process maps any more are counted freed at once, as if the deferred split
     /// had run (mm/huge_memory.c: deferred_split_folio; the kernel splits and frees them later,
     /// under memory pressure).
-    mutating func writeLargeFolio(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: Int32, order: UInt8, _ tally: inout FaultTally) {
+    mutating func writeLargeFolio(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: GroupID, order: UInt8, _ tally: inout FaultTally) {
         var position = range.lowerBound
         while position < range.upperBound {
             let folio = folioRange(run: run, order: order, at: position)

@@ -5,11 +5,11 @@ import SomsimWorkload
 
 extension Simulator {
     /// The page-cache object for a named file, or a new one for an anonymous shared mapping.
-    mutating func pageCacheObject(named file: String?, huge: HugePageSize?, pageCount: UInt64) -> Int32 {
+    mutating func pageCacheObject(named file: String?, huge: HugePageSize?, pageCount: UInt64) -> GroupID {
         if let file {
             let key = huge.map { "\(file)@\($0.token)" } ?? file
             if let id = namedObjects[key] {
-                groups[Int(id)].pages.grow(to: pageCount, value: FramePage())
+                groups[id].pages.grow(to: pageCount, value: FramePage())
                 return id
             }
             let id = newGroup(FrameGroup(kind: .pageCache(named: file), huge: huge, pageCount: pageCount))
@@ -19,15 +19,15 @@ extension Simulator {
         return newGroup(FrameGroup(kind: .pageCache(named: nil), huge: huge, pageCount: pageCount))
     }
 
-    mutating func dropIfUnused(_ id: Int32) {
-        if case .pageCache(named: nil) = groups[Int(id)].kind, groups[Int(id)].mappers == 0 {
-            groups[Int(id)].pages = ExtentMap(length: 0, value: FramePage())
+    mutating func dropIfUnused(_ id: GroupID) {
+        if case .pageCache(named: nil) = groups[id].kind, groups[id].mappers == 0 {
+            groups[id].pages = ExtentMap(length: 0, value: FramePage())
         }
     }
 
     /// Frees an anonymous page-cache object (shmem or HugeTLB) once no mapping references it.
-    mutating func releaseIfUnreferenced(_ object: Int32) {
-        let group = groups[Int(object)]
+    mutating func releaseIfUnreferenced(_ object: GroupID) {
+        let group = groups[object]
         guard case .pageCache(named: nil) = group.kind, group.mappers == 0 else { return }
         group.pages.forEach(in: 0..<group.pages.length) { range, page in
             if let huge = group.huge {
@@ -36,7 +36,7 @@ extension Simulator {
                 cachePagesPresent -= UInt64(range.count)
             }
         }
-        groups[Int(object)].pages = ExtentMap(length: 0, value: FramePage())
+        groups[object].pages = ExtentMap(length: 0, value: FramePage())
     }
 
     /// A write to a page a private file mapping has not mapped reads the file page into the page
@@ -75,14 +75,14 @@ extension Simulator {
     }
 
     /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page).
-    mutating func cachePages(_ object: Int32, _ pages: Range<UInt64>, dirty: Bool) {
+    mutating func cachePages(_ object: GroupID, _ pages: Range<UInt64>, dirty: Bool) {
         var made: UInt64 = 0
-        groups[Int(object)].pages.modify(pages) { range, page in
+        groups[object].pages.modify(pages) { range, page in
             if !page.present { made += UInt64(range.count) }
             page.present = true
             if dirty { page.dirty = true }
         }
-        if groups[Int(object)].huge == nil { cachePagesPresent += made }
+        if groups[object].huge == nil { cachePagesPresent += made }
     }
 
     /// The pages (mapping indices) a read fault on page `index` maps around it when they are in
@@ -122,14 +122,14 @@ extension Simulator {
         let basePage = m.start / constants.pageBytes
         /// The first page at or after `index` whose address is aligned to the window.
         func alignedAtOrAfter(_ index: UInt64) -> UInt64 { (basePage + index + n - 1) / n * n - basePage }
-        func present(_ index: UInt64) -> Bool { groups[Int(object)].pages.value(at: index).present }
+        func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index).present }
         /// The first page of `range` missing from the cache, if any.
         func firstMissing(_ range: Range<UInt64>) -> UInt64? {
-            for (r, page) in groups[Int(object)].pages.sequence(in: range) where !page.present { return r.lowerBound }
+            for (r, page) in groups[object].pages.sequence(in: range) where !page.present { return r.lowerBound }
             return nil
         }
         var faults: UInt64 = 0
-        for (r, page) in groups[Int(object)].pages.sequence(in: pages) where !page.present { faults += UInt64(r.count) }
+        for (r, page) in groups[object].pages.sequence(in: pages) where !page.present { faults += UInt64(r.count) }
         var windows: [Range<UInt64>] = []
         let firstAligned = alignedAtOrAfter(vma.lowerBound)
         var headEnd = pages.lowerBound
@@ -161,7 +161,7 @@ extension Simulator {
             // Every later block is touched from its aligned first page.
             if block.upperBound < pages.upperBound {
                 let later = block.upperBound..<pages.upperBound
-                for (r, page) in groups[Int(object)].pages.sequence(in: later) where page.present {
+                for (r, page) in groups[object].pages.sequence(in: later) where page.present {
                     let first = alignedAtOrAfter(r.lowerBound)
                     if first < r.upperBound { faults += (r.upperBound - first + n - 1) / n }
                 }
@@ -186,8 +186,8 @@ extension Simulator {
     }
 
     /// Maps every page of `range` that is in the page cache and not yet mapped in `m`.
-    mutating func mapCached(_ object: Int32, _ m: inout Mapping, _ range: Range<UInt64>) {
-        for (cached, page) in groups[Int(object)].pages.extents(in: range) where page.present {
+    mutating func mapCached(_ object: GroupID, _ m: inout Mapping, _ range: Range<UInt64>) {
+        for (cached, page) in groups[object].pages.extents(in: range) where page.present {
             for (unmapped, state) in m.pages.extents(in: cached) where state == .none {
                 addMapcount(group: object, unmapped, delta: 1)
                 m.pages.assign(unmapped, .cache(writable: !m.isPrivate, dirty: false))

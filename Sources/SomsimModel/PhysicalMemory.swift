@@ -29,6 +29,34 @@ extension FramePage {
     var counter: UInt32 { mapcount }
 }
 
+/// Which frame group: an index into `Simulator.groups`, never reused (a freed group keeps its
+/// place, emptied).
+struct GroupID: Hashable {
+    /// Int32 keeps `PageState`, of which every extent map holds one per extent, small.
+    let index: Int32
+}
+
+/// The frame groups of a run, in creation order.
+struct FrameGroups: Sequence {
+    private var all: [FrameGroup] = []
+
+    var count: Int { all.count }
+
+    subscript(_ id: GroupID) -> FrameGroup {
+        get { all[Int(id.index)] }
+        set { all[Int(id.index)] = newValue }
+        _modify { yield &all[Int(id.index)] }
+    }
+
+    /// Adds a group; returns its id.
+    mutating func append(_ group: FrameGroup) -> GroupID {
+        all.append(group)
+        return GroupID(index: Int32(all.count - 1))
+    }
+
+    func makeIterator() -> IndexingIterator<[FrameGroup]> { all.makeIterator() }
+}
+
 /// A set of physical pages that share an identity and an index space.
 ///
 /// Two kinds exist. An *anonymous run* holds the private anonymous pages one touch statement
@@ -62,18 +90,17 @@ struct FrameGroup {
 }
 
 extension Simulator {
-    mutating func newGroup(_ group: FrameGroup) -> Int32 {
+    mutating func newGroup(_ group: FrameGroup) -> GroupID {
         groups.append(group)
-        return Int32(groups.count - 1)
     }
 
     /// Adds `delta` to the mapcount of `pages` of a group; returns how many pages it took to zero
     /// (anonymous pages, which then no longer exist).
     @discardableResult
-    mutating func addMapcount(group: Int32, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
+    mutating func addMapcount(group: GroupID, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
         var freed: UInt64 = 0
-        let anonymous = groups[Int(group)].kind == .anonymousRun
-        groups[Int(group)].pages.addCounter(delta, in: pages) { range, page in
+        let anonymous = groups[group].kind == .anonymousRun
+        groups[group].pages.addCounter(delta, in: pages) { range, page in
             if anonymous && page.present {
                 page.present = false
                 freed += UInt64(range.count)

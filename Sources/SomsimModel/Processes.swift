@@ -60,7 +60,7 @@ extension Simulator {
             if !inherited {
                 mapping.object = nil
             } else if let object = mapping.object {
-                groups[Int(object)].mappers += 1
+                groups[object].mappers += 1
             }
             processes[p].mappings[mappingName] = parentMapping
             child.mappings[mappingName] = mapping

@@ -10,8 +10,8 @@ public struct Simulator {
 
     var processes: [SimProcess] = []
     var processIndex: [String: Int] = [:]
-    var groups: [FrameGroup] = []
-    var namedObjects: [String: Int32] = [:]
+    var groups = FrameGroups()
+    var namedObjects: [String: GroupID] = [:]
     var pools = HugeTLBPools()
     /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
     var anonPages: UInt64 = 0

@@ -16,7 +16,7 @@ extension Simulator {
         guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
         if overcommitRefuses(length: length, options: options) { return .ENOMEM }
 
-        var object: Int32? = nil
+        var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil
         if let huge = options.huge {
             guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options) else { return .ENOMEM }
@@ -24,7 +24,7 @@ extension Simulator {
         } else if options.shared || options.file != nil {
             object = pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
         }
-        if let object { groups[Int(object)].mappers += 1 }
+        if let object { groups[object].mappers += 1 }
 
         var mapping = Mapping(
             name: name, start: start, options: options, pageCount: pageCount, object: object,
@@ -57,7 +57,7 @@ extension Simulator {
         zap(p, mapping, 0..<mapping.pageCount)
         returnReservation(mapping)
         if let object = mapping.object {
-            groups[Int(object)].mappers -= 1
+            groups[object].mappers -= 1
             releaseIfUnreferenced(object)
         }
         let (floor, ceiling) = processes[p].removeLayout(start: mapping.start)
@@ -86,7 +86,7 @@ extension Simulator {
                 // Zapping a dirty entry of a file or shmem page moves the dirty bit to the page
                 // (mm/memory.c: zap_present_folio_ptes, folio_mark_dirty): whoever still maps
                 // it, or maps it later, sees it dirty (measured: docs/kernel-facts 13).
-                if dirty { groups[Int(object)].pages.modify(pages) { _, page in page.dirty = true } }
+                if dirty { groups[object].pages.modify(pages) { _, page in page.dirty = true } }
                 addMapcount(group: object, pages, delta: -1)
             }
         }
