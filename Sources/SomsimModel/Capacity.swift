@@ -124,8 +124,8 @@ extension Simulator {
 
     // MARK: - The OOM killer
 
-    /// Makes sure the fault step `position..<end` of mapping `m` (not in `processes[p]` while
-    /// it is being faulted) can allocate what it needs. Near the limit, the step is shortened
+    /// Makes sure the fault step `position..<end` of the faulting mapping `f.mapping` (not in
+    /// its process while it is being faulted) can allocate what it needs. Near the limit, the step is shortened
     /// to what fits and large folios are not allocated (a THP allocation is the first to fail
     /// when memory is short, and the fault falls back to 4 KiB pages). When nothing fits, the
     /// OOM killer runs: it kills the live process with the highest badness — its RSS plus its
@@ -134,33 +134,31 @@ extension Simulator {
     /// select_bad_process walks the task list in creation order and takes a later task with
     /// equal points. Returns false when the faulting process itself was chosen: it dies of
     /// SIGKILL (`tally.signal`).
-    mutating func makeRoom(
-        _ p: Int, _ m: Mapping, _ position: UInt64, _ end: inout UInt64, _ state: PageState, _ access: Access, _ tally: inout FaultTally
-    ) -> Bool {
-        tally.noLargeFolios = false
+    mutating func makeRoom(_ f: inout FaultContext, _ position: UInt64, _ end: inout UInt64, _ state: PageState) -> Bool {
+        f.tally.noLargeFolios = false
         // A step allocates at most its pages, and a large folio may reach up to a PMD-size folio
         // before or past them.
         let slack: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         while true {
             let room = roomPages()
             if room >= end - position + slack { return true }
-            let (need, perPage) = allocationNeed(m, position..<end, state, access)
+            let (need, perPage) = allocationNeed(f.mapping, position..<end, state, f.access)
             if need == 0 || need + slack <= room { return true }
             if room > slack + perPage {
                 end = position + (room - slack) / perPage
                 return true
             }
             // Less than a PMD-size folio left: 4 KiB pages only, as many as fit.
-            tally.noLargeFolios = true
+            f.tally.noLargeFolios = true
             if need <= room { return true }
             if room >= perPage {
                 end = position + room / perPage
                 return true
             }
-            let victim = oomVictim(faulting: p, inFlight: m)
+            let victim = oomVictim(faulting: f.process, inFlight: f.mapping)
             capacityEvents.append(.oomKill(process: processes[victim].name))
-            if victim == p {
-                tally.signal = .SIGKILL
+            if victim == f.process {
+                f.tally.signal = .SIGKILL
                 return false
             }
             kill(victim, signal: .SIGKILL)

@@ -21,6 +21,17 @@ struct FaultTally {
     var noLargeFolios = false
 }
 
+/// One touch of one mapping as the fault handlers see it: the faulting process, the access, the
+/// mapping (taken out of the process while the handlers change it) and the tally of what the
+/// statement did.
+struct FaultContext {
+    /// The faulting process (`Simulator.processes` index).
+    let process: Int
+    let access: Access
+    var mapping: Mapping
+    var tally = FaultTally()
+}
+
 extension Simulator {
     /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range
     /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
@@ -37,33 +48,33 @@ extension Simulator {
     /// takes. A SIGBUS or SIGSEGV stops the touch and kills the process.
     @discardableResult
     mutating func fault(_ p: Int, _ name: String, pages ranges: [Range<UInt64>], access: Access) -> Bool {
-        guard var mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
-        var tally = FaultTally()
-        let handledInBulk = bulkFault(p, &mapping, ranges, access, &tally)
+        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
+        var f = FaultContext(process: p, access: access, mapping: mapping)
+        let handledInBulk = bulkFault(&f, ranges)
         ranges: for range in ranges where !handledInBulk {
             var position = range.lowerBound
             while position < range.upperBound {
-                let vma = mapping.vma.extent(containing: position)
+                let vma = f.mapping.vma.extent(containing: position)
                 guard vma.value.mapped else {
-                    tally.signal = .SIGSEGV
+                    f.tally.signal = .SIGSEGV
                     break ranges
                 }
-                let extent = mapping.pages.extent(containing: position)
+                let extent = f.mapping.pages.extent(containing: position)
                 var end = min(extent.range.upperBound, vma.range.upperBound, range.upperBound)
                 // A step never straddles PMD-mapped and PTE-mapped pages: they fault differently.
-                if let pmdMapped = mapping.pmdMapped {
+                if let pmdMapped = f.mapping.pmdMapped {
                     end = min(end, pmdMapped.extent(containing: position).range.upperBound)
                 }
-                guard makeRoom(p, mapping, position, &end, extent.value, access, &tally) else { break ranges }
-                position = handle(p, &mapping, position..<end, extent.value, access, &tally)
-                if tally.signal != nil { break ranges }
+                guard makeRoom(&f, position, &end, extent.value) else { break ranges }
+                position = handle(&f, position..<end, extent.value)
+                if f.tally.signal != nil { break ranges }
             }
         }
-        processes[p].mappings[name] = mapping
-        processes[p].minorFaults += tally.faults
-        processes[p].cowCopies += tally.copies
-        processes[p].cowReuses += tally.reuses
-        if let signal = tally.signal {
+        processes[p].mappings[name] = f.mapping
+        processes[p].minorFaults += f.tally.faults
+        processes[p].cowCopies += f.tally.copies
+        processes[p].cowReuses += f.tally.reuses
+        if let signal = f.tally.signal {
             kill(p, signal: signal)
             return false
         }
@@ -72,39 +83,37 @@ extension Simulator {
 
     /// Handles an access to `pages`, all in state `state`; returns where handling stopped (the
     /// end, unless a signal was raised).
-    mutating func handle(
-        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ state: PageState, _ access: Access, _ tally: inout FaultTally
-    ) -> UInt64 {
+    mutating func handle(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64 {
         switch state {
         case .none:
             // HugeTLB first (hugetlb_fault), then a large folio, then a small page: anonymous
             // (do_anonymous_page) or from the page cache (do_fault).
-            if m.huge != nil { return hugeTLBNoPage(p, &m, pages, access, &tally) }
-            if !tally.noLargeFolios, let folio = largeFolio(p, m, at: pages.lowerBound, access) {
-                let run = folio.order == PageGeometry.pmdOrder ? pmdRun(p, m, from: folio.range, within: pages) : folio.range
-                return faultLargeFolio(p, &m, run, order: folio.order, m.isSingleOwner ? .write : access, pages, &tally)
+            if f.mapping.huge != nil { return hugeTLBNoPage(&f, pages) }
+            if !f.tally.noLargeFolios, let folio = largeFolio(f.process, f.mapping, at: pages.lowerBound, f.access) {
+                let run = folio.order == PageGeometry.pmdOrder ? pmdRun(f.process, f.mapping, from: folio.range, within: pages) : folio.range
+                return faultLargeFolio(&f, run, order: folio.order, f.mapping.isSingleOwner ? .write : f.access, pages)
             }
-            if m.isPrivateAnonymousLike { return anonymousFault(p, &m, pages, access, &tally) }
-            if access == .read { return readFaultAround(p, &m, pages, &tally) }
-            if m.isPrivate { return cowFault(p, &m, pages, &tally) }
-            return sharedWriteFault(p, &m, pages, &tally)
+            if f.mapping.isPrivateAnonymousLike { return anonymousFault(&f, pages) }
+            if f.access == .read { return readFaultAround(&f, pages) }
+            if f.mapping.isPrivate { return cowFault(&f, pages) }
+            return sharedWriteFault(&f, pages)
 
         case .zero:
             // Writing the zero page allocates a new zeroed page: a fault, not a copy.
-            if access == .read { return pages.upperBound }
-            if let stop = writePMDMapped(p, &m, pages, state, &tally) { return stop }
-            return allocatePrivate(p, &m, pages, fromReservation: true, &tally)
+            if f.access == .read { return pages.upperBound }
+            if let stop = writePMDMapped(&f, pages, state) { return stop }
+            return allocatePrivate(&f, pages, fromReservation: true)
 
         case .anon(let run, let writable):
-            if access == .read || writable { return pages.upperBound }
-            if let stop = writePMDMapped(p, &m, pages, state, &tally) { return stop }
-            return writeProtected(p, &m, pages, run: run, &tally)
+            if f.access == .read || writable { return pages.upperBound }
+            if let stop = writePMDMapped(&f, pages, state) { return stop }
+            return writeProtected(&f, pages, run: run)
 
         case .cache(let writable, let dirty):
-            if access == .read { return pages.upperBound }
-            if m.isPrivate { return copyFilePage(p, &m, pages, &tally) }
+            if f.access == .read { return pages.upperBound }
+            if f.mapping.isPrivate { return copyFilePage(&f, pages) }
             // Shared pages are mapped writable: the write only sets the dirty bit, no fault.
-            if !dirty || !writable { m.pages.assign(pages, .cache(writable: true, dirty: true)) }
+            if !dirty || !writable { f.mapping.pages.assign(pages, .cache(writable: true, dirty: true)) }
             return pages.upperBound
         }
     }

@@ -109,14 +109,14 @@ extension Simulator {
 
     /// A fault on HugeTLB pages `pages` not mapped yet (mm/hugetlb.c: hugetlb_fault,
     /// hugetlb_no_page).
-    mutating func hugeTLBNoPage(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ access: Access, _ tally: inout FaultTally) -> UInt64 {
-        guard m.isPrivate else { return faultSharedHuge(p, &m, pages, &tally) }
-        if m.object != nil { return faultPrivateHugeFile(p, &m, pages, access, &tally) }
+    mutating func hugeTLBNoPage(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        guard f.mapping.isPrivate else { return faultSharedHuge(&f, pages) }
+        if f.mapping.object != nil { return faultPrivateHugeFile(&f, pages) }
         // A private HugeTLB page is mapped writable only by a write fault: a read maps it
         // read-only (mm/hugetlb.c: hugetlb_no_page makes a writable entry only for
         // VM_SHARED), so a later write takes a fault of its own, a reuse (measured:
         // docs/kernel-facts 10a).
-        return allocatePrivate(p, &m, pages, fromReservation: true, writable: access == .write, &tally)
+        return allocatePrivate(&f, pages, fromReservation: true, writable: f.access == .write)
     }
 
     /// Takes pool pages for `pages` of a HugeTLB mapping; returns the end of what it could take
@@ -150,27 +150,27 @@ extension Simulator {
     /// page back from the processes it shares it with, which then die of SIGBUS when they next
     /// touch it, and reuses it; anyone else dies of SIGBUS now (mm/hugetlb.c: hugetlb_wp,
     /// unmap_ref_private). Returns where the access stopped when it raised SIGBUS, else nil.
-    mutating func copyHugePages(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: GroupID, _ tally: inout FaultTally) -> UInt64? {
-        guard let huge = m.huge else { return nil }
+    mutating func copyHugePages(_ f: inout FaultContext, _ range: Range<UInt64>, run: GroupID) -> UInt64? {
+        guard let huge = f.mapping.huge else { return nil }
         let copyEnd = range.lowerBound + min(UInt64(range.count), pools[huge].unreserved)
-        if copyEnd < range.upperBound && m.reservation != nil {
+        if copyEnd < range.upperBound && f.mapping.reservation != nil {
             let stolen = copyEnd..<range.upperBound
-            unmapFromOthers(p, m.name, run: run, stolen)
-            m.pages.assign(stolen, .anon(run: run, writable: true))
-            tally.faults += UInt64(stolen.count)
-            tally.reuses += UInt64(stolen.count)
+            unmapFromOthers(f.process, f.mapping.name, run: run, stolen)
+            f.mapping.pages.assign(stolen, .anon(run: run, writable: true))
+            f.tally.faults += UInt64(stolen.count)
+            f.tally.reuses += UInt64(stolen.count)
         }
         let copied = range.lowerBound..<copyEnd
         if !copied.isEmpty {
             addMapcount(group: run, copied, delta: -1)
             // A HugeTLB copy can still fail (SIGBUS) and must not leave the old page mapped
             // (a 4 KiB copy always succeeds and overwrites the entry itself).
-            m.pages.assign(copied, .none)
-            _ = allocatePrivate(p, &m, copied, fromReservation: false, &tally)
-            tally.copies += UInt64(copied.count)
+            f.mapping.pages.assign(copied, .none)
+            _ = allocatePrivate(&f, copied, fromReservation: false)
+            f.tally.copies += UInt64(copied.count)
         }
-        if copyEnd < range.upperBound && m.reservation == nil {
-            tally.signal = .SIGBUS
+        if copyEnd < range.upperBound && f.mapping.reservation == nil {
+            f.tally.signal = .SIGBUS
             return copyEnd
         }
         return nil
@@ -198,9 +198,9 @@ extension Simulator {
 
     /// A fault on a shared HugeTLB mapping: the file's page is mapped, allocated first from the
     /// file's reservation or, failing that, from free pages no reservation holds (else SIGBUS).
-    mutating func faultSharedHuge(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
-        let object = m.object!
-        let huge = m.huge!
+    mutating func faultSharedHuge(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        let object = f.mapping.object!
+        let huge = f.mapping.huge!
         var end = pages.lowerBound
         for (range, page) in groups[object].pages.extents(in: pages) {
             var n = UInt64(range.count)
@@ -223,11 +223,11 @@ extension Simulator {
         let mapped = pages.lowerBound..<end
         if !mapped.isEmpty {
             addMapcount(group: object, mapped, delta: 1)
-            m.pages.assign(mapped, .cache(writable: true, dirty: true))
-            tally.faults += UInt64(mapped.count)
-            mapTables(p, m, mapped)
+            f.mapping.pages.assign(mapped, .cache(writable: true, dirty: true))
+            f.tally.faults += UInt64(mapped.count)
+            mapTables(f.process, f.mapping, mapped)
         }
-        if end < pages.upperBound { tally.signal = .SIGBUS }
+        if end < pages.upperBound { f.tally.signal = .SIGBUS }
         return end
     }
 
@@ -237,19 +237,17 @@ extension Simulator {
     /// not counted as a COW copy); a page the file does not have becomes a private page of the
     /// mapping, never a page-cache page (mm/hugetlb.c: hugetlb_no_page; measured:
     /// docs/kernel-facts 11a-11d).
-    mutating func faultPrivateHugeFile(
-        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ access: Access, _ tally: inout FaultTally
-    ) -> UInt64 {
-        let object = m.object!
+    mutating func faultPrivateHugeFile(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        let object = f.mapping.object!
         for (range, page) in groups[object].pages.extents(in: pages) {
-            if page.present && access == .read {
+            if page.present && f.access == .read {
                 addMapcount(group: object, range, delta: 1)
-                m.pages.assign(range, .cache(writable: false, dirty: false))
-                tally.faults += UInt64(range.count)
-                mapTables(p, m, range, &tally)
+                f.mapping.pages.assign(range, .cache(writable: false, dirty: false))
+                f.tally.faults += UInt64(range.count)
+                mapTables(&f, range)
                 continue
             }
-            let stop = allocatePrivate(p, &m, range, fromReservation: true, writable: access == .write, &tally)
+            let stop = allocatePrivate(&f, range, fromReservation: true, writable: f.access == .write)
             if stop < range.upperBound { return stop }
         }
         return pages.upperBound

@@ -97,38 +97,35 @@ extension Simulator {
         return first.lowerBound..<end
     }
 
-    /// Maps large folios of order `order` over `folio` of `m` (whole, aligned folios): one fault
+    /// Maps large folios of order `order` over `folio` of the faulting mapping (whole, aligned folios): one fault
     /// each. A write allocates the folio and maps it
     /// writable, with one PMD entry for a PMD-size folio (mm/huge_memory.c:
     /// do_huge_pmd_anonymous_page) or PTEs for a smaller one (mm/memory.c: do_anonymous_page with
     /// alloc_anon_folio). A PMD-size read maps the huge zero page with one PMD entry; like any
     /// THP fault it prepares the VMA's anon_vma first (vmf_anon_prepare), so fork copies it.
     /// Returns where the caller's range `pages` is handled up to.
-    mutating func faultLargeFolio(
-        _ p: Int, _ m: inout Mapping, _ folio: Range<UInt64>, order: Int, _ access: Access,
-        _ pages: Range<UInt64>, _ tally: inout FaultTally
-    ) -> UInt64 {
+    mutating func faultLargeFolio(_ f: inout FaultContext, _ folio: Range<UInt64>, order: Int, _ access: Access, _ pages: Range<UInt64>) -> UInt64 {
         let pmd = order == PageGeometry.pmdOrder
         if access == .read {
-            m.pages.assign(folio, .zero)
+            f.mapping.pages.assign(folio, .zero)
         } else {
             anonPages += UInt64(folio.count)
-            let run = runForTally(&tally, m)
-            groups[run].firstVirtualPage = m.start / constants.pageBytes
+            let run = runForTally(&f)
+            groups[run].firstVirtualPage = f.mapping.start / constants.pageBytes
             groups[run].pages.assign(folio, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(order)))
-            m.pages.assign(folio, .anon(run: run, writable: true))
+            f.mapping.pages.assign(folio, .anon(run: run, writable: true))
         }
-        markAnonVMA(p, &m)
-        setPMDMapped(&m, folio, pmd)
-        tally.faults += UInt64(folio.count) >> UInt64(order)
+        markAnonVMA(f.process, &f.mapping)
+        setPMDMapped(&f.mapping, folio, pmd)
+        f.tally.faults += UInt64(folio.count) >> UInt64(order)
         // A PMD-mapped THP or huge zero page still costs a PTE table: the kernel deposits one with
         // every huge PMD so that a later split cannot fail (mm/huge_memory.c:
         // __do_huge_pmd_anonymous_page, set_huge_zero_folio: pgtable_trans_huge_deposit and
         // mm_inc_nr_ptes; measured: validation/thp-madvise.somw). The single-owner pool maps its
         // 2 MiB blocks with PMD entries alone.
-        let tableLevel = pmd && m.isSingleOwner ? 1 : 0
-        let addresses = address(folio, in: m)
-        editTables(p) { $0.populate(addresses, lowestLevel: tableLevel) }
+        let tableLevel = pmd && f.mapping.isSingleOwner ? 1 : 0
+        let addresses = address(folio, in: f.mapping)
+        editTables(f.process) { $0.populate(addresses, lowestLevel: tableLevel) }
         return min(folio.upperBound, pages.upperBound)
     }
 
@@ -174,30 +171,28 @@ extension Simulator {
     /// do_huge_pmd_wp_page: reuse when the folio is exclusive, else __split_huge_pmd and
     /// VM_FAULT_FALLBACK). A write to the huge zero page allocates a THP (do_huge_zero_wp_pmd,
     /// 6.12+). Returns nil when the caller must go on with the PTE-level path.
-    mutating func writePMDMapped(
-        _ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ state: PageState, _ tally: inout FaultTally
-    ) -> UInt64? {
-        guard isPMDMapped(m, at: pages.lowerBound) else { return nil }
-        let block = pmdBlock(m, at: pages.lowerBound)
+    mutating func writePMDMapped(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64? {
+        guard isPMDMapped(f.mapping, at: pages.lowerBound) else { return nil }
+        let block = pmdBlock(f.mapping, at: pages.lowerBound)
         switch state {
         case .zero:
             // Short of memory the THP allocation fails and the fault falls back to a PTE table
             // (do_huge_zero_wp_pmd returns VM_FAULT_FALLBACK, __split_huge_pmd).
-            if tally.noLargeFolios {
-                splitPMD(p, &m, at: pages.lowerBound)
+            if f.tally.noLargeFolios {
+                splitPMD(f.process, &f.mapping, at: pages.lowerBound)
                 return nil
             }
-            return faultLargeFolio(p, &m, block, order: PageGeometry.pmdOrder, .write, pages, &tally)
+            return faultLargeFolio(&f, block, order: PageGeometry.pmdOrder, .write, pages)
         case .anon(let run, _):
             var mapcounts: UInt64 = 0
             groups[run].pages.forEach(in: block) { range, page in mapcounts += UInt64(range.count) * UInt64(page.mapcount) }
             if mapcounts == UInt64(block.count) {
-                m.pages.assign(block, .anon(run: run, writable: true))
-                tally.faults += 1
-                tally.reuses += 1
+                f.mapping.pages.assign(block, .anon(run: run, writable: true))
+                f.tally.faults += 1
+                f.tally.reuses += 1
                 return min(block.upperBound, pages.upperBound)
             }
-            splitPMD(p, &m, at: pages.lowerBound)
+            splitPMD(f.process, &f.mapping, at: pages.lowerBound)
             return nil
         default:
             return nil
@@ -232,25 +227,25 @@ extension Simulator {
     /// folio that no process maps any more are counted freed at once, as if the deferred split
     /// had run (mm/huge_memory.c: deferred_split_folio; the kernel splits and frees them later,
     /// under memory pressure).
-    mutating func writeLargeFolio(_ p: Int, _ m: inout Mapping, _ range: Range<UInt64>, run: GroupID, order: UInt8, _ tally: inout FaultTally) {
+    mutating func writeLargeFolio(_ f: inout FaultContext, _ range: Range<UInt64>, run: GroupID, order: UInt8) {
         var position = range.lowerBound
         while position < range.upperBound {
             let folio = folioRange(run: run, order: order, at: position)
             let piece = position..<min(folio.upperBound, range.upperBound)
             let n = UInt64(piece.count)
-            if canReuseLargeFolio(m, run: run, folio) {
-                m.pages.assign(piece, .anon(run: run, writable: true))
-                tally.faults += n
-                tally.reuses += n
+            if canReuseLargeFolio(f.mapping, run: run, folio) {
+                f.mapping.pages.assign(piece, .anon(run: run, writable: true))
+                f.tally.faults += n
+                f.tally.reuses += n
             } else {
                 // Unlike a small page, a large folio's page can be copied when no one else maps
                 // it (the rest of the folio is still shared); the old page is then unmapped and
                 // no longer counts as anonymous memory (NR_ANON_MAPPED; measured:
                 // validation/mthp-unaligned.somw).
                 anonPages -= addMapcount(group: run, piece, delta: -1)
-                m.pages.assign(piece, .none)
-                _ = allocatePrivate(p, &m, piece, fromReservation: false, &tally)
-                tally.copies += n
+                f.mapping.pages.assign(piece, .none)
+                _ = allocatePrivate(&f, piece, fromReservation: false)
+                f.tally.copies += n
             }
             position = piece.upperBound
         }

@@ -42,21 +42,21 @@ extension Simulator {
     /// A write to a page a private file mapping has not mapped reads the file page into the page
     /// cache and copies it straight into a new private page (mm/memory.c: do_cow_fault): one
     /// fault, no page-cache page mapped.
-    mutating func cowFault(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
-        guard let object = m.object else { return pages.upperBound }
+    mutating func cowFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        guard let object = f.mapping.object else { return pages.upperBound }
         cachePages(object, pages, dirty: false)
-        return allocatePrivate(p, &m, pages, fromReservation: false, &tally)
+        return allocatePrivate(&f, pages, fromReservation: false)
     }
 
     /// Shared write fault: the page-cache page is made (if needed), dirtied and mapped writable
     /// (mm/memory.c: do_shared_fault).
-    mutating func sharedWriteFault(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
-        guard let object = m.object else { return pages.upperBound }
+    mutating func sharedWriteFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        guard let object = f.mapping.object else { return pages.upperBound }
         cachePages(object, pages, dirty: true)
         addMapcount(group: object, pages, delta: 1)
-        m.pages.assign(pages, .cache(writable: true, dirty: true))
-        tally.faults += UInt64(pages.count)
-        mapTables(p, m, pages)
+        f.mapping.pages.assign(pages, .cache(writable: true, dirty: true))
+        f.tally.faults += UInt64(pages.count)
+        mapTables(f.process, f.mapping, pages)
         return pages.upperBound
     }
 
@@ -65,12 +65,12 @@ extension Simulator {
     /// page-cache page takes the owner's reservation for that page (mm/hugetlb.c:
     /// hugetlb_wp, outside_reserve only when the old page is not the page-cache page;
     /// measured: docs/kernel-facts 11b, 11f).
-    mutating func copyFilePage(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
-        guard let object = m.object else { return pages.upperBound }
+    mutating func copyFilePage(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        guard let object = f.mapping.object else { return pages.upperBound }
         addMapcount(group: object, pages, delta: -1)
-        m.pages.assign(pages, .none)
-        let stop = allocatePrivate(p, &m, pages, fromReservation: true, &tally)
-        tally.copies += stop - pages.lowerBound
+        f.mapping.pages.assign(pages, .none)
+        let stop = allocatePrivate(&f, pages, fromReservation: true)
+        f.tally.copies += stop - pages.lowerBound
         return stop
     }
 
@@ -113,13 +113,13 @@ extension Simulator {
     /// from the VMA's start and may overlap the first aligned block. `readFaultAroundByPage` is
     /// the page-by-page reference this is held to (FaultAroundTests), and validation/ pins both
     /// to the kernel.
-    mutating func readFaultAround(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
+    mutating func readFaultAround(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
         guard !pages.isEmpty else { return pages.upperBound }
-        if faultAroundByPage { return readFaultAroundByPage(p, &m, pages, &tally) }
-        let object = m.object!
+        if faultAroundByPage { return readFaultAroundByPage(&f, pages) }
+        let object = f.mapping.object!
         let n = constants.faultAroundPages
-        let vma = m.vma.extent(containing: pages.lowerBound).range
-        let basePage = m.start / constants.pageBytes
+        let vma = f.mapping.vma.extent(containing: pages.lowerBound).range
+        let basePage = f.mapping.start / constants.pageBytes
         /// The first page at or after `index` whose address is aligned to the window.
         func alignedAtOrAfter(_ index: UInt64) -> UInt64 { (basePage + index + n - 1) / n * n - basePage }
         func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index).present }
@@ -135,14 +135,14 @@ extension Simulator {
         var headEnd = pages.lowerBound
         if pages.lowerBound < firstAligned {
             // The VMA's first window: the first access faults and maps its cached pages.
-            let head = faultAroundWindow(m, at: pages.lowerBound)
+            let head = faultAroundWindow(f.mapping, at: pages.lowerBound)
             if present(pages.lowerBound) { faults += 1 }
             windows.append(head)
             headEnd = head.upperBound
         }
         if max(pages.lowerBound, firstAligned) < pages.upperBound {
             let alignedPart = max(pages.lowerBound, firstAligned)..<pages.upperBound
-            let block = faultAroundWindow(m, at: alignedPart.lowerBound)
+            let block = faultAroundWindow(f.mapping, at: alignedPart.lowerBound)
             let touched = alignedPart.lowerBound..<min(block.upperBound, pages.upperBound)
             if headEnd > touched.lowerBound {
                 // The head window already mapped the cached pages of [start, headEnd): the block
@@ -165,23 +165,23 @@ extension Simulator {
                     let first = alignedAtOrAfter(r.lowerBound)
                     if first < r.upperBound { faults += (r.upperBound - first + n - 1) / n }
                 }
-                windows.append(faultAroundWindow(m, at: pages.upperBound - 1))
+                windows.append(faultAroundWindow(f.mapping, at: pages.upperBound - 1))
             }
         }
-        tally.faults += faults
+        f.tally.faults += faults
         // Cached pages of the windows outside the touched range are mapped too.
         for window in windows {
             if window.lowerBound < pages.lowerBound {
-                mapCached(object, &m, window.lowerBound..<min(window.upperBound, pages.lowerBound))
+                mapCached(object, &f.mapping, window.lowerBound..<min(window.upperBound, pages.lowerBound))
             }
             if window.upperBound > pages.upperBound {
-                mapCached(object, &m, max(window.lowerBound, pages.upperBound)..<window.upperBound)
+                mapCached(object, &f.mapping, max(window.lowerBound, pages.upperBound)..<window.upperBound)
             }
         }
         cachePages(object, pages, dirty: false)
         addMapcount(group: object, pages, delta: 1)
-        m.pages.assign(pages, .cache(writable: !m.isPrivate, dirty: false))
-        mapTables(p, m, pages)
+        f.mapping.pages.assign(pages, .cache(writable: !f.mapping.isPrivate, dirty: false))
+        mapTables(f.process, f.mapping, pages)
         return pages.upperBound
     }
 
@@ -199,17 +199,17 @@ extension Simulator {
     /// unmapped page faults, maps the cached pages of its window, and reads the page into the
     /// cache if it is not there. The reference for the extent-based path, used when
     /// `faultAroundByPage` is set.
-    mutating func readFaultAroundByPage(_ p: Int, _ m: inout Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) -> UInt64 {
-        let object = m.object!
-        for index in pages where m.pages.value(at: index) == .none {
-            tally.faults += 1
-            mapCached(object, &m, faultAroundWindow(m, at: index))
-            if m.pages.value(at: index) == .none {
+    mutating func readFaultAroundByPage(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        let object = f.mapping.object!
+        for index in pages where f.mapping.pages.value(at: index) == .none {
+            f.tally.faults += 1
+            mapCached(object, &f.mapping, faultAroundWindow(f.mapping, at: index))
+            if f.mapping.pages.value(at: index) == .none {
                 cachePages(object, index..<(index + 1), dirty: false)
-                mapCached(object, &m, index..<(index + 1))
+                mapCached(object, &f.mapping, index..<(index + 1))
             }
         }
-        mapTables(p, m, pages)
+        mapTables(f.process, f.mapping, pages)
         return pages.upperBound
     }
 }

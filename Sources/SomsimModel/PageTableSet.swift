@@ -126,12 +126,12 @@ extension Simulator {
     /// `mapTables`, skipping tables this statement already populated: a touch of many pages in
     /// one table (random or strided) then costs one lookup per table, not three per page. Within
     /// one statement nothing frees tables, so what was populated stays.
-    mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>, _ tally: inout FaultTally) {
-        let tables = PageTableSet.indices(address(pages, in: m), level: m.mappingLevel)
-        if tally.populatedTables.lowerBound <= tables.lowerBound && tables.upperBound <= tally.populatedTables.upperBound {
+    mutating func mapTables(_ f: inout FaultContext, _ pages: Range<UInt64>) {
+        let tables = PageTableSet.indices(address(pages, in: f.mapping), level: f.mapping.mappingLevel)
+        if f.tally.populatedTables.lowerBound <= tables.lowerBound && tables.upperBound <= f.tally.populatedTables.upperBound {
             return
         }
-        mapTables(p, m, pages)
-        tally.populatedTables = tables
+        mapTables(f.process, f.mapping, pages)
+        f.tally.populatedTables = tables
     }
 }
