@@ -161,6 +161,34 @@ extension VMAFlags {
     var isDefaultForMerge: Bool { mapped && !dontfork && !wipeonfork && !hugepage && !nohugepage }
 }
 
+/// Which process: an index into `Simulator.processes`, in creation order (a process that exited
+/// keeps its place).
+struct ProcessID: Hashable {
+    let index: Int
+}
+
+/// Every process of a run, alive or not, in creation order.
+struct SimProcesses: Sequence {
+    private var all: [SimProcess] = []
+
+    subscript(_ id: ProcessID) -> SimProcess {
+        get { all[id.index] }
+        set { all[id.index] = newValue }
+        _modify { yield &all[id.index] }
+    }
+
+    /// The ids of every process, in creation order.
+    var ids: [ProcessID] { all.indices.map(ProcessID.init(index:)) }
+
+    /// Adds a process; returns its id.
+    mutating func append(_ process: SimProcess) -> ProcessID {
+        all.append(process)
+        return ProcessID(index: all.count - 1)
+    }
+
+    func makeIterator() -> IndexingIterator<[SimProcess]> { all.makeIterator() }
+}
+
 extension Simulator {
     /// A new private anonymous mapping placed right against another private anonymous mapping of
     /// the process, whose touching VMA has the same flags, becomes part of that VMA in the kernel
@@ -171,7 +199,7 @@ extension Simulator {
     /// (anon_vma_clone). Measured: random validation workloads where a mapping only read sat next
     /// to one written (docs/validation.md, "Model changes"). Merges that madvise makes later, and
     /// THPs across the merged range, are not modelled.
-    mutating func mergeWithNeighbours(_ p: Int, _ new: inout Mapping) {
+    mutating func mergeWithNeighbours(_ p: ProcessID, _ new: inout Mapping) {
         guard new.mergesAsAnonymous else { return }
         var above: Mapping? = nil
         var below: Mapping? = nil
@@ -214,7 +242,7 @@ extension Simulator {
 
     /// Marks `m` (being faulted, not in `processes[p]`) as having an anon_vma, with every mapping
     /// of the process that shares its VMA.
-    mutating func markAnonVMA(_ p: Int, _ m: inout Mapping) {
+    mutating func markAnonVMA(_ p: ProcessID, _ m: inout Mapping) {
         // Already marked (every fault that allocates calls this): nothing to do, and the VMA's
         // other mappings were marked with it.
         var marked = true

@@ -198,11 +198,11 @@ extension Simulator {
     }
 
     /// The process the OOM killer picks (see `makeRoom`).
-    func oomVictim(faulting p: Int, inFlight: Mapping) -> Int {
+    func oomVictim(faulting p: ProcessID, inFlight: Mapping) -> ProcessID {
         var chosen = p
         var chosenPoints: UInt64 = 0
         var first = true
-        for q in processes.indices where processes[q].alive {
+        for q in processes.ids where processes[q].alive {
             var rss: UInt64 = 0
             for mapping in processes[q].mappings.values { rss += residentPages(mapping) }
             if q == p { rss += residentPages(inFlight) }

@@ -26,7 +26,7 @@ struct FaultTally {
 /// statement did.
 struct FaultContext {
     /// The faulting process (`Simulator.processes` index).
-    let process: Int
+    let process: ProcessID
     let access: Access
     var mapping: Mapping
     var tally = FaultTally()
@@ -36,7 +36,7 @@ extension Simulator {
     /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range
     /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
     /// would give (EFAULT past the end of the mapping), or nil.
-    mutating func touch(_ p: Int, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
+    mutating func touch(_ p: ProcessID, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
         guard let mapping = processes[p].mappings[name] else { return .EFAULT }
         guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return .EFAULT }
         fault(p, name, pages: pattern.pageRuns(range, pageBytes: mapping.pageBytes), access: access)
@@ -47,7 +47,7 @@ extension Simulator {
     /// in order, as a program touching one byte per page would, taking the faults the kernel
     /// takes. A SIGBUS or SIGSEGV stops the touch and kills the process.
     @discardableResult
-    mutating func fault(_ p: Int, _ name: String, pages ranges: [Range<UInt64>], access: Access) -> Bool {
+    mutating func fault(_ p: ProcessID, _ name: String, pages ranges: [Range<UInt64>], access: Access) -> Bool {
         guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
         var f = FaultContext(process: p, access: access, mapping: mapping)
         let handledInBulk = bulkFault(&f, ranges)

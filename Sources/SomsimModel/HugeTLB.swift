@@ -96,7 +96,7 @@ extension Simulator {
     /// Private HugeTLB pages `pages` of `mapping` were zapped and `freed` of them no longer mapped:
     /// they return to the pool, and with `restoringReservation` (MADV_DONTNEED by the owner) their
     /// reservation to the mapping (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation").
-    mutating func freeHugePages(_ p: Int, _ mapping: Mapping, _ pages: Range<UInt64>, freed: UInt64, restoringReservation: Bool) {
+    mutating func freeHugePages(_ p: ProcessID, _ mapping: Mapping, _ pages: Range<UInt64>, freed: UInt64, restoringReservation: Bool) {
         guard let huge = mapping.huge else { return }
         pools[huge].free += freed
         if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) {
@@ -178,8 +178,8 @@ extension Simulator {
 
     /// Unmaps `pages` of `run` from every other process's mapping `name` and marks those
     /// mappings so that a later fault there raises SIGBUS.
-    mutating func unmapFromOthers(_ p: Int, _ name: String, run: GroupID, _ pages: Range<UInt64>) {
-        for q in processes.indices where q != p && processes[q].alive {
+    mutating func unmapFromOthers(_ p: ProcessID, _ name: String, run: GroupID, _ pages: Range<UInt64>) {
+        for q in processes.ids where q != p && processes[q].alive {
             guard var other = processes[q].mappings[name] else { continue }
             var touched = false
             for (range, state) in other.pages.extents(in: pages) {

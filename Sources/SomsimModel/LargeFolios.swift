@@ -22,7 +22,7 @@ extension Simulator {
     /// thp_vma_suitable_order). Smaller orders need every PTE of the range empty (mm/memory.c:
     /// alloc_anon_folio, pte_range_none). A read allocates nothing: below the PMD size it maps
     /// the 4 KiB zero page (do_anonymous_page), at the PMD size the huge zero page.
-    func largeFolio(_ p: Int, _ m: Mapping, at index: UInt64, _ access: Access) -> (range: Range<UInt64>, order: Int)? {
+    func largeFolio(_ p: ProcessID, _ m: Mapping, at index: UInt64, _ access: Access) -> (range: Range<UInt64>, order: Int)? {
         guard m.huge == nil, m.isPrivateAnonymousLike else { return nil }
         // The som pool maps a whole aligned 2 MiB block with one PMD entry, whatever `thp` says.
         let orders = m.isSingleOwner ? [PageGeometry.pmdOrder] : largeFolioOrders
@@ -82,7 +82,7 @@ extension Simulator {
     /// Extends the PMD-size folio `first` over the following whole 2 MiB blocks of `pages` (one
     /// unmapped extent inside one VMA) that have no PTE table: each would get a THP of its own,
     /// so they are handled in one step, one fault per folio, never per page.
-    func pmdRun(_ p: Int, _ m: Mapping, from first: Range<UInt64>, within pages: Range<UInt64>) -> Range<UInt64> {
+    func pmdRun(_ p: ProcessID, _ m: Mapping, from first: Range<UInt64>, within pages: Range<UInt64>) -> Range<UInt64> {
         let span = UInt64(first.count)
         // The folio may end past the touched range (it is aligned, the range need not be).
         guard pages.upperBound > first.upperBound else { return first }
@@ -152,7 +152,7 @@ extension Simulator {
 
     /// Replaces this process's PMD entry for the block holding `index` by a PTE table that maps
     /// the same pages (mm/huge_memory.c: __split_huge_pmd). The folio itself stays whole.
-    mutating func splitPMD(_ p: Int, _ m: inout Mapping, at index: UInt64) {
+    mutating func splitPMD(_ p: ProcessID, _ m: inout Mapping, at index: UInt64) {
         guard isPMDMapped(m, at: index) else { return }
         let block = pmdBlock(m, at: index)
         setPMDMapped(&m, block, false)
@@ -259,7 +259,7 @@ extension Simulator {
     /// Splits the PMD mappings of THPs that straddle an edge of `range`: madvise splits the VMA
     /// there, and a VMA boundary or a partial zap inside a THP splits its PMD
     /// (mm/huge_memory.c: vma_adjust_trans_huge; mm/memory.c: zap_pmd_range).
-    mutating func splitPMDs(_ p: Int, _ name: String, atEdgesOf range: Range<UInt64>) {
+    mutating func splitPMDs(_ p: ProcessID, _ name: String, atEdgesOf range: Range<UInt64>) {
         guard var m = processes[p].mappings[name], m.pmdMapped != nil else { return }
         let span: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         let startPage = m.start / constants.pageBytes

@@ -94,7 +94,7 @@ struct PageTableSet {
 
 extension Simulator {
     /// Changes process `p`'s page tables, keeping `tablePages`.
-    mutating func editTables(_ p: Int, _ body: (inout PageTableSet) -> Void) {
+    mutating func editTables(_ p: ProcessID, _ body: (inout PageTableSet) -> Void) {
         let before = processes[p].pageTables.total
         body(&processes[p].pageTables)
         tablePages = tablePages + processes[p].pageTables.total - before
@@ -102,7 +102,7 @@ extension Simulator {
 
     /// Allocates the page tables for every page of `ranges` (4 KiB pages), one call per run of
     /// adjacent PTE tables.
-    mutating func mapTables(_ p: Int, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
+    mutating func mapTables(_ p: ProcessID, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
         let shift = PageTableLevel.pte.spanShift
         var current: Range<UInt64>? = nil
         for range in ranges {
@@ -118,7 +118,7 @@ extension Simulator {
     }
 
     /// Allocates the page tables that map `pages` of `m` in process `p`.
-    mutating func mapTables(_ p: Int, _ m: Mapping, _ pages: Range<UInt64>) {
+    mutating func mapTables(_ p: ProcessID, _ m: Mapping, _ pages: Range<UInt64>) {
         let addresses = address(pages, in: m)
         editTables(p) { $0.populate(addresses, lowestLevel: m.mappingLevel) }
     }

@@ -5,8 +5,7 @@ import SomsimWorkload
 
 extension Simulator {
     mutating func spawn(_ name: String) {
-        processIndex[name] = processes.count
-        processes.append(SimProcess(name: name))
+        processIndex[name] = processes.append(SimProcess(name: name))
         liveProcesses += 1
     }
 
@@ -16,7 +15,7 @@ extension Simulator {
     /// was dropped; private pages then become write-protected in both processes. Shared, file and
     /// zero-page-only VMAs are faulted in again by the child (measured: docs/kernel-facts, 2e, 4b,
     /// 6 "shared hugetlb").
-    mutating func fork(_ p: Int, child name: String) {
+    mutating func fork(_ p: ProcessID, child name: String) {
         var child = SimProcess(name: name)
         child.layout = processes[p].layout
         // VMA by VMA in address order, as dup_mmap walks them.
@@ -65,15 +64,14 @@ extension Simulator {
             processes[p].mappings[mappingName] = parentMapping
             child.mappings[mappingName] = mapping
         }
-        processIndex[name] = processes.count
-        processes.append(child)
+        processIndex[name] = processes.append(child)
         liveProcesses += 1
         liveMappings += UInt64(child.mappings.count)
         tablePages += child.pageTables.total
     }
 
     /// exit(2): every mapping is unmapped and every page table freed.
-    mutating func exit(_ p: Int) {
+    mutating func exit(_ p: ProcessID) {
         // In address order, as exit_mmap unmaps the VMAs.
         for name in processes[p].mappingNamesByAddress {
             munmap(p, name)
@@ -84,7 +82,7 @@ extension Simulator {
     }
 
     /// A signal the kernel raises on a bad access; its default action kills the process.
-    mutating func kill(_ p: Int, signal: Signal) {
+    mutating func kill(_ p: ProcessID, signal: Signal) {
         processes[p].signals.append(signal)
         outcome.kills.append(Kill(process: processes[p].name, signal: signal))
         exit(p)

@@ -8,8 +8,8 @@ public struct Simulator {
     public let machine: MachineSpec
     public let constants: KernelConstants
 
-    var processes: [SimProcess] = []
-    var processIndex: [String: Int] = [:]
+    var processes = SimProcesses()
+    var processIndex: [String: ProcessID] = [:]
     var groups = FrameGroups()
     var namedObjects: [String: GroupID] = [:]
     var pools = HugeTLBPools()

@@ -5,7 +5,7 @@ import SomsimWorkload
 
 extension Simulator {
     /// mmap(2). Returns the errno the kernel would give, or nil.
-    mutating func mmap(_ p: Int, name: String, length: UInt64, options: MmapOptions, line: Int) -> Errno? {
+    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, line: Int) -> Errno? {
         let pageBytes = options.pageBytes
         let pageCount = length / pageBytes
         // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
@@ -51,7 +51,7 @@ extension Simulator {
 
     /// munmap(2) of a whole mapping: pages unmapped (freed when no process maps them any more),
     /// outstanding HugeTLB reservations returned, page tables freed.
-    mutating func munmap(_ p: Int, _ name: String) {
+    mutating func munmap(_ p: ProcessID, _ name: String) {
         guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return }
         liveMappings -= 1
         zap(p, mapping, 0..<mapping.pageCount)
@@ -69,7 +69,7 @@ extension Simulator {
     /// a private HugeTLB mapping) a freed page's reservation is given back to the mapping
     /// (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation"; measured:
     /// docs/kernel-facts, 6h).
-    mutating func zap(_ p: Int, _ mapping: Mapping, _ range: Range<UInt64>, restoringReservation: Bool = false) {
+    mutating func zap(_ p: ProcessID, _ mapping: Mapping, _ range: Range<UInt64>, restoringReservation: Bool = false) {
         for (pages, state) in mapping.pages.extents(in: range) {
             switch state {
             case .none, .zero:
@@ -101,7 +101,7 @@ extension Simulator {
     /// returns its error at once, with the VMAs before it done; an unmapped gap is remembered and
     /// returned as ENOMEM at the end, after everything else was done (measured: docs/kernel-facts
     /// 12). Nothing of the process is assumed to lie outside its workload mappings.
-    mutating func madvise(_ p: Int, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
+    mutating func madvise(_ p: ProcessID, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
         guard let own = processes[p].mappings[name] else { return .ENOMEM }
         let offset = byteRange.offsetBytes
         let ownBytes = own.end - own.start
@@ -138,7 +138,7 @@ extension Simulator {
     /// it would have to split the VMA inside a huge page (hugetlb_vm_op_split), unless the flags
     /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
     /// 12f, 12g.
-    mutating func advise(_ p: Int, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
+    mutating func advise(_ p: ProcessID, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
         let mapping = processes[p].mappings[name]!
         let pageBytes = mapping.pageBytes
         let startsInsidePage = bytes.lowerBound % pageBytes != 0
@@ -208,7 +208,7 @@ extension Simulator {
 
     /// MADV_DONTNEED of `range` (pages of one VMA of mapping `name`): zaps it; the next touch
     /// faults anew.
-    mutating func dontneed(_ p: Int, _ name: String, _ range: Range<UInt64>) {
+    mutating func dontneed(_ p: ProcessID, _ name: String, _ range: Range<UInt64>) {
         let mapping = processes[p].mappings[name]!
         zap(p, mapping, range, restoringReservation: true)
         processes[p].mappings[name]!.pages.assign(range, .none)
