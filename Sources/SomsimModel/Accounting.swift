@@ -1,3 +1,6 @@
+// Accounting: smaps-style sums, PSS in the kernel's fixed point, the memmap and system
+// counters — fs/proc/task_mmu.c, mm/sparse.c.
+
 import SomsimWorkload
 
 /// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.

@@ -1,3 +1,6 @@
+// Address space: a process, its mappings and page states, VMA flags, layout and VMA merging —
+// mm/vma.c, mm/mmap.c (vm_unmapped_area).
+
 import SomsimWorkload
 
 /// How one page of a mapping is mapped in one process.

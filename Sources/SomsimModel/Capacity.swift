@@ -1,3 +1,6 @@
+// Capacity: what RAM holds — pool sizing, overcommit, the OOM killer — mm/hugetlb.c,
+// mm/util.c, mm/oom_kill.c, mm/page_alloc.c.
+
 import SomsimWorkload
 
 /// Memory capacity: what of the machine's RAM the workload may use, and what the kernel does when

@@ -1,3 +1,6 @@
+// Page tables: tables per level, allocated by faults and fork, freed by munmap and reclaim —
+// mm/memory.c (__pte_alloc, copy_page_range, free_pgtables), mm/pt_reclaim.c.
+
 import SomsimWorkload
 
 /// The page tables of one process inside the workload window, as sets of table indices.

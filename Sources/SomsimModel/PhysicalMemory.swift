@@ -1,3 +1,6 @@
+// Physical memory: frames and their mapcounts, grouped into anonymous runs and page-cache
+// objects — mm/rmap.c (mapcounts), include/linux/mm_types.h (struct folio).
+
 import SomsimWorkload
 
 /// What the engine knows about one physical page: how many processes map it, and for page-cache

@@ -1,3 +1,6 @@
+// The simulator: its state, and statements applied one at a time, each dispatched to the file of
+// its mechanism (Processes, VMAOperations, FaultDispatch). No kernel file of its own.
+
 import SomsimWorkload
 
 /// Replays a workload through a model of today's kernel: processes, mappings, faults, fork and
