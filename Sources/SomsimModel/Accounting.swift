@@ -1,3 +1,6 @@
+// Accounting: smaps-style sums, PSS in the kernel's fixed point, the memmap and system
+// counters — fs/proc/task_mmu.c, mm/sparse.c.
+
 import SomsimWorkload
 
 /// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.
@@ -93,9 +96,9 @@ struct PrefixCache {
 
     init(groupCount: Int) { byGroup = Array(repeating: nil, count: groupCount) }
 
-    subscript(_ id: Int32) -> GroupPrefix? {
-        get { byGroup[Int(id)] }
-        set { byGroup[Int(id)] = newValue }
+    subscript(_ id: GroupID) -> GroupPrefix? {
+        get { byGroup[Int(id.index)] }
+        set { byGroup[Int(id.index)] = newValue }
     }
 }
 
@@ -115,17 +118,17 @@ extension Simulator {
     }
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
-    func groupSums(_ id: Int32, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
-        let pageBytes = groups[Int(id)].huge?.bytes ?? constants.pageBytes
+    func groupSums(_ id: GroupID, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
+        let pageBytes = groups[id].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
         // Small queries (a page or a few extents) walk the group directly; the first query that
         // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
         var visited = 0
-        for (pages, page) in groups[Int(id)].pages.sequence(in: range) {
+        for (pages, page) in groups[id].pages.sequence(in: range) {
             visited += 1
             if visited > 32 {
-                let prefix = GroupPrefix(groups[Int(id)], pageBytes: pageBytes)
+                let prefix = GroupPrefix(groups[id], pageBytes: pageBytes)
                 prefixes[id] = prefix
                 return prefix.sums(range)
             }
@@ -194,9 +197,8 @@ extension Simulator {
         var pages = Self.bootMemmapPages(machine.ramBytes, constants)
         if machine.hvo {
             for huge in HugePageSize.allCases {
-                let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
                 // Pools never hold more than RAM (`sizePools`), so this never goes below zero.
-                pages = pages.subtractingClamped(pools[huge]!.total * (perPage - min(machine.hvoKeptPages, perPage)))
+                pages = pages.subtractingClamped(pools[huge].total * hvoFreedPages(perHugePage: huge))
             }
         }
         return pages
@@ -212,12 +214,12 @@ extension Simulator {
     private func systemMetrics() -> SystemMetrics {
         var system = SystemMetrics()
         system.memmapPages = memmapPages()
-        system.hugetlb2MTotal = pools[.size2M]!.total
-        system.hugetlb1GTotal = pools[.size1G]!.total
-        system.hugetlb2MFree = pools[.size2M]!.free
-        system.hugetlb2MReserved = pools[.size2M]!.reserved
-        system.hugetlb1GFree = pools[.size1G]!.free
-        system.hugetlb1GReserved = pools[.size1G]!.reserved
+        system.hugetlb2MTotal = pools[.size2M].total
+        system.hugetlb1GTotal = pools[.size1G].total
+        system.hugetlb2MFree = pools[.size2M].free
+        system.hugetlb2MReserved = pools[.size2M].reserved
+        system.hugetlb1GFree = pools[.size1G].free
+        system.hugetlb1GReserved = pools[.size1G].reserved
         system.anonBytes = anonPages * constants.pageBytes
         let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
         for process in processes where process.alive {

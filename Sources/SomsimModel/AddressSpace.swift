@@ -1,3 +1,6 @@
+// Address space: a process, its mappings and page states, VMA flags, layout and VMA merging —
+// mm/vma.c, mm/mmap.c (vm_unmapped_area).
+
 import SomsimWorkload
 
 /// How one page of a mapping is mapped in one process.
@@ -7,7 +10,7 @@ enum PageState: ExtentValue {
     /// The shared zero page, mapped read-only by a read fault on private anonymous memory.
     case zero
     /// A private anonymous page of run `run`, at the same index; write-protected after fork.
-    case anon(run: Int32, writable: Bool)
+    case anon(run: GroupID, writable: Bool)
     /// The page-cache page at the same index of the mapping's object; `dirty` is this process's
     /// page-table dirty bit. Private file mappings map it read-only (a write copies it).
     case cache(writable: Bool, dirty: Bool)
@@ -36,7 +39,7 @@ struct Mapping {
     var options: MmapOptions
     var pageCount: UInt64
     /// The page-cache object behind a shared, file or shared HugeTLB mapping.
-    var object: Int32?
+    var object: GroupID?
     var pages: ExtentMap<PageState>
     var vma: ExtentMap<VMAFlags>
     /// Private HugeTLB: pages whose reservation is still outstanding. Only the process that made
@@ -83,9 +86,13 @@ struct SimProcess {
     var minorFaults: UInt64 = 0
     var cowCopies: UInt64 = 0
     var cowReuses: UInt64 = 0
-    var signals: [String] = []
+    var signals: [Signal] = []
 
     init(name: String) { self.name = name }
+
+    /// The names of the process's mappings in address order, as the kernel walks its VMAs
+    /// (`mappings` is a dictionary, whose order is random).
+    var mappingNamesByAddress: [String] { layout.map(\.name) }
 
     /// The highest address range of `length` bytes aligned to `alignment` that fits in the
     /// workload window below every mapping above it: Linux's top-down search (mm/mmap.c:
@@ -157,6 +164,34 @@ extension VMAFlags {
     var isDefaultForMerge: Bool { mapped && !dontfork && !wipeonfork && !hugepage && !nohugepage }
 }
 
+/// Which process: an index into `Simulator.processes`, in creation order (a process that exited
+/// keeps its place).
+struct ProcessID: Hashable {
+    let index: Int
+}
+
+/// Every process of a run, alive or not, in creation order.
+struct SimProcesses: Sequence {
+    private var all: [SimProcess] = []
+
+    subscript(_ id: ProcessID) -> SimProcess {
+        get { all[id.index] }
+        set { all[id.index] = newValue }
+        _modify { yield &all[id.index] }
+    }
+
+    /// The ids of every process, in creation order.
+    var ids: [ProcessID] { all.indices.map(ProcessID.init(index:)) }
+
+    /// Adds a process; returns its id.
+    mutating func append(_ process: SimProcess) -> ProcessID {
+        all.append(process)
+        return ProcessID(index: all.count - 1)
+    }
+
+    func makeIterator() -> IndexingIterator<[SimProcess]> { all.makeIterator() }
+}
+
 extension Simulator {
     /// A new private anonymous mapping placed right against another private anonymous mapping of
     /// the process, whose touching VMA has the same flags, becomes part of that VMA in the kernel
@@ -167,7 +202,7 @@ extension Simulator {
     /// (anon_vma_clone). Measured: random validation workloads where a mapping only read sat next
     /// to one written (docs/validation.md, "Model changes"). Merges that madvise makes later, and
     /// THPs across the merged range, are not modelled.
-    mutating func mergeWithNeighbours(_ p: Int, _ new: inout Mapping) {
+    mutating func mergeWithNeighbours(_ p: ProcessID, _ new: inout Mapping) {
         guard new.mergesAsAnonymous else { return }
         var above: Mapping? = nil
         var below: Mapping? = nil
@@ -210,7 +245,7 @@ extension Simulator {
 
     /// Marks `m` (being faulted, not in `processes[p]`) as having an anon_vma, with every mapping
     /// of the process that shares its VMA.
-    mutating func markAnonVMA(_ p: Int, _ m: inout Mapping) {
+    mutating func markAnonVMA(_ p: ProcessID, _ m: inout Mapping) {
         // Already marked (every fault that allocates calls this): nothing to do, and the VMA's
         // other mappings were marked with it.
         var marked = true
@@ -222,4 +257,15 @@ extension Simulator {
             processes[p].mappings[name]!.vma.modify(0..<other.pageCount) { _, flags in flags.anonVMA = true }
         }
     }
+}
+
+extension Simulator {
+    func address(_ pages: Range<UInt64>, in mapping: Mapping) -> Range<UInt64> {
+        (mapping.start + pages.lowerBound * mapping.pageBytes)..<(mapping.start + pages.upperBound * mapping.pageBytes)
+    }
+}
+
+extension Mapping {
+    /// Single-owner memory from the som pool (`mmap … som`).
+    var isSingleOwner: Bool { options.som }
 }

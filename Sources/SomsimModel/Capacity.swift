@@ -1,3 +1,6 @@
+// Capacity: what RAM holds — pool sizing, overcommit, the OOM killer — mm/hugetlb.c,
+// mm/util.c, mm/oom_kill.c, mm/page_alloc.c.
+
 import SomsimWorkload
 
 /// Memory capacity: what of the machine's RAM the workload may use, and what the kernel does when
@@ -78,7 +81,7 @@ extension Simulator {
     /// free-page reserve. (Called on every fault step, so it is worked out once.)
     func fixedUsedPages() -> UInt64 {
         let page = constants.pageBytes
-        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1]!.total * ($1.bytes / page) }
+        let poolPages = HugePageSize.allCases.reduce(UInt64(0)) { $0 + pools[$1].total * ($1.bytes / page) }
         return memmapPages() + poolPages + budget.reservePages
     }
 
@@ -97,8 +100,7 @@ extension Simulator {
         var free = budget.ramPages.subtractingClamped(budget.bootMemmapPages + budget.reservePages)
         for (huge, requested) in [(HugePageSize.size2M, machine.hugetlb2MPages), (.size1G, machine.hugetlb1GPages)] {
             let size = huge.bytes / page
-            let perPage = constants.vmemmapPages(perHugePage: huge.bytes)
-            let cost = machine.hvo ? size - (perPage - min(machine.hvoKeptPages, perPage)) : size
+            let cost = machine.hvo ? size - hvoFreedPages(perHugePage: huge) : size
             let fits = free >= size ? 1 + (free - size) / cost : 0
             let allocated = min(requested, fits)
             free -= allocated * cost
@@ -125,8 +127,8 @@ extension Simulator {
 
     // MARK: - The OOM killer
 
-    /// Makes sure the fault step `position..<end` of mapping `m` (not in `processes[p]` while
-    /// it is being faulted) can allocate what it needs. Near the limit, the step is shortened
+    /// Makes sure the fault step `position..<end` of the faulting mapping `f.mapping` (not in
+    /// its process while it is being faulted) can allocate what it needs. Near the limit, the step is shortened
     /// to what fits and large folios are not allocated (a THP allocation is the first to fail
     /// when memory is short, and the fault falls back to 4 KiB pages). When nothing fits, the
     /// OOM killer runs: it kills the live process with the highest badness — its RSS plus its
@@ -135,36 +137,34 @@ extension Simulator {
     /// select_bad_process walks the task list in creation order and takes a later task with
     /// equal points. Returns false when the faulting process itself was chosen: it dies of
     /// SIGKILL (`tally.signal`).
-    mutating func makeRoom(
-        _ p: Int, _ m: Mapping, _ position: UInt64, _ end: inout UInt64, _ state: PageState, _ access: Access, _ tally: inout FaultTally
-    ) -> Bool {
-        tally.noLargeFolios = false
+    mutating func makeRoom(_ f: inout FaultContext, _ position: UInt64, _ end: inout UInt64, _ state: PageState) -> Bool {
+        f.tally.noLargeFolios = false
         // A step allocates at most its pages, and a large folio may reach up to a PMD-size folio
         // before or past them.
-        let slack: UInt64 = 1 << UInt64(Self.pmdOrder)
+        let slack: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         while true {
             let room = roomPages()
             if room >= end - position + slack { return true }
-            let (need, perPage) = allocationNeed(m, position..<end, state, access)
+            let (need, perPage) = allocationNeed(f.mapping, position..<end, state, f.access)
             if need == 0 || need + slack <= room { return true }
             if room > slack + perPage {
                 end = position + (room - slack) / perPage
                 return true
             }
             // Less than a PMD-size folio left: 4 KiB pages only, as many as fit.
-            tally.noLargeFolios = true
+            f.tally.noLargeFolios = true
             if need <= room { return true }
             if room >= perPage {
                 end = position + room / perPage
                 return true
             }
-            let victim = oomVictim(faulting: p, inFlight: m)
+            let victim = oomVictim(faulting: f.process, inFlight: f.mapping)
             capacityEvents.append(.oomKill(process: processes[victim].name))
-            if victim == p {
-                tally.signal = "SIGKILL"
+            if victim == f.process {
+                f.tally.signal = .SIGKILL
                 return false
             }
-            kill(victim, signal: "SIGKILL")
+            kill(victim, signal: .SIGKILL)
         }
     }
 
@@ -174,10 +174,10 @@ extension Simulator {
     func allocationNeed(_ m: Mapping, _ range: Range<UInt64>, _ state: PageState, _ access: Access) -> (UInt64, UInt64) {
         guard m.huge == nil else { return (0, 1) }  // HugeTLB pages come from the pools.
         let count = UInt64(range.count)
-        func missing(_ object: Int32?) -> UInt64 {
+        func missing(_ object: GroupID?) -> UInt64 {
             guard let object else { return 0 }
             var n: UInt64 = 0
-            groups[Int(object)].pages.forEach(in: range) { r, page in if !page.present { n += UInt64(r.count) } }
+            groups[object].pages.forEach(in: range) { r, page in if !page.present { n += UInt64(r.count) } }
             return n
         }
         switch state {
@@ -191,7 +191,7 @@ extension Simulator {
         case .anon(let run, let writable):
             guard access == .write, !writable else { return (0, 1) }
             var copies: UInt64 = 0
-            groups[Int(run)].pages.forEach(in: range) { r, page in
+            groups[run].pages.forEach(in: range) { r, page in
                 if page.mapcount > 1 || page.order > 0 { copies += UInt64(r.count) }
             }
             return (copies, 1)
@@ -201,11 +201,11 @@ extension Simulator {
     }
 
     /// The process the OOM killer picks (see `makeRoom`).
-    func oomVictim(faulting p: Int, inFlight: Mapping) -> Int {
+    func oomVictim(faulting p: ProcessID, inFlight: Mapping) -> ProcessID {
         var chosen = p
         var chosenPoints: UInt64 = 0
         var first = true
-        for q in processes.indices where processes[q].alive {
+        for q in processes.ids where processes[q].alive {
             var rss: UInt64 = 0
             for mapping in processes[q].mappings.values { rss += residentPages(mapping) }
             if q == p { rss += residentPages(inFlight) }

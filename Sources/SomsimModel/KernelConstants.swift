@@ -41,6 +41,12 @@ public struct KernelConstants: Equatable, Sendable {
 
     /// vmemmap pages behind one huge page of `hugePageBytes`: its struct pages, in base pages.
     public func vmemmapPages(perHugePage hugePageBytes: UInt64) -> UInt64 {
+        Self.vmemmapPages(perHugePage: hugePageBytes, pageBytes: pageBytes, structPageBytes: structPageBytes)
+    }
+
+    /// The one formula for vmemmap pages behind `hugePageBytes` of memory (a huge page, or a
+    /// memory section): a `struct page` per base page, in base pages.
+    static func vmemmapPages(perHugePage hugePageBytes: UInt64, pageBytes: UInt64, structPageBytes: UInt64) -> UInt64 {
         hugePageBytes / pageBytes * structPageBytes / pageBytes
     }
 }

@@ -1,3 +1,8 @@
+// Page tables: tables per level, allocated by faults and fork, freed by munmap and reclaim —
+// mm/memory.c (__pte_alloc, copy_page_range, free_pgtables), mm/pt_reclaim.c.
+
+import SomsimWorkload
+
 /// The page tables of one process inside the workload window, as sets of table indices.
 ///
 /// x86-64 with 4-level paging: a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table 512 GiB.
@@ -5,8 +10,8 @@
 /// last VMA in its span is unmapped (mm/memory.c: free_pgtables, free_pgd_range with the
 /// neighbouring VMAs as floor and ceiling); zapping pages alone does not free tables.
 struct PageTableSet {
-    /// Address bits covered by one table at each level: PTE, PMD, PUD.
-    static let spanShifts: [UInt64] = [21, 30, 39]
+    /// Address bits covered by one table at each level: PTE, PMD, PUD (`PageTableLevel`).
+    static let spanShifts: [UInt64] = PageTableLevel.allCases.map(\.spanShift)
 
     /// `levels[l]` is true at index `i` when the table covering `[i << shift, (i+1) << shift)` exists.
     private(set) var levels: [ExtentMap<Bool>] = spanShifts.map {
@@ -87,5 +92,49 @@ struct PageTableSet {
             }
             return count
         }
+    }
+}
+
+extension Simulator {
+    /// Changes process `p`'s page tables, keeping `tablePages`.
+    mutating func editTables(_ p: ProcessID, _ body: (inout PageTableSet) -> Void) {
+        let before = processes[p].pageTables.total
+        body(&processes[p].pageTables)
+        tablePages = tablePages + processes[p].pageTables.total - before
+    }
+
+    /// Allocates the page tables for every page of `ranges` (4 KiB pages), one call per run of
+    /// adjacent PTE tables.
+    mutating func mapTables(_ p: ProcessID, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
+        let shift = PageTableLevel.pte.spanShift
+        var current: Range<UInt64>? = nil
+        for range in ranges {
+            let tables = PageTableSet.indices(address(range, in: m), level: 0)
+            if let run = current, tables.lowerBound <= run.upperBound {
+                current = run.lowerBound..<max(run.upperBound, tables.upperBound)
+            } else {
+                if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
+                current = tables
+            }
+        }
+        if let run = current { editTables(p) { $0.populate((run.lowerBound << shift)..<(run.upperBound << shift), lowestLevel: 0) } }
+    }
+
+    /// Allocates the page tables that map `pages` of `m` in process `p`.
+    mutating func mapTables(_ p: ProcessID, _ m: Mapping, _ pages: Range<UInt64>) {
+        let addresses = address(pages, in: m)
+        editTables(p) { $0.populate(addresses, lowestLevel: m.mappingLevel) }
+    }
+
+    /// `mapTables`, skipping tables this statement already populated: a touch of many pages in
+    /// one table (random or strided) then costs one lookup per table, not three per page. Within
+    /// one statement nothing frees tables, so what was populated stays.
+    mutating func mapTables(_ f: inout FaultContext, _ pages: Range<UInt64>) {
+        let tables = PageTableSet.indices(address(pages, in: f.mapping), level: f.mapping.mappingLevel)
+        if f.tally.populatedTables.lowerBound <= tables.lowerBound && tables.upperBound <= f.tally.populatedTables.upperBound {
+            return
+        }
+        mapTables(f.process, f.mapping, pages)
+        f.tally.populatedTables = tables
     }
 }

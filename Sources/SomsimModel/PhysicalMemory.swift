@@ -1,3 +1,6 @@
+// Physical memory: frames and their mapcounts, grouped into anonymous runs and page-cache
+// objects — mm/rmap.c (mapcounts), include/linux/mm_types.h (struct folio).
+
 import SomsimWorkload
 
 /// What the engine knows about one physical page: how many processes map it, and for page-cache
@@ -27,6 +30,34 @@ extension FramePage {
     }
 
     var counter: UInt32 { mapcount }
+}
+
+/// Which frame group: an index into `Simulator.groups`, never reused (a freed group keeps its
+/// place, emptied).
+struct GroupID: Hashable {
+    /// Int32 keeps `PageState`, of which every extent map holds one per extent, small.
+    let index: Int32
+}
+
+/// The frame groups of a run, in creation order.
+struct FrameGroups: Sequence {
+    private var all: [FrameGroup] = []
+
+    var count: Int { all.count }
+
+    subscript(_ id: GroupID) -> FrameGroup {
+        get { all[Int(id.index)] }
+        set { all[Int(id.index)] = newValue }
+        _modify { yield &all[Int(id.index)] }
+    }
+
+    /// Adds a group; returns its id.
+    mutating func append(_ group: FrameGroup) -> GroupID {
+        all.append(group)
+        return GroupID(index: Int32(all.count - 1))
+    }
+
+    func makeIterator() -> IndexingIterator<[FrameGroup]> { all.makeIterator() }
 }
 
 /// A set of physical pages that share an identity and an index space.
@@ -61,13 +92,23 @@ struct FrameGroup {
     }
 }
 
-/// A HugeTLB pool of one page size, as /proc/meminfo's HugePages_* counters describe it.
-struct HugePool: Equatable {
-    var total: UInt64 = 0
-    var free: UInt64 = 0
-    /// Pages promised to mappings but not yet faulted in (HugePages_Rsvd); a subset of `free`.
-    var reserved: UInt64 = 0
+extension Simulator {
+    mutating func newGroup(_ group: FrameGroup) -> GroupID {
+        groups.append(group)
+    }
 
-    /// Free pages no reservation has claimed: what a fault without a reservation may take.
-    var unreserved: UInt64 { free - reserved }
+    /// Adds `delta` to the mapcount of `pages` of a group; returns how many pages it took to zero
+    /// (anonymous pages, which then no longer exist).
+    @discardableResult
+    mutating func addMapcount(group: GroupID, _ pages: Range<UInt64>, delta: Int32) -> UInt64 {
+        var freed: UInt64 = 0
+        let anonymous = groups[group].kind == .anonymousRun
+        groups[group].pages.addCounter(delta, in: pages) { range, page in
+            if anonymous && page.present {
+                page.present = false
+                freed += UInt64(range.count)
+            }
+        }
+        return freed
+    }
 }

@@ -60,7 +60,7 @@ public struct ProcessMetrics: Equatable, Sendable {
     /// Write faults on a write-protected page no other process maps: reused, not copied.
     public var cowReuses: UInt64 = 0
     /// Signals the workload's accesses raised in this process (`SIGBUS`, `SIGSEGV`).
-    public var signals: [String] = []
+    public var signals: [Signal] = []
 
     public init(name: String, alive: Bool) {
         self.name = name
@@ -111,7 +111,7 @@ public struct ErrorEvent: Equatable, Sendable {
     public var statement: String
     /// The errno the kernel would give, by name (`ENOMEM`, `EINVAL`, …); `ENOMEM` for the
     /// out-of-memory outcomes.
-    public var errno: String
+    public var errno: Errno
     /// What the kernel did beyond refusing a call; nil when it only returned `errno`.
     public var outcome: Outcome?
     /// The process the outcome befell (the OOM killer's victim).
@@ -127,7 +127,7 @@ public struct ErrorEvent: Equatable, Sendable {
         case poolTrimmed = "pool-trimmed"
     }
 
-    public init(line: Int, statement: String, errno: String, outcome: Outcome? = nil, process: String? = nil, detail: String? = nil) {
+    public init(line: Int, statement: String, errno: Errno, outcome: Outcome? = nil, process: String? = nil, detail: String? = nil) {
         self.line = line
         self.statement = statement
         self.errno = errno

@@ -2,6 +2,7 @@
 import CSomsimAgent
 import CSomsimProbeSupport
 import Glibc
+import SomsimModel
 import SomsimWorkload
 
 /// One workload process on the real kernel: a somsim-agent process and its channel.
@@ -17,7 +18,7 @@ final class Agent {
     var copies: UInt64 = 0
     var reuses: UInt64 = 0
     var alive = true
-    var signals: [String] = []
+    var signals: [Signal] = []
     /// The workload's mappings as this process has them (a forked child inherits the table).
     var mappings: [String: RealMapping] = [:]
 
@@ -49,7 +50,7 @@ final class Agent {
     /// VmPTE of a process, bytes.
     static func vmPTEBytes(_ pid: pid_t) throws -> UInt64 {
         guard let kB = try KernelFiles.keyValues("/proc/\(pid)/status")["VmPTE"] else {
-            throw ProbeError.cannotRead("/proc/\(pid)/status VmPTE", Errno(ENOENT))
+            throw ProbeError.cannotRead("/proc/\(pid)/status VmPTE", SystemCallError(ENOENT))
         }
         return kB * 1024
     }
@@ -60,7 +61,7 @@ final class Agent {
     static func spawn(name: String) throws -> Agent {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw ProbeError.syscall("socketpair", Errno(errno))
+            throw ProbeError.syscall("socketpair", SystemCallError(errno))
         }
         // Keep the child's end off descriptor 3 so dup2 onto 3 really clears close-on-exec.
         let childEnd = fcntl(pair[1], F_DUPFD_CLOEXEC, 10)
@@ -98,7 +99,7 @@ final class Agent {
         let status = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environment)
         guard status == 0 else {
             close(pair[0])
-            throw ProbeError.syscall("posix_spawn of the agent (/proc/self/exe)", Errno(status))
+            throw ProbeError.syscall("posix_spawn of the agent (/proc/self/exe)", SystemCallError(status))
         }
         do {
             try RestorePlan.group(leader: pid)
@@ -132,7 +133,7 @@ final class Agent {
                 let ending = pid.flatMap { howItEnded($0) }.map { "; \($0)" } ?? ""
                 throw ProbeError.agent(process: process, "died (its channel closed\(ending))")
             }
-            throw ProbeError.agent(process: process, n < 0 ? "cannot receive a reply: \(Errno(errno))" : "short reply (\(n) bytes)")
+            throw ProbeError.agent(process: process, n < 0 ? "cannot receive a reply: \(SystemCallError(errno))" : "short reply (\(n) bytes)")
         }
         return Received(reply: reply, fd: fd)
     }
@@ -167,7 +168,7 @@ final class Agent {
     /// Sends one command and returns the reply.
     func call(_ command: inout somsim_command) throws -> Received {
         guard somsim_send(socket, &command, MemoryLayout<somsim_command>.size, -1) == 0 else {
-            throw ProbeError.agent(process: name, "cannot send a command: \(Errno(errno))")
+            throw ProbeError.agent(process: name, "cannot send a command: \(SystemCallError(errno))")
         }
         let received = try Self.receive(socket: socket, process: name, pid: pid)
         faults = received.reply.minor_faults
@@ -193,7 +194,7 @@ final class Agent {
         command.op = UInt32(SOMSIM_OP_FORK.rawValue)
         let r = try call(&command)
         guard r.reply.status == SOMSIM_STATUS_OK.rawValue, r.fd >= 0 else {
-            throw ProbeError.agent(process: name, "fork failed: \(Errno(r.reply.error))")
+            throw ProbeError.agent(process: name, "fork failed: \(SystemCallError(r.reply.error))")
         }
         let hello = try Self.receive(socket: r.fd, process: child)
         guard hello.reply.status == SOMSIM_STATUS_HELLO.rawValue, hello.reply.pid == r.reply.pid else {

@@ -1,20 +1,17 @@
 #if os(Linux)
 import Glibc
+import SomsimModel
 
-/// An errno value with the name the kernel uses for it.
-public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+/// A system call's failure: its errno number, named as the model names refused calls.
+public struct SystemCallError: Error, Equatable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
     public init(_ rawValue: Int32) { self.rawValue = rawValue }
 
-    /// `ENOMEM`, `EINVAL`, …, as the model names refused calls.
-    public var name: String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", EBADF: "EBADF",
-            EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY",
-            EEXIST: "EEXIST", ENODEV: "ENODEV", EINVAL: "EINVAL", ENOSPC: "ENOSPC", EOVERFLOW: "EOVERFLOW",
-        ]
-        return names[rawValue] ?? "E\(rawValue)"
-    }
+    /// The model's errno for this number, when it has one.
+    public var errno: Errno? { Errno(code: rawValue) }
+
+    /// `ENOMEM`, `EINVAL`, …, as the model names refused calls; `E<number>` for others.
+    public var name: String { errno?.rawValue ?? "E\(rawValue)" }
 
     public var description: String { "\(name) (\(String(cString: strerror(rawValue))))" }
 }
@@ -24,14 +21,14 @@ enum KernelFiles {
     /// The whole file as text. The corresponding C functions are `open` and `read`.
     static func read(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ProbeError.cannotRead(path, Errno(errno)) }
+        guard fd >= 0 else { throw ProbeError.cannotRead(path, SystemCallError(errno)) }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw ProbeError.cannotRead(path, Errno(errno)) }
+            guard n >= 0 else { throw ProbeError.cannotRead(path, SystemCallError(errno)) }
             if n == 0 { break }
             bytes += chunk[0..<n]
         }
@@ -41,15 +38,15 @@ enum KernelFiles {
     /// Writes a value to a /proc or /sys file. The corresponding C function is `write`.
     static func write(_ path: String, _ value: String) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ProbeError.setting(path, value, Errno(errno).description) }
+        guard fd >= 0 else { throw ProbeError.setting(path, value, SystemCallError(errno).description) }
         defer { close(fd) }
         let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n == value.utf8.count else { throw ProbeError.setting(path, value, Errno(errno).description) }
+        guard n == value.utf8.count else { throw ProbeError.setting(path, value, SystemCallError(errno).description) }
     }
 
     static func readNumber(_ path: String) throws -> UInt64 {
         let text = try read(path).trimmingWhitespace
-        guard let n = UInt64(text) else { throw ProbeError.cannotRead(path, Errno(EINVAL)) }
+        guard let n = UInt64(text) else { throw ProbeError.cannotRead(path, SystemCallError(EINVAL)) }
         return n
     }
 
@@ -137,7 +134,7 @@ final class PageFrames {
     init() throws {
         kpagecount = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC)
         kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC)
-        guard kpagecount >= 0, kpageflags >= 0 else { throw ProbeError.cannotRead("/proc/kpagecount", Errno(errno)) }
+        guard kpagecount >= 0, kpageflags >= 0 else { throw ProbeError.cannotRead("/proc/kpagecount", SystemCallError(errno)) }
     }
 
     deinit {
@@ -150,7 +147,7 @@ final class PageFrames {
     static func entries(pid: pid_t, address: UInt64, count: Int, stepBytes: UInt64 = 4096) throws -> [UInt64] {
         let path = "/proc/\(pid)/pagemap"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ProbeError.cannotRead(path, Errno(errno)) }
+        guard fd >= 0 else { throw ProbeError.cannotRead(path, SystemCallError(errno)) }
         defer { close(fd) }
         var out = [UInt64](repeating: 0, count: count)
         if stepBytes == 4096 {
@@ -170,7 +167,7 @@ final class PageFrames {
         while done < buffer.count {
             let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ProbeError.cannotRead(path, Errno(n < 0 ? errno : EIO)) }
+            guard n > 0 else { throw ProbeError.cannotRead(path, SystemCallError(n < 0 ? errno : EIO)) }
             done += n
         }
     }

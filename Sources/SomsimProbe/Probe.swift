@@ -91,7 +91,7 @@ public enum Probe {
         let poolsFitHere = sum(poolBytes, MachineSettings.headroomBytes) <= facts.memAvailableBytes
         if let event = simulator.errors.first(where: { $0.outcome == .oomKill || ($0.outcome == .poolTrimmed && poolsFitHere) }) {
             problems.append(
-                "line \(event.line): in the model, \(event.detail ?? event.errno); validate runs workloads that fit in the workload's RAM (lower the sizes, or raise ram=)")
+                "line \(event.line): in the model, \(event.detail ?? event.errno.rawValue); validate runs workloads that fit in the workload's RAM (lower the sizes, or raise ram=)")
         }
         let needed = sum(sum(simulator.peakWorkloadBytes, poolBytes), MachineSettings.headroomBytes)
         if poolsFitHere, needed > facts.memAvailableBytes {
@@ -152,16 +152,16 @@ public enum Probe {
     /// (`/run/somsim/validate.lock`) is released when the process ends, however it ends.
     private static func withValidateLock<T>(_ body: () throws -> T) throws -> T {
         guard mkdir(RestorePlan.directory, 0o700) == 0 || errno == EEXIST else {
-            throw ProbeError.syscall("mkdir \(RestorePlan.directory)", Errno(errno))
+            throw ProbeError.syscall("mkdir \(RestorePlan.directory)", SystemCallError(errno))
         }
         let path = RestorePlan.directory + "/validate.lock"
         let lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard lock >= 0 else { throw ProbeError.syscall("open \(path)", Errno(errno)) }
+        guard lock >= 0 else { throw ProbeError.syscall("open \(path)", SystemCallError(errno)) }
         defer { close(lock) }
         if flock(lock, LOCK_EX | LOCK_NB) != 0 {
             _ = "somsim validate: waiting for another somsim validate to finish\n".withCString { write(2, $0, strlen($0)) }
             while flock(lock, LOCK_EX) != 0 {
-                guard errno == EINTR else { throw ProbeError.syscall("flock \(path)", Errno(errno)) }
+                guard errno == EINTR else { throw ProbeError.syscall("flock \(path)", SystemCallError(errno)) }
             }
         }
         return try body()
@@ -257,9 +257,9 @@ struct Run {
                 mountPoint = "\(RestorePlan.directory)/hugetlbfs-\(huge.token)"
                 try RestorePlan.remove(mountPoint, .emptyDirectory)
                 try RestorePlan.mount(mountPoint)
-                guard mkdir(mountPoint, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(mountPoint)", Errno(errno)) }
+                guard mkdir(mountPoint, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(mountPoint)", SystemCallError(errno)) }
                 guard mount("none", mountPoint, "hugetlbfs", 0, option) == 0 else {
-                    throw ProbeError.setting(mountPoint, "hugetlbfs \(option)", "mount failed: \(Errno(errno))")
+                    throw ProbeError.setting(mountPoint, "hugetlbfs \(option)", "mount failed: \(SystemCallError(errno))")
                 }
             }
             if usage.hugeFilePageSizes.contains(huge) {
@@ -274,18 +274,16 @@ struct Run {
     /// A directory for this run's `file=` files, removed with them at restore.
     private func makeFilesDirectory(_ directory: String) throws -> String {
         try RestorePlan.remove(directory, .directoryOfFiles)
-        guard mkdir(directory, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(directory)", Errno(errno)) }
+        guard mkdir(directory, 0o700) == 0 else { throw ProbeError.syscall("mkdir \(directory)", SystemCallError(errno)) }
         return directory
     }
 
     // MARK: - Statements
 
     private mutating func step(_ located: Located<Statement>) throws {
-        let errorsBefore = simulator.errors.count
-        let placementsBefore = simulator.placements.count
-        simulator.apply(located)
-        let modelErrno = simulator.errors.count > errorsBefore ? simulator.errors.last!.errno : nil
-        let placement = simulator.placements.count > placementsBefore ? simulator.placements.last : nil
+        let outcome = simulator.apply(located)
+        let modelErrno = outcome.errno
+        let placement = outcome.placement
         let line = located.location.line
 
         switch located.value {
@@ -300,7 +298,7 @@ struct Run {
         }
         let process = located.value.process!
         guard let agent = byName[process], agent.alive else {
-            compareErrno(process: process, line: line, model: modelErrno, real: "ESRCH")
+            compareErrno(process: process, line: line, model: modelErrno, real: SystemCallError(ESRCH))
             return
         }
         switch located.value {
@@ -337,7 +335,7 @@ struct Run {
                 }
                 compareErrno(process: process, line: line, model: modelErrno, real: nil)
             } else {
-                compareErrno(process: process, line: line, model: modelErrno, real: Errno(reply.error).name)
+                compareErrno(process: process, line: line, model: modelErrno, real: SystemCallError(reply.error))
             }
         case .munmap(_, let name):
             guard let mapping = agent.mappings.removeValue(forKey: name) else { return }
@@ -346,7 +344,7 @@ struct Run {
             command.address = mapping.address
             command.length = mapping.lengthBytes
             let reply = try agent.call(&command).reply
-            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .madvise(_, let name, let advice, let range):
             // The same bytes as the model's call: from the offset, for `length=` or to the
             // mapping's end, even past it (Simulator.madvise). Inside the window only workload
@@ -356,7 +354,7 @@ struct Run {
             guard let mapping = agent.mappings[name],
                 let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
             else {
-                notes.append("line \(line): madvise with no mapping, or past its end with no length, was not run (the model says \(modelErrno ?? "it succeeds"))")
+                notes.append("line \(line): madvise with no mapping, or past its end with no length, was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
             let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
@@ -373,7 +371,7 @@ struct Run {
             }
             guard !startWraps, ownMemory.isEmpty else {
                 let reason = startWraps ? "its start address wraps" : "it reaches the agent's own memory (\(ownMemory[0]))"
-                notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno ?? "it succeeds"))")
+                notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
             var command = somsim_command()
@@ -382,10 +380,10 @@ struct Run {
             command.length = length
             command.advice = Self.adviceValue(advice)
             let reply = try agent.call(&command).reply
-            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : Errno(reply.error).name)
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .touch(_, let name, let access, let range, let pattern):
             guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
-                notes.append("line \(line): a touch outside the mapping was not run (the model says \(modelErrno ?? "it succeeds"))")
+                notes.append("line \(line): a touch outside the mapping was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
             try touch(agent, mapping, access, pages, pattern)
@@ -399,9 +397,11 @@ struct Run {
         byName[agent.name] = agent
     }
 
-    private mutating func compareErrno(process: String, line: Int, model: String?, real: String?) {
+    /// Checks the errno the model gave a statement against the one the kernel returned.
+    private mutating func compareErrno(process: String, line: Int, model: Errno?, real: SystemCallError?) {
         guard model != nil || real != nil else { return }
-        runChecks.append(Check(process: process, metric: "errno(line \(line))", predicted: .text(model ?? "none"), measured: .text(real ?? "none"), tolerance: 0))
+        runChecks.append(
+            Check(process: process, metric: "errno(line \(line))", predicted: .text(model?.rawValue ?? "none"), measured: .text(real?.name ?? "none"), tolerance: 0))
     }
 
     /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
@@ -457,7 +457,10 @@ struct Run {
                 agent.reuses += reuses
             }
             if reply.status == SOMSIM_STATUS_SIGNAL.rawValue {
-                agent.signals.append(Self.signalName(reply.signal))
+                guard let signal = Signal(number: reply.signal) else {
+                    throw ProbeError.agent(process: agent.name, "stopped by signal \(reply.signal), which the agent does not catch")
+                }
+                agent.signals.append(signal)
                 var die = somsim_command()
                 die.op = UInt32(SOMSIM_OP_DIE.rawValue)
                 _ = somsim_send(agent.socket, &die, MemoryLayout<somsim_command>.size, -1)
@@ -487,14 +490,6 @@ struct Run {
         let copies = UInt64(changed.count - zero)
         let accounted = mappedAbsent + UInt64(changed.count)
         return (copies, faults > accounted ? faults - accounted : 0)
-    }
-
-    static func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGBUS: return "SIGBUS"
-        case SIGSEGV: return "SIGSEGV"
-        default: return "SIG\(signal)"
-        }
     }
 
     // MARK: - Measures

@@ -4,14 +4,14 @@ public enum ProbeError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotMeet([String])
     /// A setting could not be changed: the file, the value, and why.
     case setting(String, String, String)
-    case cannotRead(String, Errno)
+    case cannotRead(String, SystemCallError)
     /// The kernel lacks a feature the probe needs.
     case unsupported(String)
     /// Part of the workload cannot be run for real (found during the run).
     case workload(String)
     /// An agent died or broke the protocol.
     case agent(process: String, String)
-    case syscall(String, Errno)
+    case syscall(String, SystemCallError)
     /// Restoring the machine failed: the step.
     case restore(String)
     /// The restore plan cannot record the step that would undo a change: the step and the limit

@@ -109,9 +109,9 @@ public enum RestorePlan {
         case SOMSIM_RESTORE_BAD_TEXT.rawValue:
             throw ProbeError.restorePlan("\(step): a tab or a newline in it would break the lines of the journal \(journalPath)")
         case SOMSIM_RESTORE_JOURNAL_FAILED.rawValue:
-            throw ProbeError.restorePlan("\(step): the journal \(journalPath) cannot be written: \(Errno(e))")
+            throw ProbeError.restorePlan("\(step): the journal \(journalPath) cannot be written: \(SystemCallError(e))")
         default:
-            throw ProbeError.restorePlan("\(step): the restore plan refused it (\(result), \(Errno(e)))")
+            throw ProbeError.restorePlan("\(step): the restore plan refused it (\(result), \(SystemCallError(e)))")
         }
     }
 

@@ -58,7 +58,7 @@ public enum ReportRenderer {
     public static func json(_ p: ProcessMetrics) -> JSONValue {
         var fields: [(String, JSONValue)] = [("name", .string(p.name)), ("alive", .bool(p.alive))]
         fields += ReportFields.fields(of: p).map { ($0.name, .unsigned($0.value)) }
-        fields.append(("signals", .array(p.signals.map { .string($0) })))
+        fields.append(("signals", .array(p.signals.map { .string($0.rawValue) })))
         return .object(fields)
     }
 
@@ -75,7 +75,7 @@ public enum ReportRenderer {
     }
 
     public static func json(_ e: ErrorEvent) -> JSONValue {
-        var fields: [(String, JSONValue)] = [("line", .integer(Int64(e.line))), ("statement", .string(e.statement)), ("errno", .string(e.errno))]
+        var fields: [(String, JSONValue)] = [("line", .integer(Int64(e.line))), ("statement", .string(e.statement)), ("errno", .string(e.errno.rawValue))]
         if let outcome = e.outcome { fields.append(("outcome", .string(outcome.rawValue))) }
         if let process = e.process { fields.append(("process", .string(process))) }
         if let detail = e.detail { fields.append(("detail", .string(detail))) }
@@ -87,7 +87,7 @@ public enum ReportRenderer {
         let detailed = errors.contains { $0.detail != nil }
         return table(
             header: ["line", "statement", "errno"] + (detailed ? ["what happened"] : []),
-            rows: errors.map { [String($0.line), "`\($0.statement)`", $0.errno] + (detailed ? [$0.detail ?? ""] : []) })
+            rows: errors.map { [String($0.line), "`\($0.statement)`", $0.errno.rawValue] + (detailed ? [$0.detail ?? ""] : []) })
     }
 
     // MARK: CSV
@@ -155,7 +155,7 @@ public enum ReportRenderer {
                     let summed = fields.filter { $0.markdown == .column(title) }
                     return text(summed.reduce(0) { $0 + $1.value }, summed[0].unit)
                 }
-                let state = p.alive ? "alive" : (p.signals.isEmpty ? "exited" : "killed (\(p.signals.joined(separator: ", ")))")
+                let state = p.alive ? "alive" : (p.signals.isEmpty ? "exited" : "killed (\(p.signals.map(\.rawValue).joined(separator: ", ")))")
                 return [p.name] + cells + [state]
             })
     }

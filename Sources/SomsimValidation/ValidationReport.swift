@@ -148,8 +148,8 @@ public struct ValidationReport: Equatable, Sendable {
             }
             checks.append(Check(process: p.name, metric: "alive", predicted: .count(p.alive ? 1 : 0), measured: .count(m.alive ? 1 : 0), tolerance: 0))
             checks.append(Check(
-                process: p.name, metric: "signals", predicted: .text(p.signals.joined(separator: " ")),
-                measured: .text(m.signals.joined(separator: " ")), tolerance: 0))
+                process: p.name, metric: "signals", predicted: .text(p.signals.map(\.rawValue).joined(separator: " ")),
+                measured: .text(m.signals.map(\.rawValue).joined(separator: " ")), tolerance: 0))
             for (pf, mf) in zip(ReportFields.fields(of: p), ReportFields.fields(of: m)) {
                 checks.append(Check(process: p.name, metric: pf.name, predicted: .count(pf.value), measured: .count(mf.value), tolerance: pf.tolerance))
             }

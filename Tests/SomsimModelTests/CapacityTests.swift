@@ -76,7 +76,7 @@ import Testing
             a mmap file 2G file=f shared
             """)
         #expect(report.errors.map(\.line) == [4, 5])
-        #expect(report.errors.allSatisfy { $0.errno == "ENOMEM" && $0.outcome == nil })
+        #expect(report.errors.allSatisfy { $0.errno == .ENOMEM && $0.outcome == nil })
     }
 
     /// The issue's example: 110 GiB of anonymous memory on a 16 GiB machine. The process is
@@ -94,15 +94,15 @@ import Testing
             """)
         let app = report.measure("after").process("app")
         #expect(!app.alive)
-        #expect(app.signals == ["SIGKILL"])
+        #expect(app.signals == [.SIGKILL])
         #expect(report.measure("after").system.anonBytes == 0)
         let oom = try #require(report.errors.first { $0.outcome == .oomKill })
-        #expect(oom.process == "app" && oom.errno == "ENOMEM" && oom.line == 6)
+        #expect(oom.process == "app" && oom.errno == .ENOMEM && oom.line == 6)
         // It faulted in what fit before it died: RAM less the memmap, the reserve, its kernel
         // state and page tables.
         #expect(app.minorFaults > 4_000_000 && app.minorFaults < 4_124_705)
         // The statements after the kill are refused: the process is gone.
-        #expect(report.errors.dropFirst().allSatisfy { $0.errno == "ESRCH" })
+        #expect(report.errors.dropFirst().allSatisfy { $0.errno == .ESRCH })
     }
 
     /// The OOM killer picks the process with the most RSS plus page tables, not the one that
@@ -120,7 +120,7 @@ import Testing
             measure after
             """)
         let measure = report.measure("after")
-        #expect(!measure.process("hog").alive && measure.process("hog").signals == ["SIGKILL"])
+        #expect(!measure.process("hog").alive && measure.process("hog").signals == [.SIGKILL])
         #expect(measure.process("small").alive)
         #expect(measure.process("small").rssBytes == 400 << 20)
         #expect(report.errors.map(\.process) == ["hog"])

@@ -56,7 +56,7 @@ import Testing
             child touch h write length=2M
             """)
         let child = report.measure("end").process("child")
-        #expect(child.signals == ["SIGBUS"])
+        #expect(child.signals == [.SIGBUS])
         #expect(!child.alive)
         #expect(child.minorFaults == 0)  // a fault that fails is not counted
         #expect(report.measure("end").system.hugetlb2MFree == 0)
@@ -84,7 +84,7 @@ import Testing
         #expect(stolen.process("child").sharedHugetlbBytes == 2 * MiB)  // only page 1 is left
         #expect(stolen.process("parent").privateHugetlbBytes == 2 * MiB)
         #expect(report.measure("other-page").process("child").alive)
-        #expect(report.measure("end").process("child").signals == ["SIGBUS"])
+        #expect(report.measure("end").process("child").signals == [.SIGBUS])
     }
 
     @Test func mappingMoreThanThePoolCanReserveIsENOMEM() throws {
@@ -98,7 +98,7 @@ import Testing
             measure reserved
             p munmap c
             """)
-        #expect(report.errors.map { $0.errno } == ["ENOMEM", "ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM, .ENOMEM])
         #expect(report.errors.map { $0.line } == [4, 5])
         #expect(report.measure("reserved").system.hugetlb2MReserved == 2)
         #expect(report.measure("end").system.hugetlb2MReserved == 0)
@@ -292,7 +292,7 @@ import Testing
             a touch s write length=2M
             a mmap p 2M huge=2M file=db
             """)
-        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM])
         #expect(report.errors.map { $0.line } == [6])
     }
 }

@@ -93,7 +93,7 @@ import Testing
             """)
         #expect(report.measure("end").process("p").privateDirtyBytes == 4 * MiB)
         #expect(report.measure("end").process("p").minorFaults == 2)  // one per 2 MiB block
-        #expect(report.measure("end").process("c").signals == ["SIGSEGV"])
+        #expect(report.measure("end").process("c").signals == [.SIGSEGV])
         let census = try run("spawn p\np mmap pool 4M som\np touch pool write").points.last!.census
         #expect(census.folios == [FolioCount(kind: .som, order: 9, count: 2)])
         #expect(census.singleOwnerBlocks == [2])

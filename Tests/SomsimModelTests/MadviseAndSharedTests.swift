@@ -20,7 +20,7 @@ import Testing
         #expect(forked.process("child").pageTableBytes == 0)
         #expect(forked.process("parent").privateDirtyBytes == 64 * KiB)  // nothing shared
         let child = report.measure("end").process("child")
-        #expect(child.signals == ["SIGSEGV"])  // kernel: the range is absent in the child
+        #expect(child.signals == [.SIGSEGV])  // kernel: the range is absent in the child
         #expect(!child.alive)
         #expect(child.minorFaults == 0)
         #expect(report.errors.isEmpty)
@@ -42,7 +42,7 @@ import Testing
         #expect(low.minorFaults == 0)
         #expect(low.sharedDirtyBytes == 32 * KiB)
         #expect(report.measure("low").process("parent").privateDirtyBytes == 32 * KiB)
-        #expect(report.measure("end").process("child").signals == ["SIGSEGV"])
+        #expect(report.measure("end").process("child").signals == [.SIGSEGV])
     }
 
     @Test func wipeonforkGivesTheChildAnEmptyMapping() throws {
@@ -78,7 +78,7 @@ import Testing
             p mmap m 2M \(option)
             p madvise m wipeonfork
             """)
-        #expect(report.errors.map { $0.errno } == ["EINVAL"])
+        #expect(report.errors.map { $0.errno } == [.EINVAL])
         #expect(report.errors.first?.line == 5)
     }
 
@@ -191,7 +191,7 @@ import Testing
             p madvise m dontneed offset=64K length=4K
             p touch m write
             """)
-        #expect(report.errors.map { $0.errno } == ["EFAULT", "ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.EFAULT, .ENOMEM])
         #expect(report.errors.map { $0.line } == [4, 5])
         #expect(report.measure("end").process("p").minorFaults == 16)
     }
@@ -210,7 +210,7 @@ import Testing
             measure dropped
             p touch a write
             """)
-        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM])
         #expect(report.measure("dropped").process("p").rssBytes == 8 * KiB)
         #expect(report.measure("end").process("p").minorFaults == 4 + 2)
     }
@@ -233,7 +233,7 @@ import Testing
             p madvise c dontneed offset=8K length=32K
             """)
         // The first call covers the end of b and the start of a: no gap, no error.
-        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM])
         #expect(report.errors.map { $0.line } == [13])
         #expect(report.measure("into-a").process("p").rssBytes == 32 * KiB)
         // The second covers the end of c, the gap and the start of b: ENOMEM, and both zapped.
@@ -252,9 +252,9 @@ import Testing
             measure first-half
             child touch a write offset=8K length=8K
             """)
-        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM])
         #expect(report.measure("first-half").process("child").alive)
-        #expect(report.measure("end").process("child").signals == ["SIGSEGV"])
+        #expect(report.measure("end").process("child").signals == [.SIGSEGV])
     }
 
     @Test func aDontforkRangeIsAGapInTheChild() throws {
@@ -269,7 +269,7 @@ import Testing
             child madvise a dontneed
             """)
         #expect(report.measure("forked").process("child").rssBytes == 8 * KiB)
-        #expect(report.errors.map { $0.errno } == ["ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.ENOMEM])
         #expect(report.measure("end").process("child").rssBytes == 0)
         #expect(report.measure("end").process("parent").rssBytes == 16 * KiB)
     }
@@ -289,7 +289,7 @@ import Testing
             parent madvise s keeponfork
             parent fork child
             """)
-        #expect(report.errors.map { $0.errno } == ["EINVAL"])
+        #expect(report.errors.map { $0.errno } == [.EINVAL])
         #expect(report.errors.map { $0.line } == [8])
         // p was wiped for the child before the walk reached s.
         #expect(report.measure("end").process("child").rssBytes == 0)
@@ -321,7 +321,7 @@ import Testing
         #expect(whole.process("p").privateHugetlbBytes == 2 * MiB)
         #expect((whole.system.hugetlb2MFree, whole.system.hugetlb2MReserved) == (1, 1))
         // Setting DONTFORK would split h inside a huge page; HUGEPAGE on HugeTLB is accepted.
-        #expect(report.errors.map { $0.errno } == ["EINVAL", "ENOMEM"])
+        #expect(report.errors.map { $0.errno } == [.EINVAL, .ENOMEM])
         #expect(report.errors.map { $0.line } == [12, 14])
         let end = report.measure("end")
         #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (2, 2))
@@ -335,7 +335,7 @@ import Testing
             p madvise a dontneed offset=1G length=0
             p madvise a dontneed length=16777215T
             """)
-        #expect(report.errors.map { $0.errno } == ["EINVAL"])
+        #expect(report.errors.map { $0.errno } == [.EINVAL])
         #expect(report.errors.map { $0.line } == [5])
     }
 }

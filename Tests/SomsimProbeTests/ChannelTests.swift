@@ -9,7 +9,7 @@ import Testing
 @Suite struct ChannelTests {
     static func pair() throws -> (Int32, Int32) {
         var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { throw Errno(errno) }
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { throw SystemCallError(errno) }
         return (fds[0], fds[1])
     }
 

@@ -157,7 +157,7 @@ final class LeftAgent {
 
     static func start(group: pid_t, program: String = "/proc/self/exe", arguments: [String] = []) throws -> LeftAgent {
         var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else { throw Errno(errno) }
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else { throw SystemCallError(errno) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -173,12 +173,12 @@ final class LeftAgent {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, program, &actions, &attributes, argv, environ)
         close(pair[1])
-        guard status == 0 else { throw Errno(status) }
+        guard status == 0 else { throw SystemCallError(status) }
         if agent {
             // Its hello: the agent is warm and named somsim-agent.
             var hello = somsim_reply()
             var fd: Int32 = -1
-            guard somsim_receive(pair[0], &hello, MemoryLayout<somsim_reply>.size, &fd) == MemoryLayout<somsim_reply>.size else { throw Errno(EIO) }
+            guard somsim_receive(pair[0], &hello, MemoryLayout<somsim_reply>.size, &fd) == MemoryLayout<somsim_reply>.size else { throw SystemCallError(EIO) }
         }
         return LeftAgent(pid: pid, channel: pair[0])
     }

@@ -105,7 +105,7 @@ extension Simulator {
             }
         }
         for huge in HugePageSize.allCases {
-            let total = pools[huge]!.total
+            let total = pools[huge].total
             census.hugetlbPoolPages[huge] = total
             let order = huge == .size2M ? 9 : 18
             if total > 0 { counts[FolioKindOrder(kind: .hugetlb, order: order), default: 0] += total }
@@ -137,11 +137,11 @@ extension Simulator {
                     let sums = groupSums(run, range, prefixes: &prefixes)
                     owned += sums.privateClean + sums.privateDirty
                 }
-                if mapping.isSingleOwner { somBlocks += (present + 511) / 512 }
+                if mapping.isSingleOwner { somBlocks += (present + blockPages - 1) / blockPages }
             }
             if let ownedAnonPages { owned = ownedAnonPages[liveIndex] }
             census.singleOwnerPages += owned
-            let blocks = (owned + 511) / 512 + somBlocks
+            let blocks = (owned + blockPages - 1) / blockPages + somBlocks
             if blocks > 0 { census.singleOwnerBlocks.append(blocks) }
         }
         census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
@@ -165,7 +165,7 @@ extension Simulator {
         case .size1G: entries[2] += mapped
         case nil:
             entries[0] += mapped - pmd
-            entries[1] += pmd / 512
+            entries[1] += pmd / blockPages
         }
     }
 
@@ -223,3 +223,6 @@ extension Simulator {
         Schemes.Options(somSource: machine.somSource, somPoolBytes: machine.somPoolBytes == 0 ? nil : machine.somPoolBytes)
     }
 }
+
+/// Base pages in one 2 MiB block: a PMD-mapped THP, a single-owner block.
+private let blockPages = PageGeometry.pmdBytes / PageGeometry.pageBytes

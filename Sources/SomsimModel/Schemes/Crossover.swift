@@ -35,7 +35,7 @@ public enum MemdescCrossover {
         let workload = try WorkloadParser.parse(mix.text(), fileName: "<alloc-mix>")
         let run = SchemeRun.run(workload, profile: profile)
         if let oom = run.errors.first(where: { $0.outcome != nil }) {
-            throw Problem(description: "the mix does not fit in \(ramBytes) bytes of RAM: \(oom.detail ?? oom.errno)")
+            throw Problem(description: "the mix does not fit in \(ramBytes) bytes of RAM: \(oom.detail ?? oom.errno.rawValue)")
         }
         let point = run.point("filled")!
         return Row(
@@ -58,9 +58,9 @@ public enum MemdescCrossover {
         let fixed = (Double(budget.processBytes + 2 * budget.vmaBytes) / page).rounded(.up) + Double(budget.pgdPages) + 8
         let room = Double(simulator.roomPages()) - fixed
         // Data pages D need D/512 PTE tables and, per page, the VMA share of the mapped classes.
-        let vmasPerPage = classes.filter { $0.sizeBytes > 4096 && $0.sizeBytes < 2 << 20 }
+        let vmasPerPage = classes.filter { $0.sizeBytes > PageGeometry.pageBytes && $0.sizeBytes < PageGeometry.pmdBytes }
             .reduce(0.0) { $0 + $1.percent / 100 * page / Double($1.sizeBytes) }
-        let perPage = 1 + 1 / 512 + vmasPerPage * Double(budget.vmaBytes) / page
+        let perPage = 1 + 1 / Double(PageGeometry.entriesPerTable) + vmasPerPage * Double(budget.vmaBytes) / page
         let pages = max(0, room / perPage)
         let ramPages = Double(ramBytes) / page
         guard ramPages > 0 else { return 0 }

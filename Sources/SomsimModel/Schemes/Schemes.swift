@@ -60,7 +60,7 @@ public enum Schemes {
 
     /// vmemmap pages behind one huge page: its struct pages, in base pages.
     static func vmemmapPages(_ huge: HugePageSize, _ profile: Profile) -> UInt64 {
-        huge.bytes / profile[.pageBytes] * profile[.structPageBytes] / profile[.pageBytes]
+        KernelConstants.vmemmapPages(perHugePage: huge.bytes, pageBytes: profile[.pageBytes], structPageBytes: profile[.structPageBytes])
     }
 
     /// HVO frees all but `hvo-kept` of each pool page's vmemmap pages (mm/hugetlb_vmemmap.c:
@@ -108,7 +108,7 @@ public enum Schemes {
         let e = census.tlbEntries
         // Summed over every process, the reach can pass 2^64 bytes (a million processes mapping
         // the same 32 TiB): it is added up exactly in 128 bits.
-        let reach = WideSum.of([(e[0], profile[.pageBytes]), (e[1], 2 << 20), (e[2], 1 << 30)])
+        let reach = WideSum.of([(e[0], profile[.pageBytes]), (e[1], PageGeometry.pmdBytes), (e[2], PageGeometry.pudBytes)])
         result.notes.append(
             "TLB entries to map every process's present workload pages once: \(e[0]) × 4 KiB + \(e[1]) × 2 MiB + \(e[2]) × 1 GiB = \(WideSum.of([(e[0], 1), (e[1], 1), (e[2], 1)])) entries for \(reach) B")
         result.notes.append(
@@ -196,18 +196,18 @@ public enum Schemes {
         case .hugetlb2M:
             let perPage = min(kept, vmemmapPages(.size2M, profile))
             residual = SchemeTerm(
-                "pool vmemmap (hugetlb-2m, HVO)", "pool_bytes / 2 MiB × hvo_kept × page_bytes", "\(pool / (2 << 20)) × \(perPage) × \(page)",
-                [.pageBytes], Int64(pool / (2 << 20) * perPage * page))
+                "pool vmemmap (hugetlb-2m, HVO)", "pool_bytes / 2 MiB × hvo_kept × page_bytes", "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
         case .hugetlb1G:
             let perPage = min(kept, vmemmapPages(.size1G, profile))
             residual = SchemeTerm(
-                "pool vmemmap (hugetlb-1g, HVO)", "pool_bytes / 1 GiB × hvo_kept × page_bytes", "\(pool / (1 << 30)) × \(perPage) × \(page)",
-                [.pageBytes], Int64(pool / (1 << 30) * perPage * page))
+                "pool vmemmap (hugetlb-1g, HVO)", "pool_bytes / 1 GiB × hvo_kept × page_bytes", "\(pool / HugePageSize.size1G.bytes) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pool / HugePageSize.size1G.bytes * perPage * page))
         case .devdax:
             let perPage = profile[.devdaxVmemmapKeptPages]
             residual = SchemeTerm(
                 "pool vmemmap (devdax)", "pool_bytes / 2 MiB × devdax_vmemmap_kept_pages × page_bytes",
-                "\(pool / (2 << 20)) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pool / (2 << 20) * perPage * page))
+                "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
         case .external:
             residual = SchemeTerm("pool vmemmap (external)", "0: memory outside System RAM has no struct pages", "0", [], 0)
         }
@@ -308,7 +308,7 @@ public enum TLBWalk {
     /// Every pairing of guest and host page size (4 KiB, 2 MiB, 1 GiB) for `guestTableLevels`
     /// guest and `hostTableLevels` host levels (4, or 5 with la57).
     public static func table(guestTableLevels: UInt64, hostTableLevels: UInt64, _ profile: Profile) -> [Row] {
-        let sizes: [UInt64] = [profile[.pageBytes], 2 << 20, 1 << 30]
+        let sizes: [UInt64] = [profile[.pageBytes], PageGeometry.pmdBytes, PageGeometry.pudBytes]
         return sizes.flatMap { guest in
             sizes.map { host in
                 let n = levels(pageBytes: guest, tableLevels: guestTableLevels, profile)

@@ -1,0 +1,154 @@
+// Anonymous faults: private pages, the zero page, copy-on-write and reuse — mm/memory.c
+// (do_anonymous_page, do_wp_page, wp_page_copy).
+
+import SomsimWorkload
+
+extension Simulator {
+    /// A fault on private anonymous pages `pages` that no large folio serves: a read maps the zero
+    /// page, a write allocates small pages.
+    mutating func anonymousFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        // The kernel decides the folio size fault by fault: a 4 KiB fallback reaches only
+        // to the next aligned block that could get a large folio (measured: an unaligned
+        // mapping under mthp=64K takes one 4 KiB fault, then 64 KiB folios: validation/mthp-unaligned.somw).
+        let pages = pages.lowerBound..<smallFolioEnd(f.mapping, pages, f.access)
+        let count = UInt64(pages.count)
+        // Single-owner memory has no zero page: the pool serves every first touch.
+        if f.access == .read && !f.mapping.isSingleOwner {
+            // A read of untouched private anonymous memory maps the zero page
+            // (mm/memory.c: do_anonymous_page); no anon_vma is made for it.
+            f.mapping.pages.assign(pages, .zero)
+            setPMDMapped(&f.mapping, pages, false)
+            f.tally.faults += count
+            mapTables(f.process, f.mapping, pages)
+            return pages.upperBound
+        }
+        return allocatePrivate(&f, pages, fromReservation: true)
+    }
+
+    /// The bulk path of `fault`: a touch of many ranges (random or strided) that all lie in one
+    /// extent of one state and one VMA of 4 KiB private anonymous memory where no large folio can
+    /// be allocated. It does exactly what the page-by-page path does — the differential test in
+    /// BulkTouchTests holds it to that — but with one merge pass per map instead of several
+    /// lookups per page. Returns false, having changed nothing, when it does not apply.
+    mutating func bulkFault(_ f: inout FaultContext, _ ranges: [Range<UInt64>]) -> Bool {
+        guard bulkTouches, ranges.count >= 16, f.mapping.huge == nil, f.mapping.isPrivateAnonymousLike, !f.mapping.isSingleOwner, f.mapping.pmdMapped == nil else {
+            return false
+        }
+        let span = ranges[0].lowerBound..<ranges[ranges.count - 1].upperBound
+        let vma = f.mapping.vma.extent(containing: span.lowerBound)
+        guard vma.value.mapped, vma.range.upperBound >= span.upperBound else { return false }
+        if !largeFolioOrders.isEmpty && Self.thpAllowed(machine.thp, vma.value) { return false }
+        let extent = f.mapping.pages.extent(containing: span.lowerBound)
+        guard extent.range.upperBound >= span.upperBound else { return false }
+        let total = ranges.reduce(0) { $0 + UInt64($1.count) }
+        // Near the memory limit the page-by-page path decides, step by step, what fits.
+        guard roomPages() >= total else { return false }
+        switch (extent.value, f.access) {
+        case (.zero, .read), (.anon(_, true), _), (.anon(_, false), .read):
+            return true  // present and accessible: no fault
+        case (.none, .read):
+            f.mapping.pages.assign(sortedRanges: ranges) { _ in .zero }
+            f.tally.faults += total
+            mapTables(f.process, f.mapping, coveringTablesOf: ranges)
+        case (.none, .write), (.zero, .write):
+            let run = runForTally(&f)
+            groups[run].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+            f.mapping.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
+            markAnonVMA(f.process, &f.mapping)
+            f.tally.anonVMAMarked = true
+            anonPages += total
+            f.tally.faults += total
+            mapTables(f.process, f.mapping, coveringTablesOf: ranges)
+        case (.anon(let run, false), .write):
+            // Reuse where this process alone maps the page, copy where others do too.
+            var reused: [Range<UInt64>] = []
+            var copied: [Range<UInt64>] = []
+            var small = true
+            for range in ranges {
+                groups[run].pages.forEach(in: range) { pages, page in
+                    if page.order > 0 { small = false }
+                    if page.mapcount <= 1 { reused.append(pages) } else { copied.append(pages) }
+                }
+            }
+            guard small else { return false }
+            let copiedCount = copied.reduce(0) { $0 + UInt64($1.count) }
+            for range in copied { addMapcount(group: run, range, delta: -1) }
+            f.mapping.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }
+            if !copied.isEmpty {
+                let new = runForTally(&f)
+                groups[new].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+                f.mapping.pages.assign(sortedRanges: copied) { _ in .anon(run: new, writable: true) }
+            }
+            anonPages += copiedCount
+            f.tally.faults += total
+            f.tally.copies += copiedCount
+            f.tally.reuses += total - copiedCount
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Allocates new private pages for `pages` (a fault each). HugeTLB pages come from the pool:
+    /// the reservation of the process that made the mapping first, then free pages no reservation
+    /// holds; when there are none the fault raises SIGBUS (mm/hugetlb.c: alloc_hugetlb_folio).
+    mutating func allocatePrivate(_ f: inout FaultContext, _ pages: Range<UInt64>, fromReservation: Bool, writable: Bool = true) -> UInt64 {
+        var end = pages.upperBound
+        if let huge = f.mapping.huge {
+            end = takeHugePages(huge, &f.mapping, pages, fromReservation: fromReservation)
+        } else {
+            anonPages += UInt64(pages.count)
+        }
+        let taken = pages.lowerBound..<end
+        if !taken.isEmpty {
+            let run = runForTally(&f)
+            groups[run].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
+            f.mapping.pages.assign(taken, .anon(run: run, writable: writable))
+            setPMDMapped(&f.mapping, taken, false)
+            if !f.tally.anonVMAMarked {
+                markAnonVMA(f.process, &f.mapping)
+                f.tally.anonVMAMarked = true
+            }
+            f.tally.faults += UInt64(taken.count)
+            mapTables(&f, taken)
+        }
+        if end < pages.upperBound { f.tally.signal = .SIGBUS }
+        return end
+    }
+
+    mutating func runForTally(_ f: inout FaultContext) -> GroupID {
+        if let run = f.tally.newRun { return run }
+        let run = newGroup(FrameGroup(kind: .anonymousRun, huge: f.mapping.huge, pageCount: f.mapping.pageCount))
+        groups[run].singleOwner = f.mapping.isSingleOwner
+        f.tally.newRun = run
+        return run
+    }
+
+    /// A write to write-protected private pages: reused where no other process maps the page
+    /// (mm/memory.c: wp_can_reuse_anon_folio; counted as pgreuse), copied where one does.
+    mutating func writeProtected(_ f: inout FaultContext, _ pages: Range<UInt64>, run: GroupID) -> UInt64 {
+        // One page (random and strided touches) needs no list of extents.
+        let extents: [(range: Range<UInt64>, value: FramePage)] =
+            pages.count == 1 ? [(pages, groups[run].pages.value(at: pages.lowerBound))] : groups[run].pages.extents(in: pages)
+        for (range, page) in extents {
+            if page.order > 0 {
+                writeLargeFolio(&f, range, run: run, order: page.order)
+                continue
+            }
+            if page.mapcount <= 1 {
+                f.mapping.pages.assign(range, .anon(run: run, writable: true))
+                f.tally.faults += UInt64(range.count)
+                f.tally.reuses += UInt64(range.count)
+                continue
+            }
+            if f.mapping.huge != nil {
+                if let stop = copyHugePages(&f, range, run: run) { return stop }
+                continue
+            }
+            addMapcount(group: run, range, delta: -1)
+            _ = allocatePrivate(&f, range, fromReservation: false)
+            f.tally.copies += UInt64(range.count)
+        }
+        return pages.upperBound
+    }
+}

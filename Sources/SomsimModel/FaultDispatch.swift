@@ -1,0 +1,120 @@
+// Fault dispatch: touch statements and the page-fault entry, as handle_mm_fault routes a fault —
+// mm/memory.c.
+
+import SomsimWorkload
+
+/// What one touch statement did, carried through the fault handlers.
+struct FaultTally {
+    var faults: UInt64 = 0
+    var copies: UInt64 = 0
+    var reuses: UInt64 = 0
+    /// The run that holds the pages this statement allocates, made on first use.
+    var newRun: GroupID?
+    /// The mapping has been marked as having an anon_vma during this statement.
+    var anonVMAMarked = false
+    /// Table indices, at the level that maps the touched mapping's pages, this statement already
+    /// populated.
+    var populatedTables: Range<UInt64> = 0..<0
+    /// The signal that stopped the touch, if any.
+    var signal: Signal?
+    /// Memory is nearly exhausted: this step allocates no large folio (`makeRoom`).
+    var noLargeFolios = false
+}
+
+/// One touch of one mapping as the fault handlers see it: the faulting process, the access, the
+/// mapping (taken out of the process while the handlers change it) and the tally of what the
+/// statement did.
+struct FaultContext {
+    /// The faulting process (`Simulator.processes` index).
+    let process: ProcessID
+    let access: Access
+    var mapping: Mapping
+    var tally = FaultTally()
+}
+
+extension Simulator {
+    /// Reads or writes one byte per page (or per stride, or in COUNT random pages) of a range
+    /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
+    /// would give (EFAULT past the end of the mapping), or nil.
+    mutating func touch(_ p: ProcessID, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
+        guard let mapping = processes[p].mappings[name] else { return .EFAULT }
+        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return .EFAULT }
+        fault(p, name, pages: pattern.pageRuns(range, pageBytes: mapping.pageBytes), access: access)
+        return nil
+    }
+
+    /// Accesses every page of `ranges` (ascending page indices of mapping `name` in process `p`)
+    /// in order, as a program touching one byte per page would, taking the faults the kernel
+    /// takes. A SIGBUS or SIGSEGV stops the touch and kills the process.
+    @discardableResult
+    mutating func fault(_ p: ProcessID, _ name: String, pages ranges: [Range<UInt64>], access: Access) -> Bool {
+        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
+        var f = FaultContext(process: p, access: access, mapping: mapping)
+        let handledInBulk = bulkFault(&f, ranges)
+        ranges: for range in ranges where !handledInBulk {
+            var position = range.lowerBound
+            while position < range.upperBound {
+                let vma = f.mapping.vma.extent(containing: position)
+                guard vma.value.mapped else {
+                    f.tally.signal = .SIGSEGV
+                    break ranges
+                }
+                let extent = f.mapping.pages.extent(containing: position)
+                var end = min(extent.range.upperBound, vma.range.upperBound, range.upperBound)
+                // A step never straddles PMD-mapped and PTE-mapped pages: they fault differently.
+                if let pmdMapped = f.mapping.pmdMapped {
+                    end = min(end, pmdMapped.extent(containing: position).range.upperBound)
+                }
+                guard makeRoom(&f, position, &end, extent.value) else { break ranges }
+                position = handle(&f, position..<end, extent.value)
+                if f.tally.signal != nil { break ranges }
+            }
+        }
+        processes[p].mappings[name] = f.mapping
+        processes[p].minorFaults += f.tally.faults
+        processes[p].cowCopies += f.tally.copies
+        processes[p].cowReuses += f.tally.reuses
+        if let signal = f.tally.signal {
+            kill(p, signal: signal)
+            return false
+        }
+        return true
+    }
+
+    /// Handles an access to `pages`, all in state `state`; returns where handling stopped (the
+    /// end, unless a signal was raised).
+    mutating func handle(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64 {
+        switch state {
+        case .none:
+            // HugeTLB first (hugetlb_fault), then a large folio, then a small page: anonymous
+            // (do_anonymous_page) or from the page cache (do_fault).
+            if f.mapping.huge != nil { return hugeTLBNoPage(&f, pages) }
+            if !f.tally.noLargeFolios, let folio = largeFolio(f.process, f.mapping, at: pages.lowerBound, f.access) {
+                let run = folio.order == PageGeometry.pmdOrder ? pmdRun(f.process, f.mapping, from: folio.range, within: pages) : folio.range
+                return faultLargeFolio(&f, run, order: folio.order, f.mapping.isSingleOwner ? .write : f.access, pages)
+            }
+            if f.mapping.isPrivateAnonymousLike { return anonymousFault(&f, pages) }
+            if f.access == .read { return readFaultAround(&f, pages) }
+            if f.mapping.isPrivate { return cowFault(&f, pages) }
+            return sharedWriteFault(&f, pages)
+
+        case .zero:
+            // Writing the zero page allocates a new zeroed page: a fault, not a copy.
+            if f.access == .read { return pages.upperBound }
+            if let stop = writePMDMapped(&f, pages, state) { return stop }
+            return allocatePrivate(&f, pages, fromReservation: true)
+
+        case .anon(let run, let writable):
+            if f.access == .read || writable { return pages.upperBound }
+            if let stop = writePMDMapped(&f, pages, state) { return stop }
+            return writeProtected(&f, pages, run: run)
+
+        case .cache(let writable, let dirty):
+            if f.access == .read { return pages.upperBound }
+            if f.mapping.isPrivate { return copyFilePage(&f, pages) }
+            // Shared pages are mapped writable: the write only sets the dirty bit, no fault.
+            if !dirty || !writable { f.mapping.pages.assign(pages, .cache(writable: true, dirty: true)) }
+            return pages.upperBound
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// Processes: spawn, fork (dup_mmap), exit and the signals that kill — kernel/fork.c, mm/mmap.c,
+// kernel/exit.c.
+
+import SomsimWorkload
+
+extension Simulator {
+    mutating func spawn(_ name: String) {
+        processIndex[name] = processes.append(SimProcess(name: name))
+        liveProcesses += 1
+    }
+
+    /// fork(2): the child gets a copy of each VMA (mm/mmap.c: dup_mmap). DONTFORK VMAs are left
+    /// out, WIPEONFORK VMAs arrive empty, and page-table entries are copied only for VMAs that
+    /// have an anon_vma (mm/memory.c: vma_needs_copy) — HugeTLB included since the special case
+    /// was dropped; private pages then become write-protected in both processes. Shared, file and
+    /// zero-page-only VMAs are faulted in again by the child (measured: docs/kernel-facts, 2e, 4b,
+    /// 6 "shared hugetlb").
+    mutating func fork(_ p: ProcessID, child name: String) {
+        var child = SimProcess(name: name)
+        child.layout = processes[p].layout
+        // VMA by VMA in address order, as dup_mmap walks them.
+        for mappingName in processes[p].mappingNamesByAddress {
+            guard var parentMapping = processes[p].mappings[mappingName] else { continue }
+            var mapping = parentMapping
+            mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none)
+            mapping.reservation = nil
+            mapping.reservationUnmapped = false
+            var inherited = false
+            for (range, flags) in parentMapping.vma.extents(in: 0..<parentMapping.pageCount) {
+                let addresses = address(range, in: parentMapping)
+                // Single-owner (`som`) memory is never inherited, like a DONTFORK range.
+                if !flags.mapped || flags.dontfork || parentMapping.isSingleOwner {
+                    mapping.vma.modify(range) { _, f in f.mapped = false }
+                    continue
+                }
+                inherited = true
+                if flags.wipeonfork {
+                    mapping.vma.modify(range) { _, f in f.anonVMA = false }
+                    continue
+                }
+                guard flags.anonVMA else { continue }
+                child.pageTables.copy(from: processes[p].pageTables, for: addresses)
+                for (pages, state) in parentMapping.pages.extents(in: range) {
+                    switch state {
+                    case .none:
+                        break
+                    case .zero:
+                        mapping.pages.assign(pages, .zero)
+                    case .anon(let run, _):
+                        addMapcount(group: run, pages, delta: 1)
+                        parentMapping.pages.assign(pages, .anon(run: run, writable: false))
+                        mapping.pages.assign(pages, .anon(run: run, writable: false))
+                    case .cache(let writable, let dirty):
+                        if let object = mapping.object { addMapcount(group: object, pages, delta: 1) }
+                        mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty))
+                    }
+                }
+            }
+            if !inherited {
+                mapping.object = nil
+            } else if let object = mapping.object {
+                groups[object].mappers += 1
+            }
+            processes[p].mappings[mappingName] = parentMapping
+            child.mappings[mappingName] = mapping
+        }
+        processIndex[name] = processes.append(child)
+        liveProcesses += 1
+        liveMappings += UInt64(child.mappings.count)
+        tablePages += child.pageTables.total
+    }
+
+    /// exit(2): every mapping is unmapped and every page table freed.
+    mutating func exit(_ p: ProcessID) {
+        // In address order, as exit_mmap unmaps the VMAs.
+        for name in processes[p].mappingNamesByAddress {
+            munmap(p, name)
+        }
+        editTables(p) { $0 = PageTableSet() }
+        processes[p].alive = false
+        liveProcesses -= 1
+    }
+
+    /// A signal the kernel raises on a bad access; its default action kills the process.
+    mutating func kill(_ p: ProcessID, signal: Signal) {
+        processes[p].signals.append(signal)
+        outcome.kills.append(Kill(process: processes[p].name, signal: signal))
+        exit(p)
+    }
+}

@@ -1,0 +1,226 @@
+// VMA operations: mmap placement, munmap, the madvise walk and MADV_DONTNEED — mm/mmap.c,
+// mm/vma.c, mm/madvise.c, mm/memory.c (zap_page_range).
+
+import SomsimWorkload
+
+extension Simulator {
+    /// mmap(2). Returns the errno the kernel would give, or nil.
+    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, line: Int) -> Errno? {
+        let pageBytes = options.pageBytes
+        let pageCount = length / pageBytes
+        // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
+        // multiple of 2 MiB are PMD-aligned, as Linux aligns anonymous mappings that THP could back
+        // (mm/mmap.c: __get_unmapped_area, thp_get_unmapped_area).
+        let pmdBytes = PageGeometry.pmdBytes
+        let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
+        guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
+        if overcommitRefuses(length: length, options: options) { return .ENOMEM }
+
+        var object: GroupID? = nil
+        var reservation: ExtentMap<Bool>? = nil
+        if let huge = options.huge {
+            guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options) else { return .ENOMEM }
+            (object, reservation) = reserved
+        } else if options.shared || options.file != nil {
+            object = pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
+        }
+        if let object { groups[object].mappers += 1 }
+
+        var mapping = Mapping(
+            name: name, start: start, options: options, pageCount: pageCount, object: object,
+            pages: ExtentMap(length: pageCount, value: .none),
+            vma: ExtentMap(length: pageCount, value: VMAFlags()),
+            reservation: reservation)
+        mergeWithNeighbours(p, &mapping)
+        processes[p].mappings[name] = mapping
+        liveMappings += 1
+        processes[p].insertLayout(start: start, end: mapping.end, name: name)
+        let placement = Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length)
+        placements.append(placement)
+        outcome.placement = placement
+
+        if options.populate {
+            // MAP_POPULATE faults every page in: writes for private writable mappings, reads for
+            // shared ones (mm/gup.c: populate_vma_page_range). Each counts in ru_minflt like a
+            // fault from user space (measured: docs/kernel-facts, 1d and 9).
+            let access: Access = options.shared ? .read : .write
+            fault(p, name, pages: [0..<pageCount], access: access)
+        }
+        return nil
+    }
+
+    /// munmap(2) of a whole mapping: pages unmapped (freed when no process maps them any more),
+    /// outstanding HugeTLB reservations returned, page tables freed.
+    mutating func munmap(_ p: ProcessID, _ name: String) {
+        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return }
+        liveMappings -= 1
+        zap(p, mapping, 0..<mapping.pageCount)
+        returnReservation(mapping)
+        if let object = mapping.object {
+            groups[object].mappers -= 1
+            releaseIfUnreferenced(object)
+        }
+        let (floor, ceiling) = processes[p].removeLayout(start: mapping.start)
+        editTables(p) { $0.free(mapping.start..<mapping.end, floor: floor, ceiling: ceiling) }
+    }
+
+    /// Removes the page-table entries of `range`, dropping mapcounts and freeing private pages
+    /// that no process maps any more. With `restoringReservation` (MADV_DONTNEED by the owner of
+    /// a private HugeTLB mapping) a freed page's reservation is given back to the mapping
+    /// (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation"; measured:
+    /// docs/kernel-facts, 6h).
+    mutating func zap(_ p: ProcessID, _ mapping: Mapping, _ range: Range<UInt64>, restoringReservation: Bool = false) {
+        for (pages, state) in mapping.pages.extents(in: range) {
+            switch state {
+            case .none, .zero:
+                break
+            case .anon(let run, _):
+                let freed = addMapcount(group: run, pages, delta: -1)
+                if mapping.huge != nil {
+                    freeHugePages(p, mapping, pages, freed: freed, restoringReservation: restoringReservation)
+                } else {
+                    anonPages -= freed
+                }
+            case .cache(_, let dirty):
+                guard let object = mapping.object else { break }
+                // Zapping a dirty entry of a file or shmem page moves the dirty bit to the page
+                // (mm/memory.c: zap_present_folio_ptes, folio_mark_dirty): whoever still maps
+                // it, or maps it later, sees it dirty (measured: docs/kernel-facts 13).
+                if dirty { groups[object].pages.modify(pages) { _, page in page.dirty = true } }
+                addMapcount(group: object, pages, delta: -1)
+            }
+        }
+    }
+
+    /// madvise(2) from `byteRange`'s offset in mapping `name`, for `length=` bytes or to the
+    /// mapping's end. Returns the errno the kernel would give, or nil.
+    ///
+    /// The call is an address range, and it may run past the mapping: into other mappings of the
+    /// process, or into unmapped addresses. As madvise_walk_vmas does (mm/madvise.c), the advice
+    /// is applied to every VMA the range meets, in address order; a VMA the advice is invalid for
+    /// returns its error at once, with the VMAs before it done; an unmapped gap is remembered and
+    /// returned as ENOMEM at the end, after everything else was done (measured: docs/kernel-facts
+    /// 12). Nothing of the process is assumed to lie outside its workload mappings.
+    mutating func madvise(_ p: ProcessID, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
+        guard let own = processes[p].mappings[name] else { return .ENOMEM }
+        let offset = byteRange.offsetBytes
+        let ownBytes = own.end - own.start
+        // Without `length=`, the range is the rest of the mapping; past its end there is none.
+        guard let length = byteRange.lengthBytes ?? (offset <= ownBytes ? ownBytes - offset : nil) else { return .ENOMEM }
+        // A zero length does nothing, wherever it points (do_madvise).
+        if length == 0 { return nil }
+        // A range that wraps around the address space is refused (check_input_range).
+        let (start, startWraps) = own.start.addingReportingOverflow(offset)
+        let (end, endWraps) = start.addingReportingOverflow(length)
+        if startWraps || endWraps { return .EINVAL }
+
+        var unmapped = false
+        var position = start
+        let met = processes[p].mappingNames(meeting: start..<end).compactMap { processes[p].mappings[$0] }
+        for m in met {
+            if m.start > position { unmapped = true }
+            position = min(m.end, end)
+            let bytes = (max(start, m.start) - m.start)..<(position - m.start)
+            if let errno = advise(p, m.name, advice, bytes, &unmapped) { return errno }
+        }
+        if position < end { unmapped = true }
+        return unmapped ? .ENOMEM : nil
+    }
+
+    /// Applies `advice` to the byte range `bytes` (offsets inside mapping `name`) of one mapping,
+    /// VMA by VMA (the mapping's VMA-attribute extents); a range not in the address space (a
+    /// DONTFORK range in a child) sets `unmapped`. Returns the errno that ends the call, or nil.
+    ///
+    /// Only HugeTLB mappings can be met at an offset that is not a multiple of their page size
+    /// (a range coming from a smaller-paged mapping next to them): MADV_DONTNEED then fails when
+    /// the range starts inside a huge page and leaves out a last partial huge page
+    /// (madvise_dontneed_free_valid_vma), and an advice that changes a VMA's flags fails where
+    /// it would have to split the VMA inside a huge page (hugetlb_vm_op_split), unless the flags
+    /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
+    /// 12f, 12g.
+    mutating func advise(_ p: ProcessID, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
+        let mapping = processes[p].mappings[name]!
+        let pageBytes = mapping.pageBytes
+        let startsInsidePage = bytes.lowerBound % pageBytes != 0
+        let endsInsidePage = bytes.upperBound % pageBytes != 0
+        let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
+        // The VMAs: maximal runs of equal attributes (the map need not keep its extents maximal).
+        var vmas: [(range: Range<UInt64>, flags: VMAFlags)] = []
+        for (range, flags) in mapping.vma.extents(in: outer) {
+            if !flags.mapped {
+                unmapped = true
+            } else if let last = vmas.last, last.range.upperBound == range.lowerBound, last.flags == flags {
+                vmas[vmas.count - 1].range = last.range.lowerBound..<range.upperBound
+            } else {
+                vmas.append((range, flags))
+            }
+        }
+        guard !vmas.isEmpty else { return nil }
+        let kind = mapping.options
+        switch advice {
+        // Only private anonymous memory can be wiped on fork (mm/madvise.c: a VMA with a file,
+        // HugeTLB included, or VM_SHARED is refused); KEEPONFORK is refused nowhere here.
+        case .wipeonfork where kind.shared || kind.file != nil || mapping.huge != nil:
+            return .EINVAL
+        // Single-owner memory cannot be made inheritable.
+        case .dofork where mapping.isSingleOwner:
+            return .EINVAL
+        default:
+            break
+        }
+        splitPMDs(p, name, atEdgesOf: outer)
+        if advice == .dontneed {
+            if startsInsidePage && vmas[0].range.contains(outer.lowerBound) { return .EINVAL }
+            // A last partial huge page is left out.
+            let whole = outer.lowerBound..<(bytes.upperBound / pageBytes)
+            for vma in vmas where vma.range.overlaps(whole) {
+                dontneed(p, name, vma.range.clamped(to: whole))
+            }
+            return nil
+        }
+        for vma in vmas {
+            let advised = Self.flags(vma.flags, after: advice)
+            let partial = (startsInsidePage && vma.range.contains(outer.lowerBound)) || (endsInsidePage && vma.range.contains(outer.upperBound - 1))
+            if partial {
+                if advised != vma.flags { return .EINVAL }
+                continue
+            }
+            processes[p].mappings[name]!.vma.modify(vma.range) { _, f in f = Self.flags(f, after: advice) }
+        }
+        return nil
+    }
+
+    /// The VMA flags `flags` become after a flag-setting advice (mm/madvise.c:
+    /// madvise_vma_behavior). HUGEPAGE and NOHUGEPAGE are accepted on HugeTLB too, where they
+    /// change nothing that matters (measured: docs/kernel-facts 12f).
+    static func flags(_ flags: VMAFlags, after advice: Advice) -> VMAFlags {
+        var flags = flags
+        switch advice {
+        case .dontfork, .dofork: flags.dontfork = advice == .dontfork
+        case .wipeonfork, .keeponfork: flags.wipeonfork = advice == .wipeonfork
+        case .hugepage, .nohugepage:
+            flags.hugepage = advice == .hugepage
+            flags.nohugepage = advice == .nohugepage
+        case .dontneed: break
+        }
+        return flags
+    }
+
+    /// MADV_DONTNEED of `range` (pages of one VMA of mapping `name`): zaps it; the next touch
+    /// faults anew.
+    mutating func dontneed(_ p: ProcessID, _ name: String, _ range: Range<UInt64>) {
+        let mapping = processes[p].mappings[name]!
+        zap(p, mapping, range, restoringReservation: true)
+        processes[p].mappings[name]!.pages.assign(range, .none)
+        // CONFIG_PT_RECLAIM (6.14+) frees the PTE tables whose whole 2 MiB span the zap of one
+        // VMA emptied; tables it only partly covered stay (measured: docs/kernel-facts, 7f). PMD
+        // and PUD tables are never reclaimed this way.
+        let addresses = address(range, in: mapping)
+        let pmdBytes = PageGeometry.pmdBytes
+        let first = (addresses.lowerBound + pmdBytes - 1) / pmdBytes
+        let last = addresses.upperBound / pmdBytes
+        if mapping.huge == nil, first < last {
+            editTables(p) { $0.release(level: 0, first..<last) }
+        }
+    }
+}
