@@ -364,22 +364,6 @@ static int agent_main(void)
         case SOMSIM_OP_MMAP:
             do_mmap();
             break;
-        case SOMSIM_OP_MUNMAP: {
-            begin_operation();
-            int r = munmap((void *)command.address, command.length);
-            int e = errno;
-            reply.op_faults = end_operation();
-            send_reply(r == 0 ? SOMSIM_STATUS_OK : SOMSIM_STATUS_ERRNO, r == 0 ? 0 : e, -1);
-            break;
-        }
-        case SOMSIM_OP_MADVISE: {
-            begin_operation();
-            int r = madvise((void *)command.address, command.length, command.advice);
-            int e = errno;
-            reply.op_faults = end_operation();
-            send_reply(r == 0 ? SOMSIM_STATUS_OK : SOMSIM_STATUS_ERRNO, r == 0 ? 0 : e, -1);
-            break;
-        }
         case SOMSIM_OP_SYSCALL: {
             /* Any call the probe names: the channel is a socketpair between the probe and the
              * agents it forked, so nothing else can ask. */

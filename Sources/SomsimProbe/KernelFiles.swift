@@ -1,6 +1,7 @@
 #if os(Linux)
 import Glibc
 import SomsimModel
+import SomsimWorkload
 
 /// A system call's failure: its errno number, named as the model names refused calls.
 public struct SystemCallError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -92,7 +93,7 @@ struct SmapsVMA {
     var fields: [String: UInt64] = [:]
 
     var kernelPageBytes: UInt64 { (fields["KernelPageSize"] ?? 4) * 1024 }
-    var isHugetlb: Bool { kernelPageBytes > 4096 }
+    var isHugetlb: Bool { kernelPageBytes > PageGeometry.pageBytes }
     var isPrivate: Bool { permissions.hasSuffix("p") }
 
     /// The VMAs of a process that lie inside `window`.
@@ -144,14 +145,14 @@ final class PageFrames {
 
     /// pagemap entries of `count` pages of 4 KiB from `address`, or of one 4 KiB page every
     /// `stepBytes` when it is larger.
-    static func entries(pid: pid_t, address: UInt64, count: Int, stepBytes: UInt64 = 4096) throws -> [UInt64] {
+    static func entries(pid: pid_t, address: UInt64, count: Int, stepBytes: UInt64 = PageGeometry.pageBytes) throws -> [UInt64] {
         let path = "/proc/\(pid)/pagemap"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProbeError.cannotRead(path, SystemCallError(errno)) }
         defer { close(fd) }
         var out = [UInt64](repeating: 0, count: count)
-        if stepBytes == 4096 {
-            try out.withUnsafeMutableBytes { try preadAll(fd, $0, offset: address / 4096 * 8, path: path) }
+        if stepBytes == PageGeometry.pageBytes {
+            try out.withUnsafeMutableBytes { try preadAll(fd, $0, offset: address / PageGeometry.pageBytes * 8, path: path) }
         } else {
             for i in 0..<count {
                 try withUnsafeMutableBytes(of: &out[i]) {

@@ -79,7 +79,7 @@ public struct MachineSettings: Equatable, Sendable {
         for line in try KernelFiles.read("/proc/mounts").split(separator: "\n") {
             let parts = line.split(separator: " ")
             guard parts.count >= 4, parts[2] == "hugetlbfs" else { continue }
-            var pageBytes: UInt64 = 2 << 20
+            var pageBytes: UInt64 = PageGeometry.pmdBytes
             for option in parts[3].split(separator: ",") where option.hasPrefix("pagesize=") {
                 let value = option.dropFirst("pagesize=".count)
                 if let n = UInt64(value.dropLast()) {
@@ -170,7 +170,7 @@ public struct MachineSettings: Equatable, Sendable {
             }
         }
         // Pool sizes come from the workload and may be near 2^64: the sum saturates instead of trapping.
-        let poolBytes = saturatingSum([saturatingProduct(machine.hugetlb2MPages, 2 << 20), saturatingProduct(machine.hugetlb1GPages, 1 << 30)])
+        let poolBytes = saturatingSum([saturatingProduct(machine.hugetlb2MPages, PageGeometry.pmdBytes), saturatingProduct(machine.hugetlb1GPages, PageGeometry.pudBytes)])
         if saturatingSum([poolBytes, headroomBytes]) > facts.memAvailableBytes {
             problems.append(
                 "not enough free memory: the pools need \(poolBytes == .max ? "more than 16 EiB" : "\(poolBytes >> 20) MiB") + \(headroomBytes >> 20) MiB headroom, MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
@@ -204,7 +204,7 @@ public struct MachineSettings: Equatable, Sendable {
         // and allocates no other size: set every per-size file to match.
         for path in mthpPaths() {
             guard let size = mthpSize(path) else { continue }
-            let follows = size == 2 << 20 || machine.mthpSizes.contains(size)
+            let follows = size == PageGeometry.pmdBytes || machine.mthpSizes.contains(size)
             try KernelFiles.write(path, follows ? "inherit" : "never")
         }
         for (path, pages, size) in [(pool2MPath, machine.hugetlb2MPages, "2 MiB"), (pool1GPath, machine.hugetlb1GPages, "1 GiB")] {

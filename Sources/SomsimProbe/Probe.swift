@@ -86,7 +86,7 @@ public enum Probe {
             let (value, overflow) = a.addingReportingOverflow(b)
             return overflow ? .max : value
         }
-        let poolBytes = sum(product(workload.machine.hugetlb2MPages, 2 << 20), product(workload.machine.hugetlb1GPages, 1 << 30))
+        let poolBytes = sum(product(workload.machine.hugetlb2MPages, PageGeometry.pmdBytes), product(workload.machine.hugetlb1GPages, PageGeometry.pudBytes))
         // Pools too large for this machine are refused already (MachineSettings.problems).
         let poolsFitHere = sum(poolBytes, MachineSettings.headroomBytes) <= facts.memAvailableBytes
         if let event = simulator.errors.first(where: { $0.outcome == .oomKill || ($0.outcome == .poolTrimmed && poolsFitHere) }) {
@@ -325,11 +325,7 @@ struct Run {
             if reply.status == SOMSIM_STATUS_OK.rawValue {
                 if placement == nil {
                     // The kernel took a mapping the model refused: undo it, and the check fails.
-                    var undo = somsim_command()
-                    undo.op = UInt32(SOMSIM_OP_MUNMAP.rawValue)
-                    undo.address = address
-                    undo.length = length
-                    _ = try agent.call(&undo)
+                    _ = try agent.syscall(SOMSIM_SYS_MUNMAP, address, length)
                 } else {
                     agent.mappings[name] = Agent.RealMapping(address: address, lengthBytes: length, options: options)
                 }
@@ -339,11 +335,7 @@ struct Run {
             }
         case .munmap(_, let name):
             guard let mapping = agent.mappings.removeValue(forKey: name) else { return }
-            var command = somsim_command()
-            command.op = UInt32(SOMSIM_OP_MUNMAP.rawValue)
-            command.address = mapping.address
-            command.length = mapping.lengthBytes
-            let reply = try agent.call(&command).reply
+            let reply = try agent.syscall(SOMSIM_SYS_MUNMAP, mapping.address, mapping.lengthBytes).reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .madvise(_, let name, let advice, let range):
             // The same bytes as the model's call: from the offset, for `length=` or to the
@@ -374,12 +366,7 @@ struct Run {
                 notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
-            var command = somsim_command()
-            command.op = UInt32(SOMSIM_OP_MADVISE.rawValue)
-            command.address = address
-            command.length = length
-            command.advice = Self.adviceValue(advice)
-            let reply = try agent.call(&command).reply
+            let reply = try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))).reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .touch(_, let name, let access, let range, let pattern):
             guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
@@ -538,7 +525,7 @@ struct Run {
                 m.ussBytes = m.privateCleanBytes + m.privateDirtyBytes
                 var pssUnits: UInt64 = 0
                 for s in f.small {
-                    pssUnits += (4096 << 12) / max(mappers[s.pfn] ?? 1, 1)
+                    pssUnits += (PageGeometry.pageBytes << 12) / max(mappers[s.pfn] ?? 1, 1)
                     if s.anon { anonFrames.insert(s.pfn) }
                 }
                 m.pssBytes = pssUnits >> 12
@@ -570,8 +557,8 @@ struct Run {
             system.hugetlb1GFree = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/free_hugepages")
             system.hugetlb1GReserved = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/resv_hugepages")
         }
-        system.anonBytes = UInt64(anonFrames.count) * 4096
-        system.pageTableBytes = tables + live * (workload.machine.pti ? 8192 : 4096)
+        system.anonBytes = UInt64(anonFrames.count) * PageGeometry.pageBytes
+        system.pageTableBytes = tables + live * (workload.machine.pti ? 2 : 1) * PageGeometry.pageBytes
 
         let vmstat = try KernelFiles.vmstat()
         let meminfo = try KernelFiles.keyValues("/proc/meminfo")

@@ -183,7 +183,7 @@ public enum ReportRenderer {
         switch unit {
         case .bytes: return bytes(value)
         case .count: return String(value)
-        case .pages: return "\(value) pages (\(bytes(value * 4096)))"
+        case .pages: return "\(value) pages (\(bytes(value * PageGeometry.pageBytes)))"
         }
     }
 

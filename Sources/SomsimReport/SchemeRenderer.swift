@@ -144,7 +144,7 @@ public enum SchemeRenderer {
                     header: ["kind", "order", "size", "count", "memory", "metadata each", "% of memory", "struct page each"],
                     rows: allocations.map { a in
                         [
-                            a.kind.rawValue, String(a.order), ReportRenderer.bytes(4096 << UInt64(a.order)), String(a.count),
+                            a.kind.rawValue, String(a.order), ReportRenderer.bytes(PageGeometry.pageBytes << UInt64(a.order)), String(a.count),
                             ReportRenderer.bytes(a.memoryBytes), "\(a.bytesEach) B", ReportRenderer.percent(a.ratio), "\(a.structPageBytesEach) B",
                         ]
                     })

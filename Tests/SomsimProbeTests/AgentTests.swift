@@ -19,28 +19,31 @@ extension RealKernelTests {
         let address = WorkloadWindow.lowAddress
         for agent in [parent, child] {
             var calls: [(String, somsim_command)] = []
-            func command(_ op: somsim_op, address: UInt64 = 0, length: UInt64 = 0, advice: Int32 = 0) -> somsim_command {
+            func command(_ op: somsim_op, address: UInt64 = 0, length: UInt64 = 0) -> somsim_command {
                 var c = somsim_command()
                 c.op = UInt32(op.rawValue)
                 c.address = address
                 c.length = length
-                c.advice = advice
                 return c
             }
-            let unmapNothing = command(SOMSIM_OP_MUNMAP, address: address, length: 1 << 20)
+            /// A system call through SOMSIM_OP_SYSCALL, as the probe makes munmap, madvise, mprotect.
+            func call(_ system: somsim_syscall, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64 = 0) -> somsim_command {
+                var c = command(SOMSIM_OP_SYSCALL)
+                c.number = Int64(system.rawValue)
+                c.args.0 = a0
+                c.args.1 = a1
+                c.args.2 = a2
+                return c
+            }
+            let unmapNothing = call(SOMSIM_SYS_MUNMAP, address, 1 << 20)
             calls.append(("noop", command(SOMSIM_OP_NOOP)))
             calls.append(("munmap of nothing", unmapNothing))
             // MADV_DONTNEED (4): ENOMEM, nothing is mapped there.
-            calls.append(("madvise of nothing", command(SOMSIM_OP_MADVISE, address: address, length: 1 << 20, advice: 4)))
+            calls.append(("madvise of nothing", call(SOMSIM_SYS_MADVISE, address, 1 << 20, UInt64(MADV_DONTNEED))))
             calls.append(("mmap", command(SOMSIM_OP_MMAP, address: address, length: 1 << 20)))
             calls.append(("touch of no segment", command(SOMSIM_OP_TOUCH)))
             calls.append(("munmap", unmapNothing))
-            // mprotect(2) through the generic op, on nothing mapped: ENOMEM.
-            var mprotect = command(SOMSIM_OP_SYSCALL)
-            mprotect.number = Int64(SOMSIM_SYS_MPROTECT.rawValue)
-            mprotect.args.0 = address
-            mprotect.args.1 = 1 << 20
-            calls.append(("syscall mprotect of nothing", mprotect))
+            calls.append(("mprotect of nothing", call(SOMSIM_SYS_MPROTECT, address, 1 << 20, UInt64(PROT_READ))))
             for (what, command) in calls {
                 var c = command
                 let reply = try agent.call(&c).reply

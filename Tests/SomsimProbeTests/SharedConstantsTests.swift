@@ -34,6 +34,53 @@ import Testing
         #expect(Run.adviceValue(advice) == expected, "\(advice)")
     }
 
+    /// The model's errno numbers, which turn the agent's errno into the model's typed `Errno`,
+    /// are the C library's.
+    @Test(arguments: Errno.allCases)
+    func theModelsErrnoNumbersAreTheCLibrarys(_ errno: Errno) {
+        let expected: Int32
+        switch errno {
+        case .EPERM: expected = EPERM
+        case .ENOENT: expected = ENOENT
+        case .ESRCH: expected = ESRCH
+        case .EINTR: expected = EINTR
+        case .EIO: expected = EIO
+        case .EBADF: expected = EBADF
+        case .EAGAIN: expected = EAGAIN
+        case .ENOMEM: expected = ENOMEM
+        case .EACCES: expected = EACCES
+        case .EFAULT: expected = EFAULT
+        case .EBUSY: expected = EBUSY
+        case .EEXIST: expected = EEXIST
+        case .ENODEV: expected = ENODEV
+        case .EINVAL: expected = EINVAL
+        case .ENOSPC: expected = ENOSPC
+        case .EOVERFLOW: expected = EOVERFLOW
+        }
+        #expect(errno.code == expected, "\(errno)")
+        #expect(SystemCallError(expected).name == errno.rawValue)
+    }
+
+    /// The model's signal numbers, which name the signal an agent died of, are the C library's.
+    @Test(arguments: Signal.allCases)
+    func theModelsSignalNumbersAreTheCLibrarys(_ signal: Signal) {
+        let expected: Int32
+        switch signal {
+        case .SIGBUS: expected = SIGBUS
+        case .SIGSEGV: expected = SIGSEGV
+        case .SIGKILL: expected = SIGKILL
+        }
+        #expect(signal.number == expected, "\(signal)")
+    }
+
+    /// The system calls the probe makes by number are the C library's.
+    @Test func theNamedSystemCallsAreTheKernels() {
+        // x86-64 (arch/x86/entry/syscalls/syscall_64.tbl): munmap 11, madvise 28, mprotect 10.
+        #expect(SOMSIM_SYS_MUNMAP.rawValue == 11)
+        #expect(SOMSIM_SYS_MADVISE.rawValue == 28)
+        #expect(SOMSIM_SYS_MPROTECT.rawValue == 10)
+    }
+
     /// Planning refuses more spawns than the restore plan has process groups for.
     @Test func plannedSpawnsFitTheRestorePlansGroups() {
         #expect(Probe.maxSpawns == Int(SOMSIM_RESTORE_MAX_GROUPS))

@@ -20,8 +20,7 @@
 enum somsim_op {
     SOMSIM_OP_NOOP = 0,    /* measure nothing: the fault delta must be 0 */
     SOMSIM_OP_MMAP = 1,    /* address, length, huge_bytes, flags, path */
-    SOMSIM_OP_MUNMAP = 2,  /* address, length */
-    SOMSIM_OP_MADVISE = 3, /* address, length, advice */
+    /* 2 and 3 were munmap and madvise: they are SOMSIM_OP_SYSCALL calls now. */
     SOMSIM_OP_TOUCH = 4,   /* segments, flags & WRITE */
     SOMSIM_OP_FORK = 5,    /* reply carries the child's pid and its socket (SCM_RIGHTS) */
     SOMSIM_OP_EXIT = 6,    /* reply, then _exit(0) */
@@ -68,7 +67,6 @@ struct somsim_command {
     uint64_t address;
     uint64_t length;
     uint64_t huge_bytes;
-    int32_t advice;
     uint32_t segment_count;
     int64_t number;   /* SOMSIM_OP_SYSCALL: the system call number (<sys/syscall.h>) */
     uint64_t args[6]; /* SOMSIM_OP_SYSCALL: its arguments */
