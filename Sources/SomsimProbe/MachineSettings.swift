@@ -13,6 +13,14 @@ public struct MachineSettings: Equatable, Sendable {
     public static let pool1GPath = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
     public static let hvoPath = "/proc/sys/vm/hugetlb_optimize_vmemmap"
     public static let thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
+    /// Proactive compaction (`vm.compaction_proactiveness`, 0–100): kcompactd migrates pages in
+    /// the background when it is above 0.
+    public static let compactionPath = "/proc/sys/vm/compaction_proactiveness"
+    /// How long khugepaged sleeps between scans; a write wakes it for one scan, then it sleeps
+    /// the new time (mm/khugepaged.c: scan_sleep_millisecs_store).
+    public static let khugepagedSleepPath = "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
+    /// What a run sets khugepaged's sleep to: a day, longer than any run.
+    public static let khugepagedRunSleep = "86400000"
     /// Says whether the kernel isolates page tables (`Mitigation: PTI`) or not.
     public static let ptiPath = "/sys/devices/system/cpu/vulnerabilities/meltdown"
 
@@ -25,6 +33,12 @@ public struct MachineSettings: Equatable, Sendable {
     public var thp: String
     /// Per-size (multi-size THP) modes: `hugepages-SIZEkB/enabled` files and their selected word.
     public var mthpModes: [String: String] = [:]
+    /// `vm.compaction_proactiveness` and khugepaged's `scan_sleep_millisecs` as text, when the
+    /// kernel has them. A run quiets both: a page that kcompactd migrates or khugepaged collapses
+    /// while a touch runs changes its frame as a COW copy does, and the run would count a copy
+    /// the workload did not make.
+    public var compactionProactiveness: String?
+    public var khugepagedSleep: String?
     /// hugetlbfs mounts, as `/proc/mounts` lists them: mount point and page size in bytes.
     public var hugetlbfsMounts: [HugetlbfsMount]
 
@@ -44,7 +58,14 @@ public struct MachineSettings: Equatable, Sendable {
             hvo: KernelFiles.exists(hvoPath) ? try KernelFiles.readNumber(hvoPath) != 0 : false,
             thp: thp,
             mthpModes: mthpModes,
+            compactionProactiveness: KernelFiles.exists(compactionPath) ? try trimmed(compactionPath) : nil,
+            khugepagedSleep: KernelFiles.exists(khugepagedSleepPath) ? try trimmed(khugepagedSleepPath) : nil,
             hugetlbfsMounts: try hugetlbfsMounts())
+    }
+
+    /// A one-value file's text without its newline.
+    static func trimmed(_ path: String) throws -> String {
+        String(try KernelFiles.read(path).split(separator: "\n").first ?? "")
     }
 
     /// The bracketed word of a sysfs choice file (`always [madvise] never` → `madvise`).
@@ -186,6 +207,8 @@ public struct MachineSettings: Equatable, Sendable {
         if KernelFiles.exists(Self.hvoPath) { try RestorePlan.write(Self.hvoPath, hvo ? "1" : "0") }
         if KernelFiles.exists(Self.thpPath) { try RestorePlan.write(Self.thpPath, thp) }
         for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { try RestorePlan.write(path, mode) }
+        if let compactionProactiveness { try RestorePlan.write(Self.compactionPath, compactionProactiveness) }
+        if let khugepagedSleep { try RestorePlan.write(Self.khugepagedSleepPath, khugepagedSleep) }
         if KernelFiles.exists(Self.pool1GPath) { try RestorePlan.write(Self.pool1GPath, String(pool1GPages)) }
         try RestorePlan.write(Self.pool2MPath, String(pool2MPages))
     }
@@ -197,7 +220,12 @@ public struct MachineSettings: Equatable, Sendable {
     }
 
     /// Sets HVO, THP and the pools as `machine` asks; throws when the kernel gives fewer pages.
+    /// Quiets proactive compaction and khugepaged for the run (their settings are in the restore
+    /// plan): the model has neither, and no page may move while the run counts copies.
     static func apply(_ machine: MachineSpec) throws {
+        if KernelFiles.exists(compactionPath) { try KernelFiles.write(compactionPath, "0") }
+        // Before any agent exists: the write wakes khugepaged for one scan, of other processes.
+        if KernelFiles.exists(khugepagedSleepPath) { try KernelFiles.write(khugepagedSleepPath, khugepagedRunSleep) }
         if KernelFiles.exists(hvoPath) { try KernelFiles.write(hvoPath, machine.hvo ? "1" : "0") }
         if KernelFiles.exists(thpPath) { try KernelFiles.write(thpPath, machine.thp.rawValue) }
         // The model lets the PMD size and each `mthp=` size follow the top-level mode (`inherit`)

@@ -219,6 +219,13 @@ struct Run {
         options.progress?(statements.count, statements.count)
         simulator.measure(label: "end")
         measured.append(try measure(label: "end"))
+        let moved = ["vmstat_pgmigrate_success_delta", "vmstat_thp_collapse_alloc_delta"].compactMap { name in
+            measured.last?.counters.first { $0.name == name && $0.value > 0 }
+        }
+        if !moved.isEmpty {
+            notes.append(
+                "the kernel moved pages on its own during the run (\(moved.map { "\($0.name) \($0.value)" }.joined(separator: ", ")), machine-wide): a moved workload page changes its frame as a copy does, so cow_copies and cow_reuses can be off by that many; rerun on a quieter machine")
+        }
         return ValidationReport(predicted: simulator.report, measured: measured, runChecks: runChecks, notes: notes)
     }
 
@@ -566,6 +573,11 @@ struct Run {
         let counters = [
             MeasuredMeasure.Counter(name: "vmstat_pgfault_delta", value: delta("pgfault")),
             MeasuredMeasure.Counter(name: "vmstat_pgreuse_delta", value: delta("pgreuse")),
+            // Pages the kernel moved or collapsed on its own (compaction, khugepaged): a moved
+            // page of the workload would count as a copy. The run quiets both; these say whether
+            // anything moved anyway.
+            MeasuredMeasure.Counter(name: "vmstat_pgmigrate_success_delta", value: delta("pgmigrate_success")),
+            MeasuredMeasure.Counter(name: "vmstat_thp_collapse_alloc_delta", value: delta("thp_collapse_alloc")),
             MeasuredMeasure.Counter(name: "vmstat_memmap_pages", value: memmapNow),
             MeasuredMeasure.Counter(name: "meminfo_anon_pages_bytes", value: (meminfo["AnonPages"] ?? 0) * 1024),
             MeasuredMeasure.Counter(name: "meminfo_page_tables_bytes", value: (meminfo["PageTables"] ?? 0) * 1024),
