@@ -346,10 +346,10 @@ struct Run {
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .madvise(_, let name, let advice, let range):
             // The same bytes as the model's call: from the offset, for `length=` or to the
-            // mapping's end, even past it (Simulator.madvise). Inside the window only workload
-            // mappings exist; the call is made only when every address of it outside the window
-            // is unmapped in the agent too (then both see a gap there), or when its end wraps
-            // (the kernel refuses it with EINVAL before looking at any VMA).
+            // mapping's end, even past it (Simulator.madvise in VMAOperations.swift). Inside the
+            // window only workload mappings exist; the call is made only when every address of
+            // it outside the window is unmapped in the agent too (then both see a gap there), or
+            // when its end wraps (the kernel refuses it with EINVAL before looking at any VMA).
             guard let mapping = agent.mappings[name],
                 let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
             else {

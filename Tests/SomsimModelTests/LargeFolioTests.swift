@@ -3,7 +3,7 @@ import SomsimWorkload
 import Testing
 
 /// Large folios (THP, mTHP) and single-owner mappings in the engine. Expectations by hand from
-/// the kernel source cited in Faults.swift (mm/huge_memory.c, mm/memory.c, Linux 6.18).
+/// the kernel source cited in LargeFolios.swift (mm/huge_memory.c, mm/memory.c, Linux 6.18).
 @Suite struct LargeFolioTests {
     func run(_ body: String) throws -> SchemeRun {
         SchemeRun.run(try WorkloadParser.parse("somsim-workload 1\n" + body, fileName: "test.somw"))
