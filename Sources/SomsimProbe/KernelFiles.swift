@@ -156,7 +156,7 @@ final class PageFrames {
         } else {
             for i in 0..<count {
                 try withUnsafeMutableBytes(of: &out[i]) {
-                    try preadAll(fd, $0, offset: (address + UInt64(i) * stepBytes) / 4096 * 8, path: path)
+                    try preadAll(fd, $0, offset: (address + UInt64(i) * stepBytes) / PageGeometry.pageBytes * 8, path: path)
                 }
             }
         }
