@@ -20,7 +20,9 @@ public indirect enum JSONValue: Equatable, Sendable {
         return out
     }
 
-    private func write(to out: inout String, indent: Int?) {
+    /// Appends the value as JSON text to `out`, its first line at the current position and the
+    /// lines inside it indented from `indent` (nil: one line). `serialized` is this from 0.
+    func write(to out: inout String, indent: Int?) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"

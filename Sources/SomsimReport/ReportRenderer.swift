@@ -15,14 +15,73 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 /// Renders simulation reports.
 public enum ReportRenderer {
     public static func render(_ report: Report, as format: ReportFormat) -> String {
+        var out = ""
+        write(report, as: format, to: &out)
+        return out
+    }
+
+    /// Writes what `render` returns to `out` a process at a time for json and csv, so that the
+    /// whole text of a large report (100,000 processes: tens of MB) is never built in memory.
+    /// Markdown aligns its columns over every row and is built whole.
+    public static func write<Out: TextOutputStream>(_ report: Report, as format: ReportFormat, to out: inout Out) {
         switch format {
-        case .json: return json(report).serialized() + "\n"
-        case .csv: return csv(report)
-        case .md: return markdown(report)
+        case .json: writeJSON(report, to: &out)
+        case .csv: writeCSV(report, to: &out)
+        case .md: out.write(markdown(report))
         }
     }
 
     // MARK: JSON
+
+    /// `json(report).serialized()` and a newline, written a measure and a process at a time
+    /// with the same layout (two-space indent; each container as `JSONValue` writes it).
+    static func writeJSON<Out: TextOutputStream>(_ report: Report, to out: inout Out) {
+        /// Writes a container's items (an object's when `item` writes keys), each by `item` at
+        /// `indent + 2`, as `JSONValue` lays a container out.
+        func container<Item>(_ items: [Item], _ open: String, _ close: String, _ indent: Int, _ out: inout Out, _ item: (Item, Int, inout Out) -> Void) {
+            out.write(open)
+            guard !items.isEmpty else { return out.write(close) }
+            let inner = String(repeating: " ", count: indent + 2)
+            for (index, value) in items.enumerated() {
+                out.write(index > 0 ? ",\n" : "\n")
+                out.write(inner)
+                item(value, indent + 2, &out)
+            }
+            out.write("\n" + String(repeating: " ", count: indent) + close)
+        }
+        func value(_ v: JSONValue, _ indent: Int, _ out: inout Out) {
+            var text = ""
+            v.write(to: &text, indent: indent)
+            out.write(text)
+        }
+        func key(_ name: String, _ out: inout Out) {
+            value(.string(name), 0, &out)
+            out.write(": ")
+        }
+        container(["schema_version", "machine", "measures", "errors"], "{", "}", 0, &out) { name, indent, out in
+            key(name, &out)
+            switch name {
+            case "schema_version": value(.integer(Int64(Report.schemaVersion)), indent, &out)
+            case "machine": value(.object(machine(report.machine)), indent, &out)
+            case "measures":
+                container(report.measures, "[", "]", indent, &out) { measure, indent, out in
+                    container(["label", "processes", "system", "schemes"], "{", "}", indent, &out) { name, indent, out in
+                        key(name, &out)
+                        switch name {
+                        case "label": value(.string(measure.label), indent, &out)
+                        case "processes":
+                            container(measure.processes, "[", "]", indent, &out) { p, indent, out in value(json(p), indent, &out) }
+                        case "system": value(json(measure.system), indent, &out)
+                        default: value(.array(measure.schemes.map(json)), indent, &out)
+                        }
+                    }
+                }
+            default:
+                container(report.errors, "[", "]", indent, &out) { e, indent, out in value(json(e), indent, &out) }
+            }
+        }
+        out.write("\n")
+    }
 
     public static func json(_ report: Report) -> JSONValue {
         .object([
@@ -96,25 +155,34 @@ public enum ReportRenderer {
     /// scheme metrics are named `SCHEME.metadata_bytes` and `SCHEME.metadata_ratio`. Labels and
     /// names cannot hold commas or quotes (the format's name syntax), so no field needs quoting.
     public static func csv(_ report: Report) -> String {
-        var out = "label,process,metric,value\n"
+        var out = ""
+        writeCSV(report, to: &out)
+        return out
+    }
+
+    /// `csv`, written a process at a time.
+    static func writeCSV<Out: TextOutputStream>(_ report: Report, to out: inout Out) {
+        out.write("label,process,metric,value\n")
         for measure in report.measures {
             let label = measure.label
             for p in measure.processes {
                 let name = p.name
-                out += "\(label),\(name),alive,\(p.alive ? 1 : 0)\n"
+                var rows = "\(label),\(name),alive,\(p.alive ? 1 : 0)\n"
                 for field in ReportFields.fields(of: p) {
-                    out += "\(label),\(name),\(field.name),\(field.value)\n"
+                    rows += "\(label),\(name),\(field.name),\(field.value)\n"
                 }
+                out.write(rows)
             }
+            var rows = ""
             for field in ReportFields.fields(of: measure.system) {
-                out += "\(label),,\(field.name),\(field.value)\n"
+                rows += "\(label),,\(field.name),\(field.value)\n"
             }
             for scheme in measure.schemes {
-                out += "\(label),,\(scheme.scheme).metadata_bytes,\(scheme.metadataBytes)\n"
-                out += "\(label),,\(scheme.scheme).metadata_ratio,\(scheme.metadataRatio)\n"
+                rows += "\(label),,\(scheme.scheme).metadata_bytes,\(scheme.metadataBytes)\n"
+                rows += "\(label),,\(scheme.scheme).metadata_ratio,\(scheme.metadataRatio)\n"
             }
+            out.write(rows)
         }
-        return out
     }
 
     // MARK: Markdown

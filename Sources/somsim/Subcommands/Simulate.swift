@@ -37,7 +37,9 @@ struct Simulate: ParsableCommand {
             return
         }
         let report = Simulator.run(workload, constants: KernelConstants(profile: try profile.load()))
-        print(ReportRenderer.render(report, as: output.format), terminator: "")
+        var standardOutput = StandardOutput()
+        ReportRenderer.write(report, as: output.format, to: &standardOutput)
+        standardOutput.flush()
     }
 }
 
