@@ -4,7 +4,7 @@
 import SomsimWorkload
 
 /// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.
-struct PageSums {
+struct PageSums: Equatable {
     /// PSS in bytes << `pssShift`, each page adding `(pageBytes << pssShift) / mapcount` with the
     /// kernel's truncation (fs/proc/task_mmu.c: smaps_page_accumulate, PSS_SHIFT 12).
     var pssUnits: UInt64 = 0
@@ -33,7 +33,9 @@ struct PageSums {
     /// (fs/proc/task_mmu.c: smaps_account).
     init(pages: UInt64, mapcount: UInt32, dirty: Bool, pageBytes: UInt64) {
         let mapcount = UInt64(max(mapcount, 1))
-        pssUnits = pages * ((pageBytes << Self.pssShift) / mapcount)
+        // Performance: a page mapped once needs no division (the quotient is the dividend).
+        let units = pageBytes << Self.pssShift
+        pssUnits = pages * (mapcount == 1 ? units : units / mapcount)
         switch (mapcount == 1, dirty) {
         case (true, false): privateClean = pages
         case (true, true): privateDirty = pages
@@ -57,36 +59,94 @@ struct PageSums {
 }
 
 /// Cumulative `PageSums` over a frame group's extents, so that the sums over any index range cost
-/// O(log n) however many processes map the group. Built once per measure for large groups.
-struct GroupPrefix {
+/// O(1) expected (O(log n) at worst) however many processes map the group. Built once per measure
+/// for large groups.
+///
+/// A class, so that the measure's cache hands out a reference rather than copying four arrays per
+/// query, and so that it can keep the `hint` of its last query.
+final class GroupPrefix {
     private var starts: [UInt64] = []
-    private var perPage: [PageSums] = []
-    private var before: [PageSums] = []
+    /// Per extent: the sums of the extents before it, and of one of its pages.
+    private var entries: [(before: PageSums, perPage: PageSums)] = []
+    /// Bucket index over `starts`: `buckets[b]` is the extent containing index `b << shift`, for
+    /// every `b` up to `length >> shift`. Buckets are at most about twice the extents, so a query
+    /// finds its extent between two neighbouring buckets' — one or two extents when the group's
+    /// extents spread evenly (a forked heap whose pages copy-on-write split one by one), a binary
+    /// search between them when they cluster. Every process's query on the group then costs O(1),
+    /// not a search over all the group's extents.
+    private var buckets: [Int] = []
+    private var shift: UInt64 = 0
+    /// The extent the last query ended in. A process's queries on a group come in ascending
+    /// order, and the next one mostly starts one extent further on — just past the page the
+    /// process copied on write — so it is found by a step or two from here, with no lookup.
+    private var hint = 0
 
     init(_ group: FrameGroup, pageBytes: UInt64) {
         var total = PageSums()
         for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
             let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             starts.append(range.lowerBound)
-            perPage.append(one)
-            before.append(total)
+            entries.append((total, one))
             total = total + PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+        }
+        let length = group.pages.length
+        let extents = UInt64(max(starts.count, 1))
+        while (length >> shift) >= 2 * extents { shift += 1 }
+        let count = Int(length >> shift) + 1
+        buckets.reserveCapacity(count)
+        starts.withUnsafeBufferPointer { starts in
+            var k = 0
+            for b in 0..<count {
+                let key = UInt64(b) << shift
+                while k + 1 < starts.count, starts[k + 1] <= key { k += 1 }
+                buckets.append(k)
+            }
         }
     }
 
-    /// Sums over indices `0..<index`.
-    private func cumulative(_ index: UInt64) -> PageSums {
-        let low = starts.lastIndex(notAbove: index)
+    /// The extent containing `index`: the last with a start not above it (the last extent for
+    /// `index >= length`, as a plain search over `starts` gives).
+    @inline(__always)
+    private func extentIndex(_ index: UInt64) -> Int {
+        let b = Int(min(index >> shift, UInt64(buckets.count - 1)))
+        return buckets.withUnsafeBufferPointer { buckets in
+            starts.withUnsafeBufferPointer { starts in
+                let low = buckets[b]
+                let high = b + 1 < buckets.count ? buckets[b + 1] : starts.count - 1
+                return starts.lastIndex(notAbove: index, from: low, through: high)
+            }
+        }
+    }
+
+    /// `extentIndex(index)`, trying a few steps forward from extent `from` first.
+    @inline(__always)
+    private func extentIndex(_ index: UInt64, from: Int) -> Int {
+        starts.withUnsafeBufferPointer { starts in
+            guard from < starts.count, starts[from] <= index else { return extentIndex(index) }
+            var k = from
+            for _ in 0..<4 {
+                guard k + 1 < starts.count, starts[k + 1] <= index else { return k }
+                k += 1
+            }
+            return extentIndex(index)
+        }
+    }
+
+    /// Sums over indices `0..<index`, `index` lying in extent `low`.
+    private func cumulative(_ index: UInt64, in low: Int) -> PageSums {
         let n = index - starts[low]
-        let one = perPage[low]
-        return before[low]
+        let (before, one) = entries[low]
+        return before
             + PageSums(
                 pssUnits: one.pssUnits * n, privateClean: one.privateClean * n, privateDirty: one.privateDirty * n,
                 sharedClean: one.sharedClean * n, sharedDirty: one.sharedDirty * n)
     }
 
     func sums(_ range: Range<UInt64>) -> PageSums {
-        cumulative(range.upperBound) - cumulative(range.lowerBound)
+        let low = extentIndex(range.lowerBound, from: hint)
+        let high = extentIndex(range.upperBound, from: low)
+        hint = high
+        return cumulative(range.upperBound, in: high) - cumulative(range.lowerBound, in: low)
     }
 }
 

@@ -503,14 +503,25 @@ extension Array where Element == UInt64 {
     /// Performance: through a buffer pointer, without bounds checks or reference counting in the
     /// loop; every extent-map operation and every prefix-index query starts with such a search.
     func lastIndex(notAbove key: UInt64) -> Int {
-        withUnsafeBufferPointer { sorted in
-            var low = 0
-            var high = sorted.count
-            while high - low > 1 {
-                let mid = (low + high) / 2
-                if sorted[mid] <= key { low = mid } else { high = mid }
-            }
-            return low
+        withUnsafeBufferPointer { $0.lastIndex(notAbove: key, from: 0, through: $0.count - 1) }
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt64 {
+    /// The largest `k` in `low...high` with `self[k] <= key`, in this ascending buffer;
+    /// `self[low] <= key` must hold, and `self[high + 1] > key` where it exists.
+    /// Performance: branch-free (the comparison picks the next base with a conditional move, so
+    /// the loop never mispredicts); each step halves the candidates as the classic search does.
+    @inline(__always)
+    func lastIndex(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
+        var base = low
+        var n = high - low + 1
+        while n > 1 {
+            let half = n >> 1
+            let probe = base &+ half
+            base = self[probe] <= key ? probe : base
+            n &-= half
         }
+        return base
     }
 }
