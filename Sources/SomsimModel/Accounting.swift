@@ -65,34 +65,44 @@ struct PageSums: Equatable {
 /// A class, so that the measure's cache hands out a reference rather than copying four arrays per
 /// query, and so that it can keep the `hint` of its last query.
 final class GroupPrefix {
-    private var starts: [UInt64] = []
-    /// Per extent: the sums of the extents before it, and of one of its pages.
-    private var entries: [(before: PageSums, perPage: PageSums)] = []
+    /// Per extent: where it starts, the sums of the extents before it, and those of one of its pages.
+    private let starts: [UInt64]
+    private let entries: [Entry]
     /// Bucket index over `starts`: `buckets[b]` is the extent containing index `b << shift`, for
     /// every `b` up to `length >> shift`. Buckets are at most about twice the extents, so a query
     /// finds its extent between two neighbouring buckets' — one or two extents when the group's
     /// extents spread evenly (a forked heap whose pages copy-on-write split one by one), a binary
     /// search between them when they cluster. Every process's query on the group then costs O(1),
     /// not a search over all the group's extents.
-    private var buckets: [Int] = []
-    private var shift: UInt64 = 0
+    private let buckets: [Int]
+    private let shift: UInt64
     /// The extent the last query ended in. A process's queries on a group come in ascending
     /// order, and the next one mostly starts one extent further on — just past the page the
     /// process copied on write — so it is found by a step or two from here, with no lookup.
-    private var hint = 0
+    /// (Unchecked: a measure is single-threaded and never nests queries.)
+    @exclusivity(unchecked) private var hint = 0
+
+    private struct Entry {
+        var before: PageSums
+        var perPage: PageSums
+    }
 
     init(_ group: FrameGroup, pageBytes: UInt64) {
+        var starts: [UInt64] = []
+        var entries: [Entry] = []
         var total = PageSums()
         for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
             let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             starts.append(range.lowerBound)
-            entries.append((total, one))
+            entries.append(Entry(before: total, perPage: one))
             total = total + PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
         }
         let length = group.pages.length
         let extents = UInt64(max(starts.count, 1))
+        var shift: UInt64 = 0
         while (length >> shift) >= 2 * extents { shift += 1 }
         let count = Int(length >> shift) + 1
+        var buckets: [Int] = []
         buckets.reserveCapacity(count)
         starts.withUnsafeBufferPointer { starts in
             var k = 0
@@ -102,6 +112,10 @@ final class GroupPrefix {
                 buckets.append(k)
             }
         }
+        self.starts = starts
+        self.entries = entries
+        self.buckets = buckets
+        self.shift = shift
     }
 
     /// The extent containing `index`: the last with a start not above it (the last extent for
@@ -135,8 +149,8 @@ final class GroupPrefix {
     /// Sums over indices `0..<index`, `index` lying in extent `low`.
     private func cumulative(_ index: UInt64, in low: Int) -> PageSums {
         let n = index - starts[low]
-        let (before, one) = entries[low]
-        return before
+        let one = entries[low].perPage
+        return entries[low].before
             + PageSums(
                 pssUnits: one.pssUnits * n, privateClean: one.privateClean * n, privateDirty: one.privateDirty * n,
                 sharedClean: one.sharedClean * n, sharedDirty: one.sharedDirty * n)
@@ -181,6 +195,13 @@ extension Simulator {
     func groupSums(_ id: GroupID, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
         let pageBytes = groups[id].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
+        // Performance: a query inside one extent (a page a process copied on write) is one lookup.
+        if range.lowerBound < groups[id].pages.length {
+            let (extent, page) = groups[id].pages.extent(containing: range.lowerBound)
+            if range.upperBound <= extent.upperBound {
+                return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+            }
+        }
         // Small queries (a page or a few extents) walk the group directly; the first query that
         // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
