@@ -244,21 +244,27 @@ struct ExtentMap<Value: ExtentValue> {
         split(at: range.lowerBound)
         var (c, i) = locate(range.lowerBound)
         while c < chunks.count, chunks[c].starts[i] < range.upperBound {
-            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-            if i == 0 && chunkEnd <= range.upperBound && delta > 0 {
-                chunks[c].shift &+= delta
-            } else {
-                // Counters add modulo 2^32 (see `ExtentValue`), so the delta goes onto the stored
-                // values under the chunk's shift without materializing it — unless a counter
-                // reaches zero and `onZero` must see, and may change, the real value.
-                while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
-                    chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
-                    if chunks[c].value(i).counter == 0 {
-                        materialize(c)
-                        onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
-                    }
-                    i += 1
+            if i == 0 && delta > 0 {
+                // Performance: the run of chunks the range covers whole takes the shift in one
+                // pass through buffer pointers (fork shifts every chunk of a run: hundreds of
+                // chunks per fork, each otherwise paying a uniqueness check and bounds checks).
+                let whole = shiftWholeChunks(from: c, by: delta, through: range.upperBound)
+                if whole > c {
+                    c = whole
+                    continue
                 }
+            }
+            // A chunk the range covers in part (or any chunk, for a negative delta). Counters add
+            // modulo 2^32 (see `ExtentValue`), so the delta goes onto the stored values under the
+            // chunk's shift without materializing it — unless a counter reaches zero and `onZero`
+            // must see, and may change, the real value.
+            while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
+                chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
+                if chunks[c].value(i).counter == 0 {
+                    materialize(c)
+                    onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
+                }
+                i += 1
             }
             c += 1
             i = 0
@@ -283,6 +289,24 @@ struct ExtentMap<Value: ExtentValue> {
         guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
         place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
         return true
+    }
+
+    /// Adds `delta` to the shift of chunks `c`, `c + 1`, … as long as each ends at or before
+    /// `upper`; returns the first chunk it did not shift.
+    private mutating func shiftWholeChunks(from c: Int, by delta: Int32, through upper: UInt64) -> Int {
+        let length = self.length
+        return firsts.withUnsafeBufferPointer { firsts in
+            chunks.withUnsafeMutableBufferPointer { chunks in
+                var k = c
+                while k < chunks.count {
+                    let end = k + 1 < chunks.count ? firsts[k + 1] : length
+                    guard end <= upper else { break }
+                    chunks[k].shift &+= delta
+                    k += 1
+                }
+                return k
+            }
+        }
     }
 
     /// Applies chunk `c`'s shift to its values, before anything writes to them.
