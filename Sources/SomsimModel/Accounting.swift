@@ -193,11 +193,13 @@ extension Simulator {
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
     func groupSums(_ id: GroupID, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
-        let pageBytes = groups[id].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
-        // Performance: a query inside one extent (a page a process copied on write) is one lookup.
-        if range.lowerBound < groups[id].pages.length {
-            let (extent, page) = groups[id].pages.extent(containing: range.lowerBound)
+        // Performance: one copy of the group for the whole query (each `groups[id]` is one).
+        let group = groups[id]
+        let pageBytes = group.huge?.bytes ?? constants.pageBytes
+        // A query inside one extent (a page a process copied on write) is one lookup.
+        if range.lowerBound < group.pages.length {
+            let (extent, page) = group.pages.extent(containing: range.lowerBound)
             if range.upperBound <= extent.upperBound {
                 return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             }
@@ -206,10 +208,10 @@ extension Simulator {
         // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
         var visited = 0
-        for (pages, page) in groups[id].pages.sequence(in: range) {
+        for (pages, page) in group.pages.sequence(in: range) {
             visited += 1
             if visited > 32 {
-                let prefix = GroupPrefix(groups[id], pageBytes: pageBytes)
+                let prefix = GroupPrefix(group, pageBytes: pageBytes)
                 prefixes[id] = prefix
                 return prefix.sums(range)
             }

@@ -114,6 +114,18 @@ public enum BenchmarkWorkloads {
 
     public static let all: [Case] = [terabyte, tenThousandWorkers, hundredThousandWorkers, randomTouches, randomTouchesFragmented]
 
+    /// The cases named (every case when `names` is empty), in the order of `all`. Only those are
+    /// parsed, so that timing one case neither waits for nor holds the others' parsed workloads
+    /// (`HundredThousandWorkers` alone is 200,000 statements).
+    public static func cases(named names: [String]) -> [Case] {
+        let lazily: [(name: String, make: () -> Case)] = [
+            ("Terabyte", { terabyte }), ("TenThousandWorkers", { tenThousandWorkers }),
+            ("HundredThousandWorkers", { hundredThousandWorkers }), ("RandomTouches", { randomTouches }),
+            ("RandomTouchesFragmented", { randomTouchesFragmented }),
+        ]
+        return lazily.filter { names.isEmpty || names.contains($0.name) }.map { $0.make() }
+    }
+
     private static func make(_ name: String, _ body: String, distinctTouches: Int = 0, measuredFrom: Int = 0) -> Case {
         do {
             let workload = try WorkloadParser.parse("somsim-workload 1\n" + body, fileName: "\(name).somw")
