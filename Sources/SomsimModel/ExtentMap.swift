@@ -457,7 +457,15 @@ struct ExtentMap<Value: ExtentValue> {
     /// extent when `i == count`): when the neighbours are in the same chunk and differ, as they
     /// mostly do, this costs no lookup.
     private mutating func mergeBoundary(chunk c: Int, position i: Int, at index: UInt64) {
-        if i > 0 && i < chunks[c].values.count && chunks[c].values[i - 1] != chunks[c].values[i] { return }
+        if i > 0 && i < chunks[c].values.count {
+            // Both neighbours in chunk `c` (their stored values compare like their shifted ones):
+            // what `mergeBoundary(at:)` would find, without the lookup. A position inside the
+            // chunk keeps the chunk non-empty and its first boundary.
+            guard chunks[c].values[i - 1] == chunks[c].values[i] else { return }
+            chunks[c].starts.remove(at: i)
+            chunks[c].values.remove(at: i)
+            return
+        }
         mergeBoundary(at: index)
     }
 
