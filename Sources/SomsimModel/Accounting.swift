@@ -4,7 +4,7 @@
 import SomsimWorkload
 
 /// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.
-struct PageSums {
+struct PageSums: Equatable {
     /// PSS in bytes << `pssShift`, each page adding `(pageBytes << pssShift) / mapcount` with the
     /// kernel's truncation (fs/proc/task_mmu.c: smaps_page_accumulate, PSS_SHIFT 12).
     var pssUnits: UInt64 = 0
@@ -33,7 +33,9 @@ struct PageSums {
     /// (fs/proc/task_mmu.c: smaps_account).
     init(pages: UInt64, mapcount: UInt32, dirty: Bool, pageBytes: UInt64) {
         let mapcount = UInt64(max(mapcount, 1))
-        pssUnits = pages * ((pageBytes << Self.pssShift) / mapcount)
+        // Performance: a page mapped once needs no division (the quotient is the dividend).
+        let units = pageBytes << Self.pssShift
+        pssUnits = pages * (mapcount == 1 ? units : units / mapcount)
         switch (mapcount == 1, dirty) {
         case (true, false): privateClean = pages
         case (true, true): privateDirty = pages
@@ -57,36 +59,108 @@ struct PageSums {
 }
 
 /// Cumulative `PageSums` over a frame group's extents, so that the sums over any index range cost
-/// O(log n) however many processes map the group. Built once per measure for large groups.
-struct GroupPrefix {
-    private var starts: [UInt64] = []
-    private var perPage: [PageSums] = []
-    private var before: [PageSums] = []
+/// O(1) expected (O(log n) at worst) however many processes map the group. Built once per measure
+/// for large groups.
+///
+/// A class, so that the measure's cache hands out a reference rather than copying four arrays per
+/// query, and so that it can keep the `hint` of its last query.
+final class GroupPrefix {
+    /// Per extent: where it starts, the sums of the extents before it, and those of one of its pages.
+    private let starts: [UInt64]
+    private let entries: [Entry]
+    /// Bucket index over `starts`: `buckets[b]` is the extent containing index `b << shift`, for
+    /// every `b` up to `length >> shift`. Buckets are at most about twice the extents, so a query
+    /// finds its extent between two neighbouring buckets' — one or two extents when the group's
+    /// extents spread evenly (a forked heap whose pages copy-on-write split one by one), a binary
+    /// search between them when they cluster. Every process's query on the group then costs O(1),
+    /// not a search over all the group's extents.
+    private let buckets: [Int]
+    private let shift: UInt64
+    /// The extent the last query ended in. A process's queries on a group come in ascending
+    /// order, and the next one mostly starts one extent further on — just past the page the
+    /// process copied on write — so it is found by a step or two from here, with no lookup.
+    /// (Unchecked: a measure is single-threaded and never nests queries.)
+    @exclusivity(unchecked) private var hint = 0
+
+    private struct Entry {
+        var before: PageSums
+        var perPage: PageSums
+    }
 
     init(_ group: FrameGroup, pageBytes: UInt64) {
+        var starts: [UInt64] = []
+        var entries: [Entry] = []
         var total = PageSums()
         for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
             let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             starts.append(range.lowerBound)
-            perPage.append(one)
-            before.append(total)
+            entries.append(Entry(before: total, perPage: one))
             total = total + PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+        }
+        let length = group.pages.length
+        let extents = UInt64(max(starts.count, 1))
+        var shift: UInt64 = 0
+        while (length >> shift) >= 2 * extents { shift += 1 }
+        let count = Int(length >> shift) + 1
+        var buckets: [Int] = []
+        buckets.reserveCapacity(count)
+        starts.withUnsafeBufferPointer { starts in
+            var k = 0
+            for b in 0..<count {
+                let key = UInt64(b) << shift
+                while k + 1 < starts.count, starts[k + 1] <= key { k += 1 }
+                buckets.append(k)
+            }
+        }
+        self.starts = starts
+        self.entries = entries
+        self.buckets = buckets
+        self.shift = shift
+    }
+
+    /// The extent containing `index`: the last with a start not above it (the last extent for
+    /// `index >= length`, as a plain search over `starts` gives).
+    @inline(__always)
+    private func extentIndex(_ index: UInt64) -> Int {
+        let b = Int(min(index >> shift, UInt64(buckets.count - 1)))
+        return buckets.withUnsafeBufferPointer { buckets in
+            starts.withUnsafeBufferPointer { starts in
+                let low = buckets[b]
+                let high = b + 1 < buckets.count ? buckets[b + 1] : starts.count - 1
+                return starts.lastIndex(notAbove: index, from: low, through: high)
+            }
         }
     }
 
-    /// Sums over indices `0..<index`.
-    private func cumulative(_ index: UInt64) -> PageSums {
-        let low = starts.lastIndex(notAbove: index)
+    /// `extentIndex(index)`, trying a few steps forward from extent `from` first.
+    @inline(__always)
+    private func extentIndex(_ index: UInt64, from: Int) -> Int {
+        starts.withUnsafeBufferPointer { starts in
+            guard from < starts.count, starts[from] <= index else { return extentIndex(index) }
+            var k = from
+            for _ in 0..<4 {
+                guard k + 1 < starts.count, starts[k + 1] <= index else { return k }
+                k += 1
+            }
+            return extentIndex(index)
+        }
+    }
+
+    /// Sums over indices `0..<index`, `index` lying in extent `low`.
+    private func cumulative(_ index: UInt64, in low: Int) -> PageSums {
         let n = index - starts[low]
-        let one = perPage[low]
-        return before[low]
+        let one = entries[low].perPage
+        return entries[low].before
             + PageSums(
                 pssUnits: one.pssUnits * n, privateClean: one.privateClean * n, privateDirty: one.privateDirty * n,
                 sharedClean: one.sharedClean * n, sharedDirty: one.sharedDirty * n)
     }
 
     func sums(_ range: Range<UInt64>) -> PageSums {
-        cumulative(range.upperBound) - cumulative(range.lowerBound)
+        let low = extentIndex(range.lowerBound, from: hint)
+        let high = extentIndex(range.upperBound, from: low)
+        hint = high
+        return cumulative(range.upperBound, in: high) - cumulative(range.lowerBound, in: low)
     }
 }
 
@@ -119,16 +193,25 @@ extension Simulator {
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
     func groupSums(_ id: GroupID, _ range: Range<UInt64>, prefixes: inout PrefixCache) -> PageSums {
-        let pageBytes = groups[id].huge?.bytes ?? constants.pageBytes
         if let prefix = prefixes[id] { return prefix.sums(range) }
+        // Performance: one copy of the group for the whole query (each `groups[id]` is one).
+        let group = groups[id]
+        let pageBytes = group.huge?.bytes ?? constants.pageBytes
+        // A query inside one extent (a page a process copied on write) is one lookup.
+        if range.lowerBound < group.pages.length {
+            let (extent, page) = group.pages.extent(containing: range.lowerBound)
+            if range.upperBound <= extent.upperBound {
+                return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+            }
+        }
         // Small queries (a page or a few extents) walk the group directly; the first query that
         // crosses many extents builds the group's prefix index, for it and every later query.
         var sums = PageSums()
         var visited = 0
-        for (pages, page) in groups[id].pages.sequence(in: range) {
+        for (pages, page) in group.pages.sequence(in: range) {
             visited += 1
             if visited > 32 {
-                let prefix = GroupPrefix(groups[id], pageBytes: pageBytes)
+                let prefix = GroupPrefix(group, pageBytes: pageBytes)
                 prefixes[id] = prefix
                 return prefix.sums(range)
             }

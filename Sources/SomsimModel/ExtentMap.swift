@@ -244,21 +244,27 @@ struct ExtentMap<Value: ExtentValue> {
         split(at: range.lowerBound)
         var (c, i) = locate(range.lowerBound)
         while c < chunks.count, chunks[c].starts[i] < range.upperBound {
-            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-            if i == 0 && chunkEnd <= range.upperBound && delta > 0 {
-                chunks[c].shift &+= delta
-            } else {
-                // Counters add modulo 2^32 (see `ExtentValue`), so the delta goes onto the stored
-                // values under the chunk's shift without materializing it — unless a counter
-                // reaches zero and `onZero` must see, and may change, the real value.
-                while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
-                    chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
-                    if chunks[c].value(i).counter == 0 {
-                        materialize(c)
-                        onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
-                    }
-                    i += 1
+            if i == 0 && delta > 0 {
+                // Performance: the run of chunks the range covers whole takes the shift in one
+                // pass through buffer pointers (fork shifts every chunk of a run: hundreds of
+                // chunks per fork, each otherwise paying a uniqueness check and bounds checks).
+                let whole = shiftWholeChunks(from: c, by: delta, through: range.upperBound)
+                if whole > c {
+                    c = whole
+                    continue
                 }
+            }
+            // A chunk the range covers in part (or any chunk, for a negative delta). Counters add
+            // modulo 2^32 (see `ExtentValue`), so the delta goes onto the stored values under the
+            // chunk's shift without materializing it — unless a counter reaches zero and `onZero`
+            // must see, and may change, the real value.
+            while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
+                chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
+                if chunks[c].value(i).counter == 0 {
+                    materialize(c)
+                    onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
+                }
+                i += 1
             }
             c += 1
             i = 0
@@ -283,6 +289,24 @@ struct ExtentMap<Value: ExtentValue> {
         guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
         place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
         return true
+    }
+
+    /// Adds `delta` to the shift of chunks `c`, `c + 1`, … as long as each ends at or before
+    /// `upper`; returns the first chunk it did not shift.
+    private mutating func shiftWholeChunks(from c: Int, by delta: Int32, through upper: UInt64) -> Int {
+        let length = self.length
+        return firsts.withUnsafeBufferPointer { firsts in
+            chunks.withUnsafeMutableBufferPointer { chunks in
+                var k = c
+                while k < chunks.count {
+                    let end = k + 1 < chunks.count ? firsts[k + 1] : length
+                    guard end <= upper else { break }
+                    chunks[k].shift &+= delta
+                    k += 1
+                }
+                return k
+            }
+        }
     }
 
     /// Applies chunk `c`'s shift to its values, before anything writes to them.
@@ -433,7 +457,15 @@ struct ExtentMap<Value: ExtentValue> {
     /// extent when `i == count`): when the neighbours are in the same chunk and differ, as they
     /// mostly do, this costs no lookup.
     private mutating func mergeBoundary(chunk c: Int, position i: Int, at index: UInt64) {
-        if i > 0 && i < chunks[c].values.count && chunks[c].values[i - 1] != chunks[c].values[i] { return }
+        if i > 0 && i < chunks[c].values.count {
+            // Both neighbours in chunk `c` (their stored values compare like their shifted ones):
+            // what `mergeBoundary(at:)` would find, without the lookup. A position inside the
+            // chunk keeps the chunk non-empty and its first boundary.
+            guard chunks[c].values[i - 1] == chunks[c].values[i] else { return }
+            chunks[c].starts.remove(at: i)
+            chunks[c].values.remove(at: i)
+            return
+        }
         mergeBoundary(at: index)
     }
 
@@ -503,14 +535,25 @@ extension Array where Element == UInt64 {
     /// Performance: through a buffer pointer, without bounds checks or reference counting in the
     /// loop; every extent-map operation and every prefix-index query starts with such a search.
     func lastIndex(notAbove key: UInt64) -> Int {
-        withUnsafeBufferPointer { sorted in
-            var low = 0
-            var high = sorted.count
-            while high - low > 1 {
-                let mid = (low + high) / 2
-                if sorted[mid] <= key { low = mid } else { high = mid }
-            }
-            return low
+        withUnsafeBufferPointer { $0.lastIndex(notAbove: key, from: 0, through: $0.count - 1) }
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt64 {
+    /// The largest `k` in `low...high` with `self[k] <= key`, in this ascending buffer;
+    /// `self[low] <= key` must hold, and `self[high + 1] > key` where it exists.
+    /// Performance: branch-free (the comparison picks the next base with a conditional move, so
+    /// the loop never mispredicts); each step halves the candidates as the classic search does.
+    @inline(__always)
+    func lastIndex(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
+        var base = low
+        var n = high - low + 1
+        while n > 1 {
+            let half = n >> 1
+            let probe = base &+ half
+            base = self[probe] <= key ? probe : base
+            n &-= half
         }
+        return base
     }
 }

@@ -14,7 +14,7 @@ import SomsimWorkload
 
 var names: [String] = []
 var runs = 3
-var cases = BenchmarkWorkloads.all
+var file: BenchmarkWorkloads.Case? = nil
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     if argument == "--runs", let value = arguments.popFirst(), let n = Int(value), n > 0 {
@@ -22,14 +22,16 @@ while let argument = arguments.popFirst() {
     } else if argument == "--file", let path = arguments.popFirst() {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let workload = try WorkloadParser.parse(text, fileName: path)
-        cases = [BenchmarkWorkloads.Case(name: path, workload: workload, distinctTouches: 0, measuredFrom: 0)]
+        file = BenchmarkWorkloads.Case(name: path, workload: workload, distinctTouches: 0, measuredFrom: 0)
     } else {
         names.append(argument)
     }
 }
 
+// Only the cases asked for are parsed (see `BenchmarkWorkloads.cases(named:)`).
+let cases = file.map { [$0] } ?? BenchmarkWorkloads.cases(named: names)
 let clock = ContinuousClock()
-for benchmarkCase in cases where names.isEmpty || names.contains(benchmarkCase.name) {
+for benchmarkCase in cases where file != nil || names.isEmpty || names.contains(benchmarkCase.name) {
     var times: [Duration] = []
     var measures = 0
     for _ in 0..<runs {

@@ -128,6 +128,9 @@ extension Simulator {
                 if anon { census.anonVMAs += 1 }
                 countEntries(mapping, into: &census.tlbEntries)
                 guard mapping.huge == nil else { continue }
+                // The walk below counts a `som` mapping's present pages and, when the measure has
+                // not, the single-owner pages: any other mapping needs no second walk here.
+                guard mapping.isSingleOwner || ownedAnonPages == nil else { continue }
                 var present: UInt64 = 0
                 mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
                     guard case .anon(let run, _) = state else { return }

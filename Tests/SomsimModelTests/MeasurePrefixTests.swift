@@ -1,0 +1,142 @@
+@testable import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// The measure's sums over shared frame groups go through `GroupPrefix` (a prefix index with a
+/// bucket index over the group's extents). These differential tests hold it to the plain
+/// computation: the prefix against a walk over the group's extents on random groups and ranges,
+/// and whole measures of random fork workloads against the page-by-page sums of every process's
+/// mappings. Seeds are fixed; each failure names its seed.
+@Suite struct MeasurePrefixTests {
+    /// The sums over `range` of `group`, extent by extent (what `groupSums` does for a group
+    /// without a prefix index).
+    static func walkedSums(_ group: FrameGroup, _ range: Range<UInt64>, pageBytes: UInt64) -> PageSums {
+        var sums = PageSums()
+        for (pages, page) in group.pages.sequence(in: range) {
+            sums = sums + PageSums(pages: UInt64(pages.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+        }
+        return sums
+    }
+
+    /// A random group: evenly spread extents, extents clustered in one corner of a long group
+    /// (buckets that each hold many extents or none), or a few long extents.
+    static func randomGroup(_ rng: inout SplitMix64, shape: UInt64) -> FrameGroup {
+        let length: UInt64 = shape == 1 ? 1 << 30 : 1 + rng.next(below: 6000)
+        var group = FrameGroup(kind: .anonymousRun, huge: nil, pageCount: length)
+        let region: UInt64 = shape == 1 ? 1 + rng.next(below: 5000) : length
+        let writes = shape == 2 ? 1 + rng.next(below: 6) : rng.next(below: 3000)
+        for _ in 0..<writes {
+            let start = rng.next(below: region)
+            let count = shape == 2 ? 1 + rng.next(below: length - start) : 1 + rng.next(below: min(4, region - start))
+            let page = FramePage(mapcount: UInt32(rng.next(below: 7)), present: true, dirty: rng.next(below: 2) == 0)
+            group.pages.assign(start..<start + count, page)
+        }
+        return group
+    }
+
+    @Test(arguments: 1...30 as ClosedRange<UInt64>)
+    func prefixAgreesWithWalk(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let group = Self.randomGroup(&rng, shape: seed % 3)
+        let length = group.pages.length
+        let pageBytes: UInt64 = seed % 4 == 0 ? 2 * MiB : 4 * KiB
+        let prefix = GroupPrefix(group, pageBytes: pageBytes)
+        var ranges: [Range<UInt64>] = [0..<length, 0..<0, length..<length]
+        for _ in 0..<400 {
+            // Endpoints anywhere, and endpoints on the clustered corner's extents.
+            let bound = rng.next(below: 2) == 0 ? length + 1 : min(length + 1, 6000)
+            let a = rng.next(below: bound)
+            let b = rng.next(below: bound)
+            ranges.append(min(a, b)..<max(a, b))
+        }
+        // Ascending neighbouring ranges, as one process's queries come (the prefix's hint path).
+        var position: UInt64 = 0
+        for _ in 0..<400 where position < length {
+            let end = min(length, position + 1 + rng.next(below: 8))
+            ranges.append(position..<end)
+            position = end + rng.next(below: 3)
+        }
+        for range in ranges {
+            #expect(
+                prefix.sums(range) == Self.walkedSums(group, range, pageBytes: pageBytes),
+                "seed \(seed): range \(range) of a group of \(length) pages, \(group.pages.extentCount) extents")
+        }
+    }
+
+    /// A fork workload: a master with a private heap, a shared mapping and a shared file; workers
+    /// forked from it (and from each other) that write and read random pages, some exiting, so
+    /// that the master's run splits into many extents of many mapcounts.
+    static func randomWorkload(seed: UInt64) -> String {
+        var rng = SplitMix64(seed: seed)
+        var lines = ["somsim-workload 1", "spawn master"]
+        let heapPages = 256 + rng.next(below: 1024)
+        lines.append("master mmap heap \(heapPages * 4)K")
+        lines.append("master mmap s 512K shared")
+        lines.append("master mmap f 768K file=data shared")
+        lines.append("master touch heap write")
+        lines.append("master touch s write random=\(1 + rng.next(below: 128)) seed=\(seed)")
+        lines.append("master touch f read")
+        var alive = ["master"]
+        for i in 0..<(10 + rng.next(below: 30)) {
+            let parent = alive[Int(rng.next(below: UInt64(alive.count)))]
+            let child = "w\(i)"
+            lines.append("\(parent) fork \(child)")
+            alive.append(child)
+            let mapping = ["heap", "heap", "s", "f"][Int(rng.next(below: 4))]
+            let access = rng.next(below: 4) == 0 ? "read" : "write"
+            lines.append("\(child) touch \(mapping) \(access) random=\(1 + rng.next(below: 96)) seed=\(rng.next(below: 10_000))")
+            if rng.next(below: 3) == 0 {
+                lines.append("\(child) touch heap write random=\(1 + rng.next(below: 16)) seed=\(rng.next(below: 10_000))")
+            }
+            if rng.next(below: 8) == 0, alive.count > 2 {
+                let victim = alive.remove(at: 1 + Int(rng.next(below: UInt64(alive.count - 1))))
+                lines.append("\(victim) exit")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test(arguments: 1...25 as ClosedRange<UInt64>)
+    func measureAgreesWithPageByPage(seed: UInt64) throws {
+        let workload = try WorkloadParser.parse(Self.randomWorkload(seed: seed), fileName: "measure-\(seed).somw")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        simulator.measure(label: "end")
+        let measure = simulator.measures[simulator.measures.count - 1]
+        let pageBytes = simulator.constants.pageBytes
+        var singleOwner: UInt64 = 0
+        var builtPrefix = false
+        for (process, metrics) in zip(simulator.processes, measure.processes) where process.alive {
+            var sums = PageSums()
+            for mapping in process.mappings.values {
+                for page in 0..<mapping.pageCount {
+                    let one: PageSums
+                    switch mapping.pages.value(at: page) {
+                    case .none, .zero:
+                        continue
+                    case .anon(let run, _):
+                        let frame = simulator.groups[run].pages.value(at: page)
+                        one = PageSums(pages: 1, mapcount: frame.mapcount, dirty: frame.dirty, pageBytes: pageBytes)
+                        if one.privateClean + one.privateDirty > 0 { singleOwner += 1 }
+                        if simulator.groups[run].pages.extentCount > 32 { builtPrefix = true }
+                    case .cache(_, let dirty):
+                        let frame = simulator.groups[mapping.object!].pages.value(at: page)
+                        let viewed = PageSums(pages: 1, mapcount: frame.mapcount, dirty: frame.dirty, pageBytes: pageBytes)
+                        one = dirty ? viewed.allDirty : viewed
+                    }
+                    sums = sums + one
+                }
+            }
+            let context: Comment = "seed \(seed): process \(process.name)"
+            #expect(metrics.pssBytes == sums.pssUnits >> PageSums.pssShift, context)
+            #expect(metrics.privateCleanBytes == sums.privateClean * pageBytes, context)
+            #expect(metrics.privateDirtyBytes == sums.privateDirty * pageBytes, context)
+            #expect(metrics.sharedCleanBytes == sums.sharedClean * pageBytes, context)
+            #expect(metrics.sharedDirtyBytes == sums.sharedDirty * pageBytes, context)
+        }
+        // The census counts single-owner pages through its own prefix indexes.
+        #expect(simulator.census().singleOwnerPages == singleOwner, "seed \(seed)")
+        // The workload really splits a shared run into many extents (else the prefix goes unused).
+        #expect(builtPrefix, "seed \(seed)")
+    }
+}
