@@ -32,6 +32,19 @@ public enum RandomPages {
             }
             return chosen
         }
+        // Few pages (a worker's `random=64`): a sorted array, searched by bisection, is faster
+        // than hashing and needs no sort at the end. The picks are Floyd's either way.
+        if count <= Self.smallSample {
+            for j in (pageCount - count)..<pageCount {
+                let t = rng.next(below: j + 1)
+                var index = insertionIndex(of: t, in: chosen)
+                let pick = index < chosen.count && chosen[index] == t ? j : t
+                // j exceeds every page taken so far: it goes last.
+                if pick == j { index = chosen.count }
+                chosen.insert(pick, at: index)
+            }
+            return chosen
+        }
         var taken = Set<UInt64>(minimumCapacity: Int(count))
         for j in (pageCount - count)..<pageCount {
             let t = rng.next(below: j + 1)
@@ -41,6 +54,22 @@ public enum RandomPages {
         }
         chosen.sort()
         return chosen
+    }
+}
+
+extension RandomPages {
+    /// Up to this many pages, `sample` keeps its picks in a sorted array instead of a hash set.
+    static let smallSample: UInt64 = 256
+
+    /// The index of the first element of ascending `values` not below `value`.
+    static func insertionIndex(of value: UInt64, in values: [UInt64]) -> Int {
+        var low = 0
+        var high = values.count
+        while low < high {
+            let mid = (low + high) / 2
+            if values[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 }
 

@@ -22,10 +22,22 @@ struct RandomPagesTests {
         (5, 100, 42, [3, 15, 27, 34, 71]),  // bitmap path
         (3, 10, 7, [0, 3, 9]),  // bitmap path
         (4, 4, 1, [0, 1, 2, 3]),  // every page
-        (10, 1_000_000, 42, [38029, 159909, 218404, 278599, 339930, 344188, 618482, 741558, 800630, 868224]),  // set path
+        (10, 1_000_000, 42, [38029, 159909, 218404, 278599, 339930, 344188, 618482, 741558, 800630, 868224]),  // small-sample path
         (8, 1 << 40, 123, [530_357_061_197, 733_473_833_722, 754_358_604_917, 755_142_757_517,
-                           776_795_313_245, 945_208_627_663, 1_073_779_370_474, 1_099_445_232_265]),  // set path
+                           776_795_313_245, 945_208_627_663, 1_073_779_370_474, 1_099_445_232_265]),  // small-sample path
     ]
+
+    /// Every path of `sample` — bitmap, sorted array for few pages, hash set — chooses Floyd's
+    /// pages (`reference`), on both sides of the small-sample limit.
+    @Test func everyPathChoosesFloydsPages() {
+        // (count, pages): bitmap, small-sample at and below its limit, hash set just above it.
+        let shapes: [(UInt64, UInt64)] = [(64, 38_400), (64, 1 << 30), (1, 1 << 20), (255, 1 << 40), (256, 1 << 34), (257, 1 << 34), (1000, 1 << 36)]
+        for (count, pages) in shapes {
+            for seed: UInt64 in [0, 1, 7, 42, 10_000, .max] {
+                #expect(RandomPages.sample(count: count, of: pages, seed: seed) == Self.reference(count: count, of: pages, seed: seed), "count \(count) of \(pages), seed \(seed)")
+            }
+        }
+    }
 
     @Test(arguments: pinned)
     func matchesTheIndependentImplementation(count: UInt64, pages: UInt64, seed: UInt64, expected: [UInt64]) {
