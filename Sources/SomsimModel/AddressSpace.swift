@@ -81,7 +81,7 @@ struct SimProcess {
     var mappings: [String: Mapping] = [:]
     /// Every mapping's [start, end), sorted by start: placement and page-table freeing need the
     /// neighbours of a range.
-    var layout: [(start: UInt64, end: UInt64, name: String)] = []
+    var layout = AddressLayout()
     var pageTables = PageTableSet()
     var minorFaults: UInt64 = 0
     var cowCopies: UInt64 = 0
@@ -92,50 +92,39 @@ struct SimProcess {
 
     /// The names of the process's mappings in address order, as the kernel walks its VMAs
     /// (`mappings` is a dictionary, whose order is random).
-    var mappingNamesByAddress: [String] { layout.map(\.name) }
+    var mappingNamesByAddress: [String] {
+        var names: [String] = []
+        names.reserveCapacity(layout.count)
+        layout.forEach { names.append($0.name); return true }
+        return names
+    }
 
     /// The highest address range of `length` bytes aligned to `alignment` that fits in the
     /// workload window below every mapping above it: Linux's top-down search (mm/mmap.c:
     /// vm_unmapped_area with VM_UNMAPPED_AREA_TOPDOWN), restricted to the workload window.
+    /// O(log n) in the process's mappings (`AddressLayout`).
     func placement(length: UInt64, alignment: UInt64) -> UInt64? {
-        var ceiling = WorkloadWindow.highAddress
-        for range in layout.reversed() {
-            if let address = Self.fit(length, alignment, below: ceiling, above: range.end) { return address }
-            ceiling = range.start
-        }
-        return Self.fit(length, alignment, below: ceiling, above: WorkloadWindow.lowAddress)
-    }
-
-    private static func fit(_ length: UInt64, _ alignment: UInt64, below ceiling: UInt64, above floor: UInt64) -> UInt64? {
-        guard ceiling >= floor, ceiling - floor >= length else { return nil }
-        let address = (ceiling - length) / alignment * alignment
-        return address >= floor ? address : nil
+        layout.placement(length: length, alignment: alignment)
     }
 
     mutating func insertLayout(start: UInt64, end: UInt64, name: String) {
-        let index = firstLayoutIndex { $0.start > start }
-        layout.insert((start, end, name), at: index)
+        layout.insert(start: start, end: end, name: name)
     }
 
     /// The first index of `layout` whose range satisfies `above` (which must be false for a
     /// prefix of the ranges and true after it), by binary search.
-    func firstLayoutIndex(where above: ((start: UInt64, end: UInt64, name: String)) -> Bool) -> Int {
-        var low = 0
-        var high = layout.count
-        while low < high {
-            let mid = (low + high) / 2
-            if above(layout[mid]) { high = mid } else { low = mid + 1 }
-        }
-        return low
+    func firstLayoutIndex(where above: (AddressLayout.Entry) -> Bool) -> Int {
+        layout.firstIndex(where: above)
     }
 
     /// The names of the mappings that meet `addresses`, in address order.
     func mappingNames(meeting addresses: Range<UInt64>) -> [String] {
         var names: [String] = []
-        var i = firstLayoutIndex { $0.end > addresses.lowerBound }
-        while i < layout.count, layout[i].start < addresses.upperBound {
-            names.append(layout[i].name)
-            i += 1
+        let first = firstLayoutIndex { $0.end > addresses.lowerBound }
+        layout.forEach(from: first) { range in
+            guard range.start < addresses.upperBound else { return false }
+            names.append(range.name)
+            return true
         }
         return names
     }
@@ -143,12 +132,7 @@ struct SimProcess {
     /// Removes `start`'s range and returns the end of the range below it and the start of the
     /// range above it, the floor and ceiling the kernel frees page tables between.
     mutating func removeLayout(start: UInt64) -> (floor: UInt64?, ceiling: UInt64?) {
-        let index = firstLayoutIndex { $0.start >= start }
-        guard index < layout.count, layout[index].start == start else { return (nil, nil) }
-        layout.remove(at: index)
-        let floor = index > 0 ? layout[index - 1].end : nil
-        let ceiling = index < layout.count ? layout[index].start : nil
-        return (floor, ceiling)
+        layout.remove(start: start)
     }
 }
 

@@ -110,7 +110,10 @@ public struct Simulator {
     public var peakWorkloadBytes: UInt64 { peakWorkloadPages * constants.pageBytes }
 
     /// Turns `capacityEvents` into error events of the statement on `line`.
-    mutating func recordCapacityEvents(line: Int, statement: String) {
+    /// (`statement` is the statement's text, formatted only when there is an event to report.)
+    mutating func recordCapacityEvents(line: Int, statement text: @autoclosure () -> String) {
+        guard !capacityEvents.isEmpty else { return }
+        let statement = text()
         for event in capacityEvents {
             switch event {
             case .oomKill(let process):

@@ -112,7 +112,30 @@ public enum BenchmarkWorkloads {
         """,
         distinctTouches: 2_000_000, measuredFrom: 4)
 
-    public static let all: [Case] = [terabyte, tenThousandWorkers, hundredThousandWorkers, randomTouches, randomTouchesFragmented]
+    /// `AllocMix64G`: what `somsim generate alloc-mix --mix 4K:30,64K:20,2M:50 --ram 64G` writes
+    /// (without its `measure filled`: the final measure stands for it): one process with a 2 MiB
+    /// THP region, 205,813 mappings of 64 KiB (one mTHP each, every one placed top-down below the
+    /// one before) and a 4 KiB region. 205,815 placements, inserts and madvise walks in one
+    /// address space: placement and the layout must cost O(log n) in the mappings.
+    public static let allocMix64G = make(
+        "AllocMix64G",
+        """
+        machine ram=64G thp=madvise mthp=64K
+        spawn app
+        app mmap a2m 32158M
+        app madvise a2m hugepage
+        app touch a2m write
+        repeat 205813 as i {
+          app mmap a64k_{i} 64K
+          app madvise a64k_{i} hugepage
+          app touch a64k_{i} write
+        }
+        app mmap a4k 19758128K
+        app madvise a4k nohugepage
+        app touch a4k write
+        """)
+
+    public static let all: [Case] = [terabyte, tenThousandWorkers, hundredThousandWorkers, randomTouches, randomTouchesFragmented, allocMix64G]
 
     /// The cases named (every case when `names` is empty), in the order of `all`. Only those are
     /// parsed, so that timing one case neither waits for nor holds the others' parsed workloads
@@ -121,7 +144,7 @@ public enum BenchmarkWorkloads {
         let lazily: [(name: String, make: () -> Case)] = [
             ("Terabyte", { terabyte }), ("TenThousandWorkers", { tenThousandWorkers }),
             ("HundredThousandWorkers", { hundredThousandWorkers }), ("RandomTouches", { randomTouches }),
-            ("RandomTouchesFragmented", { randomTouchesFragmented }),
+            ("RandomTouchesFragmented", { randomTouchesFragmented }), ("AllocMix64G", { allocMix64G }),
         ]
         return lazily.filter { names.isEmpty || names.contains($0.name) }.map { $0.make() }
     }
