@@ -71,6 +71,31 @@ struct ExtentMap<Value: ExtentValue> {
         }
     }
 
+    /// `forEach(in: range, body)` for each of `ranges` (ascending, disjoint) in turn. Performance:
+    /// each range's first extent is found by searching forward from the chunk of the range before
+    /// (the bulk copy-on-write path reads the mapcounts of tens of random pages of a run split
+    /// into tens of thousands of extents).
+    func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        var hint = 0
+        for range in ranges {
+            let upper = min(range.upperBound, length)
+            guard range.lowerBound < upper else { continue }
+            var (c, i) = locate(range.lowerBound, hint: hint)
+            hint = c
+            var position = range.lowerBound
+            while position < upper {
+                let end = min(segmentEnd(c, i), upper)
+                try body(position..<end, chunks[c].value(i))
+                position = end
+                i += 1
+                if i == chunks[c].starts.count {
+                    c += 1
+                    i = 0
+                }
+            }
+        }
+    }
+
     /// The extents that meet `range`, clipped to it, as a sequence: what hot loops use, since a
     /// `for` loop's state stays in registers where a closure's mutable captures would be boxed.
     func sequence(in range: Range<UInt64>) -> ExtentSequence {
@@ -239,7 +264,7 @@ struct ExtentMap<Value: ExtentValue> {
     mutating func addCounter(_ delta: Int32, in range: Range<UInt64>, onZero: (Range<UInt64>, inout Value) -> Void) {
         let range = range.clamped(to: 0..<length)
         guard !range.isEmpty, delta != 0 else { return }
-        if addCounterInsideOneExtent(delta, range) { return }
+        if addCounterInsideOneExtent(delta, range, hint: 0) != nil { return }
         split(at: range.upperBound)
         split(at: range.lowerBound)
         var (c, i) = locate(range.lowerBound)
@@ -273,22 +298,40 @@ struct ExtentMap<Value: ExtentValue> {
         mergeBoundary(at: range.lowerBound)
     }
 
+    /// `addCounter(delta, in: range, onZero: onZero)` for each of `ranges` (ascending, disjoint)
+    /// in turn, leaving exactly what those calls leave. Performance: a range inside one extent
+    /// whose counter does not reach zero (every page a bulk copy-on-write fault copies) is found by
+    /// searching forward from the chunk of the range before, instead of from the first chunk.
+    mutating func addCounter(_ delta: Int32, inSortedRanges ranges: [Range<UInt64>], onZero: (Range<UInt64>, inout Value) -> Void) {
+        var hint = 0
+        for range in ranges {
+            let range = range.clamped(to: 0..<length)
+            guard !range.isEmpty, delta != 0 else { continue }
+            if let c = addCounterInsideOneExtent(delta, range, hint: hint) {
+                hint = c
+                continue
+            }
+            addCounter(delta, in: range, onZero: onZero)
+        }
+    }
+
     // MARK: - Internals
 
     /// Performance: `addCounter` over a range inside one extent whose counter does not reach
     /// zero — every copy-on-write copy drops the mapcount of one page of the run it copies from.
     /// One lookup and at most two insertions, under the chunk's shift (no materializing), leaving
-    /// exactly the extents the general path leaves. Returns false (doing nothing) otherwise.
-    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>) -> Bool {
-        let (c, i) = locate(range.lowerBound)
+    /// exactly the extents the general path leaves. Returns the chunk that held the extent, or nil
+    /// (doing nothing) otherwise. `hint` is a chunk to search forward from (see `locate(_:hint:)`).
+    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>, hint: Int) -> Int? {
+        let (c, i) = locate(range.lowerBound, hint: hint)
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
-        guard range.upperBound <= end else { return false }
+        guard range.upperBound <= end else { return nil }
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
-        guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
+        guard new.shifted(by: chunks[c].shift).counter != 0 else { return nil }
         place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
-        return true
+        return c
     }
 
     /// Adds `delta` to the shift of chunks `c`, `c + 1`, … as long as each ends at or before
@@ -374,13 +417,13 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].starts.insert(range.lowerBound, at: i + 1)
             chunks[c].values.insert(new, at: i + 1)
             rebalance(c)
-            mergeBoundary(at: end)
+            mergeBoundary(at: end, hint: c)
         case (false, true):
             chunks[c].values[i] = new
             chunks[c].starts.insert(range.upperBound, at: i + 1)
             chunks[c].values.insert(old, at: i + 1)
             rebalance(c)
-            mergeBoundary(at: start)
+            mergeBoundary(at: start, hint: c)
         case (false, false):
             // Values stored in one chunk compare like their shifted values.
             chunks[c].values[i] = new
@@ -392,6 +435,30 @@ struct ExtentMap<Value: ExtentValue> {
     /// The chunk and position of the extent containing `index` (`index < length`, or 0).
     private func locate(_ index: UInt64) -> (Int, Int) {
         let c = firsts.lastIndex(notAbove: index)
+        return (c, chunks[c].starts.lastIndex(notAbove: index))
+    }
+
+    /// `locate(index)`, searching the chunks forward from chunk `hint` (galloping: hint + 1, + 2,
+    /// + 4, …, then a binary search between): cheap when the extent lies in or just past that
+    /// chunk, as it does for ascending lookups. Any hint gives the same answer: one whose chunk
+    /// starts past `index` (or that is out of range, or 0) falls back to the full search.
+    private func locate(_ index: UInt64, hint: Int) -> (Int, Int) {
+        guard hint > 0, hint < firsts.count, firsts[hint] <= index else { return locate(index) }
+        let c = firsts.withUnsafeBufferPointer { firsts -> Int in
+            var low = hint
+            var step = 1
+            while true {
+                let probe = low &+ step
+                guard probe < firsts.count else {
+                    return firsts.lastIndex(notAbove: index, from: low, through: firsts.count - 1)
+                }
+                if firsts[probe] > index {
+                    return firsts.lastIndex(notAbove: index, from: low, through: probe - 1)
+                }
+                low = probe
+                step &<<= 1
+            }
+        }
         return (c, chunks[c].starts.lastIndex(notAbove: index))
     }
 
@@ -466,13 +533,14 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].values.remove(at: i)
             return
         }
-        mergeBoundary(at: index)
+        mergeBoundary(at: index, hint: c)
     }
 
-    /// Removes the boundary at `index` if the extents on both sides hold equal values.
-    private mutating func mergeBoundary(at index: UInt64) {
+    /// Removes the boundary at `index` if the extents on both sides hold equal values; `hint` is a
+    /// chunk to search forward from (see `locate(_:hint:)`; any hint gives the same result).
+    private mutating func mergeBoundary(at index: UInt64, hint: Int = 0) {
         guard index > 0, index < length else { return }
-        let (c, i) = locate(index)
+        let (c, i) = locate(index, hint: hint)
         guard chunks[c].starts[i] == index else { return }
         let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
         guard previous == chunks[c].value(i) else { return }
