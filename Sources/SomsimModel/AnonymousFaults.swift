@@ -64,25 +64,29 @@ extension Simulator {
             // Performance: the ranges ascend, so each lookup in the run (split into as many
             // extents as its pages have distinct mapcounts after thousands of workers' copies)
             // searches forward from the one before.
+            // The positions found while reading the mapcounts spare the decrement its searches.
             var reused: [Range<UInt64>] = []
             var copied: [Range<UInt64>] = []
+            var copiedAt: [ExtentMap<FramePage>.Position] = []
             reused.reserveCapacity(ranges.count)
             copied.reserveCapacity(ranges.count)
+            copiedAt.reserveCapacity(ranges.count)
             var small = true
             var copiedCount: UInt64 = 0
-            groups[run].pages.forEach(inSortedRanges: ranges) { pages, page in
+            groups[run].pages.forEach(inSortedRanges: ranges) { pages, page, position in
                 if page.order > 0 { small = false }
                 if page.mapcount <= 1 {
                     reused.append(pages)
                 } else {
                     copied.append(pages)
+                    copiedAt.append(position)
                     copiedCount += UInt64(pages.count)
                 }
             }
             guard small else { return false }
             // What `addMapcount(group: run, range, delta: -1)` does for each copied range.
             let anonymous = groups[run].kind == .anonymousRun
-            groups[run].pages.addCounter(-1, inSortedRanges: copied) { _, page in
+            groups[run].pages.addCounter(-1, inSortedRanges: copied, at: copiedAt) { _, page in
                 if anonymous && page.present { page.present = false }
             }
             f.mapping.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }

@@ -76,6 +76,19 @@ struct ExtentMap<Value: ExtentValue> {
     /// (the bulk copy-on-write path reads the mapcounts of tens of random pages of a run split
     /// into tens of thousands of extents).
     func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        try forEach(inSortedRanges: ranges) { range, value, _ in try body(range, value) }
+    }
+
+    /// Where an extent was found: its chunk, its position there and the chunk's extent count at
+    /// the time. A later operation may take it as a guess (see `addCounter(_:inSortedRanges:at:onZero:)`).
+    struct Position {
+        fileprivate let chunk: Int
+        fileprivate let index: Int
+        fileprivate let count: Int
+    }
+
+    /// `forEach(inSortedRanges:)`, giving `body` also where each extent was found.
+    func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
         var hint = 0
         for range in ranges {
             let upper = min(range.upperBound, length)
@@ -85,7 +98,7 @@ struct ExtentMap<Value: ExtentValue> {
             var position = range.lowerBound
             while position < upper {
                 let end = min(segmentEnd(c, i), upper)
-                try body(position..<end, chunks[c].value(i))
+                try body(position..<end, chunks[c].value(i), Position(chunk: c, index: i, count: chunks[c].starts.count))
                 position = end
                 i += 1
                 if i == chunks[c].starts.count {
@@ -303,11 +316,23 @@ struct ExtentMap<Value: ExtentValue> {
     /// whose counter does not reach zero (every page a bulk copy-on-write fault copies) is found by
     /// searching forward from the chunk of the range before, instead of from the first chunk.
     mutating func addCounter(_ delta: Int32, inSortedRanges ranges: [Range<UInt64>], onZero: (Range<UInt64>, inout Value) -> Void) {
+        addCounter(delta, inSortedRanges: ranges, at: [], onZero: onZero)
+    }
+
+    /// `addCounter(_:inSortedRanges:onZero:)`, where `positions[k]` (when there are as many as
+    /// ranges) is where `forEach(inSortedRanges:)` found the extent holding the start of
+    /// `ranges[k]` before this call. Performance: the bulk copy-on-write path reads every page's
+    /// mapcount, then drops it; the second lookup becomes a check of the first one's position,
+    /// moved by the extents the chunk has gained or lost since. A position that does not check
+    /// out (a chunk split or merged away, or any stale or wrong position) falls back to the
+    /// search, so the result is the same whatever `positions` holds.
+    mutating func addCounter(_ delta: Int32, inSortedRanges ranges: [Range<UInt64>], at positions: [Position], onZero: (Range<UInt64>, inout Value) -> Void) {
+        let guessed = positions.count == ranges.count
         var hint = 0
-        for range in ranges {
+        for (k, range) in ranges.enumerated() {
             let range = range.clamped(to: 0..<length)
             guard !range.isEmpty, delta != 0 else { continue }
-            if let c = addCounterInsideOneExtent(delta, range, hint: hint) {
+            if let c = addCounterInsideOneExtent(delta, range, hint: hint, guess: guessed ? positions[k] : nil) {
                 hint = c
                 continue
             }
@@ -322,8 +347,8 @@ struct ExtentMap<Value: ExtentValue> {
     /// One lookup and at most two insertions, under the chunk's shift (no materializing), leaving
     /// exactly the extents the general path leaves. Returns the chunk that held the extent, or nil
     /// (doing nothing) otherwise. `hint` is a chunk to search forward from (see `locate(_:hint:)`).
-    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>, hint: Int) -> Int? {
-        let (c, i) = locate(range.lowerBound, hint: hint)
+    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>, hint: Int, guess: Position? = nil) -> Int? {
+        let (c, i) = guess.flatMap { checked($0, holds: range.lowerBound) } ?? locate(range.lowerBound, hint: hint)
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return nil }
@@ -436,6 +461,17 @@ struct ExtentMap<Value: ExtentValue> {
     private func locate(_ index: UInt64) -> (Int, Int) {
         let c = firsts.lastIndex(notAbove: index)
         return (c, chunks[c].starts.lastIndex(notAbove: index))
+    }
+
+    /// `locate(index)` if `position`, moved by the extents its chunk has gained or lost since it
+    /// was taken, is the extent containing `index` (only one extent does); nil otherwise.
+    private func checked(_ position: Position, holds index: UInt64) -> (Int, Int)? {
+        let c = position.chunk
+        guard c >= 0, c < chunks.count else { return nil }
+        let count = chunks[c].starts.count
+        let i = position.index + (count - position.count)
+        guard i >= 0, i < count, chunks[c].starts[i] <= index, index < segmentEnd(c, i) else { return nil }
+        return (c, i)
     }
 
     /// `locate(index)`, searching the chunks forward from chunk `hint` (galloping: hint + 1, + 2,

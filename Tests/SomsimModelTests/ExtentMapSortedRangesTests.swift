@@ -93,6 +93,52 @@ import Testing
         }
     }
 
+    /// As the bulk copy-on-write path uses it: read the extents of ascending ranges (recording
+    /// where each was found), then add -1 over the clipped extents with those positions as
+    /// guesses. Positions recorded on another map (wrong ones) must give the same result too.
+    @Test(arguments: [2, 3, 5, 128])
+    func addCounterAtRecordedPositionsIsAddCounterOverEachRange(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 104_729 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 300 + rng.next(below: 1200)
+            let original = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            let other = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            for round in 0..<4 {
+                let touched = Self.sortedRanges(&rng, length: length)
+                var extents: [Range<UInt64>] = []
+                var positions: [ExtentMap<FramePage>.Position] = []
+                original.forEach(inSortedRanges: touched) { range, _, position in
+                    extents.append(range)
+                    positions.append(position)
+                }
+                var wrong: [ExtentMap<FramePage>.Position] = []
+                other.forEach(inSortedRanges: touched) { _, _, position in wrong.append(position) }
+                wrong = Array(wrong.prefix(extents.count))
+                while wrong.count < extents.count { wrong.append(positions[wrong.count]) }
+                var single = original
+                var singleZeroed: [ExtentRecord] = []
+                for range in extents {
+                    single.addCounter(-1, in: range) { range, page in
+                        singleZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                }
+                for (name, guesses) in [("recorded", positions), ("wrong", wrong), ("reversed", Array(positions.reversed()))] {
+                    var fused = original
+                    var fusedZeroed: [ExtentRecord] = []
+                    fused.addCounter(-1, inSortedRanges: extents, at: guesses) { range, page in
+                        fusedZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                    let context = "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name) positions"
+                    #expect(Self.extents(fused) == Self.extents(single), "\(context)")
+                    #expect(fused.extentCount == single.extentCount, "\(context)")
+                    #expect(fusedZeroed == singleZeroed, "\(context)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [2, 3, 5, 128])
     func forEachOverSortedRangesIsForEachOverEachRange(chunkCapacity: Int) {
         for seed in Self.seeds {
