@@ -61,18 +61,34 @@ extension Simulator {
             mapTables(f.process, f.mapping, coveringTablesOf: ranges)
         case (.anon(let run, false), .write):
             // Reuse where this process alone maps the page, copy where others do too.
+            // Performance: the ranges ascend, so each lookup in the run (split into as many
+            // extents as its pages have distinct mapcounts after thousands of workers' copies)
+            // searches forward from the one before.
+            // The positions found while reading the mapcounts spare the decrement its searches.
             var reused: [Range<UInt64>] = []
             var copied: [Range<UInt64>] = []
+            var copiedAt: [ExtentMap<FramePage>.Position] = []
+            reused.reserveCapacity(ranges.count)
+            copied.reserveCapacity(ranges.count)
+            copiedAt.reserveCapacity(ranges.count)
             var small = true
-            for range in ranges {
-                groups[run].pages.forEach(in: range) { pages, page in
-                    if page.order > 0 { small = false }
-                    if page.mapcount <= 1 { reused.append(pages) } else { copied.append(pages) }
+            var copiedCount: UInt64 = 0
+            groups[run].pages.forEach(inSortedRanges: ranges) { pages, page, position in
+                if page.order > 0 { small = false }
+                if page.mapcount <= 1 {
+                    reused.append(pages)
+                } else {
+                    copied.append(pages)
+                    copiedAt.append(position)
+                    copiedCount += UInt64(pages.count)
                 }
             }
             guard small else { return false }
-            let copiedCount = copied.reduce(0) { $0 + UInt64($1.count) }
-            for range in copied { addMapcount(group: run, range, delta: -1) }
+            // What `addMapcount(group: run, range, delta: -1)` does for each copied range.
+            let anonymous = groups[run].kind == .anonymousRun
+            groups[run].pages.addCounter(-1, inSortedRanges: copied, at: copiedAt) { _, page in
+                if anonymous && page.present { page.present = false }
+            }
             f.mapping.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }
             if !copied.isEmpty {
                 let new = runForTally(&f)

@@ -71,6 +71,44 @@ struct ExtentMap<Value: ExtentValue> {
         }
     }
 
+    /// `forEach(in: range, body)` for each of `ranges` (ascending, disjoint) in turn. Performance:
+    /// each range's first extent is found by searching forward from the chunk of the range before
+    /// (the bulk copy-on-write path reads the mapcounts of tens of random pages of a run split
+    /// into tens of thousands of extents).
+    func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        try forEach(inSortedRanges: ranges) { range, value, _ in try body(range, value) }
+    }
+
+    /// Where an extent was found: its chunk, its position there and the chunk's extent count at
+    /// the time. A later operation may take it as a guess (see `addCounter(_:inSortedRanges:at:onZero:)`).
+    struct Position {
+        fileprivate let chunk: Int
+        fileprivate let index: Int
+        fileprivate let count: Int
+    }
+
+    /// `forEach(inSortedRanges:)`, giving `body` also where each extent was found.
+    func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
+        var hint = 0
+        for range in ranges {
+            let upper = min(range.upperBound, length)
+            guard range.lowerBound < upper else { continue }
+            var (c, i) = locate(range.lowerBound, hint: hint)
+            hint = c
+            var position = range.lowerBound
+            while position < upper {
+                let end = min(segmentEnd(c, i), upper)
+                try body(position..<end, chunks[c].value(i), Position(chunk: c, index: i, count: chunks[c].starts.count))
+                position = end
+                i += 1
+                if i == chunks[c].starts.count {
+                    c += 1
+                    i = 0
+                }
+            }
+        }
+    }
+
     /// The extents that meet `range`, clipped to it, as a sequence: what hot loops use, since a
     /// `for` loop's state stays in registers where a closure's mutable captures would be boxed.
     func sequence(in range: Range<UInt64>) -> ExtentSequence {
@@ -239,7 +277,7 @@ struct ExtentMap<Value: ExtentValue> {
     mutating func addCounter(_ delta: Int32, in range: Range<UInt64>, onZero: (Range<UInt64>, inout Value) -> Void) {
         let range = range.clamped(to: 0..<length)
         guard !range.isEmpty, delta != 0 else { return }
-        if addCounterInsideOneExtent(delta, range) { return }
+        if addCounterInsideOneExtent(delta, range, hint: 0) != nil { return }
         split(at: range.upperBound)
         split(at: range.lowerBound)
         var (c, i) = locate(range.lowerBound)
@@ -273,22 +311,52 @@ struct ExtentMap<Value: ExtentValue> {
         mergeBoundary(at: range.lowerBound)
     }
 
+    /// `addCounter(delta, in: range, onZero: onZero)` for each of `ranges` (ascending, disjoint)
+    /// in turn, leaving exactly what those calls leave. Performance: a range inside one extent
+    /// whose counter does not reach zero (every page a bulk copy-on-write fault copies) is found by
+    /// searching forward from the chunk of the range before, instead of from the first chunk.
+    mutating func addCounter(_ delta: Int32, inSortedRanges ranges: [Range<UInt64>], onZero: (Range<UInt64>, inout Value) -> Void) {
+        addCounter(delta, inSortedRanges: ranges, at: [], onZero: onZero)
+    }
+
+    /// `addCounter(_:inSortedRanges:onZero:)`, where `positions[k]` (when there are as many as
+    /// ranges) is where `forEach(inSortedRanges:)` found the extent holding the start of
+    /// `ranges[k]` before this call. Performance: the bulk copy-on-write path reads every page's
+    /// mapcount, then drops it; the second lookup becomes a check of the first one's position,
+    /// moved by the extents the chunk has gained or lost since. A position that does not check
+    /// out (a chunk split or merged away, or any stale or wrong position) falls back to the
+    /// search, so the result is the same whatever `positions` holds.
+    mutating func addCounter(_ delta: Int32, inSortedRanges ranges: [Range<UInt64>], at positions: [Position], onZero: (Range<UInt64>, inout Value) -> Void) {
+        let guessed = positions.count == ranges.count
+        var hint = 0
+        for (k, range) in ranges.enumerated() {
+            let range = range.clamped(to: 0..<length)
+            guard !range.isEmpty, delta != 0 else { continue }
+            if let c = addCounterInsideOneExtent(delta, range, hint: hint, guess: guessed ? positions[k] : nil) {
+                hint = c
+                continue
+            }
+            addCounter(delta, in: range, onZero: onZero)
+        }
+    }
+
     // MARK: - Internals
 
     /// Performance: `addCounter` over a range inside one extent whose counter does not reach
     /// zero — every copy-on-write copy drops the mapcount of one page of the run it copies from.
     /// One lookup and at most two insertions, under the chunk's shift (no materializing), leaving
-    /// exactly the extents the general path leaves. Returns false (doing nothing) otherwise.
-    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>) -> Bool {
-        let (c, i) = locate(range.lowerBound)
+    /// exactly the extents the general path leaves. Returns the chunk that held the extent, or nil
+    /// (doing nothing) otherwise. `hint` is a chunk to search forward from (see `locate(_:hint:)`).
+    private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>, hint: Int, guess: Position? = nil) -> Int? {
+        let (c, i) = guess.flatMap { checked($0, holds: range.lowerBound) } ?? locate(range.lowerBound, hint: hint)
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
-        guard range.upperBound <= end else { return false }
+        guard range.upperBound <= end else { return nil }
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
-        guard new.shifted(by: chunks[c].shift).counter != 0 else { return false }
+        guard new.shifted(by: chunks[c].shift).counter != 0 else { return nil }
         place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
-        return true
+        return c
     }
 
     /// Adds `delta` to the shift of chunks `c`, `c + 1`, … as long as each ends at or before
@@ -374,13 +442,13 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].starts.insert(range.lowerBound, at: i + 1)
             chunks[c].values.insert(new, at: i + 1)
             rebalance(c)
-            mergeBoundary(at: end)
+            mergeBoundary(at: end, hint: c)
         case (false, true):
             chunks[c].values[i] = new
             chunks[c].starts.insert(range.upperBound, at: i + 1)
             chunks[c].values.insert(old, at: i + 1)
             rebalance(c)
-            mergeBoundary(at: start)
+            mergeBoundary(at: start, hint: c)
         case (false, false):
             // Values stored in one chunk compare like their shifted values.
             chunks[c].values[i] = new
@@ -392,6 +460,41 @@ struct ExtentMap<Value: ExtentValue> {
     /// The chunk and position of the extent containing `index` (`index < length`, or 0).
     private func locate(_ index: UInt64) -> (Int, Int) {
         let c = firsts.lastIndex(notAbove: index)
+        return (c, chunks[c].starts.lastIndex(notAbove: index))
+    }
+
+    /// `locate(index)` if `position`, moved by the extents its chunk has gained or lost since it
+    /// was taken, is the extent containing `index` (only one extent does); nil otherwise.
+    private func checked(_ position: Position, holds index: UInt64) -> (Int, Int)? {
+        let c = position.chunk
+        guard c >= 0, c < chunks.count else { return nil }
+        let count = chunks[c].starts.count
+        let i = position.index + (count - position.count)
+        guard i >= 0, i < count, chunks[c].starts[i] <= index, index < segmentEnd(c, i) else { return nil }
+        return (c, i)
+    }
+
+    /// `locate(index)`, searching the chunks forward from chunk `hint` (galloping: hint + 1, + 2,
+    /// + 4, …, then a binary search between): cheap when the extent lies in or just past that
+    /// chunk, as it does for ascending lookups. Any hint gives the same answer: one whose chunk
+    /// starts past `index` (or that is out of range, or 0) falls back to the full search.
+    private func locate(_ index: UInt64, hint: Int) -> (Int, Int) {
+        guard hint > 0, hint < firsts.count, firsts[hint] <= index else { return locate(index) }
+        let c = firsts.withUnsafeBufferPointer { firsts -> Int in
+            var low = hint
+            var step = 1
+            while true {
+                let probe = low &+ step
+                guard probe < firsts.count else {
+                    return firsts.lastIndex(notAbove: index, from: low, through: firsts.count - 1)
+                }
+                if firsts[probe] > index {
+                    return firsts.lastIndex(notAbove: index, from: low, through: probe - 1)
+                }
+                low = probe
+                step &<<= 1
+            }
+        }
         return (c, chunks[c].starts.lastIndex(notAbove: index))
     }
 
@@ -466,13 +569,14 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].values.remove(at: i)
             return
         }
-        mergeBoundary(at: index)
+        mergeBoundary(at: index, hint: c)
     }
 
-    /// Removes the boundary at `index` if the extents on both sides hold equal values.
-    private mutating func mergeBoundary(at index: UInt64) {
+    /// Removes the boundary at `index` if the extents on both sides hold equal values; `hint` is a
+    /// chunk to search forward from (see `locate(_:hint:)`; any hint gives the same result).
+    private mutating func mergeBoundary(at index: UInt64, hint: Int = 0) {
         guard index > 0, index < length else { return }
-        let (c, i) = locate(index)
+        let (c, i) = locate(index, hint: hint)
         guard chunks[c].starts[i] == index else { return }
         let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
         guard previous == chunks[c].value(i) else { return }

@@ -1,0 +1,159 @@
+@testable import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// The extent map's operations over many ascending ranges (which search forward from the range
+/// before) against the same operation applied one range at a time: on fixed seeds, the extents
+/// (boundaries included, not only values), the extent count and what the callbacks see must be
+/// identical. Tiny chunks make the forward search cross chunks, chunks split under it and merges
+/// remove chunks before it.
+@Suite struct ExtentMapSortedRangesTests {
+    /// A fragmented map: random assigns of a few mapcounts, some chunk shifts (fork-like +1 over
+    /// everything, or over part), some -1.
+    static func fragmentedMap(_ rng: inout SplitMix64, length: UInt64, chunkCapacity: Int, edits: Int) -> ExtentMap<FramePage> {
+        var map = ExtentMap(length: length, value: FramePage(mapcount: 1, present: true), chunkCapacity: chunkCapacity)
+        for step in 0..<edits {
+            let a = rng.next(below: length)
+            let range = a..<min(length, a + 1 + rng.next(below: step % 5 == 0 ? length / 4 : 4))
+            switch rng.next(below: 5) {
+            case 0, 1:
+                map.assign(range, FramePage(mapcount: UInt32(1 + rng.next(below: 4)), present: true, dirty: rng.next(below: 2) == 0))
+            case 2:
+                map.addCounter(1, in: range) { _, _ in }
+            case 3:
+                map.addCounter(-1, in: range) { _, page in page.present = false }
+            default:
+                if rng.next(below: 4) == 0 { map.addCounter(1, in: 0..<length) { _, _ in } }
+            }
+        }
+        return map
+    }
+
+    /// Ascending, disjoint ranges: mostly single pages (random touches), some longer ones that
+    /// span several extents, some adjacent.
+    static func sortedRanges(_ rng: inout SplitMix64, length: UInt64) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        var position = rng.next(below: 8)
+        let gap = 1 + rng.next(below: 40)
+        while position < length {
+            let end = min(length, position + 1 + (rng.next(below: 6) == 0 ? rng.next(below: 12) : 0))
+            ranges.append(position..<end)
+            position = end + rng.next(below: gap)
+        }
+        return ranges
+    }
+
+    static func extents(_ map: ExtentMap<FramePage>) -> [ExtentRecord] {
+        var result: [ExtentRecord] = []
+        map.forEach(in: 0..<map.length) { result.append(ExtentRecord(range: $0, value: $1)) }
+        return result
+    }
+
+    struct ExtentRecord: Equatable {
+        let range: Range<UInt64>
+        let value: FramePage
+    }
+
+    static let seeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 42, 4242]
+
+    @Test(arguments: [2, 3, 5, 128])
+    func addCounterOverSortedRangesIsAddCounterOverEachRange(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 1_000 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 300 + rng.next(below: 1200)
+            let original = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            for round in 0..<4 {
+                let ranges = Self.sortedRanges(&rng, length: length)
+                // -1 mostly (the copy-on-write path; some counters reach zero, which takes the
+                // general path), sometimes +1.
+                let delta: Int32 = round == 3 ? 1 : -1
+                var fused = original
+                var single = original
+                var fusedZeroed: [ExtentRecord] = []
+                var singleZeroed: [ExtentRecord] = []
+                fused.addCounter(delta, inSortedRanges: ranges) { range, page in
+                    fusedZeroed.append(ExtentRecord(range: range, value: page))
+                    page.present = false
+                }
+                for range in ranges {
+                    single.addCounter(delta, in: range) { range, page in
+                        singleZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                }
+                #expect(Self.extents(fused) == Self.extents(single), "seed \(seed), chunk capacity \(chunkCapacity), round \(round)")
+                #expect(fused.extentCount == single.extentCount, "seed \(seed), chunk capacity \(chunkCapacity), round \(round)")
+                #expect(fusedZeroed == singleZeroed, "seed \(seed), chunk capacity \(chunkCapacity), round \(round)")
+                // Later operations (which search with hints too) must agree on the result.
+                let more = Self.sortedRanges(&rng, length: length)
+                fused.addCounter(-1, inSortedRanges: more) { _, page in page.present = false }
+                for range in more { single.addCounter(-1, in: range) { _, page in page.present = false } }
+                #expect(Self.extents(fused) == Self.extents(single), "seed \(seed), chunk capacity \(chunkCapacity), round \(round), second pass")
+            }
+        }
+    }
+
+    /// As the bulk copy-on-write path uses it: read the extents of ascending ranges (recording
+    /// where each was found), then add -1 over the clipped extents with those positions as
+    /// guesses. Positions recorded on another map (wrong ones) must give the same result too.
+    @Test(arguments: [2, 3, 5, 128])
+    func addCounterAtRecordedPositionsIsAddCounterOverEachRange(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 104_729 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 300 + rng.next(below: 1200)
+            let original = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            let other = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            for round in 0..<4 {
+                let touched = Self.sortedRanges(&rng, length: length)
+                var extents: [Range<UInt64>] = []
+                var positions: [ExtentMap<FramePage>.Position] = []
+                original.forEach(inSortedRanges: touched) { range, _, position in
+                    extents.append(range)
+                    positions.append(position)
+                }
+                var wrong: [ExtentMap<FramePage>.Position] = []
+                other.forEach(inSortedRanges: touched) { _, _, position in wrong.append(position) }
+                wrong = Array(wrong.prefix(extents.count))
+                while wrong.count < extents.count { wrong.append(positions[wrong.count]) }
+                var single = original
+                var singleZeroed: [ExtentRecord] = []
+                for range in extents {
+                    single.addCounter(-1, in: range) { range, page in
+                        singleZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                }
+                for (name, guesses) in [("recorded", positions), ("wrong", wrong), ("reversed", Array(positions.reversed()))] {
+                    var fused = original
+                    var fusedZeroed: [ExtentRecord] = []
+                    fused.addCounter(-1, inSortedRanges: extents, at: guesses) { range, page in
+                        fusedZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                    let context = "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name) positions"
+                    #expect(Self.extents(fused) == Self.extents(single), "\(context)")
+                    #expect(fused.extentCount == single.extentCount, "\(context)")
+                    #expect(fusedZeroed == singleZeroed, "\(context)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [2, 3, 5, 128])
+    func forEachOverSortedRangesIsForEachOverEachRange(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 7_919 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 300 + rng.next(below: 1200)
+            let map = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
+            var ranges = Self.sortedRanges(&rng, length: length)
+            // A range past the end and an empty one are skipped as `forEach(in:)` skips them.
+            ranges.append(length..<length + 3)
+            var fused: [ExtentRecord] = []
+            var single: [ExtentRecord] = []
+            map.forEach(inSortedRanges: ranges) { fused.append(ExtentRecord(range: $0, value: $1)) }
+            for range in ranges { map.forEach(in: range) { single.append(ExtentRecord(range: $0, value: $1)) } }
+            #expect(fused == single, "seed \(seed), chunk capacity \(chunkCapacity)")
+            #expect(!fused.isEmpty, "seed \(seed), chunk capacity \(chunkCapacity)")
+        }
+    }
+}
