@@ -132,7 +132,6 @@ static void __attribute__((noinline)) warm(void)
      * looks at any memory: whatever a first call costs the agent is paid here. */
     (void)mmap((void *)SOMSIM_WINDOW_LOW, 0, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     (void)munmap((void *)(SOMSIM_WINDOW_LOW + 1), 0);
-    (void)madvise((void *)(SOMSIM_WINDOW_LOW + 1), 0, MADV_DONTNEED);
     (void)syscall(SYS_mprotect, (void *)(SOMSIM_WINDOW_LOW + 1), 0, PROT_NONE); /* syscall(), for SOMSIM_OP_SYSCALL */
     errno = 0;
 }
