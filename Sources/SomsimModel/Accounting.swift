@@ -271,6 +271,7 @@ extension Simulator {
         metrics.privateHugetlbBytes = hugePrivateBytes
         metrics.sharedHugetlbBytes = hugeSharedBytes
         metrics.pageTableBytes = process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes
+        metrics.lockedBytes = process.lockedBytes
         return (metrics, owned)
     }
 

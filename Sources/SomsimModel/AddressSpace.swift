@@ -29,6 +29,12 @@ struct VMAFlags: ExtentValue {
     /// VMAs, and HugeTLB ones, have their page tables copied at fork (mm/memory.c:
     /// vma_needs_copy).
     var anonVMA = false
+    /// `mprotect`: PROT_READ|PROT_WRITE (`write`, every mapping's start), PROT_READ or PROT_NONE.
+    /// An access it forbids raises SIGSEGV (Protection.swift).
+    var protection: Protection = .write
+    /// `mlock`: VM_LOCKED, counted in `locked_bytes` (VmLck). Never set on HugeTLB (mlock_fixup
+    /// leaves it out); a forked child does not inherit it (Protection.swift).
+    var locked = false
 }
 
 /// One mapping (`mmap MAP …`) in one process.
@@ -87,6 +93,8 @@ struct SimProcess {
     var cowCopies: UInt64 = 0
     var cowReuses: UInt64 = 0
     var signals: [Signal] = []
+    /// Whether the process ever mlocked a range: only then does a measure look for locked VMAs.
+    var everLocked = false
 
     init(name: String) { self.name = name }
 
@@ -145,7 +153,7 @@ extension Mapping {
 
 extension VMAFlags {
     /// The flags a new anonymous mapping gets, ignoring whether it has an anon_vma.
-    var isDefaultForMerge: Bool { mapped && !dontfork && !wipeonfork && !hugepage && !nohugepage }
+    var isDefaultForMerge: Bool { mapped && !dontfork && !wipeonfork && !hugepage && !nohugepage && protection == .write && !locked }
 }
 
 /// Which process: an index into `Simulator.processes`, in creation order (a process that exited

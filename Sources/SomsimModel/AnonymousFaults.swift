@@ -36,7 +36,7 @@ extension Simulator {
         }
         let span = ranges[0].lowerBound..<ranges[ranges.count - 1].upperBound
         let vma = f.mapping.vma.extent(containing: span.lowerBound)
-        guard vma.value.mapped, vma.range.upperBound >= span.upperBound else { return false }
+        guard vma.value.allows(f.access), vma.range.upperBound >= span.upperBound else { return false }
         if !largeFolioOrders.isEmpty && Self.thpAllowed(machine.thp, vma.value) { return false }
         let extent = f.mapping.pages.extent(containing: span.lowerBound)
         guard extent.range.upperBound >= span.upperBound else { return false }

@@ -55,7 +55,9 @@ extension Simulator {
             var position = range.lowerBound
             while position < range.upperBound {
                 let vma = f.mapping.vma.extent(containing: position)
-                guard vma.value.mapped else {
+                // Outside the address space, or an access the protection forbids: the kernel's
+                // bad area (arch/x86/mm/fault.c: access_error), no fault counted.
+                guard vma.value.allows(f.access) else {
                     f.tally.signal = .SIGSEGV
                     break ranges
                 }

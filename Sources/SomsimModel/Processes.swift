@@ -64,6 +64,7 @@ extension Simulator {
             processes[p].mappings[mappingName] = parentMapping
             child.mappings[mappingName] = mapping
         }
+        if processes[p].everLocked { child.dropLocks() }
         processIndex[name] = processes.append(child)
         liveProcesses += 1
         liveMappings += UInt64(child.mappings.count)

@@ -61,6 +61,9 @@ public struct ProcessMetrics: Equatable, Sendable {
     public var cowReuses: UInt64 = 0
     /// Signals the workload's accesses raised in this process (`SIGBUS`, `SIGSEGV`).
     public var signals: [Signal] = []
+    /// Bytes of the process's mlocked ranges, as `VmLck` in /proc/PID/status (mm->locked_vm):
+    /// whole locked ranges, present or not; HugeTLB never counts.
+    public var lockedBytes: UInt64 = 0
 
     public init(name: String, alive: Bool) {
         self.name = name

@@ -184,6 +184,16 @@ public struct Simulator {
             }
         case .spawn, .measure:
             break
+        case .mprotect(_, let mapping, let protection, let range):
+            if let errno = mprotect(p, mapping, protection, range) {
+                record(statement, line: line, errno: errno)
+            }
+        case .mlock(_, let mapping, let range), .munlock(_, let mapping, let range):
+            let lock: Bool
+            if case .mlock = statement { lock = true } else { lock = false }
+            if let errno = mlock(p, mapping, range, lock: lock) {
+                record(statement, line: line, errno: errno)
+            }
         }
     }
 

@@ -383,7 +383,71 @@ struct Run {
             try touch(agent, mapping, access, pages, pattern)
         case .spawn, .measure:
             break
+        case .mprotect(_, let name, let protection, let range):
+            // mprotect(PROT_READ|PROT_WRITE) populates a locked private VMA (mprotect_fixup).
+            try rangeCall(agent, process: process, line: line, verb: "mprotect", name: name, range: range, model: modelErrno, classifies: protection == .write) {
+                try agent.syscall(SOMSIM_SYS_MPROTECT, $0, $1, UInt64(protection.bits))
+            }
+        case .mlock(_, let name, let range):
+            try rangeCall(agent, process: process, line: line, verb: "mlock", name: name, range: range, model: modelErrno, classifies: true) {
+                try agent.syscall(SOMSIM_SYS_MLOCK, $0, $1)
+            }
+        case .munlock(_, let name, let range):
+            try rangeCall(agent, process: process, line: line, verb: "munlock", name: name, range: range, model: modelErrno, classifies: false) {
+                try agent.syscall(SOMSIM_SYS_MUNLOCK, $0, $1)
+            }
         }
+    }
+
+    /// mprotect, mlock or munlock of the same bytes as the model's call: from the offset, for
+    /// `length=` or to the mapping's end, even past it (Simulator.mprotect and mlock in
+    /// Protection.swift). As for madvise, the call is made only when every address of it outside
+    /// the window is unmapped in the agent too. With `classifies`, the frames of the workload
+    /// mappings the range meets are read before and after the call: the faults its population
+    /// takes (mlock; mprotect of a locked VMA) are copies, reuses or new pages as a write touch's
+    /// are.
+    private mutating func rangeCall(
+        _ agent: Agent, process: String, line: Int, verb: String, name: String, range: ByteRange, model modelErrno: Errno?, classifies: Bool,
+        _ call: (UInt64, UInt64) throws -> Agent.Received
+    ) throws {
+        guard let mapping = agent.mappings[name],
+            let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
+        else {
+            notes.append("line \(line): \(verb) with no mapping, or past its end with no length, was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+            return
+        }
+        let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
+        let (end, endWraps) = address.addingReportingOverflow(length)
+        var outside = startWraps || endWraps
+        if !outside && length > 0 && (address < window.lowerBound || end > window.upperBound) {
+            for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
+                let bounds = entry.prefix { $0 != " " }.split(separator: "-")
+                guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
+                if low < end && high > address && !(low >= window.lowerBound && high <= window.upperBound) { outside = true }
+            }
+        }
+        guard !outside else {
+            notes.append("line \(line): \(verb) was not run: it wraps or reaches the agent's own memory (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+            return
+        }
+        // The pages of each workload mapping the range meets, in address order.
+        var met: [(Agent.RealMapping, Range<UInt64>)] = []
+        if classifies && length > 0 {
+            for m in agent.mappings.values.sorted(by: { $0.address < $1.address }) where m.address < end && m.address + m.lengthBytes > address {
+                let low = (max(address, m.address) - m.address) / m.pageBytes
+                let high = (min(end, m.address + m.lengthBytes) - m.address + m.pageBytes - 1) / m.pageBytes
+                met.append((m, low..<high))
+            }
+        }
+        let before = try met.flatMap { try frameEntries(agent, $0.0, $0.1) }
+        let reply = try call(address, length).reply
+        if !met.isEmpty {
+            let after = try met.flatMap { try frameEntries(agent, $0.0, $0.1) }
+            let (copies, reuses) = try classify(before: before, after: after, faults: reply.op_faults)
+            agent.copies += copies
+            agent.reuses += reuses
+        }
+        compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
     }
 
     private mutating func add(_ agent: Agent) {
@@ -543,6 +607,7 @@ struct Run {
                     notes.append(
                         "\(label), \(agent.name): smaps says Private_Hugetlb \(smapsHugePrivate >> 10) kB, the pages' mappers say \(m.privateHugetlbBytes >> 10) kB (smaps misreports 1 GiB pages, see docs/validation.md)")
                 }
+                m.lockedBytes = (try KernelFiles.keyValues("/proc/\(agent.pid)/status")["VmLck"] ?? 0) * 1024
                 let vmPTE = try Agent.vmPTEBytes(agent.pid)
                 m.pageTableBytes = vmPTE >= agent.baselineTableBytes ? vmPTE - agent.baselineTableBytes : 0
                 tables += m.pageTableBytes

@@ -114,6 +114,10 @@ public enum ReportFields {
             name: "cow_reuses", unit: .count, markdown: .column("COW reuses"), tolerance: 0,
             measuredAs: "write faults of a touch minus those on absent pages, on the zero page and the copies",
             read: { $0.cowReuses }),
+        Metric(
+            name: "locked_bytes", unit: .bytes, markdown: .column("locked"), tolerance: 0,
+            measuredAs: "VmLck of /proc/PID/status (mm->locked_vm: whole mlocked ranges, present or not) — the agent locks nothing of its own",
+            read: { $0.lockedBytes }),
     ]
 
     public static let system: [Metric<SystemMetrics>] = [

@@ -25,7 +25,7 @@ enum ParsedLine {
 struct StatementParser {
     let fileName: String
 
-    static let verbs = "fork, exit, mmap, munmap, madvise, touch"
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock"
     static let mmapOptions = "shared, huge=2M|1G, file=ID, populate, som"
     static let machineKeys =
         "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
@@ -91,6 +91,9 @@ struct StatementParser {
         }
         if verb.isEqual("touch") {
             return try touch(t, process: process, line: line, anchors: anchors)
+        }
+        if verb.isEqual("mprotect") || verb.isEqual("mlock") || verb.isEqual("munlock") {
+            return try protection(t, process: process, line: line, anchors: anchors)
         }
         throw error(
             line, verb.column,
@@ -243,6 +246,48 @@ struct StatementParser {
         }
         if let stride { pattern = .stride(bytes: stride.bytes) }
         return .statement(.touch(process: process, mapping: mapping, access: access, range: range, pattern: pattern), anchors)
+    }
+
+    /// `PROC mprotect MAP read|write|none [offset=SIZE] [length=SIZE]`,
+    /// `PROC mlock MAP [offset=SIZE] [length=SIZE]` and `PROC munlock MAP [offset=SIZE] [length=SIZE]`.
+    private func protection(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let verb = t[1].string
+        let isMprotect = verb == "mprotect"
+        let usage = isMprotect ? "PROC mprotect MAP read|write|none [offset=SIZE] [length=SIZE]" : "PROC \(verb) MAP [offset=SIZE] [length=SIZE]"
+        try expectAtLeast(t, isMprotect ? 4 : 3, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        var protection = Protection.write
+        if isMprotect {
+            guard let given = Protection(rawValue: t[3].string) else {
+                throw error(
+                    line, t[3].column,
+                    "unknown mprotect protection \(t[3].quoted); expected read (PROT_READ), write (PROT_READ|PROT_WRITE) or none (PROT_NONE)")
+            }
+            protection = given
+        }
+        var range = ByteRange()
+        var seen: UInt32 = 0
+        for option in t[(isMprotect ? 4 : 3)...] {
+            guard let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") else {
+                throw error(line, option.column, "unknown \(verb) option \(option.quoted); expected offset=SIZE or length=SIZE")
+            }
+            try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
+            let bytes = try size(value, option, line: line, what: key.string)
+            if key.isEqual("offset") {
+                range.offsetBytes = bytes
+                anchors.offset = option.column
+            } else {
+                range.lengthBytes = bytes
+                anchors.length = option.column
+            }
+        }
+        switch verb {
+        case "mprotect": return .statement(.mprotect(process: process, mapping: mapping, protection: protection, range: range), anchors)
+        case "mlock": return .statement(.mlock(process: process, mapping: mapping, range: range), anchors)
+        default: return .statement(.munlock(process: process, mapping: mapping, range: range), anchors)
+        }
     }
 
     private func machine(_ t: [Token], line: Int) throws(WorkloadError) -> MachineSpec {

@@ -116,12 +116,20 @@ public enum Statement: Equatable, Sendable {
     case touch(process: String, mapping: String, access: Access, range: ByteRange, pattern: TouchPattern)
     /// `measure LABEL` — a measurement point.
     case measure(label: String)
+    /// `PROC mprotect MAP read|write|none [offset=] [length=]`.
+    case mprotect(process: String, mapping: String, protection: Protection, range: ByteRange)
+    /// `PROC mlock MAP [offset=] [length=]`.
+    case mlock(process: String, mapping: String, range: ByteRange)
+    /// `PROC munlock MAP [offset=] [length=]`.
+    case munlock(process: String, mapping: String, range: ByteRange)
 
     /// The process a statement acts on, if any.
     public var process: String? {
         switch self {
         case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _),
             .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
+            return p
+        case .mprotect(let p, _, _, _), .mlock(let p, _, _), .munlock(let p, _, _):
             return p
         case .measure:
             return nil
@@ -185,6 +193,12 @@ public enum Statement: Equatable, Sendable {
             return line
         case .measure(let label):
             return "measure \(label)"
+        case .mprotect(let p, let m, let protection, let r):
+            return "\(p) mprotect \(m) \(protection.rawValue)" + range(r)
+        case .mlock(let p, let m, let r):
+            return "\(p) mlock \(m)" + range(r)
+        case .munlock(let p, let m, let r):
+            return "\(p) munlock \(m)" + range(r)
         }
     }
 
@@ -199,6 +213,8 @@ public enum Statement: Equatable, Sendable {
             return .createsMapping(process: p, mapping: m, lengthBytes: length, pageBytes: options.pageBytes)
         case .munmap(let p, let m): return .removesMapping(process: p, mapping: m)
         case .madvise(let p, let m, _, let range), .touch(let p, let m, _, let range, _):
+            return .usesMapping(process: p, mapping: m, range: range)
+        case .mprotect(let p, let m, _, let range), .mlock(let p, let m, let range), .munlock(let p, let m, let range):
             return .usesMapping(process: p, mapping: m, range: range)
         }
     }
@@ -249,6 +265,30 @@ public enum Advice: String, Equatable, Sendable, CaseIterable {
 /// Read or write access of a touch.
 public enum Access: String, Equatable, Sendable, CaseIterable {
     case read, write
+}
+
+/// The protection `mprotect` gives a range: `read` is PROT_READ, `write` PROT_READ|PROT_WRITE
+/// (what every mapping starts with), `none` PROT_NONE.
+public enum Protection: String, Equatable, Sendable, CaseIterable {
+    case read, write, none
+
+    /// Whether an access of this kind is allowed: a forbidden one raises SIGSEGV.
+    public func allows(_ access: Access) -> Bool {
+        switch self {
+        case .write: return true
+        case .read: return access == .read
+        case .none: return false
+        }
+    }
+
+    /// The PROT_* bits of mprotect(2) (include/uapi/asm-generic/mman-common.h).
+    public var bits: Int32 {
+        switch self {
+        case .read: return 0x1
+        case .write: return 0x1 | 0x2
+        case .none: return 0
+        }
+    }
 }
 
 /// A byte range within a mapping: `offset=` and `length=`; `length == nil` runs to the mapping's end.

@@ -79,6 +79,8 @@ import Testing
         #expect(SOMSIM_SYS_MUNMAP.rawValue == 11)
         #expect(SOMSIM_SYS_MADVISE.rawValue == 28)
         #expect(SOMSIM_SYS_MPROTECT.rawValue == 10)
+        #expect(SOMSIM_SYS_MLOCK.rawValue == 149)
+        #expect(SOMSIM_SYS_MUNLOCK.rawValue == 150)
     }
 
     /// Planning refuses more spawns than the restore plan has process groups for.

@@ -36,6 +36,8 @@ enum somsim_syscall {
     SOMSIM_SYS_MUNMAP = SYS_munmap,
     SOMSIM_SYS_MADVISE = SYS_madvise,
     SOMSIM_SYS_MPROTECT = SYS_mprotect,
+    SOMSIM_SYS_MLOCK = SYS_mlock,
+    SOMSIM_SYS_MUNLOCK = SYS_munlock,
 };
 
 enum somsim_flags {
