@@ -94,7 +94,7 @@ extension Simulator {
                 return faultLargeFolio(&f, run, order: folio.order, f.mapping.isSingleOwner ? .write : f.access, pages)
             }
             if f.mapping.isPrivateAnonymousLike { return anonymousFault(&f, pages) }
-            if f.access == .read { return readFaultAround(&f, pages) }
+            if f.access == .read { return f.mapping.shmKey != nil ? shmReadFault(&f, pages) : readFaultAround(&f, pages) }
             if f.mapping.isPrivate { return cowFault(&f, pages) }
             return sharedWriteFault(&f, pages)
 

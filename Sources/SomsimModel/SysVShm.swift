@@ -76,6 +76,20 @@ extension Simulator {
         return nil
     }
 
+    /// A read fault on an attachment of a shmem segment: one fault per page, no fault-around —
+    /// shm's vm_operations have no `map_pages`, so do_read_fault never maps the cached pages
+    /// around the fault (ipc/shm.c: shm_vm_ops; mm/memory.c: should_fault_around; measured:
+    /// docs/kernel-facts P7, a child reads 64 cached pages with 64 faults).
+    mutating func shmReadFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
+        guard let object = f.mapping.object else { return pages.upperBound }
+        cachePages(object, pages, dirty: false)
+        addMapcount(group: object, pages, delta: 1)
+        f.mapping.pages.assign(pages, .cache(writable: true, dirty: false))
+        f.tally.faults += UInt64(pages.count)
+        mapTables(f.process, f.mapping, pages)
+        return pages.upperBound
+    }
+
     /// shmdt(addr): the attachment is unmapped like munmap would (which detaches too: measured,
     /// docs/kernel-facts P6); EINVAL when MAP is not an attachment (ipc/shm.c: ksys_shmdt).
     mutating func shmdt(_ p: ProcessID, _ name: String) -> Errno? {
