@@ -62,7 +62,7 @@ struct StatementParser {
         guard isName(head.text) else {
             throw error(
                 line, head.column,
-                "unknown statement \(head.quoted); expected spawn, measure, machine, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
+                "unknown statement \(head.quoted); expected spawn, measure, machine, sysctl, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
             )
         }
         guard t.count >= 2 else {
