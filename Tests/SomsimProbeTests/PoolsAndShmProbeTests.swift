@@ -63,5 +63,62 @@ extension RealKernelTests {
         try RestorePlan.runNow()
         #expect(shmctl(id, IPC_STAT, &ds) == -1 && errno == EINVAL)
     }
+
+    /// The ids of the SysV segments `creator` made (SHM_STAT over every index).
+    static func segments(createdBy creator: pid_t) -> [Int32] {
+        var info = shm_info()
+        let highest = withUnsafeMutablePointer(to: &info) { $0.withMemoryRebound(to: shmid_ds.self, capacity: 1) { shmctl(0, SHM_INFO, $0) } }
+        guard highest >= 0 else { return [] }
+        var ids: [Int32] = []
+        for index in 0...highest {
+            var ds = shmid_ds()
+            let id = shmctl(index, SHM_STAT, &ds)
+            if id >= 0 && ds.shm_cpid == creator { ids.append(id) }
+        }
+        return ids
+    }
+
+    /// A validate killed (SIGKILL) after its agent made a HugeTLB and a shmem segment: the
+    /// journal names the agent, and `somsim validate --restore` removes both segments (their
+    /// ids were never journaled), so the pool is free again and written back.
+    @Test func aKilledValidatesSegmentsAreRemovedAtRestore() throws {
+        let before = try Self.settings()
+        #expect(!FileManager.default.fileExists(atPath: RestorePlan.journalPath))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-shm-sigkill-\(getpid()).somw")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let text = """
+            somsim-workload 1
+            machine hugetlb-2m=3 hvo=on
+            spawn a
+            a shmget k 2M huge=2M
+            a shmget s 64K
+            a mmap m 64M
+            a touch m write
+            repeat 20000 as i {
+              a fork c{i}
+              c{i} touch m write length=4M
+              c{i} exit
+            }
+            """
+        guard let process = try Self.startLongValidate(text, pool2M: 3, file: file) else {
+            _ = try? Probe.restore()
+            Self.forceRestore(before)
+            return
+        }
+        let pid = process.processIdentifier
+        let agent = Self.agentsLeft().first { Self.parent(of: $0) == pid } ?? 0
+        #expect(Self.eventually(60) { Self.segments(createdBy: agent).count == 2 })
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        let journal = try RestorePlan.parse(String(contentsOfFile: RestorePlan.journalPath, encoding: .utf8))
+        #expect(journal.steps.contains { if case .shm(agent, _) = $0 { return true } else { return false } })
+        let (status, output) = try Self.run(Self.somsim, ["validate", "--restore"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("remove the SysV segments of agent \(agent)"))
+        #expect(Self.segments(createdBy: agent).isEmpty)
+        #expect(try Self.settings() == before)
+        #expect(Self.noAgentsLeft())
+        if try Self.settings() != before { Self.forceRestore(before) }
+    }
 }
 #endif
