@@ -205,6 +205,27 @@ int main(void)
 	show(H1, "munmap");
 	set(H1, "nr_overcommit_hugepages", 0);
 
+	printf("P8 1 GiB pool shrunk while its page is in use, then while it is reserved\n");
+	set(H1, "nr_hugepages", 1);
+	show(H1, "write 1");
+	m = hmap(1, GB1, MAP_PRIVATE);
+	if (m) {
+		touch_here(m, 0, GB1);
+		show(H1, "mmap, write");
+		set(H1, "nr_hugepages", 0);
+		show(H1, "write 0");
+		munmap(m, GB1);
+		show(H1, "munmap");
+	}
+	set(H1, "nr_hugepages", 1);
+	m = hmap(1, GB1, MAP_PRIVATE);
+	show(H1, "write 1, mmap (reserved)");
+	set(H1, "nr_hugepages", 0);
+	show(H1, "write 0");
+	if (m)
+		munmap(m, GB1);
+	show(H1, "munmap");
+
 	printf("P6 SysV shm, SHM_HUGETLB, pool 3\n");
 	set(H2, "nr_hugepages", 3);
 	int big = shmget(IPC_PRIVATE, 4 * MB2, IPC_CREAT | 0600 | SHM_HUGETLB | SHM_HUGE_2MB);
