@@ -16,7 +16,9 @@ struct HugePool: Equatable {
     var overcommit: UInt64 = 0
 
     /// Free pages no reservation has claimed: what a fault without a reservation may take.
-    var unreserved: UInt64 { free - reserved }
+    /// (`reserved` never exceeds `free` under the rules below; the clamp keeps a misuse from
+    /// trapping.)
+    var unreserved: UInt64 { free > reserved ? free - reserved : 0 }
 
     /// Pages that are not surplus (`persistent_huge_pages`).
     var persistent: UInt64 { total - surplus }
@@ -162,9 +164,11 @@ extension Simulator {
     /// reservation to the mapping (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation").
     mutating func freeHugePages(_ p: ProcessID, _ mapping: Mapping, _ pages: Range<UInt64>, freed: UInt64, restoringReservation: Bool) {
         guard let huge = mapping.huge else { return }
-        // A page whose reservation is restored raises the reserve count before it is freed
-        // (mm/hugetlb.c: free_huge_folio, HPageRestoreReserve).
-        if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) {
+        // A page whose reservation is restored raises the reserve count as it is freed
+        // (mm/hugetlb.c: free_huge_folio, HPageRestoreReserve); while the pool has surplus pages
+        // nothing is restored, neither the count nor the mapping's entry (__unmap_hugepage_range
+        // sets the flag only when `!h->surplus_huge_pages`; measured: docs/kernel-facts P9).
+        if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) && pools[huge].surplus == 0 {
             pools[huge].reserved += freed
             processes[p].mappings[mapping.name]!.reservation!.assign(pages, true)
         }

@@ -132,6 +132,36 @@ struct PoolsAndShmTests {
         #expect(r.measure("empty").system.memmapPages - r.measure("three").system.memmapPages == 3 * 7)
     }
 
+    /// P9: with a surplus page in the pool, the owner's MADV_DONTNEED frees the page to the page
+    /// allocator and restores no reservation; the next write adds a surplus page again. Without
+    /// surplus pages (kf 6h) the reservation comes back.
+    @Test func dontneedRestoresNoReservationWithSurplusPages() throws {
+        let r = try simulate("""
+            machine hugetlb-2m=1 hugetlb-2m-overcommit=1
+            spawn t
+            t mmap m 4M huge=2M
+            t touch m write
+            measure written
+            t madvise m dontneed length=2M
+            measure dontneed
+            t touch m write length=2M
+            measure rewritten
+            t munmap m
+            """)
+        #expect(pool2M(r.measure("written")) == [2, 0, 0, 1])
+        #expect(pool2M(r.measure("dontneed")) == [1, 0, 0, 0])
+        #expect(pool2M(r.measure("rewritten")) == [2, 0, 0, 1])
+        #expect(pool2M(r.measure("end")) == [1, 1, 0, 0])
+        let plain = try simulate("""
+            machine hugetlb-2m=2
+            spawn t
+            t mmap m 4M huge=2M
+            t touch m write
+            t madvise m dontneed length=2M
+            """)
+        #expect(pool2M(plain.measure("end")) == [2, 1, 1, 0])
+    }
+
     /// Surplus 1 GiB pages: the kernel refuses nr_overcommit_hugepages (EINVAL) and the pool
     /// gets none; a noreserve fault on an empty 1 GiB pool raises SIGBUS (P5).
     @Test func gigantOvercommitRefused() throws {

@@ -226,6 +226,22 @@ int main(void)
 		munmap(m, GB1);
 	show(H1, "munmap");
 
+	printf("P9 MADV_DONTNEED restores a reservation while the pool has surplus pages\n");
+	set(H2, "nr_hugepages", 1);
+	set(H2, "nr_overcommit_hugepages", 1);
+	m = hmap(2, MB2, MAP_PRIVATE);
+	touch_here(m, 0, MB2);
+	touch_here(m, 1, MB2);
+	show(H2, "pool 1, overcommit 1, 2 pages written");
+	madvise(m, MB2, MADV_DONTNEED);
+	show(H2, "MADV_DONTNEED page 0");
+	printf("  write page 0: %d\n", touch_here(m, 0, MB2));
+	show(H2, "after");
+	munmap(m, 2 * MB2);
+	show(H2, "munmap");
+	set(H2, "nr_overcommit_hugepages", 0);
+	set(H2, "nr_hugepages", 0);
+
 	printf("P6 SysV shm, SHM_HUGETLB, pool 3\n");
 	set(H2, "nr_hugepages", 3);
 	int big = shmget(IPC_PRIVATE, 4 * MB2, IPC_CREAT | 0600 | SHM_HUGETLB | SHM_HUGE_2MB);
