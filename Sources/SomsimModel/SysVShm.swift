@@ -92,10 +92,12 @@ extension Simulator {
 
     /// shmdt(addr): the attachment is unmapped like munmap would (which detaches too: measured,
     /// docs/kernel-facts P6); EINVAL when MAP is not an attachment (ipc/shm.c: ksys_shmdt).
+    /// A child that did not inherit the attachment (`madvise dontfork` before the fork) has no
+    /// VMA at the address: EINVAL, and the name is gone as the checker has it.
     mutating func shmdt(_ p: ProcessID, _ name: String) -> Errno? {
         guard let mapping = processes[p].mappings[name], mapping.shmKey != nil else { return .EINVAL }
         munmap(p, name)
-        return nil
+        return mapping.object == nil ? .EINVAL : nil
     }
 
     /// shmctl(id, IPC_RMID): the key is gone at once (and can name a new segment); the segment
