@@ -162,6 +162,25 @@ struct PoolsAndShmTests {
         #expect(pool2M(plain.measure("end")) == [2, 1, 1, 0])
     }
 
+    /// MAP_POPULATE of a noreserve mapping larger than the free pool populates 2 of 3 pages and
+    /// the process lives (populate ignores the fault's error); its own write to the third page
+    /// raises SIGBUS.
+    @Test func populateIgnoresSIGBUS() throws {
+        let r = try simulate("""
+            machine hugetlb-2m=2
+            spawn t
+            t mmap m 6M huge=2M noreserve populate
+            measure populated
+            t touch m write offset=4M
+            """)
+        let populated = r.measure("populated")
+        #expect(populated.process("t").alive)
+        #expect(populated.process("t").minorFaults == 2)
+        #expect(populated.process("t").privateHugetlbBytes == 4 * MiB)
+        #expect(pool2M(populated) == [2, 0, 0, 0])
+        #expect(r.measure("end").process("t").signals == [.SIGBUS])
+    }
+
     /// Surplus 1 GiB pages: the kernel refuses nr_overcommit_hugepages (EINVAL) and the pool
     /// gets none; a noreserve fault on an empty 1 GiB pool raises SIGBUS (P5).
     @Test func gigantOvercommitRefused() throws {
