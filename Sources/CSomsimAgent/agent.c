@@ -214,6 +214,8 @@ static void do_mmap(void)
     int flags = MAP_FIXED_NOREPLACE | (shared ? MAP_SHARED : MAP_PRIVATE);
     if (command.flags & SOMSIM_FLAG_POPULATE)
         flags |= MAP_POPULATE;
+    if (command.flags & SOMSIM_FLAG_NORESERVE)
+        flags |= MAP_NORESERVE;
     int fd = -1;
     if (!memchr(command.path, 0, sizeof command.path)) {
         send_reply(SOMSIM_STATUS_ERRNO, ENAMETOOLONG, -1); /* no NUL: never a cut path */

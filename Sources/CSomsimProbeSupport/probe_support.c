@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -142,6 +143,13 @@ static struct remove_step removes[MAX_STEPS];
 static volatile sig_atomic_t remove_count;
 static struct group_step groups[MAX_GROUPS];
 static volatile sig_atomic_t group_count;
+/* SysV segments to remove: those created by `creator` at or after `since` (seconds). */
+struct shm_step {
+    pid_t creator;
+    long long since;
+};
+static struct shm_step shms[MAX_STEPS];
+static volatile sig_atomic_t shm_count;
 static pid_t agent_pids[MAX_AGENTS];
 static int agent_fds[MAX_AGENTS];
 static volatile sig_atomic_t agent_count;
@@ -157,7 +165,8 @@ static volatile sig_atomic_t journaling;
 #define WRITE_LINE_BYTES (6 + PATH_BYTES + VALUE_BYTES)
 #define PATH_LINE_BYTES (12 + PATH_BYTES)
 #define GROUP_LINE_BYTES 48
-static char journal_text[256 + MAX_STEPS * (WRITE_LINE_BYTES + 2 * PATH_LINE_BYTES) + MAX_GROUPS * GROUP_LINE_BYTES];
+#define SHM_LINE_BYTES 48
+static char journal_text[256 + MAX_STEPS * (WRITE_LINE_BYTES + 2 * PATH_LINE_BYTES + SHM_LINE_BYTES) + MAX_GROUPS * GROUP_LINE_BYTES];
 _Static_assert(sizeof journal_text >= 64 + 2 * 32 + MAX_STEPS * (WRITE_LINE_BYTES + 2 * PATH_LINE_BYTES) + MAX_GROUPS * (6 + 11 + 1 + 20 + 1),
                "a full plan fits the journal text");
 
@@ -249,6 +258,8 @@ static int journal_save(void)
             removes[i].path);
     for (int i = 0; i < group_count; i++)
         PUT("group\t%d\t%llu\n", (int)groups[i].pgid, groups[i].start);
+    for (int i = 0; i < shm_count; i++)
+        PUT("shm\t%d\t%lld\n", (int)shms[i].creator, shms[i].since);
 #undef PUT
     int fd = open(journal_temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
@@ -371,6 +382,48 @@ int somsim_restore_track_group(pid_t group, unsigned long long leader_start_time
         return r;
     }
     return SOMSIM_RESTORE_ADDED;
+}
+
+int somsim_restore_add_shm(pid_t creator, long long since)
+{
+    if (shm_count == MAX_STEPS)
+        return refuse(SOMSIM_RESTORE_FULL, ENOSPC);
+    shms[shm_count].creator = creator;
+    shms[shm_count].since = since;
+    publish();
+    shm_count++;
+    int r = journal_save();
+    if (r != 0) {
+        shm_count--;
+        return r;
+    }
+    return SOMSIM_RESTORE_ADDED;
+}
+
+/* IPC_RMID of every SysV segment a recorded creator made since its time (the creators are
+ * agents, dead by now: a removed segment is destroyed at once). Returns the failures. */
+static int remove_segments(void)
+{
+    int failures = 0;
+    if (shm_count == 0)
+        return 0;
+    struct shm_info info;
+    int highest = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+    if (highest < 0)
+        return 1;
+    for (int index = 0; index <= highest; index++) {
+        struct shmid_ds ds;
+        int id = shmctl(index, SHM_STAT, &ds);
+        if (id < 0)
+            continue;
+        for (int i = 0; i < shm_count; i++)
+            if (ds.shm_cpid == shms[i].creator && (long long)ds.shm_ctime >= shms[i].since) {
+                if (shmctl(id, IPC_RMID, NULL) != 0 && errno != EINVAL && errno != EIDRM)
+                    failures++;
+                break;
+            }
+    }
+    return failures;
 }
 
 int somsim_restore_track_agent(pid_t pid, int pidfd)
@@ -659,6 +712,11 @@ int somsim_restore_now(void)
             failures++;
             atomic_store(&last_failure, "rmdir of a temporary directory");
         }
+    /* SysV segments, whose HugeTLB pages go back to the pools before the pools are restored. */
+    if (remove_segments() != 0) {
+        failures++;
+        atomic_store(&last_failure, "IPC_RMID of a SysV shared memory segment of the run");
+    }
     /* 3. Settings, last registered first (pools before the HVO knob they were sized under). */
     for (int i = write_count - 1; i >= 0; i--)
         if (write_value(writes[i].path, writes[i].value) != 0) {
@@ -669,6 +727,7 @@ int somsim_restore_now(void)
     mount_count = 0;
     remove_count = 0;
     group_count = 0;
+    shm_count = 0;
     /* 4. The journal: deleted when everything is back; kept for the next start otherwise. */
     if (journaling) {
         if (failures == 0 && unlink(journal_path) == 0 && sync_directory() != 0) {

@@ -304,6 +304,8 @@ extension Simulator {
         system.hugetlb2MReserved = pools[.size2M].reserved
         system.hugetlb1GFree = pools[.size1G].free
         system.hugetlb1GReserved = pools[.size1G].reserved
+        system.hugetlb2MSurplus = pools[.size2M].surplus
+        system.hugetlb1GSurplus = pools[.size1G].surplus
         system.anonBytes = anonPages * constants.pageBytes
         let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
         for process in processes where process.alive {

@@ -54,6 +54,8 @@ struct Mapping {
     /// Private HugeTLB in a child whose pages the owner took back when the pool ran dry
     /// (HPAGE_RESV_UNMAPPED): any later fault on a missing page raises SIGBUS.
     var reservationUnmapped = false
+    /// The SysV segment key this mapping attaches (`shmat`), nil for an mmap.
+    var shmKey: String? = nil
     /// Where this process maps a PMD-size THP (or the huge zero page) with one PMD entry instead
     /// of a PTE table; nil until the mapping gets one. Meaningful only where `pages` is `.anon` or
     /// `.zero`: every path that maps a page from `.none` sets it.
@@ -201,13 +203,13 @@ extension Simulator {
         let process = processes[p]
         let next = process.firstLayoutIndex { $0.start >= new.end }
         if next < process.layout.count, process.layout[next].start == new.end, let m = process.mappings[process.layout[next].name],
-            m.mergesAsAnonymous, m.vma.value(at: 0).isDefaultForMerge
+            m.mergesAsAnonymous, m.options.noreserve == new.options.noreserve, m.vma.value(at: 0).isDefaultForMerge
         {
             above = m
         }
         let previous = process.firstLayoutIndex { $0.end > new.start } - 1
         if previous >= 0, process.layout[previous].end == new.start, let m = process.mappings[process.layout[previous].name],
-            m.mergesAsAnonymous, m.vma.value(at: m.pageCount - 1).isDefaultForMerge
+            m.mergesAsAnonymous, m.options.noreserve == new.options.noreserve, m.vma.value(at: m.pageCount - 1).isDefaultForMerge
         {
             below = m
         }

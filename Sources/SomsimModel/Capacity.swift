@@ -67,6 +67,8 @@ enum CapacityEvent: Equatable {
     case oomKill(process: String)
     /// A pool was asked for `requested` pages and got `allocated`.
     case poolTrimmed(HugePageSize, requested: UInt64, allocated: UInt64)
+    /// The kernel refused the pool's `nr_overcommit_hugepages` (EINVAL).
+    case overcommitRefused(HugePageSize)
 }
 
 extension Simulator {
@@ -109,6 +111,10 @@ extension Simulator {
                 capacityEvents.append(.poolTrimmed(huge, requested: requested, allocated: allocated))
             }
         }
+        // Surplus pages: `nr_overcommit_hugepages`. Gigantic pages cannot be surplus pages on
+        // this kernel: the write fails with EINVAL (measured: docs/kernel-facts P5).
+        pools[.size2M].overcommit = machine.hugetlb2MOvercommit
+        if machine.hugetlb1GOvercommit > 0 { capacityEvents.append(.overcommitRefused(.size1G)) }
     }
 
     // MARK: - mmap
@@ -120,7 +126,8 @@ extension Simulator {
     /// mm/mmap.c: accountable_mapping; mm/shmem.c: shmem_acct_size). HugeTLB mappings have
     /// reservations instead; mappings of tmpfs files are charged page by page.
     func overcommitRefuses(length: UInt64, options: MmapOptions) -> Bool {
-        guard options.huge == nil, !options.shared || options.file == nil else { return false }
+        // MAP_NORESERVE: not accounted (mm/mmap.c: VM_NORESERVE under the heuristic mode).
+        guard options.huge == nil, !options.shared || options.file == nil, !options.noreserve else { return false }
         let managed = budget.ramPages.subtractingClamped(budget.bootMemmapPages)
         return length / constants.pageBytes > managed
     }

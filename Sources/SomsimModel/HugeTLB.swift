@@ -4,19 +4,83 @@ import SomsimWorkload
 
 /// A HugeTLB pool of one page size, as /proc/meminfo's HugePages_* counters describe it.
 struct HugePool: Equatable {
+    /// Pages in the pool, surplus pages included (`nr_hugepages`, HugePages_Total).
     var total: UInt64 = 0
     var free: UInt64 = 0
     /// Pages promised to mappings but not yet faulted in (HugePages_Rsvd); a subset of `free`.
     var reserved: UInt64 = 0
+    /// Pages of `total` the pool gives back to the page allocator as soon as they are free
+    /// (HugePages_Surp, `surplus_hugepages`).
+    var surplus: UInt64 = 0
+    /// The most surplus pages the pool may hold (`nr_overcommit_hugepages`).
+    var overcommit: UInt64 = 0
 
     /// Free pages no reservation has claimed: what a fault without a reservation may take.
-    var unreserved: UInt64 { free - reserved }
+    /// (`reserved` never exceeds `free` under the rules below; the clamp keeps a misuse from
+    /// trapping.)
+    var unreserved: UInt64 { free > reserved ? free - reserved : 0 }
+
+    /// Pages that are not surplus (`persistent_huge_pages`).
+    var persistent: UInt64 { total - surplus }
 
     /// `count` pages of a HugeTLB file in state `page` are gone with the file: a present page is
     /// free again, a reserved one no longer promised.
     mutating func release(_ count: UInt64, of page: FramePage) {
-        if page.present { free += count }
-        if page.reserved { reserved -= count }
+        if page.present { freeInUse(count) }
+        if page.reserved { unreserve(count) }
+    }
+
+    /// `count` pages in use are freed: while the pool has surplus pages, each goes back to the
+    /// page allocator and is one surplus page fewer (mm/hugetlb.c: free_huge_folio,
+    /// `h->surplus_huge_pages_node[nid]`); the rest are free pool pages (measured:
+    /// docs/kernel-facts P3, P4).
+    mutating func freeInUse(_ count: UInt64) {
+        let toAllocator = min(count, surplus)
+        surplus -= toAllocator
+        total -= toAllocator
+        free += count - toAllocator
+    }
+
+    /// `count` reservations are given back, and as many free surplus pages as that, at most,
+    /// leave the pool (mm/hugetlb.c: hugetlb_acct_memory with a negative delta,
+    /// return_unused_surplus_pages).
+    mutating func unreserve(_ count: UInt64) {
+        reserved -= count
+        let back = min(count, surplus, free)
+        surplus -= back
+        total -= back
+        free -= back
+    }
+
+    /// Reserves `count` pages, adding surplus pages when the free pages are short, at most up to
+    /// `overcommit` surplus pages and `room` new pages; false (ENOMEM, nothing changed) when
+    /// that is not enough (mm/hugetlb.c: hugetlb_acct_memory, gather_surplus_pages).
+    mutating func reserve(_ count: UInt64, room: UInt64) -> Bool {
+        let needed = reserved + count > free ? reserved + count - free : 0
+        if needed > 0 {
+            guard needed <= overcommit - min(overcommit, surplus), needed <= room else { return false }
+            surplus += needed
+            total += needed
+            free += needed
+        }
+        reserved += count
+        return true
+    }
+
+    /// Surplus pages a fault without a reservation may still add, `room` allowing
+    /// (mm/hugetlb.c: alloc_surplus_hugetlb_folio refuses at `nr_overcommit_hugepages`).
+    func surplusRoom(_ room: UInt64) -> UInt64 { min(overcommit - min(overcommit, surplus), room) }
+
+    /// Takes `count` pages for faults without a reservation: free pages no reservation holds
+    /// first, then new surplus pages (which go straight into use), at most `room` of those.
+    /// Returns how many it took.
+    mutating func takeUnreserved(_ count: UInt64, room: UInt64) -> UInt64 {
+        let fromFree = min(count, unreserved)
+        free -= fromFree
+        let added = min(count - fromFree, surplusRoom(room))
+        surplus += added
+        total += added
+        return fromFree + added
     }
 }
 
@@ -57,12 +121,11 @@ extension Simulator {
             groups[id].pages.forEach(in: 0..<pageCount) { range, page in
                 if !page.present && !page.reserved { needed += UInt64(range.count) }
             }
-            if options.shared {
-                guard pools[huge].unreserved >= needed else {
+            if options.shared && !options.noreserve {
+                guard pools[huge].reserve(needed, room: surplusRoomPages(huge)) else {
                     dropIfUnused(id)
                     return nil
                 }
-                pools[huge].reserved += needed
                 groups[id].pages.modify(0..<pageCount) { _, page in
                     if !page.present { page.reserved = true }
                 }
@@ -71,14 +134,17 @@ extension Simulator {
             // cache read-only (docs/kernel-facts 11a).
             object = id
         }
-        if !options.shared {
+        if !options.shared && !options.noreserve {
             // A private mapping reserves every page, cached or not (mm/hugetlb.c:
             // hugetlb_reserve_pages, chg = to - from for a private mapping; measured:
             // docs/kernel-facts 11, 11g).
-            guard pools[huge].unreserved >= pageCount else { return nil }
-            pools[huge].reserved += pageCount
+            guard pools[huge].reserve(pageCount, room: surplusRoomPages(huge)) else { return nil }
             reservation = ExtentMap(length: pageCount, value: true)
         }
+        // MAP_NORESERVE reserves nothing, and a private mapping made with it owns no reservation
+        // map (mm/hugetlb.c: hugetlb_reserve_pages returns before HPAGE_RESV_OWNER is set for
+        // VM_NORESERVE): its faults take unreserved pages, and a COW copy that finds none
+        // raises SIGBUS (measured: docs/kernel-facts P1, P2).
         return (object, reservation)
     }
 
@@ -90,7 +156,7 @@ extension Simulator {
         reservation.forEach(in: 0..<mapping.pageCount) { range, held in
             if held { outstanding += UInt64(range.count) }
         }
-        pools[huge].reserved -= outstanding
+        pools[huge].unreserve(outstanding)
     }
 
     /// Private HugeTLB pages `pages` of `mapping` were zapped and `freed` of them no longer mapped:
@@ -98,11 +164,15 @@ extension Simulator {
     /// reservation to the mapping (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation").
     mutating func freeHugePages(_ p: ProcessID, _ mapping: Mapping, _ pages: Range<UInt64>, freed: UInt64, restoringReservation: Bool) {
         guard let huge = mapping.huge else { return }
-        pools[huge].free += freed
-        if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) {
+        // A page whose reservation is restored raises the reserve count as it is freed
+        // (mm/hugetlb.c: free_huge_folio, HPageRestoreReserve); while the pool has surplus pages
+        // nothing is restored, neither the count nor the mapping's entry (__unmap_hugepage_range
+        // sets the flag only when `!h->surplus_huge_pages`; measured: docs/kernel-facts P9).
+        if restoringReservation && mapping.reservation != nil && freed == UInt64(pages.count) && pools[huge].surplus == 0 {
             pools[huge].reserved += freed
             processes[p].mappings[mapping.name]!.reservation!.assign(pages, true)
         }
+        pools[huge].freeInUse(freed)
     }
 
     // MARK: - Faults
@@ -137,8 +207,7 @@ extension Simulator {
                 continue
             }
             let end = min(held?.range.upperBound ?? pages.upperBound, pages.upperBound)
-            let n = min(end - position, pools[huge].unreserved)
-            pools[huge].free -= n
+            let n = pools[huge].takeUnreserved(end - position, room: surplusRoomPages(huge))
             position += n
             if position < end { return position }
         }
@@ -152,7 +221,7 @@ extension Simulator {
     /// unmap_ref_private). Returns where the access stopped when it raised SIGBUS, else nil.
     mutating func copyHugePages(_ f: inout FaultContext, _ range: Range<UInt64>, run: GroupID) -> UInt64? {
         guard let huge = f.mapping.huge else { return nil }
-        let copyEnd = range.lowerBound + min(UInt64(range.count), pools[huge].unreserved)
+        let copyEnd = range.lowerBound + min(UInt64(range.count), pools[huge].unreserved + pools[huge].surplusRoom(surplusRoomPages(huge)))
         if copyEnd < range.upperBound && f.mapping.reservation != nil {
             let stolen = copyEnd..<range.upperBound
             unmapFromOthers(f.process, f.mapping.name, run: run, stolen)
@@ -209,8 +278,7 @@ extension Simulator {
                     pools[huge].reserved -= n
                     pools[huge].free -= n
                 } else {
-                    n = min(n, pools[huge].unreserved)
-                    pools[huge].free -= n
+                    n = pools[huge].takeUnreserved(n, room: surplusRoomPages(huge))
                 }
                 groups[object].pages.modify(range.lowerBound..<(range.lowerBound + n)) { _, page in
                     page.present = true
@@ -251,6 +319,54 @@ extension Simulator {
             if stop < range.upperBound { return stop }
         }
         return pages.upperBound
+    }
+}
+
+// MARK: - Surplus pages and pool resizing
+
+extension Simulator {
+    /// How many new huge pages of `huge` RAM holds now: a surplus page is allocated whole from
+    /// the page allocator (mm/hugetlb.c: alloc_surplus_hugetlb_folio). Gigantic (1 GiB) pages
+    /// are never surplus pages on this kernel: writing their `nr_overcommit_hugepages` fails
+    /// with EINVAL (measured: docs/kernel-facts P5), so their `overcommit` stays 0.
+    func surplusRoomPages(_ huge: HugePageSize) -> UInt64 {
+        guard pools[huge].overcommit > pools[huge].surplus else { return 0 }
+        return roomPages() / (huge.bytes / constants.pageBytes)
+    }
+
+    /// `sysctl hugetlb-2m=N`: writes the pool's `nr_hugepages` (mm/hugetlb.c: set_max_huge_pages).
+    /// Growing, surplus pages become persistent first, then new pages are allocated while RAM
+    /// holds them (`sizePools`' rule). Shrinking, free pages leave the pool down to what the
+    /// reservations and the pages in use keep (`min_count = resv + in use`), and the rest of
+    /// the difference turns pages in use into surplus pages, which leave the pool as they are
+    /// freed: `nr_hugepages` reads back more than was written (measured: docs/kernel-facts P4).
+    mutating func setPoolSize(_ huge: HugePageSize, _ count: UInt64) {
+        var pool = pools[huge]
+        if count > pool.persistent {
+            let persisted = min(pool.surplus, count - pool.persistent)
+            pool.surplus -= persisted
+            let wanted = count - pool.persistent
+            let size = huge.bytes / constants.pageBytes
+            let cost = machine.hvo ? size - hvoFreedPages(perHugePage: huge) : size
+            let free = roomPages()
+            let fits = free >= size ? 1 + (free - size) / cost : 0
+            let allocated = min(wanted, fits)
+            pool.total += allocated
+            pool.free += allocated
+            if allocated < wanted {
+                capacityEvents.append(.poolTrimmed(huge, requested: count, allocated: pool.persistent))
+            }
+        } else {
+            let inUse = pool.total - pool.free
+            let minCount = max(count, pool.reserved + inUse)
+            let removable = min(pool.persistent > minCount ? pool.persistent - minCount : 0, pool.free)
+            pool.total -= removable
+            pool.free -= removable
+            if pool.persistent > count {
+                pool.surplus += min(pool.persistent - count, pool.total - pool.surplus)
+            }
+        }
+        pools[huge] = pool
     }
 }
 

@@ -29,12 +29,22 @@ extension Simulator {
     mutating func releaseIfUnreferenced(_ object: GroupID) {
         let group = groups[object]
         guard case .pageCache(named: nil) = group.kind, group.mappers == 0 else { return }
+        // HugeTLB: every page is freed first, then the reservations left are returned
+        // (hugetlbfs_evict_inode: remove_inode_hugepages, then hugetlb_unreserve_pages), which
+        // matters once the pool has surplus pages.
+        var present: UInt64 = 0
+        var reserved: UInt64 = 0
         group.pages.forEach(in: 0..<group.pages.length) { range, page in
-            if let huge = group.huge {
-                pools[huge].release(UInt64(range.count), of: page)
+            if group.huge != nil {
+                if page.present { present += UInt64(range.count) }
+                if page.reserved { reserved += UInt64(range.count) }
             } else if page.present {
                 cachePagesPresent -= UInt64(range.count)
             }
+        }
+        if let huge = group.huge {
+            pools[huge].freeInUse(present)
+            pools[huge].unreserve(reserved)
         }
         groups[object].pages = ExtentMap(length: 0, value: FramePage())
     }

@@ -83,6 +83,10 @@ public struct SystemMetrics: Equatable, Sendable {
     public var hugetlb2MReserved: UInt64 = 0
     public var hugetlb1GFree: UInt64 = 0
     public var hugetlb1GReserved: UInt64 = 0
+    /// Surplus pages of each pool (HugePages_Surp): pages beyond the persistent pool size, given
+    /// back to the page allocator as they are freed.
+    public var hugetlb2MSurplus: UInt64 = 0
+    public var hugetlb1GSurplus: UInt64 = 0
     /// Private anonymous pages of the workload, counted once however many processes map them.
     public var anonBytes: UInt64 = 0
     /// Every live process's workload page tables plus its top-level table (PGD).

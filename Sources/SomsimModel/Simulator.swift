@@ -15,7 +15,15 @@ public struct Simulator {
     var processIndex: [String: ProcessID] = [:]
     var groups = FrameGroups()
     var namedObjects: [String: GroupID] = [:]
-    var pools = HugeTLBPools()
+    var pools = HugeTLBPools() {
+        // Surplus pages and `sysctl` change the pools' sizes mid-run: what they hold of RAM
+        // (and of the memmap, with HVO) follows.
+        didSet {
+            if pools.size2M.total != oldValue.size2M.total || pools.size1G.total != oldValue.size1G.total { fixedPages = fixedUsedPages() }
+        }
+    }
+    /// SysV shared memory segments by key, until `shmrm` (SysVShm.swift).
+    var shmSegments: [String: ShmSegment] = [:]
     /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
     var anonPages: UInt64 = 0
     /// Page-cache pages of shmem and tmpfs files that exist (HugeTLB files hold pool pages).
@@ -126,6 +134,11 @@ public struct Simulator {
                     ErrorEvent(
                         line: line, statement: statement, errno: .ENOMEM, outcome: .poolTrimmed, process: nil,
                         detail: "the \(huge.token) HugeTLB pool holds \(allocated) of the \(requested) pages asked for: that is what RAM holds"))
+            case .overcommitRefused(let huge):
+                errors.append(
+                    ErrorEvent(
+                        line: line, statement: statement, errno: .EINVAL, process: nil,
+                        detail: "the kernel refuses surplus \(huge.token) HugeTLB pages (nr_overcommit_hugepages of gigantic pages: EINVAL); the pool gets none"))
             }
         }
         capacityEvents.removeAll()
@@ -136,6 +149,10 @@ public struct Simulator {
         let statement = located.value
         if case .measure(let label) = statement {
             measure(label: label)
+            return
+        }
+        if case .sysctl(let huge, let pages) = statement {
+            setPoolSize(huge, pages)
             return
         }
         if case .spawn(let name) = statement {
@@ -182,7 +199,27 @@ public struct Simulator {
             if let errno = touch(p, mapping, access, range, pattern) {
                 record(statement, line: line, errno: errno)
             }
-        case .spawn, .measure:
+        case .shmget(_, let key, let length, let huge):
+            if let errno = shmget(p, key: key, length: length, huge: huge) {
+                record(statement, line: line, errno: errno)
+            }
+        case .shmat(_, let key, let mapping):
+            if processes[p].mappings[mapping] != nil {
+                record(statement, line: line, errno: .EEXIST, detail: "process \(UserText.quoted(name)) already has a mapping named \(UserText.quoted(mapping)): the statement is ignored")
+                return
+            }
+            if let errno = shmat(p, key: key, mapping: mapping, line: line) {
+                record(statement, line: line, errno: errno)
+            }
+        case .shmdt(_, let mapping):
+            if let errno = shmdt(p, mapping) {
+                record(statement, line: line, errno: errno)
+            }
+        case .shmrm(_, let key):
+            if let errno = shmrm(key) {
+                record(statement, line: line, errno: errno)
+            }
+        case .spawn, .measure, .sysctl:
             break
         case .mprotect(_, let mapping, let protection, let range):
             if let errno = mprotect(p, mapping, protection, range) {

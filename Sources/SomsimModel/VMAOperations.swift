@@ -44,7 +44,7 @@ extension Simulator {
             // shared ones (mm/gup.c: populate_vma_page_range). Each counts in ru_minflt like a
             // fault from user space (measured: docs/kernel-facts, 1d and 9).
             let access: Access = options.shared ? .read : .write
-            fault(p, name, pages: [0..<pageCount], access: access)
+            fault(p, name, pages: [0..<pageCount], access: access, populating: true)
         }
         return nil
     }

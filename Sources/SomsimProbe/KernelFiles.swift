@@ -45,6 +45,16 @@ enum KernelFiles {
         guard n == value.utf8.count else { throw ProbeError.setting(path, value, SystemCallError(errno).description) }
     }
 
+    /// Writes `value` to `path` as `write` does, but returns the error a refused write gives
+    /// (nil when it was taken whole), for calls whose errno the model predicts.
+    static func writeReportingError(_ path: String, _ value: String) -> SystemCallError? {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return SystemCallError(errno) }
+        defer { close(fd) }
+        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+        return n == value.utf8.count ? nil : SystemCallError(n < 0 ? errno : EIO)
+    }
+
     static func readNumber(_ path: String) throws -> UInt64 {
         let text = try read(path).trimmingWhitespace
         guard let n = UInt64(text) else { throw ProbeError.cannotRead(path, SystemCallError(EINVAL)) }

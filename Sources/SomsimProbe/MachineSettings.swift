@@ -11,6 +11,11 @@ import SomsimWorkload
 public struct MachineSettings: Equatable, Sendable {
     public static let pool2MPath = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
     public static let pool1GPath = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+    /// Surplus pages each pool may add (`nr_overcommit_hugepages`).
+    public static let overcommit2MPath = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages"
+    public static let overcommit1GPath = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_overcommit_hugepages"
+    /// `kernel.shm_rmid_forced`: when 1, a process's SysV segments are removed at its exit.
+    public static let shmRmidForcedPath = "/proc/sys/kernel/shm_rmid_forced"
     public static let hvoPath = "/proc/sys/vm/hugetlb_optimize_vmemmap"
     public static let thpPath = "/sys/kernel/mm/transparent_hugepage/enabled"
     /// Proactive compaction (`vm.compaction_proactiveness`, 0–100): kcompactd migrates pages in
@@ -27,6 +32,9 @@ public struct MachineSettings: Equatable, Sendable {
     /// HugeTLB pool sizes, in pages of 2 MiB and 1 GiB.
     public var pool2MPages: UInt64
     public var pool1GPages: UInt64
+    /// `nr_overcommit_hugepages` of each pool.
+    public var overcommit2MPages: UInt64 = 0
+    public var overcommit1GPages: UInt64 = 0
     /// `vm.hugetlb_optimize_vmemmap`.
     public var hvo: Bool
     /// The selected THP mode (the bracketed word of the sysfs file).
@@ -55,6 +63,8 @@ public struct MachineSettings: Equatable, Sendable {
         return MachineSettings(
             pool2MPages: try KernelFiles.readNumber(pool2MPath),
             pool1GPages: KernelFiles.exists(pool1GPath) ? try KernelFiles.readNumber(pool1GPath) : 0,
+            overcommit2MPages: KernelFiles.exists(overcommit2MPath) ? try KernelFiles.readNumber(overcommit2MPath) : 0,
+            overcommit1GPages: KernelFiles.exists(overcommit1GPath) ? try KernelFiles.readNumber(overcommit1GPath) : 0,
             hvo: KernelFiles.exists(hvoPath) ? try KernelFiles.readNumber(hvoPath) != 0 : false,
             thp: thp,
             mthpModes: mthpModes,
@@ -156,8 +166,14 @@ public struct MachineSettings: Equatable, Sendable {
     public static let headroomBytes: UInt64 = 512 << 20
 
     /// Everything that keeps `machine` from being met here; empty when the run can go ahead.
-    public static func problems(for machine: MachineSpec, usesHugeTLB: Bool, usesSingleOwner: Bool = false, facts: Facts) -> [String] {
+    public static func problems(
+        for machine: MachineSpec, usesHugeTLB: Bool, usesSingleOwner: Bool = false, usesSysVShm: Bool = false, sysctlPoolPages: [HugePageSize: UInt64] = [:],
+        facts: Facts
+    ) -> [String] {
         var problems: [String] = []
+        if usesSysVShm, let forced = try? KernelFiles.readNumber(shmRmidForcedPath), forced != 0 {
+            problems.append("kernel.shm_rmid_forced is \(forced): the kernel removes a process's SysV segments when it exits, which the model does not; set it to 0 to validate shmget workloads")
+        }
         if usesSingleOwner {
             problems.append("`som` mappings are single-owner pool memory, a proposal today's kernel does not have; validate runs today's kernel (simulate or compare such workloads instead)")
         }
@@ -168,7 +184,9 @@ public struct MachineSettings: Equatable, Sendable {
         if (usesHugeTLB || machine.hugetlb2MPages > 0 || machine.hugetlb1GPages > 0) && !facts.hugetlbfs {
             problems.append("the kernel has no hugetlbfs (CONFIG_HUGETLBFS)")
         }
-        if machine.hugetlb1GPages > 0 && !KernelFiles.exists(pool1GPath) { problems.append("the kernel has no 1 GiB HugeTLB pages") }
+        if (machine.hugetlb1GPages > 0 || (sysctlPoolPages[.size1G] ?? 0) > 0) && !KernelFiles.exists(pool1GPath) {
+            problems.append("the kernel has no 1 GiB HugeTLB pages")
+        }
         if machine.hvo && !KernelFiles.exists(hvoPath) { problems.append("the kernel has no vm.hugetlb_optimize_vmemmap (HVO)") }
         if machine.hvo && machine.hvoKeptPages != 1 {
             problems.append("hvo-kept=\(machine.hvoKeptPages): this kernel keeps 1 vmemmap page per huge page (5.18+); use hvo-kept=1")
@@ -191,7 +209,11 @@ public struct MachineSettings: Equatable, Sendable {
             }
         }
         // Pool sizes come from the workload and may be near 2^64: the sum saturates instead of trapping.
-        let poolBytes = saturatingSum([saturatingProduct(machine.hugetlb2MPages, PageGeometry.pmdBytes), saturatingProduct(machine.hugetlb1GPages, PageGeometry.pudBytes)])
+        // The most each pool holds: its largest size (machine line or sysctl), plus the surplus
+        // pages it may add.
+        let pool2M = saturatingSum([max(machine.hugetlb2MPages, sysctlPoolPages[.size2M] ?? 0), machine.hugetlb2MOvercommit])
+        let pool1G = max(machine.hugetlb1GPages, sysctlPoolPages[.size1G] ?? 0)
+        let poolBytes = saturatingSum([saturatingProduct(pool2M, PageGeometry.pmdBytes), saturatingProduct(pool1G, PageGeometry.pudBytes)])
         if saturatingSum([poolBytes, headroomBytes]) > facts.memAvailableBytes {
             problems.append(
                 "not enough free memory: the pools need \(poolBytes == .max ? "more than 16 EiB" : "\(poolBytes >> 20) MiB") + \(headroomBytes >> 20) MiB headroom, MemAvailable is \(facts.memAvailableBytes >> 20) MiB")
@@ -209,12 +231,17 @@ public struct MachineSettings: Equatable, Sendable {
         for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { try RestorePlan.write(path, mode) }
         if let compactionProactiveness { try RestorePlan.write(Self.compactionPath, compactionProactiveness) }
         if let khugepagedSleep { try RestorePlan.write(Self.khugepagedSleepPath, khugepagedSleep) }
+        // (1 GiB: this kernel refuses every write to it, even of 0; Run.setUpMachine registers
+        // it only once a write was taken.)
+        if KernelFiles.exists(Self.overcommit2MPath) { try RestorePlan.write(Self.overcommit2MPath, String(overcommit2MPages)) }
         if KernelFiles.exists(Self.pool1GPath) { try RestorePlan.write(Self.pool1GPath, String(pool1GPages)) }
         try RestorePlan.write(Self.pool2MPath, String(pool2MPages))
     }
 
-    /// Empties the pools (so the run starts from a memmap without HugeTLB pages).
+    /// Empties the pools (so the run starts from a memmap without HugeTLB pages), surplus pages
+    /// off first.
     static func emptyPools() throws {
+        if KernelFiles.exists(overcommit2MPath) { try KernelFiles.write(overcommit2MPath, "0") }
         try KernelFiles.write(pool2MPath, "0")
         if KernelFiles.exists(pool1GPath) { try KernelFiles.write(pool1GPath, "0") }
     }
@@ -235,6 +262,9 @@ public struct MachineSettings: Equatable, Sendable {
             let follows = size == PageGeometry.pmdBytes || machine.mthpSizes.contains(size)
             try KernelFiles.write(path, follows ? "inherit" : "never")
         }
+        // Surplus 2 MiB pages as the machine line says (0 unless given): the model's pool adds
+        // them on demand. (1 GiB: see Run.setUpMachine.)
+        if KernelFiles.exists(overcommit2MPath) { try KernelFiles.write(overcommit2MPath, String(machine.hugetlb2MOvercommit)) }
         for (path, pages, size) in [(pool2MPath, machine.hugetlb2MPages, "2 MiB"), (pool1GPath, machine.hugetlb1GPages, "1 GiB")] {
             guard pages > 0 else { continue }
             try KernelFiles.write(path, String(pages))

@@ -55,7 +55,8 @@ public enum Probe {
         var notes: [String] = []
         let usage = WorkloadUsage(workload)
         var problems = MachineSettings.problems(
-            for: workload.machine, usesHugeTLB: !usage.hugePageSizes.isEmpty, usesSingleOwner: usage.singleOwner, facts: facts)
+            for: workload.machine, usesHugeTLB: !usage.hugePageSizes.isEmpty, usesSingleOwner: usage.singleOwner, usesSysVShm: usage.sysVShm,
+            sysctlPoolPages: usage.sysctlPoolPages, facts: facts)
         if let longFileID = usage.fileIDs.first(where: { $0.utf8.count > maxFileIDBytes }) {
             problems.append("file=\(longFileID.prefix(40))…: file IDs of more than \(maxFileIDBytes) bytes do not fit the agent's path field")
         }
@@ -191,6 +192,10 @@ struct Run {
     /// hugetlbfs mount), and those of 4 KiB pages (on /dev/shm).
     var hugetlbfsFilesDirectory: [UInt64: String] = [:]
     var filesDirectory: String?
+    /// The id of each live SysV segment by KEY (made with IPC_PRIVATE), and the agents whose
+    /// segments are in the restore plan.
+    var shmIDs: [String: Int64] = [:]
+    var shmCreators: Set<pid_t> = []
 
     init(workload: Workload, facts: MachineSettings.Facts, before: MachineSettings, options: ProbeOptions, notes: [String]) throws {
         self.workload = workload
@@ -249,6 +254,15 @@ struct Run {
             )
         }
         try MachineSettings.apply(machine)
+        if machine.hugetlb1GOvercommit > 0 && KernelFiles.exists(MachineSettings.overcommit1GPath) {
+            // The model refuses surplus 1 GiB pages as this kernel does (EINVAL): the write tells
+            // whether it still does. This kernel refuses every write to the file, even of the
+            // value it holds, so the old value goes into the restore plan only once a write was
+            // taken (a restore step that always fails would keep the journal forever).
+            let real = KernelFiles.writeReportingError(MachineSettings.overcommit1GPath, String(machine.hugetlb1GOvercommit))
+            if real == nil { try RestorePlan.write(MachineSettings.overcommit1GPath, String(before.overcommit1GPages)) }
+            compareErrno(process: "machine", line: workload.machineLine ?? 0, model: .EINVAL, real: real)
+        }
 
         // hugetlbfs mounts for the page sizes shared or file HugeTLB mappings use, where none
         // exists, and directories for this run's files. Each is in the restore plan (and its
@@ -300,6 +314,12 @@ struct Run {
         case .spawn(let name):
             add(try Agent.spawn(name: name))
             return
+        case .sysctl(let huge, let pages):
+            // Pool sizes are in the restore plan from the start (MachineSettings.registerRestore).
+            let path = huge == .size2M ? MachineSettings.pool2MPath : MachineSettings.pool1GPath
+            let real = KernelFiles.writeReportingError(path, String(pages))
+            compareErrno(process: "sysctl", line: line, model: modelErrno, real: real)
+            return
         default:
             break
         }
@@ -323,6 +343,7 @@ struct Run {
             command.length = length
             command.huge_bytes = options.huge?.bytes ?? 0
             command.flags = (options.shared ? UInt32(SOMSIM_FLAG_SHARED.rawValue) : 0) | (options.populate ? UInt32(SOMSIM_FLAG_POPULATE.rawValue) : 0)
+                | (options.noreserve ? UInt32(SOMSIM_FLAG_NORESERVE.rawValue) : 0)
             if let file = options.file {
                 let directory = options.huge.map { hugetlbfsFilesDirectory[$0.bytes] } ?? filesDirectory
                 guard let directory else { throw ProbeError.workload("no directory for file=\(file)") }
@@ -381,7 +402,40 @@ struct Run {
                 return
             }
             try touch(agent, mapping, access, pages, pattern)
-        case .spawn, .measure:
+        case .shmget(_, let key, let length, let huge):
+            if shmCreators.insert(agent.pid).inserted {
+                try RestorePlan.shm(creator: agent.pid, since: Int64(time(nil)))
+            }
+            // IPC_CREAT | 0600, and SHM_HUGETLB with the page size's log2 (SHM_HUGE_SHIFT 26).
+            var flags: UInt64 = 0o1000 | 0o600
+            if let huge { flags |= 0o4000 | (UInt64(huge.bytes.trailingZeroBitCount) << 26) }
+            let reply = try agent.syscall(SOMSIM_SYS_SHMGET, 0, length, flags).reply
+            if reply.status == 0 { shmIDs[key] = reply.result }
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+        case .shmat(_, let key, let name):
+            // At the model's address, as mmap is; an id of -1 (no segment) is EINVAL.
+            let id = shmIDs[key] ?? -1
+            let address = placement?.address ?? WorkloadWindow.lowAddress
+            let reply = try agent.syscall(SOMSIM_SYS_SHMAT, UInt64(bitPattern: id), address, 0).reply
+            if reply.status == 0 {
+                if placement == nil {
+                    _ = try agent.syscall(SOMSIM_SYS_SHMDT, address)
+                } else if let segment = simulatorSegment(key) {
+                    let bytes = segment.pageBytes * segment.pages
+                    agent.mappings[name] = Agent.RealMapping(address: address, lengthBytes: bytes, options: MmapOptions(shared: true, huge: segment.huge))
+                }
+            }
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+        case .shmdt(_, let name):
+            guard let mapping = agent.mappings[name] else { return }
+            let reply = try agent.syscall(SOMSIM_SYS_SHMDT, mapping.address).reply
+            if reply.status == 0 { agent.mappings[name] = nil }
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+        case .shmrm(_, let key):
+            let id = shmIDs.removeValue(forKey: key) ?? -1
+            let reply = try agent.syscall(SOMSIM_SYS_SHMCTL, UInt64(bitPattern: id), 0, 0).reply
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+        case .spawn, .measure, .sysctl:
             break
         case .mprotect(_, let name, let protection, let range):
             // mprotect(PROT_READ|PROT_WRITE) populates a locked private VMA (mprotect_fixup).
@@ -448,6 +502,11 @@ struct Run {
             agent.reuses += reuses
         }
         compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+    }
+
+    /// The size of segment `key` as the workload made it (the last `shmget` of that key so far).
+    private func simulatorSegment(_ key: String) -> (pageBytes: UInt64, pages: UInt64, huge: HugePageSize?)? {
+        simulator.shmSegmentSize(key)
     }
 
     private mutating func add(_ agent: Agent) {
@@ -624,10 +683,12 @@ struct Run {
         system.hugetlb2MTotal = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/nr_hugepages")
         system.hugetlb2MFree = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/free_hugepages")
         system.hugetlb2MReserved = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/resv_hugepages")
+        system.hugetlb2MSurplus = try KernelFiles.readNumber("\(pools)/hugepages-2048kB/surplus_hugepages")
         if KernelFiles.exists("\(pools)/hugepages-1048576kB") {
             system.hugetlb1GTotal = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/nr_hugepages")
             system.hugetlb1GFree = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/free_hugepages")
             system.hugetlb1GReserved = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/resv_hugepages")
+            system.hugetlb1GSurplus = try KernelFiles.readNumber("\(pools)/hugepages-1048576kB/surplus_hugepages")
         }
         system.anonBytes = UInt64(anonFrames.count) * PageGeometry.pageBytes
         system.pageTableBytes = tables + live * (workload.machine.pti ? 2 : 1) * PageGeometry.pageBytes

@@ -71,9 +71,15 @@ public enum RestorePlan {
         try check(somsim_restore_track_group(leader, start), .group, "the agents of process group \(leader)")
     }
 
+    /// Remembers to remove the SysV segments agent `creator` makes from `since` (seconds since
+    /// the epoch) on; added before its first shmget.
+    static func shm(creator: pid_t, since: Int64) throws {
+        try check(somsim_restore_add_shm(creator, since), .shm, "the SysV segments of agent \(creator)")
+    }
+
     /// The kinds of step, each with its own limit in the C plan.
     enum StepKind {
-        case journal, write, mount, remove, group, agent
+        case journal, write, mount, remove, group, agent, shm
 
         /// What the plan holds at most of this kind, in words (the limit is C's).
         var capacity: String {
@@ -84,6 +90,7 @@ public enum RestorePlan {
             case .remove: return "\(SOMSIM_RESTORE_MAX_STEPS) paths to remove"
             case .group: return "\(SOMSIM_RESTORE_MAX_GROUPS) agent process groups"
             case .agent: return "\(SOMSIM_RESTORE_MAX_AGENTS) live agents"
+            case .shm: return "\(SOMSIM_RESTORE_MAX_STEPS) agents that made SysV segments"
             }
         }
     }
@@ -141,6 +148,7 @@ public enum RestorePlan {
             case .mount(let directory): try mount(directory)
             case .remove(let path, let kind): try remove(path, kind)
             case .group(let leader, let start): try group(leader: leader, start: start)
+            case .shm(let creator, let since): try shm(creator: creator, since: since)
             }
         }
         // The plan is whole: from here on the journal is this process's (the same steps).
@@ -155,6 +163,7 @@ public enum RestorePlan {
         case mount(String)
         case remove(String, RemoveKind)
         case group(pid_t, UInt64)
+        case shm(pid_t, Int64)
 
         var description: String {
             switch self {
@@ -164,6 +173,7 @@ public enum RestorePlan {
             case .remove(let path, .emptyDirectory): return "remove the directory \(path)"
             case .remove(let path, .directoryOfFiles): return "remove \(path) and its files"
             case .group(let leader, _): return "kill the agents of process group \(leader)"
+            case .shm(let creator, _): return "remove the SysV segments of agent \(creator)"
             }
         }
     }
@@ -193,6 +203,9 @@ public enum RestorePlan {
             case ("remove", 2): journal.steps.append(.remove(f[1], .file))
             case ("remove-dir", 2): journal.steps.append(.remove(f[1], .emptyDirectory))
             case ("remove-tree", 2): journal.steps.append(.remove(f[1], .directoryOfFiles))
+            case ("shm", 3):
+                guard let pid = Int32(f[1]), pid > 0, let since = Int64(f[2]) else { throw damaged() }
+                journal.steps.append(.shm(pid, since))
             case ("group", 3):
                 guard let pid = Int32(f[1]), pid > 0, let start = UInt64(f[2]) else { throw damaged() }
                 journal.steps.append(.group(pid, start))

@@ -150,6 +150,14 @@ public enum ReportFields {
             measuredAs: "/sys/kernel/mm/hugepages/hugepages-1048576kB/resv_hugepages",
             read: { $0.hugetlb1GReserved }),
         Metric(
+            name: "hugetlb_2m_surplus", unit: .count, markdown: .clause("HugeTLB surplus 2M/1G", part: 1, rank: 2), tolerance: 0,
+            measuredAs: "/sys/kernel/mm/hugepages/hugepages-2048kB/surplus_hugepages (HugePages_Surp of the 2 MiB pool)",
+            read: { $0.hugetlb2MSurplus }),
+        Metric(
+            name: "hugetlb_1g_surplus", unit: .count, markdown: .clause("HugeTLB surplus 2M/1G", part: 1, rank: 2), tolerance: 0,
+            measuredAs: "/sys/kernel/mm/hugepages/hugepages-1048576kB/surplus_hugepages",
+            read: { $0.hugetlb1GSurplus }),
+        Metric(
             name: "anon_bytes", unit: .bytes, markdown: .clause("anonymous memory", part: 0, rank: 0), tolerance: 0,
             measuredAs: "distinct PFNs of anonymous (KPF_ANON) pages in the window of every live agent; AnonPages in /proc/meminfo is machine-wide and is only reported",
             read: { $0.anonBytes }),

@@ -8,6 +8,15 @@ struct Checker {
     struct Mapping {
         var lengthBytes: UInt64
         var pageBytes: UInt64
+        /// A SysV attachment (`shmat`): `shmdt` detaches it.
+        var attachment = false
+    }
+
+    /// A live SysV segment (`shmget`, until `shmrm`).
+    struct Segment {
+        var createdLine: Int
+        var lengthBytes: UInt64
+        var pageBytes: UInt64
     }
 
     struct Process {
@@ -20,6 +29,8 @@ struct Checker {
     private var processes: [String: Process] = [:]
     private var machineLine: Int?
     private var firstProcessLine: Int?
+    private var firstSysctlLine: Int?
+    private var segments: [String: Segment] = [:]
 
     init(fileName: String) { self.fileName = fileName }
 
@@ -33,6 +44,9 @@ struct Checker {
         }
         if let firstProcessLine {
             throw error(line, column, "machine must come before any process statement (the first is on line \(firstProcessLine)); move it up, after the header")
+        }
+        if let firstSysctlLine {
+            throw error(line, column, "machine must come before any sysctl statement (the first is on line \(firstSysctlLine)); move it up, after the header")
         }
         machineLine = line
     }
@@ -74,6 +88,40 @@ struct Checker {
             try checkRange(range, of: mapping, line: line, at: a)
             if case .touch(_, _, _, _, let pattern) = s {
                 try checkPattern(pattern, range: range, of: mapping, line: line, at: a)
+            }
+        case .setsPool:
+            if firstSysctlLine == nil { firstSysctlLine = line }
+        case .createsSegment(let p, let key, let length, let page):
+            try live(p, line: line, column: a.first)
+            if let existing = segments[key] {
+                throw error(line, a.second, "segment key \(key.quoted) is already in use (shmget on line \(existing.createdLine)); remove it first with 'PROC shmrm \(UserText.clipped(key))' or choose another key")
+            }
+            if length == 0 {
+                throw error(line, a.size, "segment size must be larger than 0; give a multiple of the page size \(Sizes.format(page))")
+            }
+            if length % page != 0 {
+                throw error(line, a.size, "segment size \(Sizes.format(length)) is not a multiple of the page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
+            }
+            segments[key] = Segment(createdLine: line, lengthBytes: length, pageBytes: page)
+        case .attachesSegment(let p, let key, let m):
+            try live(p, line: line, column: a.first)
+            guard let segment = segments[key] else {
+                throw error(line, a.key, "there is no segment with key \(key.quoted); create it first with 'PROC shmget \(UserText.clipped(key)) SIZE' (a removed segment cannot be attached again)")
+            }
+            if processes[p]?.mappings[m] != nil {
+                throw error(line, a.second, "process \(p.quoted) already has a mapping named \(m.quoted); detach or munmap it first or choose another name")
+            }
+            processes[p]?.mappings[m] = Mapping(lengthBytes: segment.lengthBytes, pageBytes: segment.pageBytes, attachment: true)
+        case .detachesSegment(let p, let m):
+            let mapping = try mapping(m, of: p, line: line, at: a)
+            if !mapping.attachment {
+                throw error(line, a.second, "mapping \(m.quoted) of process \(p.quoted) is not a SysV attachment (shmat); unmap it with munmap")
+            }
+            processes[p]?.mappings[m] = nil
+        case .removesSegment(let p, let key):
+            try live(p, line: line, column: a.first)
+            if segments.removeValue(forKey: key) == nil {
+                throw error(line, a.second, "there is no segment with key \(key.quoted) to remove; create it first with 'PROC shmget \(UserText.clipped(key)) SIZE'")
             }
         }
     }

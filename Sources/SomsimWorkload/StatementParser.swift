@@ -7,6 +7,8 @@ struct Anchors {
     var length = 0
     var random = 0
     var stride = 0
+    /// The segment key of `shmat` (its MAP is `second`).
+    var key = 0
 }
 
 /// One statement line after `{VAR}` substitution, before the static checks.
@@ -25,12 +27,12 @@ enum ParsedLine {
 struct StatementParser {
     let fileName: String
 
-    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock"
-    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate, som"
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate, som, noreserve"
     static let machineKeys =
-        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
     /// First words that start a statement and therefore cannot name a process.
-    static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload"]
+    static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload", "sysctl"]
 
     func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
         WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
@@ -51,13 +53,16 @@ struct StatementParser {
         if head.isEqual("machine") {
             return .machine(try machine(t, line: line))
         }
+        if head.isEqual("sysctl") {
+            return .statement(try sysctl(t, line: line), Anchors(first: head.column, second: t.count > 1 ? t[1].column : head.column))
+        }
         if head.isEqual("somsim-workload") {
             throw error(line, head.column, "the header 'somsim-workload 1' may appear only once, as the first statement; remove this line")
         }
         guard isName(head.text) else {
             throw error(
                 line, head.column,
-                "unknown statement \(head.quoted); expected spawn, measure, machine, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
+                "unknown statement \(head.quoted); expected spawn, measure, machine, sysctl, repeat, '}' or PROC VERB with VERB one of: \(Self.verbs)"
             )
         }
         guard t.count >= 2 else {
@@ -95,6 +100,9 @@ struct StatementParser {
         if verb.isEqual("mprotect") || verb.isEqual("mlock") || verb.isEqual("munlock") {
             return try protection(t, process: process, line: line, anchors: anchors)
         }
+        if verb.isEqual("shmget") || verb.isEqual("shmat") || verb.isEqual("shmdt") || verb.isEqual("shmrm") {
+            return try shm(t, process: process, line: line, anchors: anchors)
+        }
         throw error(
             line, verb.column,
             "unknown verb \(verb.quoted) after process \(process.quoted); expected one of: \(Self.verbs) (statements that start with a keyword: spawn, measure, machine, repeat)"
@@ -104,7 +112,7 @@ struct StatementParser {
     // MARK: - Statements
 
     private func mmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
-        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som]"
+        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som] [noreserve]"
         try expectAtLeast(t, 4, line: line, usage: usage)
         var anchors = anchors
         anchors.second = t[2].column
@@ -117,6 +125,9 @@ struct StatementParser {
             if option.isEqual("som") {
                 try once(.som, &seen, option, line: line)
                 options.som = true
+            } else if option.isEqual("noreserve") {
+                try once(.noreserve, &seen, option, line: line)
+                options.noreserve = true
             } else if option.isEqual("shared") || option.isEqual("populate") {
                 if option.isEqual("shared") {
                     try once(.shared, &seen, option, line: line)
@@ -146,6 +157,10 @@ struct StatementParser {
         if options.som && (options.shared || options.huge != nil || options.file != nil) {
             let column = t[4...].first { $0.isEqual("som") }?.column ?? t[2].column
             throw error(line, column, "som memory is private anonymous memory from the single-owner pool; it cannot be shared, huge= or file=")
+        }
+        if options.som && options.noreserve {
+            let column = t[4...].first { $0.isEqual("noreserve") }?.column ?? t[2].column
+            throw error(line, column, "noreserve is MAP_NORESERVE, a flag of today's mmap; som memory comes from the single-owner pool, which has no reservations: remove one of them")
         }
         return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
     }
@@ -289,6 +304,63 @@ struct StatementParser {
         default: return .statement(.munlock(process: process, mapping: mapping, range: range), anchors)
         }
     }
+    // MARK: - Pools and SysV shared memory
+
+    /// `sysctl hugetlb-2m=N` or `sysctl hugetlb-1g=N`.
+    private func sysctl(_ t: [Token], line: Int) throws(WorkloadError) -> Statement {
+        let usage = "sysctl hugetlb-2m=N"
+        try expectCount(t, 2, line: line, usage: usage)
+        let setting = t[1]
+        guard let (key, value) = setting.keyValue(), key.isEqual("hugetlb-2m") || key.isEqual("hugetlb-1g") else {
+            throw error(line, setting.column, "unknown sysctl setting \(setting.quoted); expected hugetlb-2m=N or hugetlb-1g=N (the pool's nr_hugepages)")
+        }
+        let huge: HugePageSize = key.isEqual("hugetlb-2m") ? .size2M : .size1G
+        let pages = try integer(value, setting, line: line, what: "\(key.string) page count")
+        return .sysctl(huge: huge, pages: pages)
+    }
+
+    /// `PROC shmget KEY SIZE [huge=2M|1G]`, `PROC shmat KEY MAP`, `PROC shmdt MAP`, `PROC shmrm KEY`.
+    private func shm(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        var anchors = anchors
+        let verb = t[1]
+        if verb.isEqual("shmget") {
+            let usage = "PROC shmget KEY SIZE [huge=2M|1G]"
+            try expectAtLeast(t, 4, line: line, usage: usage)
+            anchors.second = t[2].column
+            anchors.size = t[3].column
+            let key = try name(t[2], line: line, what: "segment key")
+            let length = try size(t[3].text, t[3], line: line, what: "segment size")
+            var huge: HugePageSize? = nil
+            if t.count > 4 {
+                let option = t[4]
+                guard let (k, value) = option.keyValue(), k.isEqual("huge") else {
+                    throw error(line, option.column, "unknown shmget option \(option.quoted); expected huge=2M or huge=1G (SHM_HUGETLB)")
+                }
+                guard case .success(let bytes) = Sizes.parseSize(value), let size = HugePageSize(rawValue: bytes) else {
+                    throw error(line, option.column, "unknown HugeTLB page size in \(option.quoted); expected huge=2M or huge=1G")
+                }
+                huge = size
+                try expectCount(t, 5, line: line, usage: usage)
+            }
+            return .statement(.shmget(process: process, key: key, lengthBytes: length, huge: huge), anchors)
+        }
+        if verb.isEqual("shmat") {
+            let usage = "PROC shmat KEY MAP"
+            try expectCount(t, 4, line: line, usage: usage)
+            anchors.second = t[3].column
+            anchors.key = t[2].column
+            let key = try name(t[2], line: line, what: "segment key")
+            return .statement(.shmat(process: process, key: key, mapping: try name(t[3], line: line, what: "mapping name")), anchors)
+        }
+        if verb.isEqual("shmdt") {
+            try expectCount(t, 3, line: line, usage: "PROC shmdt MAP")
+            anchors.second = t[2].column
+            return .statement(.shmdt(process: process, mapping: try name(t[2], line: line, what: "mapping name")), anchors)
+        }
+        try expectCount(t, 3, line: line, usage: "PROC shmrm KEY")
+        anchors.second = t[2].column
+        return .statement(.shmrm(process: process, key: try name(t[2], line: line, what: "segment key")), anchors)
+    }
 
     private func machine(_ t: [Token], line: Int) throws(WorkloadError) -> MachineSpec {
         var spec = MachineSpec()
@@ -317,6 +389,12 @@ struct StatementParser {
             case "hugetlb-1g":
                 try once(.hugetlb1g, &seen, setting, line: line)
                 spec.hugetlb1GPages = try integer(value, setting, line: line, what: "hugetlb-1g page count")
+            case "hugetlb-2m-overcommit":
+                try once(.overcommit2m, &seen, setting, line: line)
+                spec.hugetlb2MOvercommit = try integer(value, setting, line: line, what: "hugetlb-2m-overcommit page count")
+            case "hugetlb-1g-overcommit":
+                try once(.overcommit1g, &seen, setting, line: line)
+                spec.hugetlb1GOvercommit = try integer(value, setting, line: line, what: "hugetlb-1g-overcommit page count")
             case "hvo", "pti":
                 try once(k == "hvo" ? .hvo : .pti, &seen, setting, line: line)
                 let on: Bool
@@ -415,6 +493,7 @@ struct StatementParser {
         case shared, populate, huge, file, offset, length, stride, random, seed
         case ram, hugetlb2m, hugetlb1g, hvo, pti, hvoKept, thp
         case som, mthp, somSource, somPool
+        case noreserve, overcommit2m, overcommit1g
 
         var spelling: String {
             switch self {
@@ -423,6 +502,8 @@ struct StatementParser {
             case .hvoKept: "hvo-kept"
             case .somSource: "som-source"
             case .somPool: "som-pool"
+            case .overcommit2m: "hugetlb-2m-overcommit"
+            case .overcommit1g: "hugetlb-1g-overcommit"
             default: "\(self)"
             }
         }

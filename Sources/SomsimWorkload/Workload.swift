@@ -53,6 +53,12 @@ public struct MachineSpec: Equatable, Sendable {
     public var hugetlb2MPages: UInt64 = 0
     /// HugeTLB pool of 1 GiB pages (`hugetlb-1g=`), default 0.
     public var hugetlb1GPages: UInt64 = 0
+    /// Surplus 2 MiB pages the pool may add on demand (`hugetlb-2m-overcommit=`,
+    /// `nr_overcommit_hugepages`), default 0.
+    public var hugetlb2MOvercommit: UInt64 = 0
+    /// Surplus 1 GiB pages (`hugetlb-1g-overcommit=`), default 0. Linux 6.18 refuses it (EINVAL):
+    /// gigantic pages cannot be surplus pages; the model records that on the machine line.
+    public var hugetlb1GOvercommit: UInt64 = 0
     /// HugeTLB vmemmap optimization (`hvo=on|off`), default off.
     public var hvo: Bool = false
     /// vmemmap pages HVO keeps per huge page (`hvo-kept=1|2`), default 1 (kernels 5.18+).
@@ -122,6 +128,16 @@ public enum Statement: Equatable, Sendable {
     case mlock(process: String, mapping: String, range: ByteRange)
     /// `PROC munlock MAP [offset=] [length=]`.
     case munlock(process: String, mapping: String, range: ByteRange)
+    /// `sysctl hugetlb-2m=N` / `sysctl hugetlb-1g=N` — writes the pool's `nr_hugepages` mid-run.
+    case sysctl(huge: HugePageSize, pages: UInt64)
+    /// `PROC shmget KEY SIZE [huge=2M|1G]` — a new SysV shared memory segment named KEY.
+    case shmget(process: String, key: String, lengthBytes: UInt64, huge: HugePageSize?)
+    /// `PROC shmat KEY MAP` — attaches segment KEY as the shared mapping MAP.
+    case shmat(process: String, key: String, mapping: String)
+    /// `PROC shmdt MAP` — detaches the attachment MAP.
+    case shmdt(process: String, mapping: String)
+    /// `PROC shmrm KEY` — IPC_RMID: the segment is destroyed at its last detach.
+    case shmrm(process: String, key: String)
 
     /// The process a statement acts on, if any.
     public var process: String? {
@@ -133,6 +149,10 @@ public enum Statement: Equatable, Sendable {
             return p
         case .measure:
             return nil
+        case .sysctl:
+            return nil
+        case .shmget(let p, _, _, _), .shmat(let p, _, _), .shmdt(let p, _), .shmrm(let p, _):
+            return p
         }
     }
 
@@ -155,6 +175,17 @@ public enum Statement: Equatable, Sendable {
         /// Acts on `range` of a mapping of live `process` (`madvise`, `touch`): the range's offset
         /// and length must be multiples of the mapping's page size.
         case usesMapping(process: String, mapping: String, range: ByteRange)
+        /// Changes a pool mid-run (`sysctl`): after the `machine` line.
+        case setsPool
+        /// Live `process` creates SysV segment `key`, not live yet, of `lengthBytes` in pages of
+        /// `pageBytes` (`shmget`).
+        case createsSegment(process: String, key: String, lengthBytes: UInt64, pageBytes: UInt64)
+        /// Live `process` attaches live segment `key` as its new mapping `mapping` (`shmat`).
+        case attachesSegment(process: String, key: String, mapping: String)
+        /// Removes the attachment `mapping` of live `process` (`shmdt`).
+        case detachesSegment(process: String, mapping: String)
+        /// Live `process` removes live segment `key` (`shmrm`): the key can be used again.
+        case removesSegment(process: String, key: String)
     }
 
     /// The statement as a canonical line of workload text, without a newline (the printer's
@@ -178,6 +209,7 @@ public enum Statement: Equatable, Sendable {
             if let file = o.file { line += " file=\(file)" }
             if o.populate { line += " populate" }
             if o.som { line += " som" }
+            if o.noreserve { line += " noreserve" }
             return line
         case .munmap(let p, let m):
             return "\(p) munmap \(m)"
@@ -199,6 +231,16 @@ public enum Statement: Equatable, Sendable {
             return "\(p) mlock \(m)" + range(r)
         case .munlock(let p, let m, let r):
             return "\(p) munlock \(m)" + range(r)
+        case .sysctl(let huge, let pages):
+            return "sysctl hugetlb-\(huge.token.lowercased())=\(pages)"
+        case .shmget(let p, let key, let length, let huge):
+            return "\(p) shmget \(key) \(size(length))" + (huge.map { " huge=\($0.token)" } ?? "")
+        case .shmat(let p, let key, let m):
+            return "\(p) shmat \(key) \(m)"
+        case .shmdt(let p, let m):
+            return "\(p) shmdt \(m)"
+        case .shmrm(let p, let key):
+            return "\(p) shmrm \(key)"
         }
     }
 
@@ -216,6 +258,12 @@ public enum Statement: Equatable, Sendable {
             return .usesMapping(process: p, mapping: m, range: range)
         case .mprotect(let p, let m, _, let range), .mlock(let p, let m, let range), .munlock(let p, let m, let range):
             return .usesMapping(process: p, mapping: m, range: range)
+        case .sysctl: return .setsPool
+        case .shmget(let p, let key, let length, let huge):
+            return .createsSegment(process: p, key: key, lengthBytes: length, pageBytes: huge?.bytes ?? PageGeometry.pageBytes)
+        case .shmat(let p, let key, let m): return .attachesSegment(process: p, key: key, mapping: m)
+        case .shmdt(let p, let m): return .detachesSegment(process: p, mapping: m)
+        case .shmrm(let p, let key): return .removesSegment(process: p, key: key)
         }
     }
 }
@@ -244,13 +292,17 @@ public struct MmapOptions: Equatable, Sendable {
     public var populate: Bool = false
     /// `som`: single-owner memory from the som pool, never inherited by a forked child.
     public var som: Bool = false
+    /// `noreserve`: MAP_NORESERVE — no HugeTLB reservation and no overcommit accounting at mmap;
+    /// a HugeTLB fault then takes a free page no reservation holds, or raises SIGBUS.
+    public var noreserve: Bool = false
 
-    public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false) {
+    public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false, noreserve: Bool = false) {
         self.shared = shared
         self.huge = huge
         self.file = file
         self.populate = populate
         self.som = som
+        self.noreserve = noreserve
     }
 
     /// The page size the mapping is made of, in bytes.

@@ -32,6 +32,8 @@ public enum WorkloadPrinter {
         if m.ramBytes != d.ramBytes { parts.append("ram=\(format(size: m.ramBytes))") }
         if m.hugetlb2MPages != d.hugetlb2MPages { parts.append("hugetlb-2m=\(m.hugetlb2MPages)") }
         if m.hugetlb1GPages != d.hugetlb1GPages { parts.append("hugetlb-1g=\(m.hugetlb1GPages)") }
+        if m.hugetlb2MOvercommit != d.hugetlb2MOvercommit { parts.append("hugetlb-2m-overcommit=\(m.hugetlb2MOvercommit)") }
+        if m.hugetlb1GOvercommit != d.hugetlb1GOvercommit { parts.append("hugetlb-1g-overcommit=\(m.hugetlb1GOvercommit)") }
         if m.hvo != d.hvo { parts.append("hvo=\(m.hvo ? "on" : "off")") }
         if m.hvoKeptPages != d.hvoKeptPages { parts.append("hvo-kept=\(m.hvoKeptPages)") }
         if m.thp != d.thp { parts.append("thp=\(m.thp.rawValue)") }

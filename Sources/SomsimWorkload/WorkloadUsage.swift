@@ -15,6 +15,10 @@ public struct WorkloadUsage: Equatable, Sendable {
     public var singleOwner = false
     /// Every `file=` ID, in the order of first use.
     public var fileIDs: [String] = []
+    /// Whether some statement makes a SysV segment (`shmget`).
+    public var sysVShm = false
+    /// The largest size each pool is set to by `sysctl`.
+    public var sysctlPoolPages: [HugePageSize: UInt64] = [:]
 
     public init(_ workload: Workload) {
         var seen = Set<String>()
@@ -32,6 +36,11 @@ public struct WorkloadUsage: Equatable, Sendable {
                     smallFiles = true
                 }
                 if let file = o.file, seen.insert(file).inserted { fileIDs.append(file) }
+            case .shmget(_, _, _, let huge):
+                sysVShm = true
+                if let huge { hugePageSizes.insert(huge) }
+            case .sysctl(let huge, let pages):
+                sysctlPoolPages[huge] = max(sysctlPoolPages[huge] ?? 0, pages)
             default:
                 break
             }

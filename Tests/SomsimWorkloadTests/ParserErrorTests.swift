@@ -62,7 +62,7 @@ struct ParserErrorTests {
         BadInput("bad mapping name", h("spawn a\na mmap 4K 4K"), 3, 8, "'4K' is not a valid mapping name"),
         BadInput("mmap without size", h("spawn a\na mmap m"), 3, 9, "missing SIZE"),
         BadInput("unknown mmap option", h("spawn a\na mmap m 4K hugee"), 3, 13,
-                 "unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som"),
+                 "unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som, noreserve"),
         BadInput("unknown huge page size", h("spawn a\na mmap m 4M huge=4M"), 3, 13, "expected huge=2M or huge=1G"),
         BadInput("mmap option twice", h("spawn a\na mmap m 4K shared shared"), 3, 20, "'shared' is given twice"),
         BadInput("bad file ID", h("spawn a\na mmap m 4K file=/etc/x"), 3, 13, "not a valid file ID"),
@@ -187,7 +187,7 @@ struct ParserErrorTests {
 
     @Test func descriptionIsCompilerStyle() {
         let error = parseError(h("spawn a\na mmap m 4K hugee"))
-        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som")
+        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som, noreserve")
     }
 
     /// Refused before anything is expanded: expanding would take 10^18 steps, so a regression

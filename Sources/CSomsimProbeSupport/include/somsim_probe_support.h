@@ -38,12 +38,17 @@ enum somsim_syscall {
     SOMSIM_SYS_MPROTECT = SYS_mprotect,
     SOMSIM_SYS_MLOCK = SYS_mlock,
     SOMSIM_SYS_MUNLOCK = SYS_munlock,
+    SOMSIM_SYS_SHMGET = SYS_shmget,
+    SOMSIM_SYS_SHMAT = SYS_shmat,
+    SOMSIM_SYS_SHMDT = SYS_shmdt,
+    SOMSIM_SYS_SHMCTL = SYS_shmctl,
 };
 
 enum somsim_flags {
     SOMSIM_FLAG_WRITE = 1,
     SOMSIM_FLAG_SHARED = 2,
     SOMSIM_FLAG_POPULATE = 4,
+    SOMSIM_FLAG_NORESERVE = 8,
 };
 
 enum somsim_status {
@@ -108,8 +113,11 @@ ssize_t somsim_receive(int socket, void *buffer, size_t length, int *fd);
  *     remove-tree DIRECTORY        unlink the files in DIRECTORY, then remove it
  *     remove-dir DIRECTORY         remove an empty directory (after unmounting)
  *     group PGID STARTTIME         kill the agents of this process group
+ *     shm PID SINCE                IPC_RMID every SysV segment PID created at or after SINCE
+ *                                  (seconds since the epoch)
  *
- * Steps run in this order: agents, files and trees, mounts, directories, writes; each kind in
+ * Steps run in this order: agents, files and trees, mounts, directories, SysV segments, writes;
+ * each kind in
  * reverse order of registration.
  *
  * The plan is static memory (a signal handler runs it), so it has limits. An add function that
@@ -155,6 +163,10 @@ int somsim_restore_add_write(const char *path, const char *value);
 int somsim_restore_add_mount(const char *directory);
 /* Remembers a path to remove; kind is a somsim_remove_kind. */
 int somsim_restore_add_remove(const char *path, int kind);
+/* Remembers to remove the SysV shared memory segments `creator` (an agent) makes from `since`
+ * (time(2) seconds) on: a run adds it before the agent's first shmget, since the segment's id is
+ * known only after. */
+int somsim_restore_add_shm(pid_t creator, long long since);
 /* Remembers a process group of agents: its leader's pid and start time (somsim_start_time).
  * A process is killed as an agent of the group only while its name is SOMSIM_AGENT_COMM, its
  * process group is the group, and it started no earlier than the leader: never anything else
