@@ -116,12 +116,23 @@ public enum Statement: Equatable, Sendable {
     case touch(process: String, mapping: String, access: Access, range: ByteRange, pattern: TouchPattern)
     /// `measure LABEL` — a measurement point.
     case measure(label: String)
+    /// `PROC ftruncate ID SIZE` — ftruncate(2) of the process's descriptor for file ID.
+    case ftruncate(process: String, file: String, sizeBytes: UInt64)
+    /// `PROC fallocate ID offset=SIZE length=SIZE [punch]` — fallocate(2) of the process's
+    /// descriptor for file ID: mode 0, or FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE with `punch`.
+    case fallocate(process: String, file: String, offsetBytes: UInt64, lengthBytes: UInt64, punch: Bool)
+    /// `PROC close ID` — close(2) of the process's descriptor for file ID.
+    case close(process: String, file: String)
+    /// `PROC unlink ID` — unlink(2) of the file named ID.
+    case unlink(process: String, file: String)
 
     /// The process a statement acts on, if any.
     public var process: String? {
         switch self {
         case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _),
             .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
+            return p
+        case .ftruncate(let p, _, _), .fallocate(let p, _, _, _, _), .close(let p, _), .unlink(let p, _):
             return p
         case .measure:
             return nil
@@ -147,6 +158,12 @@ public enum Statement: Equatable, Sendable {
         /// Acts on `range` of a mapping of live `process` (`madvise`, `touch`): the range's offset
         /// and length must be multiples of the mapping's page size.
         case usesMapping(process: String, mapping: String, range: ByteRange)
+        /// Acts on the descriptor live `process` holds for `file` (`ftruncate`, `fallocate`); with
+        /// `closes`, the descriptor is gone afterwards (`close`). A process holds a descriptor for
+        /// ID from its first `mmap … file=ID` (or its parent's, at fork) until `close ID`.
+        case usesDescriptor(process: String, file: String, closes: Bool)
+        /// Acts on a file by its name, in live `process` (`unlink`).
+        case usesFileName(process: String, file: String)
     }
 
     /// The statement as a canonical line of workload text, without a newline (the printer's
@@ -168,6 +185,7 @@ public enum Statement: Equatable, Sendable {
             if o.shared { line += " shared" }
             if let huge = o.huge { line += " huge=\(huge.token)" }
             if let file = o.file { line += " file=\(file)" }
+            if o.fileOffsetBytes != 0 { line += " fileoffset=\(size(o.fileOffsetBytes))" }
             if o.populate { line += " populate" }
             if o.som { line += " som" }
             return line
@@ -185,6 +203,14 @@ public enum Statement: Equatable, Sendable {
             return line
         case .measure(let label):
             return "measure \(label)"
+        case .ftruncate(let p, let file, let bytes):
+            return "\(p) ftruncate \(file) \(size(bytes))"
+        case .fallocate(let p, let file, let offset, let length, let punch):
+            return "\(p) fallocate \(file) offset=\(size(offset)) length=\(size(length))" + (punch ? " punch" : "")
+        case .close(let p, let file):
+            return "\(p) close \(file)"
+        case .unlink(let p, let file):
+            return "\(p) unlink \(file)"
         }
     }
 
@@ -200,6 +226,12 @@ public enum Statement: Equatable, Sendable {
         case .munmap(let p, let m): return .removesMapping(process: p, mapping: m)
         case .madvise(let p, let m, _, let range), .touch(let p, let m, _, let range, _):
             return .usesMapping(process: p, mapping: m, range: range)
+        case .ftruncate(let p, let file, _), .fallocate(let p, let file, _, _, _):
+            return .usesDescriptor(process: p, file: file, closes: false)
+        case .close(let p, let file):
+            return .usesDescriptor(process: p, file: file, closes: true)
+        case .unlink(let p, let file):
+            return .usesFileName(process: p, file: file)
         }
     }
 }
@@ -228,6 +260,9 @@ public struct MmapOptions: Equatable, Sendable {
     public var populate: Bool = false
     /// `som`: single-owner memory from the som pool, never inherited by a forked child.
     public var som: Bool = false
+    /// `fileoffset=SIZE` (with `file=`): the offset in the file of the mapping's first byte.
+    /// Not a multiple of the page size: EINVAL at run time, as mmap(2) gives.
+    public var fileOffsetBytes: UInt64 = 0
 
     public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false) {
         self.shared = shared
@@ -239,6 +274,8 @@ public struct MmapOptions: Equatable, Sendable {
 
     /// The page size the mapping is made of, in bytes.
     public var pageBytes: UInt64 { huge?.bytes ?? PageGeometry.pageBytes }
+    /// The file page of the mapping's first page (`fileOffsetBytes` in pages, rounded down).
+    public var fileOffsetPages: UInt64 { fileOffsetBytes / pageBytes }
 }
 
 /// madvise(2) advice values the format knows.

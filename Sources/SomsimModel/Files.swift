@@ -1,0 +1,238 @@
+// Files as objects: descriptors, names, file sizes; ftruncate, fallocate, close and unlink of
+// tmpfs (shmem, memfd) and hugetlbfs files — fs/open.c, fs/namei.c, mm/shmem.c (shmem_setattr,
+// shmem_fallocate), fs/hugetlbfs/inode.c (hugetlb_vmtruncate, hugetlbfs_fallocate,
+// hugetlbfs_punch_hole), mm/truncate.c (truncate_pagecache), mm/memory.c (unmap_mapping_range).
+
+import SomsimWorkload
+
+/// The workload's named files: which processes hold a descriptor for which file, the names that
+/// still exist, and each file's size.
+///
+/// A file (`file=ID`) is a page-cache object (`FrameGroup`, kind `.pageCache(named:)`), a tmpfs
+/// file or, with `huge=`, a hugetlbfs file; one ID names one file per page size. Its pages stay
+/// while any mapping, any descriptor or its name holds it (the inode's link count and references,
+/// fs/inode.c: iput_final → shmem_evict_inode, hugetlbfs_evict_inode).
+struct FileTable {
+    /// Per process: file ID → the object its descriptor refers to. Descriptors are inherited by
+    /// fork (kernel/fork.c: dup_fd) and closed at exit.
+    var descriptors: [ProcessID: [String: GroupID]] = [:]
+    /// Descriptors open on each object, over all processes.
+    var openCount: [GroupID: Int] = [:]
+    /// Objects whose name was removed by `unlink`.
+    var unlinked: Set<GroupID> = []
+    /// i_size of each named file, in bytes.
+    var sizeBytes: [GroupID: UInt64] = [:]
+}
+
+extension Simulator {
+    /// The key of a file in `namedObjects`: the ID, and its page size for a hugetlbfs file.
+    static func fileKey(_ file: String, huge: HugePageSize?) -> String {
+        huge.map { "\(file)@\($0.token)" } ?? file
+    }
+
+    /// What `mmap … file=ID` opens: the file process `p` holds a descriptor for under ID (of the
+    /// same page size), else the file named ID, created if there is none, and a new descriptor
+    /// for it. A file shorter than `fileoffset=` + the mapping is extended to cover it (the probe
+    /// makes the file that long before mmap, as a program sizes a file before mapping it).
+    /// Returns the object, or the errno of the mmap: EINVAL for a `fileoffset=` that is not a
+    /// multiple of the page size (mm/mmap.c: do_mmap's offset_in_page check; fs/hugetlbfs/
+    /// inode.c: hugetlbfs_file_mmap; measured: docs/kernel-facts 15b); the file is opened even
+    /// then, as open(2) comes before mmap(2).
+    mutating func openForMmap(_ p: ProcessID, file: String, options: MmapOptions, pageCount: UInt64) -> (GroupID, Errno?) {
+        let huge = options.huge
+        let object: GroupID
+        if let held = files.descriptors[p]?[file], groups[held].huge == huge {
+            object = held
+        } else {
+            let key = Self.fileKey(file, huge: huge)
+            if let named = namedObjects[key] {
+                object = named
+            } else {
+                object = newGroup(FrameGroup(kind: .pageCache(named: file), huge: huge, pageCount: 0))
+                namedObjects[key] = object
+                files.sizeBytes[object] = 0
+            }
+            if files.descriptors[p]?[file] == nil {
+                files.descriptors[p, default: [:]][file] = object
+                files.openCount[object, default: 0] += 1
+            }
+        }
+        let pageBytes = options.pageBytes
+        guard options.fileOffsetBytes % pageBytes == 0 else { return (object, .EINVAL) }
+        let end = (options.fileOffsetPages + pageCount) * pageBytes
+        files.sizeBytes[object] = max(files.sizeBytes[object] ?? 0, end)
+        groups[object].pages.grow(to: options.fileOffsetPages + pageCount, value: FramePage())
+        return (object, nil)
+    }
+
+    /// The first page of mapping `m` past the end of its file (mapping index), or nil for an
+    /// object with no size (shared anonymous memory). A fault there raises SIGBUS
+    /// (mm/shmem.c: shmem_get_folio_gfp returns -EINVAL past i_size, hence VM_FAULT_SIGBUS;
+    /// mm/hugetlb.c: hugetlb_no_page, "idx >= size"; measured: docs/kernel-facts 15a, 15c).
+    func endOfFile(_ m: Mapping) -> UInt64? {
+        guard let object = m.object, let size = files.sizeBytes[object] else { return nil }
+        let filePages = (size + m.pageBytes - 1) / m.pageBytes
+        return filePages > m.fileOffsetPages ? filePages - m.fileOffsetPages : 0
+    }
+
+    /// fork(2): the child holds every descriptor its parent holds (kernel/fork.c: dup_fd).
+    mutating func inheritDescriptors(_ parent: ProcessID, _ child: ProcessID) {
+        guard let held = files.descriptors[parent] else { return }
+        files.descriptors[child] = held
+        for object in held.values { files.openCount[object, default: 0] += 1 }
+    }
+
+    /// exit(2): every descriptor of the process is closed (kernel/exit.c: exit_files).
+    mutating func closeAll(_ p: ProcessID) {
+        guard let held = files.descriptors.removeValue(forKey: p) else { return }
+        for object in held.values { dropDescriptor(object) }
+    }
+
+    private mutating func dropDescriptor(_ object: GroupID) {
+        files.openCount[object, default: 1] -= 1
+        releaseIfUnreferenced(object)
+    }
+
+    /// Whether a named file has lost its name and every descriptor: its pages go with its last
+    /// mapping (`releaseIfUnreferenced`).
+    func isOrphanedFile(_ object: GroupID) -> Bool {
+        files.unlinked.contains(object) && (files.openCount[object] ?? 0) == 0
+    }
+
+    /// close(2) of the descriptor for `file`. EBADF when the process holds none.
+    mutating func close(_ p: ProcessID, file: String) -> Errno? {
+        guard let object = files.descriptors[p]?.removeValue(forKey: file) else { return .EBADF }
+        dropDescriptor(object)
+        return nil
+    }
+
+    /// unlink(2) of the name ID, of every page size it names (a tmpfs and a hugetlbfs file may
+    /// share an ID). ENOENT when there is none. A later `mmap … file=ID` without a descriptor
+    /// creates a new file; the old one lives on while mapped or open.
+    mutating func unlink(_ p: ProcessID, file: String) -> Errno? {
+        var found = false
+        for huge in [nil] + HugePageSize.allCases.map(Optional.some) {
+            guard let object = namedObjects.removeValue(forKey: Self.fileKey(file, huge: huge)) else { continue }
+            found = true
+            files.unlinked.insert(object)
+            releaseIfUnreferenced(object)
+        }
+        return found ? nil : .ENOENT
+    }
+
+    /// ftruncate(2) of the descriptor for `file` to `size` bytes.
+    ///
+    /// A shrink removes the file's pages from the first page wholly past the new end (tmpfs keeps
+    /// a partial last page; a hugetlbfs size must be a multiple of the huge page size, else
+    /// EINVAL): they are unmapped from every process — private copies of those pages too
+    /// (truncate_pagecache: unmap_mapping_range with even_cows; hugetlb_vmtruncate:
+    /// hugetlb_vmdelete_list) — and freed, and a HugeTLB file's reservations for them are
+    /// returned (hugetlb_unreserve_pages). A later touch there raises SIGBUS. A grow only moves
+    /// the end: a hole, no pages, no reservation (a shared mapping's fault there takes a free page
+    /// no reservation holds). Measured: docs/kernel-facts 15a, 15c.
+    mutating func ftruncate(_ p: ProcessID, file: String, sizeBytes size: UInt64) -> Errno? {
+        guard let object = files.descriptors[p]?[file] else { return .EBADF }
+        let pageBytes = groups[object].huge?.bytes ?? constants.pageBytes
+        if groups[object].huge != nil && size % pageBytes != 0 { return .EINVAL }
+        let keep = size / pageBytes + (size % pageBytes == 0 ? 0 : 1)
+        let length = groups[object].pages.length
+        if keep < length {
+            removeFilePages(object, keep..<length, evenCows: true)
+        }
+        files.sizeBytes[object] = size
+        return nil
+    }
+
+    /// fallocate(2) of the descriptor for `file`: mode 0 allocates every page the byte range
+    /// touches (rounded outward) and moves the end of the file to the range's end when that is
+    /// past it; `punch` (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) frees the pages wholly inside
+    /// the range (rounded inward) and unmaps them.
+    ///
+    /// tmpfs (mm/shmem.c: shmem_fallocate): allocated pages are in the page cache, dirty; a punch
+    /// unmaps the file's pages but keeps private copies (unmap_mapping_range without even_cows).
+    /// hugetlbfs (fs/hugetlbfs/inode.c: hugetlbfs_fallocate): each missing page takes the file's
+    /// reservation for it, or else a free page no reservation holds, or else the call stops with
+    /// ENOSPC (the pages allocated so far stay, the size does not move); a punch
+    /// (hugetlbfs_punch_hole) unmaps the pages from every mapping, private copies included
+    /// (hugetlb_vmdelete_list), frees them and returns their reservations. A length of 0 is
+    /// EINVAL. Measured: docs/kernel-facts 15b, 15c.
+    mutating func fallocate(_ p: ProcessID, file: String, offsetBytes offset: UInt64, lengthBytes length: UInt64, punch: Bool) -> Errno? {
+        guard let object = files.descriptors[p]?[file] else { return .EBADF }
+        guard length > 0 else { return .EINVAL }
+        let (end, wraps) = offset.addingReportingOverflow(length)
+        guard !wraps, end <= UInt64(Int64.max) else { return .EFBIG }
+        let huge = groups[object].huge
+        let pageBytes = huge?.bytes ?? constants.pageBytes
+        if punch {
+            let first = (offset + pageBytes - 1) / pageBytes
+            let last = min(end / pageBytes, groups[object].pages.length)
+            if first < last { removeFilePages(object, first..<last, evenCows: huge != nil) }
+            return nil
+        }
+        let pages = (offset / pageBytes)..<((end + pageBytes - 1) / pageBytes)
+        groups[object].pages.grow(to: pages.upperBound, value: FramePage())
+        if let huge {
+            for (range, page) in groups[object].pages.extents(in: pages) where !page.present {
+                var n = UInt64(range.count)
+                if page.reserved {
+                    pools[huge].reserved -= n
+                    pools[huge].free -= n
+                } else {
+                    n = min(n, pools[huge].unreserved)
+                    pools[huge].free -= n
+                }
+                groups[object].pages.modify(range.lowerBound..<(range.lowerBound + n)) { _, page in
+                    page.present = true
+                    page.reserved = false
+                }
+                if n < UInt64(range.count) { return .ENOSPC }
+            }
+        } else {
+            cachePages(object, pages, dirty: true)
+        }
+        files.sizeBytes[object] = max(files.sizeBytes[object] ?? 0, end)
+        return nil
+    }
+
+    /// Unmaps file pages `filePages` of `object` from every live process (with `evenCows`, the
+    /// private copies of them too), then frees them: a HugeTLB page goes back to its pool and a
+    /// reservation no longer holds, a tmpfs page leaves the page cache.
+    mutating func removeFilePages(_ object: GroupID, _ filePages: Range<UInt64>, evenCows: Bool) {
+        for q in processes.ids where processes[q].alive {
+            for name in processes[q].mappingNamesByAddress {
+                let m = processes[q].mappings[name]!
+                guard m.object == object else { continue }
+                let offset = m.fileOffsetPages
+                let lower = max(filePages.lowerBound, offset) - offset
+                let upper = min(filePages.upperBound, offset + m.pageCount)
+                guard upper > offset, lower < upper - offset else { continue }
+                let range = lower..<(upper - offset)
+                var zapped: [Range<UInt64>] = []
+                for (pages, state) in m.pages.extents(in: range) {
+                    switch state {
+                    case .none: break
+                    case .cache: zapped.append(pages)
+                    case .zero, .anon: if evenCows { zapped.append(pages) }
+                    }
+                }
+                for pages in zapped {
+                    // As MADV_DONTNEED, the owner of a private HugeTLB mapping gets the
+                    // reservation of a freed copy back (mm/hugetlb.c: __unmap_hugepage_range).
+                    zap(q, processes[q].mappings[name]!, pages, restoringReservation: true)
+                    processes[q].mappings[name]!.pages.assign(pages, .none)
+                }
+            }
+        }
+        let huge = groups[object].huge
+        var freedCache: UInt64 = 0
+        groups[object].pages.forEach(in: filePages) { range, page in
+            if let huge {
+                pools[huge].release(UInt64(range.count), of: page)
+            } else if page.present {
+                freedCache += UInt64(range.count)
+            }
+        }
+        cachePagesPresent -= freedCache
+        groups[object].pages.assign(filePages, FramePage())
+    }
+}
