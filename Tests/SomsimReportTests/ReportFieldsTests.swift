@@ -18,7 +18,7 @@ import Testing
     static var systemKeys: [WritableKeyPath<SystemMetrics, UInt64>] {
         [
             \.memmapPages, \.hugetlb2MTotal, \.hugetlb1GTotal, \.hugetlb2MFree, \.hugetlb2MReserved, \.hugetlb1GFree, \.hugetlb1GReserved,
-            \.anonBytes, \.pageTableBytes,
+            \.anonBytes, \.pageTableBytes, \.shmemBytes,
         ]
     }
 
