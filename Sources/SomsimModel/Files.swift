@@ -132,6 +132,8 @@ extension Simulator {
     /// no reservation holds). Measured: docs/kernel-facts 15a, 15c.
     mutating func ftruncate(_ p: ProcessID, file: String, sizeBytes size: UInt64) -> Errno? {
         guard let object = files.descriptors[p]?[file] else { return .EBADF }
+        // A size above 2^63 - 1 is a negative loff_t (fs/open.c: do_ftruncate).
+        guard size <= UInt64(Int64.max) else { return .EINVAL }
         let pageBytes = groups[object].huge?.bytes ?? constants.pageBytes
         if groups[object].huge != nil && size % pageBytes != 0 { return .EINVAL }
         let keep = size / pageBytes + (size % pageBytes == 0 ? 0 : 1)
@@ -155,12 +157,15 @@ extension Simulator {
     /// ENOSPC (the pages allocated so far stay, the size does not move); a punch
     /// (hugetlbfs_punch_hole) unmaps the pages from every mapping, private copies included
     /// (hugetlb_vmdelete_list), frees them and returns their reservations. A length of 0 is
-    /// EINVAL. Measured: docs/kernel-facts 15b, 15c.
+    /// EINVAL, an offset or length above 2^63 - 1 too, an end past 2^63 - 1 EFBIG. Measured:
+    /// docs/kernel-facts 15b, 15c.
     mutating func fallocate(_ p: ProcessID, file: String, offsetBytes offset: UInt64, lengthBytes length: UInt64, punch: Bool) -> Errno? {
         guard let object = files.descriptors[p]?[file] else { return .EBADF }
-        guard length > 0 else { return .EINVAL }
-        let (end, wraps) = offset.addingReportingOverflow(length)
-        guard !wraps, end <= UInt64(Int64.max) else { return .EFBIG }
+        // fs/open.c: vfs_fallocate takes loff_t values: a negative offset or a length that is
+        // not positive is EINVAL, an end past the largest file (MAX_LFS_FILESIZE) EFBIG.
+        guard length > 0, length <= UInt64(Int64.max), offset <= UInt64(Int64.max) else { return .EINVAL }
+        let end = offset + length
+        guard end <= UInt64(Int64.max) else { return .EFBIG }
         let huge = groups[object].huge
         let pageBytes = huge?.bytes ?? constants.pageBytes
         if punch {
