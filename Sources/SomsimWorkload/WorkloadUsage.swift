@@ -13,7 +13,7 @@ public struct WorkloadUsage: Equatable, Sendable {
     public var smallFiles = false
     /// Whether some mapping is single-owner memory (`som`).
     public var singleOwner = false
-    /// Every `file=` ID, in the order of first use.
+    /// Every `file=` ID (and every ID `unlink` names), in the order of first use.
     public var fileIDs: [String] = []
 
     public init(_ workload: Workload) {
@@ -32,6 +32,9 @@ public struct WorkloadUsage: Equatable, Sendable {
                     smallFiles = true
                 }
                 if let file = o.file, seen.insert(file).inserted { fileIDs.append(file) }
+            case .unlink(_, let file):
+                // A name validate removes from its directories (a file never mapped included).
+                if seen.insert(file).inserted { fileIDs.append(file) }
             default:
                 break
             }
