@@ -141,6 +141,8 @@ extension Simulator {
         if keep < length {
             removeFilePages(object, keep..<length, evenCows: true)
         }
+        // The partial last page is zeroed past the end and marked dirty (shmem_undo_range).
+        if size % pageBytes != 0 { dirtyPartialPage(object, size / pageBytes) }
         files.sizeBytes[object] = size
         return nil
     }
@@ -171,7 +173,13 @@ extension Simulator {
         if punch {
             let first = (offset + pageBytes - 1) / pageBytes
             let last = min(end / pageBytes, groups[object].pages.length)
-            if first < last { removeFilePages(object, first..<last, evenCows: huge != nil) }
+            if first < last { removeFilePages(object, first..<last, evenCows: huge != nil, punching: true) }
+            // tmpfs zeroes the partial pages at either end of the hole and marks them dirty
+            // (mm/shmem.c: shmem_undo_range, folio_mark_dirty before truncate_inode_partial_folio).
+            if huge == nil {
+                if offset % pageBytes != 0 { dirtyPartialPage(object, offset / pageBytes) }
+                if end % pageBytes != 0 { dirtyPartialPage(object, end / pageBytes) }
+            }
             return nil
         }
         let pages = (offset / pageBytes)..<((end + pageBytes - 1) / pageBytes)
@@ -193,16 +201,38 @@ extension Simulator {
                 if n < UInt64(range.count) { return .ENOSPC }
             }
         } else {
-            cachePages(object, pages, dirty: true)
+            // Every page of the range is marked dirty, the ones it makes stay !uptodate
+            // (shmem_fallocate: "If !uptodate, leave it that way … But mark it dirty").
+            var made: UInt64 = 0
+            groups[object].pages.modify(pages) { range, page in
+                if !page.present {
+                    made += UInt64(range.count)
+                    page.present = true
+                    page.falloced = true
+                }
+                page.dirty = true
+            }
+            cachePagesPresent += made
         }
         files.sizeBytes[object] = max(files.sizeBytes[object] ?? 0, end)
         return nil
     }
 
+    /// A tmpfs page a truncate or a hole punch cuts through: zeroed in part and marked dirty, if
+    /// it is in the page cache.
+    private mutating func dirtyPartialPage(_ object: GroupID, _ index: UInt64) {
+        guard index < groups[object].pages.length, groups[object].pages.value(at: index).present else { return }
+        groups[object].pages.modify(index..<(index + 1)) { _, page in page.dirty = true }
+    }
+
     /// Unmaps file pages `filePages` of `object` from every live process (with `evenCows`, the
-    /// private copies of them too), then frees them: a HugeTLB page goes back to its pool and a
-    /// reservation no longer holds, a tmpfs page leaves the page cache.
-    mutating func removeFilePages(_ object: GroupID, _ filePages: Range<UInt64>, evenCows: Bool) {
+    /// private copies of them too), then frees them: a HugeTLB page goes back to its pool, a tmpfs
+    /// page leaves the page cache. A truncate also returns the file's reservations of pages not
+    /// made yet (remove_inode_hugepages ends with hugetlb_unreserve_pages over the whole range);
+    /// a hole punch (`punching`) drops only the reservation entries of the pages it frees, one
+    /// by one (remove_inode_single_folio): an unfaulted page of the hole keeps its reservation
+    /// (measured: docs/kernel-facts 15e).
+    mutating func removeFilePages(_ object: GroupID, _ filePages: Range<UInt64>, evenCows: Bool, punching: Bool = false) {
         for q in processes.ids where processes[q].alive {
             for name in processes[q].mappingNamesByAddress {
                 let m = processes[q].mappings[name]!
@@ -230,14 +260,20 @@ extension Simulator {
         }
         let huge = groups[object].huge
         var freedCache: UInt64 = 0
+        var freed: [Range<UInt64>] = []
         groups[object].pages.forEach(in: filePages) { range, page in
-            if let huge {
+            if let huge, !punching {
                 pools[huge].release(UInt64(range.count), of: page)
             } else if page.present {
-                freedCache += UInt64(range.count)
+                if let huge { pools[huge].free += UInt64(range.count) } else { freedCache += UInt64(range.count) }
+                freed.append(range)
             }
         }
         cachePagesPresent -= freedCache
-        groups[object].pages.assign(filePages, FramePage())
+        if punching {
+            for range in freed { groups[object].pages.assign(range, FramePage()) }
+        } else {
+            groups[object].pages.assign(filePages, FramePage())
+        }
     }
 }

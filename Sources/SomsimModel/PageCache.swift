@@ -75,12 +75,14 @@ extension Simulator {
         return stop
     }
 
-    /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page).
+    /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page,
+    /// and makes a fallocated one uptodate).
     mutating func cachePages(_ object: GroupID, _ pages: Range<UInt64>, dirty: Bool) {
         var made: UInt64 = 0
         groups[object].pages.modify(pages) { range, page in
             if !page.present { made += UInt64(range.count) }
             page.present = true
+            page.falloced = false
             if dirty { page.dirty = true }
         }
         if groups[object].huge == nil { cachePagesPresent += made }
@@ -125,14 +127,15 @@ extension Simulator {
         let shift = f.mapping.fileOffsetPages
         /// The first page at or after `index` whose address is aligned to the window.
         func alignedAtOrAfter(_ index: UInt64) -> UInt64 { (basePage + index + n - 1) / n * n - basePage }
-        func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index + shift).present }
+        // A page fault-around maps: in the cache and uptodate (not just fallocated).
+        func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index + shift).mappable }
         /// The first page of `range` missing from the cache, if any.
         func firstMissing(_ range: Range<UInt64>) -> UInt64? {
-            for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(range)) where !page.present { return r.lowerBound - shift }
+            for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(range)) where !page.mappable { return r.lowerBound - shift }
             return nil
         }
         var faults: UInt64 = 0
-        for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(pages)) where !page.present { faults += UInt64(r.count) }
+        for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(pages)) where !page.mappable { faults += UInt64(r.count) }
         var windows: [Range<UInt64>] = []
         let firstAligned = alignedAtOrAfter(vma.lowerBound)
         var headEnd = pages.lowerBound
@@ -164,7 +167,7 @@ extension Simulator {
             // Every later block is touched from its aligned first page.
             if block.upperBound < pages.upperBound {
                 let later = block.upperBound..<pages.upperBound
-                for (fileRange, page) in groups[object].pages.sequence(in: f.mapping.inFile(later)) where page.present {
+                for (fileRange, page) in groups[object].pages.sequence(in: f.mapping.inFile(later)) where page.mappable {
                     let r = f.mapping.inMapping(fileRange)
                     let first = alignedAtOrAfter(r.lowerBound)
                     if first < r.upperBound { faults += (r.upperBound - first + n - 1) / n }
@@ -191,7 +194,7 @@ extension Simulator {
 
     /// Maps every page of `range` that is in the page cache and not yet mapped in `m`.
     mutating func mapCached(_ object: GroupID, _ m: inout Mapping, _ range: Range<UInt64>) {
-        for (cachedInFile, page) in groups[object].pages.extents(in: m.inFile(range)) where page.present {
+        for (cachedInFile, page) in groups[object].pages.extents(in: m.inFile(range)) where page.mappable {
             for (unmapped, state) in m.pages.extents(in: m.inMapping(cachedInFile)) where state == .none {
                 addMapcount(group: object, m.inFile(unmapped), delta: 1)
                 m.pages.assign(unmapped, .cache(writable: !m.isPrivate, dirty: false))
@@ -216,4 +219,9 @@ extension Simulator {
         mapTables(f.process, f.mapping, pages)
         return pages.upperBound
     }
+}
+
+extension FramePage {
+    /// A page-cache page fault-around maps: present and uptodate (`falloced` is not).
+    var mappable: Bool { present && !falloced }
 }

@@ -166,6 +166,55 @@ import Testing
         #expect(report.errors.map(\.errno) == [.ENOENT])
     }
 
+    /// 15c and shmem_fallocate: fallocated tmpfs pages are present (shmem) and dirty but not
+    /// uptodate, so fault-around skips them and each takes a fault of its own.
+    @Test func fallocatedPagesAreNotMappedByFaultAround() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap s 64K shared file=f
+            p fallocate f offset=16K length=16K
+            p touch s write length=4K
+            measure fallocated
+            p fork c
+            c touch s read
+            measure read
+            """)
+        #expect(report.measure("fallocated").system.shmemBytes == 20 * KiB)  // pages 0 and 4-7
+        let c = report.measure("read").process("c")
+        // Page 0 (cached): 1 fault; pages 1-3 and 8-15 (missing) and 4-7 (not uptodate): 1 each.
+        #expect(c.minorFaults == 16)
+        #expect(c.privateDirtyBytes == 16 * KiB)  // pages 4-7: fallocate marked them dirty
+        #expect(c.privateCleanBytes == 44 * KiB)  // pages 1-3 and 8-15
+        #expect(c.sharedDirtyBytes == 4 * KiB)  // page 0, written by p
+        #expect(report.measure("read").system.shmemBytes == 64 * KiB)
+    }
+
+    /// 15e: a hole punch keeps the reservation of a page of the hole that was reserved and never
+    /// faulted; the pages it frees lose theirs; a truncate returns every reservation it cuts.
+    @Test func holePunchKeepsReservationsOfUnfaultedPages() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=8
+            spawn p
+            p mmap m 6M huge=2M shared file=f
+            p touch m write length=2M
+            p fallocate f offset=0 length=4M punch
+            measure punched
+            p touch m write offset=2M length=2M
+            p touch m write length=2M
+            measure refaulted
+            p ftruncate f 2M
+            measure truncated
+            """)
+        let punched = report.measure("punched").system
+        #expect((punched.hugetlb2MFree, punched.hugetlb2MReserved) == (8, 2))
+        let refaulted = report.measure("refaulted").system
+        #expect((refaulted.hugetlb2MFree, refaulted.hugetlb2MReserved) == (6, 1))
+        let truncated = report.measure("truncated").system
+        #expect((truncated.hugetlb2MFree, truncated.hugetlb2MReserved) == (7, 0))
+    }
+
     /// Shared anonymous memory is shmem too, and is freed with its last mapping.
     @Test func sharedAnonymousMemoryCountsAsShmem() throws {
         let report = try simulate(

@@ -167,6 +167,27 @@ int main(void)
 	munmap(q, 16 * PG);
 	SHMEM("end");
 
+	/* 15e: a hole punch over a page a shared mapping reserved but never faulted keeps the
+	 * reservation; a truncate over it returns it. */
+	printf("15e hugetlbfs: punch and truncate over reserved, unfaulted pages\n");
+	snprintf(path, sizeof path, "%s/kf-b", mnt);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ftruncate(fd, 3 * MB2);
+	p = mmap(SLOT(7), 3 * MB2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	POOL("shared mapping of 3 pages");
+	p[0] = 1;
+	POOL("page 0 written");
+	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 2 * MB2);
+	POOL("punch pages 0-1");
+	printf("  touch page 1 after the punch: %s\n", touch_signals(p + MB2) ? "SIGBUS" : "ok");
+	POOL("page 1 written");
+	ftruncate(fd, MB2);
+	POOL("ftruncate 2M");
+	munmap(p, 3 * MB2);
+	close(fd);
+	unlink(path);
+	POOL("unmapped, closed, unlinked");
+
 	/* 15d: Shmem of a memfd and of a /dev/shm file of 32 MiB each: the same count (the per-CPU
 	 * drift is a few hundred kB at most; both are shmem inodes, mm/memfd.c: memfd_create uses
 	 * shmem_file_setup). */
