@@ -233,6 +233,9 @@ extension Simulator {
     /// by one (remove_inode_single_folio): an unfaulted page of the hole keeps its reservation
     /// (measured: docs/kernel-facts 15e).
     mutating func removeFilePages(_ object: GroupID, _ filePages: Range<UInt64>, evenCows: Bool, punching: Bool = false) {
+        // Private HugeTLB copies the owner of their mapping had: their reservations come back
+        // once every process has unmapped them (below).
+        var ownersCopies: [(process: ProcessID, mapping: String, pages: Range<UInt64>)] = []
         for q in processes.ids where processes[q].alive {
             for name in processes[q].mappingNamesByAddress {
                 let m = processes[q].mappings[name]!
@@ -251,12 +254,25 @@ extension Simulator {
                     }
                 }
                 for pages in zapped {
-                    // As MADV_DONTNEED, the owner of a private HugeTLB mapping gets the
-                    // reservation of a freed copy back (mm/hugetlb.c: __unmap_hugepage_range).
-                    zap(q, processes[q].mappings[name]!, pages, restoringReservation: true)
+                    if m.huge != nil, m.reservation != nil {
+                        for (run, state) in m.pages.extents(in: pages) {
+                            if case .anon = state { ownersCopies.append((q, name, run)) }
+                        }
+                    }
+                    zap(q, processes[q].mappings[name]!, pages)
                     processes[q].mappings[name]!.pages.assign(pages, .none)
                 }
             }
+        }
+        // The owner's zap restores the reservation of each private copy in its reserve map and
+        // marks the page so that HugePages_Rsvd rises when the page is freed
+        // (mm/hugetlb.c: __unmap_hugepage_range, "restore the reservation";
+        // free_huge_folio, restore_reserve). Every mapping of the copy is a mapping of this
+        // file, so all are gone now and the copies are free: the reservations are back.
+        for copy in ownersCopies {
+            guard let huge = processes[copy.process].mappings[copy.mapping]?.huge else { continue }
+            pools[huge].reserved += UInt64(copy.pages.count)
+            processes[copy.process].mappings[copy.mapping]!.reservation!.assign(copy.pages, true)
         }
         let huge = groups[object].huge
         var freedCache: UInt64 = 0

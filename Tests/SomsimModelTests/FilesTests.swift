@@ -215,6 +215,32 @@ import Testing
         #expect((truncated.hugetlb2MFree, truncated.hugetlb2MReserved) == (7, 0))
     }
 
+    /// A truncate unmaps a private HugeTLB copy from the owner and its forked child alike; once
+    /// it is freed the owner has its reservation back.
+    @Test func truncateFreesPrivateCopiesAndGivesTheOwnerItsReservation() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=4
+            spawn p
+            p mmap m 2M huge=2M file=f
+            p touch m write
+            p fork c
+            measure forked
+            p ftruncate f 0
+            measure truncated
+            c touch m read
+            p munmap m
+            """)
+        let forked = report.measure("forked").system
+        #expect((forked.hugetlb2MFree, forked.hugetlb2MReserved) == (3, 0))
+        let truncated = report.measure("truncated")
+        #expect((truncated.system.hugetlb2MFree, truncated.system.hugetlb2MReserved) == (4, 1))
+        #expect(truncated.process("c").privateHugetlbBytes == 0)
+        let end = report.measure("end")
+        #expect(end.process("c").signals == [.SIGBUS])
+        #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (4, 0))
+    }
+
     /// Shared anonymous memory is shmem too, and is freed with its last mapping.
     @Test func sharedAnonymousMemoryCountsAsShmem() throws {
         let report = try simulate(
