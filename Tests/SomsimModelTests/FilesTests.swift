@@ -241,6 +241,31 @@ import Testing
         #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (4, 0))
     }
 
+    /// One ID names a tmpfs and a hugetlbfs file; the descriptor a process holds is the first
+    /// one it opened, and a mapping of the other page size opens the other file without it.
+    @Test func aDescriptorIsTheFileOfTheFirstMmap() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=1
+            spawn p
+            p mmap a 8K shared file=f
+            p touch a write
+            p mmap b 2M huge=2M shared file=f
+            p ftruncate f 0
+            measure truncated
+            p fork c
+            c touch a read
+            p touch b write
+            """)
+        let truncated = report.measure("truncated").system
+        #expect(truncated.shmemBytes == 0)  // the tmpfs file was truncated
+        #expect(truncated.hugetlb2MReserved == 1)  // the hugetlbfs file was not
+        let end = report.measure("end")
+        #expect(end.process("c").signals == [.SIGBUS])
+        #expect(end.process("p").sharedHugetlbBytes + end.process("p").privateHugetlbBytes == 2 * MiB)
+        #expect(report.errors.isEmpty)
+    }
+
     /// Shared anonymous memory is shmem too, and is freed with its last mapping.
     @Test func sharedAnonymousMemoryCountsAsShmem() throws {
         let report = try simulate(
