@@ -217,17 +217,27 @@ static void do_mmap(void)
     if (command.flags & SOMSIM_FLAG_NORESERVE)
         flags |= MAP_NORESERVE;
     int fd = -1;
+    /* A file's descriptor: opened here and kept (SOMSIM_FLAG_KEEP_FD, the probe's `close` closes
+     * it), or one the agent holds already (SOMSIM_FLAG_USE_FD). */
+    int keep = command.flags & SOMSIM_FLAG_KEEP_FD, held = command.flags & SOMSIM_FLAG_USE_FD;
+    uint64_t offset = command.args[0];
+    reply.result = -1;
     if (!memchr(command.path, 0, sizeof command.path)) {
         send_reply(SOMSIM_STATUS_ERRNO, ENAMETOOLONG, -1); /* no NUL: never a cut path */
         return;
     }
-    if (command.path[0]) {
-        fd = open(command.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (command.path[0] || held) {
+        fd = held ? (int)command.args[1] : open(command.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (keep)
+            reply.result = fd;
         struct stat st;
-        /* A file left shorter than the mapping would raise SIGBUS at the first touch past its end. */
-        if (fd >= 0 && (fstat(fd, &st) != 0 || ((uint64_t)st.st_size < command.length && ftruncate(fd, (off_t)command.length) != 0))) {
+        uint64_t page = command.huge_bytes ? command.huge_bytes : 4096, end = offset + command.length;
+        /* A file left shorter than the mapping would raise SIGBUS at the first touch past its end.
+         * (A misaligned offset is mmap's EINVAL: the file is left as it is.) */
+        if (fd >= 0 && offset % page == 0 && (fstat(fd, &st) != 0 || ((uint64_t)st.st_size < end && ftruncate(fd, (off_t)end) != 0))) {
             int e = errno;
-            close(fd);
+            if (!keep && !held)
+                close(fd);
             send_reply(SOMSIM_STATUS_ERRNO, e, -1);
             return;
         }
@@ -244,10 +254,10 @@ static void do_mmap(void)
         return;
     }
     begin_operation();
-    void *p = mmap((void *)command.address, command.length, PROT_READ | PROT_WRITE, flags, fd, 0);
+    void *p = mmap((void *)command.address, command.length, PROT_READ | PROT_WRITE, flags, fd, (off_t)offset);
     int e = errno;
     reply.op_faults = end_operation();
-    if (fd >= 0)
+    if (fd >= 0 && !keep && !held)
         close(fd);
     if (p == MAP_FAILED) {
         send_reply(SOMSIM_STATUS_ERRNO, e, -1);

@@ -247,7 +247,7 @@ extension Simulator {
                         owned += viewed.privateClean + viewed.privateDirty
                     }
                 case .cache(_, let dirty):
-                    let viewed = groupSums(mapping.object!, range, prefixes: &prefixes)
+                    let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
                     sums = sums + (dirty ? viewed.allDirty : viewed)
                 }
             }
@@ -307,6 +307,8 @@ extension Simulator {
         system.hugetlb2MSurplus = pools[.size2M].surplus
         system.hugetlb1GSurplus = pools[.size1G].surplus
         system.anonBytes = anonPages * constants.pageBytes
+        // Every shmem page-cache object's pages (PageCache.swift: cachePages; Files.swift).
+        system.shmemBytes = cachePagesPresent * constants.pageBytes
         let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
         for process in processes where process.alive {
             system.pageTableBytes += process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes + pgd

@@ -66,6 +66,17 @@ struct Mapping {
 
     var pageBytes: UInt64 { options.pageBytes }
     var end: UInt64 { start + pageCount * pageBytes }
+    /// The file page of the mapping's page 0 (`fileoffset=`): mapping page i is page
+    /// `fileOffsetPages + i` of `object` (Files.swift).
+    var fileOffsetPages: UInt64 { options.fileOffsetPages }
+    /// Mapping pages `pages` as pages of the mapping's object.
+    func inFile(_ pages: Range<UInt64>) -> Range<UInt64> {
+        (pages.lowerBound + fileOffsetPages)..<(pages.upperBound + fileOffsetPages)
+    }
+    /// Pages `filePages` of the mapping's object as pages of the mapping.
+    func inMapping(_ filePages: Range<UInt64>) -> Range<UInt64> {
+        (filePages.lowerBound - fileOffsetPages)..<(filePages.upperBound - fileOffsetPages)
+    }
     var huge: HugePageSize? { options.huge }
     /// MAP_PRIVATE of anonymous memory or of a file: writes copy.
     var isPrivate: Bool { !options.shared }

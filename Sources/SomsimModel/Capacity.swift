@@ -184,7 +184,7 @@ extension Simulator {
         func missing(_ object: GroupID?) -> UInt64 {
             guard let object else { return 0 }
             var n: UInt64 = 0
-            groups[object].pages.forEach(in: range) { r, page in if !page.present { n += UInt64(r.count) } }
+            groups[object].pages.forEach(in: m.inFile(range)) { r, page in if !page.present { n += UInt64(r.count) } }
             return n
         }
         switch state {

@@ -91,6 +91,15 @@ extension Simulator {
     mutating func handle(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64 {
         switch state {
         case .none:
+            // Past the end of a file (after ftruncate): SIGBUS (Files.swift: endOfFile).
+            if let eof = endOfFile(f.mapping), pages.upperBound > eof {
+                if eof > pages.lowerBound {
+                    let stop = handle(&f, pages.lowerBound..<eof, state)
+                    if f.tally.signal != nil || stop < eof { return stop }
+                }
+                f.tally.signal = .SIGBUS
+                return max(eof, pages.lowerBound)
+            }
             // HugeTLB first (hugetlb_fault), then a large folio, then a small page: anonymous
             // (do_anonymous_page) or from the page cache (do_fault).
             if f.mapping.huge != nil { return hugeTLBNoPage(&f, pages) }

@@ -110,15 +110,17 @@ extension Simulator {
 
     /// The reservations of a HugeTLB mmap, and the page-cache object of a shared or file mapping;
     /// nil (ENOMEM) when the pool cannot promise the pages.
-    mutating func reserveHugePages(_ huge: HugePageSize, pageCount: UInt64, options: MmapOptions) -> (object: GroupID?, reservation: ExtentMap<Bool>?)? {
+    mutating func reserveHugePages(_ huge: HugePageSize, pageCount: UInt64, options: MmapOptions, fileObject: GroupID? = nil) -> (object: GroupID?, reservation: ExtentMap<Bool>?)? {
         var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil
         if options.shared || options.file != nil {
             // Shared HugeTLB: the file's reservation covers every page not already reserved
             // or allocated (mm/hugetlb.c: hugetlb_reserve_pages, region_chg).
-            let id = pageCacheObject(named: options.file, huge: huge, pageCount: pageCount)
+            let id = fileObject ?? pageCacheObject(named: options.file, huge: huge, pageCount: pageCount)
+            // The file's pages under the mapping (`fileoffset=`).
+            let filePages = options.fileOffsetPages..<(options.fileOffsetPages + pageCount)
             var needed: UInt64 = 0
-            groups[id].pages.forEach(in: 0..<pageCount) { range, page in
+            groups[id].pages.forEach(in: filePages) { range, page in
                 if !page.present && !page.reserved { needed += UInt64(range.count) }
             }
             if options.shared && !options.noreserve {
@@ -126,7 +128,7 @@ extension Simulator {
                     dropIfUnused(id)
                     return nil
                 }
-                groups[id].pages.modify(0..<pageCount) { _, page in
+                groups[id].pages.modify(filePages) { _, page in
                     if !page.present { page.reserved = true }
                 }
             }
@@ -271,7 +273,8 @@ extension Simulator {
         let object = f.mapping.object!
         let huge = f.mapping.huge!
         var end = pages.lowerBound
-        for (range, page) in groups[object].pages.extents(in: pages) {
+        for (filePages, page) in groups[object].pages.extents(in: f.mapping.inFile(pages)) {
+            let range = f.mapping.inMapping(filePages)
             var n = UInt64(range.count)
             if !page.present {
                 if page.reserved {
@@ -280,7 +283,7 @@ extension Simulator {
                 } else {
                     n = pools[huge].takeUnreserved(n, room: surplusRoomPages(huge))
                 }
-                groups[object].pages.modify(range.lowerBound..<(range.lowerBound + n)) { _, page in
+                groups[object].pages.modify(filePages.lowerBound..<(filePages.lowerBound + n)) { _, page in
                     page.present = true
                     page.reserved = false
                 }
@@ -290,7 +293,7 @@ extension Simulator {
         }
         let mapped = pages.lowerBound..<end
         if !mapped.isEmpty {
-            addMapcount(group: object, mapped, delta: 1)
+            addMapcount(group: object, f.mapping.inFile(mapped), delta: 1)
             f.mapping.pages.assign(mapped, .cache(writable: true, dirty: true))
             f.tally.faults += UInt64(mapped.count)
             mapTables(f.process, f.mapping, mapped)
@@ -307,9 +310,10 @@ extension Simulator {
     /// docs/kernel-facts 11a-11d).
     mutating func faultPrivateHugeFile(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
         let object = f.mapping.object!
-        for (range, page) in groups[object].pages.extents(in: pages) {
+        for (filePages, page) in groups[object].pages.extents(in: f.mapping.inFile(pages)) {
+            let range = f.mapping.inMapping(filePages)
             if page.present && f.access == .read {
-                addMapcount(group: object, range, delta: 1)
+                addMapcount(group: object, filePages, delta: 1)
                 f.mapping.pages.assign(range, .cache(writable: false, dirty: false))
                 f.tally.faults += UInt64(range.count)
                 mapTables(&f, range)

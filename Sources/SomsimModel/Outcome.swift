@@ -5,6 +5,8 @@
 /// name: reports print it as it is.
 public enum Errno: String, Equatable, Hashable, Sendable, CaseIterable {
     case EPERM, ENOENT, ESRCH, EINTR, EIO, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, ENODEV, EINVAL, ENOSPC, EOVERFLOW
+    /// fallocate(2) past the largest file size (Files.swift).
+    case EFBIG
 
     /// The errno's number (include/uapi/asm-generic/errno-base.h; EOVERFLOW from errno.h).
     public var code: Int32 {
@@ -25,6 +27,7 @@ public enum Errno: String, Equatable, Hashable, Sendable, CaseIterable {
         case .EINVAL: return 22
         case .ENOSPC: return 28
         case .EOVERFLOW: return 75
+        case .EFBIG: return 27
         }
     }
 

@@ -25,10 +25,11 @@ extension Simulator {
         }
     }
 
-    /// Frees an anonymous page-cache object (shmem or HugeTLB) once no mapping references it.
+    /// Frees an anonymous page-cache object (shmem or HugeTLB) once no mapping references it, and
+    /// a named file once it has no name, no descriptor and no mapping either (Files.swift).
     mutating func releaseIfUnreferenced(_ object: GroupID) {
         let group = groups[object]
-        guard case .pageCache(named: nil) = group.kind, group.mappers == 0 else { return }
+        guard case .pageCache(let name) = group.kind, group.mappers == 0, name == nil || isOrphanedFile(object) else { return }
         // HugeTLB: every page is freed first, then the reservations left are returned
         // (hugetlbfs_evict_inode: remove_inode_hugepages, then hugetlb_unreserve_pages), which
         // matters once the pool has surplus pages.
@@ -54,7 +55,7 @@ extension Simulator {
     /// fault, no page-cache page mapped.
     mutating func cowFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
         guard let object = f.mapping.object else { return pages.upperBound }
-        cachePages(object, pages, dirty: false)
+        cachePages(object, f.mapping.inFile(pages), dirty: false)
         return allocatePrivate(&f, pages, fromReservation: false)
     }
 
@@ -62,8 +63,8 @@ extension Simulator {
     /// (mm/memory.c: do_shared_fault).
     mutating func sharedWriteFault(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
         guard let object = f.mapping.object else { return pages.upperBound }
-        cachePages(object, pages, dirty: true)
-        addMapcount(group: object, pages, delta: 1)
+        cachePages(object, f.mapping.inFile(pages), dirty: true)
+        addMapcount(group: object, f.mapping.inFile(pages), delta: 1)
         f.mapping.pages.assign(pages, .cache(writable: true, dirty: true))
         f.tally.faults += UInt64(pages.count)
         mapTables(f.process, f.mapping, pages)
@@ -77,19 +78,21 @@ extension Simulator {
     /// measured: docs/kernel-facts 11b, 11f).
     mutating func copyFilePage(_ f: inout FaultContext, _ pages: Range<UInt64>) -> UInt64 {
         guard let object = f.mapping.object else { return pages.upperBound }
-        addMapcount(group: object, pages, delta: -1)
+        addMapcount(group: object, f.mapping.inFile(pages), delta: -1)
         f.mapping.pages.assign(pages, .none)
         let stop = allocatePrivate(&f, pages, fromReservation: true)
         f.tally.copies += stop - pages.lowerBound
         return stop
     }
 
-    /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page).
+    /// Makes `pages` of a page-cache object exist (a fault allocates a missing shmem or tmpfs page,
+    /// and makes a fallocated one uptodate).
     mutating func cachePages(_ object: GroupID, _ pages: Range<UInt64>, dirty: Bool) {
         var made: UInt64 = 0
         groups[object].pages.modify(pages) { range, page in
             if !page.present { made += UInt64(range.count) }
             page.present = true
+            page.falloced = false
             if dirty { page.dirty = true }
         }
         if groups[object].huge == nil { cachePagesPresent += made }
@@ -130,16 +133,19 @@ extension Simulator {
         let n = constants.faultAroundPages
         let vma = f.mapping.vma.extent(containing: pages.lowerBound).range
         let basePage = f.mapping.start / constants.pageBytes
+        // Mapping page i is file page i + shift (`fileoffset=`).
+        let shift = f.mapping.fileOffsetPages
         /// The first page at or after `index` whose address is aligned to the window.
         func alignedAtOrAfter(_ index: UInt64) -> UInt64 { (basePage + index + n - 1) / n * n - basePage }
-        func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index).present }
+        // A page fault-around maps: in the cache and uptodate (not just fallocated).
+        func present(_ index: UInt64) -> Bool { groups[object].pages.value(at: index + shift).mappable }
         /// The first page of `range` missing from the cache, if any.
         func firstMissing(_ range: Range<UInt64>) -> UInt64? {
-            for (r, page) in groups[object].pages.sequence(in: range) where !page.present { return r.lowerBound }
+            for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(range)) where !page.mappable { return r.lowerBound - shift }
             return nil
         }
         var faults: UInt64 = 0
-        for (r, page) in groups[object].pages.sequence(in: pages) where !page.present { faults += UInt64(r.count) }
+        for (r, page) in groups[object].pages.sequence(in: f.mapping.inFile(pages)) where !page.mappable { faults += UInt64(r.count) }
         var windows: [Range<UInt64>] = []
         let firstAligned = alignedAtOrAfter(vma.lowerBound)
         var headEnd = pages.lowerBound
@@ -171,7 +177,8 @@ extension Simulator {
             // Every later block is touched from its aligned first page.
             if block.upperBound < pages.upperBound {
                 let later = block.upperBound..<pages.upperBound
-                for (r, page) in groups[object].pages.sequence(in: later) where page.present {
+                for (fileRange, page) in groups[object].pages.sequence(in: f.mapping.inFile(later)) where page.mappable {
+                    let r = f.mapping.inMapping(fileRange)
                     let first = alignedAtOrAfter(r.lowerBound)
                     if first < r.upperBound { faults += (r.upperBound - first + n - 1) / n }
                 }
@@ -188,8 +195,8 @@ extension Simulator {
                 mapCached(object, &f.mapping, max(window.lowerBound, pages.upperBound)..<window.upperBound)
             }
         }
-        cachePages(object, pages, dirty: false)
-        addMapcount(group: object, pages, delta: 1)
+        cachePages(object, f.mapping.inFile(pages), dirty: false)
+        addMapcount(group: object, f.mapping.inFile(pages), delta: 1)
         f.mapping.pages.assign(pages, .cache(writable: !f.mapping.isPrivate, dirty: false))
         mapTables(f.process, f.mapping, pages)
         return pages.upperBound
@@ -197,9 +204,9 @@ extension Simulator {
 
     /// Maps every page of `range` that is in the page cache and not yet mapped in `m`.
     mutating func mapCached(_ object: GroupID, _ m: inout Mapping, _ range: Range<UInt64>) {
-        for (cached, page) in groups[object].pages.extents(in: range) where page.present {
-            for (unmapped, state) in m.pages.extents(in: cached) where state == .none {
-                addMapcount(group: object, unmapped, delta: 1)
+        for (cachedInFile, page) in groups[object].pages.extents(in: m.inFile(range)) where page.mappable {
+            for (unmapped, state) in m.pages.extents(in: m.inMapping(cachedInFile)) where state == .none {
+                addMapcount(group: object, m.inFile(unmapped), delta: 1)
                 m.pages.assign(unmapped, .cache(writable: !m.isPrivate, dirty: false))
             }
         }
@@ -215,11 +222,16 @@ extension Simulator {
             f.tally.faults += 1
             mapCached(object, &f.mapping, faultAroundWindow(f.mapping, at: index))
             if f.mapping.pages.value(at: index) == .none {
-                cachePages(object, index..<(index + 1), dirty: false)
+                cachePages(object, f.mapping.inFile(index..<(index + 1)), dirty: false)
                 mapCached(object, &f.mapping, index..<(index + 1))
             }
         }
         mapTables(f.process, f.mapping, pages)
         return pages.upperBound
     }
+}
+
+extension FramePage {
+    /// A page-cache page fault-around maps: present and uptodate (`falloced` is not).
+    var mappable: Bool { present && !falloced }
 }

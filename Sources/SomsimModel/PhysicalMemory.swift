@@ -14,6 +14,10 @@ struct FramePage: ExtentValue {
     var dirty = false
     /// HugeTLB page-cache page reserved for a shared mapping, not yet allocated.
     var reserved = false
+    /// A tmpfs page fallocate made and no fault has touched yet: present, but not uptodate, so
+    /// fault-around does not map it (mm/filemap.c: filemap_map_pages skips !uptodate folios);
+    /// its first fault zeroes it and maps it (mm/shmem.c: shmem_get_folio_gfp). Files.swift.
+    var falloced = false
     /// log2 of the pages in the folio this page belongs to: 0 for a small folio, 9 for a PMD-size
     /// THP, 4 for a 64 KiB mTHP. A folio of order k starts at a virtual page aligned to 2^k
     /// (see `FrameGroup.firstVirtualPage`).

@@ -51,7 +51,7 @@ extension Simulator {
                         parentMapping.pages.assign(pages, .anon(run: run, writable: false))
                         mapping.pages.assign(pages, .anon(run: run, writable: false))
                     case .cache(let writable, let dirty):
-                        if let object = mapping.object { addMapcount(group: object, pages, delta: 1) }
+                        if let object = mapping.object { addMapcount(group: object, mapping.inFile(pages), delta: 1) }
                         mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty))
                     }
                 }
@@ -65,7 +65,9 @@ extension Simulator {
             child.mappings[mappingName] = mapping
         }
         if processes[p].everLocked { child.dropLocks() }
-        processIndex[name] = processes.append(child)
+        let childID = processes.append(child)
+        processIndex[name] = childID
+        inheritDescriptors(p, childID)
         liveProcesses += 1
         liveMappings += UInt64(child.mappings.count)
         tablePages += child.pageTables.total
@@ -78,6 +80,7 @@ extension Simulator {
             munmap(p, name)
         }
         editTables(p) { $0 = PageTableSet() }
+        closeAll(p)
         processes[p].alive = false
         liveProcesses -= 1
     }

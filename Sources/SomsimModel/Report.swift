@@ -91,6 +91,9 @@ public struct SystemMetrics: Equatable, Sendable {
     public var anonBytes: UInt64 = 0
     /// Every live process's workload page tables plus its top-level table (PGD).
     public var pageTableBytes: UInt64 = 0
+    /// Pages of the shmem page-cache objects (`Shmem` in /proc/meminfo): tmpfs and memfd files,
+    /// shared anonymous memory, SysV shared memory; HugeTLB files not included.
+    public var shmemBytes: UInt64 = 0
 
     public init() {}
 }

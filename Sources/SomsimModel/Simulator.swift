@@ -24,6 +24,8 @@ public struct Simulator {
     }
     /// SysV shared memory segments by key, until `shmrm` (SysVShm.swift).
     var shmSegments: [String: ShmSegment] = [:]
+    /// Descriptors, names and sizes of the workload's files (Files.swift).
+    var files = FileTable()
     /// Private anonymous 4 KiB pages that exist, counted once however many processes map them.
     var anonPages: UInt64 = 0
     /// Page-cache pages of shmem and tmpfs files that exist (HugeTLB files hold pool pages).
@@ -186,7 +188,17 @@ public struct Simulator {
                 record(statement, line: line, errno: .EINVAL, detail: "the length is not a positive multiple of the page size: the statement is ignored")
                 return
             }
-            if let errno = mmap(p, name: mapping, length: length, options: options, line: line) {
+            // A file is opened before it is mapped, and stays open (Files.swift).
+            var fileObject: GroupID? = nil
+            if let file = options.file {
+                let (object, errno) = openForMmap(p, file: file, options: options, pageCount: length / options.pageBytes)
+                if let errno {
+                    record(statement, line: line, errno: errno)
+                    return
+                }
+                fileObject = object
+            }
+            if let errno = mmap(p, name: mapping, length: length, options: options, fileObject: fileObject, line: line) {
                 record(statement, line: line, errno: errno)
             }
         case .munmap(_, let mapping):
@@ -231,6 +243,14 @@ public struct Simulator {
             if let errno = mlock(p, mapping, range, lock: lock) {
                 record(statement, line: line, errno: errno)
             }
+        case .ftruncate(_, let file, let size):
+            if let errno = ftruncate(p, file: file, sizeBytes: size) { record(statement, line: line, errno: errno) }
+        case .fallocate(_, let file, let offset, let length, let punch):
+            if let errno = fallocate(p, file: file, offsetBytes: offset, lengthBytes: length, punch: punch) { record(statement, line: line, errno: errno) }
+        case .close(_, let file):
+            if let errno = close(p, file: file) { record(statement, line: line, errno: errno) }
+        case .unlink(_, let file):
+            if let errno = unlink(p, file: file) { record(statement, line: line, errno: errno) }
         }
     }
 

@@ -5,7 +5,8 @@ import SomsimWorkload
 
 extension Simulator {
     /// mmap(2). Returns the errno the kernel would give, or nil.
-    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, line: Int) -> Errno? {
+    /// `fileObject` is the file `file=` opened (`openForMmap`).
+    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, fileObject: GroupID? = nil, line: Int) -> Errno? {
         let pageBytes = options.pageBytes
         let pageCount = length / pageBytes
         // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
@@ -19,10 +20,10 @@ extension Simulator {
         var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil
         if let huge = options.huge {
-            guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options) else { return .ENOMEM }
+            guard let reserved = reserveHugePages(huge, pageCount: pageCount, options: options, fileObject: fileObject) else { return .ENOMEM }
             (object, reservation) = reserved
         } else if options.shared || options.file != nil {
-            object = pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
+            object = fileObject ?? pageCacheObject(named: options.file, huge: nil, pageCount: pageCount)
         }
         if let object { groups[object].mappers += 1 }
 
@@ -86,8 +87,9 @@ extension Simulator {
                 // Zapping a dirty entry of a file or shmem page moves the dirty bit to the page
                 // (mm/memory.c: zap_present_folio_ptes, folio_mark_dirty): whoever still maps
                 // it, or maps it later, sees it dirty (measured: docs/kernel-facts 13).
-                if dirty { groups[object].pages.modify(pages) { _, page in page.dirty = true } }
-                addMapcount(group: object, pages, delta: -1)
+                let filePages = mapping.inFile(pages)
+                if dirty { groups[object].pages.modify(filePages) { _, page in page.dirty = true } }
+                addMapcount(group: object, filePages, delta: -1)
             }
         }
     }

@@ -22,6 +22,16 @@ final class Agent {
     /// The workload's mappings as this process has them (a forked child inherits the table).
     var mappings: [String: RealMapping] = [:]
 
+    /// Descriptors of the workload's files the process holds, by file ID (`mmap … file=` opens
+    /// one, `close` closes it; a forked child inherits the table, as it inherits the descriptors).
+    var files: [String: HeldFile] = [:]
+
+    struct HeldFile {
+        var fd: Int32
+        /// The page size of the file (a hugetlbfs file's, or nil for tmpfs).
+        var huge: HugePageSize?
+    }
+
     struct RealMapping {
         var address: UInt64
         var lengthBytes: UInt64
@@ -202,6 +212,7 @@ final class Agent {
         }
         let agent = try Agent(name: child, pid: r.reply.pid, socket: r.fd, baselineTableBytes: baselineTableBytes)
         agent.mappings = mappings
+        agent.files = files
         return agent
     }
 

@@ -19,6 +19,14 @@ public struct SystemCallError: Error, Equatable, Sendable, CustomStringConvertib
 
 /// Small helpers for the kernel's text files under /proc and /sys.
 enum KernelFiles {
+    /// Where the symbolic link `path` points (`readlink`), e.g. a /proc/PID/map_files entry.
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        guard n >= 0 else { throw ProbeError.cannotRead(path, SystemCallError(errno)) }
+        return String(decoding: buffer[0..<n], as: UTF8.self)
+    }
+
     /// The whole file as text. The corresponding C functions are `open` and `read`.
     static func read(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -196,6 +196,9 @@ struct Run {
     /// segments are in the restore plan.
     var shmIDs: [String: Int64] = [:]
     var shmCreators: Set<pid_t> = []
+    /// Every 4 KiB-page (shmem) segment this run made, removed or not: their pages count in
+    /// `shmem_bytes` until the kernel destroys them, attached or not.
+    var shmemSegmentIDs: Set<Int64> = []
 
     init(workload: Workload, facts: MachineSettings.Facts, before: MachineSettings, options: ProbeOptions, notes: [String]) throws {
         self.workload = workload
@@ -344,12 +347,26 @@ struct Run {
             command.huge_bytes = options.huge?.bytes ?? 0
             command.flags = (options.shared ? UInt32(SOMSIM_FLAG_SHARED.rawValue) : 0) | (options.populate ? UInt32(SOMSIM_FLAG_POPULATE.rawValue) : 0)
                 | (options.noreserve ? UInt32(SOMSIM_FLAG_NORESERVE.rawValue) : 0)
+            var keeps = false
             if let file = options.file {
-                let directory = options.huge.map { hugetlbfsFilesDirectory[$0.bytes] } ?? filesDirectory
-                guard let directory else { throw ProbeError.workload("no directory for file=\(file)") }
-                try command.setPath("\(directory)/\(file)")
+                // The descriptor the process holds for the file, else the file opened by name and
+                // kept open (Files.swift: openForMmap).
+                command.args.0 = options.fileOffsetBytes
+                if let held = agent.files[file], held.huge == options.huge {
+                    command.flags |= UInt32(SOMSIM_FLAG_USE_FD.rawValue)
+                    command.args.1 = UInt64(bitPattern: Int64(held.fd))
+                } else {
+                    let directory = options.huge.map { hugetlbfsFilesDirectory[$0.bytes] } ?? filesDirectory
+                    guard let directory else { throw ProbeError.workload("no directory for file=\(file)") }
+                    try command.setPath("\(directory)/\(file)")
+                    keeps = agent.files[file] == nil
+                    if keeps { command.flags |= UInt32(SOMSIM_FLAG_KEEP_FD.rawValue) }
+                }
             }
             let reply = try agent.call(&command).reply
+            if keeps, let file = options.file, reply.result >= 0 {
+                agent.files[file] = Agent.HeldFile(fd: Int32(reply.result), huge: options.huge)
+            }
             if reply.status == SOMSIM_STATUS_OK.rawValue {
                 if placement == nil {
                     // The kernel took a mapping the model refused: undo it, and the check fails.
@@ -410,7 +427,10 @@ struct Run {
             var flags: UInt64 = 0o1000 | 0o600
             if let huge { flags |= 0o4000 | (UInt64(huge.bytes.trailingZeroBitCount) << 26) }
             let reply = try agent.syscall(SOMSIM_SYS_SHMGET, 0, length, flags).reply
-            if reply.status == 0 { shmIDs[key] = reply.result }
+            if reply.status == 0 {
+                shmIDs[key] = reply.result
+                if huge == nil { shmemSegmentIDs.insert(reply.result) }
+            }
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .shmat(_, let key, let name):
             // At the model's address, as mmap is; an id of -1 (no segment) is EINVAL.
@@ -450,6 +470,35 @@ struct Run {
             try rangeCall(agent, process: process, line: line, verb: "munlock", name: name, range: range, model: modelErrno, classifies: false) {
                 try agent.syscall(SOMSIM_SYS_MUNLOCK, $0, $1)
             }
+        case .ftruncate(_, let file, let size):
+            try fileCall(agent, process: process, line: line, file: file, model: modelErrno) { fd in
+                try agent.syscall(SOMSIM_SYS_FTRUNCATE, fd, size)
+            }
+        case .fallocate(_, let file, let offset, let length, let punch):
+            // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (include/uapi/linux/falloc.h).
+            let mode: UInt64 = punch ? 0x02 | 0x01 : 0
+            try fileCall(agent, process: process, line: line, file: file, model: modelErrno) { fd in
+                try agent.syscall(SOMSIM_SYS_FALLOCATE, fd, mode, offset, length)
+            }
+        case .close(_, let file):
+            try fileCall(agent, process: process, line: line, file: file, model: modelErrno) { fd in
+                try agent.syscall(SOMSIM_SYS_CLOSE, fd)
+            }
+            agent.files[file] = nil
+        case .unlink(_, let file):
+            // The name in each directory of this run's files (tmpfs and each hugetlbfs size);
+            // the probe removes it itself: a name is the machine's, not the process's.
+            var found = false
+            var failure: SystemCallError?
+            for directory in [filesDirectory] + hugetlbfsFilesDirectory.keys.sorted().map({ hugetlbfsFilesDirectory[$0] }) {
+                guard let directory else { continue }
+                if Glibc.unlink("\(directory)/\(file)") == 0 {
+                    found = true
+                } else if errno != ENOENT {
+                    failure = SystemCallError(errno)
+                }
+            }
+            compareErrno(process: process, line: line, model: modelErrno, real: found ? nil : failure ?? SystemCallError(ENOENT))
         }
     }
 
@@ -507,6 +556,19 @@ struct Run {
     /// The size of segment `key` as the workload made it (the last `shmget` of that key so far).
     private func simulatorSegment(_ key: String) -> (pageBytes: UInt64, pages: UInt64, huge: HugePageSize?)? {
         simulator.shmSegmentSize(key)
+    }
+
+    /// A call on the descriptor the process holds for `file` (EBADF when it holds none, as the
+    /// model says then too), compared with the model's errno.
+    private mutating func fileCall(
+        _ agent: Agent, process: String, line: Int, file: String, model: Errno?, _ call: (UInt64) throws -> Agent.Received
+    ) throws {
+        guard let held = agent.files[file] else {
+            compareErrno(process: process, line: line, model: model, real: SystemCallError(EBADF))
+            return
+        }
+        let reply = try call(UInt64(bitPattern: Int64(held.fd))).reply
+        compareErrno(process: process, line: line, model: model, real: reply.status == 0 ? nil : SystemCallError(reply.error))
     }
 
     private mutating func add(_ agent: Agent) {
@@ -692,6 +754,7 @@ struct Run {
         }
         system.anonBytes = UInt64(anonFrames.count) * PageGeometry.pageBytes
         system.pageTableBytes = tables + live * (workload.machine.pti ? 2 : 1) * PageGeometry.pageBytes
+        system.shmemBytes = shmemBytes(framesOf)
 
         let vmstat = try KernelFiles.vmstat()
         let meminfo = try KernelFiles.keyValues("/proc/meminfo")
@@ -707,8 +770,65 @@ struct Run {
             MeasuredMeasure.Counter(name: "vmstat_memmap_pages", value: memmapNow),
             MeasuredMeasure.Counter(name: "meminfo_anon_pages_bytes", value: (meminfo["AnonPages"] ?? 0) * 1024),
             MeasuredMeasure.Counter(name: "meminfo_page_tables_bytes", value: (meminfo["PageTables"] ?? 0) * 1024),
+            MeasuredMeasure.Counter(name: "meminfo_shmem_bytes", value: (meminfo["Shmem"] ?? 0) * 1024),
         ]
         return MeasuredMeasure(label: label, processes: processes, system: system, counters: counters)
+    }
+
+    /// The workload's shmem pages: every distinct tmpfs inode (shared anonymous memory, tmpfs and
+    /// memfd files) that a live agent maps in the window (a VMA that is not HugeTLB) or holds
+    /// open (a file without `huge=`), or that is one of the run's files in /dev/shm, counted by
+    /// its st_blocks (shmem keeps i_blocks at its allocated
+    /// pages × 8; mm/shmem.c: shmem_recalc_inode). Shmem in /proc/meminfo is the machine's and
+    /// folds its per-CPU counts in lazily (docs/kernel-facts 15c), so it is only reported.
+    private func shmemBytes(_ framesOf: [Int: AgentFrames]) -> UInt64 {
+        var seen = Set<[UInt64]>()
+        var total: UInt64 = 0
+        func add(_ path: String) {
+            var st = stat()
+            // SysV segments are counted below, attached or not ("/SYSV%08x (deleted)").
+            if path.hasPrefix("/proc/"), (try? KernelFiles.readLink(path))?.hasPrefix("/SYSV") == true { return }
+            guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
+            if seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted { total += UInt64(st.st_blocks) * 512 }
+        }
+        func entries(_ directory: String) -> [String] {
+            guard let dir = opendir(directory) else { return [] }
+            defer { closedir(dir) }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            return names
+        }
+        for (i, agent) in agents.enumerated() where agent.alive {
+            for vma in framesOf[i]?.vmas ?? [] where !vma.isHugetlb {
+                add("/proc/\(agent.pid)/map_files/\(String(vma.start, radix: 16))-\(String(vma.end, radix: 16))")
+            }
+            for held in agent.files.values where held.huge == nil { add("/proc/\(agent.pid)/fd/\(held.fd)") }
+        }
+        if let filesDirectory {
+            for name in entries(filesDirectory) { add("\(filesDirectory)/\(name)") }
+        }
+        // The run's shmem segments, by their `rss` in /proc/sysvipc/shm (bytes: the shmem
+        // inode's nrpages << PAGE_SHIFT; ipc/shm.c: shm_add_rss_swap, sysvipc_shm_proc_show),
+        // listed until the segment is destroyed — after IPC_RMID too while it is attached.
+        if !shmemSegmentIDs.isEmpty, let table = try? KernelFiles.read("/proc/sysvipc/shm") {
+            var columns: [Substring] = []
+            for row in table.split(separator: "\n") {
+                let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+                if columns.isEmpty {
+                    columns = fields
+                    continue
+                }
+                guard let idColumn = columns.firstIndex(of: "shmid"), let rssColumn = columns.firstIndex(of: "rss"),
+                    fields.count > max(idColumn, rssColumn), let id = Int64(fields[idColumn]), shmemSegmentIDs.contains(id),
+                    let rss = UInt64(fields[rssColumn])
+                else { continue }
+                total += rss
+            }
+        }
+        return total
     }
 
     /// The window's VMAs (smaps) and the frames they map (pagemap). A 4 KiB frame is anonymous

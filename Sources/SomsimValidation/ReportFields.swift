@@ -165,6 +165,10 @@ public enum ReportFields {
             name: "page_table_bytes", unit: .bytes, markdown: .clause("page tables", part: 0, rank: 1), tolerance: 0,
             measuredAs: "Σ per-process workload tables + one PGD per live process (4 KiB without PTI, 8 KiB with; kernel-facts 7h); PageTables in /proc/meminfo is machine-wide and is only reported",
             read: { $0.pageTableBytes }),
+        Metric(
+            name: "shmem_bytes", unit: .bytes, markdown: .clause("shmem", part: 0, rank: 3), tolerance: 0,
+            measuredAs: "Σ st_blocks × 512 of every distinct tmpfs inode the live agents map in the window (/proc/PID/map_files) or hold open (/proc/PID/fd), and of the run's files in /dev/shm; plus the rss in /proc/sysvipc/shm of the run's 4 KiB SysV segments, attached or not; Shmem in /proc/meminfo is machine-wide, its per-CPU counts folded in lazily, and is only reported",
+            read: { $0.shmemBytes }),
     ]
 
     public static func fields(of p: ProcessMetrics) -> [Field] { process.map { $0.field(of: p) } }

@@ -23,6 +23,8 @@ struct Checker {
         var createdLine: Int
         var exitLine: Int?
         var mappings: [String: Mapping] = [:]
+        /// File IDs the process holds a descriptor for (`mmap … file=ID` until `close ID`).
+        var descriptors: Set<String> = []
     }
 
     let fileName: String
@@ -65,6 +67,8 @@ struct Checker {
             let mappings = processes[parent]?.mappings ?? [:]
             try create(child, line: line, column: a.second)
             processes[child]?.mappings = mappings
+            let descriptors = processes[parent]?.descriptors ?? []
+            processes[child]?.descriptors = descriptors
         case .exits(let p):
             try live(p, line: line, column: a.first)
             processes[p]?.exitLine = line
@@ -80,6 +84,7 @@ struct Checker {
                 throw error(line, a.size, "mmap length \(Sizes.format(length)) is not a multiple of the page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
             }
             processes[p]?.mappings[m] = Mapping(lengthBytes: length, pageBytes: page)
+            if case .mmap(_, _, _, let options) = s, let file = options.file { processes[p]?.descriptors.insert(file) }
         case .removesMapping(let p, let m):
             _ = try mapping(m, of: p, line: line, at: a)
             processes[p]?.mappings[m] = nil
@@ -123,6 +128,16 @@ struct Checker {
             if segments.removeValue(forKey: key) == nil {
                 throw error(line, a.second, "there is no segment with key \(key.quoted) to remove; create it first with 'PROC shmget \(UserText.clipped(key)) SIZE'")
             }
+        case .usesDescriptor(let p, let file, let closes):
+            try live(p, line: line, column: a.first)
+            guard processes[p]?.descriptors.contains(file) == true else {
+                throw error(
+                    line, a.second,
+                    "process \(p.quoted) holds no descriptor for file \(file.quoted); a process opens a file with '\(UserText.clipped(p)) mmap MAP SIZE file=\(UserText.clipped(file))' (or inherits its parent's at fork) and holds it until 'close'")
+            }
+            if closes { processes[p]?.descriptors.remove(file) }
+        case .usesFileName(let p, _):
+            try live(p, line: line, column: a.first)
         }
     }
 

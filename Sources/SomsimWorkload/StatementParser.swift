@@ -27,8 +27,8 @@ enum ParsedLine {
 struct StatementParser {
     let fileName: String
 
-    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm"
-    static let mmapOptions = "shared, huge=2M|1G, file=ID, populate, som, noreserve"
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"
     static let machineKeys =
         "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
     /// First words that start a statement and therefore cannot name a process.
@@ -103,6 +103,9 @@ struct StatementParser {
         if verb.isEqual("shmget") || verb.isEqual("shmat") || verb.isEqual("shmdt") || verb.isEqual("shmrm") {
             return try shm(t, process: process, line: line, anchors: anchors)
         }
+        if verb.isEqual("ftruncate") || verb.isEqual("fallocate") || verb.isEqual("close") || verb.isEqual("unlink") {
+            return try fileStatement(t, process: process, line: line, anchors: anchors)
+        }
         throw error(
             line, verb.column,
             "unknown verb \(verb.quoted) after process \(process.quoted); expected one of: \(Self.verbs) (statements that start with a keyword: spawn, measure, machine, repeat)"
@@ -150,9 +153,16 @@ struct StatementParser {
                         "\(value.quoted) is not a valid file ID in \(option.quoted); \(Self.nameRule)")
                 }
                 options.file = value.string
+            } else if let (key, value) = option.keyValue(), key.isEqual("fileoffset") {
+                try once(.fileoffset, &seen, option, line: line)
+                options.fileOffsetBytes = try size(value, option, line: line, what: "fileoffset")
+                anchors.offset = option.column
             } else {
                 throw error(line, option.column, "unknown mmap option \(option.quoted); expected one of: \(Self.mmapOptions)")
             }
+        }
+        if anchors.offset != 0 && options.file == nil {
+            throw error(line, anchors.offset, "fileoffset= is an offset into a file; add file=ID, or remove fileoffset= (anonymous memory has no offset)")
         }
         if options.som && (options.shared || options.huge != nil || options.file != nil) {
             let column = t[4...].first { $0.isEqual("som") }?.column ?? t[2].column
@@ -163,6 +173,61 @@ struct StatementParser {
             throw error(line, column, "noreserve is MAP_NORESERVE, a flag of today's mmap; som memory comes from the single-owner pool, which has no reservations: remove one of them")
         }
         return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
+    }
+
+    /// `PROC ftruncate ID SIZE`, `PROC fallocate ID offset=SIZE length=SIZE [punch]`,
+    /// `PROC close ID`, `PROC unlink ID`. Sizes are any number of bytes, as the calls take them:
+    /// the kernel rounds or refuses them at run time.
+    private func fileStatement(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        var anchors = anchors
+        let verb = t[1]
+        func fileID() throws(WorkloadError) -> String {
+            anchors.second = t[2].column
+            return try name(t[2], line: line, what: "file ID")
+        }
+        if verb.isEqual("close") || verb.isEqual("unlink") {
+            let close = verb.isEqual("close")
+            try expectCount(t, 3, line: line, usage: close ? "PROC close ID" : "PROC unlink ID")
+            let file = try fileID()
+            return .statement(close ? .close(process: process, file: file) : .unlink(process: process, file: file), anchors)
+        }
+        if verb.isEqual("ftruncate") {
+            try expectCount(t, 4, line: line, usage: "PROC ftruncate ID SIZE")
+            let file = try fileID()
+            anchors.size = t[3].column
+            return .statement(.ftruncate(process: process, file: file, sizeBytes: try size(t[3].text, t[3], line: line, what: "ftruncate size")), anchors)
+        }
+        let usage = "PROC fallocate ID offset=SIZE length=SIZE [punch]"
+        try expectAtLeast(t, 3, line: line, usage: usage)
+        let file = try fileID()
+        var offset: UInt64?
+        var length: UInt64?
+        var punch = false
+        var seen: UInt32 = 0
+        for option in t[3...] {
+            if option.isEqual("punch") {
+                try once(.punch, &seen, option, line: line)
+                punch = true
+            } else if let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") {
+                try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
+                let bytes = try size(value, option, line: line, what: key.string)
+                if key.isEqual("offset") {
+                    offset = bytes
+                    anchors.offset = option.column
+                } else {
+                    length = bytes
+                    anchors.length = option.column
+                }
+            } else {
+                throw error(line, option.column, "unknown fallocate option \(option.quoted); expected offset=SIZE, length=SIZE or punch")
+            }
+        }
+        guard let offset, let length else {
+            throw error(
+                line, t[t.count - 1].endColumn,
+                "fallocate needs \(offset == nil ? "offset=SIZE" : "length=SIZE") (both are always given, as the call takes them); the form is '\(usage)'")
+        }
+        return .statement(.fallocate(process: process, file: file, offsetBytes: offset, lengthBytes: length, punch: punch), anchors)
     }
 
     private func madvise(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
@@ -494,6 +559,7 @@ struct StatementParser {
         case ram, hugetlb2m, hugetlb1g, hvo, pti, hvoKept, thp
         case som, mthp, somSource, somPool
         case noreserve, overcommit2m, overcommit1g
+        case fileoffset, punch
 
         var spelling: String {
             switch self {

@@ -138,6 +138,15 @@ public enum Statement: Equatable, Sendable {
     case shmdt(process: String, mapping: String)
     /// `PROC shmrm KEY` — IPC_RMID: the segment is destroyed at its last detach.
     case shmrm(process: String, key: String)
+    /// `PROC ftruncate ID SIZE` — ftruncate(2) of the process's descriptor for file ID.
+    case ftruncate(process: String, file: String, sizeBytes: UInt64)
+    /// `PROC fallocate ID offset=SIZE length=SIZE [punch]` — fallocate(2) of the process's
+    /// descriptor for file ID: mode 0, or FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE with `punch`.
+    case fallocate(process: String, file: String, offsetBytes: UInt64, lengthBytes: UInt64, punch: Bool)
+    /// `PROC close ID` — close(2) of the process's descriptor for file ID.
+    case close(process: String, file: String)
+    /// `PROC unlink ID` — unlink(2) of the file named ID.
+    case unlink(process: String, file: String)
 
     /// The process a statement acts on, if any.
     public var process: String? {
@@ -146,6 +155,8 @@ public enum Statement: Equatable, Sendable {
             .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
             return p
         case .mprotect(let p, _, _, _), .mlock(let p, _, _), .munlock(let p, _, _):
+            return p
+        case .ftruncate(let p, _, _), .fallocate(let p, _, _, _, _), .close(let p, _), .unlink(let p, _):
             return p
         case .measure:
             return nil
@@ -186,6 +197,12 @@ public enum Statement: Equatable, Sendable {
         case detachesSegment(process: String, mapping: String)
         /// Live `process` removes live segment `key` (`shmrm`): the key can be used again.
         case removesSegment(process: String, key: String)
+        /// Acts on the descriptor live `process` holds for `file` (`ftruncate`, `fallocate`); with
+        /// `closes`, the descriptor is gone afterwards (`close`). A process holds a descriptor for
+        /// ID from its first `mmap … file=ID` (or its parent's, at fork) until `close ID`.
+        case usesDescriptor(process: String, file: String, closes: Bool)
+        /// Acts on a file by its name, in live `process` (`unlink`).
+        case usesFileName(process: String, file: String)
     }
 
     /// The statement as a canonical line of workload text, without a newline (the printer's
@@ -207,6 +224,7 @@ public enum Statement: Equatable, Sendable {
             if o.shared { line += " shared" }
             if let huge = o.huge { line += " huge=\(huge.token)" }
             if let file = o.file { line += " file=\(file)" }
+            if o.fileOffsetBytes != 0 { line += " fileoffset=\(size(o.fileOffsetBytes))" }
             if o.populate { line += " populate" }
             if o.som { line += " som" }
             if o.noreserve { line += " noreserve" }
@@ -241,6 +259,14 @@ public enum Statement: Equatable, Sendable {
             return "\(p) shmdt \(m)"
         case .shmrm(let p, let key):
             return "\(p) shmrm \(key)"
+        case .ftruncate(let p, let file, let bytes):
+            return "\(p) ftruncate \(file) \(size(bytes))"
+        case .fallocate(let p, let file, let offset, let length, let punch):
+            return "\(p) fallocate \(file) offset=\(size(offset)) length=\(size(length))" + (punch ? " punch" : "")
+        case .close(let p, let file):
+            return "\(p) close \(file)"
+        case .unlink(let p, let file):
+            return "\(p) unlink \(file)"
         }
     }
 
@@ -264,6 +290,12 @@ public enum Statement: Equatable, Sendable {
         case .shmat(let p, let key, let m): return .attachesSegment(process: p, key: key, mapping: m)
         case .shmdt(let p, let m): return .detachesSegment(process: p, mapping: m)
         case .shmrm(let p, let key): return .removesSegment(process: p, key: key)
+        case .ftruncate(let p, let file, _), .fallocate(let p, let file, _, _, _):
+            return .usesDescriptor(process: p, file: file, closes: false)
+        case .close(let p, let file):
+            return .usesDescriptor(process: p, file: file, closes: true)
+        case .unlink(let p, let file):
+            return .usesFileName(process: p, file: file)
         }
     }
 }
@@ -295,6 +327,9 @@ public struct MmapOptions: Equatable, Sendable {
     /// `noreserve`: MAP_NORESERVE — no HugeTLB reservation and no overcommit accounting at mmap;
     /// a HugeTLB fault then takes a free page no reservation holds, or raises SIGBUS.
     public var noreserve: Bool = false
+    /// `fileoffset=SIZE` (with `file=`): the offset in the file of the mapping's first byte.
+    /// Not a multiple of the page size: EINVAL at run time, as mmap(2) gives.
+    public var fileOffsetBytes: UInt64 = 0
 
     public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false, noreserve: Bool = false) {
         self.shared = shared
@@ -307,6 +342,8 @@ public struct MmapOptions: Equatable, Sendable {
 
     /// The page size the mapping is made of, in bytes.
     public var pageBytes: UInt64 { huge?.bytes ?? PageGeometry.pageBytes }
+    /// The file page of the mapping's first page (`fileOffsetBytes` in pages, rounded down).
+    public var fileOffsetPages: UInt64 { fileOffsetBytes / pageBytes }
 }
 
 /// madvise(2) advice values the format knows.

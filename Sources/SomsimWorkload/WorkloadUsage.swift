@@ -13,7 +13,7 @@ public struct WorkloadUsage: Equatable, Sendable {
     public var smallFiles = false
     /// Whether some mapping is single-owner memory (`som`).
     public var singleOwner = false
-    /// Every `file=` ID, in the order of first use.
+    /// Every `file=` ID (and every ID `unlink` names), in the order of first use.
     public var fileIDs: [String] = []
     /// Whether some statement makes a SysV segment (`shmget`).
     public var sysVShm = false
@@ -41,6 +41,9 @@ public struct WorkloadUsage: Equatable, Sendable {
                 if let huge { hugePageSizes.insert(huge) }
             case .sysctl(let huge, let pages):
                 sysctlPoolPages[huge] = max(sysctlPoolPages[huge] ?? 0, pages)
+            case .unlink(_, let file):
+                // A name validate removes from its directories (a file never mapped included).
+                if seen.insert(file).inserted { fileIDs.append(file) }
             default:
                 break
             }

@@ -74,6 +74,53 @@ extension RealKernelTests {
         #expect(line?.split(separator: " ")[1] == "r--p", "\(line ?? "no line for the mapping")")
     }
 
+    /// A file the agent opens for an mmap stays open (SOMSIM_FLAG_KEEP_FD, its number in the
+    /// reply), sized to the mapping's end in the file; a forked child holds it too, and the
+    /// generic system-call op acts on it (ftruncate, close); SOMSIM_FLAG_USE_FD maps it again.
+    @Test func theAgentKeepsAFilesDescriptorAcrossFork() throws {
+        var template = Array("/dev/shm/somsim-agent-test-XXXXXX".utf8CString)
+        let directory = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        let path = directory + "/f"
+        defer {
+            try? RestorePlan.runNow()  // kills the agents
+            unlink(path)
+            rmdir(directory)
+        }
+        let parent = try Agent.spawn(name: "opener")
+        let address = WorkloadWindow.lowAddress
+        func fileSize() -> Int {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_size) : -1
+        }
+        var map = somsim_command()
+        map.op = UInt32(SOMSIM_OP_MMAP.rawValue)
+        map.address = address
+        map.length = 8192
+        map.flags = UInt32(SOMSIM_FLAG_SHARED.rawValue | SOMSIM_FLAG_KEEP_FD.rawValue)
+        map.args.0 = 4096  // the file offset
+        try map.setPath(path)
+        let opened = try parent.call(&map).reply
+        #expect(opened.status == SOMSIM_STATUS_OK.rawValue)
+        #expect(opened.result > 3)  // not the channel
+        #expect(fileSize() == 4096 + 8192)
+        let fd = UInt64(opened.result)
+        let child = try parent.fork(child: "holder")
+        let truncated = try child.syscall(SOMSIM_SYS_FTRUNCATE, fd, 4096).reply
+        #expect(truncated.status == SOMSIM_STATUS_OK.rawValue && truncated.op_faults == 0)
+        #expect(fileSize() == 4096)
+        var again = somsim_command()
+        again.op = UInt32(SOMSIM_OP_MMAP.rawValue)
+        again.address = address + (1 << 21)
+        again.length = 4096
+        again.flags = UInt32(SOMSIM_FLAG_SHARED.rawValue | SOMSIM_FLAG_USE_FD.rawValue)
+        again.args.1 = fd
+        #expect(try parent.call(&again).reply.status == SOMSIM_STATUS_OK.rawValue)
+        #expect(try parent.syscall(SOMSIM_SYS_CLOSE, fd).reply.status == SOMSIM_STATUS_OK.rawValue)
+        let closedTwice = try parent.syscall(SOMSIM_SYS_CLOSE, fd).reply
+        #expect(closedTwice.status == SOMSIM_STATUS_ERRNO.rawValue && closedTwice.error == EBADF)
+        #expect(try child.syscall(SOMSIM_SYS_CLOSE, fd).reply.status == SOMSIM_STATUS_OK.rawValue)  // its own copy
+    }
+
     /// The documented install: the `somsim` program alone, anywhere. It validates a workload
     /// with no somsim-agent file next to it (the agent is the program itself).
     @Test func theSomsimProgramAloneValidates() throws {

@@ -56,6 +56,7 @@ import Testing
         case .EINVAL: expected = EINVAL
         case .ENOSPC: expected = ENOSPC
         case .EOVERFLOW: expected = EOVERFLOW
+        case .EFBIG: expected = EFBIG
         }
         #expect(errno.code == expected, "\(errno)")
         #expect(SystemCallError(expected).name == errno.rawValue)
@@ -81,6 +82,17 @@ import Testing
         #expect(SOMSIM_SYS_MPROTECT.rawValue == 10)
         #expect(SOMSIM_SYS_MLOCK.rawValue == 149)
         #expect(SOMSIM_SYS_MUNLOCK.rawValue == 150)
+        // ftruncate 77, fallocate 285, close 3.
+        #expect(SOMSIM_SYS_FTRUNCATE.rawValue == 77)
+        #expect(SOMSIM_SYS_FALLOCATE.rawValue == 285)
+        #expect(SOMSIM_SYS_CLOSE.rawValue == 3)
+    }
+
+    /// The mmap command's flags are distinct bits: the agent tests each alone.
+    @Test func theMmapFlagsAreDistinctBits() {
+        let flags = [SOMSIM_FLAG_WRITE, SOMSIM_FLAG_SHARED, SOMSIM_FLAG_POPULATE, SOMSIM_FLAG_NORESERVE, SOMSIM_FLAG_KEEP_FD, SOMSIM_FLAG_USE_FD].map(\.rawValue)
+        #expect(flags.allSatisfy { $0 != 0 && $0 & ($0 - 1) == 0 })
+        #expect(flags.reduce(0, |) == flags.reduce(0, +))
     }
 
     /// Planning refuses more spawns than the restore plan has process groups for.

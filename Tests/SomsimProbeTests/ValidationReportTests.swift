@@ -22,7 +22,7 @@ import Testing
             #expect(entry.map { !$0.reason.isEmpty } ?? false)
         }
         // BRIEF.md: the deterministic counters match exactly.
-        for metric in ["memmap_pages", "hugetlb_2m_free", "hugetlb_2m_reserved", "private_hugetlb_bytes", "private_dirty_bytes", "shared_dirty_bytes", "page_table_bytes", "minor_faults", "cow_copies", "cow_reuses"] {
+        for metric in ["memmap_pages", "hugetlb_2m_free", "hugetlb_2m_reserved", "private_hugetlb_bytes", "private_dirty_bytes", "shared_dirty_bytes", "page_table_bytes", "minor_faults", "cow_copies", "cow_reuses", "shmem_bytes"] {
             #expect(Tolerances.tolerance(for: metric) == 0)
         }
     }
@@ -33,7 +33,7 @@ import Testing
         var measured = predicted.measures.map { MeasuredMeasure(label: $0.label, processes: $0.processes, system: $0.system) }
         var report = ValidationReport(predicted: predicted, measured: measured)
         #expect(report.passed)
-        #expect(report.checks[0].count == 2 + 14 + 11)
+        #expect(report.checks[0].count == 2 + 14 + 12)
         measured[1].processes[0].minorFaults += 1
         report = ValidationReport(predicted: predicted, measured: measured)
         #expect(!report.passed)

@@ -19,7 +19,7 @@ import Testing
     static var systemKeys: [WritableKeyPath<SystemMetrics, UInt64>] {
         [
             \.memmapPages, \.hugetlb2MTotal, \.hugetlb1GTotal, \.hugetlb2MFree, \.hugetlb2MReserved, \.hugetlb1GFree, \.hugetlb1GReserved,
-            \.hugetlb2MSurplus, \.hugetlb1GSurplus, \.anonBytes, \.pageTableBytes,
+            \.hugetlb2MSurplus, \.hugetlb1GSurplus, \.anonBytes, \.pageTableBytes, \.shmemBytes,
         ]
     }
 

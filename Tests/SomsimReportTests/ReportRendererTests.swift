@@ -31,7 +31,7 @@ import Testing
             Set(system.keys) == [
                 "memmap_pages", "hugetlb_2m_total", "hugetlb_1g_total", "hugetlb_2m_free", "hugetlb_2m_reserved", "hugetlb_1g_free",
                 "hugetlb_1g_reserved", "hugetlb_2m_surplus", "hugetlb_1g_surplus",
-                "anon_bytes", "page_table_bytes",
+                "anon_bytes", "page_table_bytes", "shmem_bytes",
             ])
         let schemes = try #require(measures[0]["schemes"] as? [[String: Any]])
         #expect(schemes.first?["scheme"] as? String == "struct-page")
@@ -52,9 +52,9 @@ import Testing
         #expect(lines.first == "label,process,metric,value")
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         #expect(rows.allSatisfy { $0.count == 4 })
-        // preloaded: 1 process; end: 9 processes. 15 rows each (alive + 14 metrics), 11 system
+        // preloaded: 1 process; end: 9 processes. 15 rows each (alive + 14 metrics), 12 system
         // rows and 2 per scheme.
-        #expect(rows.count == (1 + 9) * 15 + 2 * (11 + 2 * SchemeName.allCases.count))
+        #expect(rows.count == (1 + 9) * 15 + 2 * (12 + 2 * SchemeName.allCases.count))
         #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512"] })
         #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536"] })
     }

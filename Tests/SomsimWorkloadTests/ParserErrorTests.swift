@@ -62,7 +62,7 @@ struct ParserErrorTests {
         BadInput("bad mapping name", h("spawn a\na mmap 4K 4K"), 3, 8, "'4K' is not a valid mapping name"),
         BadInput("mmap without size", h("spawn a\na mmap m"), 3, 9, "missing SIZE"),
         BadInput("unknown mmap option", h("spawn a\na mmap m 4K hugee"), 3, 13,
-                 "unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som, noreserve"),
+                 "unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"),
         BadInput("unknown huge page size", h("spawn a\na mmap m 4M huge=4M"), 3, 13, "expected huge=2M or huge=1G"),
         BadInput("mmap option twice", h("spawn a\na mmap m 4K shared shared"), 3, 20, "'shared' is given twice"),
         BadInput("bad file ID", h("spawn a\na mmap m 4K file=/etc/x"), 3, 13, "not a valid file ID"),
@@ -139,6 +139,28 @@ struct ParserErrorTests {
 
     ]
 
+    /// Files: `fileoffset=`, `ftruncate`, `fallocate`, `close`, `unlink` (docs/workload-format.md).
+    static let files: [BadInput] = [
+        BadInput("fileoffset without file", h("spawn a\na mmap m 4K fileoffset=4K"), 3, 13, "fileoffset= is an offset into a file; add file=ID"),
+        BadInput("fileoffset not a size", h("spawn a\na mmap m 4K file=f fileoffset=x"), 3, 20, "fileoffset 'x' is not a size"),
+        BadInput("fileoffset twice", h("spawn a\na mmap m 4K file=f fileoffset=0 fileoffset=4K"), 3, 33, "'fileoffset' is given twice"),
+        BadInput("ftruncate without size", h("spawn a\na mmap m 4K file=f\na ftruncate f"), 4, 14, "missing SIZE; the form is 'PROC ftruncate ID SIZE'"),
+        BadInput("ftruncate with extra token", h("spawn a\na mmap m 4K file=f\na ftruncate f 0 now"), 4, 17, "unexpected 'now'"),
+        BadInput("ftruncate size not a size", h("spawn a\na mmap m 4K file=f\na ftruncate f 4k"), 4, 15, "ftruncate size '4k' is not a size"),
+        BadInput("bad file ID", h("spawn a\na close 9f"), 3, 9, "'9f' is not a valid file ID"),
+        BadInput("ftruncate without a descriptor", h("spawn a\na ftruncate f 0"), 3, 13, "process 'a' holds no descriptor for file 'f'; a process opens a file with 'a mmap MAP SIZE file=f'"),
+        BadInput("fallocate after close", h("spawn a\na mmap m 4K file=f\na close f\na fallocate f offset=0 length=4K"), 5, 13, "holds no descriptor for file 'f'"),
+        BadInput("close twice", h("spawn a\na mmap m 4K file=f\na close f\na close f"), 5, 9, "holds no descriptor"),
+        BadInput("descriptor of another process", h("spawn a\nspawn b\na mmap m 4K file=f\nb close f"), 5, 9, "process 'b' holds no descriptor for file 'f'"),
+        BadInput("child's descriptor is not the parent's", h("spawn a\na fork b\nb mmap m 4K file=f\na close f"), 5, 9, "process 'a' holds no descriptor"),
+        BadInput("fallocate without length", h("spawn a\na mmap m 4K file=f\na fallocate f offset=0"), 4, 23, "fallocate needs length=SIZE"),
+        BadInput("fallocate without offset", h("spawn a\na mmap m 4K file=f\na fallocate f length=4K punch"), 4, 30, "fallocate needs offset=SIZE"),
+        BadInput("fallocate unknown option", h("spawn a\na mmap m 4K file=f\na fallocate f offset=0 length=4K keep"), 4, 34, "unknown fallocate option 'keep'; expected offset=SIZE, length=SIZE or punch"),
+        BadInput("fallocate punch twice", h("spawn a\na mmap m 4K file=f\na fallocate f offset=0 length=4K punch punch"), 4, 40, "'punch' is given twice"),
+        BadInput("unlink without ID", h("spawn a\na unlink"), 3, 9, "missing ID; the form is 'PROC unlink ID'"),
+        BadInput("unlink by an exited process", h("spawn a\na exit\na unlink f"), 4, 1, "used after its exit"),
+    ]
+
     static let blocks: [BadInput] = [
         BadInput("close without repeat", h("}"), 2, 1, "'}' without an open repeat"),
         BadInput("close with extra token", h("repeat 1 as i {\n} x"), 3, 3, "unexpected 'x' after '}'"),
@@ -177,7 +199,7 @@ struct ParserErrorTests {
         BadInput("plain lines cross the limit", h("measure a\nmeasure b\nmeasure c"), 4, 1, "more than 2 statements", limits: ExpansionLimits(maxStatements: 2)),
     ]
 
-    @Test(arguments: header + syntax + machine + semantic + blocks + limits)
+    @Test(arguments: header + syntax + machine + semantic + blocks + limits + files)
     func refused(_ bad: BadInput) throws {
         let error = try #require(parseError(bad.text, limits: bad.limits), "\(bad.name) should be refused")
         #expect(error.location == SourceLocation(line: bad.line, column: bad.column), "\(error)")
@@ -187,7 +209,7 @@ struct ParserErrorTests {
 
     @Test func descriptionIsCompilerStyle() {
         let error = parseError(h("spawn a\na mmap m 4K hugee"))
-        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, populate, som, noreserve")
+        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve")
     }
 
     /// Refused before anything is expanded: expanding would take 10^18 steps, so a regression

@@ -74,6 +74,19 @@ struct PrinterTests {
         a touch small read random=3 seed=0
         """,
         """
+        somsim-workload 1
+        machine hugetlb-2m=4
+        spawn p
+        p mmap f 4M huge=2M shared file=db fileoffset=2M
+        p mmap t 64K file=log fileoffset=0
+        p fork c
+        c ftruncate db 2M
+        c fallocate log offset=100 length=4900
+        c fallocate db offset=0 length=2M punch
+        c close db
+        p unlink log
+        """,
+        """
         somsim-workload 1   # the comments and layout go away in the print
         spawn s
         s mmap heap 64M

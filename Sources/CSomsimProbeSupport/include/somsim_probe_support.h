@@ -19,7 +19,8 @@
 
 enum somsim_op {
     SOMSIM_OP_NOOP = 0,    /* measure nothing: the fault delta must be 0 */
-    SOMSIM_OP_MMAP = 1,    /* address, length, huge_bytes, flags, path */
+    SOMSIM_OP_MMAP = 1,    /* address, length, huge_bytes, flags, path; args[0] the file offset,
+                            * args[1] the descriptor with SOMSIM_FLAG_USE_FD */
     /* 2 and 3 were munmap and madvise: they are SOMSIM_OP_SYSCALL calls now. */
     SOMSIM_OP_TOUCH = 4,   /* segments, flags & WRITE */
     SOMSIM_OP_FORK = 5,    /* reply carries the child's pid and its socket (SCM_RIGHTS) */
@@ -42,6 +43,9 @@ enum somsim_syscall {
     SOMSIM_SYS_SHMAT = SYS_shmat,
     SOMSIM_SYS_SHMDT = SYS_shmdt,
     SOMSIM_SYS_SHMCTL = SYS_shmctl,
+    SOMSIM_SYS_FTRUNCATE = SYS_ftruncate,
+    SOMSIM_SYS_FALLOCATE = SYS_fallocate,
+    SOMSIM_SYS_CLOSE = SYS_close,
 };
 
 enum somsim_flags {
@@ -49,6 +53,10 @@ enum somsim_flags {
     SOMSIM_FLAG_SHARED = 2,
     SOMSIM_FLAG_POPULATE = 4,
     SOMSIM_FLAG_NORESERVE = 8,
+    /* SOMSIM_OP_MMAP of a file (`path`): keep the descriptor open; reply.result is it (or -1). */
+    SOMSIM_FLAG_KEEP_FD = 16,
+    /* SOMSIM_OP_MMAP of the descriptor args[1], which the agent holds (no `path`). */
+    SOMSIM_FLAG_USE_FD = 32,
 };
 
 enum somsim_status {
