@@ -88,6 +88,7 @@ extension Simulator {
         case .none:
             // HugeTLB first (hugetlb_fault), then a large folio, then a small page: anonymous
             // (do_anonymous_page) or from the page cache (do_fault).
+            if let stop = faultPastObjectEnd(&f, pages, state) { return stop }
             if f.mapping.huge != nil { return hugeTLBNoPage(&f, pages) }
             if !f.tally.noLargeFolios, let folio = largeFolio(f.process, f.mapping, at: pages.lowerBound, f.access) {
                 let run = folio.order == PageGeometry.pmdOrder ? pmdRun(f.process, f.mapping, from: folio.range, within: pages) : folio.range

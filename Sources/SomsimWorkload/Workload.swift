@@ -108,20 +108,24 @@ public enum Statement: Equatable, Sendable {
     case exit(process: String)
     /// `PROC mmap MAP SIZE [OPTIONS]` — a new mapping.
     case mmap(process: String, mapping: String, lengthBytes: UInt64, options: MmapOptions)
-    /// `PROC munmap MAP`.
-    case munmap(process: String, mapping: String)
+    /// `PROC munmap MAP [offset=] [length=]` — munmap(2) of the whole mapping (`range` is
+    /// `.whole`, which releases the name) or of a range of it (the name stays held).
+    case munmap(process: String, mapping: String, range: ByteRange)
     /// `PROC madvise MAP ADVICE [offset=] [length=]`.
     case madvise(process: String, mapping: String, advice: Advice, range: ByteRange)
     /// `PROC touch MAP read|write [offset=] [length=] [stride=] [random=COUNT seed=N]`.
     case touch(process: String, mapping: String, access: Access, range: ByteRange, pattern: TouchPattern)
     /// `measure LABEL` — a measurement point.
     case measure(label: String)
+    /// `PROC mremap MAP SIZE [maymove]` — mremap(2) of the whole mapping to SIZE bytes: shrink,
+    /// grow in place, or with `maymove` move where it cannot grow in place.
+    case mremap(process: String, mapping: String, lengthBytes: UInt64, mayMove: Bool)
 
     /// The process a statement acts on, if any.
     public var process: String? {
         switch self {
-        case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _),
-            .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
+        case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _, _),
+            .madvise(let p, _, _, _), .touch(let p, _, _, _, _), .mremap(let p, _, _, _):
             return p
         case .measure:
             return nil
@@ -171,8 +175,8 @@ public enum Statement: Equatable, Sendable {
             if o.populate { line += " populate" }
             if o.som { line += " som" }
             return line
-        case .munmap(let p, let m):
-            return "\(p) munmap \(m)"
+        case .munmap(let p, let m, let r):
+            return "\(p) munmap \(m)" + range(r)
         case .madvise(let p, let m, let advice, let r):
             return "\(p) madvise \(m) \(advice.rawValue)" + range(r)
         case .touch(let p, let m, let access, let r, let pattern):
@@ -185,6 +189,8 @@ public enum Statement: Equatable, Sendable {
             return line
         case .measure(let label):
             return "measure \(label)"
+        case .mremap(let p, let m, let length, let mayMove):
+            return "\(p) mremap \(m) \(size(length))" + (mayMove ? " maymove" : "")
         }
     }
 
@@ -197,7 +203,11 @@ public enum Statement: Equatable, Sendable {
         case .exit(let p): return .exits(p)
         case .mmap(let p, let m, let length, let options):
             return .createsMapping(process: p, mapping: m, lengthBytes: length, pageBytes: options.pageBytes)
-        case .munmap(let p, let m): return .removesMapping(process: p, mapping: m)
+        // Only a munmap of the whole mapping releases the name; one of a range keeps it held.
+        case .munmap(let p, let m, let range) where range == .whole: return .removesMapping(process: p, mapping: m)
+        case .munmap(let p, let m, let range): return .usesMapping(process: p, mapping: m, range: range)
+        // The new size is checked as a length: a multiple of the mapping's page size.
+        case .mremap(let p, let m, let length, _): return .usesMapping(process: p, mapping: m, range: ByteRange(lengthBytes: length))
         case .madvise(let p, let m, _, let range), .touch(let p, let m, _, let range, _):
             return .usesMapping(process: p, mapping: m, range: range)
         }

@@ -79,6 +79,8 @@ import Testing
         #expect(SOMSIM_SYS_MUNMAP.rawValue == 11)
         #expect(SOMSIM_SYS_MADVISE.rawValue == 28)
         #expect(SOMSIM_SYS_MPROTECT.rawValue == 10)
+        // mremap 25.
+        #expect(SOMSIM_SYS_MREMAP.rawValue == 25)
     }
 
     /// Planning refuses more spawns than the restore plan has process groups for.

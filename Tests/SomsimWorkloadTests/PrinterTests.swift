@@ -16,7 +16,7 @@ struct PrinterTests {
             Located(.touch(process: "p", mapping: "m", access: .read, range: ByteRange(lengthBytes: 0), pattern: .stride(bytes: 4097)), at: SourceLocation(line: 1)),
             Located(.touch(process: "p", mapping: "m", access: .write, range: ByteRange(offsetBytes: 2 << 20), pattern: .random(count: 1, seed: 42)), at: SourceLocation(line: 1)),
             Located(.fork(parent: "p", child: "c"), at: SourceLocation(line: 1)),
-            Located(.munmap(process: "c", mapping: "m"), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "c", mapping: "m", range: .whole), at: SourceLocation(line: 1)),
             Located(.exit(process: "c"), at: SourceLocation(line: 1)),
             Located(.measure(label: "end-1"), at: SourceLocation(line: 1)),
         ])

@@ -36,6 +36,7 @@ enum somsim_syscall {
     SOMSIM_SYS_MUNMAP = SYS_munmap,
     SOMSIM_SYS_MADVISE = SYS_madvise,
     SOMSIM_SYS_MPROTECT = SYS_mprotect,
+    SOMSIM_SYS_MREMAP = SYS_mremap,
 };
 
 enum somsim_flags {
