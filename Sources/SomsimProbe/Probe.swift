@@ -357,6 +357,12 @@ struct Run {
                 notes.append("line \(line): mremap of a mapping the process does not have was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
+            // The model does not grow a mapping past the window's top, where the kernel would
+            // (the addresses above are the agent's, and not measured): not made.
+            if modelErrno == .ENOMEM, !mayMove, mapping.address + length > window.upperBound {
+                notes.append("line \(line): mremap would grow the mapping past the workload window's top; not run (the model says ENOMEM)")
+                return
+            }
             // Where the model moves the mapping, the kernel is told the address
             // (MREMAP_MAYMOVE | MREMAP_FIXED); where the model resizes in place, the call may not
             // move (flags 0); where the model refuses, the statement's own call is made.
