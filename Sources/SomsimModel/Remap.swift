@@ -203,7 +203,16 @@ extension Simulator {
                 moved.append((from &+ delta)..<(to &+ delta))
             }
             editTables(p) { tables in for range in moved { tables.populate(range, lowestLevel: 0) } }
-            if start % PageGeometry.pmdBytes != m.start % PageGeometry.pmdBytes, m.pmdMapped != nil {
+            let aligned = start % PageGeometry.pmdBytes == m.start % PageGeometry.pmdBytes
+            if m.isSingleOwner {
+                // The som pool maps its blocks with PMD entries and no PTE table; a block moved
+                // out of alignment is mapped by PTEs.
+                for (range, state) in m.pages.extents(in: 0..<m.pageCount) where state != .none {
+                    let addresses = address(range, in: m)
+                    editTables(p) { $0.populate((addresses.lowerBound &+ delta)..<(addresses.upperBound &+ delta), lowestLevel: aligned ? 1 : 0) }
+                }
+            }
+            if !aligned, m.pmdMapped != nil {
                 m.pmdMapped = nil
             }
         } else {
