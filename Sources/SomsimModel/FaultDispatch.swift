@@ -10,8 +10,6 @@ struct FaultTally {
     var reuses: UInt64 = 0
     /// The run that holds the pages this statement allocates, made on first use.
     var newRun: GroupID?
-    /// The mapping has been marked as having an anon_vma during this statement.
-    var anonVMAMarked = false
     /// Table indices, at the level that maps the touched mapping's pages, this statement already
     /// populated.
     var populatedTables: Range<UInt64> = 0..<0

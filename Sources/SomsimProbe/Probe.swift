@@ -357,11 +357,23 @@ struct Run {
                 notes.append("line \(line): mremap of a mapping the process does not have was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
-            // The model does not grow a mapping past the window's top, where the kernel would
-            // (the addresses above are the agent's, and not measured): not made.
-            if modelErrno == .ENOMEM, !mayMove, mapping.address + length > window.upperBound {
-                notes.append("line \(line): mremap would grow the mapping past the workload window's top; not run (the model says ENOMEM)")
-                return
+            // Where the model finds no room above the mapping but the kernel has it — past the
+            // window's top (the agent's addresses, not measured), or addresses a held mapping
+            // name keeps (docs/workload-format.md, munmap) — the kernel would grow in place: the
+            // call is not made, so both keep the mapping as it is.
+            if modelErrno == .ENOMEM, !mayMove, placement == nil {
+                let above = (mapping.address + mapping.lengthBytes)..<(mapping.address + max(length, mapping.lengthBytes))
+                var taken = false
+                for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
+                    let bounds = entry.prefix { $0 != " " }.split(separator: "-")
+                    guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
+                    if low < above.upperBound && high > above.lowerBound { taken = true }
+                }
+                if !taken && !above.isEmpty {
+                    notes.append(
+                        "line \(line): mremap was not run: the kernel has room above the mapping and would grow it in place, the model keeps \(above.upperBound > window.upperBound ? "the window's top" : "addresses a held mapping name reserves") (it says ENOMEM)")
+                    return
+                }
             }
             // Where the model moves the mapping, the kernel is told the address
             // (MREMAP_MAYMOVE | MREMAP_FIXED); where the model resizes in place, the call may not
