@@ -211,6 +211,36 @@ import Testing
         #expect(p.minorFaults == 16)
     }
 
+    /// Each VMA of a mapping gets its own anon_vma: fork copies the tables of those that have
+    /// one (validation/anon-vma-per-vma.somw).
+    @Test func onlyTheFaultingVMAGetsAnAnonVMA() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap a 2M
+            p munmap a offset=604K length=48K
+            p touch a write offset=852K length=48K
+            p touch a read length=256K
+            p mremap a 428K
+            p fork c
+            measure forked
+            c touch a read length=256K
+            spawn q
+            q mmap e 1M
+            q touch e write offset=512K
+            q munmap e offset=256K length=4K
+            q touch e read length=256K
+            q fork f
+            f touch e read length=256K
+            """)
+        // [0,604K) was split off before the write: no anon_vma, nothing copied, 64 faults anew.
+        #expect(report.measure("forked").process("c").pageTableBytes == 0)
+        #expect(report.measure("end").process("c").minorFaults == 64)
+        // Split after the write: both parts keep the anon_vma; the zero-page entries are copied.
+        #expect(report.measure("end").process("f").minorFaults == 0)
+        #expect(report.measure("end").process("f").pageTableBytes == 12 * KiB)
+    }
+
     @Test func aMoveKeepsCopyOnWriteWithAForkedChild() throws {
         let report = try simulate(
             """
