@@ -228,8 +228,9 @@ extension Simulator {
     }
 
     /// Marks `m` (being faulted, not in `processes[p]`) as having an anon_vma, with every mapping
-    /// of the process that shares its VMA. Where `m` has unmapped holes, only the mapped pieces
-    /// that `pages` (the faulting pages) meet are VMAs that get it (`markAnonVMAOfPieces`).
+    /// of the process that shares its VMA. Where the kernel holds `m` as several VMAs (holes, or
+    /// different flags), only those that `pages`, the faulting pages, meet get it
+    /// (`markAnonVMAOfPieces`).
     mutating func markAnonVMA(_ p: ProcessID, _ m: inout Mapping, pages: Range<UInt64>? = nil) {
         var reachesEdge = true
         if let pages {
