@@ -249,15 +249,28 @@ extension Simulator {
     }
 
     /// Marks `m` (being faulted, not in `processes[p]`) as having an anon_vma, with every mapping
-    /// of the process that shares its VMA.
-    mutating func markAnonVMA(_ p: ProcessID, _ m: inout Mapping) {
-        // Already marked (every fault that allocates calls this): nothing to do, and the VMA's
-        // other mappings were marked with it.
-        var marked = true
-        m.vma.forEach(in: 0..<m.pageCount) { _, flags in if !flags.anonVMA { marked = false } }
-        if marked { return }
-        m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
-        guard let id = m.mergedVMA else { return }
+    /// of the process that shares its VMA. Where the kernel holds `m` as several VMAs (holes, or
+    /// different flags), only those that `pages`, the faulting pages, meet get it
+    /// (`markAnonVMAOfPieces`).
+    mutating func markAnonVMA(_ p: ProcessID, _ m: inout Mapping, pages: Range<UInt64>? = nil) {
+        var reachesEdge = true
+        if let pages {
+            // The faulting pages' VMA has one already (and so do the VMAs it shares it with).
+            var marked = true
+            m.vma.forEach(in: pages) { _, flags in if !flags.anonVMA { marked = false } }
+            if marked { return }
+        }
+        if let pages, let edge = markAnonVMAOfPieces(&m, pages) {
+            reachesEdge = edge
+        } else {
+            // Already marked (every fault that allocates calls this): nothing to do, and the
+            // VMA's other mappings were marked with it.
+            var marked = true
+            m.vma.forEach(in: 0..<m.pageCount) { _, flags in if !flags.anonVMA { marked = false } }
+            if marked { return }
+            m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
+        }
+        guard reachesEdge, let id = m.mergedVMA else { return }
         for (name, other) in processes[p].mappings where other.mergedVMA == id && !other.vma.value(at: 0).anonVMA {
             processes[p].mappings[name]!.vma.modify(0..<other.pageCount) { _, flags in flags.anonVMA = true }
         }

@@ -54,8 +54,7 @@ extension Simulator {
             let run = runForTally(&f)
             groups[run].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
             f.mapping.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
-            markAnonVMA(f.process, &f.mapping)
-            f.tally.anonVMAMarked = true
+            markAnonVMA(f.process, &f.mapping, pages: span)
             anonPages += total
             f.tally.faults += total
             mapTables(f.process, f.mapping, coveringTablesOf: ranges)
@@ -121,10 +120,8 @@ extension Simulator {
             groups[run].pages.assign(taken, FramePage(mapcount: 1, present: true, dirty: true))
             f.mapping.pages.assign(taken, .anon(run: run, writable: writable))
             setPMDMapped(&f.mapping, taken, false)
-            if !f.tally.anonVMAMarked {
-                markAnonVMA(f.process, &f.mapping)
-                f.tally.anonVMAMarked = true
-            }
+            // Cheap once the faulting VMA has its anon_vma (markAnonVMA looks at `taken` first).
+            markAnonVMA(f.process, &f.mapping, pages: taken)
             f.tally.faults += UInt64(taken.count)
             mapTables(&f, taken)
         }

@@ -10,8 +10,6 @@ struct FaultTally {
     var reuses: UInt64 = 0
     /// The run that holds the pages this statement allocates, made on first use.
     var newRun: GroupID?
-    /// The mapping has been marked as having an anon_vma during this statement.
-    var anonVMAMarked = false
     /// Table indices, at the level that maps the touched mapping's pages, this statement already
     /// populated.
     var populatedTables: Range<UInt64> = 0..<0
@@ -102,6 +100,7 @@ extension Simulator {
             }
             // HugeTLB first (hugetlb_fault), then a large folio, then a small page: anonymous
             // (do_anonymous_page) or from the page cache (do_fault).
+            if let stop = faultPastObjectEnd(&f, pages, state) { return stop }
             if f.mapping.huge != nil { return hugeTLBNoPage(&f, pages) }
             if !f.tally.noLargeFolios, let folio = largeFolio(f.process, f.mapping, at: pages.lowerBound, f.access) {
                 let run = folio.order == PageGeometry.pmdOrder ? pmdRun(f.process, f.mapping, from: folio.range, within: pages) : folio.range

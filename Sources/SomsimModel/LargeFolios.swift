@@ -115,7 +115,7 @@ extension Simulator {
             groups[run].pages.assign(folio, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(order)))
             f.mapping.pages.assign(folio, .anon(run: run, writable: true))
         }
-        markAnonVMA(f.process, &f.mapping)
+        markAnonVMA(f.process, &f.mapping, pages: folio)
         setPMDMapped(&f.mapping, folio, pmd)
         f.tally.faults += UInt64(folio.count) >> UInt64(order)
         // A PMD-mapped THP or huge zero page still costs a PTE table: the kernel deposits one with

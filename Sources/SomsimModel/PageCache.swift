@@ -104,7 +104,10 @@ extension Simulator {
     /// the VMA's end and to the end of the PTE table (a window never crosses a table). A VMA is
     /// a maximal range of equal `VMAFlags`: the kernel splits a VMA where they differ.
     func faultAroundWindow(_ m: Mapping, at index: UInt64) -> Range<UInt64> {
-        let vma = m.vma.extent(containing: index).range
+        var vma = m.vma.extent(containing: index).range
+        // A mapping mremap grew past its object maps nothing beyond the object's end
+        // (filemap_map_pages stops at the file's end).
+        if let object = m.object, groups[object].pages.length < vma.upperBound { vma = vma.lowerBound..<max(groups[object].pages.length, index + 1) }
         let n = constants.faultAroundPages
         let perTable = UInt64(1) << constants.bitsPerLevel
         let pte = (m.start / constants.pageBytes + index) % perTable

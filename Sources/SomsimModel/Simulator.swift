@@ -201,8 +201,10 @@ public struct Simulator {
             if let errno = mmap(p, name: mapping, length: length, options: options, fileObject: fileObject, line: line) {
                 record(statement, line: line, errno: errno)
             }
-        case .munmap(_, let mapping):
-            munmap(p, mapping)
+        case .munmap(_, let mapping, let range):
+            if let errno = munmap(p, mapping, range: range) {
+                record(statement, line: line, errno: errno)
+            }
         case .madvise(_, let mapping, let advice, let range):
             if let errno = madvise(p, mapping, advice, range) {
                 record(statement, line: line, errno: errno)
@@ -251,6 +253,10 @@ public struct Simulator {
             if let errno = close(p, file: file) { record(statement, line: line, errno: errno) }
         case .unlink(_, let file):
             if let errno = unlink(p, file: file) { record(statement, line: line, errno: errno) }
+        case .mremap(_, let mapping, let length, let mayMove):
+            if let errno = mremap(p, mapping, length: length, mayMove: mayMove, line: line) {
+                record(statement, line: line, errno: errno)
+            }
         }
     }
 

@@ -61,7 +61,9 @@ extension Simulator {
             groups[object].mappers -= 1
             releaseIfUnreferenced(object)
         }
-        let (floor, ceiling) = processes[p].removeLayout(start: mapping.start)
+        _ = processes[p].removeLayout(start: mapping.start)
+        // The neighbours are the VMAs left: parts of mappings that are unmapped do not count.
+        let (floor, ceiling) = mappedNeighbours(p, around: mapping.start..<mapping.end)
         editTables(p) { $0.free(mapping.start..<mapping.end, floor: floor, ceiling: ceiling) }
     }
 

@@ -378,9 +378,61 @@ struct Run {
             } else {
                 compareErrno(process: process, line: line, model: modelErrno, real: SystemCallError(reply.error))
             }
-        case .munmap(_, let name):
-            guard let mapping = agent.mappings.removeValue(forKey: name) else { return }
-            let reply = try agent.syscall(SOMSIM_SYS_MUNMAP, mapping.address, mapping.lengthBytes).reply
+        case .munmap(_, let name, let range):
+            guard let mapping = agent.mappings[name] else { return }
+            if range == .whole { agent.mappings[name] = nil }
+            // The same bytes as the model's call (Simulator.munmap in Remap.swift); one past the
+            // mapping's end would unmap what lies there, and is not made.
+            let offset = range.offsetBytes
+            guard offset <= mapping.lengthBytes, let length = range.lengthBytes ?? Optional(mapping.lengthBytes - offset), length <= mapping.lengthBytes - offset else {
+                notes.append("line \(line): a munmap past the mapping's end was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+                return
+            }
+            let reply = try agent.syscall(SOMSIM_SYS_MUNMAP, mapping.address + offset, length).reply
+            compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
+        case .mremap(_, let name, let length, let mayMove):
+            guard let mapping = agent.mappings[name] else {
+                notes.append("line \(line): mremap of a mapping the process does not have was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+                return
+            }
+            // Where the model finds no room above the mapping but the kernel has it — past the
+            // window's top (the agent's addresses, not measured), or addresses a held mapping
+            // name keeps (docs/workload-format.md, munmap) — the kernel would grow in place: the
+            // call is not made, so both keep the mapping as it is.
+            if modelErrno == .ENOMEM, !mayMove, placement == nil {
+                let above = (mapping.address + mapping.lengthBytes)..<(mapping.address + max(length, mapping.lengthBytes))
+                var taken = false
+                for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
+                    let bounds = entry.prefix { $0 != " " }.split(separator: "-")
+                    guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
+                    if low < above.upperBound && high > above.lowerBound { taken = true }
+                }
+                if !taken && !above.isEmpty {
+                    notes.append(
+                        "line \(line): mremap was not run: the kernel has room above the mapping and would grow it in place, the model keeps \(above.upperBound > window.upperBound ? "the window's top" : "addresses a held mapping name reserves") (it says ENOMEM)")
+                    return
+                }
+            }
+            // Where the model moves the mapping, the kernel is told the address
+            // (MREMAP_MAYMOVE | MREMAP_FIXED); where the model resizes in place, the call may not
+            // move (flags 0); where the model refuses, the statement's own call is made.
+            let flags: UInt64
+            var target: UInt64 = 0
+            if let placement, placement.address != mapping.address {
+                flags = Self.mremapMayMove | Self.mremapFixed
+                target = placement.address
+            } else if placement != nil {
+                flags = 0
+            } else {
+                flags = mayMove ? Self.mremapMayMove : 0
+            }
+            let reply = try agent.syscall(SOMSIM_SYS_MREMAP, mapping.address, mapping.lengthBytes, length, flags, target).reply
+            if reply.status == 0 {
+                let address = UInt64(bitPattern: reply.result)
+                agent.mappings[name] = Agent.RealMapping(address: address, lengthBytes: length, options: mapping.options)
+                func hex(_ a: UInt64?) -> String { a.map { "0x" + String($0, radix: 16) } ?? "none" }
+                runChecks.append(Check(process: process, metric: "address(line \(line))", predicted: .text(hex(placement?.address)), measured: .text(hex(address)), tolerance: 0))
+            }
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .madvise(_, let name, let advice, let range):
             // The same bytes as the model's call: from the offset, for `length=` or to the
@@ -582,6 +634,10 @@ struct Run {
         runChecks.append(
             Check(process: process, metric: "errno(line \(line))", predicted: .text(model?.rawValue ?? "none"), measured: .text(real?.name ?? "none"), tolerance: 0))
     }
+
+    /// mremap(2) flags (include/uapi/linux/mman.h).
+    static let mremapMayMove: UInt64 = 1
+    static let mremapFixed: UInt64 = 2
 
     /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
     static func adviceValue(_ advice: Advice) -> Int32 {

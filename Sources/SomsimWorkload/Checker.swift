@@ -90,9 +90,17 @@ struct Checker {
             processes[p]?.mappings[m] = nil
         case .usesMapping(let p, let m, let range):
             let mapping = try mapping(m, of: p, line: line, at: a)
+            if case .mremap(_, _, let length, _) = s, length % mapping.pageBytes != 0 {
+                let page = Sizes.format(mapping.pageBytes)
+                throw error(line, a.length, "mremap size \(Sizes.format(length)) is not a multiple of the mapping's page size \(page); round it to a multiple of \(page)")
+            }
             try checkRange(range, of: mapping, line: line, at: a)
             if case .touch(_, _, _, _, let pattern) = s {
                 try checkPattern(pattern, range: range, of: mapping, line: line, at: a)
+            }
+            // mremap gives the mapping its new size (if the kernel refuses, the run says so).
+            if case .mremap(_, _, let length, _) = s {
+                processes[p]?.mappings[m]?.lengthBytes = length
             }
         case .setsPool:
             if firstSysctlLine == nil { firstSysctlLine = line }

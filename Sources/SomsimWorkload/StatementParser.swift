@@ -27,7 +27,7 @@ enum ParsedLine {
 struct StatementParser {
     let fileName: String
 
-    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink"
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap"
     static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"
     static let machineKeys =
         "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
@@ -84,9 +84,7 @@ struct StatementParser {
             return .statement(.exit(process: process), anchors)
         }
         if verb.isEqual("munmap") {
-            try expectCount(t, 3, line: line, usage: "PROC munmap MAP")
-            anchors.second = t[2].column
-            return .statement(.munmap(process: process, mapping: try name(t[2], line: line, what: "mapping name")), anchors)
+            return try munmap(t, process: process, line: line, anchors: anchors)
         }
         if verb.isEqual("mmap") {
             return try mmap(t, process: process, line: line, anchors: anchors)
@@ -105,6 +103,9 @@ struct StatementParser {
         }
         if verb.isEqual("ftruncate") || verb.isEqual("fallocate") || verb.isEqual("close") || verb.isEqual("unlink") {
             return try fileStatement(t, process: process, line: line, anchors: anchors)
+        }
+        if verb.isEqual("mremap") {
+            return try mremap(t, process: process, line: line, anchors: anchors)
         }
         throw error(
             line, verb.column,
@@ -326,6 +327,54 @@ struct StatementParser {
         }
         if let stride { pattern = .stride(bytes: stride.bytes) }
         return .statement(.touch(process: process, mapping: mapping, access: access, range: range, pattern: pattern), anchors)
+    }
+
+    private func munmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC munmap MAP [offset=SIZE] [length=SIZE]"
+        try expectAtLeast(t, 3, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        var range = ByteRange()
+        var seen: UInt32 = 0
+        for option in t[3...] {
+            guard let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") else {
+                throw error(line, option.column, "unknown munmap option \(option.quoted); expected offset=SIZE or length=SIZE (without them the whole mapping is unmapped)")
+            }
+            try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
+            let bytes = try size(value, option, line: line, what: key.string)
+            if key.isEqual("offset") {
+                range.offsetBytes = bytes
+                anchors.offset = option.column
+            } else {
+                range.lengthBytes = bytes
+                anchors.length = option.column
+            }
+        }
+        return .statement(.munmap(process: process, mapping: mapping, range: range), anchors)
+    }
+
+    private func mremap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC mremap MAP SIZE [maymove]"
+        try expectAtLeast(t, 4, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        // The checker holds SIZE to the mapping's page size, as it does a length.
+        anchors.length = t[3].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        let length = try size(t[3].text, t[3], line: line, what: "mremap size")
+        guard length > 0 else {
+            throw error(line, t[3].column, "mremap size must be larger than 0 (mremap(2) refuses a new length of 0); to unmap the mapping, use 'munmap'")
+        }
+        var mayMove = false
+        for option in t[4...] {
+            guard option.isEqual("maymove") else {
+                throw error(line, option.column, "unknown mremap option \(option.quoted); expected maymove (MREMAP_MAYMOVE)")
+            }
+            if mayMove { throw error(line, option.column, "'maymove' is given twice in this statement; keep one") }
+            mayMove = true
+        }
+        return .statement(.mremap(process: process, mapping: mapping, lengthBytes: length, mayMove: mayMove), anchors)
     }
 
     /// `PROC mprotect MAP read|write|none [offset=SIZE] [length=SIZE]`,

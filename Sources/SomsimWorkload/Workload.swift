@@ -114,8 +114,9 @@ public enum Statement: Equatable, Sendable {
     case exit(process: String)
     /// `PROC mmap MAP SIZE [OPTIONS]` — a new mapping.
     case mmap(process: String, mapping: String, lengthBytes: UInt64, options: MmapOptions)
-    /// `PROC munmap MAP`.
-    case munmap(process: String, mapping: String)
+    /// `PROC munmap MAP [offset=] [length=]` — munmap(2) of the whole mapping (`range` is
+    /// `.whole`, which releases the name) or of a range of it (the name stays held).
+    case munmap(process: String, mapping: String, range: ByteRange)
     /// `PROC madvise MAP ADVICE [offset=] [length=]`.
     case madvise(process: String, mapping: String, advice: Advice, range: ByteRange)
     /// `PROC touch MAP read|write [offset=] [length=] [stride=] [random=COUNT seed=N]`.
@@ -147,12 +148,15 @@ public enum Statement: Equatable, Sendable {
     case close(process: String, file: String)
     /// `PROC unlink ID` — unlink(2) of the file named ID.
     case unlink(process: String, file: String)
+    /// `PROC mremap MAP SIZE [maymove]` — mremap(2) of the whole mapping to SIZE bytes: shrink,
+    /// grow in place, or with `maymove` move where it cannot grow in place.
+    case mremap(process: String, mapping: String, lengthBytes: UInt64, mayMove: Bool)
 
     /// The process a statement acts on, if any.
     public var process: String? {
         switch self {
-        case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _),
-            .madvise(let p, _, _, _), .touch(let p, _, _, _, _):
+        case .spawn(let p), .exit(let p), .fork(let p, _), .mmap(let p, _, _, _), .munmap(let p, _, _),
+            .madvise(let p, _, _, _), .touch(let p, _, _, _, _), .mremap(let p, _, _, _):
             return p
         case .mprotect(let p, _, _, _), .mlock(let p, _, _), .munlock(let p, _, _):
             return p
@@ -229,8 +233,8 @@ public enum Statement: Equatable, Sendable {
             if o.som { line += " som" }
             if o.noreserve { line += " noreserve" }
             return line
-        case .munmap(let p, let m):
-            return "\(p) munmap \(m)"
+        case .munmap(let p, let m, let r):
+            return "\(p) munmap \(m)" + range(r)
         case .madvise(let p, let m, let advice, let r):
             return "\(p) madvise \(m) \(advice.rawValue)" + range(r)
         case .touch(let p, let m, let access, let r, let pattern):
@@ -267,6 +271,8 @@ public enum Statement: Equatable, Sendable {
             return "\(p) close \(file)"
         case .unlink(let p, let file):
             return "\(p) unlink \(file)"
+        case .mremap(let p, let m, let length, let mayMove):
+            return "\(p) mremap \(m) \(size(length))" + (mayMove ? " maymove" : "")
         }
     }
 
@@ -279,7 +285,11 @@ public enum Statement: Equatable, Sendable {
         case .exit(let p): return .exits(p)
         case .mmap(let p, let m, let length, let options):
             return .createsMapping(process: p, mapping: m, lengthBytes: length, pageBytes: options.pageBytes)
-        case .munmap(let p, let m): return .removesMapping(process: p, mapping: m)
+        // Only a munmap of the whole mapping releases the name; one of a range keeps it held.
+        case .munmap(let p, let m, let range) where range == .whole: return .removesMapping(process: p, mapping: m)
+        case .munmap(let p, let m, let range): return .usesMapping(process: p, mapping: m, range: range)
+        // The new size is checked as a length: a multiple of the mapping's page size.
+        case .mremap(let p, let m, let length, _): return .usesMapping(process: p, mapping: m, range: ByteRange(lengthBytes: length))
         case .madvise(let p, let m, _, let range), .touch(let p, let m, _, let range, _):
             return .usesMapping(process: p, mapping: m, range: range)
         case .mprotect(let p, let m, _, let range), .mlock(let p, let m, let range), .munlock(let p, let m, let range):

@@ -86,6 +86,8 @@ import Testing
         #expect(SOMSIM_SYS_FTRUNCATE.rawValue == 77)
         #expect(SOMSIM_SYS_FALLOCATE.rawValue == 285)
         #expect(SOMSIM_SYS_CLOSE.rawValue == 3)
+        // mremap 25.
+        #expect(SOMSIM_SYS_MREMAP.rawValue == 25)
     }
 
     /// The mmap command's flags are distinct bits: the agent tests each alone.

@@ -161,6 +161,26 @@ struct ParserErrorTests {
         BadInput("unlink by an exited process", h("spawn a\na exit\na unlink f"), 4, 1, "used after its exit"),
     ]
 
+    /// `munmap … offset= length=` and `mremap` (issue 9).
+    static let remap: [BadInput] = [
+        BadInput("munmap with an unknown option", h("spawn a\na mmap m 8K\na munmap m all"), 4, 12, "unknown munmap option 'all'; expected offset=SIZE or length=SIZE"),
+        BadInput("munmap offset given twice", h("spawn a\na mmap m 8K\na munmap m offset=0 offset=4K"), 4, 21, "'offset' is given twice"),
+        BadInput("munmap offset not a page multiple", h("spawn a\na mmap m 8K\na munmap m offset=2K"), 4, 12, "offset 2K is not a multiple of the mapping's page size 4K"),
+        BadInput("munmap length not a huge page multiple", h("spawn a\na mmap m 4M huge=2M\na munmap m length=4K"), 4, 12, "length 4K is not a multiple of the mapping's page size 2M"),
+        BadInput("munmap length not a size", h("spawn a\na mmap m 8K\na munmap m length=x"), 4, 12, "length 'x' is not a size"),
+        BadInput("partial munmap keeps the name", h("spawn a\na mmap m 8K\na munmap m length=8K\na mmap m 4K"), 5, 8, "already has a mapping named 'm'"),
+        BadInput("mremap without a size", h("spawn a\na mmap m 8K\na mremap m"), 4, 11, "missing SIZE; the form is 'PROC mremap MAP SIZE [maymove]'"),
+        BadInput("mremap to size 0", h("spawn a\na mmap m 8K\na mremap m 0"), 4, 12, "mremap size must be larger than 0"),
+        BadInput("mremap size not a size", h("spawn a\na mmap m 8K\na mremap m big"), 4, 12, "mremap size 'big' is not a size"),
+        BadInput("mremap size not a page multiple", h("spawn a\na mmap m 8K\na mremap m 6K"), 4, 12, "mremap size 6K is not a multiple of the mapping's page size 4K"),
+        BadInput("mremap size not a huge page multiple", h("spawn a\na mmap m 2M huge=2M\na mremap m 3M"), 4, 12, "mremap size 3M is not a multiple of the mapping's page size 2M"),
+        BadInput("mremap with an unknown option", h("spawn a\na mmap m 8K\na mremap m 16K fixed"), 4, 16, "unknown mremap option 'fixed'; expected maymove"),
+        BadInput("mremap maymove twice", h("spawn a\na mmap m 8K\na mremap m 16K maymove maymove"), 4, 24, "'maymove' is given twice"),
+        BadInput("mremap of an unknown mapping", h("spawn a\na mremap m 8K"), 3, 10, "has no mapping named 'm'"),
+        BadInput("mremap after munmap", h("spawn a\na mmap m 8K\na munmap m\na mremap m 8K"), 5, 10, "has no mapping named 'm'"),
+        BadInput("random count above the size mremap gave", h("spawn a\na mmap m 64K\na mremap m 8K\na touch m write random=3 seed=1"), 5, 17, "holds (2)"),
+    ]
+
     static let blocks: [BadInput] = [
         BadInput("close without repeat", h("}"), 2, 1, "'}' without an open repeat"),
         BadInput("close with extra token", h("repeat 1 as i {\n} x"), 3, 3, "unexpected 'x' after '}'"),
@@ -199,7 +219,7 @@ struct ParserErrorTests {
         BadInput("plain lines cross the limit", h("measure a\nmeasure b\nmeasure c"), 4, 1, "more than 2 statements", limits: ExpansionLimits(maxStatements: 2)),
     ]
 
-    @Test(arguments: header + syntax + machine + semantic + blocks + limits + files)
+    @Test(arguments: header + syntax + machine + semantic + remap + blocks + limits + files)
     func refused(_ bad: BadInput) throws {
         let error = try #require(parseError(bad.text, limits: bad.limits), "\(bad.name) should be refused")
         #expect(error.location == SourceLocation(line: bad.line, column: bad.column), "\(error)")

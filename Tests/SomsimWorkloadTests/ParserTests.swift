@@ -53,7 +53,7 @@ struct ParserTests {
             .touch(process: "p", mapping: "m", access: .write, range: .whole, pattern: .every),
             .measure(label: "mid"),
             .fork(parent: "p", child: "c"),
-            .munmap(process: "c", mapping: "m"),
+            .munmap(process: "c", mapping: "m", range: .whole),
             .exit(process: "c"),
         ]
         #expect(s == expected)

@@ -16,7 +16,7 @@ struct PrinterTests {
             Located(.touch(process: "p", mapping: "m", access: .read, range: ByteRange(lengthBytes: 0), pattern: .stride(bytes: 4097)), at: SourceLocation(line: 1)),
             Located(.touch(process: "p", mapping: "m", access: .write, range: ByteRange(offsetBytes: 2 << 20), pattern: .random(count: 1, seed: 42)), at: SourceLocation(line: 1)),
             Located(.fork(parent: "p", child: "c"), at: SourceLocation(line: 1)),
-            Located(.munmap(process: "c", mapping: "m"), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "c", mapping: "m", range: .whole), at: SourceLocation(line: 1)),
             Located(.exit(process: "c"), at: SourceLocation(line: 1)),
             Located(.measure(label: "end-1"), at: SourceLocation(line: 1)),
         ])
@@ -36,6 +36,36 @@ struct PrinterTests {
 
             """)
         #expect(try WorkloadParser.parse(WorkloadPrinter.print(w), fileName: "x").hasSameContent(as: w))
+    }
+
+    /// `munmap` with a range and `mremap` (issue 9): canonical text and round trip.
+    @Test func munmapRangesAndMremap() throws {
+        let w = Workload(statements: [
+            Located(.spawn(process: "p"), at: SourceLocation(line: 1)),
+            Located(.mmap(process: "p", mapping: "m", lengthBytes: 8 << 20, options: MmapOptions()), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "p", mapping: "m", range: ByteRange(offsetBytes: 2 << 20, lengthBytes: 1 << 20)), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "p", mapping: "m", range: ByteRange(offsetBytes: 6 << 20)), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "p", mapping: "m", range: ByteRange(lengthBytes: 4096)), at: SourceLocation(line: 1)),
+            Located(.mremap(process: "p", mapping: "m", lengthBytes: 3 << 20, mayMove: false), at: SourceLocation(line: 1)),
+            Located(.mremap(process: "p", mapping: "m", lengthBytes: 12 << 20, mayMove: true), at: SourceLocation(line: 1)),
+            Located(.munmap(process: "p", mapping: "m", range: .whole), at: SourceLocation(line: 1)),
+        ])
+        #expect(WorkloadPrinter.print(w) == """
+            somsim-workload 1
+            spawn p
+            p mmap m 8M
+            p munmap m offset=2M length=1M
+            p munmap m offset=6M
+            p munmap m length=4K
+            p mremap m 3M
+            p mremap m 12M maymove
+            p munmap m
+
+            """)
+        #expect(try WorkloadParser.parse(WorkloadPrinter.print(w), fileName: "x").hasSameContent(as: w))
+        // offset=0 alone is the whole mapping: it prints, and acts, as a plain munmap.
+        let parsed = try WorkloadParser.parse("somsim-workload 1\nspawn p\np mmap m 8K\np munmap m offset=0\np mmap m 4K\n", fileName: "x")
+        #expect(parsed.statements[2].value == .munmap(process: "p", mapping: "m", range: .whole))
     }
 
     @Test func defaultMachineHasNoLine() {

@@ -23,7 +23,7 @@ echo "THP shmem_enabled: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled
 echo "meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown)"
 echo "CONFIG_PT_RECLAIM: $(zcat /proc/config.gz 2>/dev/null | grep -E '^CONFIG_PT_RECLAIM=' || echo unknown)"
 
-for prog in anon cow forkmadv shmem tmpfs hugetlb pagetables hvo hugetlbpriv madvrange dirtyzap resvunderflow protlock pools files; do
+for prog in anon cow forkmadv shmem tmpfs hugetlb pagetables hvo hugetlbpriv madvrange dirtyzap resvunderflow protlock pools files remap; do
 	echo
 	echo "########## $prog.c"
 	gcc -O1 -o "$bin/$prog" "$here/$prog.c" || exit 1

@@ -46,6 +46,7 @@ enum somsim_syscall {
     SOMSIM_SYS_FTRUNCATE = SYS_ftruncate,
     SOMSIM_SYS_FALLOCATE = SYS_fallocate,
     SOMSIM_SYS_CLOSE = SYS_close,
+    SOMSIM_SYS_MREMAP = SYS_mremap,
 };
 
 enum somsim_flags {
