@@ -373,7 +373,22 @@ struct Run {
                 notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
+            // MADV_POPULATE_WRITE takes write faults as a touch does: the frames of the mapping's
+            // pages it reaches, before and after, tell its COW copies from its reuses (pages it
+            // reaches past this one's end are not classified, and the run notes it).
+            let inside = !endWraps && range.offsetBytes + length <= mapping.lengthBytes
+            let populated = advice == .populateWrite && inside
+                ? (range.offsetBytes / mapping.pageBytes)..<((range.offsetBytes + length + mapping.pageBytes - 1) / mapping.pageBytes) : 0..<0
+            if advice == .populateWrite && !inside {
+                notes.append("line \(line): populate_write past the mapping's end: its COW copies and reuses are not measured")
+            }
+            let beforeFrames = populated.isEmpty ? [] : try frameEntries(agent, mapping, populated)
             let reply = try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))).reply
+            if !populated.isEmpty {
+                let (copies, reuses) = try classify(before: beforeFrames, after: try frameEntries(agent, mapping, populated), faults: reply.op_faults)
+                agent.copies += copies
+                agent.reuses += reuses
+            }
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .touch(_, let name, let access, let range, let pattern):
             guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
@@ -408,6 +423,13 @@ struct Run {
         case .nohugepage: return 15
         case .wipeonfork: return 18
         case .keeponfork: return 19
+        case .remove: return 9
+        case .willneed: return 3
+        case .populateRead: return 22
+        case .populateWrite: return 23
+        case .collapse: return 25
+        case .cold: return 20
+        case .pageout: return 21
         }
     }
 
