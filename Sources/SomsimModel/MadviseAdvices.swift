@@ -42,6 +42,8 @@ extension Simulator {
             // huge page that holds the address.
             let pages = ((position - m.start) / m.pageBytes)..<((end - m.start + m.pageBytes - 1) / m.pageBytes)
             if let errno = populateFault(p, name, pages, access) { return errno }
+            // The OOM killer chose this process: the call ends with it.
+            if !processes[p].alive { return nil }
             position = end
         }
         return position < addresses.upperBound ? .ENOMEM : nil
@@ -50,7 +52,7 @@ extension Simulator {
     /// Faults `pages` of mapping `name` in as `fault` does, but as GUP does it: a signal the
     /// access would raise is returned as an errno instead of killing the process (mm/gup.c:
     /// faultin_page turns VM_FAULT_SIGBUS and VM_FAULT_SIGSEGV into EFAULT; an address outside
-    /// every VMA is ENOMEM, check_vma_flags is not reached).
+    /// every VMA is ENOMEM, check_vma_flags is not reached). Only the OOM killer still kills it.
     mutating func populateFault(_ p: ProcessID, _ name: String, _ pages: Range<UInt64>, _ access: Access) -> Errno? {
         guard !pages.isEmpty, let mapping = processes[p].mappings.removeValue(forKey: name) else { return nil }
         var f = FaultContext(process: p, access: access, mapping: mapping)
@@ -80,6 +82,10 @@ extension Simulator {
         processes[p].minorFaults += f.tally.faults
         processes[p].cowCopies += f.tally.copies
         processes[p].cowReuses += f.tally.reuses
+        // makeRoom found no memory and the OOM killer chose this process (as in `fault`).
+        if errno == nil, f.tally.signal == .SIGKILL {
+            kill(p, signal: .SIGKILL)
+        }
         return errno
     }
 

@@ -106,6 +106,26 @@ import Testing
         #expect(report.errors.map(\.errno) == [.EFAULT])
     }
 
+    @Test func populateWriteBeyondRAMEndsInTheOOMKiller() throws {
+        let report = try simulate(
+            """
+            machine ram=1G
+            spawn app
+            app mmap a 600M
+            app madvise a populate_write
+            app mmap b 600M
+            app madvise b populate_write length=600M
+            measure after
+            app madvise a populate_read
+            """)
+        let app = report.measure("after").process("app")
+        #expect(!app.alive)
+        #expect(app.signals == [.SIGKILL])
+        let oom = try #require(report.errors.first { $0.outcome == .oomKill })
+        #expect(oom.process == "app" && oom.line == 7)
+        #expect(report.errors.last?.errno == .ESRCH)  // the process is gone
+    }
+
     // MARK: - remove
 
     @Test(arguments: [("", Errno.EINVAL), ("file=f", Errno.EACCES), ("huge=2M", Errno.EACCES)])
