@@ -652,5 +652,25 @@ int main(void)
 	printf("19p COLLAPSE 1 zero page, rest none: %s\n", en(r));
 	show("19p after", a);
 	munmap(a, MB2);
+	puts("== Q19q COLLAPSE of shmem and tmpfs-file memory (not modelled) ==");
+	s = map_at(SLOT(198), MB2, rw, sa, -1);
+	r = adv(s, MB2, MADV_COLLAPSE, &f);
+	printf("19q COLLAPSE untouched shared anon: %s\n", en(r));
+	touch(s, 8, PG, 1);
+	r = adv(s, MB2, MADV_COLLAPSE, &f);
+	printf("19q COLLAPSE shared anon, 8 of 512 pages: %s\n", en(r));
+	show("19q after", s);
+	munmap(s, MB2);
+	{
+		int fd = tmpfile_fd(512);
+		char *p = map_at(SLOT(200), MB2, rw, MAP_PRIVATE, fd);
+		touch(p, 16, PG, 0);
+		touch(p, 4, PG, 1);
+		r = adv(p, MB2, MADV_COLLAPSE, &f);
+		printf("19r COLLAPSE private tmpfs mapping (16 read, 4 copied): %s blocks=%ldk\n", en(r), blocks(fd));
+		show("19r after", p);
+		munmap(p, MB2);
+		close(fd);
+	}
 	return 0;
 }
