@@ -21,7 +21,7 @@ extension Advice {
 }
 
 extension Simulator {
-    /// MADV_POPULATE_READ / MADV_POPULATE_WRITE over the addresses `start..<end` of process `p`.
+    /// MADV_POPULATE_READ / MADV_POPULATE_WRITE over `addresses` of process `p`.
     ///
     /// The kernel does not walk the VMAs for these (mm/madvise.c: madvise_do_behavior calls
     /// madvise_populate): `faultin_page_range` faults the range in from its start as a read or a
@@ -96,7 +96,7 @@ extension Simulator {
         let m = processes[p].mappings[name]!
         switch advice {
         case .remove:
-            return remove(p, m, bytes)
+            return remove(m, bytes)
         case .willneed:
             // Without swap there is nothing to read in: anonymous and shmem memory only swap in
             // (swapin_walk_pmd_entry, shmem_swapin_range), tmpfs has no readahead and hugetlbfs
@@ -125,12 +125,12 @@ extension Simulator {
     /// Otherwise the pages of the hole leave the page cache: every process's entries of them
     /// are zapped (page tables stay), copies private mappings made of them stay (shmem_fallocate
     /// unmaps with even_cows 0; HugeTLB copies do not, see `punchHole`), and a later access finds
-    /// a hole (kf 16b–16d). A HugeTLB file
-    /// punches only the huge pages wholly inside the range (hugetlbfs_punch_hole rounds the start
-    /// up and the end down); each page it frees goes back to the pool and its index loses its
-    /// reservation, while indices that were reserved and never faulted keep theirs
-    /// (remove_inode_single_folio: hugetlb_unreserve_pages for each freed folio only; kf 16f).
-    mutating func remove(_ p: ProcessID, _ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
+    /// a hole (kf 16b–16d). A HugeTLB file punches only the huge pages wholly inside the range
+    /// (hugetlbfs_punch_hole rounds the start up and the end down); each page it frees goes back
+    /// to the pool and its index loses its reservation, while indices that were reserved and
+    /// never faulted keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each
+    /// freed folio only; kf 16f).
+    mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
         if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
         guard let object = m.object else { return .EINVAL }
         let pageBytes = m.pageBytes
