@@ -373,19 +373,15 @@ struct Run {
                 notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
-            // MADV_POPULATE_WRITE takes write faults as a touch does: the frames of the mapping's
-            // pages it reaches, before and after, tell its COW copies from its reuses (pages it
-            // reaches past this one's end are not classified, and the run notes it).
-            let inside = !endWraps && range.offsetBytes + length <= mapping.lengthBytes
-            let populated = advice == .populateWrite && inside
-                ? (range.offsetBytes / mapping.pageBytes)..<((range.offsetBytes + length + mapping.pageBytes - 1) / mapping.pageBytes) : 0..<0
-            if advice == .populateWrite && !inside {
-                notes.append("line \(line): populate_write past the mapping's end: its COW copies and reuses are not measured")
-            }
-            let beforeFrames = populated.isEmpty ? [] : try frameEntries(agent, mapping, populated)
+            // MADV_POPULATE_WRITE takes write faults as a touch does: the frames of the pages it
+            // reaches, in this mapping and in any the range runs on into, before and after, tell
+            // its COW copies from its reuses.
+            let populated = advice == .populateWrite && !endWraps ? Self.pagesReached(address..<end, in: agent.mappings.values) : []
+            let beforeFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
             let reply = try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))).reply
             if !populated.isEmpty {
-                let (copies, reuses) = try classify(before: beforeFrames, after: try frameEntries(agent, mapping, populated), faults: reply.op_faults)
+                let afterFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
+                let (copies, reuses) = try classify(before: beforeFrames, after: afterFrames, faults: reply.op_faults)
                 agent.copies += copies
                 agent.reuses += reuses
             }
@@ -411,6 +407,18 @@ struct Run {
         guard model != nil || real != nil else { return }
         runChecks.append(
             Check(process: process, metric: "errno(line \(line))", predicted: .text(model?.rawValue ?? "none"), measured: .text(real?.name ?? "none"), tolerance: 0))
+    }
+
+    /// The pages of `mappings` that the address range `addresses` reaches, each mapping's own
+    /// (a HugeTLB page counts when the range reaches into it), in address order.
+    static func pagesReached(_ addresses: Range<UInt64>, in mappings: some Sequence<Agent.RealMapping>) -> [(mapping: Agent.RealMapping, pages: Range<UInt64>)] {
+        var reached: [(mapping: Agent.RealMapping, pages: Range<UInt64>)] = []
+        for m in mappings where m.address < addresses.upperBound && m.address + m.lengthBytes > addresses.lowerBound {
+            let low = max(addresses.lowerBound, m.address) - m.address
+            let high = min(addresses.upperBound, m.address + m.lengthBytes) - m.address
+            reached.append((m, (low / m.pageBytes)..<((high + m.pageBytes - 1) / m.pageBytes)))
+        }
+        return reached.sorted { $0.mapping.address < $1.mapping.address }
     }
 
     /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
