@@ -248,9 +248,13 @@ extension Simulator {
         let startPage = m.start / constants.pageBytes
         for vma in vmas {
             if vma.flags.nohugepage { return .EINVAL }
-            let first = (startPage + vma.range.lowerBound + span - 1) / span * span - startPage
-            let end = (startPage + vma.range.upperBound) / span * span - startPage
-            guard first < end else { continue }
+            // The whole blocks in the VMA, as virtual page numbers first: a VMA that holds none
+            // may end below the first block boundary after its start.
+            let firstPage = (startPage + vma.range.lowerBound + span - 1) / span * span
+            let endPage = (startPage + vma.range.upperBound) / span * span
+            guard firstPage < endPage else { continue }
+            let first = firstPage - startPage
+            let end = endPage - startPage
             var failed = false
             var block = first
             while block < end {

@@ -366,6 +366,22 @@ import Testing
         #expect(c.cowCopies == 0)
     }
 
+    /// A mapping smaller than 2 MiB holds no whole block: nothing to do, and no trap (the
+    /// fuzz campaign's seed 909 found one).
+    @Test func collapseOfASmallMappingDoesNothing() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap m 64K
+            p touch m write
+            p madvise m collapse length=32K
+            p mmap n 12K
+            p madvise n collapse
+            """)
+        #expect(report.errors.isEmpty)
+        #expect(report.measure("end").process("p").rssBytes == 64 * KiB)
+    }
+
     @Test func collapseNeedsWholeBlocksAndFailsOnAnEmptyOne() throws {
         let report = try simulate(
             """
