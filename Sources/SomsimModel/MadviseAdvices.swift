@@ -253,40 +253,46 @@ extension Simulator {
             let firstPage = (startPage + vma.range.lowerBound + span - 1) / span * span
             let endPage = (startPage + vma.range.upperBound) / span * span
             guard firstPage < endPage else { continue }
-            let first = firstPage - startPage
-            let end = endPage - startPage
+            // Blocks by their PTE tables, a run of blocks at a time (O(extents), not O(blocks)):
+            // those without a table fail, those with one collapse unless already PMD-mapped.
+            let firstTable = firstPage / span
             var failed = false
-            var block = first
-            while block < end {
-                defer { block += span }
-                let mapping = processes[p].mappings[name]!
-                if isPMDMapped(mapping, at: block) { continue }
-                let pmdIndex = (m.start + block * constants.pageBytes) >> PageTableLevel.pte.spanShift
-                guard processes[p].pageTables.levels[0].value(at: pmdIndex) else {
+            var withTables: [Range<UInt64>] = []
+            processes[p].pageTables.levels[0].forEach(in: firstTable..<(endPage / span)) { tables, present in
+                if present {
+                    withTables.append((tables.lowerBound * span - startPage)..<(tables.upperBound * span - startPage))
+                } else {
                     failed = true
-                    continue
                 }
-                if !vma.flags.anonVMA { return .EINVAL }
-                collapseBlock(p, name, block..<(block + span))
+            }
+            for blocks in withTables {
+                var toCollapse: [Range<UInt64>] = []
+                if let pmdMapped = processes[p].mappings[name]!.pmdMapped {
+                    for (r, mapped) in pmdMapped.extents(in: blocks) where !mapped { toCollapse.append(r) }
+                } else {
+                    toCollapse = [blocks]
+                }
+                if !toCollapse.isEmpty && !vma.flags.anonVMA { return .EINVAL }
+                for r in toCollapse { collapseBlocks(p, name, r) }
             }
             if failed { return .EINVAL }
         }
         return nil
     }
 
-    /// Replaces the pages of the 2 MiB block `block` of mapping `name` by a new PMD-mapped THP
-    /// (mm/khugepaged.c: collapse_huge_page, __collapse_huge_page_copy).
-    mutating func collapseBlock(_ p: ProcessID, _ name: String, _ block: Range<UInt64>) {
+    /// Replaces the pages of `blocks` (whole 2 MiB blocks) of mapping `name` by new PMD-mapped
+    /// THPs, one per block (mm/khugepaged.c: collapse_huge_page, __collapse_huge_page_copy).
+    mutating func collapseBlocks(_ p: ProcessID, _ name: String, _ blocks: Range<UInt64>) {
         var m = processes[p].mappings[name]!
-        for (r, state) in m.pages.extents(in: block) {
+        for (r, state) in m.pages.extents(in: blocks) {
             if case .anon(let run, _) = state { anonPages -= addMapcount(group: run, r, delta: -1) }
         }
         let run = newGroup(FrameGroup(kind: .anonymousRun, huge: nil, pageCount: m.pageCount))
         groups[run].firstVirtualPage = m.start / constants.pageBytes
-        groups[run].pages.assign(block, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(PageGeometry.pmdOrder)))
-        anonPages += UInt64(block.count)
-        m.pages.assign(block, .anon(run: run, writable: true))
-        setPMDMapped(&m, block, true)
+        groups[run].pages.assign(blocks, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(PageGeometry.pmdOrder)))
+        anonPages += UInt64(blocks.count)
+        m.pages.assign(blocks, .anon(run: run, writable: true))
+        setPMDMapped(&m, blocks, true)
         processes[p].mappings[name] = m
     }
 }
