@@ -117,6 +117,8 @@ extension Simulator {
         let (start, startWraps) = own.start.addingReportingOverflow(offset)
         let (end, endWraps) = start.addingReportingOverflow(length)
         if startWraps || endWraps { return .EINVAL }
+        // MADV_POPULATE_READ/WRITE fault the range in without the walk (MadviseAdvices.swift).
+        if advice.populates { return populate(p, advice, start..<end) }
 
         var unmapped = false
         var position = start
@@ -160,6 +162,8 @@ extension Simulator {
             }
         }
         guard !vmas.isEmpty else { return nil }
+        // REMOVE, WILLNEED, COLD, PAGEOUT and COLLAPSE act on pages (MadviseAdvices.swift).
+        if advice.actsOnPages { return applyPageAdvice(p, name, advice, bytes, vmas) }
         let kind = mapping.options
         switch advice {
         // Only private anonymous memory can be wiped on fork (mm/madvise.c: a VMA with a file,
@@ -206,6 +210,7 @@ extension Simulator {
             flags.hugepage = advice == .hugepage
             flags.nohugepage = advice == .nohugepage
         case .dontneed: break
+        case .remove, .willneed, .populateRead, .populateWrite, .collapse, .cold, .pageout: break
         }
         return flags
     }

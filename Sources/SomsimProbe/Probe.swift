@@ -463,7 +463,18 @@ struct Run {
                 notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
                 return
             }
+            // MADV_POPULATE_WRITE takes write faults as a touch does: the frames of the pages it
+            // reaches, in this mapping and in any the range runs on into, before and after, tell
+            // its COW copies from its reuses.
+            let populated = advice == .populateWrite && !endWraps ? Self.pagesReached(address..<end, in: agent.mappings.values) : []
+            let beforeFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
             let reply = try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))).reply
+            if !populated.isEmpty {
+                let afterFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
+                let (copies, reuses) = try classify(before: beforeFrames, after: afterFrames, faults: reply.op_faults)
+                agent.copies += copies
+                agent.reuses += reuses
+            }
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .touch(_, let name, let access, let range, let pattern):
             guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
@@ -639,6 +650,18 @@ struct Run {
     static let mremapMayMove: UInt64 = 1
     static let mremapFixed: UInt64 = 2
 
+    /// The pages of `mappings` that the address range `addresses` reaches, each mapping's own
+    /// (a HugeTLB page counts when the range reaches into it), in address order.
+    static func pagesReached(_ addresses: Range<UInt64>, in mappings: some Sequence<Agent.RealMapping>) -> [(mapping: Agent.RealMapping, pages: Range<UInt64>)] {
+        var reached: [(mapping: Agent.RealMapping, pages: Range<UInt64>)] = []
+        for m in mappings where m.address < addresses.upperBound && m.address + m.lengthBytes > addresses.lowerBound {
+            let low = max(addresses.lowerBound, m.address) - m.address
+            let high = min(addresses.upperBound, m.address + m.lengthBytes) - m.address
+            reached.append((m, (low / m.pageBytes)..<((high + m.pageBytes - 1) / m.pageBytes)))
+        }
+        return reached.sorted { $0.mapping.address < $1.mapping.address }
+    }
+
     /// madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
     static func adviceValue(_ advice: Advice) -> Int32 {
         switch advice {
@@ -649,6 +672,13 @@ struct Run {
         case .nohugepage: return 15
         case .wipeonfork: return 18
         case .keeponfork: return 19
+        case .remove: return 9
+        case .willneed: return 3
+        case .populateRead: return 22
+        case .populateWrite: return 23
+        case .collapse: return 25
+        case .cold: return 20
+        case .pageout: return 21
         }
     }
 

@@ -359,6 +359,17 @@ public struct MmapOptions: Equatable, Sendable {
 /// madvise(2) advice values the format knows.
 public enum Advice: String, Equatable, Sendable, CaseIterable {
     case dontfork, dofork, wipeonfork, keeponfork, hugepage, nohugepage, dontneed
+    /// MADV_REMOVE: punch a hole in the file (or shmem object) behind a shared mapping.
+    case remove
+    /// MADV_WILLNEED: read ahead; nothing a measure sees on a machine without swap.
+    case willneed
+    /// MADV_POPULATE_READ and MADV_POPULATE_WRITE: fault the range in as reads or writes.
+    case populateRead = "populate_read"
+    case populateWrite = "populate_write"
+    /// MADV_COLLAPSE: replace the small pages of each whole 2 MiB block by a THP, now.
+    case collapse
+    /// MADV_COLD and MADV_PAGEOUT: deactivate, or reclaim, the pages only this process maps.
+    case cold, pageout
 }
 
 /// Read or write access of a touch.

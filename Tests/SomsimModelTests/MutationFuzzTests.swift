@@ -24,6 +24,7 @@ import Testing
         "wipeonfork", "dontneed", "hugepage", "fork", "exit", "mmap", "munmap", "madvise", "touch", "measure",
         "spawn", "repeat", "as", "{", "}", "#", "machine", "ram=1M", "hugetlb-2m=2", "hvo=on", "thp=always",
         "mthp=64K", "a", "b", "master", "worker0", "p", "m", "heap", "x.y-z", "é",
+        "remove", "willneed", "populate_read", "populate_write", "collapse", "cold", "pageout",
     ]
 
     @Test(arguments: seeds)

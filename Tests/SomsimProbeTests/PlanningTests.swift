@@ -129,6 +129,19 @@ extension RealKernelTests {
         #expect(TouchPattern.stride(bytes: 8192).pageRuns(10..<20, pageBytes: 4096) == [10..<11, 12..<13, 14..<15, 16..<17, 18..<19])
     }
 
+    /// The pages whose frames populate_write's COW check reads: a range over a 4 KiB mapping, a
+    /// gap and the first huge page of a HugeTLB mapping above it (reached by 4 KiB), in address
+    /// order whatever the order of the mappings given.
+    @Test func pagesAPopulateReaches() {
+        let small = Agent.RealMapping(address: 0x10_0000_0000, lengthBytes: 16 << 10, options: MmapOptions())
+        let huge = Agent.RealMapping(address: 0x10_0020_0000, lengthBytes: 4 << 20, options: MmapOptions(huge: .size2M))
+        let far = Agent.RealMapping(address: 0x20_0000_0000, lengthBytes: 4096, options: MmapOptions())
+        let reached = Run.pagesReached((small.address + 8192)..<(huge.address + 4096), in: [far, huge, small])
+        #expect(reached.map(\.mapping.address) == [small.address, huge.address])
+        #expect(reached.map(\.pages) == [2..<4, 0..<1])
+        #expect(Run.pagesReached((small.address + 16384)..<huge.address, in: [small, huge]).isEmpty)
+    }
+
     @Test func saturatingArithmetic() {
         #expect(saturatingProduct(1 << 43, 2 << 20) == .max)
         #expect(saturatingProduct(3, 2 << 20) == 6 << 20)

@@ -30,6 +30,15 @@ import Testing
         case .nohugepage: expected = MADV_NOHUGEPAGE
         case .wipeonfork: expected = MADV_WIPEONFORK
         case .keeponfork: expected = MADV_KEEPONFORK
+        case .remove: expected = MADV_REMOVE
+        case .willneed: expected = MADV_WILLNEED
+        case .populateRead: expected = MADV_POPULATE_READ
+        case .populateWrite: expected = MADV_POPULATE_WRITE
+        // glibc's <sys/mman.h> has no MADV_COLLAPSE yet: the value of
+        // include/uapi/asm-generic/mman-common.h.
+        case .collapse: expected = 25
+        case .cold: expected = MADV_COLD
+        case .pageout: expected = MADV_PAGEOUT
         }
         #expect(Run.adviceValue(advice) == expected, "\(advice)")
     }

@@ -117,6 +117,20 @@ struct PrinterTests {
         p unlink log
         """,
         """
+        somsim-workload 1
+        machine hugetlb-2m=2 thp=madvise
+        spawn p
+        p mmap heap 4M
+        p madvise heap populate_read
+        p madvise heap populate_write offset=2M
+        p madvise heap collapse length=2M
+        p madvise heap cold
+        p madvise heap pageout offset=4K length=8K
+        p madvise heap willneed
+        p mmap ring 4M huge=2M shared
+        p madvise ring remove offset=2M
+        """,
+        """
         somsim-workload 1   # the comments and layout go away in the print
         spawn s
         s mmap heap 64M
@@ -130,6 +144,16 @@ struct PrinterTests {
         }
         """,
     ]
+
+    /// Each advice prints as the word the parser reads (`populate_write`, not the Swift case name).
+    @Test(arguments: Advice.allCases)
+    func adviceRoundTrip(advice: Advice) throws {
+        let statement = Statement.madvise(process: "p", mapping: "m", advice: advice, range: ByteRange(offsetBytes: 4096, lengthBytes: 8192))
+        let text = WorkloadPrinter.format(statement)
+        #expect(text == "p madvise m \(advice.rawValue) offset=4K length=8K")
+        let parsed = try WorkloadParser.parse("somsim-workload 1\nspawn p\np mmap m 16K\n" + text, fileName: "a.somw")
+        #expect(parsed.statementValues.last == statement)
+    }
 
     @Test(arguments: files)
     func roundTrip(text: String) throws {

@@ -1,0 +1,298 @@
+// The madvise advices that act on pages rather than on VMA flags: MADV_POPULATE_READ and
+// MADV_POPULATE_WRITE, MADV_REMOVE, MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT and MADV_COLLAPSE, on
+// a machine without swap — mm/madvise.c, mm/gup.c (faultin_page_range), mm/shmem.c
+// (shmem_fallocate), fs/hugetlbfs/inode.c (hugetlbfs_punch_hole), mm/vmscan.c (reclaim_pages,
+// shrink_folio_list), mm/khugepaged.c (madvise_collapse). Measured: docs/kernel-facts 15–19.
+
+import SomsimWorkload
+
+extension Advice {
+    /// Advices that the madvise walk applies VMA by VMA and that act on pages, not VMA flags
+    /// (mm/madvise.c: madvise_vma_behavior returns before madvise_update_vma for them).
+    var actsOnPages: Bool {
+        switch self {
+        case .remove, .willneed, .collapse, .cold, .pageout: return true
+        default: return false
+        }
+    }
+
+    /// MADV_POPULATE_READ and MADV_POPULATE_WRITE, which do not go through the madvise walk.
+    var populates: Bool { self == .populateRead || self == .populateWrite }
+}
+
+extension Simulator {
+    /// MADV_POPULATE_READ / MADV_POPULATE_WRITE over `addresses` of process `p`.
+    ///
+    /// The kernel does not walk the VMAs for these (mm/madvise.c: madvise_do_behavior calls
+    /// madvise_populate): `faultin_page_range` faults the range in from its start as a read or a
+    /// write of every page would — the same faults, zero pages, COW copies and reuses, THPs and
+    /// HugeTLB pages as `touch` (each counts in `ru_minflt`, kf 9, 15a, 15c–15e) — and stops at the
+    /// first page it cannot fault: an address with no VMA (a gap, or a DONTFORK range in a child)
+    /// returns ENOMEM with the pages before it populated and none after it (unlike the walk, kf
+    /// 15b); a fault that would raise SIGBUS (a HugeTLB pool that ran dry) returns EFAULT and the
+    /// process lives on (kf 15d).
+    mutating func populate(_ p: ProcessID, _ advice: Advice, _ addresses: Range<UInt64>) -> Errno? {
+        let access: Access = advice == .populateWrite ? .write : .read
+        var position = addresses.lowerBound
+        for name in processes[p].mappingNames(meeting: addresses) {
+            guard let m = processes[p].mappings[name] else { continue }
+            if m.start > position { return .ENOMEM }
+            let end = min(addresses.upperBound, m.end)
+            // A HugeTLB mapping met from a smaller-paged mapping below it: GUP faults the whole
+            // huge page that holds the address.
+            let pages = ((position - m.start) / m.pageBytes)..<((end - m.start + m.pageBytes - 1) / m.pageBytes)
+            if let errno = populateFault(p, name, pages, access) { return errno }
+            // The OOM killer chose this process: the call ends with it.
+            if !processes[p].alive { return nil }
+            position = end
+        }
+        return position < addresses.upperBound ? .ENOMEM : nil
+    }
+
+    /// Faults `pages` of mapping `name` in as `fault` does, but as GUP does it: a signal the
+    /// access would raise is returned as an errno instead of killing the process (mm/gup.c:
+    /// faultin_page turns VM_FAULT_SIGBUS and VM_FAULT_SIGSEGV into EFAULT; an address outside
+    /// every VMA is ENOMEM, check_vma_flags is not reached). Only the OOM killer still kills it.
+    mutating func populateFault(_ p: ProcessID, _ name: String, _ pages: Range<UInt64>, _ access: Access) -> Errno? {
+        guard !pages.isEmpty, let mapping = processes[p].mappings.removeValue(forKey: name) else { return nil }
+        var f = FaultContext(process: p, access: access, mapping: mapping)
+        var errno: Errno? = nil
+        if !bulkFault(&f, [pages]) {
+            var position = pages.lowerBound
+            while position < pages.upperBound {
+                let vma = f.mapping.vma.extent(containing: position)
+                guard vma.value.mapped else {
+                    errno = .ENOMEM
+                    break
+                }
+                let extent = f.mapping.pages.extent(containing: position)
+                var end = min(extent.range.upperBound, vma.range.upperBound, pages.upperBound)
+                if let pmdMapped = f.mapping.pmdMapped {
+                    end = min(end, pmdMapped.extent(containing: position).range.upperBound)
+                }
+                guard makeRoom(&f, position, &end, extent.value) else { break }
+                position = handle(&f, position..<end, extent.value)
+                if f.tally.signal != nil {
+                    errno = .EFAULT
+                    break
+                }
+            }
+        }
+        processes[p].mappings[name] = f.mapping
+        processes[p].minorFaults += f.tally.faults
+        processes[p].cowCopies += f.tally.copies
+        processes[p].cowReuses += f.tally.reuses
+        // makeRoom found no memory and the OOM killer chose this process (as in `fault`).
+        if errno == nil, f.tally.signal == .SIGKILL {
+            kill(p, signal: .SIGKILL)
+        }
+        return errno
+    }
+
+    /// Applies an advice that acts on pages (`Advice.actsOnPages`) to the byte range `bytes` of
+    /// mapping `name`, whose VMAs in the range are `vmas` (page ranges and flags, in order).
+    /// Returns the errno that ends the madvise walk, or nil.
+    mutating func applyPageAdvice(_ p: ProcessID, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ vmas: [(range: Range<UInt64>, flags: VMAFlags)]) -> Errno? {
+        let m = processes[p].mappings[name]!
+        switch advice {
+        case .remove:
+            return remove(m, bytes)
+        case .willneed:
+            // Without swap there is nothing to read in: anonymous and shmem memory only swap in
+            // (swapin_walk_pmd_entry, shmem_swapin_range), tmpfs has no readahead and hugetlbfs
+            // none either (vfs_fadvise). Returns 0 on every kind of mapping (kf 17).
+            return nil
+        case .cold:
+            // Deactivates the pages (folio_deactivate): nothing a measure sees. HugeTLB VMAs are
+            // refused (can_madv_lru_vma; kf 18a, 18g, 18h).
+            return m.huge != nil ? .EINVAL : nil
+        case .pageout:
+            if m.huge != nil { return .EINVAL }
+            pageout(p, name, vmas.map(\.range))
+            return nil
+        case .collapse:
+            return collapse(p, name, vmas)
+        default:
+            return nil
+        }
+    }
+
+    /// MADV_REMOVE on one mapping: a hole punched in the file behind a shared mapping
+    /// (mm/madvise.c: madvise_remove, vfs_fallocate with FALLOC_FL_PUNCH_HOLE).
+    ///
+    /// Anonymous private memory has no file: EINVAL. A private mapping of a file, a private
+    /// HugeTLB mapping among them, is not shared-writable: EACCES (kf 16a, 16d, 16e, 16g).
+    /// Otherwise the pages of the hole leave the page cache: every process's entries of them
+    /// are zapped (page tables stay), copies private mappings made of them stay (shmem_fallocate
+    /// unmaps with even_cows 0; HugeTLB copies do not, see `punchHole`), and a later access finds
+    /// a hole (kf 16b–16d). A HugeTLB file punches only the huge pages wholly inside the range
+    /// (hugetlbfs_punch_hole rounds the start up and the end down); each page it frees goes back
+    /// to the pool and its index loses its reservation, while indices that were reserved and
+    /// never faulted keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each
+    /// freed folio only; kf 16f).
+    mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
+        if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
+        guard let object = m.object else { return .EINVAL }
+        let pageBytes = m.pageBytes
+        let hole = ((bytes.lowerBound + pageBytes - 1) / pageBytes)..<(bytes.upperBound / pageBytes)
+        guard hole.lowerBound < hole.upperBound else { return nil }
+        punchHole(object, hole)
+        return nil
+    }
+
+    /// Removes pages `hole` of page-cache object `object`: unmapped from every mapping of it that
+    /// maps them as page-cache pages, then freed (to the pool for HugeTLB).
+    ///
+    /// A HugeTLB file unmaps the range from every mapping of it, private copies included
+    /// (fs/hugetlbfs/inode.c: hugetlb_vmdelete_list; the selftest hugetlb-madvise.c expects it,
+    /// "not correct ... but expected"): a copy goes back to the pool and, in the mapping's owner,
+    /// its reservation to the mapping, as a zap does (__unmap_hugepage_range; measured:
+    /// validation/hugetlb-madvise-remove.somw).
+    mutating func punchHole(_ object: GroupID, _ hole: Range<UInt64>) {
+        let huge = groups[object].huge != nil
+        for id in processes.ids where processes[id].alive {
+            for name in processes[id].mappingNamesByAddress {
+                guard let m = processes[id].mappings[name], m.object == object, hole.lowerBound < m.pageCount else { continue }
+                let range = hole.lowerBound..<min(hole.upperBound, m.pageCount)
+                var zapped: [Range<UInt64>] = []
+                for (r, state) in m.pages.extents(in: range) {
+                    switch state {
+                    case .cache: zapped.append(r)
+                    case .anon where huge: zapped.append(r)
+                    default: break
+                    }
+                }
+                for r in zapped {
+                    zap(id, processes[id].mappings[name]!, r, restoringReservation: huge)
+                    processes[id].mappings[name]!.pages.assign(r, .none)
+                }
+            }
+        }
+        let range = hole.lowerBound..<min(hole.upperBound, groups[object].pages.length)
+        guard !range.isEmpty else { return }
+        var present: UInt64 = 0
+        groups[object].pages.forEach(in: range) { r, page in if page.present { present += UInt64(r.count) } }
+        groups[object].pages.modify(range) { _, page in
+            guard page.present else { return }
+            page.present = false
+            page.dirty = false
+            page.reserved = false
+        }
+        if let huge = groups[object].huge {
+            pools[huge].free += present
+        } else {
+            cachePagesPresent -= present
+        }
+    }
+
+    /// MADV_PAGEOUT without swap, on the page ranges `ranges` of mapping `name`.
+    ///
+    /// The walk isolates the folios only this process maps (folio_mapcount equal to its pages;
+    /// madvise_cold_or_pageout_pte_range) and reclaims them (reclaim_pages, shrink_folio_list).
+    /// Anonymous pages cannot go anywhere without swap and stay (kf 18a, 18f). Page-cache pages
+    /// (shmem, tmpfs) are unmapped from this process (try_to_unmap, which moves a dirty entry's
+    /// bit to the page); a page that is then clean is dropped from the page cache
+    /// (__remove_mapping: a clean tmpfs page holds nothing a hole would not), a dirty one stays
+    /// cached, its write-back to swap failing (kf 18b–18e). Page tables stay.
+    ///
+    /// Not modelled: an anonymous THP this process alone maps is split by the failed swap-out, and
+    /// its subpages that hold only zeros are replaced by the shared zero page (kf 18g); the model
+    /// keeps the THP whole, as it does not know which bytes a page holds.
+    mutating func pageout(_ p: ProcessID, _ name: String, _ ranges: [Range<UInt64>]) {
+        let m = processes[p].mappings[name]!
+        guard let object = m.object, m.huge == nil else { return }
+        var exclusive: [Range<UInt64>] = []
+        for range in ranges {
+            for (r, state) in m.pages.extents(in: range) {
+                guard case .cache = state else { continue }
+                for (own, page) in groups[object].pages.extents(in: r) where page.mapcount == 1 {
+                    exclusive.append(own)
+                }
+            }
+        }
+        for r in exclusive {
+            zap(p, processes[p].mappings[name]!, r)
+            processes[p].mappings[name]!.pages.assign(r, .none)
+            var clean: [Range<UInt64>] = []
+            for (own, page) in groups[object].pages.extents(in: r) where page.present && !page.dirty {
+                clean.append(own)
+            }
+            for c in clean {
+                groups[object].pages.modify(c) { _, page in page.present = false }
+                cachePagesPresent -= UInt64(c.count)
+            }
+        }
+    }
+
+    /// MADV_COLLAPSE on the VMAs `vmas` of mapping `name` (mm/khugepaged.c: madvise_collapse).
+    ///
+    /// Whatever the `thp` mode (the collapse is forced, TVA_FORCED_COLLAPSE), each 2 MiB block
+    /// wholly inside a VMA of private anonymous memory becomes one THP mapped by a PMD entry:
+    /// a block already PMD-mapped (a THP or the huge zero page) counts as done; a block with no
+    /// PTE table fails (SCAN_NO_PTE_TABLE, the next block is still tried); a block with a PTE
+    /// table is copied into a new THP — absent and zero-page entries become zeroed pages, the
+    /// old pages are unmapped (freed where no other process maps them; after fork the other
+    /// process keeps its pages, now its own) — with no fault, no COW count, and the PTE table
+    /// kept as the THP's deposited table. Any failed block makes the call EINVAL. A VMA
+    /// without an anon_vma (only zero-page reads so far), a NOHUGEPAGE VMA and HugeTLB are
+    /// EINVAL at once; a range holding no whole block does nothing (kf 19).
+    ///
+    /// Not modelled: collapsing shmem or tmpfs pages (collapse_file makes a huge page in the page
+    /// cache and maps it with a PMD entry, freeing the PTE table, kf 19h); the model leaves them
+    /// as they are. Nor the memory check a THP allocation makes.
+    mutating func collapse(_ p: ProcessID, _ name: String, _ vmas: [(range: Range<UInt64>, flags: VMAFlags)]) -> Errno? {
+        let m = processes[p].mappings[name]!
+        if m.huge != nil { return .EINVAL }
+        guard m.isPrivateAnonymousLike, !m.isSingleOwner else { return nil }
+        let span: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
+        let startPage = m.start / constants.pageBytes
+        for vma in vmas {
+            if vma.flags.nohugepage { return .EINVAL }
+            // The whole blocks in the VMA, as virtual page numbers first: a VMA that holds none
+            // may end below the first block boundary after its start.
+            let firstPage = (startPage + vma.range.lowerBound + span - 1) / span * span
+            let endPage = (startPage + vma.range.upperBound) / span * span
+            guard firstPage < endPage else { continue }
+            // Blocks by their PTE tables, a run of blocks at a time (O(extents), not O(blocks)):
+            // those without a table fail, those with one collapse unless already PMD-mapped.
+            let firstTable = firstPage / span
+            var failed = false
+            var withTables: [Range<UInt64>] = []
+            processes[p].pageTables.levels[0].forEach(in: firstTable..<(endPage / span)) { tables, present in
+                if present {
+                    withTables.append((tables.lowerBound * span - startPage)..<(tables.upperBound * span - startPage))
+                } else {
+                    failed = true
+                }
+            }
+            for blocks in withTables {
+                var toCollapse: [Range<UInt64>] = []
+                if let pmdMapped = processes[p].mappings[name]!.pmdMapped {
+                    for (r, mapped) in pmdMapped.extents(in: blocks) where !mapped { toCollapse.append(r) }
+                } else {
+                    toCollapse = [blocks]
+                }
+                if !toCollapse.isEmpty && !vma.flags.anonVMA { return .EINVAL }
+                for r in toCollapse { collapseBlocks(p, name, r) }
+            }
+            if failed { return .EINVAL }
+        }
+        return nil
+    }
+
+    /// Replaces the pages of `blocks` (whole 2 MiB blocks) of mapping `name` by new PMD-mapped
+    /// THPs, one per block (mm/khugepaged.c: collapse_huge_page, __collapse_huge_page_copy).
+    mutating func collapseBlocks(_ p: ProcessID, _ name: String, _ blocks: Range<UInt64>) {
+        var m = processes[p].mappings[name]!
+        for (r, state) in m.pages.extents(in: blocks) {
+            if case .anon(let run, _) = state { anonPages -= addMapcount(group: run, r, delta: -1) }
+        }
+        let run = newGroup(FrameGroup(kind: .anonymousRun, huge: nil, pageCount: m.pageCount))
+        groups[run].firstVirtualPage = m.start / constants.pageBytes
+        groups[run].pages.assign(blocks, FramePage(mapcount: 1, present: true, dirty: true, order: UInt8(PageGeometry.pmdOrder)))
+        anonPages += UInt64(blocks.count)
+        m.pages.assign(blocks, .anon(run: run, writable: true))
+        setPMDMapped(&m, blocks, true)
+        processes[p].mappings[name] = m
+    }
+}
