@@ -36,7 +36,7 @@ extension Simulator {
     /// makes the file that long before mmap, as a program sizes a file before mapping it).
     /// Returns the object, or the errno of the mmap: EINVAL for a `fileoffset=` that is not a
     /// multiple of the page size (mm/mmap.c: do_mmap's offset_in_page check; fs/hugetlbfs/
-    /// inode.c: hugetlbfs_file_mmap; measured: docs/kernel-facts 15b); the file is opened even
+    /// inode.c: hugetlbfs_file_mmap; measured: docs/kernel-facts 17b); the file is opened even
     /// then, as open(2) comes before mmap(2).
     mutating func openForMmap(_ p: ProcessID, file: String, options: MmapOptions, pageCount: UInt64) -> (GroupID, Errno?) {
         let huge = options.huge
@@ -68,7 +68,7 @@ extension Simulator {
     /// The first page of mapping `m` past the end of its file (mapping index), or nil for an
     /// object with no size (shared anonymous memory). A fault there raises SIGBUS
     /// (mm/shmem.c: shmem_get_folio_gfp returns -EINVAL past i_size, hence VM_FAULT_SIGBUS;
-    /// mm/hugetlb.c: hugetlb_no_page, "idx >= size"; measured: docs/kernel-facts 15a, 15c).
+    /// mm/hugetlb.c: hugetlb_no_page, "idx >= size"; measured: docs/kernel-facts 17a, 17c).
     func endOfFile(_ m: Mapping) -> UInt64? {
         guard let object = m.object, let size = files.sizeBytes[object] else { return nil }
         let filePages = (size + m.pageBytes - 1) / m.pageBytes
@@ -129,7 +129,7 @@ extension Simulator {
     /// hugetlb_vmdelete_list) — and freed, and a HugeTLB file's reservations for them are
     /// returned (hugetlb_unreserve_pages). A later touch there raises SIGBUS. A grow only moves
     /// the end: a hole, no pages, no reservation (a shared mapping's fault there takes a free page
-    /// no reservation holds). Measured: docs/kernel-facts 15a, 15c.
+    /// no reservation holds). Measured: docs/kernel-facts 17a, 17c.
     mutating func ftruncate(_ p: ProcessID, file: String, sizeBytes size: UInt64) -> Errno? {
         guard let object = files.descriptors[p]?[file] else { return .EBADF }
         // A size above 2^63 - 1 is a negative loff_t (fs/open.c: do_ftruncate).
@@ -160,7 +160,7 @@ extension Simulator {
     /// (hugetlbfs_punch_hole) unmaps the pages from every mapping, private copies included
     /// (hugetlb_vmdelete_list), frees them and returns their reservations. A length of 0 is
     /// EINVAL, an offset or length above 2^63 - 1 too, an end past 2^63 - 1 EFBIG. Measured:
-    /// docs/kernel-facts 15b, 15c.
+    /// docs/kernel-facts 17b, 17c.
     mutating func fallocate(_ p: ProcessID, file: String, offsetBytes offset: UInt64, lengthBytes length: UInt64, punch: Bool) -> Errno? {
         guard let object = files.descriptors[p]?[file] else { return .EBADF }
         // fs/open.c: vfs_fallocate takes loff_t values: a negative offset or a length that is
@@ -232,7 +232,7 @@ extension Simulator {
     /// made yet (remove_inode_hugepages ends with hugetlb_unreserve_pages over the whole range);
     /// a hole punch (`punching`) drops only the reservation entries of the pages it frees, one
     /// by one (remove_inode_single_folio): an unfaulted page of the hole keeps its reservation
-    /// (measured: docs/kernel-facts 15e).
+    /// (measured: docs/kernel-facts 17e).
     mutating func removeFilePages(_ object: GroupID, _ filePages: Range<UInt64>, evenCows: Bool, punching: Bool = false) {
         // Private HugeTLB copies the owner of their mapping had: their reservations come back
         // once every process has unmapped them (below).

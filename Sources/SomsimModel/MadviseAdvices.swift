@@ -2,7 +2,7 @@
 // MADV_POPULATE_WRITE, MADV_REMOVE, MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT and MADV_COLLAPSE, on
 // a machine without swap — mm/madvise.c, mm/gup.c (faultin_page_range), mm/shmem.c
 // (shmem_fallocate), fs/hugetlbfs/inode.c (hugetlbfs_punch_hole), mm/vmscan.c (reclaim_pages,
-// shrink_folio_list), mm/khugepaged.c (madvise_collapse). Measured: docs/kernel-facts 15–19.
+// shrink_folio_list), mm/khugepaged.c (madvise_collapse). Measured: docs/kernel-facts 20–24.
 
 import SomsimWorkload
 
@@ -26,11 +26,11 @@ extension Simulator {
     /// The kernel does not walk the VMAs for these (mm/madvise.c: madvise_do_behavior calls
     /// madvise_populate): `faultin_page_range` faults the range in from its start as a read or a
     /// write of every page would — the same faults, zero pages, COW copies and reuses, THPs and
-    /// HugeTLB pages as `touch` (each counts in `ru_minflt`, kf 9, 15a, 15c–15e) — and stops at the
+    /// HugeTLB pages as `touch` (each counts in `ru_minflt`, kf 9, 20a, 20c–20e) — and stops at the
     /// first page it cannot fault: an address with no VMA (a gap, or a DONTFORK range in a child)
     /// returns ENOMEM with the pages before it populated and none after it (unlike the walk, kf
-    /// 15b); a fault that would raise SIGBUS (a HugeTLB pool that ran dry) returns EFAULT and the
-    /// process lives on (kf 15d).
+    /// 20b); a fault that would raise SIGBUS (a HugeTLB pool that ran dry) returns EFAULT and the
+    /// process lives on (kf 20d).
     mutating func populate(_ p: ProcessID, _ advice: Advice, _ addresses: Range<UInt64>) -> Errno? {
         let access: Access = advice == .populateWrite ? .write : .read
         var position = addresses.lowerBound
@@ -100,11 +100,11 @@ extension Simulator {
         case .willneed:
             // Without swap there is nothing to read in: anonymous and shmem memory only swap in
             // (swapin_walk_pmd_entry, shmem_swapin_range), tmpfs has no readahead and hugetlbfs
-            // none either (vfs_fadvise). Returns 0 on every kind of mapping (kf 17).
+            // none either (vfs_fadvise). Returns 0 on every kind of mapping (kf 22).
             return nil
         case .cold:
             // Deactivates the pages (folio_deactivate): nothing a measure sees. HugeTLB VMAs are
-            // refused (can_madv_lru_vma; kf 18a, 18g, 18h).
+            // refused (can_madv_lru_vma; kf 23a, 23g, 23h).
             return m.huge != nil ? .EINVAL : nil
         case .pageout:
             if m.huge != nil { return .EINVAL }
@@ -121,15 +121,15 @@ extension Simulator {
     /// (mm/madvise.c: madvise_remove, vfs_fallocate with FALLOC_FL_PUNCH_HOLE).
     ///
     /// Anonymous private memory has no file: EINVAL. A private mapping of a file, a private
-    /// HugeTLB mapping among them, is not shared-writable: EACCES (kf 16a, 16d, 16e, 16g).
+    /// HugeTLB mapping among them, is not shared-writable: EACCES (kf 21a, 21d, 21e, 21g).
     /// Otherwise the pages of the hole leave the page cache: every process's entries of them
     /// are zapped (page tables stay), copies private mappings made of them stay (shmem_fallocate
     /// unmaps with even_cows 0; HugeTLB copies do not, see `punchHole`), and a later access finds
-    /// a hole (kf 16b–16d). A HugeTLB file punches only the huge pages wholly inside the range
+    /// a hole (kf 21b–21d). A HugeTLB file punches only the huge pages wholly inside the range
     /// (hugetlbfs_punch_hole rounds the start up and the end down); each page it frees goes back
     /// to the pool and its index loses its reservation, while indices that were reserved and
     /// never faulted keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each
-    /// freed folio only; kf 16f).
+    /// freed folio only; kf 21f).
     mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
         if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
         guard let object = m.object else { return .EINVAL }
@@ -189,14 +189,14 @@ extension Simulator {
     ///
     /// The walk isolates the folios only this process maps (folio_mapcount equal to its pages;
     /// madvise_cold_or_pageout_pte_range) and reclaims them (reclaim_pages, shrink_folio_list).
-    /// Anonymous pages cannot go anywhere without swap and stay (kf 18a, 18f). Page-cache pages
+    /// Anonymous pages cannot go anywhere without swap and stay (kf 23a, 23f). Page-cache pages
     /// (shmem, tmpfs) are unmapped from this process (try_to_unmap, which moves a dirty entry's
     /// bit to the page); a page that is then clean is dropped from the page cache
     /// (__remove_mapping: a clean tmpfs page holds nothing a hole would not), a dirty one stays
-    /// cached, its write-back to swap failing (kf 18b–18e). Page tables stay.
+    /// cached, its write-back to swap failing (kf 23b–23e). Page tables stay.
     ///
     /// Not modelled: an anonymous THP this process alone maps is split by the failed swap-out, and
-    /// its subpages that hold only zeros are replaced by the shared zero page (kf 18g); the model
+    /// its subpages that hold only zeros are replaced by the shared zero page (kf 23g); the model
     /// keeps the THP whole, as it does not know which bytes a page holds.
     mutating func pageout(_ p: ProcessID, _ name: String, _ ranges: [Range<UInt64>]) {
         let m = processes[p].mappings[name]!
@@ -235,10 +235,10 @@ extension Simulator {
     /// process keeps its pages, now its own) — with no fault, no COW count, and the PTE table
     /// kept as the THP's deposited table. Any failed block makes the call EINVAL. A VMA
     /// without an anon_vma (only zero-page reads so far), a NOHUGEPAGE VMA and HugeTLB are
-    /// EINVAL at once; a range holding no whole block does nothing (kf 19).
+    /// EINVAL at once; a range holding no whole block does nothing (kf 24).
     ///
     /// Not modelled: collapsing shmem or tmpfs pages (collapse_file makes a huge page in the page
-    /// cache and maps it with a PMD entry, freeing the PTE table, kf 19h); the model leaves them
+    /// cache and maps it with a PMD entry, freeing the PTE table, kf 24h); the model leaves them
     /// as they are. Nor the memory check a THP allocation makes.
     mutating func collapse(_ p: ProcessID, _ name: String, _ vmas: [(range: Range<UInt64>, flags: VMAFlags)]) -> Errno? {
         let m = processes[p].mappings[name]!

@@ -12,7 +12,7 @@ extension Simulator {
     /// with EINVAL and unmaps nothing (munmap(2) would unmap whatever lies there; a statement
     /// about one mapping does not reach another). A length of 0 is EINVAL, as munmap(2) says.
     /// Pages of the range that are unmapped already are left as they are (munmap of a hole
-    /// succeeds). Measured: docs/kernel-facts 15.
+    /// succeeds). Measured: docs/kernel-facts 18.
     mutating func munmap(_ p: ProcessID, _ name: String, range byteRange: ByteRange) -> Errno? {
         if byteRange == .whole {
             munmap(p, name)
@@ -40,7 +40,7 @@ extension Simulator {
     /// process shares their span (free_pgtables between the neighbouring VMAs as floor and
     /// ceiling, vms_complete_munmap_vmas). Once nothing of the mapping is mapped, its reference to
     /// its shared object is dropped (the last VMA is gone), and the object freed if it was the
-    /// last. Measured: docs/kernel-facts 15.
+    /// last. Measured: docs/kernel-facts 18.
     mutating func unmapPages(_ p: ProcessID, _ name: String, _ pages: Range<UInt64>) {
         guard !pages.isEmpty else { return }
         splitPMDs(p, name, atEdgesOf: pages)
@@ -114,7 +114,7 @@ extension Simulator {
     /// (vma_expandable), else moves with MREMAP_MAYMOVE (move_vma) and fails with ENOMEM
     /// without. The new address of a move is the model's: the highest that fits in the workload
     /// window, aligned as `mmap` aligns (the kernel would take get_unmapped_area's, below its
-    /// mmap_base). Measured: docs/kernel-facts 16.
+    /// mmap_base). Measured: docs/kernel-facts 19.
     mutating func mremap(_ p: ProcessID, _ name: String, length: UInt64, mayMove: Bool, line: Int) -> Errno? {
         guard let mapping = processes[p].mappings[name], mapping.pageCount > 0, mapping.vma.value(at: 0).mapped else { return .EFAULT }
         let pageBytes = mapping.pageBytes
@@ -188,7 +188,7 @@ extension Simulator {
     /// table, PMD-mapped THP included, moves whole when both addresses are 2 MiB aligned, else
     /// the THP is split and mapped by PTEs (move_huge_pmd only for aligned extents); HugeTLB
     /// pages get their tables where a page is mapped (move_hugetlb_page_tables). The old range's
-    /// tables are freed as munmap frees them. Measured: docs/kernel-facts 16c, 16d, 16g, 16h.
+    /// tables are freed as munmap frees them. Measured: docs/kernel-facts 19c, 19d, 19g, 19h.
     mutating func move(_ p: ProcessID, _ name: String, to start: UInt64, pages: UInt64) {
         var m = processes[p].mappings[name]!
         let old = m.start..<m.end
@@ -249,7 +249,7 @@ extension Simulator {
     /// A fault on pages of a shared or file mapping beyond the end of its object (a mapping that
     /// mremap grew past its shmem object or file) raises SIGBUS (mm/shmem.c: shmem_fault past
     /// i_size; mm/filemap.c: filemap_fault). Returns where the caller stops, or nil to go on.
-    /// Pages below the end are handled first. Measured: docs/kernel-facts 16j.
+    /// Pages below the end are handled first. Measured: docs/kernel-facts 19j.
     mutating func faultPastObjectEnd(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64? {
         guard let object = f.mapping.object, f.mapping.huge == nil else { return nil }
         let end = groups[object].pages.length

@@ -866,7 +866,7 @@ struct Run {
     /// open (a file without `huge=`), or that is one of the run's files in /dev/shm, counted by
     /// its st_blocks (shmem keeps i_blocks at its allocated
     /// pages × 8; mm/shmem.c: shmem_recalc_inode). Shmem in /proc/meminfo is the machine's and
-    /// folds its per-CPU counts in lazily (docs/kernel-facts 15c), so it is only reported.
+    /// folds its per-CPU counts in lazily (docs/kernel-facts 17c), so it is only reported.
     private func shmemBytes(_ framesOf: [Int: AgentFrames]) -> UInt64 {
         var seen = Set<[UInt64]>()
         var total: UInt64 = 0

@@ -4,9 +4,9 @@ import Testing
 
 /// Files as objects (Files.swift): descriptors, names, ftruncate, fallocate, file offsets, and
 /// `shmem_bytes`. Expectations by hand, checked against the kernel (docs/kernel-facts/FINDINGS.md,
-/// section 15).
+/// section 17).
 @Suite struct FilesTests {
-    /// 15a: a shared mapping of 4 huge pages, 2 written, truncated to 1 page, grown again.
+    /// 17a: a shared mapping of 4 huge pages, 2 written, truncated to 1 page, grown again.
     @Test func hugetlbfsTruncateFreesPagesAndReservationsAndGrowAddsAHole() throws {
         let report = try simulate(
             """
@@ -41,7 +41,7 @@ import Testing
         #expect((end.system.hugetlb2MFree, end.system.hugetlb2MReserved) == (5, 0))
     }
 
-    /// 15b: fallocate takes pool pages (rounded outward), a punch frees them (rounded inward), a
+    /// 17b: fallocate takes pool pages (rounded outward), a punch frees them (rounded inward), a
     /// mapping at a file offset maps the file's pages there and reserves only the missing ones.
     @Test func hugetlbfsFallocatePunchAndOffsets() throws {
         let report = try simulate(
@@ -78,7 +78,7 @@ import Testing
         #expect(report.errors.map(\.errno) == [.EINVAL])
     }
 
-    /// 15c: tmpfs keeps a partial last page, SIGBUS past it; truncate drops private copies past
+    /// 17c: tmpfs keeps a partial last page, SIGBUS past it; truncate drops private copies past
     /// the end (even_cows), a punch keeps them; fallocate rounds outward and moves the end.
     @Test func tmpfsTruncateAndPunchAndShmemBytes() throws {
         let report = try simulate(
@@ -166,7 +166,7 @@ import Testing
         #expect(report.errors.map(\.errno) == [.ENOENT])
     }
 
-    /// 15c and shmem_fallocate: fallocated tmpfs pages are present (shmem) and dirty but not
+    /// 17c and shmem_fallocate: fallocated tmpfs pages are present (shmem) and dirty but not
     /// uptodate, so fault-around skips them and each takes a fault of its own.
     @Test func fallocatedPagesAreNotMappedByFaultAround() throws {
         let report = try simulate(
@@ -190,7 +190,7 @@ import Testing
         #expect(report.measure("read").system.shmemBytes == 64 * KiB)
     }
 
-    /// 15e: a hole punch keeps the reservation of a page of the hole that was reserved and never
+    /// 17e: a hole punch keeps the reservation of a page of the hole that was reserved and never
     /// faulted; the pages it frees lose theirs; a truncate returns every reservation it cuts.
     @Test func holePunchKeepsReservationsOfUnfaultedPages() throws {
         let report = try simulate(

@@ -3,7 +3,7 @@ import Testing
 
 /// MADV_POPULATE_READ/WRITE, MADV_REMOVE, MADV_WILLNEED, MADV_COLD, MADV_PAGEOUT and
 /// MADV_COLLAPSE. Expectations worked out by hand from the rules in docs/model.md and checked
-/// against the kernel (docs/kernel-facts/FINDINGS.md, sections 15 to 19).
+/// against the kernel (docs/kernel-facts/FINDINGS.md, sections 20 to 24).
 @Suite struct MadviseAdvicesTests {
     // MARK: - populate_read, populate_write
 

@@ -3,7 +3,7 @@ import SomsimWorkload
 import Testing
 
 /// Partial munmap and mremap (issue 9). Expectations by hand, checked against the kernel
-/// (docs/kernel-facts/FINDINGS.md, sections 15 and 16).
+/// (docs/kernel-facts/FINDINGS.md, sections 18 and 19).
 ///
 /// Page-table arithmetic: the first mapping of a process goes at the top of the workload window,
 /// a 512 GiB-aligned address H, so a mapping of up to 2 MiB right below H lies in one PTE table
@@ -25,7 +25,7 @@ import Testing
             """)
         // [H-4M, H): two PTE tables, a PMD, a PUD.
         #expect(report.measure("written").process("p").pageTableBytes == 16 * KiB)
-        // [1M,3M) out: each table still holds 1 MiB of the VMA (kf 15a).
+        // [1M,3M) out: each table still holds 1 MiB of the VMA (kf 18a).
         let hole = report.measure("hole").process("p")
         #expect(hole.pageTableBytes == 16 * KiB)
         #expect(hole.rssBytes == 2 * MiB)
@@ -48,7 +48,7 @@ import Testing
             p munmap a offset=4K length=4088K
             """)
         let p = report.measure("end").process("p")
-        #expect(p.pageTableBytes == 16 * KiB)  // kf 15b
+        #expect(p.pageTableBytes == 16 * KiB)  // kf 18b
         #expect(p.rssBytes == 8 * KiB)
     }
 
@@ -123,9 +123,9 @@ import Testing
             return (s.hugetlb2MFree, s.hugetlb2MReserved)
         }
         #expect(pool("mapped") == (3, 2))
-        #expect(pool("unfaulted") == (3, 1))  // kf 16i: an unfaulted page's reservation returns
+        #expect(pool("unfaulted") == (3, 1))  // kf 19i: an unfaulted page's reservation returns
         #expect(pool("faulted") == (4, 1))
-        // Shared: the file keeps its page and its reservations while any part is mapped (kf 15e).
+        // Shared: the file keeps its page and its reservations while any part is mapped (kf 18e).
         #expect(pool("shared") == (3, 3))
         #expect(pool("shared-gone") == (4, 1))
         #expect(report.errors.isEmpty)

@@ -1,5 +1,5 @@
 /* files.c - files as objects: ftruncate, fallocate, close, unlink, mmap offsets, on hugetlbfs,
- * tmpfs and memfd (section 15 of FINDINGS.md). Mounts hugetlbfs (2 MiB pages) in a temporary
+ * tmpfs and memfd (section 17 of FINDINGS.md). Mounts hugetlbfs (2 MiB pages) in a temporary
  * directory and sets the 2 MiB pool to 8 pages; unmounts, removes its files and sets the pool
  * back to 0 on exit. Prints pool counters, Shmem and the files' st_blocks. */
 #include "common.h"
@@ -62,7 +62,7 @@ int main(void)
 	write_long("/proc/sys/vm/nr_hugepages", 8);
 	signal(SIGBUS, on_sigbus);
 
-	printf("15a hugetlbfs: shared mapping of 4 pages, 2 touched, ftruncate shrink and grow\n");
+	printf("17a hugetlbfs: shared mapping of 4 pages, 2 touched, ftruncate shrink and grow\n");
 	snprintf(path, sizeof path, "%s/kf-a", mnt);
 	int fd = open(path, O_RDWR | O_CREAT, 0600);
 	POOL("start");
@@ -88,7 +88,7 @@ int main(void)
 	close(fd);
 	POOL("close");
 
-	printf("15b hugetlbfs: fallocate, punch, mmap at an offset\n");
+	printf("17b hugetlbfs: fallocate, punch, mmap at an offset\n");
 	snprintf(path, sizeof path, "%s/kf-b", mnt);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	printf("  fallocate 4M: %d\n", fallocate(fd, 0, 0, 2 * MB2));
@@ -121,7 +121,7 @@ int main(void)
 	munmap(p, 2 * MB2);
 	POOL("munmap");
 
-	printf("15c tmpfs and memfd: Shmem\n");
+	printf("17c tmpfs and memfd: Shmem\n");
 	SHMEM("start");
 	fd = memfd_create("kf", 0);
 	shm_fd = fd;
@@ -167,9 +167,9 @@ int main(void)
 	munmap(q, 16 * PG);
 	SHMEM("end");
 
-	/* 15e: a hole punch over a page a shared mapping reserved but never faulted keeps the
+	/* 17e: a hole punch over a page a shared mapping reserved but never faulted keeps the
 	 * reservation; a truncate over it returns it. */
-	printf("15e hugetlbfs: punch and truncate over reserved, unfaulted pages\n");
+	printf("17e hugetlbfs: punch and truncate over reserved, unfaulted pages\n");
 	snprintf(path, sizeof path, "%s/kf-b", mnt);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	ftruncate(fd, 3 * MB2);
@@ -188,7 +188,7 @@ int main(void)
 	unlink(path);
 	POOL("unmapped, closed, unlinked");
 
-	/* 15d: Shmem of a memfd and of a /dev/shm file of 32 MiB each: the same count (the per-CPU
+	/* 17d: Shmem of a memfd and of a /dev/shm file of 32 MiB each: the same count (the per-CPU
 	 * drift is a few hundred kB at most; both are shmem inodes, mm/memfd.c: memfd_create uses
 	 * shmem_file_setup). */
 	long before = meminfo("Shmem");
@@ -208,6 +208,6 @@ int main(void)
 	munmap(p, 32 << 20);
 	close(fd);
 	unlink("/dev/shm/kf-files");
-	printf("15d Shmem after writing 32 MiB: memfd +%ld kB, /dev/shm file +%ld kB\n", memfd_kb, tmpfs_kb);
+	printf("17d Shmem after writing 32 MiB: memfd +%ld kB, /dev/shm file +%ld kB\n", memfd_kb, tmpfs_kb);
 	return 0;
 }
