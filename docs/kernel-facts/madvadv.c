@@ -1,4 +1,4 @@
-/* madvadv.c - Q15-Q19 the madvise advices REMOVE, WILLNEED, POPULATE_READ/WRITE, COLD, PAGEOUT
+/* madvadv.c - Q20-Q24 the madvise advices REMOVE, WILLNEED, POPULATE_READ/WRITE, COLD, PAGEOUT
  * and COLLAPSE on each kind of mapping: what they return and what they change (rss, faults,
  * frames, HugeTLB counts, THP). This machine has no swap. Changes nr_hugepages, THP enabled and
  * mounts a hugetlbfs under /tmp; sets them back on exit. */
@@ -140,7 +140,7 @@ int main(void)
 	pid_t pid;
 	{ char *z = map_at(SLOT(199), PG, PROT_READ, pa, -1); sink = z[0]; zero_pfn = pfn_of(z); munmap(z, PG); }
 
-	puts("== Q15a POPULATE on private anonymous memory, 8 pages ==");
+	puts("== Q20a POPULATE on private anonymous memory, 8 pages ==");
 	a = map_at(SLOT(150), 8 * PG, rw, pa, -1);
 	r = adv(a, 8 * PG, MADV_POPULATE_READ, &f);
 	printf("20a POPULATE_READ: %s faults=%ld present=%ld zero=%ld\n", en(r), f, present(a, 8, PG), zeros(a, 8));
@@ -181,7 +181,7 @@ int main(void)
 	}
 	munmap(a, 8 * PG);
 
-	puts("== Q15b POPULATE ranges past the end / over a gap ==");
+	puts("== Q20b POPULATE ranges past the end / over a gap ==");
 	a = map_at(SLOT(151), 4 * PG, rw, pa, -1);
 	r = adv(a + 2 * PG, 4 * PG, MADV_POPULATE_WRITE, &f);
 	printf("20b POPULATE_WRITE [2,6) of 4 pages: %s faults=%ld present=%ld\n", en(r), f, present(a, 4, PG));
@@ -221,7 +221,7 @@ int main(void)
 	reap(pid, "child");
 	munmap(a, 4 * PG);
 
-	puts("== Q15c POPULATE on shared anonymous and tmpfs-file memory, 64 pages ==");
+	puts("== Q20c POPULATE on shared anonymous and tmpfs-file memory, 64 pages ==");
 	s = map_at(SLOT(156), 64 * PG, rw, sa, -1);
 	long sh0 = meminfo("Shmem");
 	r = adv(s, 64 * PG, MADV_POPULATE_READ, &f);
@@ -252,7 +252,7 @@ int main(void)
 		close(fd);
 	}
 
-	puts("== Q15d POPULATE on HugeTLB, pool 3 ==");
+	puts("== Q20d POPULATE on HugeTLB, pool 3 ==");
 	write_long(NRHP2M, 3);
 	h = map_at(SLOT(160), 2 * MB2, rw, pa | MAP_HUGETLB | MAP_HUGE_2MB, -1);
 	hp("mmap private 2");
@@ -277,7 +277,7 @@ int main(void)
 	munmap(h, 2 * MB2);
 	write_long(NRHP2M, 0);
 
-	puts("== Q15e POPULATE on THP (thp=madvise, MADV_HUGEPAGE), 4 MiB aligned ==");
+	puts("== Q20e POPULATE on THP (thp=madvise, MADV_HUGEPAGE), 4 MiB aligned ==");
 	a = map_at(SLOT(161), 4 * MB2 / 2, rw, pa, -1);
 	madvise(a, 2 * MB2, MADV_HUGEPAGE);
 	r = adv(a, 2 * MB2, MADV_POPULATE_READ, &f);
@@ -288,7 +288,7 @@ int main(void)
 	show("20e", a);
 	munmap(a, 2 * MB2);
 
-	puts("== Q16 REMOVE ==");
+	puts("== Q21 REMOVE ==");
 	a = map_at(SLOT(162), 4 * PG, rw, pa, -1);
 	touch(a, 4, PG, 1);
 	r = adv(a, 4 * PG, MADV_REMOVE, &f);
@@ -397,7 +397,7 @@ int main(void)
 		close(fd);
 	}
 
-	puts("== Q17 WILLNEED ==");
+	puts("== Q22 WILLNEED ==");
 	a = map_at(SLOT(170), 4 * PG, rw, pa, -1);
 	r = adv(a, 4 * PG, MADV_WILLNEED, &f);
 	printf("22a WILLNEED untouched private anon: %s present=%ld\n", en(r), present(a, 4, PG));
@@ -437,7 +437,7 @@ int main(void)
 		close(fd);
 	}
 
-	puts("== Q18 COLD and PAGEOUT (no swap) ==");
+	puts("== Q23 COLD and PAGEOUT (no swap) ==");
 	a = map_at(SLOT(176), 16 * PG, rw, pa, -1);
 	touch(a, 16, PG, 1);
 	for (int i = 0; i < 8; i++) before[i] = pfn_of(a + i * PG);
@@ -519,7 +519,7 @@ int main(void)
 	munmap(h, 2 * MB2);
 	write_long(NRHP2M, 0);
 
-	puts("== Q19 COLLAPSE (thp=madvise, no MADV_HUGEPAGE unless said) ==");
+	puts("== Q24 COLLAPSE (thp=madvise, no MADV_HUGEPAGE unless said) ==");
 	a = map_at(SLOT(184), 2 * MB2, rw, pa, -1);
 	r = adv(a, 2 * MB2, MADV_COLLAPSE, &f);
 	printf("24a COLLAPSE empty 4 MiB (no page table): %s faults=%ld\n", en(r), f);
@@ -614,7 +614,7 @@ int main(void)
 	printf("24k COLLAPSE [1M,4M): %s\n", en(r));
 	show("24k", a);
 	munmap(a, 2 * MB2);
-	puts("== Q19l COLLAPSE detail ==");
+	puts("== Q24l COLLAPSE detail ==");
 	a = map_at(SLOT(193), MB2, rw, pa, -1);
 	touch(a, 1, PG, 1);
 	madvise(a, PG, MADV_DONTNEED);
@@ -652,7 +652,7 @@ int main(void)
 	printf("24p COLLAPSE 1 zero page, rest none: %s\n", en(r));
 	show("24p after", a);
 	munmap(a, MB2);
-	puts("== Q19q COLLAPSE of shmem and tmpfs-file memory (not modelled) ==");
+	puts("== Q24q COLLAPSE of shmem and tmpfs-file memory (not modelled) ==");
 	s = map_at(SLOT(198), MB2, rw, sa, -1);
 	r = adv(s, MB2, MADV_COLLAPSE, &f);
 	printf("24q COLLAPSE untouched shared anon: %s\n", en(r));
