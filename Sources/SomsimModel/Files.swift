@@ -59,7 +59,13 @@ extension Simulator {
         }
         let pageBytes = options.pageBytes
         guard options.fileOffsetBytes % pageBytes == 0 else { return (object, .EINVAL) }
-        let end = (options.fileOffsetPages + pageCount) * pageBytes
+        // A mapping whose end in the file lies past MAX_LFS_FILESIZE (2^63 - 1) is longer than
+        // any address space too: get_unmapped_area refuses a length above TASK_SIZE with ENOMEM
+        // before the file is looked at, and the file could not be sized for it (EFBIG). Nothing
+        // is extended. (Found by the fuzz campaign: the product trapped.)
+        let (endPages, pagesOverflow) = options.fileOffsetPages.addingReportingOverflow(pageCount)
+        let (end, bytesOverflow) = endPages.multipliedReportingOverflow(by: pageBytes)
+        guard !pagesOverflow, !bytesOverflow, end <= UInt64(Int64.max) else { return (object, .ENOMEM) }
         files.sizeBytes[object] = max(files.sizeBytes[object] ?? 0, end)
         groups[object].pages.grow(to: options.fileOffsetPages + pageCount, value: FramePage())
         return (object, nil)

@@ -91,6 +91,8 @@ struct CaseWriter {
         if rng.next(below: 4) == 0 { settings.append("pti=" + pick(["on", "off"], &rng)) }
         if rng.next(below: 5) == 0 { settings.append("som-source=" + pick(["hugetlb-2m", "hugetlb-1g", "devdax", "external"], &rng)) }
         if rng.next(below: 5) == 0 { settings.append("som-pool=" + size(&rng)) }
+        if rng.next(below: 5) == 0 { settings.append("hugetlb-2m-overcommit=" + pick(Self.counts, &rng)) }
+        if rng.next(below: 8) == 0 { settings.append("hugetlb-1g-overcommit=" + pick(["0", "1", "4"], &rng)) }
         return settings.isEmpty ? "" : "machine " + settings.joined(separator: " ")
     }
 
@@ -108,6 +110,10 @@ struct CaseWriter {
         let m = machine(&rng)
         if !m.isEmpty { lines.append(m) }
         var processes: [String: [String: Held]] = ["p0": [:]]
+        // Files each process holds a descriptor for (mmap … file= opens, fork inherits), and the
+        // SysV segments that exist.
+        var descriptors: [String: Set<String>] = ["p0": []]
+        var segments: [String: Held] = [:]
         var order = ["p0"]
         lines.append("spawn p0")
         var created = 1
@@ -116,18 +122,20 @@ struct CaseWriter {
             let p = pick(order, &rng)
             let held = processes[p]!
             let sloppy = rng.next(below: 60) == 0
-            switch rng.next(below: 22) {
+            switch rng.next(below: 31) {
             case 0, 1:
                 let child = "p\(created)"
                 created += 1
                 lines.append("\(p) fork \(child)")
                 processes[child] = held
+                descriptors[child] = descriptors[p] ?? []
                 order.append(child)
             case 2:
                 let name = "p\(created)"
                 created += 1
                 lines.append("spawn \(name)")
                 processes[name] = [:]
+                descriptors[name] = []
                 order.append(name)
             case 3 where order.count > 1:
                 lines.append("\(p) exit")
@@ -145,7 +153,13 @@ struct CaseWriter {
                         options.append("huge=" + huge)
                         page = huge == "2M" ? 2 << 20 : 1 << 30
                     }
-                    if rng.next(below: 5) == 0 { options.append("file=" + pick(["f", "g"], &rng)) }
+                    if rng.next(below: 5) == 0 {
+                        let file = pick(["f", "g"], &rng)
+                        options.append("file=" + file)
+                        descriptors[p, default: []].insert(file)
+                        if rng.next(below: 3) == 0 { options.append("fileoffset=" + pick(["0", "4K", "2M", "6M", "1G", "4097B"], &rng)) }
+                    }
+                    if page != 4096 && rng.next(below: 4) == 0 { options.append("noreserve") }
                 }
                 if rng.next(below: 6) == 0 { options.append("populate") }
                 let pages: UInt64 = pick([1, 2, 3, 16, 257, 512, 513, 4096, 262_144, 1 << 24, 1 << 33, 1 << 34, (1 << 34) + 1, 1 << 52], &rng)
@@ -182,6 +196,65 @@ struct CaseWriter {
                 lines.append("  \(p) touch r\(step)_{v\(step)} write")
                 lines.append("  \(p) fork c\(step)_{v\(step)}")
                 lines.append("}")
+            case 22, 23:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                let r = range(held[name]!, sloppy, &rng).text
+                switch rng.next(below: 4) {
+                case 0: lines.append("\(p) mlock \(name)\(r)")
+                case 1: lines.append("\(p) munlock \(name)\(r)")
+                default: lines.append("\(p) mprotect \(name) \(pick(["read", "write", "none"], &rng))\(r)")
+                }
+            case 24:
+                // A range munmap keeps the name; a later statement may meet the hole.
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                lines.append("\(p) munmap \(name)\(range(held[name]!, sloppy, &rng).text)")
+            case 25:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                let mapping = held[name]!
+                let pages: UInt64 = pick([1, 2, 3, 16, 512, 513, 4096, 1 << 24, 1 << 34], &rng)
+                let length = pages.multipliedReportingOverflow(by: mapping.pageBytes).overflow ? mapping.pageBytes : pages * mapping.pageBytes
+                lines.append("\(p) mremap \(name) \(WorkloadPrinter.format(size: sloppy ? length &+ 1 : length))" + (rng.next(below: 2) == 0 ? " maymove" : ""))
+                processes[p]![name] = Held(lengthBytes: length, pageBytes: mapping.pageBytes)
+            case 26:
+                guard let file = (descriptors[p] ?? []).sorted().randomElement(using: &rng) else { continue }
+                switch rng.next(below: 4) {
+                case 0: lines.append("\(p) ftruncate \(file) \(size(&rng))")
+                case 1: lines.append("\(p) fallocate \(file) offset=\(size(&rng)) length=\(size(&rng))" + (rng.next(below: 2) == 0 ? " punch" : ""))
+                case 2:
+                    lines.append("\(p) close \(file)")
+                    descriptors[p]!.remove(file)
+                default: lines.append("\(p) unlink \(file)")
+                }
+            case 27:
+                lines.append("sysctl hugetlb-\(pick(["2m", "1g"], &rng))=\(pick(Self.counts, &rng))")
+            case 28, 29:
+                let key = pick(["k0", "k1"], &rng)
+                if let segment = segments[key] {
+                    switch rng.next(below: 3) {
+                    case 0:
+                        let name = "s\(mapCounter)"
+                        mapCounter += 1
+                        lines.append("\(p) shmat \(key) \(name)")
+                        processes[p]![name] = segment
+                    case 1:
+                        lines.append("\(p) shmrm \(key)")
+                        segments[key] = nil
+                    default:
+                        guard let name = held.keys.sorted().first(where: { $0.hasPrefix("s") }) else { continue }
+                        lines.append("\(p) shmdt \(name)")
+                        processes[p]![name] = nil
+                    }
+                } else {
+                    let huge = pick([nil, nil, "2M", "1G"], &rng)
+                    let page: UInt64 = huge == "2M" ? 2 << 20 : huge == "1G" ? 1 << 30 : 4096
+                    let pages: UInt64 = pick([1, 2, 16, 512, 1 << 20], &rng)
+                    lines.append("\(p) shmget \(key) \(WorkloadPrinter.format(size: pages * page))" + (huge.map { " huge=\($0)" } ?? ""))
+                    segments[key] = Held(lengthBytes: pages * page, pageBytes: page)
+                }
+            case 30:
+                guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
+                let advice = pick(["populate_read", "populate_write", "remove", "collapse", "pageout", "cold", "willneed"], &rng)
+                lines.append("\(p) madvise \(name) \(advice)\(range(held[name]!, sloppy, &rng).text)")
             default:
                 guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
                 let mapping = held[name]!
@@ -245,6 +318,9 @@ struct CaseWriter {
         "{", "}", "#", "machine", "ram=1M", "ram=4K", "ram=4096T", "hugetlb-2m=2", "hugetlb-2m=18446744073709551615",
         "hugetlb-1g=16", "hvo=on", "hvo-kept=2", "thp=always", "mthp=64K", "som-pool=64T", "a", "b", "master", "worker0",
         "p", "m", "heap", "x.y-z", "é", "\u{FFFD}",
+        "mprotect", "mlock", "munlock", "mremap", "maymove", "none", "noreserve", "fileoffset=4K", "ftruncate", "fallocate",
+        "punch", "close", "unlink", "sysctl", "shmget", "shmat", "shmdt", "shmrm", "populate_write", "remove", "collapse",
+        "pageout", "hugetlb-2m-overcommit=3",
     ]
 
     func mutation(_ rng: inout SplitMix64) -> String {
