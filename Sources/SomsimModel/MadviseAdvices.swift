@@ -124,65 +124,30 @@ extension Simulator {
     /// HugeTLB mapping among them, is not shared-writable: EACCES (kf 21a, 21d, 21e, 21g).
     /// Otherwise the pages of the hole leave the page cache: every process's entries of them
     /// are zapped (page tables stay), copies private mappings made of them stay (shmem_fallocate
-    /// unmaps with even_cows 0; HugeTLB copies do not, see `punchHole`), and a later access finds
+    /// unmaps with even_cows 0; a HugeTLB file's copies do not: hugetlb_vmdelete_list, which the
+    /// selftest hugetlb-madvise.c expects, "not correct ... but expected"), and a later access finds
     /// a hole (kf 21b–21d). A HugeTLB file punches only the huge pages wholly inside the range
     /// (hugetlbfs_punch_hole rounds the start up and the end down); each page it frees goes back
     /// to the pool and its index loses its reservation, while indices that were reserved and
     /// never faulted keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each
-    /// freed folio only; kf 21f).
+    /// freed folio only; kf 21f). This is `fallocate … punch` of the file behind the mapping, and
+    /// takes its path (Files.swift: removeFilePages): the hole is in file pages, `fileoffset=`
+    /// counted, and ends at the file's last page (a mapping mremap grew past its object has no
+    /// pages there).
     mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
         if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
         guard let object = m.object else { return .EINVAL }
         let pageBytes = m.pageBytes
-        let hole = ((bytes.lowerBound + pageBytes - 1) / pageBytes)..<(bytes.upperBound / pageBytes)
-        guard hole.lowerBound < hole.upperBound else { return nil }
-        punchHole(object, hole)
+        let first = (bytes.lowerBound + pageBytes - 1) / pageBytes
+        let last = bytes.upperBound / pageBytes
+        // A range inside one huge page punches nothing (and would make an inverted range).
+        guard first < last else { return nil }
+        let hole = m.inFile(first..<last)
+        let length = groups[object].pages.length
+        let filePages = min(hole.lowerBound, length)..<min(hole.upperBound, length)
+        guard !filePages.isEmpty else { return nil }
+        removeFilePages(object, filePages, evenCows: groups[object].huge != nil, punching: true)
         return nil
-    }
-
-    /// Removes pages `hole` of page-cache object `object`: unmapped from every mapping of it that
-    /// maps them as page-cache pages, then freed (to the pool for HugeTLB).
-    ///
-    /// A HugeTLB file unmaps the range from every mapping of it, private copies included
-    /// (fs/hugetlbfs/inode.c: hugetlb_vmdelete_list; the selftest hugetlb-madvise.c expects it,
-    /// "not correct ... but expected"): a copy goes back to the pool and, in the mapping's owner,
-    /// its reservation to the mapping, as a zap does (__unmap_hugepage_range; measured:
-    /// validation/hugetlb-madvise-remove.somw).
-    mutating func punchHole(_ object: GroupID, _ hole: Range<UInt64>) {
-        let huge = groups[object].huge != nil
-        for id in processes.ids where processes[id].alive {
-            for name in processes[id].mappingNamesByAddress {
-                guard let m = processes[id].mappings[name], m.object == object, hole.lowerBound < m.pageCount else { continue }
-                let range = hole.lowerBound..<min(hole.upperBound, m.pageCount)
-                var zapped: [Range<UInt64>] = []
-                for (r, state) in m.pages.extents(in: range) {
-                    switch state {
-                    case .cache: zapped.append(r)
-                    case .anon where huge: zapped.append(r)
-                    default: break
-                    }
-                }
-                for r in zapped {
-                    zap(id, processes[id].mappings[name]!, r, restoringReservation: huge)
-                    processes[id].mappings[name]!.pages.assign(r, .none)
-                }
-            }
-        }
-        let range = hole.lowerBound..<min(hole.upperBound, groups[object].pages.length)
-        guard !range.isEmpty else { return }
-        var present: UInt64 = 0
-        groups[object].pages.forEach(in: range) { r, page in if page.present { present += UInt64(r.count) } }
-        groups[object].pages.modify(range) { _, page in
-            guard page.present else { return }
-            page.present = false
-            page.dirty = false
-            page.reserved = false
-        }
-        if let huge = groups[object].huge {
-            pools[huge].free += present
-        } else {
-            cachePagesPresent -= present
-        }
     }
 
     /// MADV_PAGEOUT without swap, on the page ranges `ranges` of mapping `name`.
