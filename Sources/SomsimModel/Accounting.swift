@@ -15,6 +15,30 @@ struct PageSums: Equatable {
 
     static let pssShift: UInt64 = 12
 
+    /// `a + b` and `a - b` modulo 2^64, field by field, and `pages` pages of one kind modulo
+    /// 2^64: for `GroupPrefix`, whose running totals may pass 2^64 over pages no process maps (a
+    /// hugetlbfs file fallocated to 2^63 bytes), while every difference it is asked for is a
+    /// process's own sum and fits (found by the fuzz campaign, seed 9011).
+    static func wrappingSum(_ a: Self, _ b: Self) -> Self {
+        PageSums(
+            pssUnits: a.pssUnits &+ b.pssUnits, privateClean: a.privateClean &+ b.privateClean,
+            privateDirty: a.privateDirty &+ b.privateDirty, sharedClean: a.sharedClean &+ b.sharedClean,
+            sharedDirty: a.sharedDirty &+ b.sharedDirty)
+    }
+
+    static func wrappingDifference(_ a: Self, _ b: Self) -> Self {
+        PageSums(
+            pssUnits: a.pssUnits &- b.pssUnits, privateClean: a.privateClean &- b.privateClean,
+            privateDirty: a.privateDirty &- b.privateDirty, sharedClean: a.sharedClean &- b.sharedClean,
+            sharedDirty: a.sharedDirty &- b.sharedDirty)
+    }
+
+    func wrappingTimes(_ n: UInt64) -> Self {
+        PageSums(
+            pssUnits: pssUnits &* n, privateClean: privateClean &* n, privateDirty: privateDirty &* n,
+            sharedClean: sharedClean &* n, sharedDirty: sharedDirty &* n)
+    }
+
     static func + (a: Self, b: Self) -> Self {
         PageSums(
             pssUnits: a.pssUnits + b.pssUnits, privateClean: a.privateClean + b.privateClean,
@@ -95,7 +119,7 @@ final class GroupPrefix {
             let one = PageSums(pages: 1, mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             starts.append(range.lowerBound)
             entries.append(Entry(before: total, perPage: one))
-            total = total + PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+            total = PageSums.wrappingSum(total, one.wrappingTimes(UInt64(range.count)))
         }
         let length = group.pages.length
         let extents = UInt64(max(starts.count, 1))
@@ -149,18 +173,14 @@ final class GroupPrefix {
     /// Sums over indices `0..<index`, `index` lying in extent `low`.
     private func cumulative(_ index: UInt64, in low: Int) -> PageSums {
         let n = index - starts[low]
-        let one = entries[low].perPage
-        return entries[low].before
-            + PageSums(
-                pssUnits: one.pssUnits * n, privateClean: one.privateClean * n, privateDirty: one.privateDirty * n,
-                sharedClean: one.sharedClean * n, sharedDirty: one.sharedDirty * n)
+        return PageSums.wrappingSum(entries[low].before, entries[low].perPage.wrappingTimes(n))
     }
 
     func sums(_ range: Range<UInt64>) -> PageSums {
         let low = extentIndex(range.lowerBound, from: hint)
         let high = extentIndex(range.upperBound, from: low)
         hint = high
-        return cumulative(range.upperBound, in: high) - cumulative(range.lowerBound, in: low)
+        return PageSums.wrappingDifference(cumulative(range.upperBound, in: high), cumulative(range.lowerBound, in: low))
     }
 }
 

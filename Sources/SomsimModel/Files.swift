@@ -208,6 +208,14 @@ extension Simulator {
                 if n < UInt64(range.count) { return .ENOSPC }
             }
         } else {
+            // Pages the machine cannot hold: the call fails and undoes the pages it made
+            // (shmem_fallocate: ENOSPC past the tmpfs size, ENOMEM when allocation fails, then
+            // shmem_undo_range of its own pages). The model has no tmpfs size (/dev/shm's is the
+            // host's), so it refuses with ENOSPC only what RAM cannot hold, before making any.
+            // (Found by the fuzz campaign: a 4097T fallocate overflowed the PSS sums.)
+            var missing: UInt64 = 0
+            groups[object].pages.forEach(in: pages) { range, page in if !page.present { missing += UInt64(range.count) } }
+            if missing > roomPages() { return .ENOSPC }
             // Every page of the range is marked dirty, the ones it makes stay !uptodate
             // (shmem_fallocate: "If !uptodate, leave it that way … But mark it dirty").
             var made: UInt64 = 0

@@ -63,6 +63,29 @@ import Testing
         }
     }
 
+    /// A group whose unmapped pages alone pass 2^64 in PSS units (2^42 pages of 2 MiB, as a
+    /// hugetlbfs file fallocated near 2^63 bytes leaves its page map) still answers a query over
+    /// its mapped pages exactly. Before, building the prefix trapped on the overflow (fuzz seed
+    /// 9011, case 691716).
+    @Test func totalsPastTwoToTheSixtyFourStillGiveExactSums() {
+        let pageBytes: UInt64 = 2 * MiB
+        var group = FrameGroup(kind: .anonymousRun, huge: nil, pageCount: 1 << 42)
+        // Pages 0..<3 mapped by two processes (dirty), page 3 by one (clean); the rest unmapped.
+        group.pages.assign(0..<3, FramePage(mapcount: 2, present: true, dirty: true))
+        group.pages.assign(3..<4, FramePage(mapcount: 1, present: true, dirty: false))
+        let prefix = GroupPrefix(group, pageBytes: pageBytes)
+        let sums = prefix.sums(0..<4)
+        // PSS: 3 pages of 2 MiB halved plus one whole page = 2.5 pages of 2 MiB, in 2^-12 bytes.
+        #expect(sums.pssUnits == (3 * (pageBytes << 12) / 2) + (pageBytes << 12))
+        #expect(sums.sharedDirty == 3 && sums.privateClean == 1 && sums.privateDirty == 0 && sums.sharedClean == 0)
+        // A range that ends far into the unmapped pages: its true sum is past 2^64 in PSS units, the
+        // one place the wrapped answer differs from a walk, and no measure asks for it. A range of
+        // mapped pages after that point still comes out exact.
+        group.pages.assign((1 << 41)..<((1 << 41) + 2), FramePage(mapcount: 1, present: true, dirty: true))
+        let later = GroupPrefix(group, pageBytes: pageBytes)
+        #expect(later.sums((1 << 41)..<((1 << 41) + 2)) == Self.walkedSums(group, (1 << 41)..<((1 << 41) + 2), pageBytes: pageBytes))
+    }
+
     /// A fork workload: a master with a private heap, a shared mapping and a shared file; workers
     /// forked from it (and from each other) that write and read random pages, some exiting, so
     /// that the master's run splits into many extents of many mapcounts.
