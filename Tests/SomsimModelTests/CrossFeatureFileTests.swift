@@ -1,0 +1,106 @@
+import SomsimModel
+import Testing
+
+/// Interactions between the issue-9 statements on file, shmem and HugeTLB mappings, found by
+/// cross-feature random validation (docs/validation.md, "Cross-feature random workloads on
+/// files, shmem and HugeTLB"). Expected values worked out by hand from docs/model.md; each
+/// scenario is also a workload in validation/ that passes on the kernel.
+@Suite struct CrossFeatureFileTests {
+    private func pool(_ m: Measure) -> [UInt64] {
+        [m.system.hugetlb2MTotal, m.system.hugetlb2MFree, m.system.hugetlb2MReserved, m.system.hugetlb2MSurplus]
+    }
+
+    @Test func removeFreesAHugeTLBPageToTheAllocatorWhileThePoolHasSurplusPages() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=3 hugetlb-2m-overcommit=3
+            spawn p
+            p mmap h 8M shared huge=2M file=hf
+            p mlock h length=2M
+            measure populated
+            p madvise h remove length=4M
+            measure removed
+            """)
+        // 4 reserved from 3 free pages: one surplus page added.
+        #expect(pool(report.measure("populated")) == [4, 3, 3, 1])
+        // Page 0 freed while a surplus page exists: it leaves the pool. Page 1 was never
+        // faulted and keeps its reservation; pages 2 and 3 are outside the hole.
+        #expect(pool(report.measure("removed")) == [3, 3, 3, 0])
+        #expect(report.errors.isEmpty)
+    }
+
+    @Test func removePunchesTheFilePagesUnderAMappingWithAFileOffset() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap t 64K shared file=tf
+            p touch t write
+            p mmap u 16K shared file=tf fileoffset=32K
+            p madvise u remove length=8K
+            measure punched
+            p touch t read offset=0 length=8K
+            p touch t read offset=32K length=8K
+            """)
+        let punched = report.measure("punched")
+        #expect(punched.system.shmemBytes == 56 * KiB)  // file pages 8 and 9 gone
+        #expect(punched.process("p").rssBytes == 56 * KiB)
+        let end = report.measure("end")
+        // 16 write faults; pages 0 and 1 are still mapped; pages 8 and 9 are holes: one fault each.
+        #expect(end.process("p").minorFaults == 16 + 2)
+        #expect(end.system.shmemBytes == 64 * KiB)
+    }
+
+    @Test func removeStopsWithEINVALAtALockedVMA() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap s 64K shared file=f
+            p touch s write
+            p mlock s offset=32K length=16K
+            p madvise s remove
+            measure removed
+            p mmap r 64K file=g
+            p mlock r
+            p madvise r remove
+            """)
+        let removed = report.measure("removed")
+        #expect(removed.system.shmemBytes == 32 * KiB)  // [0, 32K) punched, the rest kept
+        #expect(removed.process("p").lockedBytes == 16 * KiB)
+        // The locked VMA is refused before the private mapping would be (EACCES).
+        #expect(report.errors.map(\.errno) == [.EINVAL, .EINVAL])
+    }
+
+    @Test func mlockPopulationEndsWithENOMEMWhereATouchWouldRaiseSIGBUS() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=2
+            spawn p
+            p mmap t 64K shared file=f
+            p ftruncate f 16K
+            p mlock t
+            measure tmpfs
+            p mmap h 6M huge=2M noreserve
+            p mlock h
+            measure hugetlb
+            spawn q
+            q mmap far 4M shared file=k
+            q ftruncate k 4K
+            q mlock far offset=2M
+            measure far
+            """)
+        let tmpfs = report.measure("tmpfs").process("p")
+        #expect(tmpfs.alive)
+        #expect(tmpfs.minorFaults == 4)  // pages 0-3, each a new tmpfs page; page 4 is past the end
+        #expect(tmpfs.rssBytes == 16 * KiB)
+        #expect(tmpfs.lockedBytes == 64 * KiB)  // the whole range stays locked
+        let hugetlb = report.measure("hugetlb")
+        #expect(hugetlb.process("p").alive)
+        #expect(hugetlb.process("p").privateHugetlbBytes == 4 * MiB)  // 2 pool pages, no third
+        #expect(pool(hugetlb) == [2, 0, 0, 0])
+        let far = report.measure("far").process("q")
+        #expect(far.alive)
+        #expect(far.minorFaults == 0)  // the failed fault is not counted
+        #expect(far.pageTableBytes == 8 * KiB)  // its PMD and PUD tables, no PTE table
+        #expect(report.errors.map(\.errno) == [.ENOMEM, .ENOMEM, .ENOMEM])
+    }
+}
