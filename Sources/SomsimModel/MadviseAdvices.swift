@@ -135,7 +135,8 @@ extension Simulator {
     /// EINVAL. A private mapping of a file, a private HugeTLB mapping among them, is not
     /// shared-writable: EACCES (kf 16a, 16d, 16e, 16g). Otherwise the hole is punched in the
     /// object as `fallocate … punch` of the same file pages punches it (`removeFilePages`, the
-    /// mapping's `fileoffset=` applied): every process's entries of the pages are zapped (page
+    /// mapping's `fileoffset=` applied), only where the range meets the mapping's VMAs (not in
+    /// parts a range munmap took: mixb seed 334): every process's entries of the pages are zapped (page
     /// tables stay), copies private mappings made of them stay (shmem_fallocate unmaps with
     /// even_cows 0; HugeTLB copies do not: hugetlb_vmdelete_list), and a later access finds a
     /// hole (kf 16b–16d). A HugeTLB file punches only the huge pages wholly inside the range
@@ -146,23 +147,23 @@ extension Simulator {
     /// only; kf 16f).
     mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
         let pageBytes = m.pageBytes
-        var end = bytes.upperBound
-        var errno: Errno? = nil
         let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
-        for (range, flags) in m.vma.extents(in: outer) where flags.mapped && flags.locked {
-            end = max(bytes.lowerBound, range.lowerBound * pageBytes)
-            errno = .EINVAL
-            break
+        // VMA by VMA; parts of the mapping a range munmap took are not VMAs and stay as they are.
+        for (range, flags) in m.vma.extents(in: outer) where flags.mapped {
+            if flags.locked { return .EINVAL }
+            if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
+            guard let object = m.object else { return .EINVAL }
+            let low = max(bytes.lowerBound, range.lowerBound * pageBytes)
+            let high = min(bytes.upperBound, range.upperBound * pageBytes)
+            let hole = ((low + pageBytes - 1) / pageBytes)..<(high / pageBytes)
+            guard hole.lowerBound < hole.upperBound else { continue }
+            let filePages = m.inFile(hole)
+            let last = min(filePages.upperBound, groups[object].pages.length)
+            if filePages.lowerBound < last {
+                removeFilePages(object, filePages.lowerBound..<last, evenCows: m.huge != nil, punching: true)
+            }
         }
-        if end == bytes.lowerBound { return errno }
-        if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
-        guard let object = m.object else { return .EINVAL }
-        let hole = ((bytes.lowerBound + pageBytes - 1) / pageBytes)..<(end / pageBytes)
-        let filePages = m.inFile(hole)
-        let last = min(filePages.upperBound, groups[object].pages.length)
-        guard filePages.lowerBound < last else { return errno }
-        removeFilePages(object, filePages.lowerBound..<last, evenCows: m.huge != nil, punching: true)
-        return errno
+        return nil
     }
 
     /// MADV_PAGEOUT without swap, on the page ranges `ranges` of mapping `name`.

@@ -50,6 +50,21 @@ import Testing
         #expect(end.system.shmemBytes == 64 * KiB)
     }
 
+    @Test func removePunchesOnlyTheVMAsTheRangeMeets() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap a 64K shared
+            p touch a write
+            p munmap a offset=32K
+            p madvise a remove
+            """)
+        // Pages 8-15 left the address space but not the shmem object; the walk skips them.
+        #expect(report.measure("end").system.shmemBytes == 32 * KiB)
+        #expect(report.measure("end").process("p").rssBytes == 0)
+        #expect(report.errors.map(\.errno) == [.ENOMEM])
+    }
+
     @Test func removeStopsWithEINVALAtALockedVMA() throws {
         let report = try simulate(
             """
