@@ -118,4 +118,24 @@ import Testing
         #expect(far.pageTableBytes == 8 * KiB)  // its PMD and PUD tables, no PTE table
         #expect(report.errors.map(\.errno) == [.ENOMEM, .ENOMEM, .ENOMEM])
     }
+
+    @Test func aPrivateHugeTLBFilePageWhoseCopyFailsStaysMappedFromThePageCache() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=2
+            spawn q
+            q mmap priv 6M huge=2M file=hf noreserve
+            q mmap shr 4M shared huge=2M file=hf populate
+            sysctl hugetlb-2m=1
+            q mlock priv offset=2M length=2M
+            """)
+        let end = report.measure("end")
+        let q = end.process("q")
+        #expect(q.alive)
+        #expect(q.minorFaults == 2)  // the populate's two; the failed fault is not counted
+        // priv maps file page 1 read-only next to shr's two pages: 3 huge pages mapped, 6 MiB.
+        #expect(q.privateHugetlbBytes + q.sharedHugetlbBytes == 6 * MiB)
+        #expect(pool(end) == [2, 0, 0, 1])  // nothing allocated for the copy
+        #expect(report.errors.map(\.errno) == [.ENOMEM])
+    }
 }
