@@ -138,4 +138,29 @@ import Testing
         #expect(pool(end) == [2, 0, 0, 1])  // nothing allocated for the copy
         #expect(report.errors.map(\.errno) == [.ENOMEM])
     }
+
+    @Test func aPunchGivesTheOwnerItsCopysReservationBackOnlyWithoutSurplusPages() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=7 hugetlb-2m-overcommit=1
+            spawn p
+            p mmap priv 8M huge=2M file=f populate
+            p mmap shr 2M shared huge=2M file=f
+            measure mapped
+            p fallocate f offset=6M length=2M punch
+            measure no-surplus
+            sysctl hugetlb-2m=4
+            measure shrunk
+            p fallocate f offset=0 length=2M punch
+            """)
+        // 4 reserved and used by the populate; file page 0 reserved for shr.
+        #expect(pool(report.measure("mapped")) == [7, 3, 1, 0])
+        // priv's copy of page 3 freed, its reservation restored.
+        #expect(pool(report.measure("no-surplus")) == [7, 4, 2, 0])
+        // 3 in use + 2 reserved: 5 kept, 1 of them surplus.
+        #expect(pool(report.measure("shrunk")) == [5, 2, 2, 1])
+        // priv's copy of page 0 leaves the pool (surplus), no reservation restored; file page 0
+        // was never faulted and keeps shr's reservation.
+        #expect(pool(report.measure("end")) == [4, 2, 2, 0])
+    }
 }
