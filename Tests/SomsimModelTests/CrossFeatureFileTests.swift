@@ -163,4 +163,21 @@ import Testing
         // was never faulted and keeps shr's reservation.
         #expect(pool(report.measure("end")) == [4, 2, 2, 0])
     }
+
+    @Test func aRangeMunmapReturnsReservationsAndFreeSurplusPagesLeave() throws {
+        let report = try simulate(
+            """
+            machine hugetlb-2m=4 hugetlb-2m-overcommit=2
+            spawn p
+            p mmap priv 8M huge=2M
+            p mmap shr 4M shared huge=2M
+            measure reserved
+            p munmap priv offset=6M length=2M
+            measure unmapped
+            p mremap priv 4M
+            """)
+        #expect(pool(report.measure("reserved")) == [6, 6, 6, 2])  // 4 + 2 reserved, 2 surplus
+        #expect(pool(report.measure("unmapped")) == [5, 5, 5, 1])  // 1 back, 1 surplus page gone
+        #expect(pool(report.measure("end")) == [4, 4, 4, 0])
+    }
 }
