@@ -256,6 +256,15 @@ extension Simulator {
     /// Pages below the end are handled first. Measured: docs/kernel-facts 16j.
     mutating func faultPastObjectEnd(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64? {
         guard let object = f.mapping.object, f.mapping.huge == nil else { return nil }
+        // A file: its size (i_size) decides, and `handle` checked it (endOfFile). A page inside
+        // the size that the object's pages do not reach yet (a file grown by ftruncate, mapped
+        // by a mapping mremap grew) is a hole like any other (found by cross-feature random
+        // validation, mixb seed 456: validation/mremap-truncated-file.somw).
+        if endOfFile(f.mapping) != nil {
+            let needed = f.mapping.inFile(pages).upperBound
+            if groups[object].pages.length < needed { groups[object].pages.grow(to: needed, value: FramePage()) }
+            return nil
+        }
         let end = groups[object].pages.length
         guard pages.upperBound > end else { return nil }
         if pages.lowerBound < end { return handle(&f, pages.lowerBound..<end, state) }

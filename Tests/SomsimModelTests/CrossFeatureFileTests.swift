@@ -180,4 +180,22 @@ import Testing
         #expect(pool(report.measure("unmapped")) == [5, 5, 5, 1])  // 1 back, 1 surplus page gone
         #expect(pool(report.measure("end")) == [4, 4, 4, 0])
     }
+
+    @Test func aFileGrownByFtruncateFaultsInsideItsSizeThroughAGrownMapping() throws {
+        let report = try simulate(
+            """
+            spawn p
+            p mmap m 1M shared file=f
+            p ftruncate f 1082563
+            p mremap m 1864K maymove
+            p touch m read length=1060K
+            measure read
+            p touch m read offset=1060K length=4K
+            """)
+        let read = report.measure("read")
+        // ceil(1082563 / 4096) = 265 pages, each a hole: one fault and one new page each.
+        #expect(read.process("p").minorFaults == 265)
+        #expect(read.system.shmemBytes == 265 * 4 * KiB)
+        #expect(report.measure("end").process("p").signals == [.SIGBUS])  // page 265
+    }
 }
