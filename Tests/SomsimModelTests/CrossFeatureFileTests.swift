@@ -198,4 +198,17 @@ import Testing
         #expect(read.system.shmemBytes == 265 * 4 * KiB)
         #expect(report.measure("end").process("p").signals == [.SIGBUS])  // page 265
     }
+
+    @Test func mapPopulateKeepsTheTablesOfTheFaultThatFailed() throws {
+        let report = try simulate(
+            """
+            spawn r
+            r mmap pp 2M shared huge=2M file=pf noreserve populate
+            """)
+        let r = report.measure("end").process("r")
+        #expect(r.alive)  // the SIGBUS of the populate is ignored
+        #expect(r.minorFaults == 0)
+        #expect(r.pageTableBytes == 8 * KiB)  // huge_pte_alloc: the PMD and PUD tables
+        #expect(report.errors.isEmpty)
+    }
 }
