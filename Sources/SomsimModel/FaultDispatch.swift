@@ -70,7 +70,16 @@ extension Simulator {
                 }
                 guard makeRoom(&f, position, &end, extent.value) else { break ranges }
                 position = handle(&f, position..<end, extent.value)
-                if f.tally.signal != nil { break ranges }
+                if f.tally.signal != nil {
+                    // MAP_POPULATE goes on living after a SIGBUS: the failed fault's upper
+                    // tables stay, as in `populateFault` (found by cross-feature random
+                    // validation, mixb seed 672: validation/mlock-sigbus.somw).
+                    if populating, f.tally.signal == .SIGBUS, position < f.mapping.pageCount {
+                        let addresses = address(position..<(position + 1), in: f.mapping)
+                        editTables(p) { $0.populate(addresses, lowestLevel: max(1, f.mapping.mappingLevel)) }
+                    }
+                    break ranges
+                }
             }
         }
         processes[p].mappings[name] = f.mapping

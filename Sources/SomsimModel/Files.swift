@@ -269,7 +269,10 @@ extension Simulator {
                     }
                 }
                 for pages in zapped {
-                    if m.huge != nil, m.reservation != nil {
+                    // __unmap_hugepage_range restores the reservation only while the pool has
+                    // no surplus pages (`!h->surplus_huge_pages`), as for dontneed (found by
+                    // cross-feature random validation, mixb seed 408: validation/punch-copy-surplus.somw).
+                    if let huge = m.huge, m.reservation != nil, pools[huge].surplus == 0 {
                         for (run, state) in m.pages.extents(in: pages) {
                             if case .anon = state { ownersCopies.append((q, name, run)) }
                         }

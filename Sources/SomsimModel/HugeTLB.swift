@@ -320,7 +320,20 @@ extension Simulator {
                 continue
             }
             let stop = allocatePrivate(&f, range, fromReservation: true, writable: f.access == .write)
-            if stop < range.upperBound { return stop }
+            if stop < range.upperBound {
+                // hugetlb_no_page maps the page-cache page (read-only) before hugetlb_wp copies
+                // it: when the copy finds no page (SIGBUS), the page stays mapped. Only a process
+                // that lives on sees it (mlock, populate: GUP returns EFAULT); the failed fault is
+                // not counted (found by cross-feature random validation, mixb seed 64:
+                // validation/mlock-sigbus.somw).
+                if page.present {
+                    let left = stop..<(stop + 1)
+                    addMapcount(group: object, f.mapping.inFile(left), delta: 1)
+                    f.mapping.pages.assign(left, .cache(writable: false, dirty: false))
+                    mapTables(&f, left)
+                }
+                return stop
+            }
         }
         return pages.upperBound
     }

@@ -74,6 +74,15 @@ extension Simulator {
                 position = handle(&f, position..<end, extent.value)
                 if f.tally.signal != nil {
                     errno = .EFAULT
+                    // The fault that failed had its upper tables allocated already
+                    // (__handle_mm_fault: pud_alloc, pmd_alloc; hugetlb_fault: huge_pte_alloc)
+                    // before the page past the file's end or the missing pool page raised
+                    // SIGBUS; the process lives on with them (found by cross-feature random
+                    // validation: validation/mlock-sigbus.somw).
+                    if position < f.mapping.pageCount {
+                        let addresses = address(position..<(position + 1), in: f.mapping)
+                        editTables(p) { $0.populate(addresses, lowestLevel: max(1, f.mapping.mappingLevel)) }
+                    }
                     break
                 }
             }
@@ -120,33 +129,43 @@ extension Simulator {
     /// MADV_REMOVE on one mapping: a hole punched in the file behind a shared mapping
     /// (mm/madvise.c: madvise_remove, vfs_fallocate with FALLOC_FL_PUNCH_HOLE).
     ///
-    /// Anonymous private memory has no file: EINVAL. A private mapping of a file, a private
-    /// HugeTLB mapping among them, is not shared-writable: EACCES (kf 21a, 21d, 21e, 21g).
-    /// Otherwise the pages of the hole leave the page cache: every process's entries of them
-    /// are zapped (page tables stay), copies private mappings made of them stay (shmem_fallocate
-    /// unmaps with even_cows 0; a HugeTLB file's copies do not: hugetlb_vmdelete_list, which the
-    /// selftest hugetlb-madvise.c expects, "not correct ... but expected"), and a later access finds
-    /// a hole (kf 21b–21d). A HugeTLB file punches only the huge pages wholly inside the range
+    /// madvise_remove checks each VMA in turn: a VM_LOCKED one is EINVAL before anything else
+    /// (the VMAs before it in the range are punched, the walk ends there; found by cross-feature
+    /// random validation: validation/remove-locked.somw). Anonymous private memory has no file:
+    /// EINVAL. A private mapping of a file, a private HugeTLB mapping among them, is not
+    /// shared-writable: EACCES (kf 21a, 21d, 21e, 21g). Otherwise the hole is punched in the
+    /// object as `fallocate … punch` of the same file pages punches it (`removeFilePages`, the
+    /// mapping's `fileoffset=` applied), only where the range meets the mapping's VMAs (not in
+    /// parts a range munmap took: mixb seed 334): every process's entries of the pages are zapped (page
+    /// tables stay), copies private mappings made of them stay (shmem_fallocate unmaps with
+    /// even_cows 0; HugeTLB copies do not: hugetlb_vmdelete_list), and a later access finds a
+    /// hole (kf 21b–21d). A HugeTLB file punches only the huge pages wholly inside the range
     /// (hugetlbfs_punch_hole rounds the start up and the end down); each page it frees goes back
-    /// to the pool and its index loses its reservation, while indices that were reserved and
-    /// never faulted keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each
-    /// freed folio only; kf 21f). This is `fallocate … punch` of the file behind the mapping, and
-    /// takes its path (Files.swift: removeFilePages): the hole is in file pages, `fileoffset=`
-    /// counted, and ends at the file's last page (a mapping mremap grew past its object has no
-    /// pages there).
+    /// to the pool — to the page allocator while the pool has surplus pages (free_huge_folio) —
+    /// and its index loses its reservation, while indices that were reserved and never faulted
+    /// keep theirs (remove_inode_single_folio: hugetlb_unreserve_pages for each freed folio
+    /// only; kf 21f).
     mutating func remove(_ m: Mapping, _ bytes: Range<UInt64>) -> Errno? {
-        if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
-        guard let object = m.object else { return .EINVAL }
         let pageBytes = m.pageBytes
-        let first = (bytes.lowerBound + pageBytes - 1) / pageBytes
-        let last = bytes.upperBound / pageBytes
-        // A range inside one huge page punches nothing (and would make an inverted range).
-        guard first < last else { return nil }
-        let hole = m.inFile(first..<last)
-        let length = groups[object].pages.length
-        let filePages = min(hole.lowerBound, length)..<min(hole.upperBound, length)
-        guard !filePages.isEmpty else { return nil }
-        removeFilePages(object, filePages, evenCows: groups[object].huge != nil, punching: true)
+        let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
+        // VMA by VMA; parts of the mapping a range munmap took are not VMAs and stay as they are.
+        for (range, flags) in m.vma.extents(in: outer) where flags.mapped {
+            if flags.locked { return .EINVAL }
+            if m.isPrivate { return m.options.file == nil && m.huge == nil ? .EINVAL : .EACCES }
+            guard let object = m.object else { return .EINVAL }
+            let low = max(bytes.lowerBound, range.lowerBound * pageBytes)
+            let high = min(bytes.upperBound, range.upperBound * pageBytes)
+            // Whole pages only; a range inside one huge page punches nothing (and would make an
+            // inverted range: fuzz seed 9010, case 208697).
+            let first = (low + pageBytes - 1) / pageBytes
+            let lastPage = high / pageBytes
+            guard first < lastPage else { continue }
+            let filePages = m.inFile(first..<lastPage)
+            let last = min(filePages.upperBound, groups[object].pages.length)
+            if filePages.lowerBound < last {
+                removeFilePages(object, filePages.lowerBound..<last, evenCows: m.huge != nil, punching: true)
+            }
+        }
         return nil
     }
 

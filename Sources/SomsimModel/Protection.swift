@@ -147,7 +147,8 @@ extension Simulator {
             }
             processes[p].mappings[piece.mapping] = m
             if piece.flags.locked && m.isPrivate && protection == .write {
-                fault(p, piece.mapping, pages: [piece.pages], access: .write)
+                // populate_vma_page_range's result is ignored: a SIGBUS only stops it.
+                fault(p, piece.mapping, pages: [piece.pages], access: .write, populating: true)
                 if !processes[p].alive { return nil }
             }
         }
@@ -193,7 +194,11 @@ extension Simulator {
             let flags = m.vma.value(at: piece.pages.lowerBound)
             if flags.protection == .none { return .ENOMEM }
             let access: Access = flags.protection == .write && m.isPrivate ? .write : .read
-            fault(p, piece.mapping, pages: [piece.pages], access: access)
+            // Population is GUP: a fault that would raise SIGBUS (a page past the end of a
+            // file, a HugeTLB pool that ran dry) ends it with EFAULT, which
+            // __mlock_posix_error_return turns into ENOMEM; the process lives, the pages before
+            // it populated (found by cross-feature random validation: validation/mlock-sigbus.somw).
+            if populateFault(p, piece.mapping, piece.pages, access) == .EFAULT { return .ENOMEM }
             if !processes[p].alive { return nil }
         }
         return nil

@@ -54,7 +54,11 @@ extension Simulator {
         if let huge = mapping.huge, mapping.reservation != nil {
             var outstanding: UInt64 = 0
             mapping.reservation!.forEach(in: pages) { range, held in if held { outstanding += UInt64(range.count) } }
-            pools[huge].reserved -= outstanding
+            // hugetlb_vm_op_close of the removed piece: hugetlb_acct_memory(-n), so free surplus
+            // pages leave with the reservations (return_unused_surplus_pages), as a whole
+            // munmap does (found by cross-feature random validation, mixb seed 45:
+            // validation/munmap-range-surplus.somw).
+            pools[huge].unreserve(outstanding)
             mapping.reservation!.assign(pages, false)
         }
         processes[p].mappings[name] = mapping
@@ -252,6 +256,15 @@ extension Simulator {
     /// Pages below the end are handled first. Measured: docs/kernel-facts 19j.
     mutating func faultPastObjectEnd(_ f: inout FaultContext, _ pages: Range<UInt64>, _ state: PageState) -> UInt64? {
         guard let object = f.mapping.object, f.mapping.huge == nil else { return nil }
+        // A file: its size (i_size) decides, and `handle` checked it (endOfFile). A page inside
+        // the size that the object's pages do not reach yet (a file grown by ftruncate, mapped
+        // by a mapping mremap grew) is a hole like any other (found by cross-feature random
+        // validation, mixb seed 456: validation/mremap-truncated-file.somw).
+        if endOfFile(f.mapping) != nil {
+            let needed = f.mapping.inFile(pages).upperBound
+            if groups[object].pages.length < needed { groups[object].pages.grow(to: needed, value: FramePage()) }
+            return nil
+        }
         let end = groups[object].pages.length
         guard pages.upperBound > end else { return nil }
         if pages.lowerBound < end { return handle(&f, pages.lowerBound..<end, state) }
