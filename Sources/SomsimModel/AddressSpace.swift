@@ -35,6 +35,12 @@ struct VMAFlags: ExtentValue {
     /// `mlock`: VM_LOCKED, counted in `locked_bytes` (VmLck). Never set on HugeTLB (mlock_fixup
     /// leaves it out); a forked child does not inherit it (Protection.swift).
     var locked = false
+    /// Tells apart two neighbouring VMAs that fork left unmerged: dup_mmap copies the parent's
+    /// VMAs one by one and clears VM_LOCKED without merging them, so a locked VMA and its
+    /// unlocked neighbour become two VMAs with equal flags in the child (Protection.swift:
+    /// `dropLocks`). Cleared again where mprotect, mlock or munlock changes the VMA (vma_modify
+    /// merges it then).
+    var forkSplit = false
 }
 
 /// One mapping (`mmap MAP …`) in one process.
@@ -271,7 +277,16 @@ extension Simulator {
             m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
         }
         guard reachesEdge, let id = m.mergedVMA else { return }
+        // Only mappings still in the same VMA: a later madvise, mprotect or mlock may have split
+        // them apart with different flags (found by cross-feature random validation: a
+        // `wipeonfork` mapping's anon_vma reached its merged neighbour, whose page tables fork
+        // then copied; validation/wipeonfork-merged-neighbour.somw).
+        var flags = m.vma.value(at: 0)
+        flags.anonVMA = false
         for (name, other) in processes[p].mappings where other.mergedVMA == id && !other.vma.value(at: 0).anonVMA {
+            var otherFlags = other.vma.value(at: 0)
+            otherFlags.anonVMA = false
+            guard otherFlags == flags, isOneVMA(other) else { continue }
             processes[p].mappings[name]!.vma.modify(0..<other.pageCount) { _, flags in flags.anonVMA = true }
         }
     }
