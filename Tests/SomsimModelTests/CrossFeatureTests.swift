@@ -107,6 +107,25 @@ import Testing
         #expect(report.measure("end").process("c0").rssBytes == 1 * MiB)
     }
 
+    /// validation/wipeonfork-merged-neighbour.somw, process q
+    @Test func anAnonVMADoesNotCrossAPieceWithOtherFlags() throws {
+        let report = try simulate(
+            """
+            spawn q
+            q mmap n0 2M
+            q mmap n1 4M
+            q mmap n2 256K
+            q madvise n1 hugepage offset=1536K length=1M
+            q touch n2 write offset=64K length=128K
+            q touch n0 read
+            q fork q1
+            """)
+        // Top-down: n2 lowest, then n1, n0 highest, one VMA until the HUGEPAGE piece splits it.
+        // q1 gets n2's page-table path only: PTE + PMD + PUD (n0's zero pages are not copied).
+        #expect(report.measure("end").process("q1").pageTableBytes == 12 * KiB)
+        #expect(report.measure("end").process("q").pageTableBytes == 16 * KiB)  // + n0's PTE table
+    }
+
     /// validation/mremap-grow-locked.somw
     @Test func growingALockedMappingPopulatesTheNewPart() throws {
         let report = try simulate(
