@@ -20,6 +20,7 @@
  * parent's. HugeTLB shared memory comes from libhugetlbfs (hugetlbfs_unlinked_fd_for_size). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -342,6 +343,24 @@ static int agent_main(void)
     sa.sa_flags = SA_RESETHAND | SA_NODEFER;
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
+    /* Every agent runs on one CPU, the first it may use (fork keeps the mask). New folios wait in
+     * the per-CPU LRU batch of the CPU that faulted them, and MADV_COLD and MADV_PAGEOUT drain
+     * only the calling CPU's batch before they isolate folios from the LRU (mm/madvise.c:
+     * madvise_pageout, lru_add_drain). An agent that moved between CPUs left folios in another
+     * CPU's batch that pageout then skipped: validation/madvise-pageout-cold.somw failed 2 times
+     * in 9 on a busy two-CPU machine. */
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+            if (!CPU_ISSET(cpu, &allowed))
+                continue;
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            sched_setaffinity(0, sizeof one, &one);
+            break;
+        }
+    }
 
     get_ready();
     reply.pid = getpid();

@@ -35,6 +35,12 @@ struct VMAFlags: ExtentValue {
     /// `mlock`: VM_LOCKED, counted in `locked_bytes` (VmLck). Never set on HugeTLB (mlock_fixup
     /// leaves it out); a forked child does not inherit it (Protection.swift).
     var locked = false
+    /// Tells apart two neighbouring VMAs that fork left unmerged: dup_mmap copies the parent's
+    /// VMAs one by one and clears VM_LOCKED without merging them, so a locked VMA and its
+    /// unlocked neighbour become two VMAs with equal flags in the child (Protection.swift:
+    /// `dropLocks`). Cleared again where mprotect, mlock or munlock changes the VMA (vma_modify
+    /// merges it then).
+    var forkSplit = false
 }
 
 /// One mapping (`mmap MAP …`) in one process.
@@ -271,8 +277,28 @@ extension Simulator {
             m.vma.modify(0..<m.pageCount) { _, flags in flags.anonVMA = true }
         }
         guard reachesEdge, let id = m.mergedVMA else { return }
-        for (name, other) in processes[p].mappings where other.mergedVMA == id && !other.vma.value(at: 0).anonVMA {
-            processes[p].mappings[name]!.vma.modify(0..<other.pageCount) { _, flags in flags.anonVMA = true }
+        // Only the mappings still in the same VMA: a chain of neighbours, each one VMA with the
+        // flags of the edge it continues. A later madvise, mprotect or mlock may have split the
+        // merged mappings apart (found by cross-feature random validation: a `wipeonfork` or
+        // `hugepage` piece between them; validation/wipeonfork-merged-neighbour.somw).
+        let group = processes[p].mappings.values.filter { $0.mergedVMA == id && $0.name != m.name }
+        func unanon(_ f: VMAFlags) -> VMAFlags {
+            var f = f
+            f.anonVMA = false
+            return f
+        }
+        for upward in [true, false] {
+            let edgePage = upward ? m.pageCount - 1 : 0
+            guard m.vma.value(at: edgePage).anonVMA else { continue }
+            let flags = unanon(m.vma.value(at: edgePage))
+            var boundary = upward ? m.end : m.start
+            while let other = group.first(where: { upward ? $0.start == boundary : $0.end == boundary }),
+                  isOneVMA(other), unanon(other.vma.value(at: 0)) == flags {
+                if !other.vma.value(at: 0).anonVMA {
+                    processes[p].mappings[other.name]!.vma.modify(0..<other.pageCount) { _, flags in flags.anonVMA = true }
+                }
+                boundary = upward ? other.end : other.start
+            }
         }
     }
 }

@@ -29,7 +29,8 @@ extension Simulator {
     /// HugeTLB pages as `touch` (each counts in `ru_minflt`, kf 9, 20a, 20c–20e) — and stops at the
     /// first page it cannot fault: an address with no VMA (a gap, or a DONTFORK range in a child)
     /// returns ENOMEM with the pages before it populated and none after it (unlike the walk, kf
-    /// 20b); a fault that would raise SIGBUS (a HugeTLB pool that ran dry) returns EFAULT and the
+    /// 20b); a VMA whose protection forbids the access (POPULATE_WRITE on PROT_READ, either on
+    /// PROT_NONE) returns EINVAL the same way (check_vma_flags; kf 20b); a fault that would raise SIGBUS (a HugeTLB pool that ran dry) returns EFAULT and the
     /// process lives on (kf 20d).
     mutating func populate(_ p: ProcessID, _ advice: Advice, _ addresses: Range<UInt64>) -> Errno? {
         let access: Access = advice == .populateWrite ? .write : .read
@@ -63,6 +64,13 @@ extension Simulator {
                 let vma = f.mapping.vma.extent(containing: position)
                 guard vma.value.mapped else {
                     errno = .ENOMEM
+                    break
+                }
+                // A VMA whose protection forbids the access: check_vma_flags without FOLL_FORCE,
+                // which __get_user_pages turns into EINVAL for FOLL_MADV_POPULATE (POPULATE_WRITE
+                // on PROT_READ, either advice on PROT_NONE; kf 20b), the VMAs before it populated.
+                guard vma.value.protection.allows(f.access) else {
+                    errno = .EINVAL
                     break
                 }
                 let extent = f.mapping.pages.extent(containing: position)
@@ -111,14 +119,15 @@ extension Simulator {
             // (swapin_walk_pmd_entry, shmem_swapin_range), tmpfs has no readahead and hugetlbfs
             // none either (vfs_fadvise). Returns 0 on every kind of mapping (kf 22).
             return nil
-        case .cold:
-            // Deactivates the pages (folio_deactivate): nothing a measure sees. HugeTLB VMAs are
-            // refused (can_madv_lru_vma; kf 23a, 23g, 23h).
-            return m.huge != nil ? .EINVAL : nil
-        case .pageout:
+        case .cold, .pageout:
+            // COLD deactivates the pages (folio_deactivate): nothing a measure sees. HugeTLB VMAs
+            // are refused (can_madv_lru_vma; kf 23a, 23g, 23h), and so are VM_LOCKED ones, VMA by
+            // VMA: the VMAs before a locked one are advised, then the walk ends with EINVAL
+            // (can_madv_lru_vma; found by cross-feature random validation).
             if m.huge != nil { return .EINVAL }
-            pageout(p, name, vmas.map(\.range))
-            return nil
+            let lockedAt = vmas.firstIndex { $0.flags.locked }
+            if advice == .pageout { pageout(p, name, vmas[..<(lockedAt ?? vmas.count)].map(\.range)) }
+            return lockedAt == nil ? nil : .EINVAL
         case .collapse:
             return collapse(p, name, vmas)
         default:
@@ -232,10 +241,21 @@ extension Simulator {
         let startPage = m.start / constants.pageBytes
         for vma in vmas {
             if vma.flags.nohugepage { return .EINVAL }
+            // thp_vma_allowable_order(TVA_FORCED_COLLAPSE) looks at the whole VMA, not the range:
+            // a VMA that holds no whole aligned 2 MiB block (thp_vma_suitable_order on its last
+            // block), or that has no anon_vma yet, is EINVAL before any block is scanned — also
+            // when the range itself holds no whole block (found by cross-feature random
+            // validation: validation/collapse-small-vma.somw).
+            if !vmaHoldsPMDBlock(p, name, vma.range.lowerBound) || !vma.flags.anonVMA { return .EINVAL }
             // The whole blocks in the VMA, as virtual page numbers first: a VMA that holds none
             // may end below the first block boundary after its start.
             let firstPage = (startPage + vma.range.lowerBound + span - 1) / span * span
             let endPage = (startPage + vma.range.upperBound) / span * span
+            // A range that crosses no 2 MiB boundary rounds to a start above its end, and the
+            // kernel's count of blocks, (hend - hstart) >> HPAGE_PMD_SHIFT, wraps around: EINVAL
+            // (found by cross-feature random validation: validation/collapse-small-vma.somw).
+            // One that only touches a boundary holds no block and does nothing (kf 24c).
+            if firstPage > endPage { return .EINVAL }
             guard firstPage < endPage else { continue }
             // Blocks by their PTE tables, a run of blocks at a time (O(extents), not O(blocks)):
             // those without a table fail, those with one collapse unless already PMD-mapped.
@@ -256,12 +276,41 @@ extension Simulator {
                 } else {
                     toCollapse = [blocks]
                 }
-                if !toCollapse.isEmpty && !vma.flags.anonVMA { return .EINVAL }
                 for r in toCollapse { collapseBlocks(p, name, r) }
             }
             if failed { return .EINVAL }
         }
         return nil
+    }
+
+    /// Whether the whole VMA that holds page `page` of mapping `name` — its maximal run of equal
+    /// flags, continued into neighbouring mappings the kernel merged into the same VMA — holds
+    /// at least one whole aligned 2 MiB block (thp_vma_suitable_order(vma, vm_end - HPAGE_PMD_SIZE)).
+    func vmaHoldsPMDBlock(_ p: ProcessID, _ name: String, _ page: UInt64) -> Bool {
+        let m = processes[p].mappings[name]!
+        let flags = m.vma.value(at: page)
+        var low = m.vma.extent(containing: page).range
+        var high = low
+        while low.lowerBound > 0, m.vma.value(at: low.lowerBound - 1) == flags { low = m.vma.extent(containing: low.lowerBound - 1).range }
+        while high.upperBound < m.pageCount, m.vma.value(at: high.upperBound) == flags { high = m.vma.extent(containing: high.upperBound).range }
+        var start = m.start + low.lowerBound * m.pageBytes
+        var end = m.start + high.upperBound * m.pageBytes
+        // Mappings merged into one VMA at mmap (`mergedVMA`) continue it where their edge flags match.
+        if let id = m.mergedVMA {
+            let merged = processes[p].mappings.values.filter { $0.mergedVMA == id }.sorted { $0.start < $1.start }
+            if low.lowerBound == 0 {
+                for other in merged.reversed() where other.end == start && other.vma.value(at: other.pageCount - 1) == flags {
+                    start = other.start + other.vma.extent(containing: other.pageCount - 1).range.lowerBound * other.pageBytes
+                }
+            }
+            if high.upperBound == m.pageCount {
+                for other in merged where other.start == end && other.vma.value(at: 0) == flags {
+                    end = other.start + other.vma.extent(containing: 0).range.upperBound * other.pageBytes
+                }
+            }
+        }
+        let span = constants.pageBytes << UInt64(PageGeometry.pmdOrder)
+        return (start + span - 1) / span * span + span <= end
     }
 
     /// Replaces the pages of `blocks` (whole 2 MiB blocks) of mapping `name` by new PMD-mapped

@@ -17,10 +17,35 @@ extension VMAFlags {
 extension SimProcess {
     /// A forked child does not inherit VM_LOCKED (kernel/fork.c: dup_mmap clears VM_LOCKED_MASK;
     /// the child's locked_vm starts at 0; measured: kf 16d).
+    ///
+    /// dup_mmap copies VMA by VMA and does not merge: a locked VMA next to an unlocked one stays a
+    /// VMA of its own in the child, with equal flags (`VMAFlags.forkSplit` keeps them apart), so
+    /// an mremap that grows the mapping is EFAULT there as in the parent (found by cross-feature
+    /// random validation: validation/fork-mlock-vmas.somw).
     mutating func dropLocks() {
         for name in Array(mappings.keys) {
-            let count = mappings[name]!.pageCount
-            mappings[name]!.vma.modify(0..<count) { _, f in f.locked = false }
+            let m = mappings[name]!
+            // The parent's extents; a VMA is a maximal run of them with equal flags apart from
+            // `anonVMA`, which the model marks per piece (as `Simulator.isOneVMA` reads them).
+            let extents = m.vma.extents(in: 0..<m.pageCount)
+            guard extents.contains(where: { $0.value.locked }) else { continue }
+            var parentVMA: VMAFlags? = nil
+            var childVMA: VMAFlags? = nil
+            for (range, flags) in extents {
+                var key = flags
+                key.anonVMA = false
+                if key != parentVMA {
+                    var child = key
+                    child.locked = false
+                    if let childVMA, childVMA == child { child.forkSplit = !childVMA.forkSplit }
+                    parentVMA = key
+                    childVMA = child
+                }
+                var new = flags
+                new.locked = false
+                new.forkSplit = childVMA!.forkSplit
+                mappings[name]!.vma.assign(range, new)
+            }
         }
     }
 
@@ -139,7 +164,10 @@ extension Simulator {
             if piece.bytes.lowerBound % pageBytes != 0 || piece.bytes.upperBound % pageBytes != 0 { return .EINVAL }
             splitPMDs(p, piece.mapping, atEdgesOf: piece.pages)
             var m = processes[p].mappings[piece.mapping]!
-            m.vma.modify(piece.pages) { _, f in f.protection = protection }
+            m.vma.modify(piece.pages) { _, f in
+                f.protection = protection
+                f.forkSplit = false
+            }
             if m.huge != nil && m.isPrivate && piece.flags.protection == .write {
                 for (range, state) in m.pages.extents(in: piece.pages) {
                     if case .anon(let run, true) = state { m.pages.assign(range, .anon(run: run, writable: false)) }
@@ -185,7 +213,10 @@ extension Simulator {
         for piece in pieces where piece.flags.locked != lock {
             guard processes[p].mappings[piece.mapping]!.huge == nil else { continue }
             splitPMDs(p, piece.mapping, atEdgesOf: piece.pages)
-            processes[p].mappings[piece.mapping]!.vma.modify(piece.pages) { _, f in f.locked = lock }
+            processes[p].mappings[piece.mapping]!.vma.modify(piece.pages) { _, f in
+                f.locked = lock
+                f.forkSplit = false
+            }
         }
         guard complete else { return .ENOMEM }
         guard lock else { return nil }

@@ -142,6 +142,17 @@ extension Simulator {
                 guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
                 move(p, name, to: start, pages: newPages)
             }
+            // A VM_LOCKED VMA grown is populated over its new part at once, as mlock would
+            // (do_mremap: mm_populate(new_addr + old_len, new_len - old_len) when locked; found
+            // by cross-feature random validation: validation/mremap-grow-locked.somw).
+            let grown = processes[p].mappings[name]!
+            let flags = grown.vma.value(at: 0)
+            if flags.locked {
+                let access: Access = flags.protection == .write && grown.isPrivate ? .write : .read
+                if flags.protection != .none {
+                    fault(p, name, pages: [mapping.pageCount..<newPages], access: access, populating: true)
+                }
+            }
         }
         let moved = processes[p].mappings[name]!
         let placement = Placement(line: line, process: processes[p].name, mapping: name, address: moved.start, lengthBytes: length)
