@@ -329,17 +329,16 @@ struct StatementParser {
         return .statement(.touch(process: process, mapping: mapping, access: access, range: range, pattern: pattern), anchors)
     }
 
-    private func munmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
-        let usage = "PROC munmap MAP [offset=SIZE] [length=SIZE]"
-        try expectAtLeast(t, 3, line: line, usage: usage)
-        var anchors = anchors
-        anchors.second = t[2].column
-        let mapping = try name(t[2], line: line, what: "mapping name")
+    /// `offset=SIZE` and `length=SIZE`, each at most once, and nothing else: the options of
+    /// munmap, mprotect, mlock and munlock. `unknown` words the error for any other token.
+    private func rangeOptions(
+        _ options: ArraySlice<Token>, line: Int, anchors: inout Anchors, unknown: (Token) -> String
+    ) throws(WorkloadError) -> ByteRange {
         var range = ByteRange()
         var seen: UInt32 = 0
-        for option in t[3...] {
+        for option in options {
             guard let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") else {
-                throw error(line, option.column, "unknown munmap option \(option.quoted); expected offset=SIZE or length=SIZE (without them the whole mapping is unmapped)")
+                throw error(line, option.column, unknown(option))
             }
             try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
             let bytes = try size(value, option, line: line, what: key.string)
@@ -351,6 +350,18 @@ struct StatementParser {
                 anchors.length = option.column
             }
         }
+        return range
+    }
+
+    private func munmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        let usage = "PROC munmap MAP [offset=SIZE] [length=SIZE]"
+        try expectAtLeast(t, 3, line: line, usage: usage)
+        var anchors = anchors
+        anchors.second = t[2].column
+        let mapping = try name(t[2], line: line, what: "mapping name")
+        let range = try rangeOptions(
+            t[3...], line: line, anchors: &anchors,
+            unknown: { "unknown munmap option \($0.quoted); expected offset=SIZE or length=SIZE (without them the whole mapping is unmapped)" })
         return .statement(.munmap(process: process, mapping: mapping, range: range), anchors)
     }
 
@@ -396,22 +407,9 @@ struct StatementParser {
             }
             protection = given
         }
-        var range = ByteRange()
-        var seen: UInt32 = 0
-        for option in t[(isMprotect ? 4 : 3)...] {
-            guard let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") else {
-                throw error(line, option.column, "unknown \(verb) option \(option.quoted); expected offset=SIZE or length=SIZE")
-            }
-            try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
-            let bytes = try size(value, option, line: line, what: key.string)
-            if key.isEqual("offset") {
-                range.offsetBytes = bytes
-                anchors.offset = option.column
-            } else {
-                range.lengthBytes = bytes
-                anchors.length = option.column
-            }
-        }
+        let range = try rangeOptions(
+            t[(isMprotect ? 4 : 3)...], line: line, anchors: &anchors,
+            unknown: { "unknown \(verb) option \($0.quoted); expected offset=SIZE or length=SIZE" })
         switch verb {
         case "mprotect": return .statement(.mprotect(process: process, mapping: mapping, protection: protection, range: range), anchors)
         case "mlock": return .statement(.mlock(process: process, mapping: mapping, range: range), anchors)
