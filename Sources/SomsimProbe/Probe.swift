@@ -440,29 +440,8 @@ struct Run {
             // window only workload mappings exist; the call is made only when every address of
             // it outside the window is unmapped in the agent too (then both see a gap there), or
             // when its end wraps (the kernel refuses it with EINVAL before looking at any VMA).
-            guard let mapping = agent.mappings[name],
-                let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
-            else {
-                notes.append("line \(line): madvise with no mapping, or past its end with no length, was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
-                return
-            }
-            let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
-            let (end, endWraps) = address.addingReportingOverflow(length)
-            var ownMemory: [String] = []
-            if !startWraps && !endWraps && length > 0 && (address < window.lowerBound || end > window.upperBound) {
-                for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
-                    let bounds = entry.prefix { $0 != " " }.split(separator: "-")
-                    guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
-                    if low < end && high > address && !(low >= window.lowerBound && high <= window.upperBound) {
-                        ownMemory.append(entry.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "))
-                    }
-                }
-            }
-            guard !startWraps, ownMemory.isEmpty else {
-                let reason = startWraps ? "its start address wraps" : "it reaches the agent's own memory (\(ownMemory[0]))"
-                notes.append("line \(line): madvise was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
-                return
-            }
+            guard let (address, length, endWraps) = try callRange(agent, name, range, verb: "madvise", line: line, model: modelErrno, makesWrappingEnd: true) else { return }
+            let end = address &+ length
             // MADV_POPULATE_WRITE takes write faults as a touch does: the frames of the pages it
             // reaches, in this mapping and in any the range runs on into, before and after, tell
             // its COW copies from its reuses.
@@ -565,6 +544,42 @@ struct Run {
         }
     }
 
+    /// The bytes of a call on `range` of mapping `name` (madvise, mprotect, mlock, munlock), the
+    /// same as the model's: from the offset, for `length=` or to the mapping's end, even past it
+    /// (VMAOperations.swift, Protection.swift). Inside the window only workload mappings exist;
+    /// the call is made only when every address of it outside the window is unmapped in the agent
+    /// too (then both see a gap there), or, with `makesWrappingEnd`, when its end wraps (madvise:
+    /// the kernel refuses it with EINVAL before looking at any VMA). Nil, with a note, when the
+    /// call is not made.
+    private mutating func callRange(
+        _ agent: Agent, _ name: String, _ range: ByteRange, verb: String, line: Int, model modelErrno: Errno?, makesWrappingEnd: Bool
+    ) throws -> (address: UInt64, length: UInt64, endWraps: Bool)? {
+        guard let mapping = agent.mappings[name],
+            let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
+        else {
+            notes.append("line \(line): \(verb) with no mapping, or past its end with no length, was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+            return nil
+        }
+        let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
+        let (end, endWraps) = address.addingReportingOverflow(length)
+        var ownMemory: [String] = []
+        if !startWraps && !endWraps && length > 0 && (address < window.lowerBound || end > window.upperBound) {
+            for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
+                let bounds = entry.prefix { $0 != " " }.split(separator: "-")
+                guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
+                if low < end && high > address && !(low >= window.lowerBound && high <= window.upperBound) {
+                    ownMemory.append(entry.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "))
+                }
+            }
+        }
+        guard !startWraps, !endWraps || makesWrappingEnd, ownMemory.isEmpty else {
+            let reason = startWraps || endWraps ? "its \(startWraps ? "start" : "end") address wraps" : "it reaches the agent's own memory (\(ownMemory[0]))"
+            notes.append("line \(line): \(verb) was not run: \(reason) (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
+            return nil
+        }
+        return (address, length, endWraps)
+    }
+
     /// mprotect, mlock or munlock of the same bytes as the model's call: from the offset, for
     /// `length=` or to the mapping's end, even past it (Simulator.mprotect and mlock in
     /// Protection.swift). As for madvise, the call is made only when every address of it outside
@@ -576,39 +591,13 @@ struct Run {
         _ agent: Agent, process: String, line: Int, verb: String, name: String, range: ByteRange, model modelErrno: Errno?, classifies: Bool,
         _ call: (UInt64, UInt64) throws -> Agent.Received
     ) throws {
-        guard let mapping = agent.mappings[name],
-            let length = range.lengthBytes ?? (range.offsetBytes <= mapping.lengthBytes ? mapping.lengthBytes - range.offsetBytes : nil)
-        else {
-            notes.append("line \(line): \(verb) with no mapping, or past its end with no length, was not run (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
-            return
-        }
-        let (address, startWraps) = mapping.address.addingReportingOverflow(range.offsetBytes)
-        let (end, endWraps) = address.addingReportingOverflow(length)
-        var outside = startWraps || endWraps
-        if !outside && length > 0 && (address < window.lowerBound || end > window.upperBound) {
-            for entry in try KernelFiles.read("/proc/\(agent.pid)/maps").split(separator: "\n") {
-                let bounds = entry.prefix { $0 != " " }.split(separator: "-")
-                guard bounds.count == 2, let low = UInt64(bounds[0], radix: 16), let high = UInt64(bounds[1], radix: 16) else { continue }
-                if low < end && high > address && !(low >= window.lowerBound && high <= window.upperBound) { outside = true }
-            }
-        }
-        guard !outside else {
-            notes.append("line \(line): \(verb) was not run: it wraps or reaches the agent's own memory (the model says \(modelErrno?.rawValue ?? "it succeeds"))")
-            return
-        }
+        guard let (address, length, _) = try callRange(agent, name, range, verb: verb, line: line, model: modelErrno, makesWrappingEnd: false) else { return }
         // The pages of each workload mapping the range meets, in address order.
-        var met: [(Agent.RealMapping, Range<UInt64>)] = []
-        if classifies && length > 0 {
-            for m in agent.mappings.values.sorted(by: { $0.address < $1.address }) where m.address < end && m.address + m.lengthBytes > address {
-                let low = (max(address, m.address) - m.address) / m.pageBytes
-                let high = (min(end, m.address + m.lengthBytes) - m.address + m.pageBytes - 1) / m.pageBytes
-                met.append((m, low..<high))
-            }
-        }
-        let before = try met.flatMap { try frameEntries(agent, $0.0, $0.1) }
+        let met = classifies && length > 0 ? Self.pagesReached(address..<(address + length), in: agent.mappings.values) : []
+        let before = try met.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
         let reply = try call(address, length).reply
         if !met.isEmpty {
-            let after = try met.flatMap { try frameEntries(agent, $0.0, $0.1) }
+            let after = try met.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
             let (copies, reuses) = try classify(before: before, after: after, faults: reply.op_faults)
             agent.copies += copies
             agent.reuses += reuses
