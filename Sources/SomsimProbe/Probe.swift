@@ -446,14 +446,7 @@ struct Run {
             // reaches, in this mapping and in any the range runs on into, before and after, tell
             // its COW copies from its reuses.
             let populated = advice == .populateWrite && !endWraps ? Self.pagesReached(address..<end, in: agent.mappings.values) : []
-            let beforeFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
-            let reply = try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))).reply
-            if !populated.isEmpty {
-                let afterFrames = try populated.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
-                let (copies, reuses) = try classify(before: beforeFrames, after: afterFrames, faults: reply.op_faults)
-                agent.copies += copies
-                agent.reuses += reuses
-            }
+            let reply = try classifying(agent, populated) { try agent.syscall(SOMSIM_SYS_MADVISE, address, length, UInt64(Self.adviceValue(advice))) }.reply
             compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
         case .touch(_, let name, let access, let range, let pattern):
             guard let mapping = agent.mappings[name], let pages = range.pages(inMappingOf: mapping.lengthBytes / mapping.pageBytes, pageBytes: mapping.pageBytes), modelErrno == nil else {
@@ -544,6 +537,23 @@ struct Run {
         }
     }
 
+    /// Makes `call`, reading the frames of the pages `reached` (`pagesReached`) before and after
+    /// it: the faults it takes there (populate, mlock, the population of mprotect on a locked
+    /// VMA) are COW copies, reuses or new pages, told apart as a write touch's are.
+    private func classifying(
+        _ agent: Agent, _ reached: [(mapping: Agent.RealMapping, pages: Range<UInt64>)], _ call: () throws -> Agent.Received
+    ) throws -> Agent.Received {
+        let before = try reached.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
+        let received = try call()
+        if !reached.isEmpty {
+            let after = try reached.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
+            let (copies, reuses) = try classify(before: before, after: after, faults: received.reply.op_faults)
+            agent.copies += copies
+            agent.reuses += reuses
+        }
+        return received
+    }
+
     /// The bytes of a call on `range` of mapping `name` (madvise, mprotect, mlock, munlock), the
     /// same as the model's: from the offset, for `length=` or to the mapping's end, even past it
     /// (VMAOperations.swift, Protection.swift). Inside the window only workload mappings exist;
@@ -594,14 +604,7 @@ struct Run {
         guard let (address, length, _) = try callRange(agent, name, range, verb: verb, line: line, model: modelErrno, makesWrappingEnd: false) else { return }
         // The pages of each workload mapping the range meets, in address order.
         let met = classifies && length > 0 ? Self.pagesReached(address..<(address + length), in: agent.mappings.values) : []
-        let before = try met.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
-        let reply = try call(address, length).reply
-        if !met.isEmpty {
-            let after = try met.flatMap { try frameEntries(agent, $0.mapping, $0.pages) }
-            let (copies, reuses) = try classify(before: before, after: after, faults: reply.op_faults)
-            agent.copies += copies
-            agent.reuses += reuses
-        }
+        let reply = try classifying(agent, met) { try call(address, length) }.reply
         compareErrno(process: process, line: line, model: modelErrno, real: reply.status == 0 ? nil : SystemCallError(reply.error))
     }
 
