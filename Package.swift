@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "somsim", targets: ["somsim"]),
+        .executable(name: "somsim-agent", targets: ["somsim-agent"]),
         .library(name: "SomsimModel", targets: ["SomsimModel"]),
         .library(name: "SomsimWorkload", targets: ["SomsimWorkload"]),
         .library(name: "SomsimValidation", targets: ["SomsimValidation"]),
@@ -38,6 +39,10 @@ let package = Package(
             dependencies: ["CSomsimProbeSupport", "CHugeTLBFS"],
             linkerSettings: [.linkedLibrary("hugetlbfs")]  // a C target does not take the module map's `link`
         ),
+        // The agent of workloads that run glibc's allocator: a program of its own that links only
+        // the agent and libc, so that its heap is fresh when the workload starts (installed
+        // beside somsim; `validate` looks for it there).
+        .executableTarget(name: "somsim-agent", dependencies: ["CSomsimAgent"]),
         .target(
             name: "SomsimProbe",
             dependencies: ["SomsimWorkload", "SomsimModel", "SomsimValidation", "CSomsimProbeSupport", "CSomsimAgent", "CHugeTLBFS"]
@@ -69,7 +74,7 @@ let package = Package(
         // Runs workloads on the real kernel (root only; skipped with a message elsewhere).
         .testTarget(
             name: "SomsimProbeTests",
-            dependencies: ["SomsimProbe", "SomsimValidation", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim"]
+            dependencies: ["SomsimProbe", "SomsimValidation", "SomsimReport", "SomsimModel", "SomsimWorkload", "somsim", "somsim-agent"]
         ),
         .testTarget(name: "somsimTests", dependencies: ["somsim", "SomsimWorkload"]),
     ]

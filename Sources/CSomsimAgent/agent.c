@@ -20,13 +20,16 @@
  * parent's. HugeTLB shared memory comes from libhugetlbfs (hugetlbfs_unlinked_fd_for_size). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/prctl.h> /* struct prctl_mm_map */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -64,6 +67,11 @@ static volatile uint64_t workload_faults;
 static volatile long op_start_faults;
 static volatile sig_atomic_t in_operation;
 static volatile char sink;
+/* An agent with a fresh heap (somsim_agent_main_fresh_heap): it runs the allocator's calls, and
+ * makes every page of its own writable memory its own before each measured operation (glibc's
+ * allocator writes its state in libc's data, which a fork write-protects). */
+static int fresh_heap;
+static int is_agent_channel(void);
 
 static long minor_faults(void)
 {
@@ -185,6 +193,14 @@ static void populate_own_tables(void)
         int special = line_end && (memmem(p, (size_t)(line_end - p), "[vsyscall]", 10) || memmem(p, (size_t)(line_end - p), "[vvar", 5));
         if (readable && !inside && !special)
             madvise((void *)start, end - start, MADV_POPULATE_READ);
+        /* A private writable page of the agent's own, written with the byte it holds: after a
+         * fork it is copied here, not inside the allocator's first measured call. */
+        if (fresh_heap && readable && p[1] == 'w' && p[3] == 'p' && !inside && !special) {
+            for (uint64_t a = start; a < end; a += 4096) {
+                volatile char *c = (volatile char *)a;
+                *c = *c;
+            }
+        }
         if (!line_end)
             break;
         p = line_end + 1;
@@ -330,6 +346,45 @@ static void do_fork(void)
     close(pair[0]);
 }
 
+/* glibc's allocator, called as the workload's statements call it (SOMSIM_OP_MALLOC). */
+static void do_malloc(void)
+{
+    if (!fresh_heap) {
+        send_reply(SOMSIM_STATUS_ERRNO, ENOTSUP, -1); /* only an agent with a fresh heap */
+        return;
+    }
+    void *pointer = (void *)(uintptr_t)command.args[1];
+    size_t size = (size_t)command.args[2];
+    void *r = NULL;
+    long done = 0;
+    begin_operation();
+    switch (command.args[0]) {
+    case SOMSIM_MALLOC_MALLOC:
+        r = malloc(size);
+        break;
+    case SOMSIM_MALLOC_CALLOC:
+        r = calloc(1, size);
+        break;
+    case SOMSIM_MALLOC_REALLOC:
+        r = realloc(pointer, size);
+        break;
+    case SOMSIM_MALLOC_FREE:
+        free(pointer);
+        break;
+    case SOMSIM_MALLOC_MALLOPT:
+        done = mallopt((int)(int64_t)command.args[2], (int)(int64_t)command.args[3]);
+        break;
+    default:
+        in_operation = 0;
+        send_reply(SOMSIM_STATUS_ERRNO, EINVAL, -1);
+        return;
+    }
+    reply.op_faults = end_operation();
+    reply.result = command.args[0] == SOMSIM_MALLOC_MALLOPT ? done : (int64_t)(uintptr_t)r;
+    reply.program_break = (uint64_t)(uintptr_t)sbrk(0);
+    send_reply(SOMSIM_STATUS_OK, 0, -1);
+}
+
 static int agent_main(void)
 {
     struct rlimit none = { 0, 0 };
@@ -379,6 +434,7 @@ static int agent_main(void)
         reply.signal = 0;
         reply.op_faults = 0;
         reply.result = 0;
+        reply.program_break = 0;
         if (n != (ssize_t)sizeof command) {
             /* longer or shorter than a command: never run part of one */
             send_reply(SOMSIM_STATUS_ERRNO, EMSGSIZE, -1);
@@ -409,6 +465,9 @@ static int agent_main(void)
         case SOMSIM_OP_TOUCH:
             do_touch();
             break;
+        case SOMSIM_OP_MALLOC:
+            do_malloc();
+            break;
         case SOMSIM_OP_FORK:
             do_fork();
             break;
@@ -423,6 +482,147 @@ static int agent_main(void)
 }
 
 const char *somsim_agent_argv0(void) { return SOMSIM_AGENT_ARGV0; }
+const char *somsim_agent_heap_argv0(void) { return SOMSIM_AGENT_HEAP_ARGV0; }
+
+/* Reserves (PROT_NONE, no memory, no page tables) every gap of the address space between the
+ * window's top and 8 MiB below the stack, so that the kernel's top-down search for an mmap
+ * without an address — glibc's own mmapped chunks — finds its highest gap in the window, where
+ * the model places it (mmap_base lies at least 9 MiB below the stack's start: mm/util.c
+ * mmap_base, the gap for the stack's rlimit, guard and randomization). Returns 0 or -1. */
+static int reserve_above_window(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t used = 0;
+    for (;;) {
+        if (used == sizeof maps - 1)
+            return -1;
+        ssize_t n = read(fd, maps + used, sizeof maps - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    maps[used] = 0;
+    /* The stack's start first. */
+    uint64_t stack = 0;
+    for (const char *p = maps; *p;) {
+        const char *line_end = strchr(p, '\n');
+        const char *q = p;
+        uint64_t start = parse_hex(&q);
+        if (line_end && memmem(p, (size_t)(line_end - p), "[stack]", 7))
+            stack = start;
+        if (!line_end)
+            break;
+        p = line_end + 1;
+    }
+    if (stack < SOMSIM_WINDOW_HIGH + (16ULL << 20))
+        return -1;
+    uint64_t limit = stack - (8ULL << 20);
+    uint64_t cursor = SOMSIM_WINDOW_HIGH;
+    const char *p = maps;
+    for (;;) {
+        uint64_t start = limit, end = limit;
+        const char *line_end = NULL;
+        if (*p) {
+            start = parse_hex(&p);
+            p++;
+            end = parse_hex(&p);
+            line_end = strchr(p, '\n');
+        }
+        if (start > cursor && cursor < limit) {
+            uint64_t top = start < limit ? start : limit;
+            void *r = mmap((void *)cursor, top - cursor, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+            if (r != (void *)cursor)
+                return -1;
+        }
+        if (end > cursor)
+            cursor = end;
+        if (!line_end || cursor >= limit)
+            break;
+        p = line_end + 1;
+    }
+    /* The proof: a page mapped without an address lands at the window's top. */
+    void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED)
+        return -1;
+    munmap(probe, 4096);
+    return probe == (void *)(SOMSIM_WINDOW_HIGH - 4096) ? 0 : -1;
+}
+
+/* Moves the heap (start_brk and brk) to SOMSIM_HEAP_ADDRESS with PR_SET_MM_MAP, which takes the
+ * whole memory map and needs no CAP_SYS_RESOURCE (kernel/sys.c: prctl_set_mm_map; the single
+ * fields of PR_SET_MM do need it). The other fields are the process's own, from /proc/self/stat
+ * (fields 26–28 and 45–51, proc(5)); auxv and the executable are left as they are. */
+static int move_program_break(void)
+{
+    char text[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    text[n] = 0;
+    const char *p = strrchr(text, ')');
+    if (!p)
+        return -1;
+    uint64_t field[53] = {0};
+    int index = 2; /* field 2 ends at ')' */
+    for (p++; *p && index < 52;) {
+        while (*p == ' ')
+            p++;
+        index++;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9')
+            v = v * 10 + (uint64_t)(*p++ - '0');
+        while (*p && *p != ' ' && *p != '\n')
+            p++; /* a field that is not a number (the state) */
+        field[index] = v;
+    }
+    if (index < 51)
+        return -1;
+    struct prctl_mm_map map;
+    memset(&map, 0, sizeof map);
+    map.start_code = field[26];
+    map.end_code = field[27];
+    map.start_stack = field[28];
+    map.start_data = field[45];
+    map.end_data = field[46];
+    map.start_brk = SOMSIM_HEAP_ADDRESS;
+    map.brk = SOMSIM_HEAP_ADDRESS;
+    map.arg_start = field[48];
+    map.arg_end = field[49];
+    map.env_start = field[50];
+    map.env_end = field[51];
+    map.exe_fd = (uint32_t)-1;
+    return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof map, 0);
+}
+
+int somsim_agent_main_fresh_heap(int argc, char **argv)
+{
+    if (argc < 1 || !argv || !argv[0] || strcmp(argv[0], SOMSIM_AGENT_HEAP_ARGV0) != 0 || !is_agent_channel())
+        return 64; /* EX_USAGE: only the probe starts it */
+    prctl(PR_SET_NAME, SOMSIM_AGENT_ARGV0, 0, 0, 0);
+    fresh_heap = 1;
+    /* Nothing allocated yet (mallinfo2 allocates nothing: it initializes the arena as the first
+     * malloc would), then the break moved to SOMSIM_HEAP_ADDRESS, then brk(2) so that glibc's
+     * __curbrk knows it. */
+    struct mallinfo2 before = mallinfo2();
+    if (before.arena != 0 || before.hblks != 0)
+        _exit(SOMSIM_AGENT_EXIT_HEAP_SETUP_FAILED);
+    if (move_program_break() != 0 || brk((void *)SOMSIM_HEAP_ADDRESS) != 0 || sbrk(0) != (void *)SOMSIM_HEAP_ADDRESS)
+        _exit(SOMSIM_AGENT_EXIT_HEAP_SETUP_FAILED);
+    if (reserve_above_window() != 0)
+        _exit(SOMSIM_AGENT_EXIT_HEAP_SETUP_FAILED);
+    _exit(agent_main());
+}
 
 /* The probe's channel: a SOCK_SEQPACKET socket on SOMSIM_AGENT_FD. */
 static int is_agent_channel(void)

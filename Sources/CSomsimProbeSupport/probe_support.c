@@ -801,3 +801,6 @@ int somsim_set_subreaper(int on)
         return -1;
     return previous != 0;
 }
+
+#include <gnu/libc-version.h>
+const char *somsim_libc_version(void) { return gnu_get_libc_version(); }

@@ -114,6 +114,13 @@ struct SimProcess {
     var signals: [Signal] = []
     /// Whether the process ever mlocked a range: only then does a measure look for locked VMAs.
     var everLocked = false
+    /// The program break (mm->brk); the heap starts at `WorkloadWindow.heapAddress`
+    /// (ProcessHeap.swift).
+    var programBreak = WorkloadWindow.heapAddress
+    /// The allocator's state and the workload's objects, from the first allocator statement.
+    var allocator: ProcessAllocator? = nil
+    /// Mappings the allocator made so far (names of its mmapped chunks: `[malloc-N]`).
+    var allocatorMappings = 0
 
     init(name: String) { self.name = name }
 

@@ -61,4 +61,9 @@ public enum WorkloadWindow {
     public static let lowAddress: UInt64 = 0x1000_0000_0000
     /// One past the highest address of the window: 80 TiB (the window is 64 TiB).
     public static let highAddress: UInt64 = 0x5000_0000_0000
+    /// Where a process's heap starts (mm->start_brk): the window's lowest address, far below the
+    /// mappings top-down placement hands out. A real program's heap starts at a random page after
+    /// its data segment; `validate` moves the break here (prctl PR_SET_MM_START_BRK) so that the
+    /// heap's page tables are the model's.
+    public static let heapAddress: UInt64 = lowAddress
 }

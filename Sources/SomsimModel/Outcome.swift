@@ -73,6 +73,11 @@ extension Simulator {
         /// Processes killed while the statement ran: by a signal its accesses raised, or by the
         /// OOM killer, in the order they died.
         public var kills: [Kill] = []
+        /// What `malloc`, `calloc` or `realloc` returned (0 for NULL); nil for other statements.
+        public var pointer: UInt64?
+        /// The process's program break after an allocator statement (`malloc`, `calloc`,
+        /// `realloc`, `free`); nil for other statements.
+        public var programBreak: UInt64?
 
         public init(errno: Errno? = nil, placement: Placement? = nil, kills: [Kill] = []) {
             self.errno = errno

@@ -18,6 +18,11 @@ extension Simulator {
     mutating func fork(_ p: ProcessID, child name: String) {
         var child = SimProcess(name: name)
         child.layout = processes[p].layout
+        // The heap and the allocator's state are memory like any other: the child has its
+        // parent's break, chunks and objects (dup_mmap copies mm->brk with the mm).
+        child.programBreak = processes[p].programBreak
+        child.allocator = processes[p].allocator
+        child.allocatorMappings = processes[p].allocatorMappings
         // VMA by VMA in address order, as dup_mmap walks them.
         for mappingName in processes[p].mappingNamesByAddress {
             guard var parentMapping = processes[p].mappings[mappingName] else { continue }

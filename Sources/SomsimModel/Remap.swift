@@ -119,7 +119,7 @@ extension Simulator {
     /// without. The new address of a move is the model's: the highest that fits in the workload
     /// window, aligned as `mmap` aligns (the kernel would take get_unmapped_area's, below its
     /// mmap_base). Measured: docs/kernel-facts 19.
-    mutating func mremap(_ p: ProcessID, _ name: String, length: UInt64, mayMove: Bool, line: Int) -> Errno? {
+    mutating func mremap(_ p: ProcessID, _ name: String, length: UInt64, mayMove: Bool, line: Int, recording: Bool = true) -> Errno? {
         guard let mapping = processes[p].mappings[name], mapping.pageCount > 0, mapping.vma.value(at: 0).mapped else { return .EFAULT }
         let pageBytes = mapping.pageBytes
         let oldLength = mapping.pageCount * pageBytes
@@ -154,6 +154,7 @@ extension Simulator {
                 }
             }
         }
+        guard recording else { return nil }
         let moved = processes[p].mappings[name]!
         let placement = Placement(line: line, process: processes[p].name, mapping: name, address: moved.start, lengthBytes: length)
         placements.append(placement)

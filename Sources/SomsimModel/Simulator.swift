@@ -58,6 +58,10 @@ public struct Simulator {
     public internal(set) var placements: [Placement] = []
     /// What the statement being applied has answered so far (`apply`).
     var outcome = Outcome()
+    /// The process whose allocator is running, and the line of its statement (ProcessHeap.swift:
+    /// the simulator is the allocator's `MallocHost` while it runs).
+    var allocatorProcess: ProcessID? = nil
+    var allocatorLine = 0
 
     /// Where the engine put one mapping.
     public struct Placement: Equatable, Sendable {
@@ -256,6 +260,10 @@ public struct Simulator {
         case .mremap(_, let mapping, let length, let mayMove):
             if let errno = mremap(p, mapping, length: length, mayMove: mayMove, line: line) {
                 record(statement, line: line, errno: errno)
+            }
+        case .malloc, .realloc, .free, .objectAccess:
+            if let (errno, detail) = runAllocator(p, statement, line: line) {
+                record(statement, line: line, errno: errno, detail: detail)
             }
         }
     }

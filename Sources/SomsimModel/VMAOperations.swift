@@ -6,7 +6,9 @@ import SomsimWorkload
 extension Simulator {
     /// mmap(2). Returns the errno the kernel would give, or nil.
     /// `fileObject` is the file `file=` opened (`openForMmap`).
-    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, fileObject: GroupID? = nil, line: Int) -> Errno? {
+    /// Without `recording`, the mapping is not a placement of the workload's (the allocator's
+    /// own mmaps: the real allocator's kernel places them, and validate compares the pointers).
+    mutating func mmap(_ p: ProcessID, name: String, length: UInt64, options: MmapOptions, fileObject: GroupID? = nil, line: Int, recording: Bool = true) -> Errno? {
         let pageBytes = options.pageBytes
         let pageCount = length / pageBytes
         // HugeTLB mappings are aligned to their page size; 4 KiB mappings whose length is a
@@ -36,9 +38,11 @@ extension Simulator {
         processes[p].mappings[name] = mapping
         liveMappings += 1
         processes[p].insertLayout(start: start, end: mapping.end, name: name)
-        let placement = Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length)
-        placements.append(placement)
-        outcome.placement = placement
+        if recording {
+            let placement = Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length)
+            placements.append(placement)
+            outcome.placement = placement
+        }
 
         if options.populate {
             // MAP_POPULATE faults every page in: writes for private writable mappings, reads for

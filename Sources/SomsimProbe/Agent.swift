@@ -25,6 +25,14 @@ final class Agent {
     /// Descriptors of the workload's files the process holds, by file ID (`mmap … file=` opens
     /// one, `close` closes it; a forked child inherits the table, as it inherits the descriptors).
     var files: [String: HeldFile] = [:]
+    /// The allocator's objects as this process has them: the pointer the real call returned (0
+    /// for NULL), by object name (a forked child inherits them).
+    var objects: [String: UInt64] = [:]
+    /// The program break the last allocator call left (the heap's start before any).
+    var programBreak = WorkloadWindow.heapAddress
+    /// The address ranges of the allocator's memory the model knew after the last allocator call
+    /// (`Simulator.allocatorRanges`): what a call may write besides what it makes.
+    var allocatorRanges: [Range<UInt64>] = []
 
     struct HeldFile {
         var fd: Int32
@@ -68,7 +76,11 @@ final class Agent {
     /// Starts a fresh agent (`spawn`) in a new process group: this program again
     /// (`/proc/self/exe`, whatever its path), entered as the agent (CSomsimAgent), with every
     /// symbol bound at load time (`LD_BIND_NOW`), so no symbol is resolved inside a measured call.
-    static func spawn(name: String) throws -> Agent {
+    ///
+    /// With `freshHeap`, the agent is the program somsim-agent beside this one (`heapAgentPath`):
+    /// glibc's allocator untouched, the program break at `WorkloadWindow.heapAddress`, and no
+    /// MALLOC_* or GLIBC_TUNABLES variable in its environment to change the allocator.
+    static func spawn(name: String, freshHeap: Bool = false) throws -> Agent {
         var pair: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw ProbeError.syscall("socketpair", SystemCallError(errno))
@@ -76,7 +88,10 @@ final class Agent {
         // Keep the child's end off descriptor 3 so dup2 onto 3 really clears close-on-exec.
         let childEnd = fcntl(pair[1], F_DUPFD_CLOEXEC, 10)
         close(pair[1])
-        defer { close(childEnd) }
+        // Closed right after the spawn: an agent that dies before its hello then closes the
+        // channel's last other end, and the wait for the hello ends (EOF) instead of hanging.
+        var childEndOpen = true
+        defer { if childEndOpen { close(childEnd) } }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -97,19 +112,23 @@ final class Agent {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(somsim_agent_argv0()), nil]
+        let program = freshHeap ? try heapAgentPath() : "/proc/self/exe"
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(freshHeap ? somsim_agent_heap_argv0() : somsim_agent_argv0()), nil]
         var environment: [UnsafeMutablePointer<CChar>?] = [strdup("LD_BIND_NOW=1")]
         var e = environ
         while let entry = e.pointee {
-            if strncmp(entry, "LD_BIND_NOW=", 12) != 0 { environment.append(strdup(entry)) }
+            let dropped = strncmp(entry, "LD_BIND_NOW=", 12) == 0 || (freshHeap && (strncmp(entry, "MALLOC_", 7) == 0 || strncmp(entry, "GLIBC_TUNABLES=", 15) == 0))
+            if !dropped { environment.append(strdup(entry)) }
             e += 1
         }
         environment.append(nil)
         defer { (argv + environment).forEach { free($0) } }
-        let status = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, environment)
+        let status = posix_spawn(&pid, program, &actions, &attributes, argv, environment)
+        close(childEnd)
+        childEndOpen = false
         guard status == 0 else {
             close(pair[0])
-            throw ProbeError.syscall("posix_spawn of the agent (/proc/self/exe)", SystemCallError(status))
+            throw ProbeError.syscall("posix_spawn of the agent (\(program))", SystemCallError(status))
         }
         do {
             try RestorePlan.group(leader: pid)
@@ -125,6 +144,21 @@ final class Agent {
             throw ProbeError.agent(process: name, "did not start (status \(hello.reply.status))")
         }
         return try Agent(name: name, pid: pid, socket: pair[0], baselineTableBytes: try vmPTEBytes(pid))
+    }
+
+    /// The program somsim-agent, beside this program (whatever its path): the agent of
+    /// workloads that run the allocator. Throws, saying where it looked, when it is not there.
+    static func heapAgentPath() throws -> String {
+        guard let own = try? KernelFiles.readLink("/proc/self/exe") else {
+            throw ProbeError.cannotRead("/proc/self/exe", SystemCallError(errno))
+        }
+        let directory = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let path = directory + "/somsim-agent"
+        guard access(path, X_OK) == 0 else {
+            throw ProbeError.workload(
+                "workloads that run the allocator (malloc, calloc, realloc, free) are validated by the program somsim-agent, which must be beside \(own); it is not (\(path): \(SystemCallError(errno))). `swift build` builds both")
+        }
+        return path
     }
 
     struct Received {
@@ -171,6 +205,8 @@ final class Agent {
         case Int32(SOMSIM_AGENT_EXIT_RECEIVE_FAILED.rawValue): return "it could not receive a command"
         case Int32(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE.rawValue): return "it could not read its /proc/self/maps whole to get ready"
         case Int32(SOMSIM_AGENT_EXIT_CHANNEL_FAILED.rawValue): return "a forked agent could not set up its channel"
+        case Int32(SOMSIM_AGENT_EXIT_HEAP_SETUP_FAILED.rawValue):
+            return "it could not set up a fresh heap: its allocator was used already, the program break could not be moved into the window (prctl PR_SET_MM_MAP), or mmap's placement could not be steered into it"
         default: return "not a status an agent exits with"
         }
     }
@@ -213,6 +249,9 @@ final class Agent {
         let agent = try Agent(name: child, pid: r.reply.pid, socket: r.fd, baselineTableBytes: baselineTableBytes)
         agent.mappings = mappings
         agent.files = files
+        agent.objects = objects
+        agent.programBreak = programBreak
+        agent.allocatorRanges = allocatorRanges
         return agent
     }
 

@@ -66,6 +66,15 @@ public enum Probe {
             notes.append(
                 "pti: the workload does not set it, so it is validated with this machine's page-table isolation, pti=\(pti ? "on" : "off") (\(MachineSettings.ptiPath): \(facts.ptiText)); simulate and compare assume pti=on")
         }
+        if usage.allocator {
+            // The real allocator must be the one the model follows.
+            let version = String(cString: somsim_libc_version())
+            if version != "2.36" {
+                problems.append(
+                    "the workload runs the allocator (malloc=\(workload.machine.malloc.rawValue)), and this machine's glibc is \(version): validate compares the model with the allocator it models, so it runs these workloads only where glibc is 2.36 (Debian 12); simulate and compare work anywhere")
+            }
+            do { _ = try Agent.heapAgentPath() } catch { problems.append("\(error)") }
+        }
         problems += capacityProblems(workload, facts: facts)
         if !problems.isEmpty { throw ProbeError.cannotMeet(problems) }
         return Plan(workload: workload, notes: notes)
@@ -315,7 +324,9 @@ struct Run {
             measured.append(try measure(label: label))
             return
         case .spawn(let name):
-            add(try Agent.spawn(name: name))
+            let agent = try Agent.spawn(name: name, freshHeap: usesAllocator)
+            add(agent)
+            if usesAllocator { try setAllocatorOptions(agent, line: line) }
             return
         case .sysctl(let huge, let pages):
             // Pool sizes are in the restore plan from the start (MachineSettings.registerRestore).
@@ -520,6 +531,21 @@ struct Run {
                 try agent.syscall(SOMSIM_SYS_CLOSE, fd)
             }
             agent.files[file] = nil
+        case .malloc(_, let object, let bytes, let zeroed):
+            let real = try allocatorCall(agent, process: process, line: line, outcome: outcome, call: zeroed ? SOMSIM_MALLOC_CALLOC : SOMSIM_MALLOC_MALLOC, pointer: 0, size: bytes)
+            if let real { agent.objects[object] = real }
+        case .realloc(_, let object, let bytes):
+            let old = agent.objects[object] ?? 0
+            let real = try allocatorCall(agent, process: process, line: line, outcome: outcome, call: SOMSIM_MALLOC_REALLOC, pointer: old, size: bytes)
+            // NULL leaves the object as it was, except realloc(p, 0), which freed it.
+            if let real, real != 0 || (bytes == 0 && old != 0) { agent.objects[object] = real }
+        case .free(_, let object):
+            let old = agent.objects.removeValue(forKey: object) ?? 0
+            _ = try allocatorCall(agent, process: process, line: line, outcome: outcome, call: SOMSIM_MALLOC_FREE, pointer: old, size: 0)
+        case .objectAccess(_, let object, let access, let range):
+            let pointer = agent.objects[object] ?? 0
+            let offset = range.offsetBytes
+            try objectAccess(agent, process: process, pointer: pointer &+ offset, length: range.lengthBytes ?? objectBytes(process, object, after: offset), access: access)
         case .unlink(_, let file):
             // The name in each directory of this run's files (tmpfs and each hugetlbfs size);
             // the probe removes it itself: a name is the machine's, not the process's.
@@ -535,6 +561,149 @@ struct Run {
             }
             compareErrno(process: process, line: line, model: modelErrno, real: found ? nil : failure ?? SystemCallError(ENOENT))
         }
+    }
+
+    // MARK: - The allocator
+
+    /// Whether the workload runs the allocator: then every process is an agent with a fresh heap.
+    var usesAllocator: Bool { WorkloadUsage(workload).allocator }
+
+    /// The `machine` line's mallopt settings, made in a new agent before anything else.
+    private mutating func setAllocatorOptions(_ agent: Agent, line: Int) throws {
+        // M_TRIM_THRESHOLD -1, M_TOP_PAD -2, M_MMAP_THRESHOLD -3 (malloc/malloc.h).
+        let settings: [(Int64, UInt64?)] = [(-3, workload.machine.mallocMmapThreshold), (-1, workload.machine.mallocTrimThreshold), (-2, workload.machine.mallocTopPad)]
+        for (parameter, value) in settings {
+            guard let value else { continue }
+            var command = somsim_command()
+            command.op = UInt32(SOMSIM_OP_MALLOC.rawValue)
+            command.args.0 = UInt64(SOMSIM_MALLOC_MALLOPT.rawValue)
+            command.args.2 = UInt64(bitPattern: parameter)
+            command.args.3 = value
+            let reply = try agent.call(&command).reply
+            guard reply.status == SOMSIM_STATUS_OK.rawValue, reply.result == 1 else {
+                throw ProbeError.agent(process: agent.name, "mallopt(\(parameter), \(value)) was refused (the machine line's setting)")
+            }
+        }
+    }
+
+    /// The bytes of object `object` of `process` from `offset` to its end, as the model sized it.
+    private func objectBytes(_ process: String, _ object: String, after offset: UInt64) -> UInt64 {
+        let bytes = simulator.objectSize(process: process, object: object) ?? 0
+        return bytes > offset ? bytes - offset : 0
+    }
+
+    /// One call of the real allocator (malloc, calloc, realloc, free), compared with the model's:
+    /// the pointer it returned and the program break after it, each exactly (on the heap, as
+    /// offsets from its start, which is the same address in both). The frames of the allocator's
+    /// memory before and after tell its faults' copies from reuses. Returns the pointer (0 for
+    /// NULL), or nil when the call killed the process.
+    private mutating func allocatorCall(
+        _ agent: Agent, process: String, line: Int, outcome: Simulator.Outcome, call: somsim_malloc_call, pointer: UInt64, size: UInt64
+    ) throws -> UInt64? {
+        let after = simulator.allocatorRanges(process: process)
+        let ranges = Self.union(agent.allocatorRanges + after + [WorkloadWindow.heapAddress..<Self.pageEnd(max(agent.programBreak, outcome.programBreak ?? 0))])
+        var command = somsim_command()
+        command.op = UInt32(SOMSIM_OP_MALLOC.rawValue)
+        command.args.0 = UInt64(call.rawValue)
+        command.args.1 = pointer
+        command.args.2 = size
+        let received = try classifyingRanges(agent, ranges) { try agent.call(&command) }
+        let reply = received.reply
+        if reply.status == SOMSIM_STATUS_SIGNAL.rawValue {
+            try die(agent, reply)
+            return nil
+        }
+        guard reply.status == SOMSIM_STATUS_OK.rawValue else {
+            throw ProbeError.agent(process: process, "the allocator call failed: \(SystemCallError(reply.error))")
+        }
+        let real = UInt64(bitPattern: reply.result)
+        agent.programBreak = reply.program_break
+        agent.allocatorRanges = after
+        if call != SOMSIM_MALLOC_FREE {
+            runChecks.append(
+                Check(process: process, metric: "pointer(line \(line))", predicted: .text(Self.heapText(outcome.pointer ?? 0)), measured: .text(Self.heapText(real)), tolerance: 0))
+        }
+        runChecks.append(
+            Check(
+                process: process, metric: "program_break(line \(line))", predicted: .text(Self.heapText(outcome.programBreak ?? WorkloadWindow.heapAddress)),
+                measured: .text(Self.heapText(reply.program_break)), tolerance: 0))
+        return real
+    }
+
+    /// `write` or `read` of an object's bytes: one byte in every page they reach, first the
+    /// first byte, then each page's first byte after it (what the model's access reaches).
+    private mutating func objectAccess(_ agent: Agent, process: String, pointer: UInt64, length: UInt64, access: Access) throws {
+        guard length > 0 else { return }
+        let page = PageGeometry.pageBytes
+        let (end, wraps) = pointer.addingReportingOverflow(length)
+        let last = wraps ? UInt64.max : end
+        var segments = [somsim_segment(address: pointer, length: 1, stride: page)]
+        let next = (pointer / page + 1) * page
+        if next < last { segments.append(somsim_segment(address: next, length: last - next, stride: page)) }
+        let ranges = access == .write ? Self.union([(pointer / page * page)..<Self.pageEnd(last)]) : []
+        var command = somsim_command()
+        command.op = UInt32(SOMSIM_OP_TOUCH.rawValue)
+        command.flags = access == .write ? UInt32(SOMSIM_FLAG_WRITE.rawValue) : 0
+        command.setSegments(segments)
+        let reply = try classifyingRanges(agent, ranges) { try agent.call(&command) }.reply
+        if reply.status == SOMSIM_STATUS_SIGNAL.rawValue { try die(agent, reply) }
+    }
+
+    /// Makes `call`, reading the frames of every page of `ranges` before and after it: its
+    /// faults there are COW copies, reuses or new pages, told apart as a write touch's are.
+    private func classifyingRanges(_ agent: Agent, _ ranges: [Range<UInt64>], _ call: () throws -> Agent.Received) throws -> Agent.Received {
+        let page = PageGeometry.pageBytes
+        func read() throws -> [UInt64] {
+            try ranges.flatMap { try PageFrames.entries(pid: agent.pid, address: $0.lowerBound, count: Int(($0.upperBound - $0.lowerBound) / page), stepBytes: page) }
+        }
+        let before = try read()
+        let received = try call()
+        if received.reply.status != SOMSIM_STATUS_SIGNAL.rawValue {
+            let (copies, reuses) = try classify(before: before, after: try read(), faults: received.reply.op_faults)
+            agent.copies += copies
+            agent.reuses += reuses
+        }
+        return received
+    }
+
+    /// The agent's access raised a signal: it dies of it, as the model's process does.
+    private func die(_ agent: Agent, _ reply: somsim_reply) throws {
+        guard let signal = Signal(number: reply.signal) else {
+            throw ProbeError.agent(process: agent.name, "stopped by signal \(reply.signal), which the agent does not catch")
+        }
+        agent.signals.append(signal)
+        var die = somsim_command()
+        die.op = UInt32(SOMSIM_OP_DIE.rawValue)
+        _ = somsim_send(agent.socket, &die, MemoryLayout<somsim_command>.size, -1)
+        agent.waitGone()
+        agent.alive = false
+    }
+
+    static func pageEnd(_ address: UInt64) -> UInt64 {
+        let page = PageGeometry.pageBytes
+        return address > UInt64.max - (page - 1) ? UInt64.max / page * page : (address + page - 1) / page * page
+    }
+
+    /// Page-aligned ranges merged where they overlap or touch, ascending; empty ones dropped.
+    static func union(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var merged: [Range<UInt64>] = []
+        for r in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        return merged
+    }
+
+    /// An address as a report shows allocator addresses: `heap+0x2a0` from the heap's start
+    /// (within 1 TiB of it), `NULL`, or the address in hex.
+    static func heapText(_ address: UInt64) -> String {
+        if address == 0 { return "NULL" }
+        let start = WorkloadWindow.heapAddress
+        if address >= start && address - start < 1 << 40 { return "heap+0x" + String(address - start, radix: 16) }
+        return "0x" + String(address, radix: 16)
     }
 
     /// Makes `call`, reading the frames of the pages `reached` (`pagesReached`) before and after

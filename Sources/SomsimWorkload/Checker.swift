@@ -25,6 +25,9 @@ struct Checker {
         var mappings: [String: Mapping] = [:]
         /// File IDs the process holds a descriptor for (`mmap … file=ID` until `close ID`).
         var descriptors: Set<String> = []
+        /// The allocator's objects the process holds, with their sizes in bytes (`malloc` until
+        /// `free`; fork copies them).
+        var objects: [String: UInt64] = [:]
     }
 
     let fileName: String
@@ -69,6 +72,8 @@ struct Checker {
             processes[child]?.mappings = mappings
             let descriptors = processes[parent]?.descriptors ?? []
             processes[child]?.descriptors = descriptors
+            let objects = processes[parent]?.objects ?? [:]
+            processes[child]?.objects = objects
         case .exits(let p):
             try live(p, line: line, column: a.first)
             processes[p]?.exitLine = line
@@ -146,6 +151,40 @@ struct Checker {
             if closes { processes[p]?.descriptors.remove(file) }
         case .usesFileName(let p, _):
             try live(p, line: line, column: a.first)
+        case .createsObject(let p, let o, let bytes):
+            try live(p, line: line, column: a.first)
+            if processes[p]?.objects[o] != nil {
+                throw error(line, a.second, "process \(p.quoted) already has an object named \(o.quoted); free it first ('\(UserText.clipped(p)) free \(UserText.clipped(o))') or choose another name")
+            }
+            processes[p]?.objects[o] = bytes
+        case .usesObject(let p, let o, let range, let newSize):
+            let bytes = try object(o, of: p, line: line, at: a)
+            if let range { try checkObjectRange(range, objectBytes: bytes, line: line, at: a) }
+            if let newSize { processes[p]?.objects[o] = newSize }
+        case .freesObject(let p, let o):
+            _ = try object(o, of: p, line: line, at: a)
+            processes[p]?.objects[o] = nil
+        }
+    }
+
+    private func object(_ o: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> UInt64 {
+        guard let process = processes[p], process.exitLine == nil else {
+            throw notLive(p, line: line, column: a.first)
+        }
+        guard let bytes = process.objects[o] else {
+            throw error(line, a.second, "process \(p.quoted) has no object named \(o.quoted); allocate it first with '\(UserText.clipped(p)) malloc \(UserText.clipped(o)) SIZE' (objects belong to one process; fork copies them to the child; free ends them)")
+        }
+        return bytes
+    }
+
+    /// A `write` or `read` range: within the object's bytes, as the last malloc, calloc or realloc
+    /// sized it.
+    private func checkObjectRange(_ r: ByteRange, objectBytes: UInt64, line: Int, at a: Anchors) throws(WorkloadError) {
+        if r.offsetBytes > objectBytes {
+            throw error(line, a.offset, "offset \(Sizes.format(r.offsetBytes)) is past the end of the object (\(Sizes.format(objectBytes))); give an offset below \(Sizes.format(objectBytes))")
+        }
+        if let length = r.lengthBytes, length > objectBytes - r.offsetBytes {
+            throw error(line, a.length, "the range ends past the end of the object (\(Sizes.format(objectBytes))): offset \(Sizes.format(r.offsetBytes)) + length \(Sizes.format(length)); give a length of at most \(Sizes.format(objectBytes - r.offsetBytes))")
         }
     }
 

@@ -27,10 +27,10 @@ enum ParsedLine {
 struct StatementParser {
     let fileName: String
 
-    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap"
+    static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap, malloc, calloc, realloc, free, write, read"
     static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"
     static let machineKeys =
-        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE, malloc=glibc-2.36, mmap-threshold=SIZE, trim-threshold=SIZE, top-pad=SIZE"
     /// First words that start a statement and therefore cannot name a process.
     static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload", "sysctl"]
 
@@ -106,6 +106,9 @@ struct StatementParser {
         }
         if verb.isEqual("mremap") {
             return try mremap(t, process: process, line: line, anchors: anchors)
+        }
+        if verb.isEqual("malloc") || verb.isEqual("calloc") || verb.isEqual("realloc") || verb.isEqual("free") || verb.isEqual("write") || verb.isEqual("read") {
+            return try allocator(t, process: process, line: line, anchors: anchors)
         }
         throw error(
             line, verb.column,
@@ -416,6 +419,38 @@ struct StatementParser {
         default: return .statement(.munlock(process: process, mapping: mapping, range: range), anchors)
         }
     }
+    // MARK: - The allocator
+
+    /// `PROC malloc OBJ SIZE`, `PROC calloc OBJ SIZE`, `PROC realloc OBJ SIZE`, `PROC free OBJ`,
+    /// `PROC write OBJ [offset=SIZE] [length=SIZE]`, `PROC read OBJ [offset=SIZE] [length=SIZE]`.
+    private func allocator(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
+        var anchors = anchors
+        let verb = t[1].string
+        switch verb {
+        case "malloc", "calloc", "realloc":
+            let usage = "PROC \(verb) OBJ SIZE"
+            try expectCount(t, 4, line: line, usage: usage)
+            anchors.second = t[2].column
+            anchors.size = t[3].column
+            let object = try name(t[2], line: line, what: "object name")
+            let bytes = try size(t[3].text, t[3], line: line, what: "\(verb) size")
+            if verb == "realloc" { return .statement(.realloc(process: process, object: object, bytes: bytes), anchors) }
+            return .statement(.malloc(process: process, object: object, bytes: bytes, zeroed: verb == "calloc"), anchors)
+        case "free":
+            try expectCount(t, 3, line: line, usage: "PROC free OBJ")
+            anchors.second = t[2].column
+            return .statement(.free(process: process, object: try name(t[2], line: line, what: "object name")), anchors)
+        default:
+            try expectAtLeast(t, 3, line: line, usage: "PROC \(verb) OBJ [offset=SIZE] [length=SIZE]")
+            anchors.second = t[2].column
+            let object = try name(t[2], line: line, what: "object name")
+            let range = try rangeOptions(
+                t[3...], line: line, anchors: &anchors,
+                unknown: { "unknown \(verb) option \($0.quoted); expected offset=SIZE or length=SIZE (bytes of the object; without them, all of it)" })
+            return .statement(.objectAccess(process: process, object: object, access: verb == "write" ? .write : .read, range: range), anchors)
+        }
+    }
+
     // MARK: - Pools and SysV shared memory
 
     /// `sysctl hugetlb-2m=N` or `sysctl hugetlb-1g=N`.
@@ -552,6 +587,31 @@ struct StatementParser {
             case "som-pool":
                 try once(.somPool, &seen, setting, line: line)
                 spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
+            case "malloc":
+                try once(.malloc, &seen, setting, line: line)
+                guard let model = MallocModel(rawValue: value.string) else {
+                    throw error(line, setting.column, "malloc must be glibc-2.36 (the allocator somsim models: Debian 12's glibc), not \(value.quoted)")
+                }
+                spec.malloc = model
+            case "mmap-threshold", "trim-threshold", "top-pad":
+                let key: Key = k == "mmap-threshold" ? .mmapThreshold : k == "trim-threshold" ? .trimThreshold : .topPad
+                try once(key, &seen, setting, line: line)
+                let bytes = try size(value, setting, line: line, what: k)
+                // mallopt(3) takes an int; M_MMAP_THRESHOLD refuses more than HEAP_MAX_SIZE / 2
+                // (glibc 2.36 malloc/malloc.c: do_set_mmap_threshold, DEFAULT_MMAP_THRESHOLD_MAX).
+                let most: UInt64 = key == .mmapThreshold ? MachineSpec.maxMmapThreshold : UInt64(Int32.max)
+                guard bytes <= most else {
+                    throw error(
+                        line, setting.column,
+                        key == .mmapThreshold
+                            ? "mmap-threshold must be at most 32M (mallopt(M_MMAP_THRESHOLD) refuses more: DEFAULT_MMAP_THRESHOLD_MAX), not \(value.quoted)"
+                            : "\(k) must be less than 2G (mallopt(3) takes an int), not \(value.quoted)")
+                }
+                switch key {
+                case .mmapThreshold: spec.mallocMmapThreshold = bytes
+                case .trimThreshold: spec.mallocTrimThreshold = bytes
+                default: spec.mallocTopPad = bytes
+                }
             default:
                 throw error(line, setting.column, "unknown machine key \(k.quoted); expected one of: \(Self.machineKeys)")
             }
@@ -607,6 +667,7 @@ struct StatementParser {
         case som, mthp, somSource, somPool
         case noreserve, overcommit2m, overcommit1g
         case fileoffset, punch
+        case malloc, mmapThreshold, trimThreshold, topPad
 
         var spelling: String {
             switch self {
@@ -617,6 +678,9 @@ struct StatementParser {
             case .somPool: "som-pool"
             case .overcommit2m: "hugetlb-2m-overcommit"
             case .overcommit1g: "hugetlb-1g-overcommit"
+            case .mmapThreshold: "mmap-threshold"
+            case .trimThreshold: "trim-threshold"
+            case .topPad: "top-pad"
             default: "\(self)"
             }
         }

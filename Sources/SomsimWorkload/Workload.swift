@@ -83,8 +83,25 @@ public struct MachineSpec: Equatable, Sendable {
     /// Size of the single-owner pool (`som-pool=SIZE`); 0, the default, sizes it to the
     /// single-owner memory at each measure point.
     public var somPoolBytes: UInt64 = 0
+    /// The allocator that `malloc`, `calloc`, `realloc` and `free` run (`malloc=`), default
+    /// glibc 2.36 (Debian 12's).
+    public var malloc: MallocModel = .glibc236
+    /// mallopt(3) settings, each nil for glibc's default: `mmap-threshold=` (M_MMAP_THRESHOLD),
+    /// `trim-threshold=` (M_TRIM_THRESHOLD), `top-pad=` (M_TOP_PAD). Setting any of them turns
+    /// glibc's dynamic mmap threshold off, as mallopt does.
+    public var mallocMmapThreshold: UInt64? = nil
+    public var mallocTrimThreshold: UInt64? = nil
+    public var mallocTopPad: UInt64? = nil
+    /// The largest `mmap-threshold=`: glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit, 32 MiB.
+    public static let maxMmapThreshold: UInt64 = 32 << 20
 
     public init() {}
+}
+
+/// The allocator models somsim has (`machine malloc=`).
+public enum MallocModel: String, Equatable, Sendable, CaseIterable {
+    /// glibc 2.36's ptmalloc2, single-threaded (the main arena), as Debian 12 builds it for x86-64.
+    case glibc236 = "glibc-2.36"
 }
 
 /// Where a single-owner (`/dev/som`-style) pool takes its memory from.
@@ -151,6 +168,16 @@ public enum Statement: Equatable, Sendable {
     /// `PROC mremap MAP SIZE [maymove]` — mremap(2) of the whole mapping to SIZE bytes: shrink,
     /// grow in place, or with `maymove` move where it cannot grow in place.
     case mremap(process: String, mapping: String, lengthBytes: UInt64, mayMove: Bool)
+    /// `PROC malloc OBJ SIZE` or `PROC calloc OBJ SIZE` — the allocator (`machine malloc=`) gives
+    /// object OBJ SIZE bytes; calloc's are zeroed (calloc(1, SIZE)).
+    case malloc(process: String, object: String, bytes: UInt64, zeroed: Bool)
+    /// `PROC realloc OBJ SIZE` — realloc(3) of the object to SIZE bytes (it may move).
+    case realloc(process: String, object: String, bytes: UInt64)
+    /// `PROC free OBJ` — free(3) of the object; its name can be used again.
+    case free(process: String, object: String)
+    /// `PROC write OBJ [offset=SIZE] [length=SIZE]` and `PROC read OBJ …` — one byte in every
+    /// page of the object's bytes in the range (the whole object by default).
+    case objectAccess(process: String, object: String, access: Access, range: ByteRange)
 
     /// The process a statement acts on, if any.
     public var process: String? {
@@ -167,6 +194,8 @@ public enum Statement: Equatable, Sendable {
         case .sysctl:
             return nil
         case .shmget(let p, _, _, _), .shmat(let p, _, _), .shmdt(let p, _), .shmrm(let p, _):
+            return p
+        case .malloc(let p, _, _, _), .realloc(let p, _, _), .free(let p, _), .objectAccess(let p, _, _, _):
             return p
         }
     }
@@ -207,6 +236,14 @@ public enum Statement: Equatable, Sendable {
         case usesDescriptor(process: String, file: String, closes: Bool)
         /// Acts on a file by its name, in live `process` (`unlink`).
         case usesFileName(process: String, file: String)
+        /// Live `process` allocates `object`, a name it does not hold (`malloc`, `calloc`), of
+        /// `bytes` bytes.
+        case createsObject(process: String, object: String, bytes: UInt64)
+        /// Acts on `object` of live `process` (`realloc` gives it `resizesTo` bytes; `write` and
+        /// `read` reach `range` of it, which must lie within its bytes).
+        case usesObject(process: String, object: String, range: ByteRange?, resizesTo: UInt64?)
+        /// Frees `object` of live `process` (`free`): the name can be used again.
+        case freesObject(process: String, object: String)
     }
 
     /// The statement as a canonical line of workload text, without a newline (the printer's
@@ -273,6 +310,14 @@ public enum Statement: Equatable, Sendable {
             return "\(p) unlink \(file)"
         case .mremap(let p, let m, let length, let mayMove):
             return "\(p) mremap \(m) \(size(length))" + (mayMove ? " maymove" : "")
+        case .malloc(let p, let o, let bytes, let zeroed):
+            return "\(p) \(zeroed ? "calloc" : "malloc") \(o) \(size(bytes))"
+        case .realloc(let p, let o, let bytes):
+            return "\(p) realloc \(o) \(size(bytes))"
+        case .free(let p, let o):
+            return "\(p) free \(o)"
+        case .objectAccess(let p, let o, let access, let r):
+            return "\(p) \(access.rawValue) \(o)" + range(r)
         }
     }
 
@@ -306,6 +351,14 @@ public enum Statement: Equatable, Sendable {
             return .usesDescriptor(process: p, file: file, closes: true)
         case .unlink(let p, let file):
             return .usesFileName(process: p, file: file)
+        case .malloc(let p, let o, let bytes, _):
+            return .createsObject(process: p, object: o, bytes: bytes)
+        case .realloc(let p, let o, let bytes):
+            return .usesObject(process: p, object: o, range: nil, resizesTo: bytes)
+        case .free(let p, let o):
+            return .freesObject(process: p, object: o)
+        case .objectAccess(let p, let o, _, let range):
+            return .usesObject(process: p, object: o, range: range, resizesTo: nil)
         }
     }
 }

@@ -4,7 +4,7 @@
 /// reconstructed: one line per expanded statement). Canonical means:
 /// - the header, then a `machine` line only if some setting differs from its default or `pti` is
 ///   given, listing only those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept,
-///   thp, pti, mthp, som-source, som-pool;
+///   thp, pti, mthp, som-source, som-pool, malloc, mmap-threshold, trim-threshold, top-pad;
 /// - one statement per line, single spaces, no comments;
 /// - mmap options in the order shared, huge=, file=, populate, som;
 /// - touch options in the order offset=, length=, then stride= or random= seed=; `offset=` is left
@@ -41,6 +41,10 @@ public enum WorkloadPrinter {
         if m.mthpSizes != d.mthpSizes { parts.append("mthp=" + m.mthpSizes.map { format(size: $0) }.joined(separator: ",")) }
         if m.somSource != d.somSource { parts.append("som-source=\(m.somSource.rawValue)") }
         if m.somPoolBytes != d.somPoolBytes { parts.append("som-pool=\(format(size: m.somPoolBytes))") }
+        if m.malloc != d.malloc { parts.append("malloc=\(m.malloc.rawValue)") }
+        if let bytes = m.mallocMmapThreshold { parts.append("mmap-threshold=\(format(size: bytes))") }
+        if let bytes = m.mallocTrimThreshold { parts.append("trim-threshold=\(format(size: bytes))") }
+        if let bytes = m.mallocTopPad { parts.append("top-pad=\(format(size: bytes))") }
         return parts.isEmpty ? nil : "machine " + parts.joined(separator: " ")
     }
 

@@ -19,6 +19,9 @@ public struct WorkloadUsage: Equatable, Sendable {
     public var sysVShm = false
     /// The largest size each pool is set to by `sysctl`.
     public var sysctlPoolPages: [HugePageSize: UInt64] = [:]
+    /// Whether some statement runs the allocator (`malloc`, `calloc`, `realloc`, `free`): its
+    /// processes need a fresh heap in the real run.
+    public var allocator = false
 
     public init(_ workload: Workload) {
         var seen = Set<String>()
@@ -44,6 +47,8 @@ public struct WorkloadUsage: Equatable, Sendable {
             case .unlink(_, let file):
                 // A name validate removes from its directories (a file never mapped included).
                 if seen.insert(file).inserted { fileIDs.append(file) }
+            case .malloc, .realloc, .free, .objectAccess:
+                allocator = true
             default:
                 break
             }

@@ -25,7 +25,24 @@ enum somsim_agent_exit {
     SOMSIM_AGENT_EXIT_MAPS_UNREADABLE = 72,
     /* A forked agent could not put its channel on SOMSIM_AGENT_FD. */
     SOMSIM_AGENT_EXIT_CHANNEL_FAILED = 73,
+    /* An agent with a fresh heap (somsim-agent, the program) found its heap used before the
+     * workload, or could not move its program break into the window (prctl PR_SET_MM_MAP), or could not steer mmap's placement into the window. */
+    SOMSIM_AGENT_EXIT_HEAP_SETUP_FAILED = 74,
 };
+
+/* argv[0] of an agent with a fresh heap: the standalone program somsim-agent (Sources/
+ * somsim-agent), which links nothing but this target and libc, so that glibc's allocator has
+ * run no call before the workload's first. The constructor leaves it alone; its main calls
+ * somsim_agent_main_fresh_heap. */
+#define SOMSIM_AGENT_HEAP_ARGV0 "somsim-agent-heap"
+
+/* The agent of a workload that runs the allocator: moves the program break to
+ * SOMSIM_HEAP_ADDRESS, reserves the address space above the window so that the kernel places
+ * the allocator's own mmaps in it, then serves commands as every agent does. Never returns. */
+int somsim_agent_main_fresh_heap(int argc, char **argv);
+
+/* SOMSIM_AGENT_HEAP_ARGV0, for Swift. */
+const char *somsim_agent_heap_argv0(void);
 
 /* SOMSIM_AGENT_ARGV0, for Swift. Referencing it also keeps the agent's object file (and its
  * constructor) in every program that starts agents. */

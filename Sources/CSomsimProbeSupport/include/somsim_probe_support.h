@@ -16,6 +16,9 @@
 /* Where workload mappings live (must match SomsimModel's WorkloadWindow). */
 #define SOMSIM_WINDOW_LOW 0x100000000000ULL
 #define SOMSIM_WINDOW_HIGH 0x500000000000ULL
+/* Where an agent with a fresh heap puts its program break (must match SomsimModel's
+ * WorkloadWindow.heapAddress). */
+#define SOMSIM_HEAP_ADDRESS SOMSIM_WINDOW_LOW
 
 enum somsim_op {
     SOMSIM_OP_NOOP = 0,    /* measure nothing: the fault delta must be 0 */
@@ -29,6 +32,18 @@ enum somsim_op {
     SOMSIM_OP_SYSCALL = 8, /* syscall(number, args[0..5]), measured; reply.result is its return.
                             * A memory call the probe makes for a statement (mprotect, mlock, …)
                             * needs no new op: the probe names the call, the agent makes it. */
+    SOMSIM_OP_MALLOC = 9,  /* glibc's allocator (an agent with a fresh heap only): args[0] a
+                            * somsim_malloc_call, args[1] the pointer (realloc, free), args[2] the
+                            * size (or mallopt's param and args[3] its value), measured;
+                            * reply.result is the pointer returned, reply.program_break sbrk(0) */
+};
+
+enum somsim_malloc_call {
+    SOMSIM_MALLOC_MALLOC = 0,
+    SOMSIM_MALLOC_CALLOC = 1,
+    SOMSIM_MALLOC_REALLOC = 2,
+    SOMSIM_MALLOC_FREE = 3,
+    SOMSIM_MALLOC_MALLOPT = 4, /* mallopt(args[2], args[3]); reply.result is its return (1 = done) */
 };
 
 /* The system calls the probe makes through SOMSIM_OP_SYSCALL, named here because Swift does not
@@ -98,7 +113,11 @@ struct somsim_reply {
     uint64_t minor_faults; /* workload faults since the agent was created (ru_minflt deltas) */
     uint64_t op_faults;    /* faults of this command */
     int64_t result;        /* SOMSIM_OP_SYSCALL: what the call returned (-1 with `error` on failure) */
+    uint64_t program_break; /* SOMSIM_OP_MALLOC: sbrk(0) after the call */
 };
+
+/* The version of the glibc this program runs with (gnu_get_libc_version), e.g. "2.36". */
+const char *somsim_libc_version(void);
 
 /* Sends `length` bytes as one message, with `fd` attached when it is >= 0. Returns 0 or -1. */
 int somsim_send(int socket, const void *buffer, size_t length, int fd);
