@@ -111,7 +111,7 @@ public struct GlibcMalloc: Sendable, Equatable {
     static let sizeBits: UInt64 = 7
     static let nBins = 128
     static let nFastbins = 10
-    static let minLargeSize: UInt64 = 1008  // (NSMALLBINS - SMALLBIN_CORRECTION) * SMALLBIN_WIDTH
+    static let minLargeSize: UInt64 = 1024  // (NSMALLBINS - SMALLBIN_CORRECTION) * SMALLBIN_WIDTH; the correction is 0 (16 > CHUNK_HDR_SZ 16 is false)
     static let tcacheMaxBins: UInt64 = 64
     static let tcacheFillCount = 7
     static let tcacheStructSize: UInt64 = 640  // uint16_t counts[64] + tcache_entry *entries[64]

@@ -113,15 +113,18 @@ extension GlibcMalloc {
         return intRealloc(oldp, oldsize, nb, &h)
     }
 
-    /// __libc_calloc (MORECORE_CLEARS 1: only memory below the heap's highest extent is cleared
-    /// when the chunk comes from top; mapped chunks are not cleared).
+    /// __libc_calloc. A chunk carved from the old top is cleared only up to the old top's size:
+    /// the rest is fresh from sbrk, already zero. Mapped chunks are not cleared.
+    ///
+    /// Debian 12's libc.so.6 is built as if MORECORE_CLEARS were 2: its __libc_calloc (objdump at
+    /// 0x99820, single-threaded path) keeps oldtopsize = chunksize (top) for the main arena, without
+    /// the source's `# if MORECORE_CLEARS < 2` raise to sbrk_base + max_system_mem - oldtop. The
+    /// oracle confirms it: after a trim, re-grown pages below the old maximum stay untouched.
     mutating func libcCalloc<H: MallocHost>(_ bytes: UInt64, _ h: inout H) -> UInt64? {
         if bytes > UInt64(Int64.max) { return nil }  // __builtin_mul_overflow into ptrdiff_t
         maybeInitTcache(&h)
         let oldtop = top
-        var oldtopsize = chunksize(top, &h)
-        let fresh = sbrkBase &+ maxSystemMem &- oldtop
-        if oldtopsize < fresh { oldtopsize = fresh }
+        let oldtopsize = chunksize(top, &h)
         guard let mem = intMalloc(bytes, &h) else { return nil }
         let p = mem - G.chunkHdrSz
         let head = sizeNomask(p, &h)
