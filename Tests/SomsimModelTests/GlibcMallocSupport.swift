@@ -1,0 +1,192 @@
+import SomsimModel
+import Testing
+
+/// A MallocHost that keeps what the kernel would: the break, the mappings, and per 4 KiB page
+/// whether it was written (a private page) or only read (the zero page). It records an issue
+/// when the allocator touches memory outside the heap and its mappings.
+struct RecordingMallocHost: MallocHost {
+    enum PageState: Equatable { case written, zero }
+    static let page: UInt64 = 4096
+
+    let heapStart: UInt64
+    var brk: UInt64
+    /// sbrk fails when the break would come within a page of this address (a mapping above the heap).
+    var brkCeiling: UInt64 = .max
+    var pages: [UInt64: PageState] = [:]
+    /// Mappings by address: their lengths.
+    var mappings: [UInt64: UInt64] = [:]
+    var nextMapping: UInt64 = 0x7f00_0000_0000
+    var accesses: [(address: UInt64, length: UInt64, write: Bool)] = []
+    var recordAccesses = false
+    var sbrkCalls: [Int64] = []
+
+    init(heapStart: UInt64 = 0x5555_5555_6000) {
+        self.heapStart = heapStart
+        self.brk = heapStart
+    }
+
+    mutating func sbrk(_ increment: Int64) -> UInt64? {
+        sbrkCalls.append(increment)
+        if increment == 0 { return brk }
+        let old = brk
+        let new = UInt64(bitPattern: Int64(bitPattern: old) &+ increment)
+        if new < heapStart { return nil }
+        if increment > 0 && new + Self.page > brkCeiling { return nil }
+        if increment < 0 {
+            // brk unmaps the whole pages above the new break.
+            var page = (new + Self.page - 1) / Self.page
+            let end = (old + Self.page - 1) / Self.page
+            while page < end {
+                pages[page] = nil
+                page += 1
+            }
+        }
+        brk = new
+        return old
+    }
+
+    mutating func mmap(length: UInt64) -> UInt64? {
+        let address = nextMapping
+        nextMapping += length + 16 * Self.page
+        mappings[address] = length
+        return address
+    }
+
+    mutating func munmap(address: UInt64, length: UInt64) {
+        #expect(mappings[address] == length, "munmap of \(address) \(length) is not a mapping")
+        mappings[address] = nil
+        clear(address, length)
+    }
+
+    mutating func mremap(address: UInt64, oldLength: UInt64, newLength: UInt64) -> UInt64? {
+        #expect(mappings[address] == oldLength, "mremap of \(address) \(oldLength) is not a mapping")
+        let target = nextMapping
+        nextMapping += newLength + 16 * Self.page
+        var moved: [UInt64: PageState] = [:]
+        for i in 0..<(min(oldLength, newLength) / Self.page) {
+            if let state = pages[address / Self.page + i] { moved[target / Self.page + i] = state }
+        }
+        clear(address, oldLength)
+        pages.merge(moved) { $1 }
+        mappings[address] = nil
+        mappings[target] = newLength
+        return target
+    }
+
+    mutating func access(address: UInt64, length: UInt64, write: Bool) {
+        if recordAccesses { accesses.append((address, length, write)) }
+        guard length > 0 else { return }
+        let inHeap = address >= heapStart && address + length <= brk
+        let inMapping = mappings.contains { address >= $0.key && address + length <= $0.key + $0.value }
+        #expect(inHeap || inMapping, "access \(write ? "write" : "read") of \(length) bytes at \(String(address, radix: 16)) outside the heap and the mappings")
+        var page = address / Self.page
+        let end = (address + length - 1) / Self.page
+        while page <= end {
+            if write { pages[page] = .written } else if pages[page] == nil { pages[page] = .zero }
+            page += 1
+        }
+    }
+
+    private mutating func clear(_ address: UInt64, _ length: UInt64) {
+        for i in 0..<(length / Self.page) { pages[address / Self.page + i] = nil }
+    }
+
+    /// The oracle's run-length code of pages [first, first + count): W written, Z zero page, U none.
+    func runLengths(firstPage: UInt64, count: UInt64) -> String {
+        var text = ""
+        var run: Character = " "
+        var runLength: UInt64 = 0
+        for page in firstPage..<(firstPage + count) {
+            let state: Character
+            switch pages[page] {
+            case .written: state = "W"
+            case .zero: state = "Z"
+            case nil: state = "U"
+            }
+            if state != run && runLength > 0 {
+                text += "\(run)\(runLength)"
+                runLength = 0
+            }
+            run = state
+            runLength += 1
+        }
+        if runLength > 0 { text += "\(run)\(runLength)" }
+        return text
+    }
+
+    /// The heap's pages, from its first page to the break, as the oracle prints them.
+    var heapRunLengths: String {
+        let first = heapStart / Self.page
+        return runLengths(firstPage: first, count: (brk + Self.page - 1) / Self.page - first)
+    }
+}
+
+/// One script operation, as the oracle reads it.
+enum MallocScriptOp: CustomStringConvertible {
+    case malloc(Int, UInt64)
+    case calloc(Int, UInt64)
+    case realloc(Int, UInt64)
+    case free(Int)
+    case mallopt(GlibcMalloc.MalloptParameter, Int32)
+
+    var description: String {
+        switch self {
+        case let .malloc(id, size): "m \(id) \(size)"
+        case let .calloc(id, size): "c \(id) \(size)"
+        case let .realloc(id, size): "r \(id) \(size)"
+        case let .free(id): "f \(id)"
+        case let .mallopt(parameter, value): "o \(parameter.rawValue) \(value)"
+        }
+    }
+}
+
+/// Runs a script through GlibcMalloc and prints what the oracle prints for each operation.
+struct MallocScriptRunner {
+    var allocator: GlibcMalloc
+    var host: RecordingMallocHost
+    var pointers: [Int: UInt64] = [:]
+
+    init(heapStart: UInt64 = 0x5555_5555_6000, settings: GlibcMalloc.Settings = .init()) {
+        allocator = GlibcMalloc(settings: settings)
+        host = RecordingMallocHost(heapStart: heapStart)
+    }
+
+    /// Performs `op` and returns the oracle's line for it (without the leading index).
+    mutating func run(_ op: MallocScriptOp) -> String {
+        var result: UInt64?
+        var shown = ""
+        switch op {
+        case let .malloc(id, size):
+            result = allocator.malloc(size, host: &host)
+            pointers[id] = result
+        case let .calloc(id, size):
+            result = allocator.calloc(size, host: &host)
+            pointers[id] = result
+        case let .realloc(id, size):
+            result = allocator.realloc(pointers[id], size, host: &host)
+            if result != nil || size == 0 { pointers[id] = result }
+        case let .free(id):
+            allocator.free(pointers[id], host: &host)
+            pointers[id] = nil
+            shown = "-"
+        case let .mallopt(parameter, value):
+            shown = "=\(allocator.mallopt(parameter, value, host: &host))"
+        }
+        if shown.isEmpty {
+            if let result {
+                let size = allocator.chunkSize(result) ?? 0
+                if allocator.isMmapped(result) == true {
+                    let block = result - 16
+                    let length = allocator.mmappedChunks.first { $0.address == block }?.length ?? 0
+                    let pages = host.runLengths(firstPage: block / RecordingMallocHost.page, count: length / RecordingMallocHost.page)
+                    shown = "mmap/\(String(size, radix: 16))/\(pages)"
+                } else {
+                    shown = "h+\(String(result - host.heapStart, radix: 16))/\(String(size, radix: 16))"
+                }
+            } else {
+                shown = "null"
+            }
+        }
+        return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)"
+    }
+}
