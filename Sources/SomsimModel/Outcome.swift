@@ -78,6 +78,12 @@ extension Simulator {
         /// The process's program break after an allocator statement (`malloc`, `calloc`,
         /// `realloc`, `free`); nil for other statements.
         public var programBreak: UInt64?
+        /// Faults of an allocator statement that the frames before and after it cannot show: a
+        /// page found unmapped, read (the zero page) and then written takes two faults where its
+        /// frames show one change; a page read while unmapped and unmapped again by the same call
+        /// shows none. `validate` needs them to tell the call's other faults apart (Probe.swift:
+        /// allocatorCall).
+        public var unseenFaults: UInt64 = 0
 
         public init(errno: Errno? = nil, placement: Placement? = nil, kills: [Kill] = []) {
             self.errno = errno

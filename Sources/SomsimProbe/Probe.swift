@@ -607,7 +607,17 @@ struct Run {
         command.args.0 = UInt64(call.rawValue)
         command.args.1 = pointer
         command.args.2 = size
-        let received = try classifyingRanges(agent, ranges) { try agent.call(&command) }
+        // A realloc of an mmapped chunk that the model moves (mremap_chunk: mremap with
+        // MREMAP_MAYMOVE) carries its pages to the new address: their frames before the call are
+        // read where they were.
+        var moved: (from: UInt64, to: UInt64, length: UInt64)? = nil
+        if call == SOMSIM_MALLOC_REALLOC, let newPointer = outcome.pointer, newPointer != pointer,
+            let old = agent.allocatorRanges.first(where: { $0.lowerBound &+ 16 == pointer }),
+            let new = after.first(where: { $0.lowerBound &+ 16 == newPointer })
+        {
+            moved = (old.lowerBound, new.lowerBound, min(old.upperBound - old.lowerBound, new.upperBound - new.lowerBound))
+        }
+        let received = try classifyingRanges(agent, ranges, unseen: outcome.unseenFaults, moved: moved) { try agent.call(&command) }
         let reply = received.reply
         if reply.status == SOMSIM_STATUS_SIGNAL.rawValue {
             try die(agent, reply)
@@ -640,26 +650,48 @@ struct Run {
         var segments = [somsim_segment(address: pointer, length: 1, stride: page)]
         let next = (pointer / page + 1) * page
         if next < last { segments.append(somsim_segment(address: next, length: last - next, stride: page)) }
-        let ranges = access == .write ? Self.union([(pointer / page * page)..<Self.pageEnd(last)]) : []
         var command = somsim_command()
         command.op = UInt32(SOMSIM_OP_TOUCH.rawValue)
         command.flags = access == .write ? UInt32(SOMSIM_FLAG_WRITE.rawValue) : 0
         command.setSegments(segments)
-        let reply = try classifyingRanges(agent, ranges) { try agent.call(&command) }.reply
+        // A read takes no copy and reuses nothing: only a write's faults are classified.
+        let reply = access == .write
+            ? try classifyingRanges(agent, [(pointer / page * page)..<Self.pageEnd(last)]) { try agent.call(&command) }.reply
+            : try agent.call(&command).reply
         if reply.status == SOMSIM_STATUS_SIGNAL.rawValue { try die(agent, reply) }
     }
 
     /// Makes `call`, reading the frames of every page of `ranges` before and after it: its
-    /// faults there are COW copies, reuses or new pages, told apart as a write touch's are.
-    private func classifyingRanges(_ agent: Agent, _ ranges: [Range<UInt64>], _ call: () throws -> Agent.Received) throws -> Agent.Received {
+    /// faults there are COW copies, reuses or new pages, told apart as a write touch's are. Some
+    /// faults of an allocator call leave no trace in the frames (a page read while unmapped, then
+    /// written or unmapped again: `Simulator.Outcome.unseenFaults`); those are the model's count,
+    /// and the call's fault count, checked exactly, holds the model to the real faults.
+    private func classifyingRanges(
+        _ agent: Agent, _ ranges: [Range<UInt64>], unseen: UInt64 = 0, moved: (from: UInt64, to: UInt64, length: UInt64)? = nil,
+        _ call: () throws -> Agent.Received
+    ) throws -> Agent.Received {
         let page = PageGeometry.pageBytes
         func read() throws -> [UInt64] {
             try ranges.flatMap { try PageFrames.entries(pid: agent.pid, address: $0.lowerBound, count: Int(($0.upperBound - $0.lowerBound) / page), stepBytes: page) }
         }
-        let before = try read()
+        var before = try read()
+        if let moved {
+            // Where the pages go, their frames as they are where they come from.
+            let source = try PageFrames.entries(pid: agent.pid, address: moved.from, count: Int(moved.length / page), stepBytes: page)
+            var index = 0
+            for range in ranges {
+                var address = range.lowerBound
+                while address < range.upperBound {
+                    if address >= moved.to && address - moved.to < moved.length { before[index] = source[Int((address - moved.to) / page)] }
+                    address += page
+                    index += 1
+                }
+            }
+        }
         let received = try call()
         if received.reply.status != SOMSIM_STATUS_SIGNAL.rawValue {
-            let (copies, reuses) = try classify(before: before, after: try read(), faults: received.reply.op_faults)
+            let faults = received.reply.op_faults
+            let (copies, reuses) = try classify(before: before, after: try read(), faults: faults > unseen ? faults - unseen : 0)
             agent.copies += copies
             agent.reuses += reuses
         }

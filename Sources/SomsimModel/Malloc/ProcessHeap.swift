@@ -38,7 +38,11 @@ extension Simulator {
         processes[p].allocator = nil
         allocatorProcess = p
         allocatorLine = line
-        defer { allocatorProcess = nil }
+        allocatorReadAbsent = [:]
+        defer {
+            allocatorProcess = nil
+            allocatorReadAbsent = [:]
+        }
         var event: (Errno, String)? = nil
         switch statement {
         case .malloc(_, let name, let bytes, let zeroed):
@@ -73,6 +77,22 @@ extension Simulator {
             break
         }
         guard processes[p].alive else { return event }
+        // Pages read while unmapped (the zero page) and unmapped again before the statement
+        // ended — a trimmed heap, a chunk unmapped after realloc copied it — took a fault that
+        // no frame shows afterwards.
+        for (name, ranges) in allocatorReadAbsent {
+            let mapping = processes[p].mappings[name]
+            for range in ranges {
+                guard let mapping else {
+                    outcome.unseenFaults += UInt64(range.count)
+                    continue
+                }
+                let end = min(range.upperBound, mapping.pageCount)
+                if range.upperBound > end { outcome.unseenFaults += range.upperBound - max(range.lowerBound, end) }
+                guard range.lowerBound < end else { continue }
+                for (pages, state) in mapping.pages.extents(in: range.lowerBound..<end) where state == .none { outcome.unseenFaults += UInt64(pages.count) }
+            }
+        }
         processes[p].allocator = allocator
         outcome.programBreak = processes[p].programBreak
         return event
@@ -198,6 +218,18 @@ extension Simulator: MallocHost {
             if m.start > position { break }
             let from = (position - m.start) / m.pageBytes
             let to = (min(m.end, bytes.upperBound) - m.start + m.pageBytes - 1) / m.pageBytes
+            if write {
+                // Pages read while unmapped in this statement and holding the zero page still:
+                // this write takes their second fault.
+                for read in allocatorReadAbsent[name] ?? [] {
+                    let low = max(read.lowerBound, from), high = min(read.upperBound, to)
+                    guard low < high else { continue }
+                    let both = low..<high
+                    for (pages, state) in m.pages.extents(in: both) where state == .zero { outcome.unseenFaults += UInt64(pages.count) }
+                }
+            } else {
+                for (pages, state) in m.pages.extents(in: from..<to) where state == .none { allocatorReadAbsent[name, default: []].append(pages) }
+            }
             fault(p, name, pages: [from..<to], access: write ? .write : .read)
             position = min(m.end, bytes.upperBound)
         }
