@@ -26,6 +26,16 @@ public struct MachineSettings: Equatable, Sendable {
     public static let khugepagedSleepPath = "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
     /// What a run sets khugepaged's sleep to: a day, longer than any run.
     public static let khugepagedRunSleep = "86400000"
+    /// How many empty (or zero-page) and how many shared PTEs khugepaged accepts in a 2 MiB
+    /// block it collapses (mm/khugepaged.c: hpage_collapse_scan_pmd, is_khugepaged limits; a
+    /// MADV_COLLAPSE ignores both). A run sets both to 0: sleeping does not keep khugepaged
+    /// from the scan it makes when a process's mm is the first on its empty list
+    /// (__khugepaged_enter wakes it) — measured: a heap grown over a 2 MiB block with nine small
+    /// pages in it was collapsed right away (validation/malloc-thp-heap.somw) — and with both at
+    /// 0 it collapses only blocks whose every page is present and private, which changes no
+    /// metric (its frames move: the run's note says so).
+    public static let khugepagedMaxPtesNonePath = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none"
+    public static let khugepagedMaxPtesSharedPath = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_shared"
     /// Says whether the kernel isolates page tables (`Mitigation: PTI`) or not.
     public static let ptiPath = "/sys/devices/system/cpu/vulnerabilities/meltdown"
 
@@ -47,6 +57,8 @@ public struct MachineSettings: Equatable, Sendable {
     /// the workload did not make.
     public var compactionProactiveness: String?
     public var khugepagedSleep: String?
+    public var khugepagedMaxPtesNone: String?
+    public var khugepagedMaxPtesShared: String?
     /// hugetlbfs mounts, as `/proc/mounts` lists them: mount point and page size in bytes.
     public var hugetlbfsMounts: [HugetlbfsMount]
 
@@ -70,6 +82,8 @@ public struct MachineSettings: Equatable, Sendable {
             mthpModes: mthpModes,
             compactionProactiveness: KernelFiles.exists(compactionPath) ? try trimmed(compactionPath) : nil,
             khugepagedSleep: KernelFiles.exists(khugepagedSleepPath) ? try trimmed(khugepagedSleepPath) : nil,
+            khugepagedMaxPtesNone: KernelFiles.exists(khugepagedMaxPtesNonePath) ? try trimmed(khugepagedMaxPtesNonePath) : nil,
+            khugepagedMaxPtesShared: KernelFiles.exists(khugepagedMaxPtesSharedPath) ? try trimmed(khugepagedMaxPtesSharedPath) : nil,
             hugetlbfsMounts: try hugetlbfsMounts())
     }
 
@@ -231,6 +245,8 @@ public struct MachineSettings: Equatable, Sendable {
         for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { try RestorePlan.write(path, mode) }
         if let compactionProactiveness { try RestorePlan.write(Self.compactionPath, compactionProactiveness) }
         if let khugepagedSleep { try RestorePlan.write(Self.khugepagedSleepPath, khugepagedSleep) }
+        if let khugepagedMaxPtesNone { try RestorePlan.write(Self.khugepagedMaxPtesNonePath, khugepagedMaxPtesNone) }
+        if let khugepagedMaxPtesShared { try RestorePlan.write(Self.khugepagedMaxPtesSharedPath, khugepagedMaxPtesShared) }
         // (1 GiB: this kernel refuses every write to it, even of 0; Run.setUpMachine registers
         // it only once a write was taken.)
         if KernelFiles.exists(Self.overcommit2MPath) { try RestorePlan.write(Self.overcommit2MPath, String(overcommit2MPages)) }
@@ -253,6 +269,8 @@ public struct MachineSettings: Equatable, Sendable {
         if KernelFiles.exists(compactionPath) { try KernelFiles.write(compactionPath, "0") }
         // Before any agent exists: the write wakes khugepaged for one scan, of other processes.
         if KernelFiles.exists(khugepagedSleepPath) { try KernelFiles.write(khugepagedSleepPath, khugepagedRunSleep) }
+        if KernelFiles.exists(khugepagedMaxPtesNonePath) { try KernelFiles.write(khugepagedMaxPtesNonePath, "0") }
+        if KernelFiles.exists(khugepagedMaxPtesSharedPath) { try KernelFiles.write(khugepagedMaxPtesSharedPath, "0") }
         if KernelFiles.exists(hvoPath) { try KernelFiles.write(hvoPath, machine.hvo ? "1" : "0") }
         if KernelFiles.exists(thpPath) { try KernelFiles.write(thpPath, machine.thp.rawValue) }
         // The model lets the PMD size and each `mthp=` size follow the top-level mode (`inherit`)

@@ -597,15 +597,10 @@ struct StatementParser {
                 let key: Key = k == "mmap-threshold" ? .mmapThreshold : k == "trim-threshold" ? .trimThreshold : .topPad
                 try once(key, &seen, setting, line: line)
                 let bytes = try size(value, setting, line: line, what: k)
-                // mallopt(3) takes an int; M_MMAP_THRESHOLD refuses more than HEAP_MAX_SIZE / 2
-                // (glibc 2.36 malloc/malloc.c: do_set_mmap_threshold, DEFAULT_MMAP_THRESHOLD_MAX).
-                let most: UInt64 = key == .mmapThreshold ? MachineSpec.maxMmapThreshold : UInt64(Int32.max)
-                guard bytes <= most else {
-                    throw error(
-                        line, setting.column,
-                        key == .mmapThreshold
-                            ? "mmap-threshold must be at most 32M (mallopt(M_MMAP_THRESHOLD) refuses more: DEFAULT_MMAP_THRESHOLD_MAX), not \(value.quoted)"
-                            : "\(k) must be less than 2G (mallopt(3) takes an int), not \(value.quoted)")
+                // mallopt(3) takes an int, and glibc 2.36 takes every positive one (malloc.c:
+                // do_set_mmap_threshold has no upper limit any more).
+                guard bytes <= UInt64(Int32.max) else {
+                    throw error(line, setting.column, "\(k) must be less than 2G (mallopt(3) takes an int), not \(value.quoted)")
                 }
                 switch key {
                 case .mmapThreshold: spec.mallocMmapThreshold = bytes

@@ -92,8 +92,6 @@ public struct MachineSpec: Equatable, Sendable {
     public var mallocMmapThreshold: UInt64? = nil
     public var mallocTrimThreshold: UInt64? = nil
     public var mallocTopPad: UInt64? = nil
-    /// The largest `mmap-threshold=`: glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit, 32 MiB.
-    public static let maxMmapThreshold: UInt64 = 32 << 20
 
     public init() {}
 }

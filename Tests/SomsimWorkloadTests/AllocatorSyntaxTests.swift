@@ -22,7 +22,7 @@ struct AllocatorSyntaxTests {
         BadInput("write with an unknown option", h("spawn a\na malloc o 8\na write o stride=1"), 4, 11, "unknown write option 'stride=1'; expected offset=SIZE or length=SIZE"),
         BadInput("write after exit", h("spawn a\na malloc o 8\na exit\na write o"), 5, 1, "used after its exit on line 4"),
         BadInput("malloc unknown model", h("machine malloc=jemalloc"), 2, 9, "malloc must be glibc-2.36"),
-        BadInput("mmap threshold above glibc's maximum", h("machine mmap-threshold=33M"), 2, 9, "mmap-threshold must be at most 32M"),
+        BadInput("mmap threshold past an int", h("machine mmap-threshold=4G"), 2, 9, "mmap-threshold must be less than 2G"),
         BadInput("top pad past an int", h("machine top-pad=2G"), 2, 9, "top-pad must be less than 2G (mallopt(3) takes an int)"),
         BadInput("trim threshold twice", h("machine trim-threshold=1M trim-threshold=2M"), 2, 27, "'trim-threshold' is given twice"),
     ]
