@@ -128,6 +128,8 @@ enum MallocScriptOp: CustomStringConvertible {
     case realloc(Int, UInt64)
     case free(Int)
     case mallopt(GlibcMalloc.MalloptParameter, Int32)
+    /// A PROT_NONE page at heap start + offset: the break cannot grow to within a page of it.
+    case blockBreak(UInt64)
 
     var description: String {
         switch self {
@@ -136,6 +138,7 @@ enum MallocScriptOp: CustomStringConvertible {
         case let .realloc(id, size): "r \(id) \(size)"
         case let .free(id): "f \(id)"
         case let .mallopt(parameter, value): "o \(parameter.rawValue) \(value)"
+        case let .blockBreak(offset): "b \(offset)"
         }
     }
 }
@@ -171,11 +174,17 @@ struct MallocScriptRunner {
             shown = "-"
         case let .mallopt(parameter, value):
             shown = "=\(allocator.mallopt(parameter, value, host: &host))"
+        case let .blockBreak(offset):
+            let fits = host.heapStart + offset >= host.brk
+            if fits { host.brkCeiling = min(host.brkCeiling, host.heapStart + offset) }
+            shown = fits ? "=1" : "=0"
         }
         if shown.isEmpty {
             if let result {
                 let size = allocator.chunkSize(result) ?? 0
-                if allocator.isMmapped(result) == true {
+                if allocator.isMmapped(result) == false && (result < host.heapStart || result >= host.brk) {
+                    shown = "x/\(String(size, radix: 16))"
+                } else if allocator.isMmapped(result) == true {
                     let block = result - 16
                     let length = allocator.mmappedChunks.first { $0.address == block }?.length ?? 0
                     let pages = host.runLengths(firstPage: block / RecordingMallocHost.page, count: length / RecordingMallocHost.page)
@@ -187,6 +196,9 @@ struct MallocScriptRunner {
                 shown = "null"
             }
         }
+        let stats = allocator.statistics
         return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)"
+            + " arena=\(String(stats.arena, radix: 16)) free=\(String(stats.freeBytes, radix: 16))"
+            + " top=\(String(stats.topBytes, radix: 16)) hblkhd=\(String(stats.mmappedBytes, radix: 16))"
     }
 }

@@ -270,17 +270,20 @@ public struct GlibcMalloc: Sendable, Equatable {
     }
 
     /// __libc_realloc. realloc(p, 0) frees p and returns nil (REALLOC_ZERO_BYTES_FREES).
+    /// A pointer that is not live (glibc would abort: "realloc(): invalid pointer") returns nil
+    /// and changes nothing; callers check `usableSize` first to report it.
     public mutating func realloc<H: MallocHost>(_ pointer: UInt64?, _ bytes: UInt64, host: inout H) -> UInt64? {
+        if let pointer, !live.contains(pointer) { return nil }
         let result = libcRealloc(pointer, bytes, &host)
         if let pointer, result != nil || bytes == 0 { live.remove(pointer) }
         if let result { live.insert(result) }
         return result
     }
 
-    /// __libc_free.
+    /// __libc_free. A pointer that is not live (a double or invalid free: glibc aborts) changes
+    /// nothing; callers check `usableSize` first to report it.
     public mutating func free<H: MallocHost>(_ pointer: UInt64?, host: inout H) {
-        guard let pointer else { return }
-        live.remove(pointer)
+        guard let pointer, live.remove(pointer) != nil else { return }
         libcFree(pointer, &host)
     }
 
