@@ -229,6 +229,16 @@ import Testing
             [.mallopt(.mmapThreshold, 300_000_000), .malloc(0, 40_000_000), .free(0)],
             [.mallopt(.mmapMax, 0), .malloc(0, 778_260), .realloc(0, 399_863), .calloc(1, 162_163)],
             [.malloc(0, 2000), .malloc(1, 2000), .malloc(2, 24), .free(0), .free(1), .malloc(3, 4000)],
+            // _int_malloc's use_top retry: top (0x40 left) cannot serve, fastbins hold a chunk:
+            // malloc_consolidate, then sysmalloc.
+            [.malloc(0, 24), .malloc(1, 24), .malloc(2, 24), .malloc(3, 24), .malloc(4, 24), .malloc(5, 24),
+             .malloc(6, 24), .malloc(7, 24), .malloc(8, 134_184),
+             .free(0), .free(1), .free(2), .free(3), .free(4), .free(5), .free(6), .free(7), .malloc(9, 200)],
+            // unlink_chunk of a large chunk heading its size group (0x500 twice, 0x520 once, one
+            // bin): freeing the chunk before it reroutes the fd_nextsize list to the second 0x500.
+            [.malloc(0, 1112), .malloc(1, 1272), .malloc(2, 24), .malloc(3, 1272), .malloc(4, 24),
+             .malloc(5, 1304), .malloc(6, 24), .free(1), .free(3), .free(5), .malloc(7, 8184), .free(0),
+             .malloc(8, 1272), .malloc(9, 1272)],
             [.malloc(0, 24), .blockBreak(0x22000), .mallopt(.mmapMax, 0), .malloc(1, 0x30000 - 24), .malloc(2, 24),
              .free(1), .malloc(3, 0x100000), .malloc(4, 100), .free(3)],
         ]

@@ -19,6 +19,9 @@ struct RecordingMallocHost: MallocHost {
     var accesses: [(address: UInt64, length: UInt64, write: Bool)] = []
     var recordAccesses = false
     var sbrkCalls: [Int64] = []
+    /// mmap and mremap fail (MAP_FAILED) when set.
+    var failMmap = false
+    var failMremap = false
 
     init(heapStart: UInt64 = 0x5555_5555_6000) {
         self.heapStart = heapStart
@@ -46,6 +49,7 @@ struct RecordingMallocHost: MallocHost {
     }
 
     mutating func mmap(length: UInt64) -> UInt64? {
+        if failMmap { return nil }
         let address = nextMapping
         nextMapping += length + 16 * Self.page
         mappings[address] = length
@@ -60,6 +64,7 @@ struct RecordingMallocHost: MallocHost {
 
     mutating func mremap(address: UInt64, oldLength: UInt64, newLength: UInt64) -> UInt64? {
         #expect(mappings[address] == oldLength, "mremap of \(address) \(oldLength) is not a mapping")
+        if failMremap { return nil }
         let target = nextMapping
         nextMapping += newLength + 16 * Self.page
         var moved: [UInt64: PageState] = [:]

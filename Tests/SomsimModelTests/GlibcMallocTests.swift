@@ -233,6 +233,39 @@ import Testing
         #expect(m.realloc(q, 399_000, host: &host) == q)
     }
 
+    @Test func reallocOfAMappedChunkCopiesWhenMremapFails() {
+        var (m, host) = fresh()
+        let p = m.malloc(200_000, host: &host)!  // mapping 0x31000, chunk 0x31000
+        host.failMremap = true
+        // Smaller: oldsize - SIZE_SZ = 0x30ff8 >= nb 0x186b0: the chunk stays as it is.
+        #expect(m.realloc(p, 100_000, host: &host) == p)
+        host.recordAccesses = true
+        // Larger (nb 0x61a90): __libc_malloc (mapped: 0x62000), memcpy of 0x31000 - 16 bytes,
+        // munmap_chunk of the old one.
+        let q = m.realloc(p, 400_000, host: &host)!
+        #expect(q != p)
+        #expect(m.chunkSize(q) == 0x62000)
+        #expect(host.accesses.contains { $0.address == p && $0.length == 0x31000 - 16 && !$0.write })
+        #expect(host.accesses.contains { $0.address == q && $0.length == 0x31000 - 16 && $0.write })
+        #expect(host.mappings.values.sorted() == [0x62000])
+    }
+
+    @Test func noMemoryAnywhereReturnsNull() {
+        var (m, host) = fresh()
+        _ = m.malloc(24, host: &host)
+        host.brkCeiling = host.brk
+        host.failMmap = true
+        // Neither mmap (direct or fallback) nor sbrk gives memory: NULL, nothing changes.
+        let before = m
+        #expect(m.malloc(200_000, host: &host) == nil)
+        #expect(m.malloc(140_000, host: &host) == nil)
+        #expect(m.calloc(140_000, host: &host) == nil)
+        #expect(m == before)
+        // Requests beyond PTRDIFF_MAX fail before anything else.
+        #expect(m.malloc(UInt64(Int64.max) + 1, host: &host) == nil)
+        #expect(m.calloc(UInt64(Int64.max) + 1, host: &host) == nil)
+    }
+
     @Test func brkFailureFallsBackToAMappedNonContiguousTop() {
         var (m, host) = fresh(GlibcMalloc.Settings(mmapMax: 0))  // no mapped chunks
         _ = m.malloc(24, host: &host)
