@@ -181,7 +181,8 @@ public struct GlibcMalloc: Sendable, Equatable {
 
     // MARK: Read-only state
 
-    /// Where the heap begins: the break glibc's first successful sbrk returned (mp_.sbrk_base), nil before.
+    /// Where the heap begins (mp_.sbrk_base): the break glibc's first successful sbrk returned, or
+    /// the fallback mapping's address when that first sbrk failed; nil before.
     public var heapStart: UInt64? { sbrkBase == 0 ? nil : sbrkBase }
     /// The break as glibc last learned it from sbrk (__curbrk), nil before the first sbrk.
     public var currentBreak: UInt64? { curbrk }
