@@ -5,7 +5,8 @@ import Testing
 /// GlibcMalloc against the real glibc of this machine: docs/kernel-facts/malloc-oracle.c is
 /// compiled here, runs seeded random scripts of malloc/calloc/realloc/free/mallopt, and prints
 /// after every call the result's offset from the initial break (or its mapped chunk's size and
-/// pages), the break, and the state of every heap page from /proc/self/pagemap. The model runs
+/// pages), the break, the state of every heap page from /proc/self/pagemap, and mallinfo2's arena,
+/// free bytes, top size and mapped bytes. The model runs
 /// the same script on a recording host whose heap starts at the same page offset; every line must
 /// be equal.
 @Suite(.serialized) struct GlibcMallocOracleTests {
@@ -46,6 +47,9 @@ import Testing
             ops.append(.mallopt(.topPad, 4096))
         case 8: ops.append(.mallopt(.mmapMax, 0))
         case 9: ops.append(.mallopt(.maxFast, 0))
+        case 5:
+            // The break meets a mapping 1-3 MiB up: sbrk fails, sysmalloc falls back to mmap.
+            ops.append(.blockBreak(random.within(256...768) * 4096))
         default: break
         }
 
@@ -160,7 +164,7 @@ import Testing
         try (ops.map(\.description).joined(separator: "\n") + "\n").write(to: scriptFile, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = oracle
-        process.arguments = [scriptFile.path]
+        process.arguments = [scriptFile.path, "-i"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -225,6 +229,18 @@ import Testing
             [.mallopt(.mmapThreshold, 300_000_000), .malloc(0, 40_000_000), .free(0)],
             [.mallopt(.mmapMax, 0), .malloc(0, 778_260), .realloc(0, 399_863), .calloc(1, 162_163)],
             [.malloc(0, 2000), .malloc(1, 2000), .malloc(2, 24), .free(0), .free(1), .malloc(3, 4000)],
+            // _int_malloc's use_top retry: top (0x40 left) cannot serve, fastbins hold a chunk:
+            // malloc_consolidate, then sysmalloc.
+            [.malloc(0, 24), .malloc(1, 24), .malloc(2, 24), .malloc(3, 24), .malloc(4, 24), .malloc(5, 24),
+             .malloc(6, 24), .malloc(7, 24), .malloc(8, 134_184),
+             .free(0), .free(1), .free(2), .free(3), .free(4), .free(5), .free(6), .free(7), .malloc(9, 200)],
+            // unlink_chunk of a large chunk heading its size group (0x500 twice, 0x520 once, one
+            // bin): freeing the chunk before it reroutes the fd_nextsize list to the second 0x500.
+            [.malloc(0, 1112), .malloc(1, 1272), .malloc(2, 24), .malloc(3, 1272), .malloc(4, 24),
+             .malloc(5, 1304), .malloc(6, 24), .free(1), .free(3), .free(5), .malloc(7, 8184), .free(0),
+             .malloc(8, 1272), .malloc(9, 1272)],
+            [.malloc(0, 24), .blockBreak(0x22000), .mallopt(.mmapMax, 0), .malloc(1, 0x30000 - 24), .malloc(2, 24),
+             .free(1), .malloc(3, 0x100000), .malloc(4, 100), .free(3)],
         ]
         for (index, ops) in scripts.enumerated() {
             _ = try Self.compare(seed: 1_000_000 + UInt64(index), ops: ops, oracle: oracle, directory: directory)

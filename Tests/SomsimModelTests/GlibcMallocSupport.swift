@@ -19,6 +19,9 @@ struct RecordingMallocHost: MallocHost {
     var accesses: [(address: UInt64, length: UInt64, write: Bool)] = []
     var recordAccesses = false
     var sbrkCalls: [Int64] = []
+    /// mmap and mremap fail (MAP_FAILED) when set.
+    var failMmap = false
+    var failMremap = false
 
     init(heapStart: UInt64 = 0x5555_5555_6000) {
         self.heapStart = heapStart
@@ -46,6 +49,7 @@ struct RecordingMallocHost: MallocHost {
     }
 
     mutating func mmap(length: UInt64) -> UInt64? {
+        if failMmap { return nil }
         let address = nextMapping
         nextMapping += length + 16 * Self.page
         mappings[address] = length
@@ -60,6 +64,7 @@ struct RecordingMallocHost: MallocHost {
 
     mutating func mremap(address: UInt64, oldLength: UInt64, newLength: UInt64) -> UInt64? {
         #expect(mappings[address] == oldLength, "mremap of \(address) \(oldLength) is not a mapping")
+        if failMremap { return nil }
         let target = nextMapping
         nextMapping += newLength + 16 * Self.page
         var moved: [UInt64: PageState] = [:]
@@ -128,6 +133,8 @@ enum MallocScriptOp: CustomStringConvertible {
     case realloc(Int, UInt64)
     case free(Int)
     case mallopt(GlibcMalloc.MalloptParameter, Int32)
+    /// A PROT_NONE page at heap start + offset: the break cannot grow to within a page of it.
+    case blockBreak(UInt64)
 
     var description: String {
         switch self {
@@ -136,6 +143,7 @@ enum MallocScriptOp: CustomStringConvertible {
         case let .realloc(id, size): "r \(id) \(size)"
         case let .free(id): "f \(id)"
         case let .mallopt(parameter, value): "o \(parameter.rawValue) \(value)"
+        case let .blockBreak(offset): "b \(offset)"
         }
     }
 }
@@ -171,11 +179,17 @@ struct MallocScriptRunner {
             shown = "-"
         case let .mallopt(parameter, value):
             shown = "=\(allocator.mallopt(parameter, value, host: &host))"
+        case let .blockBreak(offset):
+            let fits = host.heapStart + offset >= host.brk
+            if fits { host.brkCeiling = min(host.brkCeiling, host.heapStart + offset) }
+            shown = fits ? "=1" : "=0"
         }
         if shown.isEmpty {
             if let result {
                 let size = allocator.chunkSize(result) ?? 0
-                if allocator.isMmapped(result) == true {
+                if allocator.isMmapped(result) == false && (result < host.heapStart || result >= host.brk) {
+                    shown = "x/\(String(size, radix: 16))"
+                } else if allocator.isMmapped(result) == true {
                     let block = result - 16
                     let length = allocator.mmappedChunks.first { $0.address == block }?.length ?? 0
                     let pages = host.runLengths(firstPage: block / RecordingMallocHost.page, count: length / RecordingMallocHost.page)
@@ -187,6 +201,9 @@ struct MallocScriptRunner {
                 shown = "null"
             }
         }
+        let stats = allocator.statistics
         return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)"
+            + " arena=\(String(stats.arena, radix: 16)) free=\(String(stats.freeBytes, radix: 16))"
+            + " top=\(String(stats.topBytes, radix: 16)) hblkhd=\(String(stats.mmappedBytes, radix: 16))"
     }
 }

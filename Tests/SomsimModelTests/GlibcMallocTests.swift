@@ -34,6 +34,17 @@ import Testing
         #expect(stats.inUseBytes == 0x2b0)
     }
 
+    @Test func freeOrReallocOfAPointerThatIsNotLiveChangesNothing() {
+        var (m, host) = fresh()
+        let a = m.malloc(24, host: &host)!
+        m.free(a, host: &host)
+        let before = m
+        m.free(a, host: &host)  // a double free: glibc aborts; the model ignores it
+        #expect(m == before)
+        #expect(m.realloc(a, 100, host: &host) == nil)
+        #expect(m == before)
+    }
+
     @Test func freedSmallChunkIsReusedFromTheTcache() {
         var (m, host) = fresh()
         let a = m.malloc(24, host: &host)!
@@ -222,13 +233,47 @@ import Testing
         #expect(m.realloc(q, 399_000, host: &host) == q)
     }
 
+    @Test func reallocOfAMappedChunkCopiesWhenMremapFails() {
+        var (m, host) = fresh()
+        let p = m.malloc(200_000, host: &host)!  // mapping 0x31000, chunk 0x31000
+        host.failMremap = true
+        // Smaller: oldsize - SIZE_SZ = 0x30ff8 >= nb 0x186b0: the chunk stays as it is.
+        #expect(m.realloc(p, 100_000, host: &host) == p)
+        host.recordAccesses = true
+        // Larger (nb 0x61a90): __libc_malloc (mapped: 0x62000), memcpy of 0x31000 - 16 bytes,
+        // munmap_chunk of the old one.
+        let q = m.realloc(p, 400_000, host: &host)!
+        #expect(q != p)
+        #expect(m.chunkSize(q) == 0x62000)
+        #expect(host.accesses.contains { $0.address == p && $0.length == 0x31000 - 16 && !$0.write })
+        #expect(host.accesses.contains { $0.address == q && $0.length == 0x31000 - 16 && $0.write })
+        #expect(host.mappings.values.sorted() == [0x62000])
+    }
+
+    @Test func noMemoryAnywhereReturnsNull() {
+        var (m, host) = fresh()
+        _ = m.malloc(24, host: &host)
+        host.brkCeiling = host.brk
+        host.failMmap = true
+        // Neither mmap (direct or fallback) nor sbrk gives memory: NULL, nothing changes.
+        let before = m
+        #expect(m.malloc(200_000, host: &host) == nil)
+        #expect(m.malloc(140_000, host: &host) == nil)
+        #expect(m.calloc(140_000, host: &host) == nil)
+        #expect(m == before)
+        // Requests beyond PTRDIFF_MAX fail before anything else.
+        #expect(m.malloc(UInt64(Int64.max) + 1, host: &host) == nil)
+        #expect(m.calloc(UInt64(Int64.max) + 1, host: &host) == nil)
+    }
+
     @Test func brkFailureFallsBackToAMappedNonContiguousTop() {
         var (m, host) = fresh(GlibcMalloc.Settings(mmapMax: 0))  // no mapped chunks
         _ = m.malloc(24, host: &host)
         host.brkCeiling = host.brk + 0x1000  // a mapping right above the break
         // malloc(0x30000 - 24): nb 0x2fff0 > top 0x20d50; sbrk(0x2fff0 + 0x20000 + 0x20 - 0x20d50
-        // -> 0x30000) fails: sysmalloc_mmap_fallback maps ALIGN_UP(0x30000 + 0x20d50) = 0x51000,
-        // raised to MMAP_AS_MORECORE_SIZE 0x100000, and marks the arena non-contiguous.
+        // -> 0x30000) fails: sysmalloc_mmap_fallback maps ALIGN_UP(0x30000 + 0x20d50, 1 MiB) =
+        // 0x100000 (glibc passes MMAP_AS_MORECORE_SIZE as the alignment) and marks the arena
+        // non-contiguous.
         let p = m.malloc(0x30000 - 24, host: &host)
         #expect(p != nil)
         #expect(m.isContiguous == false)
@@ -236,5 +281,13 @@ import Testing
         #expect(m.isMmapped(p!) == false)
         // The old top became two fenceposts and a free chunk of (0x20d50 - 0x20) & ~15 = 0x20d30.
         #expect(m.statistics.unsortedChunks == 1)
+        // Top: 0x100000 - 0x2fff0 = 0xd0010. A request top cannot serve maps again, now without
+        // the 1 MiB rounding (non-contiguous): malloc(0xe0000 - 8) has nb 0xe0000; 0xe0000 + 0x20000
+        // + 0x20 -> 0x101000, of which top keeps 0x21000.
+        #expect(m.topChunk?.size == 0xd0010)
+        let q = m.malloc(0xe0000 - 8, host: &host)
+        #expect(q != nil)
+        #expect(host.mappings.values.sorted() == [0x100000, 0x101000])
+        #expect(m.topChunk?.size == 0x21000)
     }
 }

@@ -13,22 +13,29 @@
 //   f ID           free(ID); ID = NULL
 //   o PARAM VALUE  mallopt(PARAM, VALUE)   (PARAM as in malloc.h: -1 trim, -2 top pad,
 //                                             -3 mmap threshold, -4 mmap max, 1 mxfast)
+//   b OFFSET       map one PROT_NONE page at initial break + OFFSET (MAP_FIXED_NOREPLACE): brk
+//                  cannot grow to within a page of it, so sbrk fails and glibc falls back to mmap
 // Output: a first line `init brkoff=HEX` (the initial break's offset in its page), then one line
 // per call:
 //   N ret=R brk=HEX heap=RLE
-// R is `null`, `-` (free), `=V` (mallopt's result), `h+HEX/SZ` (offset of the pointer from the
-// initial break, chunk size from the header), or `mmap/SZ/RLE` (a mapped chunk: its chunk size and
-// the states of its mapping's pages). brk is the break's offset from the initial break. RLE is the
+// R is `null`, `-` (free), `=V` (mallopt's or b's result), `h+HEX/SZ` (offset of the pointer from
+// the initial break, chunk size from the header), `mmap/SZ/RLE` (a mapped chunk: its chunk size and
+// the states of its mapping's pages), or `x/SZ` (a chunk outside the heap that is not mapped on its
+// own: carved from the top glibc mapped when sbrk failed; its address is the kernel's choice). brk is the break's offset from the initial break. RLE is the
 // state of each page from the initial break's page up to the break, run-length coded: W = present
 // and exclusively mapped (a written private page), Z = present and not exclusive (the shared zero
 // page: only read), U = not present; e.g. `W2U31`.
 //
-// Build: cc -O1 -fno-builtin -o malloc-oracle malloc-oracle.c; run: ./malloc-oracle SCRIPT
+// With -i, each line ends with mallinfo2's arena (system_mem), fordblks (free bytes), keepcost (the
+// top chunk's size) and hblkhd (bytes in mapped chunks), in hex.
+//
+// Build: cc -O1 -fno-builtin -o malloc-oracle malloc-oracle.c; run: ./malloc-oracle SCRIPT [-i]
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static char script[16 << 20];
@@ -149,7 +156,8 @@ static size_t identifier(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) die("usage: malloc-oracle SCRIPT");
+    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "-i") == 0)) die("usage: malloc-oracle SCRIPT [-i]");
+    int withMallinfo = argc == 3;
     int fd = open(argv[1], O_RDONLY);
     if (fd < 0) die("cannot open script");
     size_t length = 0;
@@ -220,6 +228,14 @@ int main(int argc, char **argv) {
             showPointer = 2;
             break;
         }
+        case 'b': {
+            uintptr_t offset = (uintptr_t)number();
+            void *page = mmap((void *)(initialBreak + offset), 4096, PROT_NONE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            malloptResult = page == (void *)(initialBreak + offset);
+            showPointer = 2;
+            break;
+        }
         default:
             die("unknown operation");
         }
@@ -238,7 +254,10 @@ int main(int argc, char **argv) {
         } else {
             uint64_t head = ((uint64_t *)result)[-1];
             uint64_t size = head & ~(uint64_t)7;
-            if (head & 2) {
+            if (!(head & 2) && ((uintptr_t)result < initialBreak || (uintptr_t)result >= currentBreak)) {
+                put("x/");
+                putHex(size);
+            } else if (head & 2) {
                 uint64_t offset = ((uint64_t *)result)[-2];
                 uintptr_t block = (uintptr_t)result - 16 - offset;
                 put("mmap/");
@@ -256,6 +275,18 @@ int main(int argc, char **argv) {
         putHex((uint64_t)(currentBreak - initialBreak));
         put(" heap=");
         putPages(firstPage, (currentBreak + 4095) / 4096 - firstPage);
+        if (withMallinfo) {
+            // mallinfo2 reads only chunk words glibc wrote before: it changes no page's state.
+            struct mallinfo2 info = mallinfo2();
+            put(" arena=");
+            putHex(info.arena);
+            put(" free=");
+            putHex(info.fordblks);
+            put(" top=");
+            putHex(info.keepcost);
+            put(" hblkhd=");
+            putHex(info.hblkhd);
+        }
         putChar('\n');
     }
     flush();

@@ -181,7 +181,8 @@ public struct GlibcMalloc: Sendable, Equatable {
 
     // MARK: Read-only state
 
-    /// Where the heap begins: the break glibc's first successful sbrk returned (mp_.sbrk_base), nil before.
+    /// Where the heap begins (mp_.sbrk_base): the break glibc's first successful sbrk returned, or
+    /// the fallback mapping's address when that first sbrk failed; nil before.
     public var heapStart: UInt64? { sbrkBase == 0 ? nil : sbrkBase }
     /// The break as glibc last learned it from sbrk (__curbrk), nil before the first sbrk.
     public var currentBreak: UInt64? { curbrk }
@@ -270,17 +271,20 @@ public struct GlibcMalloc: Sendable, Equatable {
     }
 
     /// __libc_realloc. realloc(p, 0) frees p and returns nil (REALLOC_ZERO_BYTES_FREES).
+    /// A pointer that is not live (glibc would abort: "realloc(): invalid pointer") returns nil
+    /// and changes nothing; callers check `usableSize` first to report it.
     public mutating func realloc<H: MallocHost>(_ pointer: UInt64?, _ bytes: UInt64, host: inout H) -> UInt64? {
+        if let pointer, !live.contains(pointer) { return nil }
         let result = libcRealloc(pointer, bytes, &host)
         if let pointer, result != nil || bytes == 0 { live.remove(pointer) }
         if let result { live.insert(result) }
         return result
     }
 
-    /// __libc_free.
+    /// __libc_free. A pointer that is not live (a double or invalid free: glibc aborts) changes
+    /// nothing; callers check `usableSize` first to report it.
     public mutating func free<H: MallocHost>(_ pointer: UInt64?, host: inout H) {
-        guard let pointer else { return }
-        live.remove(pointer)
+        guard let pointer, live.remove(pointer) != nil else { return }
         libcFree(pointer, &host)
     }
 

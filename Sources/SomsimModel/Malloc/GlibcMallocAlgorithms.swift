@@ -684,12 +684,20 @@ extension GlibcMalloc {
     }
 
     /// sysmalloc_mmap_fallback: memory for top when MORECORE failed; nil on failure. Updates `size`.
+    ///
+    /// glibc 2.36 calls it as `sysmalloc_mmap_fallback (&size, nb, old_size, pagesize,
+    /// MMAP_AS_MORECORE_SIZE, 0, av)` against the parameters `(s, nb, old_size, minsize, pagesize,
+    /// ...)`: the two are swapped, so the size is rounded up to 1 MiB while the arena is contiguous
+    /// (the first fallback) and is at least one page (measured: a second fallback maps nb + top_pad
+    /// + MINSIZE rounded to a page, not 1 MiB).
     mutating func sysmallocMmapFallback<H: MallocHost>(
         _ size: inout Int64, _ nb: UInt64, _ oldSize: UInt64, _ h: inout H
     ) -> UInt64? {
+        let minsize = G.pageSize
+        let pagesize = G.mmapAsMorecoreSize
         var s = UInt64(bitPattern: size)
-        if contiguous { s = G.alignUp(s &+ oldSize, G.pageSize) }
-        if s < G.mmapAsMorecoreSize { s = G.mmapAsMorecoreSize }
+        if contiguous { s = G.alignUp(s &+ oldSize, pagesize) }
+        if s < minsize { s = minsize }
         if s <= nb { return nil }
         guard let mbrk = h.mmap(length: s) else { return nil }
         contiguous = false
