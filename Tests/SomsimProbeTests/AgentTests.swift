@@ -141,3 +141,44 @@ extension RealKernelTests {
     }
 }
 #endif
+
+#if os(Linux)
+/// The agent with a fresh heap (somsim-agent): nothing but libc and libhugetlbfs loaded, its
+/// break moved to the model's heap start, the space above the window reserved, and glibc's first
+/// malloc answering as in a fresh C program, after a fork too.
+extension RealKernelTests {
+    @Test func theFreshHeapAgentStartsAsAFreshProgram() throws {
+        defer { try? RestorePlan.runNow() }  // kills the agents
+        let parent = try Agent.spawn(name: "fresh", freshHeap: true)
+        let maps = try String(contentsOfFile: "/proc/\(parent.pid)/maps", encoding: .utf8)
+        #expect(!maps.contains("libswiftCore"), "somsim-agent loads the Swift runtime:\n\(maps)")
+        #expect(!maps.contains("libstdc++"), "somsim-agent loads libstdc++:\n\(maps)")
+        // The reservation above the window: one PROT_NONE range starting at the window's top.
+        #expect(maps.contains(String(WorkloadWindow.highAddress, radix: 16) + "-"))
+        func call(_ agent: Agent, _ kind: somsim_malloc_call, pointer: UInt64 = 0, size: UInt64 = 0) throws -> somsim_reply {
+            var c = somsim_command()
+            c.op = UInt32(SOMSIM_OP_MALLOC.rawValue)
+            c.args.0 = UInt64(kind.rawValue)
+            c.args.1 = pointer
+            c.args.2 = size
+            return try agent.call(&c).reply
+        }
+        // glibc's first malloc(24): the tcache's 0x290-byte chunk, then this one; the break grows
+        // by 0x21000 (top_pad 128 KiB + the request, page-rounded).
+        let first = try call(parent, SOMSIM_MALLOC_MALLOC, size: 24)
+        #expect(UInt64(bitPattern: first.result) == WorkloadWindow.heapAddress + 0x2a0)
+        #expect(first.program_break == WorkloadWindow.heapAddress + 0x21000)
+        #expect(first.op_faults == 1)
+        // A forked child's first calls fault only on heap pages (glibc's own state in libc's
+        // data was copied while the agent got ready): the tcache page, copied.
+        let child = try parent.fork(child: "child")
+        let second = try call(child, SOMSIM_MALLOC_MALLOC, size: 24)
+        #expect(UInt64(bitPattern: second.result) == WorkloadWindow.heapAddress + 0x2c0)
+        #expect(second.op_faults == 1)
+        // An agent inside somsim refuses the allocator op: its heap is not fresh.
+        let plain = try Agent.spawn(name: "plain")
+        let refused = try call(plain, SOMSIM_MALLOC_MALLOC, size: 24)
+        #expect(refused.status == SOMSIM_STATUS_ERRNO.rawValue && refused.error == ENOTSUP)
+    }
+}
+#endif

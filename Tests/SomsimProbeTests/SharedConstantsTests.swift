@@ -16,6 +16,7 @@ import Testing
     @Test func theAgentsWorkloadWindowIsTheModels() {
         #expect(WorkloadWindow.lowAddress == SOMSIM_WINDOW_LOW)
         #expect(WorkloadWindow.highAddress == SOMSIM_WINDOW_HIGH)
+        #expect(WorkloadWindow.heapAddress == SOMSIM_HEAP_ADDRESS)
     }
 
     /// The advice values the probe sends are the C library's MADV_* constants.
