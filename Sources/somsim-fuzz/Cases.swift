@@ -93,6 +93,9 @@ struct CaseWriter {
         if rng.next(below: 5) == 0 { settings.append("som-pool=" + size(&rng)) }
         if rng.next(below: 5) == 0 { settings.append("hugetlb-2m-overcommit=" + pick(Self.counts, &rng)) }
         if rng.next(below: 8) == 0 { settings.append("hugetlb-1g-overcommit=" + pick(["0", "1", "4"], &rng)) }
+        if rng.next(below: 6) == 0 { settings.append("mmap-threshold=" + pick(["0", "4K", "64K", "1M", "32M", "2147483647B"], &rng)) }
+        if rng.next(below: 6) == 0 { settings.append("trim-threshold=" + pick(["0", "4K", "1M"], &rng)) }
+        if rng.next(below: 6) == 0 { settings.append("top-pad=" + pick(["0", "1B", "4K", "1G"], &rng)) }
         return settings.isEmpty ? "" : "machine " + settings.joined(separator: " ")
     }
 
@@ -114,6 +117,9 @@ struct CaseWriter {
         // SysV segments that exist.
         var descriptors: [String: Set<String>] = ["p0": []]
         var segments: [String: Held] = [:]
+        // The allocator's objects each process holds, with their sizes (fork copies them).
+        var objects: [String: [String: UInt64]] = ["p0": [:]]
+        var objectCounter = 0
         var order = ["p0"]
         lines.append("spawn p0")
         var created = 1
@@ -122,12 +128,13 @@ struct CaseWriter {
             let p = pick(order, &rng)
             let held = processes[p]!
             let sloppy = rng.next(below: 60) == 0
-            switch rng.next(below: 31) {
+            switch rng.next(below: 34) {
             case 0, 1:
                 let child = "p\(created)"
                 created += 1
                 lines.append("\(p) fork \(child)")
                 processes[child] = held
+                objects[child] = objects[p] ?? [:]
                 descriptors[child] = descriptors[p] ?? []
                 order.append(child)
             case 2:
@@ -251,6 +258,34 @@ struct CaseWriter {
                     lines.append("\(p) shmget \(key) \(WorkloadPrinter.format(size: pages * page))" + (huge.map { " huge=\($0)" } ?? ""))
                     segments[key] = Held(lengthBytes: pages * page, pageBytes: page)
                 }
+            case 31, 32, 33:
+                // The allocator: sizes from 0 to past PTRDIFF_MAX, objects freed, reallocated
+                // (to 0 too), written and read, in parents and children.
+                var owned = objects[p] ?? [:]
+                let bytes: UInt64 = pick([0, 1, 24, 100, 1000, 1008, 1024, 4000, 65536, 131072, 200_000, 1 << 20, 40 << 20, 1 << 40, 1 << 63, UInt64.max], &rng)
+                    &+ (rng.next(below: 2) == 0 ? rng.next(below: 64) : 0)
+                let verb = rng.next(below: 6)
+                if verb < 2 || owned.isEmpty {
+                    objectCounter += 1
+                    let o = "o\(objectCounter)"
+                    lines.append("\(p) \(verb == 0 ? "calloc" : "malloc") \(o) \(bytes)B")
+                    owned[o] = bytes
+                } else if let o = owned.keys.sorted().randomElement(using: &rng) {
+                    switch verb {
+                    case 2:
+                        lines.append("\(p) free \(o)")
+                        owned[o] = nil
+                    case 3:
+                        lines.append("\(p) realloc \(o) \(bytes)B")
+                        owned[o] = bytes
+                    default:
+                        let size = owned[o]!
+                        let offset = size == 0 ? 0 : rng.next(below: size)
+                        let length = size - offset == 0 ? 0 : 1 + rng.next(below: min(size - offset, 1 << 22))
+                        lines.append("\(p) \(verb == 4 ? "write" : "read") \(o) offset=\(offset)B length=\(sloppy ? length &+ 1 : length)B")
+                    }
+                }
+                objects[p] = owned
             case 30:
                 guard let name = held.keys.sorted().randomElement(using: &rng) else { continue }
                 let advice = pick(["populate_read", "populate_write", "remove", "collapse", "pageout", "cold", "willneed"], &rng)
@@ -320,7 +355,8 @@ struct CaseWriter {
         "p", "m", "heap", "x.y-z", "é", "\u{FFFD}",
         "mprotect", "mlock", "munlock", "mremap", "maymove", "none", "noreserve", "fileoffset=4K", "ftruncate", "fallocate",
         "punch", "close", "unlink", "sysctl", "shmget", "shmat", "shmdt", "shmrm", "populate_write", "remove", "collapse",
-        "pageout", "hugetlb-2m-overcommit=3",
+        "pageout", "hugetlb-2m-overcommit=3", "malloc", "calloc", "realloc", "free", "write", "read", "mmap-threshold=0",
+        "top-pad=1G", "trim-threshold=0",
     ]
 
     func mutation(_ rng: inout SplitMix64) -> String {
