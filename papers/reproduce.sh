@@ -56,4 +56,91 @@ write t6-crossover-4k-2m.csv "$somsim" generate alloc-mix --crossover --small 4K
 for f in docs/examples/*.somw; do
   write "t7-compare-$(basename "$f" .somw).csv" "$somsim" compare "$f" --format csv
 done
+
+# The allocator's seed scenarios (papers/malloc-scenarios.md): the example workloads with their
+# `repeat` counts varied, each run simulated and summed per measure into one tidy CSV row.
+# vary FILE VAR COUNT [VAR COUNT]...: FILE with `repeat N as VAR {` set to COUNT, on stdout.
+vary() {
+  file=$1
+  shift
+  script=
+  while [ $# -ge 2 ]; do
+    script="$script s/^repeat [0-9][0-9]* as $1 {/repeat $2 as $1 {/;"
+    shift 2
+  done
+  sed "$script" "$file"
+}
+# sums LABEL PREFIX: from simulate's CSV on stdin, the sums over processes whose name starts with
+# PREFIX at measure LABEL of cow_copies, cow_reuses, private_dirty_bytes, rss_bytes, pss_bytes and
+# page_table_bytes, then the system's anon_bytes and page_table_bytes, comma-separated.
+sums() {
+  awk -F, -v label="$1" -v prefix="$2" '
+    $1 == label && $2 != "" && index($2, prefix) == 1 { s[$3] += $4 }
+    $1 == label && $2 == "" && ($3 == "anon_bytes" || $3 == "page_table_bytes") { sys[$3] = $4 }
+    END { printf "%d,%d,%d,%d,%d,%d,%d,%d\n", s["cow_copies"], s["cow_reuses"], s["private_dirty_bytes"], s["rss_bytes"], s["pss_bytes"], s["page_table_bytes"], sys["anon_bytes"], sys["page_table_bytes"] }'
+}
+columns=cow_copies,cow_reuses,private_dirty_bytes,rss_bytes,pss_bytes,page_table_bytes,system_anon_bytes,system_page_table_bytes
+# run FILE: simulate FILE (a temporary file) as CSV; stops the script when simulate fails.
+run() {
+  if ! "$somsim" simulate "$1" --format csv; then
+    echo "reproduce.sh: simulate of a variant of $2 failed" >&2
+    exit 1
+  fi
+}
+variant=$(mktemp)
+trap 'rm -f "$variant"; if [ -n "$tmp" ]; then rm -f "$tmp"; fi' EXIT
+# M1: the prefork server and its two remedies: the workers' copies against worker count and
+# allocations per worker.
+m1() {
+  echo "scenario,workers,allocations_per_worker,$columns"
+  for scenario in prefork-server prefork-server-no-holes prefork-server-readonly-state; do
+    for workers in 1 4 16; do
+      for allocations in 0 4 8 16 32 64 256; do
+        vary "docs/examples/$scenario.somw" w "$workers" j "$allocations" > "$variant"
+        printf '%s,%s,%s,' "$scenario" "$workers" "$allocations"
+        run "$variant" "$scenario" | sums workers worker
+      done
+    done
+  done
+}
+write m1-prefork-copies.csv m1
+# M2: small processes: heap and tables per process against the process count.
+m2() {
+  echo "processes,$columns"
+  for processes in 10 100 1000 10000; do
+    vary docs/examples/small-processes.somw i "$processes" > "$variant"
+    printf '%s,' "$processes"
+    run "$variant" small-processes | sums spawned p
+  done
+}
+write m2-small-processes.csv m2
+# M3: the fork snapshot: copies while the child lives, reuses after, against records updated on
+# each side (cow_copies and cow_reuses count from the start: `after` includes `during`).
+m3() {
+  echo "records_updated,measure,$columns"
+  for updated in 10 100 250 500; do
+    vary docs/examples/fork-snapshot.somw u "$updated" v "$updated" > "$variant"
+    run "$variant" fork-snapshot > "$variant.csv"
+    for label in during after; do
+      printf '%s,%s,' "$updated" "$label"
+      sums "$label" db < "$variant.csv"
+    done
+    rm -f "$variant.csv"
+  done
+}
+write m3-fork-snapshot.csv m3
+# M4: modules loaded before or after fork, against worker count.
+m4() {
+  echo "workers,load,$columns"
+  for workers in 1 2 4 8 16 32; do
+    vary docs/examples/modules-before-after-fork.somw w "$workers" > "$variant"
+    run "$variant" modules-before-after-fork > "$variant.csv"
+    for load in early late; do
+      printf '%s,%s,' "$workers" "$load"
+      sums loaded "$load" < "$variant.csv"
+    done
+    rm -f "$variant.csv"
+  done
+}
+write m4-modules-fork.csv m4
 echo "wrote $out"
