@@ -154,8 +154,10 @@ extension Simulator {
                 }
             }
         }
-        guard recording else { return nil }
-        let moved = processes[p].mappings[name]!
+        // The population of a locked growth may have cost the process its life (the OOM killer
+        // takes it when memory is short: found by the fuzzer, seed 10011): nothing is left to
+        // place.
+        guard recording, processes[p].alive, let moved = processes[p].mappings[name] else { return nil }
         let placement = Placement(line: line, process: processes[p].name, mapping: name, address: moved.start, lengthBytes: length)
         placements.append(placement)
         outcome.placement = placement
