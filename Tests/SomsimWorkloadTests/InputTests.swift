@@ -104,7 +104,7 @@ struct QuotingTests {
         let error = try #require(parseError(header + token + "\n"))
         #expect(
             error.description
-                == "bad.somw:2:1: error: unknown statement '9\(String(repeating: "a", count: 63))…' (16777217 bytes); expected spawn, measure, machine, sysctl, repeat, '}' or PROC VERB with VERB one of: fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap"
+                == "bad.somw:2:1: error: unknown statement '9\(String(repeating: "a", count: 63))…' (16777217 bytes); expected spawn, measure, machine, sysctl, repeat, '}' or PROC VERB with VERB one of: fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap, malloc, calloc, realloc, free, write, read"
         )
     }
 
