@@ -1,0 +1,400 @@
+#if os(Linux)
+import Glibc
+import SomsimWorkload
+
+/// Why `somsim record` could not record, with the exit code it gives (sysexits.h).
+public enum RecordError: Error, CustomStringConvertible, Equatable {
+    case notRoot
+    case noProcess(Int32)
+    case kernelThread(Int32)
+    case zombie(Int32)
+    case vanished(Int32, String)
+    case changed(Int32, String)
+    case cannotRead(String, String)
+
+    public var description: String {
+        switch self {
+        case .notRoot:
+            return "recording needs root: /proc/PID/pagemap shows page frame numbers, and /proc/kpagecount and /proc/kpageflags open, only with CAP_SYS_ADMIN; run it with sudo"
+        case .noProcess(let pid): return "no process \(pid) (/proc/\(pid) does not exist)"
+        case .kernelThread(let pid): return "process \(pid) is a kernel thread: it has no memory of its own to record"
+        case .zombie(let pid): return "process \(pid) has exited and waits for its parent to reap it (a zombie): it has no memory left to record"
+        case .vanished(let pid, let what): return "process \(pid) exited while it was being recorded (\(what)); nothing was written"
+        case .changed(let pid, let what): return "process \(pid) changed while it was being recorded (\(what)); nothing was written; record again (without --no-stop, the tree is stopped while it is read)"
+        case .cannotRead(let path, let error): return "cannot read \(path): \(error)"
+        }
+    }
+
+    /// EX_NOPERM 77, EX_NOINPUT 66, EX_DATAERR 65, EX_TEMPFAIL 75, EX_IOERR 74.
+    public var exitCode: Int32 {
+        switch self {
+        case .notRoot: return 77
+        case .noProcess, .vanished: return 66
+        case .kernelThread, .zombie: return 65
+        case .changed: return 75
+        case .cannotRead: return 74
+        }
+    }
+}
+
+/// Reads live processes' memory into a `RecordSnapshot` (`somsim record`): /proc/PID/maps,
+/// smaps and pagemap, and /proc/kpagecount and /proc/kpageflags for the frames more than one
+/// process may map. Pagemap is read in preads of 64 Ki entries (256 MiB of address space) and
+/// turned into runs at once, so the cost follows the pages present, and the frame files are read
+/// for non-exclusive pages only, sorted, in windows.
+public enum Recorder {
+    public struct Options: Sendable {
+        public var pids: [Int32]
+        /// Follow children (/proc/PID/task/*/children), recursively.
+        public var tree: Bool
+        /// SIGSTOP the processes while they are read (and SIGCONT them after).
+        public var stop: Bool
+
+        public init(pids: [Int32], tree: Bool, stop: Bool = true) {
+            self.pids = pids
+            self.tree = tree
+            self.stop = stop
+        }
+    }
+
+    struct Stat {
+        var state: Character
+        var ppid: Int32
+        var flags: UInt64
+        var startTime: UInt64
+        var command: String
+    }
+
+    static func stat(_ pid: Int32) -> Stat? {
+        guard let text = try? KernelFiles.read("/proc/\(pid)/stat"), let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first, let ppid = Int32(fields[1]), let flags = UInt64(fields[6]), let start = UInt64(fields[19]) else { return nil }
+        return Stat(state: state, ppid: ppid, flags: flags, startTime: start, command: String(text[text.index(after: open)..<close]))
+    }
+
+    static func children(_ pid: Int32) -> [Int32] {
+        guard let dir = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(dir) }
+        var out: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int32(name) != nil, let text = try? KernelFiles.read("/proc/\(pid)/task/\(name)/children") else { continue }
+            out += text.split(separator: " ").compactMap { Int32($0.trimmingWhitespace) }
+        }
+        return out
+    }
+
+    /// Reads the processes (and with `tree` their descendants) and returns the snapshot.
+    public static func snapshot(_ options: Options) throws -> RecordSnapshot {
+        guard geteuid() == 0 else { throw RecordError.notRoot }
+        var pids: [Int32] = []
+        var seen: Set<Int32> = []
+        var queue = options.pids
+        var stats: [Int32: Stat] = [:]
+        while !queue.isEmpty {
+            let pid = queue.removeFirst()
+            guard !seen.contains(pid) else { continue }
+            seen.insert(pid)
+            guard let s = stat(pid) else {
+                throw options.pids.contains(pid) ? RecordError.noProcess(pid) : RecordError.vanished(pid, "/proc/\(pid)/stat is gone")
+            }
+            if s.flags & 0x0020_0000 != 0 { throw RecordError.kernelThread(pid) }  // PF_KTHREAD
+            if s.state == "Z" || s.state == "X" { throw RecordError.zombie(pid) }
+            stats[pid] = s
+            pids.append(pid)
+            if options.tree { queue += children(pid) }
+        }
+
+        var stopped: [Int32] = []
+        defer { for pid in stopped { kill(pid, SIGCONT) } }
+        if options.stop {
+            for pid in pids where stats[pid]!.state != "T" && stats[pid]!.state != "t" {
+                if kill(pid, SIGSTOP) == 0 { stopped.append(pid) }
+            }
+            for pid in stopped {
+                var polls = 0
+                while true {
+                    guard let s = stat(pid) else { throw RecordError.vanished(pid, "it exited when stopped") }
+                    if s.state == "T" || s.state == "t" { break }
+                    polls += 1
+                    if polls > 5000 { throw RecordError.changed(pid, "it did not stop within 5 s") }
+                    var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+                    nanosleep(&ts, nil)
+                }
+            }
+        }
+
+        var processes: [RecordSnapshot.Process] = []
+        var frames = FrameTable()
+        for pid in pids {
+            let s = stats[pid]!
+            var process = RecordSnapshot.Process(pid: pid, parent: seen.contains(s.ppid) ? s.ppid : nil, command: s.command, startTime: s.startTime, vmas: [])
+            let mapsPath = "/proc/\(pid)/maps"
+            let before = try readProc(mapsPath, pid)
+            if before.isEmpty {
+                throw stat(pid) == nil ? RecordError.vanished(pid, "its maps became empty") : RecordError.zombie(pid)
+            }
+            var vmas = parseMaps(before)
+            let smaps = try readSmaps(pid)
+            let fd = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let e = errno
+                throw e == ENOENT || e == ESRCH ? RecordError.vanished(pid, "pagemap") : RecordError.cannotRead("/proc/\(pid)/pagemap", SystemCallError(e).description)
+            }
+            defer { close(fd) }
+            for i in vmas.indices {
+                guard let counters = smaps[vmas[i].start] else { throw RecordError.changed(pid, "smaps lacks the VMA at \(String(vmas[i].start, radix: 16))") }
+                vmas[i].smaps = counters
+                let (kind, _) = RecordBuilder.classify(vmas[i])
+                guard let kind else { continue }
+                try readPages(fd: fd, pid: pid, vma: &vmas[i], shared: kind == .sharedAnonymous, frames: &frames)
+            }
+            let after = try readProc(mapsPath, pid)
+            if after != before { throw RecordError.changed(pid, "/proc/\(pid)/maps differs before and after its pages were read") }
+            guard let again = stat(pid), again.startTime == s.startTime else { throw RecordError.vanished(pid, "its pid now names another process") }
+            process.vmas = vmas
+            processes.append(process)
+        }
+        try frames.lookUp()
+        for p in processes.indices {
+            for v in processes[p].vmas.indices where !processes[p].vmas[v].pages.isEmpty {
+                processes[p].vmas[v].pages = frames.resolve(processes[p].vmas[v].pages)
+            }
+        }
+        let facts = try? MachineSettings.Facts.read()
+        return RecordSnapshot(processes: processes, ramBytes: facts.map { max($0.presentBytes, $0.memTotalBytes) / 4096 * 4096 } ?? 16 << 30, pti: facts?.pti)
+    }
+
+    static func readProc(_ path: String, _ pid: Int32) throws -> String {
+        do {
+            return try KernelFiles.read(path)
+        } catch ProbeError.cannotRead(_, let error) {
+            if error.rawValue == ENOENT || error.rawValue == ESRCH { throw RecordError.vanished(pid, path) }
+            throw RecordError.cannotRead(path, error.description)
+        }
+    }
+
+    static func parseMaps(_ text: String) -> [RecordSnapshot.VMA] {
+        var out: [RecordSnapshot.VMA] = []
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard parts.count >= 5, let dash = parts[0].firstIndex(of: "-"), let start = UInt64(parts[0][..<dash], radix: 16),
+                let end = UInt64(parts[0][parts[0].index(after: dash)...], radix: 16), let offset = UInt64(parts[2], radix: 16), let inode = UInt64(parts[4])
+            else { continue }
+            out.append(
+                RecordSnapshot.VMA(
+                    start: start, end: end, permissions: String(parts[1]), offset: offset, device: String(parts[3]), inode: inode,
+                    path: parts.count > 5 ? parts[5].trimmingWhitespace : ""))
+        }
+        return out
+    }
+
+    static func readSmaps(_ pid: Int32) throws -> [UInt64: [String: UInt64]] {
+        let text = try readProc("/proc/\(pid)/smaps", pid)
+        var out: [UInt64: [String: UInt64]] = [:]
+        var current: UInt64?
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = parts.first else { continue }
+            if !first.hasSuffix(":"), let dash = first.firstIndex(of: "-"), let start = UInt64(first[..<dash], radix: 16) {
+                current = start
+                out[start] = [:]
+                continue
+            }
+            guard let c = current, parts.count >= 2, let v = UInt64(parts[1]) else { continue }
+            out[c]![String(first.dropLast())] = v
+        }
+        return out
+    }
+
+    static let present: UInt64 = 1 << 63
+    static let swapped: UInt64 = 1 << 62
+    static let exclusiveBit: UInt64 = 1 << 56
+    static let pfnMask: UInt64 = (1 << 55) - 1
+    static let chunkPages: UInt64 = 65536
+
+    /// The VMA's present pages as runs: exclusive private pages merged whatever their frames,
+    /// others by consecutive frames; whole 2 MiB blocks of consecutive frames from a 2 MiB
+    /// aligned frame as THP candidates (confirmed from kpageflags).
+    static func readPages(fd: Int32, pid: Int32, vma: inout RecordSnapshot.VMA, shared: Bool, frames: inout FrameTable) throws {
+        var runs: [RecordSnapshot.PageRun] = []
+        var buffer = [UInt64](repeating: 0, count: Int(chunkPages))
+        let firstPage = vma.start / 4096, endPage = vma.end / 4096
+        var chunkStart = firstPage
+        var swappedPages: UInt64 = 0
+        while chunkStart < endPage {
+            let chunkEnd = min(endPage, (chunkStart / chunkPages + 1) * chunkPages)
+            let n = Int(chunkEnd - chunkStart)
+            try buffer.withUnsafeMutableBytes { raw in
+                var done = 0
+                while done < n * 8 {
+                    let got = pread(fd, raw.baseAddress! + done, n * 8 - done, off_t(chunkStart * 8) + off_t(done))
+                    if got < 0 && errno == EINTR { continue }
+                    if got <= 0 {
+                        let e = got < 0 ? errno : EIO
+                        if e == ESRCH || e == ENOENT { throw RecordError.vanished(pid, "pagemap") }
+                        throw RecordError.cannotRead("/proc/\(pid)/pagemap", SystemCallError(e).description)
+                    }
+                    done += got
+                }
+            }
+            var k = 0
+            while k < n {
+                let page = chunkStart + UInt64(k)
+                let e = buffer[k]
+                if e & present == 0 {
+                    if e & swapped != 0 { swappedPages += 1 }
+                    k += 1
+                    continue
+                }
+                let pfn = e & pfnMask
+                let exclusive = e & exclusiveBit != 0
+                // A THP candidate: an aligned block inside the VMA, 512 consecutive frames.
+                if !shared && page % 512 == 0 && page + 512 <= endPage && k + 512 <= n && pfn % 512 == 0 {
+                    var whole = true
+                    var allExclusive = true
+                    for j in 0..<512 {
+                        let f = buffer[k + j]
+                        if f & present == 0 || f & pfnMask != pfn + UInt64(j) { whole = false; break }
+                        if f & exclusiveBit == 0 { allExclusive = false }
+                    }
+                    if whole {
+                        runs.append(RecordSnapshot.PageRun(first: page - firstPage, count: 512, pfn: pfn, exclusive: allExclusive, pmdTHP: true))
+                        frames.need(pfn, count: 512, mapcounts: !allExclusive)
+                        k += 512
+                        continue
+                    }
+                }
+                let index = page - firstPage
+                if var last = runs.last, !last.pmdTHP, last.first + last.count == index, last.exclusive == exclusive,
+                    (exclusive && !shared) || last.pfn + last.count == pfn
+                {
+                    last.count += 1
+                    runs[runs.count - 1] = last
+                } else {
+                    runs.append(RecordSnapshot.PageRun(first: index, count: 1, pfn: exclusive && !shared ? 0 : pfn, exclusive: exclusive))
+                }
+                if !exclusive || shared { frames.need(pfn, count: 1, mapcounts: true) }
+                k += 1
+            }
+            chunkStart = chunkEnd
+        }
+        if swappedPages > 0 { vma.problem = "\(swappedPages * 4096) bytes swapped out, which the model does not have" }
+        vma.pages = runs
+    }
+}
+
+/// The frames whose /proc/kpagecount and /proc/kpageflags the recording needs, read sorted
+/// in windows of consecutive frames.
+struct FrameTable {
+    private var wanted: [UInt64] = []
+    private var pfns: [UInt64] = []
+    private var counts: [UInt64] = []
+    private var flags: [UInt64] = []
+
+    static let dirtyFlag: UInt64 = 1 << 4
+    static let thpFlag: UInt64 = 1 << 22
+    static let zeroFlag: UInt64 = 1 << 24
+
+    mutating func need(_ pfn: UInt64, count: Int, mapcounts: Bool) {
+        if mapcounts {
+            for j in 0..<UInt64(count) { wanted.append(pfn + j) }
+        } else {
+            wanted.append(pfn)
+        }
+    }
+
+    mutating func lookUp() throws {
+        wanted.sort()
+        for p in wanted where pfns.last != p { pfns.append(p) }
+        wanted = []
+        counts = try Self.read("/proc/kpagecount", pfns)
+        flags = try Self.read("/proc/kpageflags", pfns)
+    }
+
+    static func read(_ path: String, _ pfns: [UInt64]) throws -> [UInt64] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RecordError.cannotRead(path, SystemCallError(errno).description) }
+        defer { close(fd) }
+        var out = [UInt64](repeating: 0, count: pfns.count)
+        var window = [UInt64](repeating: 0, count: 4096)
+        var i = 0
+        while i < pfns.count {
+            let base = pfns[i]
+            var j = i
+            while j < pfns.count && pfns[j] - base < 4096 { j += 1 }
+            let n = Int(pfns[j - 1] - base + 1)
+            try window.withUnsafeMutableBytes { raw in
+                var done = 0
+                while done < n * 8 {
+                    let got = pread(fd, raw.baseAddress! + done, n * 8 - done, off_t(base * 8) + off_t(done))
+                    if got < 0 && errno == EINTR { continue }
+                    guard got > 0 else { throw RecordError.cannotRead(path, SystemCallError(got < 0 ? errno : EIO).description) }
+                    done += got
+                }
+            }
+            for k in i..<j { out[k] = window[Int(pfns[k] - base)] }
+            i = j
+        }
+        return out
+    }
+
+    func index(_ pfn: UInt64) -> Int? {
+        var lo = 0, hi = pfns.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if pfns[mid] < pfn { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < pfns.count && pfns[lo] == pfn ? lo : nil
+    }
+
+    /// Runs with mapcounts, dirty flags and THPs filled in from the frame files: runs split
+    /// where those differ, zero pages dropped, THP candidates that are not THPs made plain.
+    func resolve(_ runs: [RecordSnapshot.PageRun]) -> [RecordSnapshot.PageRun] {
+        var out: [RecordSnapshot.PageRun] = []
+        for run in runs {
+            var run = run
+            if run.pmdTHP {
+                guard let h = index(run.pfn) else { continue }
+                if flags[h] & Self.zeroFlag != 0 { continue }  // the huge zero page
+                if flags[h] & Self.thpFlag == 0 { run.pmdTHP = false }
+                if index(run.pfn + 1) != nil {
+                    out += split(run)
+                } else if run.pmdTHP {
+                    out.append(run)
+                } else {
+                    run.pfn = 0  // exclusive 4 KiB pages whose frames happen to follow each other
+                    out.append(run)
+                }
+                continue
+            }
+            if run.exclusive && index(run.pfn) == nil {
+                out.append(run)
+                continue
+            }
+            out += split(run)
+        }
+        return out
+    }
+
+    /// Splits a run of consecutive frames where mapcount or the dirty flag change.
+    private func split(_ run: RecordSnapshot.PageRun) -> [RecordSnapshot.PageRun] {
+        var out: [RecordSnapshot.PageRun] = []
+        for j in 0..<run.count {
+            guard let i = index(run.pfn + j) else { continue }
+            let f = flags[i]
+            if f & Self.zeroFlag != 0 { continue }
+            let mapcount = run.exclusive ? 1 : max(counts[i], 1)
+            let dirty = f & Self.dirtyFlag != 0
+            if var last = out.last, last.first + last.count == run.first + j, last.mapcount == mapcount, last.dirty == dirty {
+                last.count += 1
+                out[out.count - 1] = last
+            } else {
+                out.append(
+                    RecordSnapshot.PageRun(first: run.first + j, count: 1, pfn: run.pfn + j, exclusive: run.exclusive, mapcount: mapcount, dirty: dirty, pmdTHP: run.pmdTHP))
+            }
+        }
+        return out
+    }
+}
+#endif
