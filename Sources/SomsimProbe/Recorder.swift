@@ -124,11 +124,32 @@ public enum Recorder {
             }
         }
 
+        // The kernel may move a page (compaction, NUMA balancing) between the reads of two
+        // processes or before its frame is looked up, even while the processes are stopped:
+        // then a frame reads as unmapped, or a page's frame number changed. Such a snapshot is
+        // read again, up to three times.
+        var processes: [RecordSnapshot.Process] = []
+        var attempt = 0
+        while true {
+            attempt += 1
+            processes = try readProcesses(pids: pids, stats: stats, recorded: seen)
+            if let moved = try framesMoved(processes) {
+                if attempt < 3 { continue }
+                throw RecordError.changed(moved, "page frames moved (compaction or migration) while they were read, three times in a row")
+            }
+            break
+        }
+        inferUnknownFrames(&processes)
+        let facts = try? MachineSettings.Facts.read()
+        return RecordSnapshot(processes: processes, ramBytes: facts.map { max($0.presentBytes, $0.memTotalBytes) / 4096 * 4096 } ?? 16 << 30, pti: facts?.pti)
+    }
+
+    static func readProcesses(pids: [Int32], stats: [Int32: Stat], recorded: Set<Int32>) throws -> [RecordSnapshot.Process] {
         var processes: [RecordSnapshot.Process] = []
         var frames = FrameTable()
         for pid in pids {
             let s = stats[pid]!
-            var process = RecordSnapshot.Process(pid: pid, parent: seen.contains(s.ppid) ? s.ppid : nil, command: s.command, startTime: s.startTime, vmas: [])
+            var process = RecordSnapshot.Process(pid: pid, parent: recorded.contains(s.ppid) ? s.ppid : nil, command: s.command, startTime: s.startTime, vmas: [])
             let mapsPath = "/proc/\(pid)/maps"
             let before = try readProc(mapsPath, pid)
             if before.isEmpty {
@@ -161,8 +182,72 @@ public enum Recorder {
                 processes[p].vmas[v].pages = frames.resolve(processes[p].vmas[v].pages)
             }
         }
-        let facts = try? MachineSettings.Facts.read()
-        return RecordSnapshot(processes: processes, ramBytes: facts.map { max($0.presentBytes, $0.memTotalBytes) / 4096 * 4096 } ?? 16 << 30, pti: facts?.pti)
+        return processes
+    }
+
+    /// Frames whose mapcount the frame files did not give (0): the recorded processes that map
+    /// them, which is right unless processes outside the recording map them too (then the VMA's
+    /// Pss differs from smaps and the builder leaves it out). Their folio's dirty flag, for
+    /// shared memory: all dirty or all clean, as the VMA's smaps dirty bytes say.
+    static func inferUnknownFrames(_ processes: inout [RecordSnapshot.Process]) {
+        var holders: [UInt64: UInt64] = [:]
+        for p in processes {
+            for v in p.vmas {
+                for run in v.pages where run.mapcount == 0 { for j in 0..<run.count { holders[run.pfn + j, default: 0] += 1 } }
+            }
+        }
+        guard !holders.isEmpty else { return }
+        for p in processes.indices {
+            for vi in processes[p].vmas.indices {
+                var v = processes[p].vmas[vi]
+                guard v.pages.contains(where: { $0.mapcount == 0 }) else { continue }
+                let unknown = v.pages.filter { $0.mapcount == 0 }.reduce(UInt64(0)) { $0 + $1.count }
+                let knownDirty = v.pages.filter { $0.mapcount != 0 && $0.dirty }.reduce(UInt64(0)) { $0 + $1.count }
+                let dirtyPages = ((v.smaps["Private_Dirty"] ?? 0) + (v.smaps["Shared_Dirty"] ?? 0)) / 4
+                let dirty = v.isShared ? dirtyPages >= knownDirty + unknown : true
+                var out: [RecordSnapshot.PageRun] = []
+                for run in v.pages {
+                    guard run.mapcount == 0 else { out.append(run); continue }
+                    for j in 0..<run.count {
+                        var page = run
+                        page.first = run.first + j
+                        page.count = 1
+                        page.pfn = run.pfn + j
+                        page.mapcount = holders[run.pfn + j] ?? 1
+                        page.dirty = dirty
+                        if let last = out.last, last.first + last.count == page.first, last.pfn + last.count == page.pfn, last.mapcount == page.mapcount,
+                            last.dirty == page.dirty, last.exclusive == page.exclusive, last.pmdTHP == page.pmdTHP
+                        {
+                            out[out.count - 1].count += 1
+                        } else {
+                            out.append(page)
+                        }
+                    }
+                }
+                v.pages = out
+                processes[p].vmas[vi] = v
+            }
+        }
+    }
+
+    /// A pid whose pages moved while the snapshot was read, or nil: a run of frames that
+    /// pagemap no longer shows at its pages.
+    static func framesMoved(_ processes: [RecordSnapshot.Process]) throws -> Int32? {
+        for p in processes {
+            let fd = open("/proc/\(p.pid)/pagemap", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RecordError.vanished(p.pid, "pagemap") }
+            defer { close(fd) }
+            for v in p.vmas {
+                for run in v.pages where run.pfn != 0 {
+                    var entries = [UInt64](repeating: 0, count: Int(run.count))
+                    let want = entries.count * 8
+                    let got = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t((v.start / 4096 + run.first) * 8)) }
+                    guard got == want else { throw RecordError.vanished(p.pid, "pagemap") }
+                    for (j, e) in entries.enumerated() where e & present == 0 || e & pfnMask != run.pfn + UInt64(j) { return p.pid }
+                }
+            }
+        }
+        return nil
     }
 
     static func readProc(_ path: String, _ pid: Int32) throws -> String {
@@ -384,7 +469,11 @@ struct FrameTable {
             guard let i = index(run.pfn + j) else { continue }
             let f = flags[i]
             if f & Self.zeroFlag != 0 { continue }
-            let mapcount = run.exclusive ? 1 : max(counts[i], 1)
+            // Some frames read as 0 in both files although a process maps them (seen on this
+            // VM for frames of its highest memory section): their mapcount is left 0, unknown,
+            // for `Recorder.inferUnknownFrames`.
+            let unknown = counts[i] == 0 && f == 0
+            let mapcount = unknown ? 0 : run.exclusive ? 1 : counts[i]
             let dirty = f & Self.dirtyFlag != 0
             if var last = out.last, last.first + last.count == run.first + j, last.mapcount == mapcount, last.dirty == dirty {
                 last.count += 1
