@@ -7,55 +7,13 @@ import Testing
 /// prefork program is recorded with --tree, the recording simulated, and every process's
 /// simulated metrics compared field by field with its live smaps over the recorded mappings.
 extension RealKernelTests {
-    /// A parent with an anonymous region written before fork, a shared anonymous region, a THP
-    /// region (MADV_HUGEPAGE), and three children that each write different parts of each after
-    /// fork and allocate memory of their own. Prints "PARENT CHILD CHILD CHILD ANON SHARED THP"
-    /// once every child is ready (a pipe, no sleeps), then waits for its standard input to close.
-    static let preforkProgram = """
-        #include <stdio.h>
-        #include <stdlib.h>
-        #include <string.h>
-        #include <sys/mman.h>
-        #include <unistd.h>
-        #define MB (1024UL * 1024)
-        int main(void) {
-            char *anon = mmap(NULL, 8 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            char *shared = mmap(NULL, 4 * MB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-            char *raw = mmap(NULL, 10 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (anon == MAP_FAILED || shared == MAP_FAILED || raw == MAP_FAILED) return 1;
-            char *thp = (char *)(((unsigned long)raw + 2 * MB - 1) & ~(2 * MB - 1));
-            madvise(thp, 8 * MB, MADV_HUGEPAGE);
-            memset(anon, 1, 6 * MB);
-            memset(shared, 2, 2 * MB);
-            memset(thp, 3, 4 * MB);
-            int ready[2];
-            if (pipe(ready)) return 1;
-            pid_t kids[3];
-            for (int i = 0; i < 3; i++) {
-                kids[i] = fork();
-                if (kids[i] < 0) return 1;
-                if (kids[i] == 0) {
-                    close(ready[0]);
-                    memset(anon + i * MB, 10 + i, MB / 2 + i * 4096);
-                    memset(shared + 2 * MB + i * 512 * 1024, 20 + i, 256 * 1024);
-                    volatile char c = shared[i * 4096 * 40]; (void)c;
-                    thp[i * 4096 * 7] = 30;
-                    char *own = malloc(300 * 1024); memset(own, 5, 300 * 1024);
-                    if (write(ready[1], "r", 1) != 1) _exit(1);
-                    char b; while (read(0, &b, 1) > 0) {}
-                    _exit(0);
-                }
-            }
-            close(ready[1]);
-            memset(anon + 7 * MB, 7, 512 * 1024);
-            char b;
-            for (int i = 0; i < 3; i++) if (read(ready[0], &b, 1) != 1) return 1;
-            printf("%d %d %d %d %lx %lx %lx\\n", getpid(), kids[0], kids[1], kids[2], (unsigned long)anon, (unsigned long)shared, (unsigned long)thp);
-            fflush(stdout);
-            while (read(0, &b, 1) > 0) {}
-            return 0;
-        }
-        """
+    /// docs/examples/prefork-record.c: a parent with an anonymous region written before fork, a
+    /// shared anonymous region, a THP region (MADV_HUGEPAGE), and three children that each write
+    /// different parts of each after fork and allocate memory of their own. It prints "PARENT
+    /// CHILD CHILD CHILD ANON SHARED THP" once every child is ready (a pipe, no sleeps), then
+    /// waits for its standard input to close.
+    static let preforkSource: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs/examples/prefork-record.c")
 
     /// What smaps says of one process over the VMAs that start at `starts`, and its Pss worked
     /// out exactly from pagemap and /proc/kpagecount (smaps rounds each VMA's Pss down to a kB;
@@ -131,8 +89,7 @@ extension RealKernelTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-record-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let source = directory.appendingPathComponent("prefork.c"), program = directory.appendingPathComponent("prefork")
-        try Self.preforkProgram.write(to: source, atomically: true, encoding: .utf8)
+        let source = Self.preforkSource, program = directory.appendingPathComponent("prefork")
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-O1", "-o", program.path, source.path]
