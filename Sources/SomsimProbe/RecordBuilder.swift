@@ -149,6 +149,8 @@ public enum RecordBuilder {
         var vmas: [(process: Int, vma: Int)] = []
         var lca = 0
         var name = ""
+        /// 4096, or the HugeTLB page size (`KernelPageSize`).
+        var pageBytes: UInt64 = 4096
         var pages: UInt64 { (end - start) / 4096 }
     }
 
@@ -157,7 +159,11 @@ public enum RecordBuilder {
     /// Why a VMA cannot be recorded, or nil with its kind.
     static func classify(_ v: RecordSnapshot.VMA) -> (Kind?, String?) {
         if kernelMappings.contains(v.path) { return (nil, "the kernel's own mapping") }
-        if v.kernelPageBytes > 4096 { return (nil, "HugeTLB memory: not recorded yet") }
+        if v.kernelPageBytes > 4096 {
+            if v.path.hasPrefix("/anon_hugepage") { return (v.isShared ? .sharedAnonymous : .privateAnonymous, nil) }
+            if v.path.hasPrefix("/SYSV") { return (nil, "SysV shared memory: not recorded yet") }
+            return (nil, "a HugeTLB file (hugetlbfs): not recorded yet")
+        }
         if v.isShared {
             if v.path.hasPrefix("/dev/zero") && v.inode != 0 { return (.sharedAnonymous, nil) }
             if v.path.hasPrefix("/SYSV") { return (nil, "SysV shared memory: not recorded yet") }
@@ -191,7 +197,8 @@ public enum RecordBuilder {
                 }
                 switch kind! {
                 case .privateAnonymous: privateByRoot[tree.root(of: pi), default: []].append((pi, vi))
-                case .sharedAnonymous: sharedByKey["\(v.device) \(v.inode) \(Int64(bitPattern: v.start &- v.offset))", default: []].append((pi, vi))
+                case .sharedAnonymous:
+                    sharedByKey["\(v.device) \(v.inode) \(Int64(bitPattern: v.start &- v.offset)) \(v.kernelPageBytes)", default: []].append((pi, vi))
                 }
             }
         }
@@ -200,18 +207,22 @@ public enum RecordBuilder {
             let refs = privateByRoot[root]!.sorted { vma($0).start < vma($1).start }
             for r in refs {
                 let v = vma(r)
-                if var last = families.last, last.kind == .privateAnonymous, tree.root(of: last.vmas[0].process) == root, v.start < last.end {
+                if var last = families.last, last.kind == .privateAnonymous, last.pageBytes == v.kernelPageBytes, tree.root(of: last.vmas[0].process) == root,
+                    v.start < last.end
+                {
                     last.end = max(last.end, v.end)
                     last.vmas.append((r.0, r.1))
                     families[families.count - 1] = last
                 } else {
-                    families.append(Family(kind: .privateAnonymous, start: v.start, end: v.end, vmas: [(r.0, r.1)]))
+                    families.append(Family(kind: .privateAnonymous, start: v.start, end: v.end, vmas: [(r.0, r.1)], pageBytes: v.kernelPageBytes))
                 }
             }
         }
         for key in sharedByKey.keys.sorted() {
             let refs = sharedByKey[key]!
-            var family = Family(kind: .sharedAnonymous, start: refs.map { vma($0).start }.min()!, end: refs.map { vma($0).end }.max()!, vmas: refs.map { ($0.0, $0.1) })
+            var family = Family(
+                kind: .sharedAnonymous, start: refs.map { vma($0).start }.min()!, end: refs.map { vma($0).end }.max()!, vmas: refs.map { ($0.0, $0.1) },
+                pageBytes: vma(refs[0]).kernelPageBytes)
             family.lca = refs[0].0
             var separate = false
             for r in refs {
@@ -236,7 +247,9 @@ public enum RecordBuilder {
         for i in families.indices {
             let v = vma(families[i].vmas[0])
             let base: String
-            if families[i].kind == .sharedAnonymous {
+            if families[i].pageBytes > 4096 {
+                base = families[i].kind == .sharedAnonymous ? "hugeshared" : "huge"
+            } else if families[i].kind == .sharedAnonymous {
                 base = "shared"
             } else if v.path.hasPrefix("[") {
                 let inner = v.path.dropFirst().prefix { $0 != "]" && $0 != ":" }
@@ -278,7 +291,7 @@ public enum RecordBuilder {
         }
 
         var header = snapshot.header
-        header.append("Reproduced: private anonymous memory (4 KiB pages and PMD-mapped THPs) and shared anonymous memory,")
+        header.append("Reproduced: private and shared anonymous memory (4 KiB pages, PMD-mapped THPs, HugeTLB pages),")
         header.append("with the sharing between the recorded processes that their page frame numbers show.")
         header.append("simulate of this file gives, per process, over the recorded mappings (bytes):")
         for p in snapshot.processes {
@@ -342,6 +355,10 @@ public enum RecordBuilder {
         out += "somsim-workload 1\n"
         var machine: [String] = []
         if snapshot.ramBytes != 16 << 30 { machine.append("ram=\(WorkloadPrinter.format(size: snapshot.ramBytes))") }
+        for (key, size) in [("hugetlb-2m", UInt64(2 << 20)), ("hugetlb-1g", UInt64(1 << 30))] {
+            let pages = plans.filter { $0.family.pageBytes == size }.reduce(UInt64(0)) { $0 + $1.poolPages }
+            if pages > 0 { machine.append("\(key)=\(pages)") }
+        }
         if plans.contains(where: { !$0.thpBlocks.isEmpty }) { machine.append("thp=madvise") }
         if let pti = snapshot.pti { machine.append("pti=\(pti ? "on" : "off")") }
         if !machine.isEmpty { out += "machine " + machine.joined(separator: " ") + "\n" }
@@ -396,6 +413,8 @@ struct FamilyPlan {
     var padding: [Range<UInt64>] = []
     var expected: [Int: RecordBuilder.Expected] = [:]
     var problem: String?
+    /// HugeTLB pages this family needs in the machine's pool (0 for 4 KiB families).
+    var poolPages: UInt64 = 0
     /// Processes whose VMAs cover nothing of the family (they unmap it whole).
     var uncovered: Set<Int> = []
     var sources: [String] = []
@@ -422,6 +441,10 @@ struct FamilyPlan {
         }
         let base = self.family.start
         let pageCount = self.family.pages
+        let huge = family.pageBytes > 4096
+        // The pool a HugeTLB family needs: its mapping's pages (a private mapping reserves them
+        // all for its creator) and every page present anywhere (copies are not reserved).
+        if huge { poolPages = pageCount * 4096 / family.pageBytes }
 
         // Checks and expected values, VMA by VMA.
         for r in family.vmas {
@@ -434,6 +457,25 @@ struct FamilyPlan {
             }
             var e = RecordBuilder.Expected()
             let kb = { (k: String) in (v.smaps[k] ?? 0) * 1024 }
+            if huge {
+                // HugeTLB is in smaps' *_Hugetlb only: no Rss, no Pss, no clean or dirty.
+                e.privateHugetlb = kb("Private_Hugetlb")
+                e.sharedHugetlb = kb("Shared_Hugetlb")
+                var present: UInt64 = 0
+                var shared: UInt64 = 0
+                for run in v.pages {
+                    present += run.count
+                    if run.mapcount > 1 { shared += run.count }
+                }
+                poolPages += present * 4096 / family.pageBytes
+                if present * 4096 != e.privateHugetlb + e.sharedHugetlb || shared * 4096 != e.sharedHugetlb {
+                    problem =
+                        "\(p.pid) \(v.summary): pagemap shows \(present * 4096) bytes present, \(shared * 4096) mapped more than once; smaps Private_Hugetlb \(e.privateHugetlb), Shared_Hugetlb \(e.sharedHugetlb)"
+                    return
+                }
+                expected[r.process] = (expected[r.process] ?? RecordBuilder.Expected()) + e
+                continue
+            }
             e.rss = kb("Rss")
             e.privateClean = kb("Private_Clean")
             e.privateDirty = kb("Private_Dirty")
@@ -664,7 +706,7 @@ struct FamilyPlan {
                 if states[x] == nil && uncovered.contains(x) { break }
                 actions.append(Key(process: x, point: point, action: .munmap))
             case .absent: actions.append(Key(process: x, point: point, action: .dontneedAfterReads))
-            case .frame(_, _, _, let dirty, _): actions.append(Key(process: x, point: point, action: dirty ? .write : .read))
+            case .frame(_, _, _, let dirty, _): actions.append(Key(process: x, point: point, action: dirty || family.pageBytes > 4096 ? .write : .read))
             }
         }
         return actions.sorted()
@@ -682,7 +724,8 @@ struct FamilyPlan {
     func renderCreation(_ name: String, _ out: inout String) {
         out += "\n"
         for s in sources { out += "# p\(s)\n" }
-        out += "\(name) mmap \(family.name) \(WorkloadPrinter.format(size: family.pages * 4096))\(family.kind == .sharedAnonymous ? " shared" : "")\n"
+        let huge = family.pageBytes > 4096 ? " huge=\(WorkloadPrinter.format(size: family.pageBytes))" : ""
+        out += "\(name) mmap \(family.name) \(WorkloadPrinter.format(size: family.pages * 4096))\(family.kind == .sharedAnonymous ? " shared" : "")\(huge)\n"
         for r in padding { out += "\(name) munmap \(family.name)\(sizeOptions(r))\n" }
         for r in thpBlocks { out += "\(name) madvise \(family.name) hugepage\(sizeOptions(r))\n" }
     }

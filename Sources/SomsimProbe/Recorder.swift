@@ -168,7 +168,11 @@ public enum Recorder {
                 vmas[i].smaps = counters
                 let (kind, _) = RecordBuilder.classify(vmas[i])
                 guard let kind else { continue }
-                try readPages(fd: fd, pid: pid, vma: &vmas[i], shared: kind == .sharedAnonymous, frames: &frames)
+                if vmas[i].kernelPageBytes > 4096 {
+                    try readHugePages(fd: fd, pid: pid, vma: &vmas[i], frames: &frames)
+                } else {
+                    try readPages(fd: fd, pid: pid, vma: &vmas[i], shared: kind == .sharedAnonymous, frames: &frames)
+                }
             }
             let after = try readProc(mapsPath, pid)
             if after != before { throw RecordError.changed(pid, "/proc/\(pid)/maps differs before and after its pages were read") }
@@ -179,7 +183,8 @@ public enum Recorder {
         try frames.lookUp()
         for p in processes.indices {
             for v in processes[p].vmas.indices where !processes[p].vmas[v].pages.isEmpty {
-                processes[p].vmas[v].pages = frames.resolve(processes[p].vmas[v].pages)
+                let unit = processes[p].vmas[v].kernelPageBytes / 4096
+                processes[p].vmas[v].pages = unit > 1 ? frames.resolveHuge(processes[p].vmas[v].pages, unit: unit) : frames.resolve(processes[p].vmas[v].pages)
             }
         }
         return processes
@@ -193,7 +198,8 @@ public enum Recorder {
         var holders: [UInt64: UInt64] = [:]
         for p in processes {
             for v in p.vmas {
-                for run in v.pages where run.mapcount == 0 { for j in 0..<run.count { holders[run.pfn + j, default: 0] += 1 } }
+                let unit = v.kernelPageBytes / 4096
+                for run in v.pages where run.mapcount == 0 { for j in stride(from: 0, to: run.count, by: Int(unit)) { holders[run.pfn + j, default: 0] += 1 } }
             }
         }
         guard !holders.isEmpty else { return }
@@ -206,19 +212,20 @@ public enum Recorder {
                 let dirtyPages = ((v.smaps["Private_Dirty"] ?? 0) + (v.smaps["Shared_Dirty"] ?? 0)) / 4
                 let dirty = v.isShared ? dirtyPages >= knownDirty + unknown : true
                 var out: [RecordSnapshot.PageRun] = []
+                let unit = v.kernelPageBytes / 4096
                 for run in v.pages {
                     guard run.mapcount == 0 else { out.append(run); continue }
-                    for j in 0..<run.count {
+                    for j in stride(from: 0, to: run.count, by: Int(unit)) {
                         var page = run
                         page.first = run.first + j
-                        page.count = 1
+                        page.count = unit
                         page.pfn = run.pfn + j
                         page.mapcount = holders[run.pfn + j] ?? 1
                         page.dirty = dirty
                         if let last = out.last, last.first + last.count == page.first, last.pfn + last.count == page.pfn, last.mapcount == page.mapcount,
                             last.dirty == page.dirty, last.exclusive == page.exclusive, last.pmdTHP == page.pmdTHP
                         {
-                            out[out.count - 1].count += 1
+                            out[out.count - 1].count += unit
                         } else {
                             out.append(page)
                         }
@@ -290,6 +297,36 @@ public enum Recorder {
             out[c]![String(first.dropLast())] = v
         }
         return out
+    }
+
+    /// A HugeTLB VMA's pages: one run per huge page present (pagemap has an entry for each of its
+    /// 4 KiB pages; the first says it all), merged while frames follow each other.
+    static func readHugePages(fd: Int32, pid: Int32, vma: inout RecordSnapshot.VMA, frames: inout FrameTable) throws {
+        let unit = vma.kernelPageBytes / 4096
+        var runs: [RecordSnapshot.PageRun] = []
+        var page = vma.start / 4096
+        while page < vma.end / 4096 {
+            var e: UInt64 = 0
+            let got = pread(fd, &e, 8, off_t(page * 8))
+            guard got == 8 else {
+                if got < 0 && (errno == ESRCH || errno == ENOENT) { throw RecordError.vanished(pid, "pagemap") }
+                throw RecordError.cannotRead("/proc/\(pid)/pagemap", SystemCallError(got < 0 ? errno : EIO).description)
+            }
+            if e & present != 0 {
+                let pfn = e & pfnMask, exclusive = e & exclusiveBit != 0, index = page - vma.start / 4096
+                if var last = runs.last, last.first + last.count == index, last.exclusive == exclusive, last.pfn + last.count == pfn {
+                    last.count += unit
+                    runs[runs.count - 1] = last
+                } else {
+                    runs.append(RecordSnapshot.PageRun(first: index, count: unit, pfn: pfn, exclusive: exclusive))
+                }
+                frames.need(pfn, count: 1, mapcounts: true)
+            } else if e & swapped != 0 {
+                vma.problem = "HugeTLB pages that pagemap does not show present"
+            }
+            page += unit
+        }
+        vma.pages = runs
     }
 
     static let present: UInt64 = 1 << 63
@@ -458,6 +495,31 @@ struct FrameTable {
                 continue
             }
             out += split(run)
+        }
+        return out
+    }
+
+    /// HugeTLB runs: the mapcount of each huge page from its first frame (0 when unknown).
+    func resolveHuge(_ runs: [RecordSnapshot.PageRun], unit: UInt64) -> [RecordSnapshot.PageRun] {
+        var out: [RecordSnapshot.PageRun] = []
+        for run in runs {
+            var h: UInt64 = 0
+            while h < run.count {
+                let pfn = run.pfn + h
+                var page = RecordSnapshot.PageRun(first: run.first + h, count: unit, pfn: pfn, exclusive: run.exclusive, mapcount: 1, dirty: true)
+                if let i = index(pfn) {
+                    page.mapcount = counts[i] == 0 && flags[i] == 0 ? 0 : max(counts[i], 1)
+                }
+                if var last = out.last, last.first + last.count == page.first, last.pfn + last.count == page.pfn, last.mapcount == page.mapcount,
+                    last.exclusive == page.exclusive
+                {
+                    last.count += unit
+                    out[out.count - 1] = last
+                } else {
+                    out.append(page)
+                }
+                h += unit
+            }
         }
         return out
     }

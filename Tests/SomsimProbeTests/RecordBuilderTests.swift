@@ -161,4 +161,31 @@ import Testing
         #expect(m["p1"]!.rssBytes == 2 << 20 && m["p2"]!.rssBytes == 2 << 20 && m["p1"]!.pssBytes == 1 << 20)
         #expect(m["p1"]!.minorFaults == 1)
     }
+
+    /// Private HugeTLB memory (MAP_HUGETLB): the parent wrote two 2 MiB pages before fork, the
+    /// child copied the second. smaps counts them in Private_Hugetlb and Shared_Hugetlb only.
+    @Test func hugeTLBPagesAndTheirCopies() throws {
+        let unit: UInt64 = 512
+        func vma(_ pages: [Run], _ fields: [String: UInt64]) -> VMA {
+            VMA(
+                start: 0x7f40_0000_0000, end: 0x7f40_0000_0000 + 3 * (2 << 20), permissions: "rw-p", device: "00:10", inode: 5, path: "/anon_hugepage (deleted)",
+                smaps: fields.merging(["KernelPageSize": 2048]) { a, _ in a }, pages: pages)
+        }
+        let parent = vma(
+            [Run(first: 0, count: unit, pfn: 0x20_0000, exclusive: false, mapcount: 2), Run(first: unit, count: unit, pfn: 0x20_0200)],
+            ["Shared_Hugetlb": 2048, "Private_Hugetlb": 2048])
+        let child = vma(
+            [Run(first: 0, count: unit, pfn: 0x20_0000, exclusive: false, mapcount: 2), Run(first: unit, count: unit, pfn: 0x30_0000)],
+            ["Shared_Hugetlb": 2048, "Private_Hugetlb": 2048])
+        let snapshot = RecordSnapshot(processes: [.init(pid: 1, startTime: 1, vmas: [parent]), .init(pid: 2, parent: 1, startTime: 2, vmas: [child])])
+        let recording = RecordBuilder.build(snapshot)
+        #expect(recording.leftOut.isEmpty, "\(recording.leftOut)")
+        // The mapping's 3 pages (the parent's reservation) and the 3 present ones.
+        #expect(recording.text.contains("machine hugetlb-2m=7"))
+        #expect(recording.text.contains("p1 mmap huge_7f4000000000 6M huge=2M\n"))
+        #expect(recording.text.contains("p2 touch huge_7f4000000000 write offset=2M length=2M\n"))
+        let m = try Self.simulate(recording.text)
+        #expect(m["p1"]!.sharedHugetlbBytes == 2 << 20 && m["p1"]!.privateHugetlbBytes == 2 << 20 && m["p1"]!.rssBytes == 0)
+        #expect(m["p2"]!.sharedHugetlbBytes == 2 << 20 && m["p2"]!.privateHugetlbBytes == 2 << 20 && m["p2"]!.pssBytes == 0)
+    }
 }

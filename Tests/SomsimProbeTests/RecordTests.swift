@@ -51,6 +51,7 @@ extension RealKernelTests {
             for key in ["Rss", "Private_Clean", "Private_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Hugetlb", "Shared_Hugetlb", "AnonHugePages"] {
                 totals[key, default: 0] += (fields[key] ?? 0) * 1024
             }
+            if (fields["KernelPageSize"] ?? 4) > 4 { continue }  // HugeTLB: in *_Hugetlb only, never in Pss
             var vmaFixed: UInt64 = 0
             var entries = [UInt64](repeating: 0, count: Int((end - start) / 4096))
             _ = entries.withUnsafeMutableBytes { pread(pagemap, $0.baseAddress, $0.count, off_t(start / 4096 * 8)) }
@@ -97,6 +98,13 @@ extension RealKernelTests {
         cc.waitUntilExit()
         try #require(cc.terminationStatus == 0, "cc could not build the prefork program")
 
+        // Four 2 MiB HugeTLB pages for the program's HugeTLB region, put back afterwards.
+        let poolPath = "/proc/sys/vm/nr_hugepages"
+        let pool = Self.number(poolPath)
+        try #require(pool >= 0)
+        try String(pool + 4).write(toFile: poolPath, atomically: false, encoding: .utf8)
+        defer { try? String(pool).write(toFile: poolPath, atomically: false, encoding: .utf8) }
+
         let tree = Process()
         tree.executableURL = program
         let input = Pipe(), output = Pipe()
@@ -116,8 +124,9 @@ extension RealKernelTests {
             for pid in pids.dropFirst() { kill(pid, SIGKILL) }
             tree.waitUntilExit()
         }
-        try #require(pids.count == 4 && fields.count == 7, "the prefork program did not start: \(fields)")
+        try #require(pids.count == 4 && fields.count == 8, "the prefork program did not start: \(fields)")
         let regions = fields[4...].map { UInt64($0, radix: 16)! }
+        #expect(regions[3] != 0, "no HugeTLB region: the pool did not grow")
 
         let recording = directory.appendingPathComponent("tree.somw")
         let record = Process()
@@ -139,7 +148,7 @@ extension RealKernelTests {
             ranges[pid, default: []].append(start..<end)
         }
         for pid in pids {
-            for region in regions {
+            for region in regions where region != 0 {
                 #expect(ranges[pid]?.contains { $0.contains(region) } == true, "pid \(pid): region \(String(region, radix: 16)) not recorded")
             }
         }
@@ -179,6 +188,7 @@ extension RealKernelTests {
             print("record: pid \(pid) live " + fieldsCompared.map { "\($0.1)=\(live[$0.1] ?? 0)" }.joined(separator: " ") + " AnonHugePages=\(live["AnonHugePages"] ?? 0)")
             // The children write well under a megabyte of their own; the shared regions dominate.
             #expect((live["Rss"] ?? 0) > 8 << 20)
+            #expect((live["Private_Hugetlb"] ?? 0) + (live["Shared_Hugetlb"] ?? 0) == 4 << 20)
             if thpAvailable {
                 #expect(live["AnonHugePages"] ?? 0 >= 2 << 20, "pid \(pid): no THP left to record")
             }

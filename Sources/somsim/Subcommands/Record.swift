@@ -18,13 +18,15 @@ struct Record: ParsableCommand {
             A child whose parent is recorded is forked by it, in the order they started; the \
             others are spawned.
 
-            Recorded: private anonymous memory (heap, stacks, anonymous mmap; 4 KiB pages and \
-            PMD-mapped THPs) and shared anonymous memory. Left out, with the bytes and the reason \
-            in the header: file mappings (program text, libraries, their written copies), HugeTLB, \
-            SysV shared memory, the kernel's own mappings ([vdso], [vvar]), and anything the model \
+            Recorded: private and shared anonymous memory (heap, stacks, anonymous mmap, \
+            MAP_HUGETLB; 4 KiB pages, PMD-mapped THPs, HugeTLB pages). Left out, with the bytes \
+            and the reason in the header: file mappings (program text, libraries, their written \
+            copies), hugetlbfs files, SysV shared memory, the kernel's own mappings ([vdso], \
+            [vvar]), and anything the model \
             does not reproduce exactly — each mapping is simulated on its own and compared with \
             smaps before it goes in. `somsim simulate` of the recording gives each process's \
-            Rss, Pss, Private/Shared Clean/Dirty of the recorded mappings exactly; the header \
+            Rss, Pss, Private/Shared Clean/Dirty and Private/Shared_Hugetlb of the recorded \
+            mappings exactly; the header \
             lists those values. See docs/record.md.
 
             The processes are stopped (SIGSTOP) while they are read and continued afterwards, so \
