@@ -92,7 +92,11 @@ public enum Recorder {
         var queue = options.pids
         var stats: [Int32: Stat] = [:]
         while !queue.isEmpty {
-            let pid = queue.removeFirst()
+            var pid = queue.removeFirst()
+            // A thread's id names its process (the thread group): record the process once.
+            if let status = try? KernelFiles.keyValues("/proc/\(pid)/status"), let tgid = status["Tgid"], tgid != UInt64(pid), tgid > 0 {
+                pid = Int32(tgid)
+            }
             guard !seen.contains(pid) else { continue }
             seen.insert(pid)
             guard let s = stat(pid) else {
