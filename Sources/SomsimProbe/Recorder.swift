@@ -97,7 +97,8 @@ public enum Recorder {
             if let status = try? KernelFiles.keyValues("/proc/\(pid)/status"), let tgid = status["Tgid"], tgid != UInt64(pid), tgid > 0 {
                 pid = Int32(tgid)
             }
-            guard !seen.contains(pid) else { continue }
+            // Never this process itself (`somsim record $$ --tree` meets it): it would stop itself.
+            guard !seen.contains(pid), pid != getpid() else { continue }
             seen.insert(pid)
             guard let s = stat(pid) else {
                 throw options.pids.contains(pid) ? RecordError.noProcess(pid) : RecordError.vanished(pid, "/proc/\(pid)/stat is gone")
