@@ -110,8 +110,18 @@ public enum Recorder {
             if options.tree { queue += children(pid) }
         }
 
+        // While the processes are stopped, SIGINT, SIGTERM and SIGHUP wait: a Ctrl-C then ends
+        // the recording only after they are continued (a SIGKILL would leave them stopped:
+        // `kill -CONT` them).
+        var blocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&blocked)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&blocked, signal) }
+        if options.stop { pthread_sigmask(SIG_BLOCK, &blocked, &previous) }
         var stopped: [Int32] = []
-        defer { for pid in stopped { kill(pid, SIGCONT) } }
+        defer {
+            for pid in stopped { kill(pid, SIGCONT) }
+            if options.stop { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        }
         if options.stop {
             for pid in pids where stats[pid]!.state != "T" && stats[pid]!.state != "t" {
                 if kill(pid, SIGSTOP) == 0 { stopped.append(pid) }

@@ -136,6 +136,12 @@ extension RealKernelTests {
         record.waitUntilExit()
         try #require(record.terminationStatus == 0)
         let text = try String(contentsOf: recording, encoding: .utf8)
+        // Stopped while they were read, continued since.
+        for pid in pids {
+            let stat = (try? FileHandle(forReadingAtPath: "/proc/\(pid)/stat")?.readToEnd()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? ""
+            #expect(state != "T", "pid \(pid) is still stopped")
+        }
 
         // The recorded VMAs, from the comments that name each mapping's sources.
         var starts: [Int32: Set<UInt64>] = [:]
