@@ -148,9 +148,17 @@ public enum RecordBuilder {
         var end: UInt64
         var vmas: [(process: Int, vma: Int)] = []
         var lca = 0
+        /// The processes that make the mapping: the lowest common ancestor of those that have it,
+        /// one per tree for a tmpfs file (shared by name; one for anything else).
+        var creators: [Int] = []
         var name = ""
         /// 4096, or the HugeTLB page size (`KernelPageSize`).
         var pageBytes: UInt64 = 4096
+        /// Shared families are laid out by file offset (`start`, `end` are offsets then); a
+        /// tmpfs file's family maps the file `fileID` from offset `start`.
+        var fileID: String?
+        /// Where the first VMA starts, for the mapping's name.
+        var address: UInt64 = 0
         var pages: UInt64 { (end - start) / 4096 }
     }
 
@@ -166,11 +174,17 @@ public enum RecordBuilder {
         }
         if v.isShared {
             if v.path.hasPrefix("/dev/zero") && v.inode != 0 { return (.sharedAnonymous, nil) }
+            // tmpfs files the workload's `file=` can stand for: POSIX shared memory and memfds.
+            if isTmpfsFile(v) { return (.sharedAnonymous, nil) }
             if v.path.hasPrefix("/SYSV") { return (nil, "SysV shared memory: not recorded yet") }
             return (nil, "a shared file mapping: file pages are not recorded")
         }
         if v.inode == 0 && (v.path.isEmpty || v.path.hasPrefix("[")) { return (.privateAnonymous, nil) }
         return (nil, "a private file mapping: file pages (and the anonymous copies in it) are not recorded")
+    }
+
+    static func isTmpfsFile(_ v: RecordSnapshot.VMA) -> Bool {
+        v.kernelPageBytes == 4096 && v.inode != 0 && (v.path.hasPrefix("/dev/shm/") || v.path.hasPrefix("/memfd:"))
     }
 
     static func bytes(_ v: RecordSnapshot.VMA) -> UInt64 {
@@ -198,7 +212,7 @@ public enum RecordBuilder {
                 switch kind! {
                 case .privateAnonymous: privateByRoot[tree.root(of: pi), default: []].append((pi, vi))
                 case .sharedAnonymous:
-                    sharedByKey["\(v.device) \(v.inode) \(Int64(bitPattern: v.start &- v.offset)) \(v.kernelPageBytes)", default: []].append((pi, vi))
+                    sharedByKey["\(v.device) \(v.inode) \(v.kernelPageBytes)", default: []].append((pi, vi))
                 }
             }
         }
@@ -220,29 +234,36 @@ public enum RecordBuilder {
         }
         for key in sharedByKey.keys.sorted() {
             let refs = sharedByKey[key]!
-            var family = Family(
-                kind: .sharedAnonymous, start: refs.map { vma($0).start }.min()!, end: refs.map { vma($0).end }.max()!, vmas: refs.map { ($0.0, $0.1) },
-                pageBytes: vma(refs[0]).kernelPageBytes)
-            family.lca = refs[0].0
-            var separate = false
-            for r in refs {
-                if let l = tree.lca(family.lca, r.0) { family.lca = l } else { separate = true }
-            }
-            if separate {
+            let first = vma(refs[0])
+            let file = isTmpfsFile(first)
+            // A file is shared by name: each tree maps it on its own. An anonymous object only
+            // through fork: one tree must hold all its mappings.
+            if !file && Set(refs.map { tree.root(of: $0.0) }).count > 1 {
                 for r in refs {
                     leftOut.append(
                         LeftOut(pid: snapshot.processes[r.0].pid, vma: vma(r).summary, bytes: bytes(vma(r)), reason: "shared memory also mapped by a process recorded without its parent"))
                 }
                 continue
             }
+            var family = Family(
+                kind: .sharedAnonymous, start: refs.map { vma($0).offset }.min()!, end: refs.map { vma($0).offset + vma($0).end - vma($0).start }.max()!,
+                vmas: refs.map { ($0.0, $0.1) }, pageBytes: first.kernelPageBytes, fileID: file ? "f\(first.inode)" : nil, address: first.start)
+            for root in Set(refs.map { tree.root(of: $0.0) }).sorted() {
+                let group = refs.filter { tree.root(of: $0.0) == root }
+                var l = group[0].0
+                for r in group { l = tree.lca(l, r.0)! }
+                family.creators.append(l)
+            }
+            family.lca = family.creators[0]
             families.append(family)
         }
         for i in families.indices where families[i].kind == .privateAnonymous {
             var l = families[i].vmas[0].process
             for r in families[i].vmas { l = tree.lca(l, r.process)! }
             families[i].lca = l
+            families[i].creators = [l]
         }
-        families.sort { ($0.start, $0.kind == .sharedAnonymous ? 1 : 0) < ($1.start, $1.kind == .sharedAnonymous ? 1 : 0) }
+        families.sort { ($0.kind == .sharedAnonymous ? $0.address : $0.start, $0.kind == .sharedAnonymous ? 1 : 0) < ($1.kind == .sharedAnonymous ? $1.address : $1.start, $1.kind == .sharedAnonymous ? 1 : 0) }
         var used: Set<String> = []
         for i in families.indices {
             let v = vma(families[i].vmas[0])
@@ -257,7 +278,8 @@ public enum RecordBuilder {
             } else {
                 base = "anon"
             }
-            var name = "\(base)_\(String(families[i].start, radix: 16))"
+            let where_ = families[i].kind == .sharedAnonymous ? families[i].address : families[i].start
+            var name = "\(families[i].fileID.map { "\($0)_" } ?? base + "_")\(String(where_, radix: 16))"
             while used.contains(name) { name += "_" }
             used.insert(name)
             families[i].name = name
@@ -291,8 +313,8 @@ public enum RecordBuilder {
         }
 
         var header = snapshot.header
-        header.append("Reproduced: private and shared anonymous memory (4 KiB pages, PMD-mapped THPs, HugeTLB pages),")
-        header.append("with the sharing between the recorded processes that their page frame numbers show.")
+        header.append("Reproduced: private and shared anonymous memory (4 KiB pages, PMD-mapped THPs, HugeTLB pages) and shared")
+        header.append("tmpfs files (/dev/shm, memfd), with the sharing between the recorded processes that their frames show.")
         header.append("simulate of this file gives, per process, over the recorded mappings (bytes):")
         for p in snapshot.processes {
             let e = expected[p.pid]!
@@ -367,7 +389,7 @@ public enum RecordBuilder {
             let name = names[p.pid]!
             for (point, child) in (tree.children[i].map { Optional($0) } + [nil]).enumerated() {
                 if point == 0 {
-                    for plan in plans where plan.family.lca == i { plan.renderCreation(name, &out) }
+                    for plan in plans where plan.family.creators.contains(i) { plan.renderCreation(name, &out) }
                 }
                 for plan in plans { plan.renderActions(process: i, point: point, name, &out) }
                 if let child {
@@ -432,7 +454,7 @@ struct FamilyPlan {
 
     init(family: RecordBuilder.Family, snapshot: RecordSnapshot, tree: RecordBuilder.Tree) {
         self.family = family
-        let inheritors = tree.subtree(family.lca)
+        let inheritors = family.creators.flatMap { tree.subtree($0) }
         for i in inheritors { lastPoint[i] = tree.children[i].count }
         let hasTHP = family.vmas.contains { r in snapshot.processes[r.process].vmas[r.vma].pages.contains { $0.pmdTHP } }
         if hasTHP {
@@ -512,7 +534,8 @@ struct FamilyPlan {
         var segments: [Int: [(lo: UInt64, hi: UInt64, run: RecordSnapshot.PageRun?)]] = [:]
         for r in family.vmas {
             let v = snapshot.processes[r.process].vmas[r.vma]
-            let lo = (v.start - base) / 4096
+            // Shared families are laid out by file offset, private ones by address.
+            let lo = ((family.kind == .sharedAnonymous ? v.offset : v.start) - base) / 4096
             var cursor = lo
             var list = segments[r.process] ?? []
             for run in v.pages {
@@ -523,7 +546,13 @@ struct FamilyPlan {
             if lo + v.pageCount > cursor { list.append((cursor, lo + v.pageCount, nil)) }
             segments[r.process] = list
         }
-        for key in segments.keys { segments[key]!.sort { $0.lo < $1.lo } }
+        for key in segments.keys {
+            segments[key]!.sort { $0.lo < $1.lo }
+            if zip(segments[key]!, segments[key]!.dropFirst()).contains(where: { $0.hi > $1.lo }) {
+                problem = "\(snapshot.processes[key].pid) maps the same pages of this object through two VMAs, which one workload mapping cannot stand for"
+                return
+            }
+        }
         let padHead = (segments.values.flatMap { $0 }.map(\.lo).min() ?? 0)
         let padTail = (segments.values.flatMap { $0 }.map(\.hi).max() ?? pageCount)
         if padHead > 0 { padding.append(0..<padHead) }
@@ -569,7 +598,7 @@ struct FamilyPlan {
             case .sharedAnonymous: actions = sharedActions(states, inheritors: inheritors, tree: tree)
             }
             if problem != nil {
-                problem! += " (at \(String(base + lo * 4096, radix: 16)))"
+                problem! += family.kind == .sharedAnonymous ? " (at offset \(lo * 4096))" : " (at \(String(base + lo * 4096, radix: 16)))"
                 return
             }
             if lastEnd == lo && actions == lastActions {
@@ -725,7 +754,11 @@ struct FamilyPlan {
         out += "\n"
         for s in sources { out += "# p\(s)\n" }
         let huge = family.pageBytes > 4096 ? " huge=\(WorkloadPrinter.format(size: family.pageBytes))" : ""
-        out += "\(name) mmap \(family.name) \(WorkloadPrinter.format(size: family.pages * 4096))\(family.kind == .sharedAnonymous ? " shared" : "")\(huge)\n"
+        var file = ""
+        if let id = family.fileID {
+            file = " file=\(id)" + (family.start > 0 ? " fileoffset=\(WorkloadPrinter.format(size: family.start))" : "")
+        }
+        out += "\(name) mmap \(family.name) \(WorkloadPrinter.format(size: family.pages * 4096))\(family.kind == .sharedAnonymous ? " shared" : "")\(huge)\(file)\n"
         for r in padding { out += "\(name) munmap \(family.name)\(sizeOptions(r))\n" }
         for r in thpBlocks { out += "\(name) madvise \(family.name) hugepage\(sizeOptions(r))\n" }
     }

@@ -188,4 +188,27 @@ import Testing
         #expect(m["p1"]!.sharedHugetlbBytes == 2 << 20 && m["p1"]!.privateHugetlbBytes == 2 << 20 && m["p1"]!.rssBytes == 0)
         #expect(m["p2"]!.sharedHugetlbBytes == 2 << 20 && m["p2"]!.privateHugetlbBytes == 2 << 20 && m["p2"]!.pssBytes == 0)
     }
+
+    /// A POSIX shared memory file (/dev/shm) two unrelated processes map: each tree maps the
+    /// file by name (`file=`), the pages are shared through it. Process 9 maps file pages 2–5
+    /// (offset 8K); pages 2–3 are mapped by both.
+    @Test func tmpfsFilesAreSharedByName() throws {
+        func vma(_ start: UInt64, _ pages: UInt64, offset: UInt64, _ runs: [Run], _ fields: [String: UInt64]) -> VMA {
+            VMA(start: start, end: start + pages * 4096, permissions: "rw-s", offset: offset, device: "00:1a", inode: 42, path: "/dev/shm/cache", smaps: fields, pages: runs)
+        }
+        let a = vma(0x7f10_0000_0000, 8, offset: 0,
+            [Run(first: 0, count: 2, pfn: 700, mapcount: 1, dirty: true), Run(first: 2, count: 2, pfn: 702, exclusive: false, mapcount: 2, dirty: true)],
+            ["Rss": 16, "Pss": 12, "Private_Dirty": 8, "Shared_Dirty": 8])
+        let b = vma(0x7f20_0000_0000, 4, offset: 8192,
+            [Run(first: 0, count: 2, pfn: 702, exclusive: false, mapcount: 2, dirty: true)], ["Rss": 8, "Pss": 4, "Shared_Dirty": 8])
+        let snapshot = RecordSnapshot(processes: [.init(pid: 1, startTime: 1, vmas: [a]), .init(pid: 9, startTime: 9, vmas: [b])])
+        let recording = RecordBuilder.build(snapshot)
+        #expect(recording.leftOut.isEmpty, "\(recording.leftOut)")
+        #expect(recording.text.contains("p1 mmap f42_7f1000000000 32K shared file=f42\n"))
+        // Each tree maps the file over the pages any process has, and unmaps what it lacks.
+        #expect(recording.text.contains("p9 mmap f42_7f1000000000 32K shared file=f42\np9 touch f42_7f1000000000 write offset=8K length=8K\np9 munmap f42_7f1000000000 length=8K\np9 munmap f42_7f1000000000 offset=24K\n"))
+        let m = try Self.simulate(recording.text)
+        #expect(m["p1"]!.rssBytes == 16384 && m["p1"]!.pssBytes == 12288 && m["p1"]!.privateDirtyBytes == 8192 && m["p1"]!.sharedDirtyBytes == 8192)
+        #expect(m["p9"]!.rssBytes == 8192 && m["p9"]!.pssBytes == 4096 && m["p9"]!.sharedDirtyBytes == 8192)
+    }
 }

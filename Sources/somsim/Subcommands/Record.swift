@@ -19,7 +19,8 @@ struct Record: ParsableCommand {
             others are spawned.
 
             Recorded: private and shared anonymous memory (heap, stacks, anonymous mmap, \
-            MAP_HUGETLB; 4 KiB pages, PMD-mapped THPs, HugeTLB pages). Left out, with the bytes \
+            MAP_HUGETLB; 4 KiB pages, PMD-mapped THPs, HugeTLB pages) and shared mappings of \
+            tmpfs files (/dev/shm, memfd) as file= mappings. Left out, with the bytes \
             and the reason in the header: file mappings (program text, libraries, their written \
             copies), hugetlbfs files, SysV shared memory, the kernel's own mappings ([vdso], \
             [vvar]), and anything the model \
