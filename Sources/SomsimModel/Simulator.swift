@@ -58,6 +58,8 @@ public struct Simulator {
     public internal(set) var placements: [Placement] = []
     /// What the statement being applied has answered so far (`apply`).
     var outcome = Outcome()
+    /// The single-owner pool: chunks, unit bitmaps, each process's units (SomPool.swift).
+    var somPool: SomPool
 
     /// Where the engine put one mapping.
     public struct Placement: Equatable, Sendable {
@@ -73,6 +75,7 @@ public struct Simulator {
     public init(machine: MachineSpec, constants: KernelConstants = KernelConstants(), machineLine: Int = 0) {
         self.machine = machine
         self.constants = constants
+        somPool = SomPool(machine: machine, profile: constants.profile)
         budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
         sizePools()
         fixedPages = fixedUsedPages()
@@ -109,6 +112,7 @@ public struct Simulator {
     public mutating func apply(_ located: Located<Statement>) -> Outcome {
         outcome = Outcome()
         applyStatement(located)
+        reconcileSomPoolAfter(located.value)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
         return outcome
@@ -197,6 +201,10 @@ public struct Simulator {
                     return
                 }
                 fileObject = object
+            }
+            if options.som, let errno = somPoolRefuses(length: length) {
+                record(statement, line: line, errno: errno, detail: "the single-owner pool (som-pool=) cannot back this mapping: its units are committed to other som mappings")
+                return
             }
             if let errno = mmap(p, name: mapping, length: length, options: options, fileObject: fileObject, line: line) {
                 record(statement, line: line, errno: errno)

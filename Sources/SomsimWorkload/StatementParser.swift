@@ -28,9 +28,9 @@ struct StatementParser {
     let fileName: String
 
     static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap"
-    static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve, page=4K|2M|1G (with som)"
     static let machineKeys =
-        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE"
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|hugetlb|hugetlb-hvo|devdax|external, som-pool=SIZE|grow, virt=4x4|4x5|5x4|5x5, guest-page=4K|2M|1G, host-page=4K|2M|1G"
     /// First words that start a statement and therefore cannot name a process.
     static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload", "sysctl"]
 
@@ -116,7 +116,7 @@ struct StatementParser {
     // MARK: - Statements
 
     private func mmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
-        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som] [noreserve]"
+        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som [page=4K|2M|1G]] [noreserve]"
         try expectAtLeast(t, 4, line: line, usage: usage)
         var anchors = anchors
         anchors.second = t[2].column
@@ -125,6 +125,7 @@ struct StatementParser {
         let length = try size(t[3].text, t[3], line: line, what: "mmap length")
         var options = MmapOptions()
         var seen: UInt32 = 0
+        var somPageColumn = 0
         for option in t[4...] {
             if option.isEqual("som") {
                 try once(.som, &seen, option, line: line)
@@ -158,6 +159,13 @@ struct StatementParser {
                 try once(.fileoffset, &seen, option, line: line)
                 options.fileOffsetBytes = try size(value, option, line: line, what: "fileoffset")
                 anchors.offset = option.column
+            } else if let (key, value) = option.keyValue(), key.isEqual("page") {
+                try once(.somPage, &seen, option, line: line)
+                guard case .success(let bytes) = Sizes.parseSize(value), let page = SomPageSize(rawValue: bytes) else {
+                    throw error(line, option.column, "unknown som page size in \(option.quoted); expected page=4K, page=2M or page=1G")
+                }
+                options.somPage = page
+                somPageColumn = option.column
             } else {
                 throw error(line, option.column, "unknown mmap option \(option.quoted); expected one of: \(Self.mmapOptions)")
             }
@@ -172,6 +180,12 @@ struct StatementParser {
         if options.som && options.noreserve {
             let column = t[4...].first { $0.isEqual("noreserve") }?.column ?? t[2].column
             throw error(line, column, "noreserve is MAP_NORESERVE, a flag of today's mmap; som memory comes from the single-owner pool, which has no reservations: remove one of them")
+        }
+        if somPageColumn != 0 && !options.som {
+            throw error(line, somPageColumn, "page= is the page size of single-owner memory; add som (mmap MAP SIZE som page=1G), or use huge=2M|1G for HugeTLB pages")
+        }
+        if options.somPage == .size1G && length % SomPageSize.size1G.rawValue != 0 {
+            throw error(line, somPageColumn, "a som mapping with page=1G is made of whole 1 GiB pages; make its length a multiple of 1G, or use page=2M")
         }
         return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
     }
@@ -546,12 +560,32 @@ struct StatementParser {
             case "som-source":
                 try once(.somSource, &seen, setting, line: line)
                 guard let source = SomSource(rawValue: value.string) else {
-                    throw error(line, setting.column, "som-source must be hugetlb-2m, hugetlb-1g, devdax or external, not \(value.quoted)")
+                    throw error(line, setting.column, "som-source must be hugetlb, hugetlb-hvo, hugetlb-2m, hugetlb-1g, devdax or external, not \(value.quoted)")
                 }
                 spec.somSource = source
             case "som-pool":
                 try once(.somPool, &seen, setting, line: line)
-                spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
+                if value.isEqual("grow") {
+                    spec.somPoolBytes = 0
+                } else {
+                    spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
+                }
+            case "virt":
+                try once(.virt, &seen, setting, line: line)
+                let levels: [String: VirtLevels] = [
+                    "4x4": VirtLevels(guest: 4, host: 4), "4x5": VirtLevels(guest: 4, host: 5),
+                    "5x4": VirtLevels(guest: 5, host: 4), "5x5": VirtLevels(guest: 5, host: 5),
+                ]
+                guard let virt = levels[value.string] else {
+                    throw error(line, setting.column, "virt must be GUESTxHOST page-table levels: 4x4, 4x5, 5x4 or 5x5, not \(value.quoted)")
+                }
+                spec.virt = virt
+            case "guest-page", "host-page":
+                try once(k == "guest-page" ? .guestPage : .hostPage, &seen, setting, line: line)
+                guard case .success(let bytes) = Sizes.parseSize(value), let page = SomPageSize(rawValue: bytes) else {
+                    throw error(line, setting.column, "\(k) must be 4K, 2M or 1G, not \(value.quoted)")
+                }
+                if k == "guest-page" { spec.guestPage = page } else { spec.hostPage = page }
             default:
                 throw error(line, setting.column, "unknown machine key \(k.quoted); expected one of: \(Self.machineKeys)")
             }
@@ -607,6 +641,7 @@ struct StatementParser {
         case som, mthp, somSource, somPool
         case noreserve, overcommit2m, overcommit1g
         case fileoffset, punch
+        case somPage, virt, guestPage, hostPage
 
         var spelling: String {
             switch self {
@@ -617,6 +652,9 @@ struct StatementParser {
             case .somPool: "som-pool"
             case .overcommit2m: "hugetlb-2m-overcommit"
             case .overcommit1g: "hugetlb-1g-overcommit"
+            case .somPage: "page"
+            case .guestPage: "guest-page"
+            case .hostPage: "host-page"
             default: "\(self)"
             }
         }

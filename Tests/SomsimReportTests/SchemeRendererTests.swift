@@ -36,7 +36,9 @@ import Testing
                 #expect(schemes.first?["scheme"] as? String == "struct-page")
             case .csv:
                 let lines = text.split(separator: "\n")
-                #expect(lines.count == 1 + run.points.count * SchemeName.allCases.count * 6)
+                // 6 rows per scheme, 5 of the single-owner pool and 6 of TLB figures per process.
+                let processes = run.points.reduce(0) { $0 + $1.census.processTLB.count }
+                #expect(lines.count == 1 + run.points.count * (SchemeName.allCases.count * 6 + 5) + processes * 6)
                 #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
             case .md:
                 #expect(text.contains("| som "))

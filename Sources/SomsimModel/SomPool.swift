@@ -1,0 +1,308 @@
+// The single-owner pool (`mmap … som`), as the Single Owner Memory proposal describes it
+// (LSF/MM/BPF 2023, linux-mm, Feb 2023): memory taken from a source (HugeTLB, devdax, memory
+// outside System RAM) in `som_chunk_bytes` (1 GiB) chunks, each managed as 2 MiB units with a
+// bitmap, and a list of its units per process. No kernel file: the driver was proposed, never
+// merged. docs/schemes.md ("The single-owner pool") states every rule below.
+
+import SomsimWorkload
+
+/// The pool's chunks, their unit bitmaps and each process's units.
+///
+/// A unit backs one 2 MiB-aligned block of a process's virtual address space: the 4 KiB or
+/// 2 MiB pages the process maps there come from it. A 1 GiB page takes 512 units of one aligned
+/// run (a whole chunk with the default 1 GiB chunks). Allocation policy, for a unit a process
+/// needs: the lowest free unit of the process's own chunks (those it holds units in, lowest
+/// chunk first); else the lowest free unit of the lowest chunk that has one (a chunk new to the
+/// process); else, when the pool may grow (`som-pool=grow`, the default), a new chunk from the
+/// source. A fixed pool (`som-pool=SIZE`) never grows: mmap refuses a som mapping it cannot back
+/// (ENOMEM). With `grow`, a chunk whose last unit is freed goes back to the source.
+struct SomPool {
+    /// Units per chunk: `som_chunk_bytes / 2 MiB`.
+    let unitsPerChunk: Int
+    /// Whether the pool grows (`som-pool=grow`); a fixed pool has all its chunks from the start.
+    let grows: Bool
+    /// Whether the workload has made a som mapping: until then no statement needs the pool.
+    var active = false
+    /// Used units per chunk, and each chunk's bitmap (`unitsPerChunk` bits, 64 a word).
+    private(set) var used: [Int] = []
+    private var bitmaps: [[UInt64]] = []
+    /// The lowest chunk that may have a free unit (every chunk below it is full).
+    private var lowestNotFull = 0
+    /// Each process's units: the 2 MiB virtual block (address >> 21) → global unit index; its
+    /// 1 GiB pages: the 1 GiB virtual block (address >> 30) → the first of their 512 units.
+    private(set) var holders: [ProcessID: Holdings] = [:]
+
+    struct Holdings {
+        var units: [UInt64: Int] = [:]
+        var giants: [UInt64: Int] = [:]
+        /// Units held in each chunk (the process's chunk list).
+        var chunks: [Int: Int] = [:]
+        var unitCount: Int { units.count + giants.count * SomPool.giantUnits }
+    }
+
+    /// Units of one 1 GiB page.
+    static let giantUnits = Int(PageGeometry.pudBytes / PageGeometry.pmdBytes)
+
+    init(machine: MachineSpec, profile: Profile) {
+        let chunkBytes = profile[.somChunkBytes]
+        unitsPerChunk = Int(chunkBytes / PageGeometry.pmdBytes)
+        grows = machine.somPoolBytes == 0
+        if !grows {
+            // A fixed pool is whole chunks, at most what RAM holds.
+            let wanted = (machine.somPoolBytes + chunkBytes - 1) / chunkBytes
+            let chunks = Int(max(1, min(wanted, max(1, machine.ramBytes / chunkBytes))))
+            for _ in 0..<chunks { appendChunk() }
+        }
+    }
+
+    private mutating func appendChunk() {
+        used.append(0)
+        bitmaps.append([UInt64](repeating: 0, count: (unitsPerChunk + 63) / 64))
+    }
+
+    // MARK: - Figures
+
+    /// Chunks the pool holds: all of a fixed pool; the non-empty ones of a growing pool.
+    var chunkCount: Int { grows ? used.lazy.filter { $0 > 0 }.count : used.count }
+    var usedUnits: Int { used.reduce(0, +) }
+    var freeUnits: Int { chunkCount * unitsPerChunk - usedUnits }
+    /// Free units in chunks that are partly used: memory the pool holds that only a process
+    /// with units in that chunk, or a small page, can use; it cannot go back to the source and
+    /// cannot serve a 1 GiB page.
+    var fragmentedUnits: Int { used.lazy.filter { $0 > 0 && $0 < unitsPerChunk }.reduce(0) { $0 + (unitsPerChunk - $1) } }
+    /// The units each process holds, for the processes that hold some, by process id.
+    var unitsByProcess: [(ProcessID, Int)] { holders.map { ($0.key, $0.value.unitCount) }.filter { $0.1 > 0 }.sorted { $0.0.index < $1.0.index } }
+    var capacityUnits: Int { used.count * unitsPerChunk }
+
+    // MARK: - Units
+
+    private func isUsed(_ unit: Int) -> Bool {
+        let chunk = unit / unitsPerChunk
+        let bit = unit % unitsPerChunk
+        return bitmaps[chunk][bit / 64] & (1 << UInt64(bit % 64)) != 0
+    }
+
+    private mutating func mark(_ unit: Int, _ on: Bool) {
+        let chunk = unit / unitsPerChunk
+        let bit = unit % unitsPerChunk
+        if on {
+            bitmaps[chunk][bit / 64] |= 1 << UInt64(bit % 64)
+            used[chunk] += 1
+        } else {
+            bitmaps[chunk][bit / 64] &= ~(1 << UInt64(bit % 64))
+            used[chunk] -= 1
+            lowestNotFull = min(lowestNotFull, chunk)
+        }
+    }
+
+    private func firstFree(in chunk: Int) -> Int? {
+        guard used[chunk] < unitsPerChunk else { return nil }
+        for (w, word) in bitmaps[chunk].enumerated() where word != ~0 {
+            let bit = w * 64 + (~word).trailingZeroBitCount
+            if bit < unitsPerChunk { return chunk * unitsPerChunk + bit }
+        }
+        return nil
+    }
+
+    /// A free unit for `p` by the policy: its own chunks, then the lowest chunk with a free unit,
+    /// then a new chunk (growing pool only).
+    private mutating func takeUnit(_ p: ProcessID) -> Int? {
+        if let own = holders[p]?.chunks.keys.sorted() {
+            for chunk in own { if let unit = firstFree(in: chunk) { return unit } }
+        }
+        while lowestNotFull < used.count && used[lowestNotFull] == unitsPerChunk { lowestNotFull += 1 }
+        for chunk in lowestNotFull..<used.count {
+            if let unit = firstFree(in: chunk) { return unit }
+        }
+        guard grows else { return nil }
+        appendChunk()
+        return firstFree(in: used.count - 1)
+    }
+
+    /// The first unit of an aligned run of 512 free units for a 1 GiB page, growing the pool
+    /// when it may and must.
+    private mutating func takeGiantRun() -> Int? {
+        let run = Self.giantUnits
+        var start = 0
+        while start + run <= capacityUnits {
+            if (start..<(start + run)).allSatisfy({ !isUsed($0) }) { return start }
+            start += run
+        }
+        guard grows else { return nil }
+        let first = (capacityUnits + run - 1) / run * run
+        while capacityUnits < first + run { appendChunk() }
+        return first
+    }
+
+    /// Whether a 1 GiB page could be had now.
+    func canTakeGiant() -> Bool {
+        if grows { return true }
+        let run = Self.giantUnits
+        var start = 0
+        while start + run <= capacityUnits {
+            if (start..<(start + run)).allSatisfy({ !isUsed($0) }) { return true }
+            start += run
+        }
+        return false
+    }
+
+    /// Takes a 1 GiB page for `p` at 1 GiB virtual block `key`; false when the pool has none.
+    mutating func takeGiant(_ p: ProcessID, key: UInt64) -> Bool {
+        if holders[p]?.giants[key] != nil { return true }
+        guard let first = takeGiantRun() else { return false }
+        for unit in first..<(first + Self.giantUnits) { mark(unit, true) }
+        holders[p, default: Holdings()].giants[key] = first
+        for unit in stride(from: first, to: first + Self.giantUnits, by: 1) {
+            holders[p]!.chunks[unit / unitsPerChunk, default: 0] += 1
+        }
+        return true
+    }
+
+    /// Makes `p`'s units exactly the blocks in `blocks` (2 MiB virtual blocks) and its 1 GiB
+    /// pages those of `giants` that it holds: frees the rest, takes what is missing (in block
+    /// order). Blocks the pool cannot back (a fixed pool, full) are left without a unit.
+    mutating func reconcile(_ p: ProcessID, blocks: [UInt64], giants: Set<UInt64>) {
+        var holding = holders[p] ?? Holdings()
+        let wanted = Set(blocks)
+        for (key, unit) in holding.units where !wanted.contains(key) {
+            mark(unit, false)
+            holding.units[key] = nil
+            release(&holding, unit)
+        }
+        for (key, first) in holding.giants where !giants.contains(key) {
+            for unit in first..<(first + Self.giantUnits) {
+                mark(unit, false)
+                release(&holding, unit)
+            }
+            holding.giants[key] = nil
+        }
+        holders[p] = holding
+        for block in blocks where holders[p]!.units[block] == nil {
+            guard let unit = takeUnit(p) else { break }
+            mark(unit, true)
+            holders[p]!.units[block] = unit
+            holders[p]!.chunks[unit / unitsPerChunk, default: 0] += 1
+        }
+        if holders[p]!.unitCount == 0 { holders[p] = nil }
+    }
+
+    private func release(_ holding: inout Holdings, _ unit: Int) {
+        let chunk = unit / unitsPerChunk
+        holding.chunks[chunk]! -= 1
+        if holding.chunks[chunk] == 0 { holding.chunks[chunk] = nil }
+    }
+}
+
+/// What the pool holds at a measure point (`SystemMetrics` and the census carry it).
+public struct SomPoolFigures: Equatable, Sendable {
+    public var chunks: UInt64 = 0
+    public var usedUnits: UInt64 = 0
+    public var freeUnits: UInt64 = 0
+    /// Bytes of units processes hold that no page of theirs maps.
+    public var strandedBytes: UInt64 = 0
+    /// Free units in partly used chunks.
+    public var fragmentedUnits: UInt64 = 0
+    /// Units each process holds (its chunk list's length), for processes that hold some.
+    public var unitsPerProcess: [UInt64] = []
+    /// 1 GiB pages mapped.
+    public var giantPages: UInt64 = 0
+
+    public init() {}
+}
+
+extension Simulator {
+    /// Brings `p`'s units in line with the som pages it maps now (after a statement of `p`).
+    mutating func reconcileSomPool(_ p: ProcessID) {
+        guard somPool.holders[p] != nil || processes[p].alive && processes[p].mappings.values.contains(where: { $0.isSingleOwner }) else { return }
+        var blocks: [UInt64] = []
+        var giants: Set<UInt64> = []
+        if processes[p].alive {
+            let held = somPool.holders[p]?.giants ?? [:]
+            let mappings = processes[p].mappings.values.filter(\.isSingleOwner).sorted { $0.start < $1.start }
+            for m in mappings {
+                m.pages.forEach(in: 0..<m.pageCount) { range, state in
+                    guard case .anon = state else { return }
+                    let low = m.start + range.lowerBound * constants.pageBytes
+                    let high = m.start + range.upperBound * constants.pageBytes
+                    var block = low >> PageTableLevel.pte.spanShift
+                    while block << PageTableLevel.pte.spanShift < high {
+                        let giant = (block << PageTableLevel.pte.spanShift) >> PageTableLevel.pmd.spanShift
+                        if held[giant] != nil {
+                            giants.insert(giant)
+                            block = (giant + 1) << (PageTableLevel.pmd.spanShift - PageTableLevel.pte.spanShift)
+                            continue
+                        }
+                        if blocks.last != block { blocks.append(block) }
+                        block += 1
+                    }
+                }
+            }
+        }
+        somPool.reconcile(p, blocks: blocks, giants: giants)
+    }
+
+    /// ENOMEM for a som mapping of `length` bytes that a fixed pool cannot back: the 2 MiB
+    /// units every live som mapping may take (⌈length / 2 MiB⌉ each), this one included, would
+    /// exceed the pool's units. nil when the pool grows or has room.
+    func somPoolRefuses(length: UInt64) -> Errno? {
+        guard !somPool.grows else { return nil }
+        let unit = PageGeometry.pmdBytes
+        var committed = (length + unit - 1) / unit
+        for process in processes where process.alive {
+            for m in process.mappings.values where m.isSingleOwner {
+                committed += (m.pageCount * m.pageBytes + unit - 1) / unit
+            }
+        }
+        return committed > UInt64(somPool.capacityUnits) ? .ENOMEM : nil
+    }
+
+    /// The pool's figures now.
+    func somPoolFigures() -> SomPoolFigures {
+        var figures = SomPoolFigures()
+        figures.chunks = UInt64(somPool.chunkCount)
+        figures.usedUnits = UInt64(somPool.usedUnits)
+        figures.freeUnits = UInt64(somPool.freeUnits)
+        figures.fragmentedUnits = UInt64(somPool.fragmentedUnits)
+        figures.unitsPerProcess = somPool.unitsByProcess.map { UInt64($0.1) }
+        figures.giantPages = UInt64(somPool.holders.values.reduce(0) { $0 + $1.giants.count })
+        var mapped: UInt64 = 0
+        for process in processes where process.alive {
+            for m in process.mappings.values where m.isSingleOwner {
+                m.pages.forEach(in: 0..<m.pageCount) { range, state in
+                    if case .anon = state { mapped += UInt64(range.count) * constants.pageBytes }
+                }
+            }
+        }
+        let held = figures.usedUnits * PageGeometry.pmdBytes
+        figures.strandedBytes = held - min(held, mapped)
+        return figures
+    }
+}
+
+extension Simulator {
+    /// After a statement: the units of its process, and of any process the OOM killer took.
+    mutating func reconcileSomPoolAfter(_ statement: Statement) {
+        if case .mmap(_, _, _, let options) = statement, options.som { somPool.active = true }
+        guard somPool.active else { return }
+        if let name = statement.process, let p = processIndex[name] { reconcileSomPool(p) }
+        for case .oomKill(let name) in capacityEvents {
+            if let p = processIndex[name] { reconcileSomPool(p) }
+        }
+    }
+}
+
+extension SomPool {
+    /// The folio order of a 1 GiB page.
+    static let giantOrder = Int(PageGeometry.pudShift - PageGeometry.pageShift)
+}
+
+extension Simulator {
+    /// The large folio orders a fault on som mapping `m` may take, largest first.
+    func somFolioOrders(_ m: Mapping) -> [Int] {
+        switch m.options.somPage {
+        case .size4K: return []
+        case .size1G: return [SomPool.giantOrder, PageGeometry.pmdOrder]
+        case .size2M, nil: return [PageGeometry.pmdOrder]
+        }
+    }
+}
