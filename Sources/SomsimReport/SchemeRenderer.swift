@@ -443,3 +443,89 @@ extension SchemeRenderer {
         }
     }
 }
+
+// MARK: - The seed tables (issue 11)
+
+extension SchemeRenderer {
+    /// One measure's row for a scheme: metadata, stranded memory, the processes' TLB figures.
+    struct SummaryRow {
+        var label: String
+        var scheme: SchemeName
+        var metadataBytes: UInt64
+        var metadataRatio: Double
+        var strandedBytes: UInt64
+        var l2ReachBytes: UInt64
+        var nativeLoads: Double
+        var nestedLoads: Double?
+    }
+
+    static func summaryRows(_ run: SchemeRun, _ schemes: [SchemeName]) -> [SummaryRow] {
+        run.points.flatMap { point -> [SummaryRow] in
+            let tlb = TLBModel.figures(point.census, run.profile)
+            let layout = Schemes.poolLayout(point.census, run.profile, point.options)
+            let reach = tlb.reduce(UInt64(0)) { $0 &+ $1.l2ReachBytes }
+            let count = Double(max(1, tlb.count))
+            let native = tlb.reduce(0.0) { $0 + $1.nativeLoads } / count
+            let nested = run.machine.virt == nil ? nil : tlb.reduce(0.0) { $0 + ($1.nestedLoads ?? 0) } / count
+            return schemes.map { scheme in
+                let r = point.result(scheme)
+                // Only the single-owner pool holds memory in units larger than what is mapped.
+                let stranded = scheme == .som || scheme == .somMemdesc ? layout.strandedBytes : 0
+                return SummaryRow(
+                    label: point.label, scheme: scheme, metadataBytes: r.metadataBytes, metadataRatio: r.metadataRatio, strandedBytes: stranded,
+                    l2ReachBytes: reach, nativeLoads: native, nestedLoads: nested)
+            }
+        }
+    }
+
+    /// `compare --summary`: per measure and scheme, metadata, stranded memory (the single-owner
+    /// pool's units that no page maps), TLB reach (Σ of every process's second-level reach) and
+    /// loads per TLB miss (the mean over processes), native and nested (with `virt=`).
+    public static func summary(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat) -> String {
+        let rows = summaryRows(run, schemes)
+        let nested = run.machine.virt != nil
+        switch format {
+        case .md:
+            var out = ""
+            for label in run.points.map(\.label) {
+                out += "## \(label)\n\n"
+                var header = ["scheme", "metadata", "% of RAM", "stranded", "TLB reach (L2, Σ processes)", "loads per miss (native)"]
+                if nested { header.append("loads per miss (nested, \(virtText(run.machine)))") }
+                out += ReportRenderer.table(
+                    header: header,
+                    rows: rows.filter { $0.label == label }.map { r in
+                        var row = [
+                            r.scheme.rawValue, ReportRenderer.bytes(r.metadataBytes), ReportRenderer.percent(r.metadataRatio),
+                            ReportRenderer.bytes(r.strandedBytes), ReportRenderer.bytes(r.l2ReachBytes), loads(r.nativeLoads),
+                        ]
+                        if let n = r.nestedLoads { row.append(loads(n)) }
+                        return row
+                    })
+                out += "\n"
+            }
+            return out + errors(run)
+        case .csv:
+            var out = "label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss\n"
+            for r in rows {
+                out += "\(r.label),\(r.scheme.rawValue),\(r.metadataBytes),\(r.metadataRatio),\(r.strandedBytes),\(r.l2ReachBytes),\(r.nativeLoads),\(r.nestedLoads.map { String($0) } ?? "")\n"
+            }
+            return out
+        case .json:
+            return JSONValue.object([
+                ("machine", .object(ReportRenderer.machine(run.machine))),
+                (
+                    "rows",
+                    .array(
+                        rows.map { r in
+                            .object([
+                                ("label", .string(r.label)), ("scheme", .string(r.scheme.rawValue)), ("metadata_bytes", .unsigned(r.metadataBytes)),
+                                ("metadata_ratio", .number(r.metadataRatio)), ("stranded_bytes", .unsigned(r.strandedBytes)),
+                                ("tlb_l2_reach_bytes", .unsigned(r.l2ReachBytes)), ("native_loads_per_miss", .number(r.nativeLoads)),
+                                ("nested_loads_per_miss", r.nestedLoads.map { .number($0) } ?? .null),
+                            ])
+                        })
+                ),
+            ]).serialized() + "\n"
+        }
+    }
+}
