@@ -43,36 +43,49 @@ struct SomPool {
     /// Units of one 1 GiB page.
     static let giantUnits = Int(PageGeometry.pudBytes / PageGeometry.pmdBytes)
 
+    /// The chunks of a fixed pool (`som-pool=SIZE`); nil for a growing pool. A fixed pool's
+    /// chunks are all the pool's from the start, but only those ever used have a bitmap here.
+    let fixedChunks: Int?
+
     init(machine: MachineSpec, profile: Profile) {
         let chunkBytes = profile[.somChunkBytes]
         unitsPerChunk = Int(chunkBytes / PageGeometry.pmdBytes)
         grows = machine.somPoolBytes == 0
-        if !grows {
+        if grows {
+            fixedChunks = nil
+        } else {
             // A fixed pool is whole chunks, at most what RAM holds.
             let wanted = (machine.somPoolBytes + chunkBytes - 1) / chunkBytes
-            let chunks = Int(max(1, min(wanted, max(1, machine.ramBytes / chunkBytes))))
-            for _ in 0..<chunks { appendChunk() }
+            fixedChunks = Int(max(1, min(wanted, max(1, machine.ramBytes / chunkBytes))))
         }
     }
 
-    private mutating func appendChunk() {
+    /// Adds a chunk to the bitmaps: a new chunk from the source (growing pool), or the next
+    /// chunk of a fixed pool that had not been used yet; false when a fixed pool has no more.
+    private mutating func appendChunk() -> Bool {
+        if let fixedChunks, used.count >= fixedChunks { return false }
         used.append(0)
         bitmaps.append([UInt64](repeating: 0, count: (unitsPerChunk + 63) / 64))
+        return true
     }
 
     // MARK: - Figures
 
     /// Chunks the pool holds: all of a fixed pool; the non-empty ones of a growing pool.
-    var chunkCount: Int { grows ? used.lazy.filter { $0 > 0 }.count : used.count }
+    var chunkCount: Int { fixedChunks ?? used.lazy.filter { $0 > 0 }.count }
     var usedUnits: Int { used.reduce(0, +) }
     var freeUnits: Int { chunkCount * unitsPerChunk - usedUnits }
+
     /// Free units in chunks that are partly used: memory the pool holds that only a process
     /// with units in that chunk, or a small page, can use; it cannot go back to the source and
     /// cannot serve a 1 GiB page.
     var fragmentedUnits: Int { used.lazy.filter { $0 > 0 && $0 < unitsPerChunk }.reduce(0) { $0 + (unitsPerChunk - $1) } }
     /// The units each process holds, for the processes that hold some, by process id.
     var unitsByProcess: [(ProcessID, Int)] { holders.map { ($0.key, $0.value.unitCount) }.filter { $0.1 > 0 }.sorted { $0.0.index < $1.0.index } }
+    /// Units of the chunks that have bitmaps.
     var capacityUnits: Int { used.count * unitsPerChunk }
+    /// Units a fixed pool can ever hold; nil for a growing pool.
+    var fixedUnits: Int? { fixedChunks.map { $0 * unitsPerChunk } }
 
     // MARK: - Units
 
@@ -114,37 +127,54 @@ struct SomPool {
         for chunk in lowestNotFull..<used.count {
             if let unit = firstFree(in: chunk) { return unit }
         }
-        guard grows else { return nil }
-        appendChunk()
+        guard appendChunk() else { return nil }
         return firstFree(in: used.count - 1)
+    }
+
+    /// Whether the aligned run of 512 units from `start` (within `capacityUnits`) is all free.
+    private func runFree(_ start: Int) -> Bool {
+        let run = Self.giantUnits
+        if unitsPerChunk <= run {
+            return (start / unitsPerChunk..<((start + run) / unitsPerChunk)).allSatisfy { used[$0] == 0 }
+        }
+        let chunk = start / unitsPerChunk
+        if used[chunk] == 0 { return true }
+        if used[chunk] > unitsPerChunk - run { return false }
+        return (start..<(start + run)).allSatisfy { !isUsed($0) }
+    }
+
+    /// The first free aligned run of 512 units among the chunks that have bitmaps.
+    private func firstFreeRun() -> Int? {
+        let run = Self.giantUnits
+        var start = 0
+        while start + run <= capacityUnits {
+            if runFree(start) { return start }
+            start += run
+        }
+        return nil
+    }
+
+    /// Chunks to add for a new aligned run at the end, and whether the pool may add them.
+    private func roomForNewRun() -> Bool {
+        guard let fixedUnits else { return true }
+        let run = Self.giantUnits
+        let first = (capacityUnits + run - 1) / run * run
+        return first + run <= fixedUnits
     }
 
     /// The first unit of an aligned run of 512 free units for a 1 GiB page, growing the pool
     /// when it may and must.
     private mutating func takeGiantRun() -> Int? {
+        if let start = firstFreeRun() { return start }
+        guard roomForNewRun() else { return nil }
         let run = Self.giantUnits
-        var start = 0
-        while start + run <= capacityUnits {
-            if (start..<(start + run)).allSatisfy({ !isUsed($0) }) { return start }
-            start += run
-        }
-        guard grows else { return nil }
         let first = (capacityUnits + run - 1) / run * run
-        while capacityUnits < first + run { appendChunk() }
+        while capacityUnits < first + run { _ = appendChunk() }
         return first
     }
 
     /// Whether a 1 GiB page could be had now.
-    func canTakeGiant() -> Bool {
-        if grows { return true }
-        let run = Self.giantUnits
-        var start = 0
-        while start + run <= capacityUnits {
-            if (start..<(start + run)).allSatisfy({ !isUsed($0) }) { return true }
-            start += run
-        }
-        return false
-    }
+    func canTakeGiant() -> Bool { firstFreeRun() != nil || roomForNewRun() }
 
     /// Takes a 1 GiB page for `p` at 1 GiB virtual block `key`; false when the pool has none.
     mutating func takeGiant(_ p: ProcessID, key: UInt64) -> Bool {
@@ -253,7 +283,7 @@ extension Simulator {
                 committed += (m.pageCount * m.pageBytes + unit - 1) / unit
             }
         }
-        return committed > UInt64(somPool.capacityUnits) ? .ENOMEM : nil
+        return committed > UInt64(somPool.fixedUnits ?? 0) ? .ENOMEM : nil
     }
 
     /// The pool's figures now.

@@ -107,6 +107,36 @@ import Testing
         #expect(grown.measure("end").system.somPoolChunks == 2)
     }
 
+    @Test func aFixedPoolWithoutAFreeChunkMaps2MiBPages() throws {
+        let body = """
+            machine som-pool=2G
+            spawn p0
+            spawn p1
+            spawn p2
+            spawn p3
+            p0 mmap g 1G som page=1G
+            p0 touch g write
+            p1 mmap x 2M som
+            p1 touch x write
+            p0 exit
+            p2 mmap y 2M som
+            p2 touch y write
+            p3 mmap g 1G som page=1G
+            p3 touch g write
+            """
+        let report = try simulate(body)
+        // p0's 1 GiB page took chunk 0 and p1's unit went to chunk 1; p0's exit freed chunk 0
+        // and p2's unit went to its lowest free unit. Both chunks are partly used, so p3's
+        // 1 GiB page falls back to 512 pages of 2 MiB: 512 faults.
+        #expect(report.errors.isEmpty)
+        #expect(report.measure("end").process("p3").minorFaults == 512)
+        let system = report.measure("end").system
+        #expect(system.somUnitsUsed == 514)
+        #expect(system.somUnitsFree == 1024 - 514)
+        let point = try schemes(body).points.last!
+        #expect(point.census.processTLB.last?.entries == [0, 512, 0])
+    }
+
     @Test func aMachineAllInThePoolCostsTheSourceAndTheBookkeeping() throws {
         func body(_ source: String) -> String { "machine ram=4G som-pool=4G som-source=\(source)\nspawn a\na mmap m 1G som page=1G\na touch m write" }
         // The pool is all 4 GiB of RAM: no memmap outside it. Bitmaps: 4 chunks × 512 bits = 4 × 64 B;
