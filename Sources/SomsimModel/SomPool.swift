@@ -55,7 +55,7 @@ struct SomPool {
             fixedChunks = nil
         } else {
             // A fixed pool is whole chunks, at most what RAM holds.
-            let wanted = (machine.somPoolBytes + chunkBytes - 1) / chunkBytes
+            let wanted = machine.somPoolBytes / chunkBytes + (machine.somPoolBytes % chunkBytes == 0 ? 0 : 1)
             fixedChunks = Int(max(1, min(wanted, max(1, machine.ramBytes / chunkBytes))))
         }
     }

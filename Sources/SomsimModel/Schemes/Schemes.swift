@@ -322,7 +322,9 @@ public enum Schemes {
         for term in base.terms.dropFirst() {
             if term.name.hasPrefix("descriptors: som folio") { continue }
             if term.name.hasPrefix("descriptors: anon folio"), anon > 0, layout.candidateUnits == census.candidateBlocks {
-                let kept = term.bytes - term.bytes * Int64(census.singleOwnerPages) / Int64(anon)
+                // bytes × shared / anon, in 128 bits: both factors can pass 2^32 on a large machine.
+                let product = UInt64(term.bytes).multipliedFullWidth(by: census.sharedAnonPages)
+                let kept = Int64(anon.dividingFullWidth((product.high, product.low)).quotient)
                 terms.append(
                     SchemeTerm(
                         term.name + " (not single-owner)", term.formula + " × shared_anon_pages / anon_pages",
