@@ -202,10 +202,6 @@ public struct Simulator {
                 }
                 fileObject = object
             }
-            if options.som, let errno = somPoolRefuses(length: length) {
-                record(statement, line: line, errno: errno, detail: "the single-owner pool (som-pool=) cannot back this mapping: its units are committed to other som mappings")
-                return
-            }
             if let errno = mmap(p, name: mapping, length: length, options: options, fileObject: fileObject, line: line) {
                 record(statement, line: line, errno: errno)
             }

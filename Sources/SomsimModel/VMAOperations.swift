@@ -18,6 +18,8 @@ extension Simulator {
         if options.som && options.somPage == .size1G { alignment = PageGeometry.pudBytes }
         guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
         if overcommitRefuses(length: length, options: options) { return .ENOMEM }
+        // A fixed single-owner pool that cannot back the mapping (SomPool.swift).
+        if options.som, let errno = somPoolRefuses(length: length) { return errno }
 
         var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil
