@@ -223,17 +223,20 @@ public enum Schemes {
     static func poolSourceTerm(_ census: MemoryCensus, _ profile: Profile, _ source: SomSource, pool: UInt64) -> SchemeTerm {
         let page = profile[.pageBytes]
         let kept = census.machine.hvoKeptPages
+        // A pool that RAM cuts short of a whole source page still has that page's kept vmemmap.
+        let pages2M = (pool + HugePageSize.size2M.bytes - 1) / HugePageSize.size2M.bytes
+        let pages1G = (pool + HugePageSize.size1G.bytes - 1) / HugePageSize.size1G.bytes
         switch source {
         case .hugetlb2M:
             let perPage = min(kept, vmemmapPages(.size2M, profile))
             return SchemeTerm(
-                "pool vmemmap (hugetlb-2m, HVO)", "pool_bytes / 2 MiB × hvo_kept × page_bytes", "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)",
-                [.pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
+                "pool vmemmap (hugetlb-2m, HVO)", "⌈pool_bytes / 2 MiB⌉ × hvo_kept × page_bytes", "\(pages2M) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pages2M * perPage * page))
         case .hugetlb1G, .hugetlbHVO:
             let perPage = min(kept, vmemmapPages(.size1G, profile))
             return SchemeTerm(
-                "pool vmemmap (\(source.rawValue): 1 GiB HugeTLB, HVO)", "pool_bytes / 1 GiB × hvo_kept × page_bytes",
-                "\(pool / HugePageSize.size1G.bytes) × \(perPage) × \(page)", [.pageBytes], Int64(pool / HugePageSize.size1G.bytes * perPage * page))
+                "pool vmemmap (\(source.rawValue): 1 GiB HugeTLB, HVO)", "⌈pool_bytes / 1 GiB⌉ × hvo_kept × page_bytes",
+                "\(pages1G) × \(perPage) × \(page)", [.pageBytes], Int64(pages1G * perPage * page))
         case .hugetlb:
             return SchemeTerm(
                 "pool vmemmap (hugetlb: 1 GiB HugeTLB, no HVO)", "pool_bytes / page_bytes × struct_page_bytes",
@@ -241,8 +244,8 @@ public enum Schemes {
         case .devdax:
             let perPage = profile[.devdaxVmemmapKeptPages]
             return SchemeTerm(
-                "pool vmemmap (devdax)", "pool_bytes / 2 MiB × devdax_vmemmap_kept_pages × page_bytes",
-                "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
+                "pool vmemmap (devdax)", "⌈pool_bytes / 2 MiB⌉ × devdax_vmemmap_kept_pages × page_bytes",
+                "\(pages2M) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pages2M * perPage * page))
         case .external:
             return SchemeTerm("pool vmemmap (external)", "0: memory outside System RAM has no struct pages", "0", [], 0)
         }
