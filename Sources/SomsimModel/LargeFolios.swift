@@ -134,6 +134,8 @@ extension Simulator {
             setPMDMapped(&f.mapping, folio, true)
             let key = (f.mapping.start + folio.lowerBound * constants.pageBytes) >> PageTableLevel.pmd.spanShift
             _ = somPool.takeGiant(f.process, key: key)
+        } else if f.mapping.isSingleOwner && access == .write {
+            takeSomUnits(f.process, f.mapping, folio)
         }
         let addresses = address(folio, in: f.mapping)
         editTables(f.process) { $0.populate(addresses, lowestLevel: tableLevel) }

@@ -188,6 +188,36 @@ struct SomPool {
         return true
     }
 
+    /// Takes a unit for `p`'s 2 MiB virtual block `block` unless it holds one (a fault).
+    mutating func takeUnit(_ p: ProcessID, block: UInt64) {
+        if holders[p]?.units[block] != nil { return }
+        if let giants = holders[p]?.giants, giants[block >> (PageTableLevel.pmd.spanShift - PageTableLevel.pte.spanShift)] != nil { return }
+        guard let unit = takeUnit(p) else { return }
+        mark(unit, true)
+        holders[p, default: Holdings()].units[block] = unit
+        holders[p]!.chunks[unit / unitsPerChunk, default: 0] += 1
+    }
+
+    /// Gives back `p`'s unit of 2 MiB virtual block `block`, if it holds one.
+    mutating func releaseUnit(_ p: ProcessID, block: UInt64) {
+        guard var holding = holders[p], let unit = holding.units[block] else { return }
+        mark(unit, false)
+        holding.units[block] = nil
+        release(&holding, unit)
+        holders[p] = holding.unitCount == 0 ? nil : holding
+    }
+
+    /// Gives back `p`'s 1 GiB page of 1 GiB virtual block `key`, if it holds one.
+    mutating func releaseGiant(_ p: ProcessID, key: UInt64) {
+        guard var holding = holders[p], let first = holding.giants[key] else { return }
+        for unit in first..<(first + Self.giantUnits) {
+            mark(unit, false)
+            release(&holding, unit)
+        }
+        holding.giants[key] = nil
+        holders[p] = holding.unitCount == 0 ? nil : holding
+    }
+
     /// Makes `p`'s units exactly the blocks in `blocks` (2 MiB virtual blocks) and its 1 GiB
     /// pages those of `giants` that it holds: frees the rest, takes what is missing (in block
     /// order). Blocks the pool cannot back (a fixed pool, full) are left without a unit.
@@ -311,10 +341,22 @@ extension Simulator {
 
 extension Simulator {
     /// After a statement: the units of its process, and of any process the OOM killer took.
+    /// Faults take their units as they map pages (`takeSomUnits`); only a statement that can
+    /// free som pages (or move them) needs the walk over the process's som mappings.
     mutating func reconcileSomPoolAfter(_ statement: Statement) {
         if case .mmap(_, _, _, let options) = statement, options.som { somPool.active = true }
         guard somPool.active else { return }
-        if let name = statement.process, let p = processIndex[name] { reconcileSomPool(p) }
+        switch statement {
+        case .touch, .mmap, .spawn, .fork, .measure, .sysctl, .mlock, .munlock, .mprotect: break
+        case .madvise(let name, let mapping, _, let range):
+            // madvise frees pages of its range only: look at the blocks it covers.
+            guard let p = processIndex[name], processes[p].alive, let m = processes[p].mappings[mapping], m.isSingleOwner else { break }
+            let offset = min(range.offsetBytes, m.pageCount * m.pageBytes)
+            let end = min(m.pageCount * m.pageBytes, range.lengthBytes.map { offset &+ $0 < offset ? UInt64.max : offset + $0 } ?? UInt64.max)
+            if end > offset { releaseSomBlocks(p, addresses: (m.start + offset)..<(m.start + end)) }
+        default:
+            if let name = statement.process, let p = processIndex[name] { reconcileSomPool(p) }
+        }
         for case .oomKill(let name) in capacityEvents {
             if let p = processIndex[name] { reconcileSomPool(p) }
         }
@@ -333,6 +375,55 @@ extension Simulator {
         case .size4K: return []
         case .size1G: return [SomPool.giantOrder, PageGeometry.pmdOrder]
         case .size2M, nil: return [PageGeometry.pmdOrder]
+        }
+    }
+}
+
+extension Simulator {
+    /// A fault mapped som pages `pages` of `m` in `p`: each 2 MiB block they fall in takes a
+    /// unit by the pool's policy, unless the process holds one for it already.
+    mutating func takeSomUnits(_ p: ProcessID, _ m: Mapping, _ pages: Range<UInt64>) {
+        guard m.isSingleOwner, !pages.isEmpty else { return }
+        let shift = PageTableLevel.pte.spanShift
+        let first = (m.start + pages.lowerBound * constants.pageBytes) >> shift
+        let last = (m.start + pages.upperBound * constants.pageBytes - 1) >> shift
+        for block in first...last { somPool.takeUnit(p, block: block) }
+    }
+}
+
+extension Simulator {
+    /// Whether `p` maps a som page in `addresses`.
+    func somPresent(_ p: ProcessID, _ addresses: Range<UInt64>) -> Bool {
+        for m in processes[p].mappings.values where m.isSingleOwner && m.start < addresses.upperBound && m.end > addresses.lowerBound {
+            let low = (max(m.start, addresses.lowerBound) - m.start) / constants.pageBytes
+            let high = (min(m.end, addresses.upperBound) - m.start + constants.pageBytes - 1) / constants.pageBytes
+            var present = false
+            m.pages.forEach(in: low..<high) { _, state in if case .anon = state { present = true } }
+            if present { return true }
+        }
+        return false
+    }
+
+    /// Gives back the units (and 1 GiB pages) of `p`'s blocks in `addresses` that no som page
+    /// of `p` maps any more.
+    mutating func releaseSomBlocks(_ p: ProcessID, addresses: Range<UInt64>) {
+        guard let holding = somPool.holders[p] else { return }
+        let shift = PageTableLevel.pte.spanShift
+        let gigaShift = PageTableLevel.pmd.spanShift
+        for key in (addresses.lowerBound >> gigaShift)...((addresses.upperBound - 1) >> gigaShift) where holding.giants[key] != nil {
+            if !somPresent(p, (key << gigaShift)..<((key + 1) << gigaShift)) { somPool.releaseGiant(p, key: key) }
+        }
+        let first = addresses.lowerBound >> shift
+        let last = (addresses.upperBound - 1) >> shift
+        // Few held units against a long range: look at the units, not at every block.
+        if UInt64(holding.units.count) < last - first + 1 {
+            for block in holding.units.keys.sorted() where block >= first && block <= last {
+                if !somPresent(p, (block << shift)..<((block + 1) << shift)) { somPool.releaseUnit(p, block: block) }
+            }
+        } else {
+            for block in first...last where holding.units[block] != nil {
+                if !somPresent(p, (block << shift)..<((block + 1) << shift)) { somPool.releaseUnit(p, block: block) }
+            }
         }
     }
 }

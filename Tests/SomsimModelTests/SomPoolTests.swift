@@ -95,6 +95,31 @@ import Testing
         #expect(end.somFragmentedUnits == 511)
     }
 
+    @Test func unitsGoBackWhenTheirLastPageGoes() throws {
+        let report = try simulate(
+            """
+            spawn a
+            a mmap m 4M som page=4K
+            a touch m write
+            measure two
+            a madvise m dontneed length=2M
+            measure one
+            a madvise m dontneed offset=2M length=4K
+            measure holed
+            a munmap m
+            """)
+        // 4 MiB of 4 KiB pages: 2 units. Dropping the first 2 MiB frees its unit; dropping one
+        // page of the second leaves the unit held with 4 KiB stranded; munmap frees the last,
+        // and the growing pool gives its empty chunk back.
+        #expect(report.measure("two").system.somUnitsUsed == 2)
+        #expect(report.measure("one").system.somUnitsUsed == 1)
+        #expect(report.measure("one").system.somStrandedBytes == 0)
+        #expect(report.measure("holed").system.somUnitsUsed == 1)
+        #expect(report.measure("holed").system.somStrandedBytes == 4096)
+        #expect(report.measure("end").system.somUnitsUsed == 0)
+        #expect(report.measure("end").system.somPoolChunks == 0)
+    }
+
     @Test func aFixedPoolRefusesWhatItCannotBack() throws {
         let report = try simulate("machine som-pool=1G\nspawn a\na mmap x 1G som\na mmap y 4K som\na touch x write")
         // 512 units committed to x; y needs one more of a 512-unit pool: ENOMEM.
