@@ -286,6 +286,8 @@ public enum Schemes {
                 "single-owner: \(census.singleOwnerPages) of \(anon) private anonymous pages are mapped by one process (\(percent(census.singleOwnerPages, anon))); they are costed in the pool")
         }
         notes.append("never shared: a forked child does not inherit som memory; page tables are the engine's (common rows)")
+        notes.append(
+            "sources: memmap and page_ext — include/linux/mm_types.h, mm/page_ext.c; HVO of HugeTLB pools and the HugeTLB/devdax pool vmemmap — mm/hugetlb_vmemmap.c, Documentation/mm/vmemmap_dedup.rst; chunks of 2 MiB units with bitmaps, per-process lists, external memory without struct pages — Single Owner Memory (linux-mm, Feb 2023; LSF/MM/BPF 2023); entry and per-process sizes — estimates (docs/profile.md)")
         return notes
     }
 
