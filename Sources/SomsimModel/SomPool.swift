@@ -347,7 +347,9 @@ extension Simulator {
         if case .mmap(_, _, _, let options) = statement, options.som { somPool.active = true }
         guard somPool.active else { return }
         switch statement {
-        case .touch, .mmap, .spawn, .fork, .measure, .sysctl, .mlock, .munlock, .mprotect: break
+        case .touch, .mmap, .spawn, .fork, .measure, .sysctl, .mlock, .munlock, .mprotect:
+            // A fatal signal (SIGSEGV, SIGBUS) kills the process: its units go back.
+            if let name = statement.process, let p = processIndex[name], !processes[p].alive { reconcileSomPool(p) }
         case .madvise(let name, let mapping, _, let range):
             // madvise frees pages of its range only: look at the blocks it covers.
             guard let p = processIndex[name], processes[p].alive, let m = processes[p].mappings[mapping], m.isSingleOwner else { break }
