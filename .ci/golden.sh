@@ -22,6 +22,8 @@ for f in validation/*.somw docs/examples/*.somw papers/workloads/*.somw; do
     run "$o/$b.cmp.$fmt" "$s" compare "$f" --format $fmt
   done
   for sc in struct-page hvo folio memdesc som; do run "$o/$b.explain-$sc.json" "$s" explain $sc "$f" --format json; done
+  # Issue 11: the som+memdesc scheme and the TLB per workload.
+  for sc in som+memdesc tlb; do run "$o/$b.explain-$sc.json" "$s" explain $sc "$f" --format json; done
 done
 run "$o/default.md" "$s" simulate
 run "$o/default-cmp.md" "$s" compare

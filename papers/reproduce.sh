@@ -56,6 +56,12 @@ write t6-crossover-4k-2m.csv "$somsim" generate alloc-mix --crossover --small 4K
 for f in docs/examples/*.somw; do
   write "t7-compare-$(basename "$f" .somw).csv" "$somsim" compare "$f" --format csv
 done
+# Table 8: the seed scenarios (issue 11): every scheme on metadata, stranded memory, TLB reach and
+# loads per TLB miss, one table each.
+for s in prefork 10k database vm-host; do
+  write "t8-seed-$s.csv" "$somsim" compare "papers/workloads/seed-$s.somw" --summary --schemes struct-page,hvo,folio,memdesc,som,som+memdesc --format csv
+  write "t8-seed-$s.md" "$somsim" compare "papers/workloads/seed-$s.somw" --summary --schemes struct-page,hvo,folio,memdesc,som,som+memdesc --format md
+done
 
 # The allocator's seed scenarios (papers/malloc-scenarios.md): the example workloads with their
 # `repeat` counts varied, each run simulated and summed per measure into one tidy CSV row.

@@ -333,6 +333,14 @@ extension Simulator {
         for process in processes where process.alive {
             system.pageTableBytes += process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes + pgd
         }
+        if somPool.active {
+            let pool = somPoolFigures()
+            system.somPoolChunks = pool.chunks
+            system.somUnitsUsed = pool.usedUnits
+            system.somUnitsFree = pool.freeUnits
+            system.somStrandedBytes = pool.strandedBytes
+            system.somFragmentedUnits = pool.fragmentedUnits
+        }
         return system
     }
 

@@ -124,6 +124,8 @@ extension Simulator {
             markAnonVMA(f.process, &f.mapping, pages: taken)
             f.tally.faults += UInt64(taken.count)
             mapTables(&f, taken)
+            // Single-owner pages take their 2 MiB units from the pool (SomPool.swift).
+            if f.mapping.isSingleOwner { takeSomUnits(f.process, f.mapping, taken) }
         }
         if end < pages.upperBound { f.tally.signal = .SIGBUS }
         return end

@@ -24,8 +24,10 @@ extension Simulator {
     /// the 4 KiB zero page (do_anonymous_page), at the PMD size the huge zero page.
     func largeFolio(_ p: ProcessID, _ m: Mapping, at index: UInt64, _ access: Access) -> (range: Range<UInt64>, order: Int)? {
         guard m.huge == nil, m.isPrivateAnonymousLike else { return nil }
-        // The som pool maps a whole aligned 2 MiB block with one PMD entry, whatever `thp` says.
-        let orders = m.isSingleOwner ? [PageGeometry.pmdOrder] : largeFolioOrders
+        // The som pool maps a whole aligned 2 MiB block with one PMD entry, whatever `thp` says
+        // (`page=2M`, the default); `page=1G` a whole aligned 1 GiB with one PUD entry when the
+        // pool has a free 1 GiB run, else 2 MiB; `page=4K` only 4 KiB pages (SomPool.swift).
+        let orders = m.isSingleOwner ? somFolioOrders(m) : largeFolioOrders
         guard !orders.isEmpty else { return nil }
         let access = m.isSingleOwner ? .write : access
         let flags = m.vma.value(at: index)
@@ -46,6 +48,7 @@ extension Simulator {
             var empty = true
             m.pages.forEach(in: range) { _, state in if state != .none { empty = false } }
             guard empty else { continue }
+            if order == SomPool.giantOrder && !somPool.canTakeGiant() { continue }
             if pmd {
                 let pmdIndex = (m.start + first * constants.pageBytes) >> PageTableLevel.pte.spanShift
                 if processes[p].pageTables.levels[0].value(at: pmdIndex) { continue }
@@ -123,7 +126,17 @@ extension Simulator {
         // __do_huge_pmd_anonymous_page, set_huge_zero_folio: pgtable_trans_huge_deposit and
         // mm_inc_nr_ptes; measured: validation/thp-madvise.somw). The single-owner pool maps its
         // 2 MiB blocks with PMD entries alone.
-        let tableLevel = pmd && f.mapping.isSingleOwner ? 1 : 0
+        var tableLevel = pmd && f.mapping.isSingleOwner ? 1 : 0
+        if order == SomPool.giantOrder && f.mapping.isSingleOwner {
+            // A 1 GiB som page: one PUD entry, no PMD or PTE table, and one whole 1 GiB run of
+            // the pool's units, taken now (SomPool.swift).
+            tableLevel = 2
+            setPMDMapped(&f.mapping, folio, true)
+            let key = (f.mapping.start + folio.lowerBound * constants.pageBytes) >> PageTableLevel.pmd.spanShift
+            _ = somPool.takeGiant(f.process, key: key)
+        } else if f.mapping.isSingleOwner && access == .write {
+            takeSomUnits(f.process, f.mapping, folio)
+        }
         let addresses = address(folio, in: f.mapping)
         editTables(f.process) { $0.populate(addresses, lowestLevel: tableLevel) }
         return min(folio.upperBound, pages.upperBound)

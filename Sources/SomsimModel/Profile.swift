@@ -113,6 +113,14 @@ public enum ProfileKey: String, CaseIterable, Sendable {
     case vmaBytes = "vm_area_struct_bytes"
     case anonVMABytes = "anon_vma_bytes"
     case anonVMAChainBytes = "anon_vma_chain_bytes"
+    // TLB (issue 11): entries per level and page size
+    case tlbL14KEntries = "tlb_l1_4k_entries"
+    case tlbL12MEntries = "tlb_l1_2m_entries"
+    case tlbL11GEntries = "tlb_l1_1g_entries"
+    case tlbL24KEntries = "tlb_l2_4k_entries"
+    case tlbL22MEntries = "tlb_l2_2m_entries"
+    case tlbL21GEntries = "tlb_l2_1g_entries"
+    case tlbL2Shared = "tlb_l2_shared_4k_2m"
 }
 
 /// Every constant of the models, in one place a person can print (`somsim profile`), edit and
@@ -163,6 +171,8 @@ public struct Profile: Equatable, Sendable {
         8, 64, step: 8, reason: "a per-page memdesc is whole 8-byte words, at most today's 64-byte struct page")
     private static let slabObject = AllowedValues(
         8, 4096, reason: "a descriptor is a slab object: at least one 8-byte word, at most a page")
+    private static let tlbEntries = AllowedValues(
+        0, 65536, reason: "a TLB level holds at most 64K entries of one page size (today's largest hold a few thousand); 0 when it holds none of that size")
     private static let kernelObject = AllowedValues(
         1, 1 << 20, reason: "a kernel object has a size, and 1 MiB keeps its products with process and VMA counts far from 2^64")
 
@@ -236,6 +246,20 @@ public struct Profile: Equatable, Sendable {
           kernelObject),
         c(.anonVMAChainBytes, 64, "bytes per VMA with anonymous pages", "measured: /sys/kernel/slab/anon_vma_chain/object_size on Linux 6.18",
           kernelObject),
+        c(.tlbL14KEntries, 64, "entries", "Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake microarchitecture: first-level DTLB, 4 KiB pages, 64 entries (4-way)",
+          tlbEntries),
+        c(.tlbL12MEntries, 32, "entries", "Intel Optimization Reference Manual, Skylake: first-level DTLB, 2 MiB/4 MiB pages, 32 entries (4-way)",
+          tlbEntries),
+        c(.tlbL11GEntries, 4, "entries", "Intel Optimization Reference Manual, Skylake: first-level DTLB, 1 GiB pages, 4 entries",
+          tlbEntries),
+        c(.tlbL24KEntries, 1536, "entries", "Intel Optimization Reference Manual, Skylake: STLB, 4 KiB and 2 MiB pages, 1536 entries (12-way)",
+          tlbEntries),
+        c(.tlbL22MEntries, 1536, "entries", "Intel Optimization Reference Manual, Skylake: the STLB's 1536 entries also hold 2 MiB pages (shared with 4 KiB, tlb_l2_shared_4k_2m = 1)",
+          tlbEntries),
+        c(.tlbL21GEntries, 16, "entries", "Intel Optimization Reference Manual, Skylake: STLB, 1 GiB pages, 16 entries (4-way)",
+          tlbEntries),
+        c(.tlbL2Shared, 1, "0 or 1", "Intel Optimization Reference Manual, Skylake: the STLB holds 4 KiB and 2 MiB entries in one array (1); 0 for separate arrays",
+          AllowedValues(0, 1, reason: "1 when 4 KiB and 2 MiB entries share the second-level array, 0 when they do not")),
     ]
 }
 

@@ -94,6 +94,14 @@ public struct SystemMetrics: Equatable, Sendable {
     /// Pages of the shmem page-cache objects (`Shmem` in /proc/meminfo): tmpfs and memfd files,
     /// shared anonymous memory, SysV shared memory; HugeTLB files not included.
     public var shmemBytes: UInt64 = 0
+    /// The single-owner pool of the workload's `som` mappings (SomPool.swift): its chunks, its
+    /// 2 MiB units used and free, the bytes of units processes hold that no page maps
+    /// (stranded), and the free units in partly used chunks (fragmentation).
+    public var somPoolChunks: UInt64 = 0
+    public var somUnitsUsed: UInt64 = 0
+    public var somUnitsFree: UInt64 = 0
+    public var somStrandedBytes: UInt64 = 0
+    public var somFragmentedUnits: UInt64 = 0
 
     public init() {}
 }

@@ -58,6 +58,8 @@ public struct Simulator {
     public internal(set) var placements: [Placement] = []
     /// What the statement being applied has answered so far (`apply`).
     var outcome = Outcome()
+    /// The single-owner pool: chunks, unit bitmaps, each process's units (SomPool.swift).
+    var somPool: SomPool
     /// The process whose allocator is running, and the line of its statement (ProcessHeap.swift:
     /// the simulator is the allocator's `MallocHost` while it runs).
     var allocatorProcess: ProcessID? = nil
@@ -80,6 +82,7 @@ public struct Simulator {
     public init(machine: MachineSpec, constants: KernelConstants = KernelConstants(), machineLine: Int = 0) {
         self.machine = machine
         self.constants = constants
+        somPool = SomPool(machine: machine, profile: constants.profile)
         budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
         sizePools()
         fixedPages = fixedUsedPages()
@@ -116,6 +119,7 @@ public struct Simulator {
     public mutating func apply(_ located: Located<Statement>) -> Outcome {
         outcome = Outcome()
         applyStatement(located)
+        reconcileSomPoolAfter(located.value)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
         return outcome

@@ -15,9 +15,13 @@ extension Simulator {
         // multiple of 2 MiB are PMD-aligned, as Linux aligns anonymous mappings that THP could back
         // (mm/mmap.c: __get_unmapped_area, thp_get_unmapped_area).
         let pmdBytes = PageGeometry.pmdBytes
-        let alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
+        var alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
+        // A som mapping of 1 GiB pages is aligned to 1 GiB, as a 1 GiB HugeTLB mapping is.
+        if options.som && options.somPage == .size1G { alignment = PageGeometry.pudBytes }
         guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
         if overcommitRefuses(length: length, options: options) { return .ENOMEM }
+        // A fixed single-owner pool that cannot back the mapping (SomPool.swift).
+        if options.som, let errno = somPoolRefuses(length: length) { return errno }
 
         var object: GroupID? = nil
         var reservation: ExtentMap<Bool>? = nil

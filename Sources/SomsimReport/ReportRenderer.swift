@@ -196,6 +196,10 @@ public enum ReportRenderer {
             out += "## \(measure.label)\n\n"
             out += processTable(measure.processes)
             out += "\nSystem: \(systemLine(measure.system)).\n\n"
+            let s = measure.system
+            if s.somPoolChunks + s.somUnitsUsed + s.somUnitsFree + s.somStrandedBytes + s.somFragmentedUnits > 0 {
+                out += "Single-owner pool: \(s.somPoolChunks) chunks, units used/free \(s.somUnitsUsed)/\(s.somUnitsFree), stranded \(bytes(s.somStrandedBytes)) (\(s.somStrandedBytes) B), fragmentation \(s.somFragmentedUnits) free units in partly used chunks.\n\n"
+            }
             out += table(
                 header: ["scheme", "metadata", "% of RAM"],
                 rows: measure.schemes.map { [$0.scheme, bytes($0.metadataBytes), percent($0.metadataRatio)] })

@@ -25,6 +25,7 @@ public enum SchemeRenderer {
                     })
                 out += "\nCommon to every scheme: page tables \(ReportRenderer.bytes(point.common.pageTableBytes)) (\(point.common.pageTableBytes) B), "
                 out += "per-process kernel state \(ReportRenderer.bytes(point.common.kernelStateBytes)) (\(point.common.kernelStateBytes) B) for \(point.census.processes) processes.\n\n"
+                out += poolMarkdown(point, run, schemes) + tlbMarkdown(point, run)
             }
             out += errors(run)
             return out
@@ -41,6 +42,7 @@ public enum SchemeRenderer {
                     out += "\(point.label),\(scheme.rawValue),page_table_bytes,\(point.common.pageTableBytes)\n"
                     out += "\(point.label),\(scheme.rawValue),kernel_state_bytes,\(point.common.kernelStateBytes)\n"
                 }
+                out += poolCSV(point, run, schemes) + tlbCSV(point, run)
             }
             return out
         case .json:
@@ -71,6 +73,8 @@ public enum SchemeRenderer {
                                 ),
                                 ("page_table_bytes", .unsigned(point.common.pageTableBytes)),
                                 ("kernel_state_bytes", .unsigned(point.common.kernelStateBytes)),
+                                ("som_pool", poolJSON(point, run)),
+                                ("tlb", tlbJSON(point, run)),
                             ])
                         })
                 ),
@@ -87,6 +91,8 @@ public enum SchemeRenderer {
         case scheme(SchemeName)
         case common
         case tlbWalk
+        /// Each process's TLB reach and walk loads from its page-size mix (issue 11).
+        case tlb
 
         public init?(_ name: String) {
             if let scheme = SchemeName(rawValue: name) {
@@ -95,12 +101,14 @@ public enum SchemeRenderer {
                 self = .common
             } else if name == "tlb-walk" {
                 self = .tlbWalk
+            } else if name == "tlb" {
+                self = .tlb
             } else {
                 return nil
             }
         }
 
-        public static var names: [String] { SchemeName.allCases.map(\.rawValue) + ["common", "tlb-walk"] }
+        public static var names: [String] { SchemeName.allCases.map(\.rawValue) + ["common", "tlb-walk", "tlb"] }
     }
 
     /// The derivation of `subject` at `point`: each term, its formula, the constants it uses and
@@ -122,6 +130,8 @@ public enum SchemeRenderer {
                 notes: [], profile: run.profile, label: point.label, subject: "common", format: format)
         case .tlbWalk:
             return tlbWalk(run.profile, format: format)
+        case .tlb:
+            return explainTLB(point, run, format: format)
         }
     }
 
@@ -290,5 +300,232 @@ extension String {
         var out = ""
         for c in self { if c == target { out += replacement } else { out.append(c) } }
         return out
+    }
+}
+
+// MARK: - The single-owner pool and the TLB (issue 11)
+
+extension SchemeRenderer {
+    static func showsPool(_ schemes: [SchemeName]) -> Bool { schemes.contains(.som) || schemes.contains(.somMemdesc) }
+
+    static func poolMarkdown(_ point: SchemeRun.Point, _ run: SchemeRun, _ schemes: [SchemeName]) -> String {
+        guard showsPool(schemes) else { return "" }
+        let layout = Schemes.poolLayout(point.census, run.profile, point.options)
+        guard layout.chunks > 0 else { return "" }
+        return "Single-owner pool (som, som+memdesc): \(layout.chunks) chunks (\(ReportRenderer.bytes(layout.bytes))), units used/free \(layout.usedUnits)/\(layout.freeUnits) "
+            + "(\(point.census.somPool.usedUnits) of som mappings, \(layout.candidateUnits) of candidates), stranded \(ReportRenderer.bytes(layout.strandedBytes)) (\(layout.strandedBytes) B), "
+            + "fragmentation \(layout.fragmentedUnits) free units in partly used chunks.\n\n"
+    }
+
+    static func poolCSV(_ point: SchemeRun.Point, _ run: SchemeRun, _ schemes: [SchemeName]) -> String {
+        guard showsPool(schemes) else { return "" }
+        let layout = Schemes.poolLayout(point.census, run.profile, point.options)
+        return [
+            ("som_pool_chunks", layout.chunks), ("som_units_used", layout.usedUnits), ("som_units_free", layout.freeUnits),
+            ("som_stranded_bytes", layout.strandedBytes), ("som_fragmented_units", layout.fragmentedUnits),
+        ].map { "\(point.label),som-pool,\($0.0),\($0.1)\n" }.joined()
+    }
+
+    static func poolJSON(_ point: SchemeRun.Point, _ run: SchemeRun) -> JSONValue {
+        let layout = Schemes.poolLayout(point.census, run.profile, point.options)
+        return .object([
+            ("chunks", .unsigned(layout.chunks)), ("pool_bytes", .unsigned(layout.bytes)), ("units_used", .unsigned(layout.usedUnits)),
+            ("units_free", .unsigned(layout.freeUnits)), ("som_mapping_units", .unsigned(point.census.somPool.usedUnits)),
+            ("candidate_units", .unsigned(layout.candidateUnits)), ("stranded_bytes", .unsigned(layout.strandedBytes)),
+            ("fragmented_units", .unsigned(layout.fragmentedUnits)),
+        ])
+    }
+
+    /// A loads-per-miss figure with two decimals.
+    static func loads(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let cents = hundredths % 100
+        return "\(hundredths / 100).\(cents < 10 ? "0" : "")\(cents)"
+    }
+
+    static func virtText(_ machine: MachineSpec) -> String {
+        guard let virt = machine.virt else { return "native only (no virt=)" }
+        return "virt=\(virt.token) guest-page=\(machine.guestPage?.token ?? "workload") host-page=\(machine.hostPage.token)"
+    }
+
+    static func tlbMarkdown(_ point: SchemeRun.Point, _ run: SchemeRun) -> String {
+        let figures = TLBModel.figures(point.census, run.profile)
+        guard !figures.isEmpty else { return "" }
+        var out = "TLB per process (\(virtText(run.machine))):\n\n"
+        out += tlbTable(figures, run.machine)
+        return out + "\n"
+    }
+
+    static func tlbTable(_ figures: [TLBFigures], _ machine: MachineSpec) -> String {
+        var header = ["process", "4K entries", "2M entries", "1G entries", "L1 reach", "L2 reach", "loads per miss (native)"]
+        if machine.virt != nil { header += ["L2 reach (nested)", "loads per miss (nested)"] }
+        return ReportRenderer.table(
+            header: header,
+            rows: figures.map { f in
+                var row = [
+                    f.name, String(f.entries[0]), String(f.entries[1]), String(f.entries[2]), ReportRenderer.bytes(f.l1ReachBytes),
+                    ReportRenderer.bytes(f.l2ReachBytes), loads(f.nativeLoads),
+                ]
+                if let nested = f.nestedLoads { row += [ReportRenderer.bytes(f.nestedL2ReachBytes ?? 0), loads(nested)] }
+                return row
+            })
+    }
+
+    static func tlbCSV(_ point: SchemeRun.Point, _ run: SchemeRun) -> String {
+        var out = ""
+        for f in TLBModel.figures(point.census, run.profile) {
+            var rows: [(String, String)] = [
+                ("tlb_entries_4k", String(f.entries[0])), ("tlb_entries_2m", String(f.entries[1])), ("tlb_entries_1g", String(f.entries[2])),
+                ("tlb_l1_reach_bytes", String(f.l1ReachBytes)), ("tlb_l2_reach_bytes", String(f.l2ReachBytes)),
+                ("tlb_native_loads_per_miss", String(f.nativeLoads)),
+            ]
+            if let nested = f.nestedLoads {
+                rows += [("tlb_nested_l2_reach_bytes", String(f.nestedL2ReachBytes ?? 0)), ("tlb_nested_loads_per_miss", String(nested))]
+            }
+            out += rows.map { "\(point.label),tlb/\(f.name),\($0.0),\($0.1)\n" }.joined()
+        }
+        return out
+    }
+
+    static func tlbFigureJSON(_ f: TLBFigures) -> JSONValue {
+        .object([
+            ("process", .string(f.name)), ("entries_4k", .unsigned(f.entries[0])), ("entries_2m", .unsigned(f.entries[1])),
+            ("entries_1g", .unsigned(f.entries[2])), ("l1_reach_bytes", .unsigned(f.l1ReachBytes)), ("l2_reach_bytes", .unsigned(f.l2ReachBytes)),
+            ("native_loads_per_miss", .number(f.nativeLoads)),
+            ("nested_l2_reach_bytes", f.nestedL2ReachBytes.map { .unsigned($0) } ?? .null),
+            ("nested_loads_per_miss", f.nestedLoads.map { .number($0) } ?? .null),
+        ])
+    }
+
+    static func tlbJSON(_ point: SchemeRun.Point, _ run: SchemeRun) -> JSONValue {
+        .array(TLBModel.figures(point.census, run.profile).map(tlbFigureJSON))
+    }
+
+    /// `somsim explain tlb`: each process's reach and walk loads with the rule and constants.
+    static func explainTLB(_ point: SchemeRun.Point, _ run: SchemeRun, format: ReportFormat) -> String {
+        let figures = TLBModel.figures(point.census, run.profile)
+        let keys: [ProfileKey] = [.pageTableLevels, .tlbL14KEntries, .tlbL12MEntries, .tlbL11GEntries, .tlbL24KEntries, .tlbL22MEntries, .tlbL21GEntries, .tlbL2Shared]
+        switch format {
+        case .md:
+            var out = "# TLB at measure \(point.label)\n\n"
+            out += "Each process's present workload pages, by the page size that maps them, fill each TLB level largest pages first "
+            out += "(1 GiB entries in their own array; 2 MiB, then 4 KiB in what a shared second-level array leaves): the reach is the bytes the covered entries map. "
+            out += "A miss walks page_table_levels levels for a 4 KiB page, one fewer for 2 MiB, two fewer for 1 GiB; loads per miss weight each size by the bytes the second-level TLB leaves uncovered (by all bytes when it covers everything). "
+            out += "Under virt=GxH a miss costs n·m + n + m loads, n = G − (0, 1, 2) for the guest page, m = H − (0, 1, 2) for the host page; a TLB entry maps the smaller of the two pages. \(virtText(run.machine)).\n\n"
+            out += tlbTable(figures, run.machine)
+            if let virt = run.machine.virt {
+                let host = TLBModel.pageSizes.firstIndex(of: run.machine.hostPage.rawValue)!
+                let m = TLBModel.levels(size: host, tableLevels: virt.host)
+                out += "\nNested walk per guest page size (host page \(run.machine.hostPage.token): m = \(virt.host) − \(host) = \(m)):\n\n"
+                out += ReportRenderer.table(
+                    header: ["guest page", "n", "m", "loads = n·m + n + m"],
+                    rows: (0..<3).map { g in
+                        let n = TLBModel.levels(size: g, tableLevels: virt.guest)
+                        return [ReportRenderer.bytes(TLBModel.pageSizes[g]), String(n), String(m), String(TLBModel.nestedLoads(guestLevels: n, hostLevels: m))]
+                    })
+            }
+            out += "\nConstants (override with --profile FILE; see `somsim profile`):\n\n"
+            out += ReportRenderer.table(
+                header: ["constant", "value", "unit", "source"],
+                rows: keys.map { let c = run.profile.constant($0); return [c.name, String(c.value), c.unit, c.source] })
+            return out
+        case .csv:
+            return "label,scheme,metric,value\n" + tlbCSV(point, run)
+        case .json:
+            return JSONValue.object([
+                ("label", .string(point.label)), ("subject", .string("tlb")),
+                ("virt", run.machine.virt.map { .string($0.token) } ?? .null),
+                ("guest_page_bytes", run.machine.guestPage.map { .unsigned($0.rawValue) } ?? .null),
+                ("host_page_bytes", .unsigned(run.machine.hostPage.rawValue)),
+                ("processes", .array(figures.map(tlbFigureJSON))),
+                ("constants", .array(keys.map { constantJSON(run.profile.constant($0)) })),
+            ]).serialized() + "\n"
+        }
+    }
+}
+
+// MARK: - The seed tables (issue 11)
+
+extension SchemeRenderer {
+    /// One measure's row for a scheme: metadata, stranded memory, the processes' TLB figures.
+    struct SummaryRow {
+        var label: String
+        var scheme: SchemeName
+        var metadataBytes: UInt64
+        var metadataRatio: Double
+        var strandedBytes: UInt64
+        var l2ReachBytes: UInt64
+        var nativeLoads: Double
+        var nestedLoads: Double?
+    }
+
+    static func summaryRows(_ run: SchemeRun, _ schemes: [SchemeName]) -> [SummaryRow] {
+        run.points.flatMap { point -> [SummaryRow] in
+            let tlb = TLBModel.figures(point.census, run.profile)
+            let layout = Schemes.poolLayout(point.census, run.profile, point.options)
+            let reach = tlb.reduce(UInt64(0)) { $0 &+ $1.l2ReachBytes }
+            let count = Double(max(1, tlb.count))
+            let native = tlb.reduce(0.0) { $0 + $1.nativeLoads } / count
+            let nested = run.machine.virt == nil ? nil : tlb.reduce(0.0) { $0 + ($1.nestedLoads ?? 0) } / count
+            return schemes.map { scheme in
+                let r = point.result(scheme)
+                // Only the single-owner pool holds memory in units larger than what is mapped.
+                let stranded = scheme == .som || scheme == .somMemdesc ? layout.strandedBytes : 0
+                return SummaryRow(
+                    label: point.label, scheme: scheme, metadataBytes: r.metadataBytes, metadataRatio: r.metadataRatio, strandedBytes: stranded,
+                    l2ReachBytes: reach, nativeLoads: native, nestedLoads: nested)
+            }
+        }
+    }
+
+    /// `compare --summary`: per measure and scheme, metadata, stranded memory (the single-owner
+    /// pool's units that no page maps), TLB reach (Σ of every process's second-level reach) and
+    /// loads per TLB miss (the mean over processes), native and nested (with `virt=`).
+    public static func summary(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat) -> String {
+        let rows = summaryRows(run, schemes)
+        let nested = run.machine.virt != nil
+        switch format {
+        case .md:
+            var out = ""
+            for label in run.points.map(\.label) {
+                out += "## \(label)\n\n"
+                var header = ["scheme", "metadata", "% of RAM", "stranded", "TLB reach (L2, Σ processes)", "loads per miss (native)"]
+                if nested { header.append("loads per miss (nested, \(virtText(run.machine)))") }
+                out += ReportRenderer.table(
+                    header: header,
+                    rows: rows.filter { $0.label == label }.map { r in
+                        var row = [
+                            r.scheme.rawValue, ReportRenderer.bytes(r.metadataBytes), ReportRenderer.percent(r.metadataRatio),
+                            ReportRenderer.bytes(r.strandedBytes), ReportRenderer.bytes(r.l2ReachBytes), loads(r.nativeLoads),
+                        ]
+                        if let n = r.nestedLoads { row.append(loads(n)) }
+                        return row
+                    })
+                out += "\n"
+            }
+            return out + errors(run)
+        case .csv:
+            var out = "label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss\n"
+            for r in rows {
+                out += "\(r.label),\(r.scheme.rawValue),\(r.metadataBytes),\(r.metadataRatio),\(r.strandedBytes),\(r.l2ReachBytes),\(r.nativeLoads),\(r.nestedLoads.map { String($0) } ?? "")\n"
+            }
+            return out
+        case .json:
+            return JSONValue.object([
+                ("machine", .object(ReportRenderer.machine(run.machine))),
+                (
+                    "rows",
+                    .array(
+                        rows.map { r in
+                            .object([
+                                ("label", .string(r.label)), ("scheme", .string(r.scheme.rawValue)), ("metadata_bytes", .unsigned(r.metadataBytes)),
+                                ("metadata_ratio", .number(r.metadataRatio)), ("stranded_bytes", .unsigned(r.strandedBytes)),
+                                ("tlb_l2_reach_bytes", .unsigned(r.l2ReachBytes)), ("native_loads_per_miss", .number(r.nativeLoads)),
+                                ("nested_loads_per_miss", r.nestedLoads.map { .number($0) } ?? .null),
+                            ])
+                        })
+                ),
+            ]).serialized() + "\n"
+        }
     }
 }

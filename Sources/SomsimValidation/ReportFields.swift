@@ -169,6 +169,24 @@ public enum ReportFields {
             name: "shmem_bytes", unit: .bytes, markdown: .clause("shmem", part: 0, rank: 3), tolerance: 0,
             measuredAs: "Σ st_blocks × 512 of every distinct tmpfs inode the live agents map in the window (/proc/PID/map_files) or hold open (/proc/PID/fd), and of the run's files in /dev/shm; plus the rss in /proc/sysvipc/shm of the run's 4 KiB SysV segments, attached or not; Shmem in /proc/meminfo is machine-wide, its per-CPU counts folded in lazily, and is only reported",
             read: { $0.shmemBytes }),
+        // The single-owner pool (issue 11): a proposal, not today's kernel. validate refuses
+        // workloads with `som` mappings, so both sides are 0 wherever it runs.
+        Metric(
+            name: "som_pool_chunks", unit: .count, markdown: .none, tolerance: 0,
+            measuredAs: "not measured: the single-owner pool does not exist in the kernel, and validate refuses som mappings (0 on both sides)",
+            read: { $0.somPoolChunks }),
+        Metric(
+            name: "som_units_used", unit: .count, markdown: .none, tolerance: 0,
+            measuredAs: "not measured: see som_pool_chunks", read: { $0.somUnitsUsed }),
+        Metric(
+            name: "som_units_free", unit: .count, markdown: .none, tolerance: 0,
+            measuredAs: "not measured: see som_pool_chunks", read: { $0.somUnitsFree }),
+        Metric(
+            name: "som_stranded_bytes", unit: .bytes, markdown: .none, tolerance: 0,
+            measuredAs: "not measured: see som_pool_chunks", read: { $0.somStrandedBytes }),
+        Metric(
+            name: "som_fragmented_units", unit: .count, markdown: .none, tolerance: 0,
+            measuredAs: "not measured: see som_pool_chunks", read: { $0.somFragmentedUnits }),
     ]
 
     public static func fields(of p: ProcessMetrics) -> [Field] { process.map { $0.field(of: p) } }

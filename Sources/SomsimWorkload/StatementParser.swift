@@ -28,9 +28,9 @@ struct StatementParser {
     let fileName: String
 
     static let verbs = "fork, exit, mmap, munmap, madvise, touch, mprotect, mlock, munlock, shmget, shmat, shmdt, shmrm, ftruncate, fallocate, close, unlink, mremap, malloc, calloc, realloc, free, write, read"
-    static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve"
+    static let mmapOptions = "shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve, page=4K|2M|1G (with som)"
     static let machineKeys =
-        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|devdax|external, som-pool=SIZE, malloc=glibc-2.36, mmap-threshold=SIZE, trim-threshold=SIZE, top-pad=SIZE"
+        "ram=SIZE, hugetlb-2m=N, hugetlb-1g=N, hugetlb-2m-overcommit=N, hugetlb-1g-overcommit=N, hvo=on|off, hvo-kept=1|2, thp=never|madvise|always, pti=on|off, mthp=SIZE[,SIZE...], som-source=hugetlb-2m|hugetlb-1g|hugetlb|hugetlb-hvo|devdax|external, som-pool=SIZE|grow, virt=4x4|4x5|5x4|5x5, guest-page=4K|2M|1G, host-page=4K|2M|1G, malloc=glibc-2.36, mmap-threshold=SIZE, trim-threshold=SIZE, top-pad=SIZE"
     /// First words that start a statement and therefore cannot name a process.
     static let keywords: Set<String> = ["spawn", "measure", "machine", "repeat", "somsim-workload", "sysctl"]
 
@@ -119,7 +119,7 @@ struct StatementParser {
     // MARK: - Statements
 
     private func mmap(_ t: [Token], process: String, line: Int, anchors: Anchors) throws(WorkloadError) -> ParsedLine {
-        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som] [noreserve]"
+        let usage = "PROC mmap MAP SIZE [shared] [huge=2M|1G] [file=ID] [populate] [som [page=4K|2M|1G]] [noreserve]"
         try expectAtLeast(t, 4, line: line, usage: usage)
         var anchors = anchors
         anchors.second = t[2].column
@@ -127,7 +127,8 @@ struct StatementParser {
         let mapping = try name(t[2], line: line, what: "mapping name")
         let length = try size(t[3].text, t[3], line: line, what: "mmap length")
         var options = MmapOptions()
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
+        var somPageColumn = 0
         for option in t[4...] {
             if option.isEqual("som") {
                 try once(.som, &seen, option, line: line)
@@ -161,6 +162,13 @@ struct StatementParser {
                 try once(.fileoffset, &seen, option, line: line)
                 options.fileOffsetBytes = try size(value, option, line: line, what: "fileoffset")
                 anchors.offset = option.column
+            } else if let (key, value) = option.keyValue(), key.isEqual("page") {
+                try once(.somPage, &seen, option, line: line)
+                guard case .success(let bytes) = Sizes.parseSize(value), let page = SomPageSize(rawValue: bytes) else {
+                    throw error(line, option.column, "unknown som page size in \(option.quoted); expected page=4K, page=2M or page=1G")
+                }
+                options.somPage = page
+                somPageColumn = option.column
             } else {
                 throw error(line, option.column, "unknown mmap option \(option.quoted); expected one of: \(Self.mmapOptions)")
             }
@@ -175,6 +183,12 @@ struct StatementParser {
         if options.som && options.noreserve {
             let column = t[4...].first { $0.isEqual("noreserve") }?.column ?? t[2].column
             throw error(line, column, "noreserve is MAP_NORESERVE, a flag of today's mmap; som memory comes from the single-owner pool, which has no reservations: remove one of them")
+        }
+        if somPageColumn != 0 && !options.som {
+            throw error(line, somPageColumn, "page= is the page size of single-owner memory; add som (mmap MAP SIZE som page=1G), or use huge=2M|1G for HugeTLB pages")
+        }
+        if options.somPage == .size1G && length % SomPageSize.size1G.rawValue != 0 {
+            throw error(line, somPageColumn, "a som mapping with page=1G is made of whole 1 GiB pages; make its length a multiple of 1G, or use page=2M")
         }
         return .statement(.mmap(process: process, mapping: mapping, lengthBytes: length, options: options), anchors)
     }
@@ -207,7 +221,7 @@ struct StatementParser {
         var offset: UInt64?
         var length: UInt64?
         var punch = false
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
         for option in t[3...] {
             if option.isEqual("punch") {
                 try once(.punch, &seen, option, line: line)
@@ -245,7 +259,7 @@ struct StatementParser {
             throw error(line, t[3].column, "unknown madvise advice \(t[3].quoted); expected one of: \(all)")
         }
         var range = ByteRange()
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
         for option in t[4...] {
             if let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") {
                 try once(key.isEqual("offset") ? .offset : .length, &seen, option, line: line)
@@ -282,7 +296,7 @@ struct StatementParser {
         var stride: (bytes: UInt64, column: Int)?
         var random: (count: UInt64, column: Int)?
         var seed: (value: UInt64, column: Int)?
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
         for option in t[4...] {
             guard let (key, value) = option.keyValue() else {
                 throw error(line, option.column, "unknown touch option \(option.quoted); expected offset=SIZE, length=SIZE, stride=SIZE or random=COUNT seed=N")
@@ -338,7 +352,7 @@ struct StatementParser {
         _ options: ArraySlice<Token>, line: Int, anchors: inout Anchors, unknown: (Token) -> String
     ) throws(WorkloadError) -> ByteRange {
         var range = ByteRange()
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
         for option in options {
             guard let (key, value) = option.keyValue(), key.isEqual("offset") || key.isEqual("length") else {
                 throw error(line, option.column, unknown(option))
@@ -511,7 +525,7 @@ struct StatementParser {
 
     private func machine(_ t: [Token], line: Int) throws(WorkloadError) -> MachineSpec {
         var spec = MachineSpec()
-        var seen: UInt32 = 0
+        var seen: UInt64 = 0
         for setting in t.dropFirst() {
             guard let (key, value) = setting.keyValue() else {
                 throw error(line, setting.column, "machine settings are KEY=VALUE, not \(setting.quoted); keys: \(Self.machineKeys)")
@@ -581,12 +595,32 @@ struct StatementParser {
             case "som-source":
                 try once(.somSource, &seen, setting, line: line)
                 guard let source = SomSource(rawValue: value.string) else {
-                    throw error(line, setting.column, "som-source must be hugetlb-2m, hugetlb-1g, devdax or external, not \(value.quoted)")
+                    throw error(line, setting.column, "som-source must be hugetlb, hugetlb-hvo, hugetlb-2m, hugetlb-1g, devdax or external, not \(value.quoted)")
                 }
                 spec.somSource = source
             case "som-pool":
                 try once(.somPool, &seen, setting, line: line)
-                spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
+                if value.isEqual("grow") {
+                    spec.somPoolBytes = 0
+                } else {
+                    spec.somPoolBytes = try size(value, setting, line: line, what: "som-pool")
+                }
+            case "virt":
+                try once(.virt, &seen, setting, line: line)
+                let levels: [String: VirtLevels] = [
+                    "4x4": VirtLevels(guest: 4, host: 4), "4x5": VirtLevels(guest: 4, host: 5),
+                    "5x4": VirtLevels(guest: 5, host: 4), "5x5": VirtLevels(guest: 5, host: 5),
+                ]
+                guard let virt = levels[value.string] else {
+                    throw error(line, setting.column, "virt must be GUESTxHOST page-table levels: 4x4, 4x5, 5x4 or 5x5, not \(value.quoted)")
+                }
+                spec.virt = virt
+            case "guest-page", "host-page":
+                try once(k == "guest-page" ? .guestPage : .hostPage, &seen, setting, line: line)
+                guard case .success(let bytes) = Sizes.parseSize(value), let page = SomPageSize(rawValue: bytes) else {
+                    throw error(line, setting.column, "\(k) must be 4K, 2M or 1G, not \(value.quoted)")
+                }
+                if k == "guest-page" { spec.guestPage = page } else { spec.hostPage = page }
             case "malloc":
                 try once(.malloc, &seen, setting, line: line)
                 guard let model = MallocModel(rawValue: value.string) else {
@@ -656,12 +690,13 @@ struct StatementParser {
     }
 
     /// Options and settings that may appear once per statement, each a bit of a `seen` mask.
-    enum Key: UInt32 {
+    enum Key: UInt64 {
         case shared, populate, huge, file, offset, length, stride, random, seed
         case ram, hugetlb2m, hugetlb1g, hvo, pti, hvoKept, thp
         case som, mthp, somSource, somPool
         case noreserve, overcommit2m, overcommit1g
         case fileoffset, punch
+        case somPage, virt, guestPage, hostPage
         case malloc, mmapThreshold, trimThreshold, topPad
 
         var spelling: String {
@@ -673,6 +708,9 @@ struct StatementParser {
             case .somPool: "som-pool"
             case .overcommit2m: "hugetlb-2m-overcommit"
             case .overcommit1g: "hugetlb-1g-overcommit"
+            case .somPage: "page"
+            case .guestPage: "guest-page"
+            case .hostPage: "host-page"
             case .mmapThreshold: "mmap-threshold"
             case .trimThreshold: "trim-threshold"
             case .topPad: "top-pad"
@@ -681,8 +719,8 @@ struct StatementParser {
         }
     }
 
-    private func once(_ key: Key, _ seen: inout UInt32, _ token: Token, line: Int) throws(WorkloadError) {
-        let bit: UInt32 = 1 << key.rawValue
+    private func once(_ key: Key, _ seen: inout UInt64, _ token: Token, line: Int) throws(WorkloadError) {
+        let bit: UInt64 = 1 << key.rawValue
         if seen & bit != 0 {
             throw error(line, token.column, "'\(key.spelling)' is given twice in this statement; keep one")
         }

@@ -80,9 +80,18 @@ public struct MachineSpec: Equatable, Sendable {
     public var mthpSizes: [UInt64] = []
     /// Where the single-owner pool takes its memory (`som-source=`), default `hugetlb-1g`.
     public var somSource: SomSource = .hugetlb1G
-    /// Size of the single-owner pool (`som-pool=SIZE`); 0, the default, sizes it to the
-    /// single-owner memory at each measure point.
+    /// Size of the single-owner pool (`som-pool=SIZE|grow`); 0, the default (`grow`), lets the
+    /// pool grow a chunk at a time as processes need units; SIZE fixes it to
+    /// ⌈SIZE / som_chunk_bytes⌉ chunks, and a som mapping the pool cannot back gets ENOMEM.
     public var somPoolBytes: UInt64 = 0
+    /// Virtualization for the TLB model (`virt=GxH`): guest and host page-table levels (4 or 5);
+    /// nil, the default, is a machine without a hypervisor (native walks only).
+    public var virt: VirtLevels? = nil
+    /// The guest's page size for the TLB model (`guest-page=4K|2M|1G`); nil, the default, takes
+    /// each process's own page-size mix from the workload.
+    public var guestPage: SomPageSize? = nil
+    /// The host page size that backs guest memory (`host-page=4K|2M|1G`), default 4K.
+    public var hostPage: SomPageSize = .size4K
     /// The allocator that `malloc`, `calloc`, `realloc` and `free` run (`malloc=`), default
     /// glibc 2.36 (Debian 12's).
     public var malloc: MallocModel = .glibc236
@@ -112,6 +121,41 @@ public enum SomSource: String, Equatable, Sendable, CaseIterable {
     case devdax
     /// Memory that is not System RAM: no struct pages at all.
     case external
+    /// HugeTLB 1 GiB pages without HVO: every pool page keeps its whole vmemmap (issue 11).
+    case hugetlb
+    /// HugeTLB 1 GiB pages with HVO: the same pool as `hugetlb-1g`, named as issue 11 names it.
+    case hugetlbHVO = "hugetlb-hvo"
+}
+
+/// Guest and host page-table levels of a virtual machine (`virt=4x4|4x5|5x4|5x5`).
+public struct VirtLevels: Equatable, Sendable {
+    public var guest: UInt64
+    public var host: UInt64
+    public init(guest: UInt64, host: UInt64) {
+        self.guest = guest
+        self.host = host
+    }
+    /// `4x4`.
+    public var token: String { "\(guest)x\(host)" }
+}
+
+/// The page size a `som` mapping is mapped with (`mmap … som page=4K|2M|1G`).
+public enum SomPageSize: UInt64, Equatable, Sendable, CaseIterable {
+    /// 4 KiB pages (PTE entries) carved out of the process's 2 MiB units.
+    case size4K = 4096
+    /// 2 MiB pages (one PMD entry per unit) where the mapping covers an aligned 2 MiB, else 4 KiB.
+    case size2M = 2097152
+    /// 1 GiB pages (one PUD entry per whole chunk); the mapping's length is a multiple of 1 GiB.
+    case size1G = 1073741824
+
+    /// `4K`, `2M` or `1G`.
+    public var token: String {
+        switch self {
+        case .size4K: return "4K"
+        case .size2M: return "2M"
+        case .size1G: return "1G"
+        }
+    }
 }
 
 /// `/sys/kernel/mm/transparent_hugepage/enabled`.
@@ -266,6 +310,7 @@ public enum Statement: Equatable, Sendable {
             if o.fileOffsetBytes != 0 { line += " fileoffset=\(size(o.fileOffsetBytes))" }
             if o.populate { line += " populate" }
             if o.som { line += " som" }
+            if let page = o.somPage { line += " page=\(page.token)" }
             if o.noreserve { line += " noreserve" }
             return line
         case .munmap(let p, let m, let r):
@@ -391,6 +436,8 @@ public struct MmapOptions: Equatable, Sendable {
     /// `fileoffset=SIZE` (with `file=`): the offset in the file of the mapping's first byte.
     /// Not a multiple of the page size: EINVAL at run time, as mmap(2) gives.
     public var fileOffsetBytes: UInt64 = 0
+    /// `page=4K|2M|1G` (with `som`): the page size the pool maps; nil, the default, is `2M`.
+    public var somPage: SomPageSize? = nil
 
     public init(shared: Bool = false, huge: HugePageSize? = nil, file: String? = nil, populate: Bool = false, som: Bool = false, noreserve: Bool = false) {
         self.shared = shared

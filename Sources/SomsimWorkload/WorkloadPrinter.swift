@@ -4,9 +4,10 @@
 /// reconstructed: one line per expanded statement). Canonical means:
 /// - the header, then a `machine` line only if some setting differs from its default or `pti` is
 ///   given, listing only those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept,
-///   thp, pti, mthp, som-source, som-pool, malloc, mmap-threshold, trim-threshold, top-pad;
+///   thp, pti, mthp, som-source, som-pool, virt, guest-page, host-page, malloc, mmap-threshold,
+///   trim-threshold, top-pad;
 /// - one statement per line, single spaces, no comments;
-/// - mmap options in the order shared, huge=, file=, populate, som;
+/// - mmap options in the order shared, huge=, file=, populate, som, page=;
 /// - touch options in the order offset=, length=, then stride= or random= seed=; `offset=` is left
 ///   out when it is 0 and `length=` when the range runs to the end of the mapping;
 /// - sizes as `format(size:)` spells them.
@@ -41,6 +42,9 @@ public enum WorkloadPrinter {
         if m.mthpSizes != d.mthpSizes { parts.append("mthp=" + m.mthpSizes.map { format(size: $0) }.joined(separator: ",")) }
         if m.somSource != d.somSource { parts.append("som-source=\(m.somSource.rawValue)") }
         if m.somPoolBytes != d.somPoolBytes { parts.append("som-pool=\(format(size: m.somPoolBytes))") }
+        if let virt = m.virt { parts.append("virt=\(virt.token)") }
+        if let page = m.guestPage { parts.append("guest-page=\(page.token)") }
+        if m.hostPage != d.hostPage { parts.append("host-page=\(m.hostPage.token)") }
         if m.malloc != d.malloc { parts.append("malloc=\(m.malloc.rawValue)") }
         if let bytes = m.mallocMmapThreshold { parts.append("mmap-threshold=\(format(size: bytes))") }
         if let bytes = m.mallocTrimThreshold { parts.append("trim-threshold=\(format(size: bytes))") }

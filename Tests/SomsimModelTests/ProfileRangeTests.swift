@@ -39,6 +39,13 @@ import Testing
         .vmaBytes: "1 to 1M",
         .anonVMABytes: "1 to 1M",
         .anonVMAChainBytes: "1 to 1M",
+        .tlbL14KEntries: "0 to 65536",
+        .tlbL12MEntries: "0 to 65536",
+        .tlbL11GEntries: "0 to 65536",
+        .tlbL24KEntries: "0 to 65536",
+        .tlbL22MEntries: "0 to 65536",
+        .tlbL21GEntries: "0 to 65536",
+        .tlbL2Shared: "0 to 1",
     ]
 
     @Test func everyConstantHasItsRangeAndItsDefaultIsInside() {

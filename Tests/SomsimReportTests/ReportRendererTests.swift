@@ -32,6 +32,7 @@ import Testing
                 "memmap_pages", "hugetlb_2m_total", "hugetlb_1g_total", "hugetlb_2m_free", "hugetlb_2m_reserved", "hugetlb_1g_free",
                 "hugetlb_1g_reserved", "hugetlb_2m_surplus", "hugetlb_1g_surplus",
                 "anon_bytes", "page_table_bytes", "shmem_bytes",
+                "som_pool_chunks", "som_units_used", "som_units_free", "som_stranded_bytes", "som_fragmented_units",
             ])
         let schemes = try #require(measures[0]["schemes"] as? [[String: Any]])
         #expect(schemes.first?["scheme"] as? String == "struct-page")
@@ -52,9 +53,9 @@ import Testing
         #expect(lines.first == "label,process,metric,value")
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         #expect(rows.allSatisfy { $0.count == 4 })
-        // preloaded: 1 process; end: 9 processes. 15 rows each (alive + 14 metrics), 12 system
-        // rows and 2 per scheme.
-        #expect(rows.count == (1 + 9) * 15 + 2 * (12 + 2 * SchemeName.allCases.count))
+        // preloaded: 1 process; end: 9 processes. 15 rows each (alive + 14 metrics), 17 system
+        // rows (12, and 5 of the single-owner pool) and 2 per scheme.
+        #expect(rows.count == (1 + 9) * 15 + 2 * (17 + 2 * SchemeName.allCases.count))
         #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512"] })
         #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536"] })
     }

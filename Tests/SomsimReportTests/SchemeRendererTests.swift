@@ -36,7 +36,9 @@ import Testing
                 #expect(schemes.first?["scheme"] as? String == "struct-page")
             case .csv:
                 let lines = text.split(separator: "\n")
-                #expect(lines.count == 1 + run.points.count * SchemeName.allCases.count * 6)
+                // 6 rows per scheme, 5 of the single-owner pool and 6 of TLB figures per process.
+                let processes = run.points.reduce(0) { $0 + $1.census.processTLB.count }
+                #expect(lines.count == 1 + run.points.count * (SchemeName.allCases.count * 6 + 5) + processes * 6)
                 #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
             case .md:
                 #expect(text.contains("| som "))
@@ -62,6 +64,23 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func summaryRowsCarryStrandedMemoryAndTheTLB() throws {
+        let workload = try WorkloadParser.parse(
+            "somsim-workload 1\nmachine virt=4x4\nspawn a\na mmap m 4K som\na touch m write\nspawn b\nb mmap x 2M som\nb touch x write\n",
+            fileName: "summary.somw")
+        let run = SchemeRun.run(workload)
+        let csv = SchemeRenderer.summary(run, schemes: [.structPage, .som], format: .csv)
+        // Stranded: a holds a 2 MiB unit for 4 KiB (2,093,056 B); b maps its whole unit. Reach:
+        // a's one 4 KiB entry + b's one 2 MiB entry = 2,101,248 B. Loads per miss: a walks 4
+        // levels, b 3: mean 3.5; nested on 4x4 with 4 KiB host pages: (24 + 19) / 2 = 21.5.
+        #expect(csv == """
+            label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss
+            end,struct-page,\(run.points[0].result(.structPage).metadataBytes),0.015625,0,2101248,3.5,21.5
+            end,som,\(run.points[0].result(.som).metadataBytes),\(run.points[0].result(.som).metadataRatio),2093056,2101248,3.5,21.5
+
+            """)
     }
 
     @Test(arguments: ReportFormat.allCases)

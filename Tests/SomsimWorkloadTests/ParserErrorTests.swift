@@ -223,6 +223,27 @@ struct ParserErrorTests {
         BadInput("plain lines cross the limit", h("measure a\nmeasure b\nmeasure c"), 4, 1, "more than 2 statements", limits: ExpansionLimits(maxStatements: 2)),
     ]
 
+    /// The single-owner pool's page sizes and the TLB model's machine keys (issue 11).
+    static let somAndTLB: [BadInput] = [
+        BadInput("som page without som", h("spawn a\na mmap m 2M page=2M"), 3, 13, "page= is the page size of single-owner memory; add som"),
+        BadInput("som page size unknown", h("spawn a\na mmap m 2M som page=4M"), 3, 17, "unknown som page size in 'page=4M'; expected page=4K, page=2M or page=1G"),
+        BadInput("som page twice", h("spawn a\na mmap m 2M som page=2M page=4K"), 3, 25, "'page' is given twice"),
+        BadInput("som 1G page of a partial length", h("spawn a\na mmap m 3M som page=1G"), 3, 17, "make its length a multiple of 1G, or use page=2M"),
+        BadInput("som-pool neither size nor grow", h("machine som-pool=more"), 2, 9, "som-pool 'more' is not a size"),
+        BadInput("som-source unknown", h("machine som-source=ram"), 2, 9, "som-source must be hugetlb, hugetlb-hvo, hugetlb-2m, hugetlb-1g, devdax or external"),
+        BadInput("virt levels unknown", h("machine virt=4x3"), 2, 9, "virt must be GUESTxHOST page-table levels: 4x4, 4x5, 5x4 or 5x5, not '4x3'"),
+        BadInput("guest page unknown", h("machine guest-page=4M"), 2, 9, "guest-page must be 4K, 2M or 1G, not '4M'"),
+        BadInput("host page unknown", h("machine ram=1G host-page=64K"), 2, 16, "host-page must be 4K, 2M or 1G, not '64K'"),
+        BadInput("virt twice", h("machine virt=4x4 virt=5x5"), 2, 18, "'virt' is given twice"),
+    ]
+
+    @Test(arguments: somAndTLB)
+    func somAndTLBRefused(_ bad: BadInput) throws {
+        let error = try #require(parseError(bad.text, limits: bad.limits), "\(bad.name) should be refused")
+        #expect(error.location == SourceLocation(line: bad.line, column: bad.column), "\(error)")
+        #expect(error.message.contains(bad.fragment), "\(error)")
+    }
+
     @Test(arguments: header + syntax + machine + semantic + remap + blocks + limits + files)
     func refused(_ bad: BadInput) throws {
         let error = try #require(parseError(bad.text, limits: bad.limits), "\(bad.name) should be refused")
@@ -233,7 +254,7 @@ struct ParserErrorTests {
 
     @Test func descriptionIsCompilerStyle() {
         let error = parseError(h("spawn a\na mmap m 4K hugee"))
-        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve")
+        #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve, page=4K|2M|1G (with som)")
     }
 
     /// Refused before anything is expanded: expanding would take 10^18 steps, so a regression

@@ -215,7 +215,7 @@ extension CommandLineTests {
     /// Scheme names, subjects and sizes are read by the argument parser: a bad value is a usage
     /// error (64) that names the option and what it accepts, before any work is done.
     @Test(arguments: [
-        (["compare", "--schemes", "struct-page,foo"], "Error: The value 'struct-page,foo' is invalid for '--schemes <schemes>': unknown scheme 'foo'; expected one of: struct-page, hvo, folio, memdesc, memdesc-32, som"),
+        (["compare", "--schemes", "struct-page,foo"], "Error: The value 'struct-page,foo' is invalid for '--schemes <schemes>': unknown scheme 'foo'; expected one of: struct-page, hvo, folio, memdesc, memdesc-32, som, som+memdesc"),
         (["explain", "foo"], "Error: The value 'foo' is invalid for '<scheme>'. Please provide one of the following:"),
         (["generate", "alloc-mix", "--ram", "1X"], "Error: The value '1X' is invalid for '--ram <size>'"),
         (["generate", "alloc-mix", "--crossover", "--small", "4k"], "Error: The value '4k' is invalid for '--small <size>'"),

@@ -114,7 +114,7 @@ import Testing
         let result = try CLI.run(["profile"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
-        #expect(lines.count == 34)
+        #expect(lines.count == 41)
         #expect(lines.allSatisfy { $0.contains("; allowed: ") })
         #expect(result.stdout.contains("struct_page_bytes           = 64  # bytes; allowed: a power of two from 32 to 256; include/linux/mm_types.h"))
         #expect(result.stdout.contains("section_bytes               = 134217728  # bytes; allowed: a power of two from 4M to 64G; "))

@@ -62,6 +62,16 @@ public struct MemoryCensus: Equatable, Sendable {
     /// 2 MiB blocks of single-owner memory each live process holds (its chunk list), in
     /// creation order; only processes that have some.
     public var singleOwnerBlocks: [UInt64] = []
+    /// The single-owner pool of the workload's `som` mappings (SomPool.swift): chunks, units,
+    /// stranded memory, fragmentation. `singleOwnerBlocks` counts each process's units in it.
+    public var somPool = SomPoolFigures()
+    /// 2 MiB blocks of private anonymous memory mapped once (not `som`) that a pool would serve
+    /// if that memory were single-owner memory: ⌈pages / 512⌉ per process.
+    public var candidateBlocks: UInt64 = 0
+    /// Base pages of the candidates' blocks that no page maps: what they would strand.
+    public var candidateStrandedPages: UInt64 = 0
+    /// Each live process's TLB figures, in creation order (Schemes/TLB.swift).
+    public var processTLB: [ProcessTLB] = []
 
     public init(machine: MachineSpec) { self.machine = machine }
 
@@ -114,19 +124,20 @@ extension Simulator {
             .map { FolioCount(kind: $0.key.kind, order: $0.key.order, count: $0.value) }
             .sorted { ($0.kind, $0.order) < ($1.kind, $1.order) }
 
-        for process in processes where process.alive {
+        census.somPool = somPoolFigures()
+        for (processIndex, process) in processes.enumerated() where process.alive {
             let liveIndex = Int(census.processes)
             census.processes += 1
             let tables = process.pageTables.tableCounts
             for level in 0..<3 { census.pageTables[level] += tables[level] }
             var owned: UInt64 = 0
-            var somBlocks: UInt64 = 0
+            var tlb = ProcessTLB(name: process.name)
             for mapping in process.mappings.values {
                 census.vmas += 1
+                countEntries(mapping, into: &tlb.entries)
                 var anon = false
                 mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
                 if anon { census.anonVMAs += 1 }
-                countEntries(mapping, into: &census.tlbEntries)
                 guard mapping.huge == nil else { continue }
                 // The walk below counts a `som` mapping's present pages and, when the measure has
                 // not, the single-owner pages: any other mapping needs no second walk here.
@@ -140,13 +151,19 @@ extension Simulator {
                     let sums = groupSums(run, range, prefixes: &prefixes)
                     owned += sums.privateClean + sums.privateDirty
                 }
-                if mapping.isSingleOwner { somBlocks += (present + blockPages - 1) / blockPages }
+                _ = present
             }
             if let ownedAnonPages { owned = ownedAnonPages[liveIndex] }
             census.singleOwnerPages += owned
-            let blocks = (owned + blockPages - 1) / blockPages + somBlocks
+            let candidates = (owned + blockPages - 1) / blockPages
+            census.candidateBlocks += candidates
+            census.candidateStrandedPages += candidates * blockPages - owned
+            let somUnits = UInt64(somPool.holders[ProcessID(index: processIndex)]?.unitCount ?? 0)
+            let blocks = candidates + somUnits
             if blocks > 0 { census.singleOwnerBlocks.append(blocks) }
+            census.processTLB.append(tlb)
         }
+        for tlb in census.processTLB { for level in 0..<3 { census.tlbEntries[level] += tlb.entries[level] } }
         census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
         return census
     }
@@ -163,12 +180,23 @@ extension Simulator {
                 pmdMapped.forEach(in: range) { pages, huge in if huge { pmd += UInt64(pages.count) } }
             }
         }
+        // 1 GiB som pages are PMD-marked too (`setPMDMapped`): their frames have the 1 GiB order.
+        var pud: UInt64 = 0
+        if mapping.isSingleOwner && mapping.options.somPage == .size1G {
+            mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+                guard case .anon(let run, _) = state else { return }
+                groups[run].pages.forEach(in: range) { pages, page in
+                    if Int(page.order) == SomPool.giantOrder && page.present { pud += UInt64(pages.count) }
+                }
+            }
+        }
         switch mapping.huge {
         case .size2M: entries[1] += mapped
         case .size1G: entries[2] += mapped
         case nil:
             entries[0] += mapped - pmd
-            entries[1] += pmd / blockPages
+            entries[1] += (pmd - pud) / blockPages
+            entries[2] += pud / gigaPages
         }
     }
 
@@ -229,3 +257,5 @@ extension Simulator {
 
 /// Base pages in one 2 MiB block: a PMD-mapped THP, a single-owner block.
 private let blockPages = PageGeometry.pmdBytes / PageGeometry.pageBytes
+/// Base pages in one 1 GiB page.
+private let gigaPages = PageGeometry.pudBytes / PageGeometry.pageBytes

@@ -14,6 +14,8 @@ public enum SchemeName: String, CaseIterable, Sendable {
     case memdesc32 = "memdesc-32"
     /// A single-owner pool (`/dev/som`-style) serving single-owner memory.
     case som
+    /// The single-owner pool beside memdescs: memdescs for memory outside the pool.
+    case somMemdesc = "som+memdesc"
 
     /// One line on what the scheme is.
     public var summary: String {
@@ -24,6 +26,7 @@ public enum SchemeName: String, CaseIterable, Sendable {
         case .memdesc: return "memdescs: an 8-byte word per page plus a separately allocated descriptor per allocation"
         case .memdesc32: return "memdescs, interim step: a 32-byte struct page plus a descriptor per allocation"
         case .som: return "a single-owner pool: single-owner memory leaves the memmap for a chunk pool"
+        case .somMemdesc: return "a single-owner pool beside memdescs: memdescs for the memory outside the pool"
         }
     }
 }

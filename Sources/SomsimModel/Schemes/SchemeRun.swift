@@ -10,6 +10,8 @@ public struct SchemeRun: Equatable, Sendable {
         /// Every scheme, `struct-page` first.
         public var results: [SchemeResult]
         public var common: CommonCosts
+        /// The machine's choices for the schemes (`som-source=`, `som-pool=`).
+        public var options: Schemes.Options = Schemes.Options()
 
         public func result(_ scheme: SchemeName) -> SchemeResult { results.first { $0.scheme == scheme }! }
         /// Bytes `scheme` saves against struct page (negative when it costs more).
@@ -33,7 +35,7 @@ public struct SchemeRun: Equatable, Sendable {
             points.append(
                 Point(
                     label: label, census: census, results: Schemes.evaluateAll(census, profile, simulator.schemeOptions),
-                    common: Schemes.common(census, profile)))
+                    common: Schemes.common(census, profile), options: simulator.schemeOptions))
         }
         for statement in workload.statements {
             if case .measure(let label) = statement.value {

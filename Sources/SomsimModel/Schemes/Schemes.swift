@@ -36,6 +36,8 @@ public enum Schemes {
             return memdesc(scheme, census, profile, word: .memdescInterimPageBytes)
         case .som:
             return som(census, profile, options)
+        case .somMemdesc:
+            return somMemdesc(census, profile, options)
         }
     }
 
@@ -175,66 +177,174 @@ public enum Schemes {
 
     // MARK: - Single-owner pool
 
-    /// The single-owner pool: the single-owner memory leaves the memmap for a pool of
-    /// `som_chunk_bytes` chunks from `source`, managed in `som_block_bytes` blocks with a bitmap
-    /// per chunk, and a list of blocks per process (Single Owner Memory, LSF/MM/BPF 2023).
-    static func som(_ census: MemoryCensus, _ profile: Profile, _ options: Options) -> SchemeResult {
+    /// The pool a som scheme costs: the chunks of the workload's `som` mappings (the engine's
+    /// pool), with the candidates — private anonymous memory mapped by one process — added in
+    /// their 2 MiB units, into free units first, then new chunks (a growing pool) or not at all
+    /// (a fixed pool: what does not fit stays in the memmap).
+    public struct PoolLayout: Equatable, Sendable {
+        public var chunks: UInt64
+        public var unitsPerChunk: UInt64
+        public var usedUnits: UInt64
+        public var candidateUnits: UInt64
+        public var strandedBytes: UInt64
+        public var fragmentedUnits: UInt64
+        /// Pool bytes, at most the RAM HugeTLB pools leave.
+        public var bytes: UInt64
+        public var freeUnits: UInt64 { chunks * unitsPerChunk - min(chunks * unitsPerChunk, usedUnits) }
+    }
+
+    public static func poolLayout(_ census: MemoryCensus, _ profile: Profile, _ options: Options) -> PoolLayout {
         let page = profile[.pageBytes]
         let chunk = profile[.somChunkBytes]
-        let block = profile[.somBlockBytes]
-        let ram = census.machine.ramBytes
-        let explicit = census.pages(of: .som)
-        let needed = (census.singleOwnerPages + explicit) * page
-        var pool = max(roundUp(needed, chunk), options.somPoolBytes ?? 0)
-        pool = min(pool, ram / page * page)
-        let poolFrames = pool / page
-        var result = SchemeResult(scheme: .som, ramBytes: ram, terms: memmapTerms(census, profile, excludingFrames: poolFrames, label: " outside the pool"))
+        let perChunk = chunk / profile[.somBlockBytes]
+        let engine = census.somPool
+        let room = engine.freeUnits
+        var candidates = census.candidateBlocks
+        var chunks = engine.chunks
+        if options.somPoolBytes == nil {
+            let extra = candidates - min(candidates, room)
+            chunks += (extra + perChunk - 1) / perChunk
+        } else {
+            candidates = min(candidates, room)
+        }
+        let used = engine.usedUnits + candidates
+        // Candidates fill the free units of partly used chunks first.
+        let fragmented = engine.fragmentedUnits - min(engine.fragmentedUnits, candidates)
+        let stranded = engine.strandedBytes + (candidates == census.candidateBlocks ? census.candidateStrandedPages * page : 0)
+        let hugetlb = census.hugetlbPoolPages.reduce(0) { $0 + $1.value * $1.key.bytes }
+        let ram = census.machine.ramBytes / page * page
+        let bytes = min(chunks * chunk, ram - min(ram, hugetlb))
+        return PoolLayout(
+            chunks: chunks, unitsPerChunk: perChunk, usedUnits: used, candidateUnits: candidates, strandedBytes: stranded,
+            fragmentedUnits: fragmented, bytes: bytes)
+    }
+
+    /// The pool's own metadata: what its source keeps of the vmemmap for `pool` bytes.
+    static func poolSourceTerm(_ census: MemoryCensus, _ profile: Profile, _ source: SomSource, pool: UInt64) -> SchemeTerm {
+        let page = profile[.pageBytes]
         let kept = census.machine.hvoKeptPages
-        let source = options.somSource
-        let residual: SchemeTerm
+        // A pool that RAM cuts short of a whole source page still has that page's kept vmemmap.
+        let pages2M = (pool + HugePageSize.size2M.bytes - 1) / HugePageSize.size2M.bytes
+        let pages1G = (pool + HugePageSize.size1G.bytes - 1) / HugePageSize.size1G.bytes
         switch source {
         case .hugetlb2M:
             let perPage = min(kept, vmemmapPages(.size2M, profile))
-            residual = SchemeTerm(
-                "pool vmemmap (hugetlb-2m, HVO)", "pool_bytes / 2 MiB × hvo_kept × page_bytes", "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)",
-                [.pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
-        case .hugetlb1G:
+            return SchemeTerm(
+                "pool vmemmap (hugetlb-2m, HVO)", "⌈pool_bytes / 2 MiB⌉ × hvo_kept × page_bytes", "\(pages2M) × \(perPage) × \(page)",
+                [.pageBytes], Int64(pages2M * perPage * page))
+        case .hugetlb1G, .hugetlbHVO:
             let perPage = min(kept, vmemmapPages(.size1G, profile))
-            residual = SchemeTerm(
-                "pool vmemmap (hugetlb-1g, HVO)", "pool_bytes / 1 GiB × hvo_kept × page_bytes", "\(pool / HugePageSize.size1G.bytes) × \(perPage) × \(page)",
-                [.pageBytes], Int64(pool / HugePageSize.size1G.bytes * perPage * page))
+            return SchemeTerm(
+                "pool vmemmap (\(source.rawValue): 1 GiB HugeTLB, HVO)", "⌈pool_bytes / 1 GiB⌉ × hvo_kept × page_bytes",
+                "\(pages1G) × \(perPage) × \(page)", [.pageBytes], Int64(pages1G * perPage * page))
+        case .hugetlb:
+            return SchemeTerm(
+                "pool vmemmap (hugetlb: 1 GiB HugeTLB, no HVO)", "pool_bytes / page_bytes × struct_page_bytes",
+                "\(pool / page) × \(profile[.structPageBytes])", [.pageBytes, .structPageBytes], Int64(pool / page * profile[.structPageBytes]))
         case .devdax:
             let perPage = profile[.devdaxVmemmapKeptPages]
-            residual = SchemeTerm(
-                "pool vmemmap (devdax)", "pool_bytes / 2 MiB × devdax_vmemmap_kept_pages × page_bytes",
-                "\(pool / HugePageSize.size2M.bytes) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pool / HugePageSize.size2M.bytes * perPage * page))
+            return SchemeTerm(
+                "pool vmemmap (devdax)", "⌈pool_bytes / 2 MiB⌉ × devdax_vmemmap_kept_pages × page_bytes",
+                "\(pages2M) × \(perPage) × \(page)", [.devdaxVmemmapKeptPages, .pageBytes], Int64(pages2M * perPage * page))
         case .external:
-            residual = SchemeTerm("pool vmemmap (external)", "0: memory outside System RAM has no struct pages", "0", [], 0)
+            return SchemeTerm("pool vmemmap (external)", "0: memory outside System RAM has no struct pages", "0", [], 0)
         }
-        result.terms.append(residual)
-        let chunks = (pool + chunk - 1) / chunk
-        let bitmap = chunk / block / 8
-        result.terms.append(
-            SchemeTerm(
-                "chunk bitmaps", "⌈pool_bytes / som_chunk_bytes⌉ × (som_chunk_bytes / som_block_bytes / 8)", "\(chunks) × \(bitmap)",
-                [.somChunkBytes, .somBlockBytes], Int64(chunks * bitmap)))
-        let blocks = census.singleOwnerBlocks.reduce(0, +)
+    }
+
+    /// The pool's bookkeeping: a bitmap per chunk, a unit list per process.
+    static func poolBookkeeping(_ census: MemoryCensus, _ profile: Profile, _ layout: PoolLayout) -> [SchemeTerm] {
+        let bitmap = layout.unitsPerChunk / 8
+        let units = census.singleOwnerBlocks.reduce(0, +) - (census.candidateBlocks - layout.candidateUnits)
         let owners = UInt64(census.singleOwnerBlocks.count)
-        result.terms.append(
+        return [
+            SchemeTerm(
+                "chunk bitmaps", "⌈pool_bytes / som_chunk_bytes⌉ × (som_chunk_bytes / som_block_bytes / 8)", "\(layout.chunks) × \(bitmap)",
+                [.somChunkBytes, .somBlockBytes], Int64(layout.chunks * bitmap)),
             SchemeTerm(
                 "per-process block lists", "blocks × som_block_entry_bytes + processes × som_process_bytes",
-                "\(blocks) × \(profile[.somBlockEntryBytes]) + \(owners) × \(profile[.somProcessBytes])", [.somBlockEntryBytes, .somProcessBytes],
-                Int64(blocks * profile[.somBlockEntryBytes] + owners * profile[.somProcessBytes])))
-        result.notes.append(
-            "pool: \(pool) B (\(chunks) chunks of \(chunk) B) from \(source.rawValue), for \(needed) B of single-owner memory"
-                + (options.somPoolBytes.map { " (som-pool=\($0))" } ?? ""))
+                "\(units) × \(profile[.somBlockEntryBytes]) + \(owners) × \(profile[.somProcessBytes])", [.somBlockEntryBytes, .somProcessBytes],
+                Int64(units * profile[.somBlockEntryBytes] + owners * profile[.somProcessBytes])),
+        ]
+    }
+
+    /// HVO on the HugeTLB pools, as the hvo scheme applies it: a som kernel is today's kernel
+    /// with HVO (its pool is built on it), so HugeTLB memory outside the pool counts the same.
+    static func hvoTerms(_ census: MemoryCensus, _ profile: Profile) -> [SchemeTerm] {
+        hvo(census, profile).terms.filter { $0.bytes < 0 }
+    }
+
+    static func poolNotes(_ census: MemoryCensus, _ layout: PoolLayout, _ options: Options) -> [String] {
+        var notes = [
+            "pool: \(layout.chunks) chunks (\(layout.bytes) B) from \(options.somSource.rawValue), "
+                + (options.somPoolBytes.map { "fixed (som-pool=\($0))" } ?? "growing (som-pool=grow)")
+                + "; units used \(layout.usedUnits) (\(census.somPool.usedUnits) of som mappings, \(layout.candidateUnits) of candidates), free \(layout.freeUnits)",
+            "stranded: \(layout.strandedBytes) B held in units that no page maps; fragmentation: \(layout.fragmentedUnits) free units in partly used chunks",
+        ]
         let anon = census.singleOwnerPages + census.sharedAnonPages
         if anon > 0 {
-            result.notes.append(
-                "single-owner: \(census.singleOwnerPages) of \(anon) private anonymous pages are mapped by one process (\(percent(census.singleOwnerPages, anon)))")
+            notes.append(
+                "single-owner: \(census.singleOwnerPages) of \(anon) private anonymous pages are mapped by one process (\(percent(census.singleOwnerPages, anon))); they are costed in the pool")
         }
-        result.notes.append("never shared: a forked child does not inherit som memory; page tables are the engine's (common rows)")
+        notes.append("never shared: a forked child does not inherit som memory; page tables are the engine's (common rows)")
+        notes.append(
+            "sources: memmap and page_ext — include/linux/mm_types.h, mm/page_ext.c; HVO of HugeTLB pools and the HugeTLB/devdax pool vmemmap — mm/hugetlb_vmemmap.c, Documentation/mm/vmemmap_dedup.rst; chunks of 2 MiB units with bitmaps, per-process lists, external memory without struct pages — Single Owner Memory (linux-mm, Feb 2023; LSF/MM/BPF 2023); entry and per-process sizes — estimates (docs/profile.md)")
+        return notes
+    }
+
+    /// The single-owner pool: the single-owner memory leaves the memmap for a pool of
+    /// `som_chunk_bytes` chunks from `source`, managed in `som_block_bytes` units with a bitmap
+    /// per chunk, and a list of units per process (Single Owner Memory, LSF/MM/BPF 2023). HugeTLB
+    /// memory outside the pool keeps HVO, as under the hvo scheme.
+    static func som(_ census: MemoryCensus, _ profile: Profile, _ options: Options) -> SchemeResult {
+        let layout = poolLayout(census, profile, options)
+        let poolFrames = layout.bytes / profile[.pageBytes]
+        var result = SchemeResult(
+            scheme: .som, ramBytes: census.machine.ramBytes, terms: memmapTerms(census, profile, excludingFrames: poolFrames, label: " outside the pool"))
+        result.terms += hvoTerms(census, profile)
+        result.terms.append(poolSourceTerm(census, profile, options.somSource, pool: layout.bytes))
+        result.terms += poolBookkeeping(census, profile, layout)
+        result.notes = poolNotes(census, layout, options)
         return result
+    }
+
+    /// Memdescs outside the pool, the pool inside: per-page words and descriptors for memory the
+    /// pool does not hold, the pool's source metadata, bitmaps and lists for what it holds. `som`
+    /// folios have no descriptor; candidates' anonymous folio descriptors go in proportion of the
+    /// single-owner pages to all private anonymous pages (the census does not split folios by
+    /// owner count).
+    static func somMemdesc(_ census: MemoryCensus, _ profile: Profile, _ options: Options) -> SchemeResult {
+        let layout = poolLayout(census, profile, options)
+        let poolFrames = layout.bytes / profile[.pageBytes]
+        var base = memdesc(.memdesc, census, profile, word: .memdescPageBytes)
+        let frames = census.frames(profile) - min(census.frames(profile), poolFrames)
+        var terms = [
+            SchemeTerm(
+                "per-page words outside the pool", "(frames − pool_frames) × memdesc_page_bytes",
+                "(\(census.frames(profile)) − \(poolFrames)) × \(profile[.memdescPageBytes])", [.pageBytes, .memdescPageBytes],
+                Int64(frames * profile[.memdescPageBytes]))
+        ]
+        let anon = census.singleOwnerPages + census.sharedAnonPages
+        for term in base.terms.dropFirst() {
+            if term.name.hasPrefix("descriptors: som folio") { continue }
+            if term.name.hasPrefix("descriptors: anon folio"), anon > 0, layout.candidateUnits == census.candidateBlocks {
+                // bytes × shared / anon, in 128 bits: both factors can pass 2^32 on a large machine.
+                let product = UInt64(term.bytes).multipliedFullWidth(by: census.sharedAnonPages)
+                let kept = Int64(anon.dividingFullWidth((product.high, product.low)).quotient)
+                terms.append(
+                    SchemeTerm(
+                        term.name + " (not single-owner)", term.formula + " × shared_anon_pages / anon_pages",
+                        term.substituted + " × \(census.sharedAnonPages) / \(anon)", term.constants, kept))
+                continue
+            }
+            terms.append(term)
+        }
+        terms.append(poolSourceTerm(census, profile, options.somSource, pool: layout.bytes))
+        terms += poolBookkeeping(census, profile, layout)
+        base.terms = terms
+        base.scheme = .somMemdesc
+        base.allocations = []
+        base.notes = poolNotes(census, layout, options)
+        return base
     }
 
     // MARK: - Common rows

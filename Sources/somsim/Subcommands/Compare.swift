@@ -16,6 +16,7 @@ struct Compare: ParsableCommand {
               somsim compare docs/examples/prefork.somw
               somsim compare server.somw --schemes struct-page,memdesc --format csv > notebooks-data/server.csv
               somsim compare server.somw --profile my.profile --format json
+              somsim compare papers/workloads/seed-vm-host.somw --summary --format csv
             """
     )
 
@@ -28,11 +29,19 @@ struct Compare: ParsableCommand {
         transform: SchemeList.init(parsing:))
     var schemes: SchemeList?
 
+    @Flag(
+        help: "One row per measure and scheme: metadata, stranded memory, TLB reach and loads per TLB miss (the papers' seed tables).")
+    var summary = false
+
     @OptionGroup var profile: ProfileOption<Self>
     @OptionGroup var output: FormatOption<Self>
 
     func run() throws {
         let run = SchemeRun.run(try workload.load(), profile: try profile.load())
+        if summary {
+            print(SchemeRenderer.summary(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format), terminator: "")
+            return
+        }
         print(SchemeRenderer.compare(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format), terminator: "")
     }
 }

@@ -8,16 +8,19 @@ struct Explain: ParsableCommand {
         discussion: """
             SCHEME is one of \(SchemeRenderer.Subject.names.joined(separator: ", ")). `common` \
             derives the page tables and per-process kernel state every scheme shares; `tlb-walk` \
-            the memory loads of a TLB miss under virtualization (no workload needed).
+            the memory loads of a TLB miss under virtualization (no workload needed); `tlb` each \
+            process's TLB reach and loads per miss from the workload's page sizes (native, and \
+            nested with machine virt=).
 
             Examples:
               somsim explain memdesc docs/examples/prefork.somw
               somsim explain hvo docs/examples/hugetlb-cow.somw --measure reserved
               somsim explain tlb-walk
+              somsim explain tlb docs/examples/prefork.somw
             """
     )
 
-    @Argument(help: ArgumentHelp("The scheme (or common, tlb-walk).", argumentType: SchemeRenderer.Subject.self))
+    @Argument(help: ArgumentHelp("The scheme (or common, tlb-walk, tlb).", argumentType: SchemeRenderer.Subject.self))
     var scheme: SchemeRenderer.Subject
 
     @OptionGroup var workload: WorkloadArgument<Self>
