@@ -254,6 +254,8 @@ extension Simulator {
         var small = PageSums()
         var hugePrivateBytes: UInt64 = 0
         var hugeSharedBytes: UInt64 = 0
+        var pssAnonUnits: UInt64 = 0
+        var anonHugePages: UInt64 = 0
         for mapping in process.mappings.values {
             var sums = PageSums()
             for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
@@ -263,6 +265,7 @@ extension Simulator {
                 case .anon(let run, _):
                     let viewed = groupSums(run, range, prefixes: &prefixes)
                     sums = sums + viewed
+                    if mapping.huge == nil { pssAnonUnits += viewed.pssUnits }
                     if mapping.huge == nil && !mapping.isSingleOwner {
                         owned += viewed.privateClean + viewed.privateDirty
                     }
@@ -271,6 +274,7 @@ extension Simulator {
                     sums = sums + (dirty ? viewed.allDirty : viewed)
                 }
             }
+            anonHugePages += pmdMappedAnonPages(mapping)
             if mapping.huge != nil {
                 // HugeTLB pages are reported apart from Rss and Pss (fs/proc/task_mmu.c:
                 // smaps_hugetlb_range), private when mapped once.
@@ -292,7 +296,27 @@ extension Simulator {
         metrics.sharedHugetlbBytes = hugeSharedBytes
         metrics.pageTableBytes = process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes
         metrics.lockedBytes = process.lockedBytes
+        metrics.pssAnonBytes = pssAnonUnits >> PageSums.pssShift
+        metrics.anonHugePagesBytes = anonHugePages * pageBytes
         return (metrics, owned)
+    }
+
+    /// The pages of `mapping` that a PMD entry maps to an anonymous THP: smaps adds
+    /// `HPAGE_PMD_SIZE` to `AnonHugePages` for each PMD-mapped anonymous folio (fs/proc/task_mmu.c:
+    /// smaps_pmd_entry, `mss->anonymous_thp`). PTE-mapped pieces of a THP (a split PMD) and mTHP
+    /// never count; the huge zero page is not a normal page (vm_normal_page_pmd) and counts
+    /// neither here nor in Rss. The som pool maps its blocks with PMD entries too, but its
+    /// memory is pool memory, not a THP (docs/model.md, "Metrics"). Measured: docs/kernel-facts
+    /// smapsanon.c.
+    private func pmdMappedAnonPages(_ mapping: Mapping) -> UInt64 {
+        guard mapping.huge == nil, !mapping.isSingleOwner, let pmdMapped = mapping.pmdMapped else { return 0 }
+        var pages: UInt64 = 0
+        for (blocks, mapped) in pmdMapped.sequence(in: 0..<mapping.pageCount) where mapped {
+            for (range, state) in mapping.pages.sequence(in: blocks) {
+                if case .anon = state { pages += UInt64(range.count) }
+            }
+        }
+        return pages
     }
 
     /// The memmap as the kernel has it: a section's worth of struct pages for every memory

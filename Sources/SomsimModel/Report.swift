@@ -64,6 +64,14 @@ public struct ProcessMetrics: Equatable, Sendable {
     /// Bytes of the process's mlocked ranges, as `VmLck` in /proc/PID/status (mm->locked_vm):
     /// whole locked ranges, present or not; HugeTLB never counts.
     public var lockedBytes: UInt64 = 0
+    /// The part of `pssBytes` from anonymous pages (smaps_rollup's `Pss_Anon`): private pages
+    /// and the copies a write made in a private file mapping; shmem (shared anonymous memory,
+    /// tmpfs, SysV) is not anonymous. The same fixed point as `pssBytes`, shifted back once.
+    public var pssAnonBytes: UInt64 = 0
+    /// Anonymous memory mapped by PMD-size THPs (smaps' `AnonHugePages`): a THP another
+    /// process split, or that this process maps with PTEs, counts only where a PMD maps it here;
+    /// mTHP, the huge zero page and the som pool do not count.
+    public var anonHugePagesBytes: UInt64 = 0
 
     public init(name: String, alive: Bool) {
         self.name = name

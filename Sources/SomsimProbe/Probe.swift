@@ -992,14 +992,21 @@ struct Run {
                     m.sharedCleanBytes += (v["Shared_Clean"] ?? 0) * 1024
                     m.sharedDirtyBytes += (v["Shared_Dirty"] ?? 0) * 1024
                     smapsHugePrivate += (v["Private_Hugetlb"] ?? 0) * 1024
+                    m.anonHugePagesBytes += (v["AnonHugePages"] ?? 0) * 1024
                 }
                 m.ussBytes = m.privateCleanBytes + m.privateDirtyBytes
                 var pssUnits: UInt64 = 0
+                var pssAnonUnits: UInt64 = 0
                 for s in f.small {
-                    pssUnits += (PageGeometry.pageBytes << 12) / max(mappers[s.pfn] ?? 1, 1)
+                    let units = (PageGeometry.pageBytes << 12) / max(mappers[s.pfn] ?? 1, 1)
+                    pssUnits += units
                     if s.anon { anonFrames.insert(s.pfn) }
+                    // Pss_Anon: per-VMA smaps has none (smaps_rollup alone prints it), so it is
+                    // the same sum over the anonymous frames.
+                    if s.anon { pssAnonUnits += units }
                 }
                 m.pssBytes = pssUnits >> 12
+                m.pssAnonBytes = pssAnonUnits >> 12
                 for h in f.huge {
                     if (mappers[h.pfn] ?? 1) > 1 { m.sharedHugetlbBytes += h.bytes } else { m.privateHugetlbBytes += h.bytes }
                 }

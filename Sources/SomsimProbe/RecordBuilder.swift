@@ -43,13 +43,20 @@ public enum RecordBuilder {
         public var sharedDirty: UInt64 = 0
         public var privateHugetlb: UInt64 = 0
         public var sharedHugetlb: UInt64 = 0
+        /// Pss_Anon in the same fixed point: the private anonymous families' PSS (shmem is not
+        /// anonymous; per-VMA smaps has no Pss_Anon, so it comes from the frames alone).
+        public var pssAnonFixed: UInt64 = 0
+        /// AnonHugePages: the THPs this process maps with a PMD entry (the frames' `pmdTHP` runs,
+        /// checked against smaps' AnonHugePages where the snapshot has it).
+        public var anonHugePages: UInt64 = 0
         public var pss: UInt64 { pssFixed >> 12 }
+        public var pssAnon: UInt64 { pssAnonFixed >> 12 }
 
         static func + (a: Expected, b: Expected) -> Expected {
             Expected(
                 rss: a.rss + b.rss, pssFixed: a.pssFixed + b.pssFixed, privateClean: a.privateClean + b.privateClean, privateDirty: a.privateDirty + b.privateDirty,
                 sharedClean: a.sharedClean + b.sharedClean, sharedDirty: a.sharedDirty + b.sharedDirty, privateHugetlb: a.privateHugetlb + b.privateHugetlb,
-                sharedHugetlb: a.sharedHugetlb + b.sharedHugetlb)
+                sharedHugetlb: a.sharedHugetlb + b.sharedHugetlb, pssAnonFixed: a.pssAnonFixed + b.pssAnonFixed, anonHugePages: a.anonHugePages + b.anonHugePages)
         }
 
         /// The differences from what a simulation gave, as `field expected/simulated`; empty when equal.
@@ -64,6 +71,8 @@ public enum RecordBuilder {
             check("shared_dirty", sharedDirty, m.sharedDirtyBytes)
             check("private_hugetlb", privateHugetlb, m.privateHugetlbBytes)
             check("shared_hugetlb", sharedHugetlb, m.sharedHugetlbBytes)
+            check("pss_anon", pssAnon, m.pssAnonBytes)
+            check("anon_huge_pages", anonHugePages, m.anonHugePagesBytes)
             return out
         }
     }
@@ -319,7 +328,7 @@ public enum RecordBuilder {
         for p in snapshot.processes {
             let e = expected[p.pid]!
             header.append(
-                "  expect \(names[p.pid]!) rss=\(e.rss) pss=\(e.pss) private_clean=\(e.privateClean) private_dirty=\(e.privateDirty) shared_clean=\(e.sharedClean) shared_dirty=\(e.sharedDirty) private_hugetlb=\(e.privateHugetlb) shared_hugetlb=\(e.sharedHugetlb)"
+                "  expect \(names[p.pid]!) rss=\(e.rss) pss=\(e.pss) private_clean=\(e.privateClean) private_dirty=\(e.privateDirty) shared_clean=\(e.sharedClean) shared_dirty=\(e.sharedDirty) private_hugetlb=\(e.privateHugetlb) shared_hugetlb=\(e.sharedHugetlb) pss_anon=\(e.pssAnon) anon_huge_pages=\(e.anonHugePages)"
             )
         }
         if leftOut.isEmpty {
@@ -509,6 +518,12 @@ struct FamilyPlan {
                 present += run.count
                 if run.dirty { dirty += run.count }
                 e.pssFixed += run.count * ((4096 << 12) / max(run.mapcount, 1))
+                if run.pmdTHP { e.anonHugePages += run.count * 4096 }
+            }
+            if family.kind == .privateAnonymous { e.pssAnonFixed = e.pssFixed }
+            if let smapsTHP = v.smaps["AnonHugePages"], smapsTHP * 1024 != e.anonHugePages {
+                problem = "\(p.pid) \(v.summary): pagemap shows \(e.anonHugePages) bytes of PMD-mapped THPs, smaps AnonHugePages \(smapsTHP * 1024)"
+                return
             }
             if present * 4096 != e.rss {
                 problem = "\(p.pid) \(v.summary): pagemap shows \(present * 4096) bytes present, smaps Rss \(e.rss) (it changed while being read?)"

@@ -118,6 +118,14 @@ public enum ReportFields {
             name: "locked_bytes", unit: .bytes, markdown: .column("locked"), tolerance: 0,
             measuredAs: "VmLck of /proc/PID/status (mm->locked_vm: whole mlocked ranges, present or not) — the agent locks nothing of its own",
             read: { $0.lockedBytes }),
+        Metric(
+            name: "pss_anon_bytes", unit: .bytes, markdown: .column("PSS anon"), tolerance: 0,
+            measuredAs: "pss_bytes over the anonymous frames only (kpageflags KPF_ANON, or pagemap without PM_FILE where kpageflags reads empty): Σ (4096 << 12) / mapcount, >> 12 — per-VMA smaps has no Pss_Anon (smaps_rollup alone prints it, for the whole process)",
+            read: { $0.pssAnonBytes }),
+        Metric(
+            name: "anon_huge_pages_bytes", unit: .bytes, markdown: .column("anon THP"), tolerance: 0,
+            measuredAs: "smaps AnonHugePages of the window's VMAs, kB → bytes (whole PMD-mapped anonymous THPs: exact)",
+            read: { $0.anonHugePagesBytes }),
     ]
 
     public static let system: [Metric<SystemMetrics>] = [

@@ -33,7 +33,7 @@ import Testing
         var measured = predicted.measures.map { MeasuredMeasure(label: $0.label, processes: $0.processes, system: $0.system) }
         var report = ValidationReport(predicted: predicted, measured: measured)
         #expect(report.passed)
-        #expect(report.checks[0].count == 2 + 14 + 17)
+        #expect(report.checks[0].count == 2 + 16 + 17)
         measured[1].processes[0].minorFaults += 1
         report = ValidationReport(predicted: predicted, measured: measured)
         #expect(!report.passed)

@@ -14,6 +14,7 @@ import Testing
             \.rssBytes, \.pssBytes, \.ussBytes, \.privateCleanBytes, \.privateDirtyBytes, \.sharedCleanBytes, \.sharedDirtyBytes,
             \.privateHugetlbBytes, \.sharedHugetlbBytes, \.pageTableBytes, \.minorFaults, \.cowCopies, \.cowReuses,
             \.lockedBytes,
+            \.pssAnonBytes, \.anonHugePagesBytes,
         ]
     }
     static var systemKeys: [WritableKeyPath<SystemMetrics, UInt64>] {
@@ -80,7 +81,7 @@ import Testing
         let md = ReportRenderer.render(Self.report(p, SystemMetrics()), as: .md)
         let header = md.split(separator: "\n").first { $0.hasPrefix("| process") }
         let columns = header?.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-        #expect(columns == ["process", "RSS", "PSS", "USS", "private dirty", "shared", "HugeTLB", "page tables", "faults", "COW copies", "COW reuses", "locked", "state"])
+        #expect(columns == ["process", "RSS", "PSS", "USS", "private dirty", "shared", "HugeTLB", "page tables", "faults", "COW copies", "COW reuses", "locked", "PSS anon", "anon THP", "state"])
         #expect(md.contains("| 2.0 MiB |"))
     }
 

@@ -25,6 +25,7 @@ import Testing
                 "name", "alive", "rss_bytes", "pss_bytes", "uss_bytes", "private_clean_bytes", "private_dirty_bytes",
                 "shared_clean_bytes", "shared_dirty_bytes", "private_hugetlb_bytes", "shared_hugetlb_bytes",
                 "page_table_bytes", "minor_faults", "cow_copies", "cow_reuses", "locked_bytes", "signals",
+                "pss_anon_bytes", "anon_huge_pages_bytes",
             ])
         let system = try #require(measures[0]["system"] as? [String: Any])
         #expect(
@@ -53,9 +54,9 @@ import Testing
         #expect(lines.first == "label,process,metric,value")
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         #expect(rows.allSatisfy { $0.count == 4 })
-        // preloaded: 1 process; end: 9 processes. 15 rows each (alive + 14 metrics), 17 system
+        // preloaded: 1 process; end: 9 processes. 17 rows each (alive + 16 metrics), 17 system
         // rows (12, and 5 of the single-owner pool) and 2 per scheme.
-        #expect(rows.count == (1 + 9) * 15 + 2 * (17 + 2 * SchemeName.allCases.count))
+        #expect(rows.count == (1 + 9) * 17 + 2 * (17 + 2 * SchemeName.allCases.count))
         #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512"] })
         #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536"] })
     }

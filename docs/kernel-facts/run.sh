@@ -11,7 +11,7 @@ restore() {
 	echo 0 > /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 	echo 0 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages
 	echo 0 > /proc/sys/vm/hugetlb_optimize_vmemmap
-	rm -rf "$bin" /dev/shm/somsim-kf /dev/shm/somsim-kf-dirty /dev/shm/somsim-kf-madv
+	rm -rf "$bin" /dev/shm/somsim-kf /dev/shm/somsim-kf-dirty /dev/shm/somsim-kf-madv /dev/shm/somsim-kf-anon
 	for m in /tmp/kf-hugetlbfs-*; do [ -d "$m" ] && { umount "$m" 2>/dev/null; rmdir "$m"; }; done
 }
 trap restore EXIT
@@ -23,7 +23,7 @@ echo "THP shmem_enabled: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled
 echo "meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown)"
 echo "CONFIG_PT_RECLAIM: $(zcat /proc/config.gz 2>/dev/null | grep -E '^CONFIG_PT_RECLAIM=' || echo unknown)"
 
-for prog in anon cow forkmadv shmem tmpfs hugetlb pagetables hvo hugetlbpriv madvrange dirtyzap resvunderflow protlock pools files remap madvadv; do
+for prog in anon cow forkmadv shmem tmpfs hugetlb pagetables hvo hugetlbpriv madvrange dirtyzap resvunderflow protlock pools files remap madvadv smapsanon; do
 	echo
 	echo "########## $prog.c"
 	gcc -O1 -o "$bin/$prog" "$here/$prog.c" || exit 1
