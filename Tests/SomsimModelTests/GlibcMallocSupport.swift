@@ -285,6 +285,10 @@ struct MallocScriptRunner {
                 }
             }
             writes += listed.isEmpty ? "=-" : "=" + listed.joined(separator: ",")
+            let chunks = liveChunks().map {
+                "\($0.id):" + host.runLengths(firstPage: $0.block / RecordingMallocHost.page, count: $0.length / RecordingMallocHost.page)
+            }
+            writes += " maps=" + (chunks.isEmpty ? "-" : chunks.joined(separator: ","))
         }
         return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)" + writes
             + " arena=\(String(stats.arena, radix: 16)) free=\(String(stats.freeBytes, radix: 16))"

@@ -37,7 +37,8 @@
 // (heap pages from the initial break's page), `ID:A` or `ID:A-B` (pages of the mapped chunk held
 // by ID, from its mapping's start), `ID:*` (the mapped chunk of a realloc of a mapped chunk: it is
 // left unprotected, see below, so its writes cannot be told). Pages unmapped by the call,
-// and the mapping sysmalloc falls back to when sbrk fails, are not shown. Faults count every
+// and the mapping sysmalloc falls back to when sbrk fails, are not shown. Then ` maps=ID:RLE,...`
+// (or `maps=-`): the page states of every live mapped chunk, by ID. Faults count every
 // first touch of a page (a read maps the zero page: one; a write after it: another), every first
 // write to a page present before the call (the write-protection fault), and nothing for reads of
 // present pages. A read of an untouched page shows as Z in the page states; one later written in
@@ -514,6 +515,20 @@ int main(int argc, char **argv) {
                 putWritten(prefix, block / 4096, length / 4096);
             }
             if (!writtenListed) put("=-");
+            // The states of every live mapped chunk's pages: with the heap's, every page that
+            // became a zero-page mapping (an untouched page read) in this call.
+            put(" maps");
+            int chunksListed = 0;
+            for (size_t id = 0; id < 4096; id++) {
+                uint64_t length;
+                uintptr_t block = pointers[id] ? mappedBlock(pointers[id], &length) : 0;
+                if (!block) continue;
+                putChar(chunksListed++ ? ',' : '=');
+                putDec(id);
+                putChar(':');
+                putPages(block / 4096, length / 4096);
+            }
+            if (!chunksListed) put("=-");
         }
         if (withMallinfo) {
             // mallinfo2 reads only chunk words glibc wrote before: it changes no page's state.
