@@ -22,6 +22,12 @@ struct RecordingMallocHost: MallocHost {
     /// mmap and mremap fail (MAP_FAILED) when set.
     var failMmap = false
     var failMremap = false
+    /// What the oracle's -w measures of one call (`beginCall` starts it): pages write-protected
+    /// before it (present pages of the heap and the mapped chunks), the pages it wrote, its faults
+    /// (a first touch of a page, a write to a zero page, a first write to a protected page).
+    var protected: Set<UInt64> = []
+    var written: Set<UInt64> = []
+    var faults = 0
 
     init(heapStart: UInt64 = 0x5555_5555_6000) {
         self.heapStart = heapStart
@@ -41,6 +47,7 @@ struct RecordingMallocHost: MallocHost {
             let end = (old + Self.page - 1) / Self.page
             while page < end {
                 pages[page] = nil
+                protected.remove(page)
                 page += 1
             }
         }
@@ -87,13 +94,38 @@ struct RecordingMallocHost: MallocHost {
         var page = address / Self.page
         let end = (address + length - 1) / Self.page
         while page <= end {
-            if write { pages[page] = .written } else if pages[page] == nil { pages[page] = .zero }
+            if write {
+                // A fault: a page first touched, a zero page (COW), or a protected page's first write.
+                let wasProtected = protected.remove(page) != nil
+                if pages[page] != .written || wasProtected { faults += 1 }
+                written.insert(page)
+                pages[page] = .written
+            } else if pages[page] == nil {
+                faults += 1
+                pages[page] = .zero
+            }
             page += 1
         }
     }
 
+    /// Starts one call as the oracle's -w does: the present pages in `ranges` (the heap and the
+    /// live mapped chunks) are write-protected; nothing is written and no fault taken yet.
+    mutating func beginCall(protecting ranges: [Range<UInt64>]) {
+        protected = []
+        for range in ranges where !range.isEmpty {
+            for page in (range.lowerBound / Self.page)..<((range.upperBound + Self.page - 1) / Self.page) where pages[page] != nil {
+                protected.insert(page)
+            }
+        }
+        written = []
+        faults = 0
+    }
+
     private mutating func clear(_ address: UInt64, _ length: UInt64) {
-        for i in 0..<(length / Self.page) { pages[address / Self.page + i] = nil }
+        for i in 0..<(length / Self.page) {
+            pages[address / Self.page + i] = nil
+            protected.remove(address / Self.page + i)
+        }
     }
 
     /// The oracle's run-length code of pages [first, first + count): W written, Z zero page, U none.
@@ -150,9 +182,21 @@ enum MallocScriptOp: CustomStringConvertible {
 
 /// Runs a script through GlibcMalloc and prints what the oracle prints for each operation.
 struct MallocScriptRunner {
+    /// The live mapped chunks by ID, ascending: their mapping's start and length.
+    func liveChunks() -> [(id: Int, block: UInt64, length: UInt64)] {
+        pointers.keys.sorted().compactMap { id in
+            guard let pointer = pointers[id], allocator.isMmapped(pointer) == true,
+                let chunk = allocator.mmappedChunks.first(where: { $0.address == pointer - 16 })
+            else { return nil }
+            return (id, chunk.address, chunk.length)
+        }
+    }
+
     var allocator: GlibcMalloc
     var host: RecordingMallocHost
     var pointers: [Int: UInt64] = [:]
+    /// Whether lines carry the oracle's -w fields (`flt=` and `wr=`).
+    var withWrites = false
 
     init(heapStart: UInt64 = 0x5555_5555_6000, settings: GlibcMalloc.Settings = .init()) {
         allocator = GlibcMalloc(settings: settings)
@@ -163,16 +207,30 @@ struct MallocScriptRunner {
     mutating func run(_ op: MallocScriptOp) -> String {
         var result: UInt64?
         var shown = ""
+        var target: Int?
+        var oldChunk: (address: UInt64, length: UInt64)?
+        if withWrites {
+            if case let .realloc(id, _) = op, let old = liveChunks().first(where: { $0.id == id }) {
+                oldChunk = (old.block, old.length)
+            }
+            // The oracle leaves a mapped chunk that realloc gets unprotected (mremap moves it).
+            host.beginCall(
+                protecting: [host.heapStart..<host.brk]
+                    + liveChunks().filter { $0.block != oldChunk?.address }.map { $0.block..<($0.block + $0.length) })
+        }
         switch op {
         case let .malloc(id, size):
             result = allocator.malloc(size, host: &host)
             pointers[id] = result
+            target = id
         case let .calloc(id, size):
             result = allocator.calloc(size, host: &host)
             pointers[id] = result
+            target = id
         case let .realloc(id, size):
             result = allocator.realloc(pointers[id], size, host: &host)
             if result != nil || size == 0 { pointers[id] = result }
+            target = id
         case let .free(id):
             allocator.free(pointers[id], host: &host)
             pointers[id] = nil
@@ -202,7 +260,37 @@ struct MallocScriptRunner {
             }
         }
         let stats = allocator.statistics
-        return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)"
+        var writes = ""
+        if withWrites {
+            writes = " flt=\(host.faults) wr"
+            var listed: [String] = []
+            func runs(_ prefix: String, _ first: UInt64, _ count: UInt64) {
+                var start: UInt64?
+                for i in 0...count {
+                    let isWritten = i < count && host.written.contains(first + i) && host.pages[first + i] == .written
+                    if isWritten && start == nil { start = i }
+                    if !isWritten, let s = start {
+                        listed.append(s == i - 1 ? "\(prefix)\(s)" : "\(prefix)\(s)-\(i - 1)")
+                        start = nil
+                    }
+                }
+            }
+            let firstPage = host.heapStart / RecordingMallocHost.page
+            runs("h", firstPage, (host.brk + RecordingMallocHost.page - 1) / RecordingMallocHost.page - firstPage)
+            for chunk in liveChunks() {
+                if chunk.id == target, oldChunk != nil {
+                    listed.append("\(chunk.id):*")
+                } else {
+                    runs("\(chunk.id):", chunk.block / RecordingMallocHost.page, chunk.length / RecordingMallocHost.page)
+                }
+            }
+            writes += listed.isEmpty ? "=-" : "=" + listed.joined(separator: ",")
+            let chunks = liveChunks().map {
+                "\($0.id):" + host.runLengths(firstPage: $0.block / RecordingMallocHost.page, count: $0.length / RecordingMallocHost.page)
+            }
+            writes += " maps=" + (chunks.isEmpty ? "-" : chunks.joined(separator: ","))
+        }
+        return "ret=\(shown) brk=\(String(host.brk - host.heapStart, radix: 16)) heap=\(host.heapRunLengths)" + writes
             + " arena=\(String(stats.arena, radix: 16)) free=\(String(stats.freeBytes, radix: 16))"
             + " top=\(String(stats.topBytes, radix: 16)) hblkhd=\(String(stats.mmappedBytes, radix: 16))"
     }

@@ -26,17 +26,43 @@
 // and exclusively mapped (a written private page), Z = present and not exclusive (the shared zero
 // page: only read), U = not present; e.g. `W2U31`.
 //
+// With -w, each line then has ` flt=N wr=LIST`: the minor faults the call took (getrusage) and
+// the pages it wrote. Before each call the oracle registers the heap and every live mapped chunk
+// with a userfaultfd in write-protect mode with UFFD_FEATURE_WP_ASYNC (Linux 6.7; this kernel has
+// no CONFIG_MEM_SOFT_DIRTY, so soft-dirty cannot be used) and write-protects them (UFFDIO_WRITEPROTECT);
+// the kernel resolves a write to a protected page by itself, clearing the PTE's uffd-wp bit
+// (pagemap bit 57), and counts it as a fault. A page the call wrote is then present, exclusive and
+// not protected (pages of a VMA created during the call, a brk extension or a new mapping, are
+// never protected: all of theirs are new). LIST is `-` or comma-separated runs: `hA` or `hA-B`
+// (heap pages from the initial break's page), `ID:A` or `ID:A-B` (pages of the mapped chunk held
+// by ID, from its mapping's start), `ID:*` (the mapped chunk of a realloc of a mapped chunk: it is
+// left unprotected, see below, so its writes cannot be told). Pages unmapped by the call,
+// and the mapping sysmalloc falls back to when sbrk fails, are not shown. Then ` maps=ID:RLE,...`
+// (or `maps=-`): the page states of every live mapped chunk, by ID. Faults count every
+// first touch of a page (a read maps the zero page: one; a write after it: another), every first
+// write to a page present before the call (the write-protection fault), and nothing for reads of
+// present pages. A read of an untouched page shows as Z in the page states; one later written in
+// the same call shows only in the fault count.
+//
 // With -i, each line ends with mallinfo2's arena (system_mem), fordblks (free bytes), keepcost (the
 // top chunk's size) and hblkhd (bytes in mapped chunks), in hex.
 //
-// Build: cc -O1 -fno-builtin -o malloc-oracle malloc-oracle.c; run: ./malloc-oracle SCRIPT [-i]
+// Build: cc -O1 -fno-builtin -o malloc-oracle malloc-oracle.c; run: ./malloc-oracle SCRIPT [-i] [-w]
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
 
 static char script[16 << 20];
 static char out[1 << 20];
@@ -44,6 +70,7 @@ static size_t outLength;
 static uint64_t pagemapEntries[4096];
 static void *pointers[4096];
 static int pagemap = -1;
+static int uffd = -1;
 
 // Calls through volatile pointers: the compiler may not fold or drop them.
 static void *(*volatile callMalloc)(size_t) = malloc;
@@ -130,6 +157,139 @@ static void putPages(uint64_t firstPage, uint64_t count) {
     }
 }
 
+// With -w: write-protects the present pages of [address, address + length) through the
+// userfaultfd. Only present pages are registered (a run of them is one VMA for the kernel): in a
+// registered VMA a write to a page never touched takes two faults (measured: calloc's memset over
+// 16 untouched heap pages took 32), where an unregistered VMA, like the process the model stands
+// for, takes one. So the range is first unregistered, then each run of present pages registered.
+static void protect(uintptr_t address, uint64_t length) {
+    if (length == 0) return;
+    struct uffdio_range whole = {.start = address, .len = length};
+    if (ioctl(uffd, UFFDIO_UNREGISTER, &whole) != 0) die("UFFDIO_UNREGISTER");
+    uint64_t firstPage = address / 4096, count = length / 4096;
+    uint64_t runStart = 0;
+    int inRun = 0;
+    for (uint64_t done = 0; done < count || inRun;) {
+        uint64_t n = count - done;
+        if (n > 4096) n = 4096;
+        if (n && pread(pagemap, pagemapEntries, n * 8, (off_t)((firstPage + done) * 8)) != (ssize_t)(n * 8)) die("pagemap");
+        for (uint64_t i = 0; i <= n; i++) {
+            if (i == n && done + n < count) break;
+            int present = i < n && (pagemapEntries[i] >> 63 & 1);
+            uint64_t page = firstPage + done + i;
+            if (present && !inRun) {
+                runStart = page;
+                inRun = 1;
+            } else if (!present && inRun) {
+                struct uffdio_register reg = {.range = {.start = runStart * 4096, .len = (page - runStart) * 4096},
+                                              .mode = UFFDIO_REGISTER_MODE_WP};
+                if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) die("UFFDIO_REGISTER");
+                struct uffdio_writeprotect wp = {.range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+                if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) die("UFFDIO_WRITEPROTECT");
+                inRun = 0;
+            }
+        }
+        done += n;
+        if (n == 0) break;
+    }
+}
+
+static int writtenListed;
+
+// Prints the pages of [firstPage, firstPage + count) the call wrote (present, exclusive, uffd-wp
+// bit clear) as runs `PREFIXa` or `PREFIXa-b`, page numbers from firstPage.
+static void putWritten(const char *prefix, uint64_t firstPage, uint64_t count) {
+    int64_t runStart = -1;
+    for (uint64_t done = 0; done <= count;) {
+        uint64_t n = count - done;
+        if (n > 4096) n = 4096;
+        if (n && pread(pagemap, pagemapEntries, n * 8, (off_t)((firstPage + done) * 8)) != (ssize_t)(n * 8)) die("pagemap");
+        for (uint64_t i = 0; i <= n; i++) {
+            int written = 0;
+            if (i < n) {
+                uint64_t e = pagemapEntries[i];
+                written = (e >> 63 & 1) && (e >> 56 & 1) && !(e >> 57 & 1);
+            } else if (done + n < count) {
+                break;
+            }
+            uint64_t page = done + i;
+            if (written && runStart < 0) runStart = (int64_t)page;
+            if (!written && runStart >= 0) {
+                putChar(writtenListed++ ? ',' : '=');
+                put(prefix);
+                putDec((uint64_t)runStart);
+                if (page - 1 != (uint64_t)runStart) {
+                    putChar('-');
+                    putDec(page - 1);
+                }
+                runStart = -1;
+            }
+        }
+        done += n;
+        if (n == 0) break;
+    }
+}
+
+// The mapping of a live mapped chunk: its start, or 0 (a heap chunk or a fallback top's).
+static uintptr_t mappedBlock(void *pointer, uint64_t *length) {
+    uint64_t head = ((uint64_t *)pointer)[-1];
+    if (!(head & 2)) return 0;
+    uint64_t offset = ((uint64_t *)pointer)[-2];
+    *length = offset + (head & ~(uint64_t)7);
+    return (uintptr_t)pointer - 16 - offset;
+}
+
+static char maps[1 << 16];
+
+// Touches the stack 64 KiB below this frame: the calls' frames find their pages present.
+static void __attribute__((noinline)) touchStack(void) {
+    volatile char pad[65536];
+    for (size_t i = 0; i < sizeof pad; i += 4096) pad[i] = 0;
+}
+
+// With -w, before the script: reads every page of every readable mapping (libc's and ld.so's text:
+// the first run of a malloc function otherwise faults its code in) and writes every page of every
+// private writable one (libc's, ld.so's and the oracle's data and bss) with the byte it holds, then
+// touches the stack below (special mappings, [stack], [vdso], [vvar], are left alone). Then a
+// call's faults are the heap's and the chunks' only (measured: without this, the first malloc
+// call took one more fault).
+static void touchWritableMappings(void) {
+    int fd = open("/proc/self/maps", O_RDONLY);
+    if (fd < 0) die("cannot open /proc/self/maps");
+    size_t length = 0;
+    for (;;) {
+        ssize_t n = read(fd, maps + length, sizeof maps - 1 - length);
+        if (n < 0) die("cannot read /proc/self/maps");
+        if (n == 0) break;
+        length += (size_t)n;
+        if (length == sizeof maps - 1) die("/proc/self/maps too long");
+    }
+    close(fd);
+    maps[length] = 0;
+    for (const char *line = maps; *line;) {
+        uint64_t start = 0, end = 0;
+        const char *c = line;
+        for (; *c != '-'; c++) start = start * 16 + (uint64_t)(*c <= '9' ? *c - '0' : *c - 'a' + 10);
+        for (c++; *c != ' '; c++) end = end * 16 + (uint64_t)(*c <= '9' ? *c - '0' : *c - 'a' + 10);
+        c++;
+        int readable = c[0] == 'r';
+        int writablePrivate = readable && c[1] == 'w' && c[3] == 'p';
+        const char *eol = c;
+        while (*eol && *eol != '\n') eol++;
+        // Special mappings ([stack], [vvar], [vdso], ...) are left alone.
+        const char *name = eol;
+        while (name > c && name[-1] != ' ') name--;
+        int special = *name == '[';
+        for (uint64_t a = start; readable && !special && a < end; a += 4096) {
+            volatile char *byte = (volatile char *)a;
+            char value = *byte;
+            if (writablePrivate) *byte = value;
+        }
+        line = *eol ? eol + 1 : eol;
+    }
+    touchStack();
+}
+
 static const char *cursor;
 
 static void skipSpaces(void) {
@@ -156,8 +316,13 @@ static size_t identifier(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "-i") == 0)) die("usage: malloc-oracle SCRIPT [-i]");
-    int withMallinfo = argc == 3;
+    int withMallinfo = 0, withWrites = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-i") == 0) withMallinfo = 1;
+        else if (strcmp(argv[i], "-w") == 0) withWrites = 1;
+        else die("usage: malloc-oracle SCRIPT [-i] [-w]");
+    }
+    if (argc < 2) die("usage: malloc-oracle SCRIPT [-i] [-w]");
     int fd = open(argv[1], O_RDONLY);
     if (fd < 0) die("cannot open script");
     size_t length = 0;
@@ -172,6 +337,14 @@ int main(int argc, char **argv) {
     script[length] = 0;
     pagemap = open("/proc/self/pagemap", O_RDONLY);
     if (pagemap < 0) die("cannot open /proc/self/pagemap");
+
+    if (withWrites) {
+        uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+        if (uffd < 0) die("userfaultfd");
+        struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC};
+        if (ioctl(uffd, UFFDIO_API, &api) != 0) die("UFFDIO_API with UFFD_FEATURE_WP_ASYNC (Linux 6.7)");
+        touchWritableMappings();
+    }
 
     uintptr_t initialBreak = (uintptr_t)sbrk(0);
     uint64_t firstPage = initialBreak / 4096;
@@ -196,15 +369,49 @@ int main(int argc, char **argv) {
         void *result = NULL;
         int showPointer = 1;
         int malloptResult = 0;
+        // With -w: the realloc's old mapped chunk (to tell a move or resize by mremap), the
+        // protection of the heap and the live mapped chunks, and the fault count before the call.
+        const char *peek = cursor;
+        uintptr_t oldBlock = 0;
+        uint64_t oldLength = 0;
+        struct rusage usageBefore, usageAfter;
+        if (withWrites) {
+            if (op == 'r') {
+                int64_t id = 0;
+                while (*peek == ' ' || *peek == '\t') peek++;
+                while (*peek >= '0' && *peek <= '9') id = id * 10 + (*peek++ - '0');
+                if (id >= 0 && id < 4096 && pointers[id]) oldBlock = mappedBlock(pointers[id], &oldLength);
+            }
+            uintptr_t breakNow = (uintptr_t)sbrk(0);
+            protect(firstPage * 4096, (breakNow + 4095) / 4096 * 4096 - firstPage * 4096);
+            for (size_t id = 0; id < 4096; id++) {
+                uint64_t length;
+                uintptr_t block = pointers[id] ? mappedBlock(pointers[id], &length) : 0;
+                if (!block) continue;
+                if (block != oldBlock) {
+                    protect(block, length);
+                } else {
+                    // The mapped chunk realloc gets stays unregistered: mremap of a registered VMA
+                    // failed here (glibc then copied the chunk: 120 pages read and written), and
+                    // a PTE it moves keeps the write protection (one more fault).
+                    struct uffdio_range whole = {.start = block, .len = length};
+                    if (ioctl(uffd, UFFDIO_UNREGISTER, &whole) != 0) die("UFFDIO_UNREGISTER");
+                }
+            }
+            getrusage(RUSAGE_SELF, &usageBefore);
+        }
+        size_t target = 4096;
         switch (op) {
         case 'm': {
             size_t id = identifier();
             result = pointers[id] = callMalloc((size_t)number());
+            target = id;
             break;
         }
         case 'c': {
             size_t id = identifier();
             result = pointers[id] = callCalloc(1, (size_t)number());
+            target = id;
             break;
         }
         case 'r': {
@@ -212,6 +419,7 @@ int main(int argc, char **argv) {
             size_t size = (size_t)number();
             result = callRealloc(pointers[id], size);
             if (result != NULL || size == 0) pointers[id] = result;
+            target = id;
             break;
         }
         case 'f': {
@@ -239,6 +447,7 @@ int main(int argc, char **argv) {
         default:
             die("unknown operation");
         }
+        if (withWrites) getrusage(RUSAGE_SELF, &usageAfter);
         while (*cursor && *cursor != '\n') cursor++;
 
         uintptr_t currentBreak = (uintptr_t)sbrk(0);
@@ -275,6 +484,52 @@ int main(int argc, char **argv) {
         putHex((uint64_t)(currentBreak - initialBreak));
         put(" heap=");
         putPages(firstPage, (currentBreak + 4095) / 4096 - firstPage);
+        if (withWrites) {
+            put(" flt=");
+            putDec((uint64_t)(usageAfter.ru_minflt - usageBefore.ru_minflt));
+            put(" wr");
+            writtenListed = 0;
+            putWritten("h", firstPage, (currentBreak + 4095) / 4096 - firstPage);
+            for (size_t id = 0; id < 4096; id++) {
+                uint64_t length;
+                uintptr_t block = pointers[id] ? mappedBlock(pointers[id], &length) : 0;
+                if (!block) continue;
+                char prefix[24];
+                int n = 0;
+                char digits[8];
+                int d = 0;
+                size_t v = id;
+                do {
+                    digits[d++] = (char)('0' + v % 10);
+                    v /= 10;
+                } while (v);
+                while (d) prefix[n++] = digits[--d];
+                prefix[n++] = ':';
+                prefix[n] = 0;
+                if (id == target && oldBlock) {
+                    putChar(writtenListed++ ? ',' : '=');
+                    put(prefix);
+                    putChar('*');
+                    continue;
+                }
+                putWritten(prefix, block / 4096, length / 4096);
+            }
+            if (!writtenListed) put("=-");
+            // The states of every live mapped chunk's pages: with the heap's, every page that
+            // became a zero-page mapping (an untouched page read) in this call.
+            put(" maps");
+            int chunksListed = 0;
+            for (size_t id = 0; id < 4096; id++) {
+                uint64_t length;
+                uintptr_t block = pointers[id] ? mappedBlock(pointers[id], &length) : 0;
+                if (!block) continue;
+                putChar(chunksListed++ ? ',' : '=');
+                putDec(id);
+                putChar(':');
+                putPages(block / 4096, length / 4096);
+            }
+            if (!chunksListed) put("=-");
+        }
         if (withMallinfo) {
             // mallinfo2 reads only chunk words glibc wrote before: it changes no page's state.
             struct mallinfo2 info = mallinfo2();
