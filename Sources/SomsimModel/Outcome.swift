@@ -80,8 +80,8 @@ extension Simulator {
         public var programBreak: UInt64?
         /// Faults of an allocator statement that the frames before and after it cannot show: a
         /// page found unmapped, read (the zero page) and then written takes two faults where its
-        /// frames show one change; a page read while unmapped and unmapped again by the same call
-        /// shows none. `validate` needs them to tell the call's other faults apart (Probe.swift:
+        /// frames show one change; a page read or written while unmapped and unmapped again by the
+        /// same call shows none. `validate` needs them to tell the call's other faults apart (Probe.swift:
         /// allocatorCall).
         public var unseenFaults: UInt64 = 0
 

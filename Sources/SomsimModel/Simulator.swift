@@ -64,9 +64,10 @@ public struct Simulator {
     /// the simulator is the allocator's `MallocHost` while it runs).
     var allocatorProcess: ProcessID? = nil
     var allocatorLine = 0
-    /// Pages the running allocator statement read while they were unmapped, by mapping
-    /// (`Outcome.unseenFaults`).
+    /// Pages the running allocator statement read, and wrote, while they were unmapped, by
+    /// mapping (`Outcome.unseenFaults`).
     var allocatorReadAbsent: [String: [Range<UInt64>]] = [:]
+    var allocatorWroteAbsent: [String: [Range<UInt64>]] = [:]
 
     /// Where the engine put one mapping.
     public struct Placement: Equatable, Sendable {

@@ -13,9 +13,9 @@ import Testing
 /// a write to a zero page, a first write to a page present before the call); every line must be
 /// equal. Together with the page states before and after, equal fault counts also mean the same
 /// pages were read while untouched (mapping the zero page) and the same of them written afterwards.
-/// SOMSIM_MALLOC_ORACLE_SEEDS=FIRST-LAST runs other seeds (by hand; the default is 1-100). The real
-/// side depends on the THP settings: run it under `flock /work/kernel.lock` when a `validate` (which
-/// changes them for a while) may run beside it.
+/// SOMSIM_MALLOC_ORACLE_SEEDS=FIRST-LAST runs other seeds (by hand; the default is 1-100). The
+/// oracle turns transparent huge pages off for itself (PR_SET_THP_DISABLE), so the machine's THP
+/// settings, which a `validate` running beside it changes, do not reach its heap.
 @Suite(.serialized) struct GlibcMallocOracleTests {
     static let scripts = 100
     static let opsPerScript = 400

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -316,6 +317,10 @@ static size_t identifier(void) {
 }
 
 int main(int argc, char **argv) {
+    // No transparent huge pages of any size for this process (MMF_DISABLE_THP: every order, the
+    // huge zero page too): the model's recording host has 4 KiB pages, and the oracle's result
+    // must not depend on the machine's THP settings, which a `validate` running beside it changes.
+    if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) die("prctl PR_SET_THP_DISABLE");
     int withMallinfo = 0, withWrites = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-i") == 0) withMallinfo = 1;

@@ -39,9 +39,11 @@ extension Simulator {
         allocatorProcess = p
         allocatorLine = line
         allocatorReadAbsent = [:]
+        allocatorWroteAbsent = [:]
         defer {
             allocatorProcess = nil
             allocatorReadAbsent = [:]
+            allocatorWroteAbsent = [:]
         }
         var event: (Errno, String)? = nil
         switch statement {
@@ -77,10 +79,10 @@ extension Simulator {
             break
         }
         guard processes[p].alive else { return event }
-        // Pages read while unmapped (the zero page) and unmapped again before the statement
-        // ended — a trimmed heap, a chunk unmapped after realloc copied it — took a fault that
-        // no frame shows afterwards.
-        for (name, ranges) in allocatorReadAbsent {
+        // Pages read (the zero page) or written while unmapped, and unmapped again before the
+        // statement ended — a trimmed heap, a chunk unmapped after realloc copied it, a top whose
+        // new header systrim gives back at once — took a fault that no frame shows afterwards.
+        for (name, ranges) in allocatorReadAbsent.merging(allocatorWroteAbsent, uniquingKeysWith: +) {
             let mapping = processes[p].mappings[name]
             for range in ranges {
                 guard let mapping else {
@@ -227,6 +229,7 @@ extension Simulator: MallocHost {
                     let both = low..<high
                     for (pages, state) in m.pages.extents(in: both) where state == .zero { outcome.unseenFaults += UInt64(pages.count) }
                 }
+                for (pages, state) in m.pages.extents(in: from..<to) where state == .none { allocatorWroteAbsent[name, default: []].append(pages) }
             } else {
                 for (pages, state) in m.pages.extents(in: from..<to) where state == .none { allocatorReadAbsent[name, default: []].append(pages) }
             }
