@@ -914,17 +914,7 @@ struct Run {
                 agent.copies += copies
                 agent.reuses += reuses
             }
-            if reply.status == SOMSIM_STATUS_SIGNAL.rawValue {
-                guard let signal = Signal(number: reply.signal) else {
-                    throw ProbeError.agent(process: agent.name, "stopped by signal \(reply.signal), which the agent does not catch")
-                }
-                agent.signals.append(signal)
-                var die = somsim_command()
-                die.op = UInt32(SOMSIM_OP_DIE.rawValue)
-                _ = somsim_send(agent.socket, &die, MemoryLayout<somsim_command>.size, -1)
-                agent.waitGone()
-                agent.alive = false
-            }
+            if reply.status == SOMSIM_STATUS_SIGNAL.rawValue { try die(agent, reply) }
         }
     }
 
