@@ -99,12 +99,18 @@ extension RealKernelTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = Self.preforkSource, program = directory.appendingPathComponent("prefork")
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O1", "-o", program.path, source.path]
-        try cc.run()
-        cc.waitUntilExit()
-        try #require(cc.terminationStatus == 0, "cc could not build the prefork program")
+        // The first C compiler that builds it: cc, or the Swift toolchain's clang, or gcc.
+        var built = false
+        for compiler in ["cc", "clang", "gcc"] where !built {
+            let cc = Process()
+            cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            cc.arguments = [compiler, "-O1", "-o", program.path, source.path]
+            cc.standardError = FileHandle.nullDevice
+            guard (try? cc.run()) != nil else { continue }
+            cc.waitUntilExit()
+            built = cc.terminationStatus == 0
+        }
+        try #require(built, "no C compiler (cc, clang, gcc) could build the prefork program")
 
         // Four 2 MiB HugeTLB pages for the program's HugeTLB region, put back afterwards.
         let poolPath = "/proc/sys/vm/nr_hugepages"
