@@ -84,6 +84,22 @@ struct ProcessHeapTests {
         #expect(simulator.report.errors.count == 1)
     }
 
+    /// Statements built in code skip the checker: an object the process does not hold, or one it
+    /// holds already for malloc, is an error event, and the allocator is left as it was — the
+    /// next malloc(24) still comes right after the first (0x2a0 + 0x20).
+    @Test func misuseBuiltInCodeLeavesTheAllocatorAsItWas() {
+        var simulator = Simulator(machine: MachineSpec())
+        let l = SourceLocation(line: 1)
+        simulator.apply(Located(.spawn(process: "a"), at: l))
+        #expect(simulator.apply(Located(.malloc(process: "a", object: "o", bytes: 24, zeroed: false), at: l)).pointer == heap + 0x2a0)
+        #expect(simulator.apply(Located(.realloc(process: "a", object: "x", bytes: 100), at: l)).errno == .EINVAL)
+        #expect(simulator.apply(Located(.free(process: "a", object: "x"), at: l)).errno == .EINVAL)
+        #expect(simulator.apply(Located(.objectAccess(process: "a", object: "x", access: .write, range: .whole), at: l)).errno == .EINVAL)
+        #expect(simulator.apply(Located(.malloc(process: "a", object: "o", bytes: 24, zeroed: false), at: l)).errno == .EEXIST)
+        #expect(simulator.apply(Located(.malloc(process: "a", object: "p", bytes: 24, zeroed: false), at: l)).pointer == heap + 0x2c0)
+        #expect(simulator.report.errors.count == 4)
+    }
+
     /// realloc(p, 0) frees p and returns NULL (REALLOC_ZERO_BYTES_FREES): no error event.
     @Test func reallocToZeroFrees() throws {
         let (simulator, outcomes) = try run("spawn a\na malloc o 100\na realloc o 0\n")

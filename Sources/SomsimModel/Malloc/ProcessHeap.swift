@@ -33,6 +33,19 @@ extension Simulator {
     /// Runs one allocator statement in process `p`. Returns the errno and detail of an error
     /// event (a NULL from malloc, calloc or realloc: ENOMEM), or nil.
     mutating func runAllocator(_ p: ProcessID, _ statement: Statement, line: Int) -> (Errno, String)? {
+        // An object the process does not hold (statements built in code skip the checker): an
+        // error event, and the allocator is left as it is.
+        // Nor a name it holds already for malloc and calloc (EEXIST, as for a mapping name).
+        switch statement {
+        case .realloc(_, let name, _), .free(_, let name), .objectAccess(_, let name, _, _):
+            if processes[p].allocator?.objects[name] == nil { return (.EINVAL, "no object named \(UserText.quoted(name)): the statement is ignored") }
+        case .malloc(_, let name, _, _):
+            if processes[p].allocator?.objects[name] != nil {
+                return (.EEXIST, "process \(UserText.quoted(processes[p].name)) already has an object named \(UserText.quoted(name)): the statement is ignored")
+            }
+        default:
+            break
+        }
         var allocator = processes[p].allocator ?? ProcessAllocator(glibc: GlibcMalloc(settings: machine.mallocSettings))
         // Out of the process while it runs: the simulator is its host (and may kill the process).
         processes[p].allocator = nil
@@ -53,7 +66,7 @@ extension Simulator {
             outcome.pointer = pointer ?? 0
             if pointer == nil { event = (.ENOMEM, "\(zeroed ? "calloc" : "malloc") returned NULL: the object is a null pointer") }
         case .realloc(_, let name, let bytes):
-            guard let old = allocator.objects[name] else { return (.EINVAL, "no object named \(UserText.quoted(name))") }
+            let old = allocator.objects[name]!
             let pointer = allocator.glibc.realloc(old.pointer, bytes, host: &self)
             outcome.pointer = pointer ?? 0
             if let pointer {
@@ -65,10 +78,10 @@ extension Simulator {
                 event = (.ENOMEM, "realloc returned NULL: the object is left as it was")
             }
         case .free(_, let name):
-            guard let old = allocator.objects.removeValue(forKey: name) else { return (.EINVAL, "no object named \(UserText.quoted(name))") }
+            let old = allocator.objects.removeValue(forKey: name)!
             allocator.glibc.free(old.pointer, host: &self)
         case .objectAccess(_, let name, let access, let range):
-            guard let object = allocator.objects[name] else { return (.EINVAL, "no object named \(UserText.quoted(name))") }
+            let object = allocator.objects[name]!
             let offset = range.offsetBytes
             let length = range.lengthBytes ?? (object.bytes >= offset ? object.bytes - offset : 0)
             if length > 0 {
