@@ -161,26 +161,34 @@ static uint64_t parse_hex(const char **p)
 /* Page tables for all of the agent's own readable memory, outside the workload window. A map
  * that cannot be read whole ends the agent (SOMSIM_AGENT_EXIT_MAPS_UNREADABLE): memory left out
  * would take faults inside measured operations. */
-static void populate_own_tables(void)
+/* Reads /proc/self/maps whole into `maps`, NUL-terminated. Returns 0, or -1 when it cannot be read
+ * or is longer than the buffer (never a cut map). */
+static int read_own_maps(void)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE);
+        return -1;
     size_t used = 0;
-    for (;;) {
-        if (used == sizeof maps - 1)
-            _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE); /* longer than the buffer: never a cut map */
+    int result = -1;
+    while (used < sizeof maps - 1) {
         ssize_t n = read(fd, maps + used, sizeof maps - 1 - used);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE);
-        if (n == 0)
+        if (n <= 0) {
+            result = n == 0 ? 0 : -1;
             break;
+        }
         used += (size_t)n;
     }
     close(fd);
     maps[used] = 0;
+    return result;
+}
+
+static void populate_own_tables(void)
+{
+    if (read_own_maps() != 0)
+        _exit(SOMSIM_AGENT_EXIT_MAPS_UNREADABLE);
     const char *p = maps;
     while (*p) {
         uint64_t start = parse_hex(&p);
@@ -491,24 +499,8 @@ const char *somsim_agent_heap_argv0(void) { return SOMSIM_AGENT_HEAP_ARGV0; }
  * mmap_base, the gap for the stack's rlimit, guard and randomization). Returns 0 or -1. */
 static int reserve_above_window(void)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_own_maps() != 0)
         return -1;
-    size_t used = 0;
-    for (;;) {
-        if (used == sizeof maps - 1)
-            return -1;
-        ssize_t n = read(fd, maps + used, sizeof maps - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    close(fd);
-    maps[used] = 0;
     /* The stack's start first. */
     uint64_t stack = 0;
     for (const char *p = maps; *p;) {
