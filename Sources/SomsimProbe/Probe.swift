@@ -186,6 +186,8 @@ struct Run {
     let options: ProbeOptions
     let window = WorkloadWindow.lowAddress..<WorkloadWindow.highAddress
     let frames: PageFrames
+    /// Whether the workload runs the allocator: then every process is an agent with a fresh heap.
+    let usesAllocator: Bool
 
     var simulator: Simulator
     var agents: [Agent] = []
@@ -216,6 +218,7 @@ struct Run {
         self.options = options
         self.notes = notes
         self.frames = try PageFrames()
+        self.usesAllocator = WorkloadUsage(workload).allocator
         self.simulator = Simulator(machine: workload.machine)
         var empty = workload.machine
         empty.hugetlb2MPages = 0
@@ -565,8 +568,6 @@ struct Run {
 
     // MARK: - The allocator
 
-    /// Whether the workload runs the allocator: then every process is an agent with a fresh heap.
-    var usesAllocator: Bool { WorkloadUsage(workload).allocator }
 
     /// The `machine` line's mallopt settings, made in a new agent before anything else.
     private mutating func setAllocatorOptions(_ agent: Agent, line: Int) throws {
