@@ -36,9 +36,7 @@ struct PoolsAndShmSyntaxTests {
 
     @Test(arguments: bad)
     func refused(_ bad: BadInput) throws {
-        let error = try #require(parseError(bad.text, limits: bad.limits), "\(bad.name) should be refused")
-        #expect(error.location == SourceLocation(line: bad.line, column: bad.column), "\(error)")
-        #expect(error.message.contains(bad.fragment), "\(error)")
+        try bad.expectRefused()
     }
 
     @Test func canonicalText() throws {
