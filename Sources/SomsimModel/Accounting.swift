@@ -187,8 +187,14 @@ final class GroupPrefix {
 /// The prefix indexes one measure builds, by group (an array: this is on the measure's hot path).
 struct PrefixCache {
     private var byGroup: [GroupPrefix?]
+    /// Per group, the chunk of its extent map where the last direct lookup ended (see
+    /// `ExtentMap.extent(containing:hint:)`).
+    var lookupHints: [Int]
 
-    init(groupCount: Int) { byGroup = Array(repeating: nil, count: groupCount) }
+    init(groupCount: Int) {
+        byGroup = Array(repeating: nil, count: groupCount)
+        lookupHints = Array(repeating: 0, count: groupCount)
+    }
 
     subscript(_ id: GroupID) -> GroupPrefix? {
         get { byGroup[Int(id.index)] }
@@ -219,7 +225,7 @@ extension Simulator {
         let pageBytes = group.huge?.bytes ?? constants.pageBytes
         // A query inside one extent (a page a process copied on write) is one lookup.
         if range.lowerBound < group.pages.length {
-            let (extent, page) = group.pages.extent(containing: range.lowerBound)
+            let (extent, page) = group.pages.extent(containing: range.lowerBound, hint: &prefixes.lookupHints[Int(id.index)])
             if range.upperBound <= extent.upperBound {
                 return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
             }

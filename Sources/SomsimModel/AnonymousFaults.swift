@@ -39,10 +39,12 @@ extension Simulator {
         guard vma.value.allows(f.access), vma.range.upperBound >= span.upperBound else { return false }
         if !largeFolioOrders.isEmpty && Self.thpAllowed(machine.thp, vma.value) { return false }
         let extent = f.mapping.pages.extent(containing: span.lowerBound)
-        guard extent.range.upperBound >= span.upperBound else { return false }
         let total = ranges.reduce(0) { $0 + UInt64($1.count) }
         // Near the memory limit the page-by-page path decides, step by step, what fits.
         guard roomPages() >= total else { return false }
+        guard extent.range.upperBound >= span.upperBound else {
+            return bulkFaultAcrossExtents(&f, ranges, span: span)
+        }
         switch (extent.value, f.access) {
         case (.zero, .read), (.anon(_, true), _), (.anon(_, false), .read):
             return true  // present and accessible: no fault
@@ -101,6 +103,52 @@ extension Simulator {
         default:
             return false
         }
+        return true
+    }
+
+    /// `bulkFault` where the touched ranges cross extents of several states (a random touch of a
+    /// mapping that earlier touches fragmented: zero pages, written pages and untouched ones
+    /// interleaved). Applies when every piece either needs no fault or takes the same first-touch
+    /// fault — a read maps the zero page over untouched pages, a write allocates a new page over
+    /// untouched or zero pages (mm/memory.c: do_anonymous_page, as in `anonymousFault` and
+    /// `allocatePrivate`) — so the pieces are merged into each map in one pass. A write over
+    /// write-protected (forked) pages needs the page-by-page copy-or-reuse decision: then it
+    /// returns false, having changed nothing. The caller has checked the VMA, the folio size and
+    /// the room for every page.
+    private mutating func bulkFaultAcrossExtents(_ f: inout FaultContext, _ ranges: [Range<UInt64>], span: Range<UInt64>) -> Bool {
+        var faulting: [Range<UInt64>] = []
+        faulting.reserveCapacity(ranges.count)
+        var count: UInt64 = 0
+        var applies = true
+        f.mapping.pages.forEach(inSortedRanges: ranges) { pages, state, _ in
+            switch (state, f.access) {
+            case (.none, _), (.zero, .write):
+                // Pieces of one range in neighbouring extents (untouched, then zero) join.
+                if let last = faulting.last, last.upperBound == pages.lowerBound {
+                    faulting[faulting.count - 1] = last.lowerBound..<pages.upperBound
+                } else {
+                    faulting.append(pages)
+                }
+                count += UInt64(pages.count)
+            case (.zero, .read), (.anon(_, true), _), (.anon(_, false), .read):
+                break  // present and accessible: no fault
+            case (.anon(_, false), .write), (.cache, _):
+                applies = false
+            }
+        }
+        guard applies else { return false }
+        guard !faulting.isEmpty else { return true }
+        if f.access == .read {
+            f.mapping.pages.assign(sortedRanges: faulting) { _ in .zero }
+        } else {
+            let run = runForTally(&f)
+            groups[run].pages.assign(sortedRanges: faulting) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+            f.mapping.pages.assign(sortedRanges: faulting) { _ in .anon(run: run, writable: true) }
+            markAnonVMA(f.process, &f.mapping, pages: span)
+            anonPages += count
+        }
+        f.tally.faults += count
+        mapTables(f.process, f.mapping, coveringTablesOf: faulting)
         return true
     }
 

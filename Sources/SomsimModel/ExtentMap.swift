@@ -149,6 +149,15 @@ struct ExtentMap<Value: ExtentValue> {
         return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
     }
 
+    /// `extent(containing: index)`, searching the chunks forward from chunk `hint` and leaving
+    /// there the chunk it found: ascending lookups (a measure walking a process's mapping extent
+    /// by extent over a run of millions of extents) then cost a step or two, not a full search.
+    func extent(containing index: UInt64, hint: inout Int) -> (range: Range<UInt64>, value: Value) {
+        let (c, i) = locate(index, hint: hint)
+        hint = c
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+    }
+
     /// The extents that meet `range`, clipped to it.
     func extents(in range: Range<UInt64>) -> [(range: Range<UInt64>, value: Value)] {
         var result: [(range: Range<UInt64>, value: Value)] = []

@@ -92,6 +92,33 @@ import Testing
         #expect(reference.measures[0].processes.contains { $0.cowReuses > 0 })
     }
 
+    /// Random touches over a mapping that earlier touches fragmented (zero pages, written pages
+    /// and untouched ones interleaved: the bulk path across extents), reads and writes, then the
+    /// same after a fork (write-protected pieces: the page-by-page path decides).
+    @Test func fragmentedMappingAgrees() throws {
+        let text = """
+            somsim-workload 1
+            spawn p
+            p mmap big 64M
+            p touch big read random=3000 seed=7
+            p touch big write length=8M stride=64K
+            p touch big read random=2000 seed=3
+            p touch big write random=4000 seed=1
+            measure fragmented
+            p fork c
+            c touch big write random=500 seed=5
+            p touch big write random=4000 seed=2
+            c touch big read random=4000 seed=9
+            """
+        let workload = try WorkloadParser.parse(text, fileName: "fragmented.somw")
+        let bulk = Self.report(workload, bulk: true)
+        let reference = Self.report(workload, bulk: false)
+        #expect(bulk == reference)
+        // 64 MiB is 16,384 pages: the touches really fragment it (else the path is not tested).
+        let first = try #require(reference.measures.first?.processes.first)
+        #expect(first.rssBytes > 4000 * 4096 && first.rssBytes < 16_384 * 4096)
+    }
+
     @Test(arguments: 1...40 as ClosedRange<UInt64>)
     func bulkAndPageByPageAgree(seed: UInt64) throws {
         let workload = try WorkloadParser.parse(Self.randomWorkload(seed: seed), fileName: "random-\(seed).somw")
