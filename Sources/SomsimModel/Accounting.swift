@@ -206,12 +206,24 @@ extension Simulator {
     /// Records a measure point: every process's view of its workload mappings, the machine's
     /// counters, and the metadata cost of each scheme.
     public mutating func measure(label: String) {
-        var prefixes = PrefixCache(groupCount: groups.count)
+        // Performance: a fleet's processes are summed on every core, each slice with prefix
+        // indexes of its own (a `GroupPrefix` keeps the hint of its last query); the slices come
+        // back in process order, so the report is the same for any number of threads.
+        let threads = processes.count >= 256 ? measureThreads : 1
+        let slices = Parallel.map(count: processes.count, threads: threads) { slice in
+            var prefixes = PrefixCache(groupCount: groups.count)
+            let sums = processes[slice].map { processMetrics($0, prefixes: &prefixes) }
+            return (sums, prefixes)
+        }
+        var prefixes = slices[0].1
+        var metrics: [ProcessMetrics] = []
         var owned: [UInt64] = []
-        let metrics = processes.map { process in
-            let (metrics, ownedPages) = processMetrics(process, prefixes: &prefixes)
-            if process.alive { owned.append(ownedPages) }
-            return metrics
+        metrics.reserveCapacity(processes.count)
+        for (sums, _) in slices {
+            for (processSums, ownedPages) in sums {
+                metrics.append(processSums)
+                if processSums.alive { owned.append(ownedPages) }
+            }
         }
         let schemes = schemeCosts(prefixes: &prefixes, ownedAnonPages: owned)
         measures.append(Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemes))

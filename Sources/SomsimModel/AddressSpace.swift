@@ -208,6 +208,12 @@ struct SimProcesses: Sequence {
     }
 
     func makeIterator() -> IndexingIterator<[SimProcess]> { all.makeIterator() }
+
+    /// The number of processes, dead or alive.
+    var count: Int { all.count }
+
+    /// The processes with ids in `range` (creation order).
+    subscript(_ range: Range<Int>) -> ArraySlice<SimProcess> { all[range] }
 }
 
 extension Simulator {

@@ -51,6 +51,10 @@ public struct Simulator {
     /// Whether read faults on shared and file memory are taken one access at a time (the
     /// reference path); tests turn it on to hold the extent-based path to it.
     var faultAroundByPage = false
+    /// Threads a measure sums the processes' metrics on (each process's sums are independent;
+    /// the report is the same for any count). Tests set it to hold the parallel measure to the
+    /// serial one.
+    var measureThreads = Parallel.cores
 
     public internal(set) var measures: [Measure] = []
     public internal(set) var errors: [ErrorEvent] = []

@@ -162,4 +162,35 @@ import Testing
         // The workload really splits a shared run into many extents (else the prefix goes unused).
         #expect(builtPrefix, "seed \(seed)")
     }
+
+    /// A measure of a fleet sums its processes on several threads, each slice with prefix
+    /// indexes of its own: the report must be the serial one, for any number of threads (and
+    /// slices that cut the fleet anywhere: 1 to 7 threads over 301 processes, 2 measures).
+    @Test func parallelMeasureIsTheSerialOne() throws {
+        let text = """
+            somsim-workload 1
+            spawn master
+            master mmap heap 2M
+            master mmap file 1M shared
+            master touch heap write
+            master touch file write
+            repeat 300 as i {
+              master fork w{i}
+              w{i} touch heap write random=8 seed={i}
+              w{i} touch file read random=4 seed={i}
+            }
+            measure forked
+            w7 exit
+            master touch heap write random=100 seed=1
+            """
+        let workload = try WorkloadParser.parse(text, fileName: "fleet.somw")
+        let serial = replay(workload) { $0.measureThreads = 1 }
+        #expect(serial.measures[0].processes.count == 301)
+        // Workers share the master's pages: the sums really go through shared runs.
+        #expect(serial.measures[0].processes.contains { $0.sharedDirtyBytes > 0 && $0.privateDirtyBytes > 0 })
+        for threads in 2...7 {
+            let parallel = replay(workload) { $0.measureThreads = threads }
+            #expect(parallel == serial, "\(threads) threads")
+        }
+    }
 }
