@@ -11,8 +11,11 @@ import ArgumentParser
 ///
 ///     somsim: cannot read 'x.somw': no such file                       (66, EX_NOINPUT)
 ///     somsim: 'dir' is a directory, not a workload file                (66)
-///     somsim: cannot read 'x.somw': permission denied                  (77, EX_NOPERM)
+///     somsim: cannot read 'x.somw': permission denied                  (66)
 ///
+/// Not 77 (EX_NOPERM) for a file that may not be read: sysexits.h keeps that code for
+/// permissions above the file system ("not intended for file system problems, which should use
+/// NOINPUT or CANTCREAT"); somsim gives it when root is needed (validate, record).
 /// What the file holds is the parsers' business: an empty file is refused by them at `FILE:1:1`,
 /// text that is not UTF-8 at the line and column of its first bad byte (exit 65). The exit codes
 /// are README.md's table "Exit codes".
@@ -25,8 +28,8 @@ enum InputFile {
     /// Why a file could not be read, in a sentence that names the file.
     struct Failure: Error, Equatable, CustomStringConvertible {
         var message: String
-        /// 66 when the file cannot be read, 77 when reading it is not permitted, 65 when it is
-        /// too large to be a workload.
+        /// 66 when the file cannot be read (also when that is not permitted), 65 when it is too
+        /// large to be a workload.
         var exitCode: Int32
         var description: String { "somsim: \(message)" }
     }
@@ -88,7 +91,7 @@ enum InputFile {
         case EISDIR: return Failure(message: "'\(name)' is a directory, not a \(kind)", exitCode: 66)
         case ENOENT: return Failure(message: "cannot read '\(name)': no such file", exitCode: 66)
         case ENOTDIR: return Failure(message: "cannot read '\(name)': a folder on its path is a file", exitCode: 66)
-        case EACCES, EPERM: return Failure(message: "cannot read '\(name)': permission denied", exitCode: 77)
+        case EACCES, EPERM: return Failure(message: "cannot read '\(name)': permission denied", exitCode: 66)
         case ELOOP: return Failure(message: "cannot read '\(name)': too many symbolic links on its path", exitCode: 66)
         case ENAMETOOLONG: return Failure(message: "cannot read '\(name)': the name is too long", exitCode: 66)
         default: return Failure(message: "cannot read '\(name)': \(systemWords(code))", exitCode: 66)

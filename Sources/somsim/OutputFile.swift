@@ -10,14 +10,16 @@
 /// it, then `rename`), with failures in plain words:
 ///
 ///     cannot write 'out/x.somw': the folder 'out' does not exist       (73, EX_CANTCREAT)
-///     cannot write 'x.somw': permission denied                         (77, EX_NOPERM)
+///     cannot write 'x.somw': permission denied                         (73: sysexits.h keeps
+///                                                                       77 for permissions above
+///                                                                       the file system)
 ///
 /// The caller puts its name in front (`somsim record: …`). The exit codes are README.md's table
 /// "Exit codes".
 enum OutputFile {
     struct Failure: Error, Equatable, CustomStringConvertible {
         var message: String
-        /// 73 when the file cannot be created, 77 when creating it is not permitted.
+        /// 73 when the file cannot be created, for whatever reason.
         var exitCode: Int32
         var description: String { message }
     }
@@ -75,7 +77,7 @@ enum OutputFile {
         case ENOENT: return Failure(message: "cannot write '\(path)': the folder '\(folder)' does not exist", exitCode: 73)
         case ENOTDIR: return Failure(message: "cannot write '\(path)': a folder on its path is a file", exitCode: 73)
         case EISDIR: return Failure(message: "cannot write '\(path)': it is a directory; give a file name", exitCode: 73)
-        case EACCES, EPERM: return Failure(message: "cannot write '\(path)': permission denied", exitCode: 77)
+        case EACCES, EPERM: return Failure(message: "cannot write '\(path)': permission denied", exitCode: 73)
         case EROFS: return Failure(message: "cannot write '\(path)': the file system is read-only", exitCode: 73)
         case ENOSPC, EDQUOT: return Failure(message: "cannot write '\(path)': the disk is full", exitCode: 73)
         default: return Failure(message: "cannot write '\(path)': \(String(cString: strerror(code)).lowercased())", exitCode: 73)

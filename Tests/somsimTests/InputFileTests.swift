@@ -69,7 +69,7 @@ import Testing
         } else {
             result = try CLI.run(["simulate", path])
         }
-        #expect(result.status == 77)
+        #expect(result.status == 66)
         #expect(result.stderr == "somsim: cannot read '\(path)': permission denied\n")
     }
 

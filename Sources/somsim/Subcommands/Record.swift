@@ -38,8 +38,7 @@ struct Record: ParsableCommand {
             Exit codes: 0 written; 64 bad arguments; 65 a kernel thread or a zombie; 66 no such \
             process, or it exited while being read; 70 an internal error; 73 the output cannot be \
             written (its folder does not exist, or is a file); 74 a /proc file cannot be read; 75 a process \
-            changed while being read (try again); 77 not root, or writing the output is not \
-            permitted. README.md, \"Exit codes\", has the table for every command.
+            changed while being read (try again); 77 not root. README.md, \"Exit codes\", has the table for every command.
 
             Examples:
               sudo somsim record 1234 --tree -o server.somw
