@@ -25,7 +25,7 @@ extension ArgumentTexts {
 
 /// The workload FILE argument (`-` for standard input; the embedded default without one).
 struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
-    @Argument(help: ArgumentHelp(Texts.file))
+    @Argument(help: ArgumentHelp(Texts.file), completion: .file(extensions: ["somw"]))
     var file: String?
 
     /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file).
@@ -34,7 +34,7 @@ struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
 
 /// `--profile FILE`: constants that override the defaults.
 struct ProfileOption<Texts: ArgumentTexts>: ParsableArguments {
-    @Option(help: ArgumentHelp(Texts.profile))
+    @Option(help: ArgumentHelp(Texts.profile), completion: .file())
     var profile: String?
 
     /// The profile, read and parsed (`ProfileSource`); the defaults without `--profile`.
@@ -70,6 +70,9 @@ extension SchemeRenderer.Subject: ExpressibleByArgument {
 
 /// `--schemes a,b,…`: scheme names separated by commas (empty names are skipped).
 struct SchemeList {
+    /// What shells complete `--schemes` with: every scheme there is.
+    static var completion: CompletionKind { .list(SchemeName.allCases.map(\.rawValue)) }
+
     var schemes: [SchemeName]
 
     /// Refuses the first name that is not a scheme, naming it and the schemes there are.

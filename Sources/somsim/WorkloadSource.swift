@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SomsimWorkload
 
 /// Reads and parses the workload a command was given; prints parse errors the way compilers do.
@@ -9,14 +8,14 @@ enum WorkloadSource {
     /// A file that cannot be read exits 66 (`InputFile`); one that is not a valid workload, 65
     /// (EX_DATAERR) with `FILE:LINE:COLUMN: error: MESSAGE`.
     static func load(_ path: String?) throws -> Workload {
-        let bytes = try path.map(InputFile.readOrExit)
+        let bytes = try path.map { try InputFile.readOrExit($0, kind: "workload file") }
         do {
             if let path, let bytes {
                 return try WorkloadParser.parse(bytes: bytes, fileName: InputFile.displayName(path))
             }
             return try WorkloadParser.parse(DefaultWorkload.text, fileName: DefaultWorkload.fileName)
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            writeStandardError("\(error)\n")
             throw ExitCode(65)  // EX_DATAERR: the input was not a valid workload
         }
     }

@@ -17,10 +17,10 @@ import Testing
         return url.path
     }
 
-    @Test func aMissingFileExits66InTheSystemsWords() throws {
+    @Test func aMissingFileExits66InPlainWords() throws {
         let result = try CLI.run(["simulate", "/nonexistent/x.somw"])
         #expect(result.status == 66)
-        #expect(result.stderr == "/nonexistent/x.somw: error: No such file or directory\n")
+        #expect(result.stderr == "somsim: cannot read '/nonexistent/x.somw': no such file\n")
         #expect(result.stdout.isEmpty)
     }
 
@@ -28,7 +28,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.path
         let result = try CLI.run(["compare", directory])
         #expect(result.status == 66)
-        #expect(result.stderr == "\(directory): error: Is a directory\n")
+        #expect(result.stderr == "somsim: '\(directory)' is a directory, not a workload file\n")
     }
 
     @Test func devNullIsAnEmptyFile() throws {
@@ -46,7 +46,7 @@ import Testing
     @Test func anEndlessFileIsRefusedAfter256MiB() throws {
         let result = try CLI.run(["simulate", "/dev/zero"])
         #expect(result.status == 65)
-        #expect(result.stderr == "/dev/zero: error: the file is larger than 256 MiB, the most somsim reads; write large workloads with repeat blocks\n")
+        #expect(result.stderr == "somsim: cannot read '/dev/zero': the file is larger than 256 MiB, the most somsim reads; write large workloads with repeat blocks\n")
     }
 
     /// Whether this test can make a file unreadable to somsim: as root (which reads any file),
@@ -70,7 +70,7 @@ import Testing
             result = try CLI.run(["simulate", path])
         }
         #expect(result.status == 66)
-        #expect(result.stderr == "\(path): error: Permission denied\n")
+        #expect(result.stderr == "somsim: cannot read '\(path)': permission denied\n")
     }
 
     @Test func invalidUTF8InACommentHasItsPlace() throws {
@@ -84,12 +84,12 @@ import Testing
     @Test func profileFilesAreReadTheSameWay() throws {
         let missing = try CLI.run(["profile", "--profile", "/nonexistent/my.profile"])
         #expect(missing.status == 66)
-        #expect(missing.stderr == "/nonexistent/my.profile: error: No such file or directory\n")
+        #expect(missing.stderr == "somsim: cannot read '/nonexistent/my.profile': no such file\n")
 
         let directory = FileManager.default.temporaryDirectory.path
         let isDirectory = try CLI.run(["simulate", "--profile", directory])
         #expect(isDirectory.status == 66)
-        #expect(isDirectory.stderr == "\(directory): error: Is a directory\n")
+        #expect(isDirectory.stderr == "somsim: '\(directory)' is a directory, not a profile file\n")
 
         let path = try Self.temporaryBytes(Array("page_bytes = 4096\n# \u{e9}".utf8) + [0xC3, 0x28], suffix: ".profile")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -26,6 +26,7 @@ struct Compare: ParsableCommand {
         help: ArgumentHelp(
             "Comma-separated schemes to show (struct-page is always computed as the baseline). Default: all.",
             argumentType: SchemeName.self),
+        completion: SchemeList.completion,
         transform: SchemeList.init(parsing:))
     var schemes: SchemeList?
 

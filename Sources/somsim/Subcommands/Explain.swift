@@ -20,7 +20,9 @@ struct Explain: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The scheme (or common, tlb-walk, tlb).", argumentType: SchemeRenderer.Subject.self))
+    @Argument(
+        help: ArgumentHelp("The scheme (or common, tlb-walk, tlb).", argumentType: SchemeRenderer.Subject.self),
+        completion: .list(SchemeRenderer.Subject.names))
     var scheme: SchemeRenderer.Subject
 
     @OptionGroup var workload: WorkloadArgument<Self>

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -80,12 +79,13 @@ struct AllocMixCommand: ParsableCommand {
             try generator.validate()
         } catch let error as ValidationError {
             throw error
+        } catch let error as ExitCode {
+            throw error  // a --profile that cannot be read (66) or is not valid (65), already said
         } catch {
             throw ValidationError("\(error)")
         }
         if let fill, fill > fillable {
-            FileHandle.standardError.write(
-                Data("note: --fill \(fill)% is more than the \(fillable)% of RAM this machine has for allocations; the workload ends in the OOM killer\n".utf8))
+            writeStandardError("note: --fill \(fill)% is more than the \(fillable)% of RAM this machine has for allocations; the workload ends in the OOM killer\n")
         }
         print(generator.text(), terminator: "")
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SomsimModel
 import SomsimReport
 
@@ -50,11 +49,11 @@ extension ProfileCommand: ArgumentTexts {
 enum ProfileSource {
     static func load(_ path: String?) throws -> Profile {
         guard let path else { return .x86_64 }
-        let bytes = try InputFile.readOrExit(path)
+        let bytes = try InputFile.readOrExit(path, kind: "profile file")
         do {
             return try Profile.parse(bytes: bytes, fileName: InputFile.displayName(path))
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            writeStandardError("\(error)\n")
             throw ExitCode(65)
         }
     }

@@ -36,8 +36,9 @@ struct Record: ParsableCommand {
             the whole recording succeeded: -o writes a temporary file and renames it.
 
             Exit codes: 0 written; 64 bad arguments; 65 a kernel thread or a zombie; 66 no such \
-            process, or it exited while being read; 73 the output cannot be written; 74 a /proc \
-            file cannot be read; 75 a process changed while being read (try again); 77 not root.
+            process, or it exited while being read; 70 an internal error; 73 the output cannot be \
+            written (its folder does not exist, or is a file); 74 a /proc file cannot be read; 75 a process \
+            changed while being read (try again); 77 not root. README.md, \"Exit codes\", has the table for every command.
 
             Examples:
               sudo somsim record 1234 --tree -o server.somw
@@ -52,7 +53,7 @@ struct Record: ParsableCommand {
     @Flag(help: "Record the children of each PID too, and theirs.")
     var tree = false
 
-    @Option(name: .shortAndLong, help: "Write the workload to FILE (default: standard output).")
+    @Option(name: .shortAndLong, help: "Write the workload to FILE (default: standard output).", completion: .file(extensions: ["somw"]))
     var output: String?
 
     @Flag(help: "Do not stop the processes while they are read.")
@@ -65,6 +66,15 @@ struct Record: ParsableCommand {
 
     func run() throws {
         #if os(Linux)
+        // A file that cannot be written is found before any process is stopped or read.
+        if let output {
+            do {
+                try OutputFile.check(output)
+            } catch {
+                printRecordError("somsim record: \(error)")
+                throw ExitCode(error.exitCode)
+            }
+        }
         let snapshot: RecordSnapshot
         do {
             snapshot = try Recorder.snapshot(Recorder.Options(pids: pids, tree: tree, stop: !noStop))
@@ -97,28 +107,11 @@ struct Record: ParsableCommand {
             print(recording.text, terminator: "")
             return
         }
-        let temporary = output + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            printRecordError("somsim record: cannot write \(temporary): \(String(cString: strerror(errno)))")
-            throw ExitCode(73)
-        }
-        let bytes = Array(recording.text.utf8)
-        var done = 0
-        var failure: Int32 = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { failure = n < 0 ? errno : EIO; break }
-            done += n
-        }
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0 && rename(temporary, output) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(temporary)
-            printRecordError("somsim record: cannot write \(output): \(String(cString: strerror(failure)))")
-            throw ExitCode(73)
+        do {
+            try OutputFile.write(Array(recording.text.utf8), to: output)
+        } catch {
+            printRecordError("somsim record: \(error)")
+            throw ExitCode(error.exitCode)
         }
         let left = recording.leftOut.reduce(UInt64(0)) { $0 + $1.bytes }
         printRecordError("somsim record: \(snapshot.processes.count) process(es) written to \(output); \(left) bytes resident left out (see its header)")

@@ -30,7 +30,8 @@ struct Validate: ParsableCommand {
             Prints predicted and measured values, their difference, the tolerance and a verdict \
             for each metric, process and measure. Exits 0 only when every check passes, 1 when \
             one fails, 69 when the machine cannot run the workload (nothing is changed then), 70 \
-            when the run broke (settings restored).
+            when the run broke (settings restored), 77 when not run as root (README.md, "Exit \
+            codes", has the table for every command).
 
             See docs/validation.md for how each value is measured and why each tolerance.
 
@@ -55,6 +56,7 @@ struct Validate: ParsableCommand {
     func run() throws {
         #if os(Linux)
         if restore {
+            try Self.requireRoot("restoring")
             do {
                 if let recovery = try Probe.restore() {
                     print("restored the machine from \(RestorePlan.journalPath), left by somsim process \(recovery.owner):")
@@ -71,6 +73,7 @@ struct Validate: ParsableCommand {
         #endif
         let workload = try WorkloadSource.load(self.workload.file ?? "-")
         #if os(Linux)
+        try Self.requireRoot("validating")
         let terminal = isatty(2) == 1
         let progress: (@Sendable (Int, Int) -> Void)? = terminal ? Self.progress : nil
         let report: ValidationReport
@@ -81,6 +84,10 @@ struct Validate: ParsableCommand {
             printError("somsim validate: \(error)")
             if case .cannotMeet = error { throw ExitCode(69) }  // EX_UNAVAILABLE
             throw ExitCode(70)  // EX_SOFTWARE
+        } catch {
+            if terminal { Self.clearProgress() }
+            printError("somsim validate: \(error)")
+            throw ExitCode(70)  // EX_SOFTWARE: not ExitCode 1, which says a check failed
         }
         if terminal { Self.clearProgress() }
         print(ValidationRenderer.render(report, as: output.format), terminator: "")
@@ -96,6 +103,14 @@ struct Validate: ParsableCommand {
     }
 
     #if os(Linux)
+    /// Pools, knobs, mounts and the journal in /run need root: said at once (exit 77, EX_NOPERM),
+    /// before anything is tried.
+    static func requireRoot(_ doing: String) throws {
+        guard geteuid() != 0 else { return }
+        printError("somsim validate: \(doing) changes the machine's HugeTLB pools, THP modes and mounts, which needs root; run it as root (sudo somsim validate …)")
+        throw ExitCode(77)
+    }
+
     /// `[done/total]` on standard error, redrawn in place at most every 0.2 s.
     @Sendable static func progress(_ done: Int, _ total: Int) {
         var now = timespec()
