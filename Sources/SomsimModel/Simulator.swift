@@ -54,7 +54,7 @@ public struct Simulator {
     /// Threads a measure sums the processes' metrics on (each process's sums are independent;
     /// the report is the same for any count). Tests set it to hold the parallel measure to the
     /// serial one.
-    var measureThreads = Parallel.cores
+    public var measureThreads = Parallel.cores
 
     public internal(set) var measures: [Measure] = []
     public internal(set) var errors: [ErrorEvent] = []

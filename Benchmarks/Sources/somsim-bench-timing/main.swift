@@ -1,6 +1,6 @@
 // A minimal timing harness for the benchmark workloads, independent of the benchmark plugin.
 //
-//   swift run --scratch-path ../.build-bench -c release somsim-bench-timing [NAME ...] [--runs N]
+//   swift run --scratch-path ../.build-bench -c release somsim-bench-timing [NAME ...] [--runs N] [--measure-threads N]
 //   swift run --scratch-path ../.build-bench -c release somsim-bench-timing --file PATH.somw
 //
 // `--file` times any workload file instead of the built-in cases (handy for profiling a smaller
@@ -15,6 +15,8 @@ import SomsimWorkload
 
 var names: [String] = []
 var runs = 3
+// Threads the final measure may use (default: every core, as somsim does).
+var measureThreads: Int? = nil
 // The built-in cases are parsed only when no file is given, and then only those named
 // (`BenchmarkWorkloads.cases(named:)`: AllocMix64G alone is 617,000 statements to parse).
 var fileCase: BenchmarkWorkloads.Case? = nil
@@ -24,6 +26,8 @@ var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     if argument == "--runs", let value = arguments.popFirst(), let n = Int(value), n > 0 {
         runs = n
+    } else if argument == "--measure-threads", let value = arguments.popFirst(), let n = Int(value), n > 0 {
+        measureThreads = n
     } else if argument == "--file", let path = arguments.popFirst() {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let start = clock.now
@@ -47,6 +51,7 @@ for benchmarkCase in cases {
     var measures = 0
     for _ in 0..<runs {
         var simulator = benchmarkCase.prepare()
+        if let measureThreads { simulator.measureThreads = measureThreads }
         let start = clock.now
         for statement in benchmarkCase.workload.statements[benchmarkCase.measuredFrom...] {
             simulator.apply(statement)
