@@ -46,7 +46,7 @@ printf '{"argv": ["%s", "-m", "ipykernel_launcher", "-f", "{connection_file}"], 
   "$python" "$python" > "$work/jupyter/kernels/somsim-python3/kernel.json"
 
 for notebook in notebooks-data/*.ipynb; do
-  if ! JUPYTER_PATH="$work/jupyter" PYDEVD_DISABLE_FILE_VALIDATION=1 SOMSIM_DATA="$data" SOMSIM_FIGURES="$work/figures" \
+  if ! JUPYTER_PATH="$work/jupyter" PYDEVD_DISABLE_FILE_VALIDATION=1 PYTHONDONTWRITEBYTECODE=1 SOMSIM_DATA="$data" SOMSIM_FIGURES="$work/figures" \
     "$python" -m nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=somsim-python3 \
     --ExecutePreprocessor.timeout=600 --output-dir "$work/executed" --log-level WARN "$notebook" >&2; then
     echo "figures.sh: $notebook failed (its error is above); the figures in $drawn are unchanged" >&2
