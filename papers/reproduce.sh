@@ -91,11 +91,18 @@ vary() {
 }
 # sums LABEL PREFIX: from simulate's CSV on stdin, the sums over processes whose name starts with
 # PREFIX at measure LABEL of cow_copies, cow_reuses, private_dirty_bytes, rss_bytes, pss_bytes and
-# page_table_bytes, then the system's anon_bytes and page_table_bytes, comma-separated.
+# page_table_bytes, then the system's anon_bytes and page_table_bytes, comma-separated. Columns
+# are found by their names in the header, so columns added to simulate's CSV move nothing.
 sums() {
   awk -F, -v label="$1" -v prefix="$2" '
-    $1 == label && $2 != "" && index($2, prefix) == 1 { s[$3] += $4 }
-    $1 == label && $2 == "" && ($3 == "anon_bytes" || $3 == "page_table_bytes") { sys[$3] = $4 }
+    NR == 1 {
+      for (i = 1; i <= NF; i++) column[$i] = i
+      l = column["label"]; p = column["process"]; m = column["metric"]; v = column["value"]
+      if (!(l && p && m && v)) { print "reproduce.sh: simulate'"'"'s CSV has no label, process, metric or value column: " $0 > "/dev/stderr"; exit 1 }
+      next
+    }
+    $l == label && $p != "" && index($p, prefix) == 1 { s[$m] += $v }
+    $l == label && $p == "" && ($m == "anon_bytes" || $m == "page_table_bytes") { sys[$m] = $v }
     END { printf "%d,%d,%d,%d,%d,%d,%d,%d\n", s["cow_copies"], s["cow_reuses"], s["private_dirty_bytes"], s["rss_bytes"], s["pss_bytes"], s["page_table_bytes"], sys["anon_bytes"], sys["page_table_bytes"] }'
 }
 columns=cow_copies,cow_reuses,private_dirty_bytes,rss_bytes,pss_bytes,page_table_bytes,system_anon_bytes,system_page_table_bytes

@@ -142,7 +142,8 @@ import Testing
             try? FileManager.default.removeItem(at: fake)
             try? FileManager.default.removeItem(at: figures)
         }
-        try "#!/bin/sh\necho \"fake $*\"\n".write(to: fake, atomically: true, encoding: .utf8)
+        // simulate's CSV header, which reproduce.sh reads the columns' places from.
+        try "#!/bin/sh\nif [ \"$1\" = simulate ]; then echo label,process,metric,value; fi\necho \"fake $*\"\n".write(to: fake, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
         let run = try CommandLineTests.reproduce(with: fake.path, figures: figures, environment: ["SOMSIM_PYTHON": "/nonexistent/python3"])
         defer { try? FileManager.default.removeItem(at: run.out) }
