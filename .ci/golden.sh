@@ -35,7 +35,7 @@ for sz in 4G 8G; do
 done
 run "$o/crossover.csv" "$s" generate alloc-mix --crossover --small 4K --large 2M --ram 1G --format csv
 for f in Tests/SomsimReportTests/FuzzCrashers/*.somw; do run "$o/fuzz-$(basename "$f").json" "$s" simulate "$f" --format json; done
-sh papers/reproduce.sh "$s" "$o/papers" > /dev/null 2>&1 || echo "golden.sh: papers/reproduce.sh failed" >&2
+sh papers/reproduce.sh --no-figures "$s" "$o/papers" > /dev/null 2>&1 || echo "golden.sh: papers/reproduce.sh failed" >&2
 i=0
 while [ $i -lt "${GOLDEN_CASES:-400}" ]; do "$fuzz" --seed 4242 --out "$o/corpus" --dump $i > /dev/null; i=$((i + 1)); done
 # Inside the corpus folder, so that messages name the cases, not OUTDIR.

@@ -1,13 +1,23 @@
 #!/bin/sh
-# Regenerates every table of papers/published-figures.md, one command each, into notebooks-data/.
-# Run from the repository root: sh papers/reproduce.sh [path/to/somsim [output folder]]
-# Without a path it builds somsim first (swift build --product somsim).
-# (Tests/somsimTests checks that the committed data is what this script writes.)
+# Regenerates every table of papers/published-figures.md and papers/malloc-scenarios.md, one
+# command each, into notebooks-data/, then draws the papers' figures from that data with the
+# notebooks of notebooks-data/ (papers/figures.sh) into papers/figures/.
+# Run from the repository root:
+#   sh papers/reproduce.sh [--no-figures] [path/to/somsim [data folder [figures folder]]]
+# Without a path it builds somsim first (swift build --product somsim). --no-figures writes the
+# data only. The notebooks need jupyter (papers/README.md); without it the data is written and
+# the script exits 69 with a message saying what to install.
+# (Tests/somsimTests checks that the committed data and figures are what this script writes.)
 #
 # Committed data is never destroyed: every file is written to a temporary file in the output
 # folder and renamed over the old one only when its command succeeded; the first failure stops
 # the script with a message and a non-zero exit, leaving that file as it was.
 set -eu
+figures=yes
+if [ "${1:-}" = --no-figures ]; then
+  figures=no
+  shift
+fi
 if [ $# -ge 1 ]; then
   somsim=$1
 else
@@ -15,6 +25,7 @@ else
   swift build --product somsim >&2 || { echo "reproduce.sh: swift build --product somsim failed; nothing was written" >&2; exit 1; }
 fi
 out=${2:-notebooks-data/published-figures}
+drawn=${3:-papers/figures}
 if ! found=$(command -v "$somsim" 2>/dev/null) || [ ! -f "$found" ] || [ ! -x "$found" ]; then
   echo "reproduce.sh: $somsim is not an executable somsim; build it (swift build) or pass its path; nothing was written" >&2
   exit 1
@@ -50,8 +61,10 @@ write t3-hvo-1g.json "$somsim" explain hvo papers/workloads/hvo-1g.somw --format
 write t4-memdesc-256k.json "$somsim" explain memdesc papers/workloads/memdesc-256k.somw --format json
 # Table 5: TLB-miss loads under virtualization (24 for a 4-level guest on a 4-level host).
 write t5-tlb-walk.csv "$somsim" explain tlb-walk --format csv
-# Table 6: the memdesc crossover (4 KiB against 2 MiB allocations).
+# Table 6: the memdesc crossover (4 KiB against 2 MiB allocations): the sweep, one row per mix,
+# and the crossover in a file of its own (so that every column of both files is one type).
 write t6-crossover-4k-2m.csv "$somsim" generate alloc-mix --crossover --small 4K --large 2M --ram 1G --format csv
+write t6-crossover-4k-2m-summary.csv "$somsim" generate alloc-mix --crossover --summary --small 4K --large 2M --ram 1G --format csv
 # Table 7: every scheme on the example workloads.
 for f in docs/examples/*.somw; do
   write "t7-compare-$(basename "$f" .somw).csv" "$somsim" compare "$f" --format csv
@@ -78,11 +91,18 @@ vary() {
 }
 # sums LABEL PREFIX: from simulate's CSV on stdin, the sums over processes whose name starts with
 # PREFIX at measure LABEL of cow_copies, cow_reuses, private_dirty_bytes, rss_bytes, pss_bytes and
-# page_table_bytes, then the system's anon_bytes and page_table_bytes, comma-separated.
+# page_table_bytes, then the system's anon_bytes and page_table_bytes, comma-separated. Columns
+# are found by their names in the header, so columns added to simulate's CSV move nothing.
 sums() {
   awk -F, -v label="$1" -v prefix="$2" '
-    $1 == label && $2 != "" && index($2, prefix) == 1 { s[$3] += $4 }
-    $1 == label && $2 == "" && ($3 == "anon_bytes" || $3 == "page_table_bytes") { sys[$3] = $4 }
+    NR == 1 {
+      for (i = 1; i <= NF; i++) column[$i] = i
+      l = column["label"]; p = column["process"]; m = column["metric"]; v = column["value"]
+      if (!(l && p && m && v)) { print "reproduce.sh: simulate'"'"'s CSV has no label, process, metric or value column: " $0 > "/dev/stderr"; exit 1 }
+      next
+    }
+    $l == label && $p != "" && index($p, prefix) == 1 { s[$m] += $v }
+    $l == label && $p == "" && ($m == "anon_bytes" || $m == "page_table_bytes") { sys[$m] = $v }
     END { printf "%d,%d,%d,%d,%d,%d,%d,%d\n", s["cow_copies"], s["cow_reuses"], s["private_dirty_bytes"], s["rss_bytes"], s["pss_bytes"], s["page_table_bytes"], sys["anon_bytes"], sys["page_table_bytes"] }'
 }
 columns=cow_copies,cow_reuses,private_dirty_bytes,rss_bytes,pss_bytes,page_table_bytes,system_anon_bytes,system_page_table_bytes
@@ -150,3 +170,8 @@ m4() {
 }
 write m4-modules-fork.csv m4
 echo "wrote $out"
+
+# The figures: every notebook of notebooks-data/, run headless on the data just written.
+if [ $figures = yes ]; then
+  sh papers/figures.sh "$out" "$drawn"
+fi

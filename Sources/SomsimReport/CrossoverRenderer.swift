@@ -45,7 +45,6 @@ public enum CrossoverRenderer {
     /// A title, the sweep's table and the crossover in a sentence.
     public static func markdown(_ s: Sweep) -> String {
         let name = s.scheme.rawValue
-        let answer = s.crossover.map { twoDecimals($0) + "%" } ?? "none"
         var out = "# \(name) against struct page: \(s.smallText) and \(s.largeText) allocations filling \(s.ramText) of RAM\n\n"
         out += ReportRenderer.table(
             header: ["\(s.smallText) share", "struct-page", name, "saving", "\(name) % of RAM"],
@@ -55,16 +54,40 @@ public enum CrossoverRenderer {
                     ReportRenderer.percent(Double(r.memdescBytes) / Double(r.ramBytes)),
                 ]
             })
-        out += "\nCrossover: \(name) stops saving when \(answer) of the memory is in \(s.smallText) allocations (the rest \(s.largeText)).\n"
+        out += "\n" + sentence(s)
         return out
     }
 
-    /// One row per mix, then `crossover,,,SHARE` (empty when there is none).
+    /// The crossover in words, one line: what the Markdown ends with and `--summary` prints.
+    static func sentence(_ s: Sweep) -> String {
+        let answer = s.crossover.map { twoDecimals($0) + "%" } ?? "none"
+        return "Crossover: \(s.scheme.rawValue) stops saving when \(answer) of the memory is in \(s.smallText) allocations (the rest \(s.largeText)).\n"
+    }
+
+    /// One tidy row per mix and nothing else: every column is numeric (the crossover is
+    /// `summary`'s, in a file of its own).
     public static func csv(_ s: Sweep) -> String {
         var out = "small_percent,struct_page_bytes,memdesc_bytes,saving_bytes\n"
         for r in s.rows { out += "\(r.smallPercent),\(r.structPageBytes),\(r.memdescBytes),\(r.savingBytes)\n" }
-        out += "crossover,,,\(s.crossover.map { String($0) } ?? "")\n"
         return out
+    }
+
+    /// `generate alloc-mix --crossover --summary`: the crossover alone, without the sweep. CSV is
+    /// a header and one row `scheme,small_bytes,large_bytes,ram_bytes,crossover_small_percent`
+    /// (the share empty when there is none), JSON one object with the same keys, Markdown the
+    /// sentence.
+    public static func summary(_ s: Sweep, format: ReportFormat) -> String {
+        switch format {
+        case .md: return sentence(s)
+        case .csv:
+            return "scheme,small_bytes,large_bytes,ram_bytes,crossover_small_percent\n"
+                + "\(s.scheme.rawValue),\(s.smallBytes),\(s.largeBytes),\(s.ramBytes),\(s.crossover.map { String($0) } ?? "")\n"
+        case .json:
+            return JSONValue.object([
+                ("scheme", .string(s.scheme.rawValue)), ("small_bytes", .unsigned(s.smallBytes)), ("large_bytes", .unsigned(s.largeBytes)),
+                ("ram_bytes", .unsigned(s.ramBytes)), ("crossover_small_percent", s.crossover.map { .number($0) } ?? .null),
+            ]).serialized() + "\n"
+        }
     }
 
     public static func json(_ s: Sweep) -> JSONValue {

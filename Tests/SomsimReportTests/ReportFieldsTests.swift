@@ -118,12 +118,41 @@ import Testing
         #expect(md.hasSuffix("of the memory is in 4K allocations (the rest 2M).\n"))
     }
 
-    @Test func csvHasARowPerMixAndTheCrossover() {
+    /// Tidy: a header and one row per mix, every field a number; no trailer row.
+    @Test func csvHasARowPerMixAndNothingElse() {
         let lines = CrossoverRenderer.render(Self.sweep, format: .csv).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.first == "small_percent,struct_page_bytes,memdesc_bytes,saving_bytes")
-        #expect(lines.count == 1 + Self.sweep.rows.count + 2)
-        #expect(lines[lines.count - 2] == "crossover,,,\(Self.sweep.crossover.map { String($0) } ?? "")")
+        #expect(lines.count == 1 + Self.sweep.rows.count + 1)
         #expect(lines.last == "")
+        for line in lines.dropFirst().dropLast() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(fields.count == 4 && fields.allSatisfy { Double($0) != nil }, "not a row of numbers: \(line)")
+        }
+        #expect(lines[1] == "0.0,\(Self.sweep.rows[0].structPageBytes),\(Self.sweep.rows[0].memdescBytes),\(Self.sweep.rows[0].savingBytes)")
+    }
+
+    /// `--summary`: the crossover alone, the same share in every format.
+    @Test func summaryIsTheCrossoverAlone() throws {
+        let share = try #require(Self.sweep.crossover)
+        #expect(
+            CrossoverRenderer.summary(Self.sweep, format: .csv)
+                == "scheme,small_bytes,large_bytes,ram_bytes,crossover_small_percent\nmemdesc,4096,2097152,268435456,\(share)\n")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(CrossoverRenderer.summary(Self.sweep, format: .json).utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["scheme", "small_bytes", "large_bytes", "ram_bytes", "crossover_small_percent"])
+        #expect(object["crossover_small_percent"] as? Double == share)
+        let sentence = CrossoverRenderer.summary(Self.sweep, format: .md)
+        #expect(sentence.hasPrefix("Crossover: memdesc stops saving when "))
+        #expect(CrossoverRenderer.render(Self.sweep, format: .md).hasSuffix("\n" + sentence))
+    }
+
+    /// Without a crossover the CSV's share is empty (a missing number to pandas) and JSON's null.
+    @Test func summaryWithoutACrossoverLeavesTheShareEmpty() {
+        var none = Self.sweep
+        none.crossover = nil
+        #expect(CrossoverRenderer.summary(none, format: .csv).hasSuffix("\nmemdesc,4096,2097152,268435456,\n"))
+        #expect(CrossoverRenderer.summary(none, format: .json).contains("\"crossover_small_percent\": null"))
+        #expect(CrossoverRenderer.summary(none, format: .md).contains(" when none of the memory"))
     }
 
     @Test func jsonIsOneObject() throws {

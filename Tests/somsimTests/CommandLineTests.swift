@@ -109,7 +109,8 @@ extension CommandLineTests {
         defer { try? FileManager.default.removeItem(at: out) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["papers/reproduce.sh", Self.binary.path, out.path]
+        // The figures are PaperFiguresTests'.
+        process.arguments = ["papers/reproduce.sh", "--no-figures", Self.binary.path, out.path]
         process.currentDirectoryURL = root
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -140,6 +141,7 @@ extension CommandLineTests {
         (["--crossover", "--ram", "2M"], "Error: 2M of RAM leaves no memory for allocations once the memmap and the kernel's reserve are taken; give a larger --ram"),
         (["--crossover", "--small", "2M"], "Error: the size 2M is given twice; give each size once"),
         (["--crossover", "--ram", "128T"], "Error: RAM (--ram) 128T is more than 64T, the address window the engine maps a workload into"),
+        (["--summary"], "Error: --summary prints the crossover; give it with --crossover"),
     ])
     func generateRefusesWhatItCannotWrite(_ arguments: [String], _ message: String) throws {
         let result = try Self.run(["generate", "alloc-mix"] + arguments)
@@ -155,14 +157,16 @@ extension CommandLineTests {
     }
 
     /// Runs papers/reproduce.sh with `somsim` into a copy of the committed data; returns the exit
-    /// status, standard error and the copy (the caller removes it).
-    static func reproduce(with somsim: String) throws -> (status: Int32, stderr: String, out: URL) {
+    /// status, standard error and the copy (the caller removes it). Without `figures`, it draws
+    /// no figure (`--no-figures`); with it, it draws them into that folder.
+    static func reproduce(with somsim: String, figures: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stderr: String, out: URL) {
         let committed = repositoryRoot.appendingPathComponent("notebooks-data/published-figures")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("somsim-papers-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: committed, to: out)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["papers/reproduce.sh", somsim, out.path]
+        process.arguments = ["papers/reproduce.sh"] + (figures == nil ? ["--no-figures", somsim, out.path] : [somsim, out.path, figures!.path])
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = repositoryRoot
         process.standardOutput = FileHandle.nullDevice
         let err = Pipe()

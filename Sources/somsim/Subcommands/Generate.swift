@@ -24,12 +24,15 @@ struct AllocMixCommand: ParsableCommand {
 
             --crossover replays mixes of --small and --large allocations and finds the share of \
             small allocations at which memdescs stop saving over struct page; it prints the sweep \
-            and the crossover instead of a workload.
+            and the crossover instead of a workload. Its CSV is tidy (one numeric row per mix); \
+            --summary prints the crossover alone (CSV: one row with the scheme, the sizes and \
+            crossover_small_percent), for a file of its own.
 
             Examples:
               somsim generate alloc-mix --mix 4K:30,64K:20,2M:50 > mix.somw && somsim compare mix.somw
               somsim generate alloc-mix --mix 256K:100 --ram 4G --fill 50
               somsim generate alloc-mix --crossover --small 4K --large 2M
+              somsim generate alloc-mix --crossover --summary --format csv
             """
     )
 
@@ -54,8 +57,17 @@ struct AllocMixCommand: ParsableCommand {
     @Option(help: "With --crossover: the scheme to set against struct page.")
     var scheme: CrossoverScheme = .memdesc
 
+    @Flag(help: "With --crossover: print only the crossover (CSV: one row), not the sweep.")
+    var summary = false
+
     @OptionGroup var profile: ProfileOption<Self>
     @OptionGroup var output: FormatOption<Self>
+
+    func validate() throws {
+        if summary && !crossover {
+            throw ValidationError("--summary prints the crossover; give it with --crossover")
+        }
+    }
 
     func run() throws {
         if crossover {
@@ -95,7 +107,7 @@ struct AllocMixCommand: ParsableCommand {
         let rows: [MemdescCrossover.Row]
         let found: Double?
         do {
-            rows = try MemdescCrossover.sweep(small: small.bytes, large: large.bytes, ramBytes: ram.bytes, steps: 10, scheme: scheme.scheme, profile: loaded)
+            rows = summary ? [] : try MemdescCrossover.sweep(small: small.bytes, large: large.bytes, ramBytes: ram.bytes, steps: 10, scheme: scheme.scheme, profile: loaded)
             found = try MemdescCrossover.find(small: small.bytes, large: large.bytes, ramBytes: ram.bytes, scheme: scheme.scheme, profile: loaded)
         } catch let problem as AllocMix.Problem {
             throw ValidationError(problem.description)
@@ -105,7 +117,7 @@ struct AllocMixCommand: ParsableCommand {
         let sweep = CrossoverRenderer.Sweep(
             scheme: scheme.scheme, smallBytes: small.bytes, largeBytes: large.bytes, ramBytes: ram.bytes,
             smallText: small.text, largeText: large.text, ramText: ram.text, rows: rows, crossover: found)
-        print(CrossoverRenderer.render(sweep, format: output.format), terminator: "")
+        print(summary ? CrossoverRenderer.summary(sweep, format: output.format) : CrossoverRenderer.render(sweep, format: output.format), terminator: "")
     }
 }
 
