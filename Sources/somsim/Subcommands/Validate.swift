@@ -69,7 +69,7 @@ struct Validate: ParsableCommand {
             return
         }
         #endif
-        let workload = try WorkloadSource.load(self.workload.file ?? "-")
+        let workload = try WorkloadSource.load(self.workload.file ?? "-", overrides: try self.workload.overrides.parsed())
         #if os(Linux)
         let terminal = isatty(2) == 1
         let progress: (@Sendable (Int, Int) -> Void)? = terminal ? Self.progress : nil
