@@ -174,3 +174,4 @@ enum CrossoverScheme: String, CaseIterable, ExpressibleByArgument {
 private func overrideError(_ message: String) {
     FileHandle.standardError.write(Data("\(message)\n".utf8))
 }
+extension Sweep.Format: ExpressibleByArgument {}
