@@ -123,7 +123,14 @@ public enum Plot {
         guard let label = measure ?? labels.last else { throw Failure("the compare output has no rows") }
         guard labels.contains(label) else { throw Failure("no measure '\(label)'; the labels are: \(labels.joined(separator: ", "))") }
         let rows = table.rows.filter { $0["label"] == label }
-        let categories = uniqueInOrder(rows.compactMap { $0["scheme"] })
+        // Schemes with every metric asked for (compare also writes rows of the som pool and the
+        // TLB, which have metrics of their own).
+        let categories = uniqueInOrder(rows.compactMap { $0["scheme"] }).filter { scheme in
+            metrics.allSatisfy { metric in rows.contains { $0["scheme"] == scheme && $0["metric"] == metric } }
+        }
+        guard !categories.isEmpty else {
+            throw Failure("no scheme has every metric of \(metrics.joined(separator: ",")); the metrics are: \(uniqueInOrder(rows.compactMap { $0["metric"] }).joined(separator: ", "))")
+        }
         var series: [Series] = []
         for metric in metrics {
             var points: [(x: Double, y: Double)] = []
