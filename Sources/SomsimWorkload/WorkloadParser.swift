@@ -469,7 +469,7 @@ private struct Expander {
             case .literal(let r): out.append(contentsOf: lexed.bytes[r])
             case .text(let value): out.append(contentsOf: value)
             case .variable:
-                throw error(line.number, raw.column, "repeat COUNT \(lexed.text(raw).quoted) uses a repeat variable; a COUNT is a plain integer or a {PARAM} (param NAME=DEFAULT)")
+                throw error(line.number, raw.column, "repeat COUNT \(lexed.text(raw).quoted) uses a repeat variable: a COUNT is a plain integer or a {PARAM} (param NAME=DEFAULT); {VAR} cannot be used in it")
             }
         }
         return out[...]
