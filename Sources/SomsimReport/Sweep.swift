@@ -142,7 +142,9 @@ public enum Sweep {
             for field in ReportFields.fields(of: measure.system) { add(index, measure.label, "", field.name, "\(field.value)") }
             for scheme in measure.schemes {
                 add(index, measure.label, "", "\(scheme.scheme).metadata_bytes", "\(scheme.metadataBytes)")
-                add(index, measure.label, "", "\(scheme.scheme).metadata_ratio", JSONValue.number(scheme.metadataRatio).serialized())
+                // As simulate's CSV writes it; JSON has no NaN or infinity (null, as the report's JSON).
+                let ratio = format == .csv ? "\(scheme.metadataRatio)" : JSONValue.number(scheme.metadataRatio).serialized()
+                add(index, measure.label, "", "\(scheme.scheme).metadata_ratio", ratio)
             }
         }
         return result

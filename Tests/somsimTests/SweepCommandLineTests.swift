@@ -76,6 +76,26 @@ import Testing
         #expect(serial.stdout == text)
     }
 
+    /// On a terminal (a pseudo-terminal from script(1)) the progress line counts the points,
+    /// redrawn in place, and is cleared at the end.
+    @Test func progressLineOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("w.csv").path
+        let command = "'\(CommandLineTests.binary.path)' sweep '\(Self.example)' --vary workers=1..3 --jobs 1 -o '\(out)'"
+        let result = try CommandLineTests.run(["-qec", command, "/dev/null"], executable: URL(fileURLWithPath: "/usr/bin/script"))
+        #expect(result.status == 0)
+        #expect(result.stdout == "\r\u{1B}[K[1/3] workers=1\r\u{1B}[K[2/3] workers=2\r\u{1B}[K[3/3] workers=3\r\u{1B}[K")
+    }
+
+    /// validate reads -D before it touches the kernel: an unknown name exits 64 at once.
+    @Test func validateRefusesAnUnknownParamBeforeRunning() throws {
+        let result = try Self.run(["validate", Self.example, "-D", "nope=1"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("has no param 'nope'"))
+    }
+
     @Test func sweepRefusesWhatItCannotRun() throws {
         let unknown = try Self.run(["sweep", Self.example, "--vary", "wrkers=1,2"])
         #expect(unknown.status == 64)
