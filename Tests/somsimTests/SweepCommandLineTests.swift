@@ -158,6 +158,47 @@ import Testing
         #expect(mixed.stderr.contains("from a different sweep"))
     }
 
+    /// The fleet recipes of docs/sweeps.md as shell commands: each shard reads its index from the
+    /// variable Slurm (`SLURM_ARRAY_TASK_ID`, array 0-3) or Kubernetes (`JOB_COMPLETION_INDEX`)
+    /// sets, or from its argument as GNU parallel passes it (`{}`; run here by xargs -P, which
+    /// substitutes the same way, when GNU parallel is not installed). All shards run at once.
+    @Test(arguments: ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "parallel"])
+    func fleetRecipesMergeToTheUnshardedBytes(_ recipe: String) throws {
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let somsim = CommandLineTests.binary.path
+        let whole = dir.appendingPathComponent("whole.csv").path
+        #expect(try Self.run(["sweep", Self.example, "--vary", "workers=1..6", "-o", whole]).status == 0)
+        let sweep = "'\(somsim)' sweep '\(Self.example)' --vary workers=1..6 --jobs 1"
+        var processes: [Process] = []
+        func shell(_ script: String, environment: [String: String] = [:]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            p.currentDirectoryURL = dir
+            try p.run()
+            processes.append(p)
+        }
+        switch recipe {
+        case "parallel":
+            let runner = FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel") ? "parallel -j 4" : "xargs -P 4 -I{}"
+            try shell("seq 0 3 | \(runner) \(sweep) --shard {}/4 -o part-{}.csv")
+        default:
+            for i in 0..<4 {
+                try shell("\(sweep) --shard \"$\(recipe)/4\" -o \"part-$\(recipe).csv\"", environment: [recipe: "\(i)"])
+            }
+        }
+        for p in processes {
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        let merged = dir.appendingPathComponent("merged.csv").path
+        let parts = (0..<4).map { dir.appendingPathComponent("part-\($0).csv").path }
+        #expect(try Self.run(["merge"] + parts + ["-o", merged]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: merged)) == Data(contentsOf: URL(fileURLWithPath: whole)))
+    }
+
     /// Parses the SVG and checks each polyline against the data mapped through the axis ticks.
     @Test func plotDrawsOneLinePerByValue() throws {
         let dir = try Self.directory()
