@@ -11,6 +11,8 @@ public struct Workload: Equatable, Sendable {
     public var machineLine: Int?
     /// Statements in execution order, `repeat` blocks expanded, each with its source location.
     public var statements: [Located<Statement>]
+    /// The `param` statements, in file order, with the values the workload was parsed with.
+    public var params: [WorkloadParam] = []
 
     public init(fileName: String = "<memory>", machine: MachineSpec = MachineSpec(), machineLine: Int? = nil, statements: [Located<Statement>] = []) {
         self.fileName = fileName

@@ -25,18 +25,18 @@ public enum WorkloadParser {
     /// Every `repeat` block is expanded; every statement is checked in execution order (process and
     /// mapping names, page-size multiples, `random=` counts). The first problem found is thrown with
     /// the line and column of the offending token in `text`.
-    public static func parse(_ text: String, fileName: String, limits: ExpansionLimits = .default) throws(WorkloadError) -> Workload {
-        var expander = Expander(bytes: Array(text.utf8), fileName: fileName, limits: limits)
+    public static func parse(_ text: String, fileName: String, limits: ExpansionLimits = .default, overrides: WorkloadOverrides = .none) throws(WorkloadError) -> Workload {
+        var expander = Expander(bytes: Array(text.utf8), fileName: fileName, limits: limits, overrides: overrides)
         return try expander.run()
     }
 
     /// Parses a file's bytes as they were read: a file that is not UTF-8 text is refused at the
     /// line and column of its first ill-formed byte sequence, even inside a comment.
-    public static func parse(bytes: [UInt8], fileName: String, limits: ExpansionLimits = .default) throws(WorkloadError) -> Workload {
+    public static func parse(bytes: [UInt8], fileName: String, limits: ExpansionLimits = .default, overrides: WorkloadOverrides = .none) throws(WorkloadError) -> Workload {
         if let invalid = UserText.invalidUTF8(in: bytes) {
             throw WorkloadError(fileName: fileName, location: invalid.location, message: invalid.message)
         }
-        var expander = Expander(bytes: bytes, fileName: fileName, limits: limits)
+        var expander = Expander(bytes: bytes, fileName: fileName, limits: limits, overrides: overrides)
         return try expander.run()
     }
 }
@@ -49,6 +49,8 @@ private struct Expander {
         case literal(Range<Int>)
         /// The value of the repeat variable at this nesting depth (0 = outermost).
         case variable(Int)
+        /// The value of a `param`.
+        case text([UInt8])
     }
 
     enum Node {
@@ -89,8 +91,15 @@ private struct Expander {
     var machineLine: Int?
     var statements: [Located<Statement>] = []
     var scratch = Scratch()
+    /// `-D` and `--set machine.` values given on the command line.
+    let overrides: WorkloadOverrides
+    /// The `param` statements read so far, in file order.
+    var params: [WorkloadParam] = []
+    /// Every `param` line of the file by name (first line), found before the statements are
+    /// read, so that a `{NAME}` used above its `param` is told where the param is.
+    var paramLines: [String: Int] = [:]
 
-    init(bytes: [UInt8], fileName: String, limits: ExpansionLimits) {
+    init(bytes: [UInt8], fileName: String, limits: ExpansionLimits, overrides: WorkloadOverrides = .none) {
         lexed = LexedFile(bytes)
         self.fileName = fileName
         self.limits = limits
@@ -98,6 +107,7 @@ private struct Expander {
         parsedLines = Array(repeating: nil, count: lexed.lines.count)
         templates = Array(repeating: nil, count: lexed.lines.count)
         checker = Checker(fileName: fileName)
+        self.overrides = overrides
     }
 
     func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
@@ -109,7 +119,14 @@ private struct Expander {
         statements.reserveCapacity(Int(clamping: top.statements))
         var values: [[UInt8]] = []
         try expand(top.body, values: &values)
-        return Workload(fileName: fileName, machine: machine, machineLine: machineLine, statements: statements)
+        if machineLine == nil, !overrides.machine.isEmpty {
+            // `--set machine.KEY=VALUE` on a file without a machine line: the line it would be.
+            let head = Token(text: ArraySlice("machine".utf8), column: 1, endColumn: 8)
+            if case .machine(let spec) = try parser.parse(machineTokens([head]), line: 1) { machine = spec }
+        }
+        var workload = Workload(fileName: fileName, machine: machine, machineLine: machineLine, statements: statements)
+        workload.params = params
+        return workload
     }
 
     // MARK: - Structure
@@ -121,6 +138,7 @@ private struct Expander {
             throw error(1, 1, "the file is empty; a workload starts with the header 'somsim-workload 1'")
         }
         try checkHeader(first)
+        findParamLines()
         var frames = [Frame(lineNumber: 0, column: 0, count: 1, variable: "")]
         let maxStatements = UInt64(max(0, limits.maxStatements))
 
@@ -130,6 +148,10 @@ private struct Expander {
             let headText = lexed.text(head)
             if headText.isEqual("repeat") {
                 frames.append(try openRepeat(line, frames: frames))
+                continue
+            }
+            if isParamLine(line) {
+                try readParam(line, frames: frames)
                 continue
             }
             if headText.isEqual("}") {
@@ -161,9 +183,9 @@ private struct Expander {
                 templates[lineIndex] = template
                 // Parse once with every variable at 0 so that mistakes show even in `repeat 0`.
                 let zeros = [[UInt8]](repeating: [UInt8(ascii: "0")], count: scope.count)
-                parsed = try parser.parse(substitute(line, template: template, values: zeros), line: line.number)
+                parsed = try parser.parse(machineTokens(substitute(line, template: template, values: zeros)), line: line.number)
             } else {
-                parsed = try parser.parse(plainTokens(line), line: line.number)
+                parsed = try parser.parse(machineTokens(plainTokens(line)), line: line.number)
                 parsedLines[lineIndex] = parsed
             }
             try add(.line(lineIndex), statements: parsed.emitsStatement ? 1 : 0, to: &frames, line: line.number, column: head.column, limit: maxStatements)
@@ -216,9 +238,9 @@ private struct Expander {
             error(line.number, t[t.count - 1].endColumn, "missing \(what); \(usage)")
         }
         guard t.count >= 2 else { throw missing("COUNT") }
-        let countText = lexed.text(t[1])
+        var countText = lexed.text(t[1])
         if t[1].hasBrace {
-            throw error(line.number, t[1].column, "repeat COUNT must be a plain integer; {VAR} cannot be used in it")
+            countText = try paramsOnly(t[1], line: line, scope: frames.dropFirst().map(\.variable))
         }
         let count: UInt64
         switch Sizes.parseInteger(countText) {
@@ -236,6 +258,9 @@ private struct Expander {
         let variable = lexed.text(t[3])
         guard isName(variable) else {
             throw error(line.number, t[3].column, "repeat variable \(variable.quoted) is not a name; \(StatementParser.nameRule)")
+        }
+        if let param = params.first(where: { $0.name.utf8.elementsEqual(variable) }) {
+            throw error(line.number, t[3].column, "repeat variable \(variable.quoted) has the name of the param on line \(param.line); choose another name")
         }
         if let outer = frames.dropFirst().first(where: { $0.variable.utf8.elementsEqual(variable) }) {
             throw error(line.number, t[3].column, "repeat variable \(variable.quoted) shadows the variable of the enclosing repeat on line \(outer.lineNumber); choose another name")
@@ -291,14 +316,14 @@ private struct Expander {
                 guard isName(name) else {
                     throw error(line.number, raw.column, "\("{\(name.string)}".quoted) in \(text.quoted) is not a variable; a variable is written {VAR} with VAR the name of an enclosing repeat's variable")
                 }
-                guard let depth = scope.lastIndex(where: { $0.utf8.elementsEqual(name) }) else {
-                    let known = scope.isEmpty
-                        ? "there is no enclosing repeat block"
-                        : "the enclosing repeat blocks define: \(scope.map { UserText.clipped($0) }.joined(separator: ", "))"
-                    throw error(line.number, raw.column, "unknown variable \("{\(name.string)}".quoted) in \(text.quoted); \(known)")
+                let piece: Piece
+                if let depth = scope.lastIndex(where: { $0.utf8.elementsEqual(name) }) {
+                    piece = .variable(depth)
+                } else {
+                    piece = .text(try paramValue(name, line: line.number, column: raw.column, in: text, scope: scope))
                 }
                 if literalStart < i { pieces.append(.literal(literalStart..<i)) }
-                pieces.append(.variable(depth))
+                pieces.append(piece)
                 i = j + 1
                 literalStart = i
             }
@@ -341,6 +366,7 @@ private struct Expander {
                 switch piece {
                 case .literal(let r): scratch.bytes.append(contentsOf: lexed.bytes[r])
                 case .variable(let depth): scratch.bytes.append(contentsOf: values[depth])
+                case .text(let value): scratch.bytes.append(contentsOf: value)
                 }
             }
             scratch.spans.append(start..<scratch.bytes.count)
@@ -354,6 +380,121 @@ private struct Expander {
             }
             scratch.tokens[k] = Token(text: text, column: raw.column, endColumn: raw.endColumn)
         }
+    }
+
+    // MARK: - Params
+
+    /// `param NAME=VALUE`: a line whose first word is `param` and whose second is not a verb
+    /// (`param fork child` is the process `param` forking, as in format version 1).
+    private func isParamLine(_ line: RawLine) -> Bool {
+        guard lexed.text(token(line.tokens.lowerBound)).isEqual("param") else { return false }
+        guard line.tokens.count >= 2 else { return true }
+        let second = lexed.text(token(line.tokens.lowerBound + 1)).string
+        return !StatementParser.verbList.contains(second)
+    }
+
+    /// Notes the line of every `param NAME=…` before the statements are read.
+    private mutating func findParamLines() {
+        for line in lexed.lines.dropFirst() where isParamLine(line) && line.tokens.count >= 2 {
+            let setting = lexed.text(token(line.tokens.lowerBound + 1))
+            let name = setting.prefix(while: { $0 != UInt8(ascii: "=") }).string
+            if paramLines[name] == nil { paramLines[name] = line.number }
+        }
+    }
+
+    /// Reads `param NAME=DEFAULT`, replacing the default by the `-D` override if there is one.
+    private mutating func readParam(_ line: RawLine, frames: [Frame]) throws(WorkloadError) {
+        let usage = "the form is 'param NAME=DEFAULT'"
+        let t = Array(lexed.tokens[line.tokens])
+        guard t.count >= 2 else {
+            throw error(line.number, t[0].endColumn, "missing NAME=DEFAULT; \(usage)")
+        }
+        if t.count > 2 {
+            throw error(line.number, t[2].column, "unexpected \(lexed.text(t[2]).quoted) after the param; \(usage), one param per line")
+        }
+        if frames.count > 1 {
+            throw error(line.number, t[0].column, "a param is declared at the top level, not inside a repeat block (open on line \(frames[frames.count - 1].lineNumber)); move it above the block")
+        }
+        let setting = lexed.text(t[1])
+        guard let eq = setting.firstIndex(of: UInt8(ascii: "=")) else {
+            throw error(line.number, t[1].column, "a param needs a default value: \(setting.quoted) has no '='; \(usage)")
+        }
+        let name = setting[setting.startIndex..<eq]
+        let fileValue = setting[(eq + 1)...]
+        guard isName(name) else {
+            throw error(line.number, t[1].column, "param name \(name.quoted) is not a name; \(StatementParser.nameRule)")
+        }
+        if let first = params.first(where: { $0.name.utf8.elementsEqual(name) }) {
+            throw error(line.number, t[1].column, "param \(name.quoted) is declared a second time (first on line \(first.line)); remove one, or override it with -D \(name.string)=VALUE")
+        }
+        if fileValue.isEmpty {
+            throw error(line.number, t[1].column, "param \(name.quoted) has an empty default; write a value after '=' (param \(name.string)=VALUE)")
+        }
+        if t[1].hasBrace {
+            throw error(line.number, t[1].column, "a param's default is a plain value; '{' and '}' cannot be used in it")
+        }
+        var value = fileValue.string
+        if let given = overrides.param(name.string) {
+            if let problem = WorkloadOverrides.problem(withValue: given) {
+                throw error(line.number, t[1].column, "-D \(name.string)=\(given) cannot replace the default of param \(name.quoted): \(problem)")
+            }
+            value = given
+        }
+        params.append(WorkloadParam(name: name.string, value: value, defaultValue: fileValue.string, line: line.number))
+    }
+
+    /// The value of param `name` for a `{NAME}` that is not a repeat variable in scope.
+    private func paramValue(_ name: ArraySlice<UInt8>, line: Int, column: Int, in text: ArraySlice<UInt8>, scope: [String]) throws(WorkloadError) -> [UInt8] {
+        if let param = params.first(where: { $0.name.utf8.elementsEqual(name) }) {
+            return Array(param.value.utf8)
+        }
+        let reference = "{\(name.string)}".quoted
+        if let later = paramLines[name.string] {
+            throw error(line, column, "\(reference) in \(text.quoted) is used before its param on line \(later); move the 'param \(name.string)=…' line above its first use")
+        }
+        var known: [String] = []
+        if !scope.isEmpty { known.append("the enclosing repeat blocks define: \(scope.map { UserText.clipped($0) }.joined(separator: ", "))") }
+        if !params.isEmpty { known.append("the params are: \(params.map { UserText.clipped($0.name) }.joined(separator: ", "))") }
+        if known.isEmpty { known.append("there is no enclosing repeat block and no param; declare one with 'param NAME=DEFAULT'") }
+        throw error(line, column, "unknown variable \(reference) in \(text.quoted); \(known.joined(separator: "; "))")
+    }
+
+    /// A `repeat` COUNT with `{NAME}`: only params may stand in it (the count is fixed before
+    /// any pass of the block runs).
+    private func paramsOnly(_ raw: RawToken, line: RawLine, scope: [String]) throws(WorkloadError) -> ArraySlice<UInt8> {
+        let template = try compileTemplate(RawLine(number: line.number, tokens: line.tokens.lowerBound + 1..<line.tokens.lowerBound + 2), scope: scope)
+        var out: [UInt8] = []
+        for piece in template[0] {
+            switch piece {
+            case .literal(let r): out.append(contentsOf: lexed.bytes[r])
+            case .text(let value): out.append(contentsOf: value)
+            case .variable:
+                throw error(line.number, raw.column, "repeat COUNT \(lexed.text(raw).quoted) uses a repeat variable: a COUNT is a plain integer or a {PARAM} (param NAME=DEFAULT); {VAR} cannot be used in it")
+            }
+        }
+        return out[...]
+    }
+
+    /// A `machine` line's tokens with the settings `--set machine.KEY=VALUE` replaces left out
+    /// and the given ones added at the end; other lines as they are.
+    private func machineTokens(_ tokens: [Token]) -> [Token] {
+        guard !overrides.machine.isEmpty, let head = tokens.first, head.isEqual("machine") else { return tokens }
+        var given: [String: String] = [:]
+        var order: [String] = []
+        for setting in overrides.machine {
+            if given[setting.name] == nil { order.append(setting.name) }
+            given[setting.name] = setting.value
+        }
+        var result = [head]
+        for token in tokens.dropFirst() {
+            if let (key, _) = token.keyValue(), given[key.string] != nil { continue }
+            result.append(token)
+        }
+        let column = tokens.last?.endColumn ?? head.endColumn
+        for name in order {
+            result.append(Token(text: ArraySlice("\(name)=\(given[name]!)".utf8), column: column, endColumn: column))
+        }
+        return result
     }
 
     // MARK: - Expansion
@@ -382,7 +523,7 @@ private struct Expander {
                     parsed = plain
                 } else if let template = templates[index] {
                     Self.substitute(line, template: template, values: values, lexed: lexed, into: &scratch)
-                    parsed = try parser.parse(scratch.tokens, line: line.number)
+                    parsed = try parser.parse(machineTokens(scratch.tokens), line: line.number)
                 } else {
                     continue  // unreachable: every statement line has one or the other
                 }

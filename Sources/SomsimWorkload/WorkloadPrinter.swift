@@ -2,7 +2,9 @@
 ///
 /// The output parses back to the same machine and statements (`repeat` blocks are not
 /// reconstructed: one line per expanded statement). Canonical means:
-/// - the header, then a `machine` line only if some setting differs from its default or `pti` is
+/// - the header, then one `param NAME=VALUE` line per param in file order with the value the
+///   workload was parsed with (its uses are already replaced in the statements below);
+/// - then a `machine` line only if some setting differs from its default or `pti` is
 ///   given, listing only those settings, in the order ram, hugetlb-2m, hugetlb-1g, hvo, hvo-kept,
 ///   thp, pti, mthp, som-source, som-pool, virt, guest-page, host-page, malloc, mmap-threshold,
 ///   trim-threshold, top-pad;
@@ -15,6 +17,9 @@ public enum WorkloadPrinter {
     /// The whole workload, header first, one line per statement, each ending in a newline.
     public static func print(_ w: Workload) -> String {
         var out = "somsim-workload 1\n"
+        for param in w.params {
+            out += "param \(param.name)=\(param.value)\n"
+        }
         if let machine = format(machine: w.machine) {
             out += machine
             out += "\n"

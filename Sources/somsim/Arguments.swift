@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -28,8 +29,61 @@ struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
     @Argument(help: ArgumentHelp(Texts.file), completion: .file(extensions: ["somw"]))
     var file: String?
 
-    /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file).
-    func load() throws -> Workload { try WorkloadSource.load(file) }
+    @OptionGroup var overrides: OverrideOptions
+
+    /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file; 64 for a
+    /// `-D` or `--set` the workload has no place for).
+    func load() throws -> Workload { try WorkloadSource.load(file, overrides: try overrides.parsed()) }
+}
+
+/// `-D NAME=VALUE` and `--set machine.KEY=VALUE`: values that replace a param's default and a
+/// machine setting of the workload (docs/workload-format.md, "Params").
+struct OverrideOptions: ParsableArguments {
+    @Option(
+        name: .customShort("D"),
+        help: ArgumentHelp("Replace the default of the workload's `param NAME=…` (repeatable).", valueName: "NAME=VALUE"))
+    var define: [String] = []
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Replace one setting of the workload's machine line, as `machine KEY=VALUE` takes it (repeatable).", valueName: "machine.KEY=VALUE"))
+    var set: [String] = []
+
+    /// The options as overrides; exit 64 for a malformed one or an unknown machine key, 65 for a
+    /// machine value the `machine` statement refuses.
+    func parsed() throws -> WorkloadOverrides { try Self.overrides(define: define, set: set) }
+
+    static func overrides(define: [String], set: [String]) throws -> WorkloadOverrides {
+        var result = WorkloadOverrides()
+        for text in define {
+            guard let eq = text.firstIndex(of: "="), !text[..<eq].isEmpty else {
+                overrideError("-D \(text): error: -D takes NAME=VALUE (the name of a param of the workload, then its value)")
+                throw ExitCode(64)
+            }
+            result.params.append(.init(name: String(text[..<eq]), value: String(text[text.index(after: eq)...])))
+        }
+        for text in set {
+            let keys = WorkloadOverrides.machineKeys.joined(separator: ", ")
+            guard text.hasPrefix("machine."), let eq = text.firstIndex(of: "=") else {
+                overrideError("--set \(text): error: --set takes machine.KEY=VALUE with KEY one of: \(keys)")
+                throw ExitCode(64)
+            }
+            let key = String(text[text.index(text.startIndex, offsetBy: 8)..<eq])
+            guard WorkloadOverrides.machineKeys.contains(key) else {
+                overrideError("--set \(text): error: unknown machine key '\(key)'; expected one of: \(WorkloadOverrides.machineKeyUsage)")
+                throw ExitCode(64)
+            }
+            let setting = WorkloadOverrides.Setting(name: key, value: String(text[text.index(after: eq)...]))
+            do {
+                try WorkloadOverrides.checkMachineSetting(setting)
+            } catch {
+                overrideError("--set \(text): error: \(error.message)")
+                throw ExitCode(65)
+            }
+            result.machine.append(setting)
+        }
+        return result
+    }
 }
 
 /// `--profile FILE`: constants that override the defaults.
@@ -118,3 +172,9 @@ enum CrossoverScheme: String, CaseIterable, ExpressibleByArgument {
         }
     }
 }
+
+/// One line on standard error for a `-D` or `--set` that cannot be used.
+private func overrideError(_ message: String) {
+    FileHandle.standardError.write(Data("\(message)\n".utf8))
+}
+extension Sweep.Format: ExpressibleByArgument {}

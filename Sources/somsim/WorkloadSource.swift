@@ -7,16 +7,32 @@ enum WorkloadSource {
     ///
     /// A file that cannot be read exits 66 (`InputFile`); one that is not a valid workload, 65
     /// (EX_DATAERR) with `FILE:LINE:COLUMN: error: MESSAGE`.
-    static func load(_ path: String?) throws -> Workload {
+    static func load(_ path: String?, overrides: WorkloadOverrides = .none) throws -> Workload {
         let bytes = try path.map { try InputFile.readOrExit($0, kind: "workload file") }
+        let workload: Workload
         do {
             if let path, let bytes {
-                return try WorkloadParser.parse(bytes: bytes, fileName: InputFile.displayName(path))
+                workload = try WorkloadParser.parse(bytes: bytes, fileName: InputFile.displayName(path), overrides: overrides)
+            } else {
+                workload = try WorkloadParser.parse(DefaultWorkload.text, fileName: DefaultWorkload.fileName, overrides: overrides)
             }
-            return try WorkloadParser.parse(DefaultWorkload.text, fileName: DefaultWorkload.fileName)
         } catch {
             writeStandardError("\(error)\n")
             throw ExitCode(65)  // EX_DATAERR: the input was not a valid workload
+        }
+        try checkParamNames(overrides, of: workload)
+        return workload
+    }
+
+    /// Refuses a `-D NAME=…` for a name the workload declares no param for (exit 64, EX_USAGE),
+    /// listing the params it has.
+    static func checkParamNames(_ overrides: WorkloadOverrides, of workload: Workload) throws {
+        for setting in overrides.params where !workload.params.contains(where: { $0.name == setting.name }) {
+            let known = workload.params.isEmpty
+                ? "it declares no param (add 'param \(setting.name)=DEFAULT' to the file)"
+                : "its params are: \(workload.params.map { "\($0.name) (default \($0.defaultValue))" }.joined(separator: ", "))"
+            writeStandardError("-D \(setting.name)=\(setting.value): error: \(workload.fileName) has no param '\(setting.name)'; \(known)\n")
+            throw ExitCode(64)
         }
     }
 }

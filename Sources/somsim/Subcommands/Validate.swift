@@ -71,7 +71,7 @@ struct Validate: ParsableCommand {
             return
         }
         #endif
-        let workload = try WorkloadSource.load(self.workload.file ?? "-")
+        let workload = try WorkloadSource.load(self.workload.file ?? "-", overrides: try self.workload.overrides.parsed())
         #if os(Linux)
         try Self.requireRoot("validating")
         let terminal = isatty(2) == 1
