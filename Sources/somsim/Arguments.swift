@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -175,6 +174,6 @@ enum CrossoverScheme: String, CaseIterable, ExpressibleByArgument {
 
 /// One line on standard error for a `-D` or `--set` that cannot be used.
 private func overrideError(_ message: String) {
-    FileHandle.standardError.write(Data("\(message)\n".utf8))
+    writeStandardError("\(message)\n")
 }
 extension Sweep.Format: ExpressibleByArgument {}

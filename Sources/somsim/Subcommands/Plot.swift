@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SomsimReport
 
 struct PlotCommand: ParsableCommand {
@@ -75,5 +74,5 @@ struct PlotCommand: ParsableCommand {
 }
 
 private func plotError(_ message: String) {
-    FileHandle.standardError.write(Data("\(message)\n".utf8))
+    writeStandardError("\(message)\n")
 }

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -122,7 +127,7 @@ struct SweepCommand: ParsableCommand {
                 sweepError("\r\u{1B}[K[\(done)/\(selected.count)] \(label)", newline: false)
             }
         }
-        let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let jobs = self.jobs ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if jobs <= 1 {
             for slot in selected.indices { work(slot) }
         } else {
@@ -150,7 +155,9 @@ struct SweepCommand: ParsableCommand {
             }
         }
         guard let output else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            var out = StandardOutput()
+            out.write(text)
+            out.flush()
             return
         }
         let manifest = Sweep.Manifest(
@@ -167,7 +174,9 @@ extension SweepCommand: ArgumentTexts {}
 
 /// The points' outcomes, each stored once by the thread that ran it.
 final class SweepResults: @unchecked Sendable {
-    private let lock = NSLock()
+    /// Serializes the threads' stores (Dispatch, not Foundation's NSLock: the command line
+    /// links no Foundation).
+    private let queue = DispatchQueue(label: "somsim.sweep.results")
     private var slots: [Result<[String], WorkloadError>?]
     private var done = 0
 
@@ -175,17 +184,15 @@ final class SweepResults: @unchecked Sendable {
 
     /// Stores a point's outcome; returns how many points are done.
     func store(_ outcome: Result<[String], WorkloadError>, at slot: Int) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        slots[slot] = outcome
-        done += 1
-        return done
+        queue.sync {
+            slots[slot] = outcome
+            done += 1
+            return done
+        }
     }
 
     func all() -> [Result<[String], WorkloadError>?] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots
+        queue.sync { slots }
     }
 }
 
@@ -235,7 +242,9 @@ struct MergeCommand: ParsableCommand {
             throw ExitCode(65)
         }
         guard let output else {
-            FileHandle.standardOutput.write(Data(merged.output.utf8))
+            var out = StandardOutput()
+            out.write(merged.output)
+            out.flush()
             return
         }
         try SweepFiles.write(merged.output, to: output)
@@ -244,13 +253,13 @@ struct MergeCommand: ParsableCommand {
 }
 
 enum SweepFiles {
-    /// Writes `text` to `path`; exit 73 (EX_CANTCREAT) when it cannot.
+    /// Writes `text` to `path` whole or not at all (`OutputFile`); exit 73 (EX_CANTCREAT) when it cannot.
     static func write(_ text: String, to path: String) throws {
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            try OutputFile.write(Array(text.utf8), to: path)
         } catch {
-            sweepError("\(path): error: cannot write the file (\(error.localizedDescription))")
-            throw ExitCode(73)
+            sweepError("somsim: \(error.message)")
+            throw ExitCode(error.exitCode)
         }
     }
 
@@ -258,31 +267,32 @@ enum SweepFiles {
     /// run time in the directory the sources were compiled from (`#filePath`), "unknown" when
     /// that directory or git is not there (an installed binary on another machine).
     static func gitCommit() -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        guard FileManager.default.fileExists(atPath: root.appendingPathComponent(".git").path) else { return "unknown" }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", root.path, "rev-parse", "HEAD"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return "unknown" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let commit = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return process.terminationStatus == 0 && commit.count == 40 ? commit : "unknown"
+        var root = "\(#filePath)"
+        for _ in 0..<4 { root = OutputFile.folder(of: root) }
+        guard access(root + "/.git", F_OK) == 0 else { return "unknown" }
+        let quoted = "'" + root.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+        guard let pipe = popen("git -C \(quoted) rev-parse HEAD 2>/dev/null", "r") else { return "unknown" }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 128)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, pipe)
+            if n <= 0 { break }
+            bytes += buffer[..<n]
+        }
+        let status = pclose(pipe)
+        let commit = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
+        return status == 0 && commit.count == 40 ? commit : "unknown"
     }
 
     /// The command line as a shell would take it back: `somsim` and the arguments, quoted where needed.
     static func commandLine() -> String {
         (["somsim"] + CommandLine.arguments.dropFirst()).map { arg in
-            let plain = !arg.isEmpty && arg.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=,:+@%".unicodeScalars.contains($0) }
-            return plain ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            let plain = !arg.isEmpty && arg.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil || "-_./=,:+@%".unicodeScalars.contains($0) }
+            return plain ? arg : "'" + arg.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
         }.joined(separator: " ")
     }
 }
 
 func sweepError(_ message: String, newline: Bool = true) {
-    FileHandle.standardError.write(Data((message + (newline ? "\n" : "")).utf8))
+    writeStandardError(message + (newline ? "\n" : ""))
 }
