@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SomsimModel
 import SomsimReport
 import SomsimWorkload
@@ -30,6 +31,9 @@ struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
 
     /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file).
     func load() throws -> Workload { try WorkloadSource.load(file) }
+
+    /// `load`, with the input's name and bytes for the report's metadata.
+    func loadWithInput() throws -> (workload: Workload, input: String, bytes: [UInt8]) { try WorkloadSource.loadWithInput(file) }
 }
 
 /// `--profile FILE`: constants that override the defaults.
@@ -113,5 +117,18 @@ enum CrossoverScheme: String, CaseIterable, ExpressibleByArgument {
         case .memdesc: return .memdesc
         case .memdesc32: return .memdesc32
         }
+    }
+}
+
+/// `--measure LABEL`: only that measure in the output (issue 13).
+struct MeasureOption: ParsableArguments {
+    @Option(help: "Show only the measure with this label (`end` is the final one); its measure_index stays its place in the workload.")
+    var measure: String?
+
+    /// Exits 64 (EX_USAGE) with the labels there are when `labels` has none called `measure`.
+    func check(_ labels: [String]) throws {
+        guard let measure, !labels.contains(measure) else { return }
+        FileHandle.standardError.write(Data("Error: no measure is labelled '\(measure)'; the labels are: \(labels.joined(separator: ", "))\n".utf8))
+        throw ExitCode(64)
     }
 }

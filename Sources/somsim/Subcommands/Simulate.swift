@@ -30,15 +30,25 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Print the workload (canonical form) instead of running it.")
     var printWorkload = false
 
+    @OptionGroup var measure: MeasureOption
+
+    @Flag(help: "Add totals over processes, as smem -t: a 'total' row in md, total.METRIC rows (empty process) in csv.")
+    var totals = false
+
     func run() throws {
-        let workload = try self.workload.load()
+        let (workload, input, bytes) = try self.workload.loadWithInput()
         if printWorkload {
             print(WorkloadPrinter.print(workload), terminator: "")
             return
         }
-        let report = Simulator.run(workload, constants: KernelConstants(profile: try profile.load()))
+        let profile = try self.profile.load()
+        let report = Simulator.run(workload, constants: KernelConstants(profile: profile))
+        try measure.check(report.measures.map(\.label))
+        let options = ReportOptions(
+            measure: measure.measure, totals: totals,
+            metadata: ReportMetadata(input: input, inputBytes: bytes, machine: workload.machine, profile: profile))
         var standardOutput = StandardOutput()
-        ReportRenderer.write(report, as: output.format, to: &standardOutput)
+        ReportRenderer.write(report, as: output.format, options: options, to: &standardOutput)
         standardOutput.flush()
     }
 }

@@ -1,0 +1,1 @@
+public enum SomsimVersion { public static let string = "0.13.0" }
