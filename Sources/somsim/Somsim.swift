@@ -12,7 +12,7 @@ struct Somsim: ParsableCommand {
 
             Workload files are described in docs/workload-format.md.
             """,
-        subcommands: [Simulate.self, Validate.self, Compare.self, Explain.self, ProfileCommand.self, Generate.self, Record.self],
+        subcommands: [Simulate.self, Validate.self, Compare.self, Explain.self, ProfileCommand.self, Generate.self, Record.self, Diff.self],
         defaultSubcommand: Simulate.self
     )
 }
