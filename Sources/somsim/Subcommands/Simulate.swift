@@ -35,6 +35,9 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Add totals over processes, as smem -t: a 'total' row in md, total.METRIC rows (empty process) in csv.")
     var totals = false
 
+    @Flag(help: "Show each process's mappings as pmap -x does (address, size, RSS, PSS, dirty, HugeTLB, mode, kind), at the end or at --measure.")
+    var mappings = false
+
     func run() throws {
         let (workload, input, bytes) = try self.workload.loadWithInput()
         if printWorkload {
@@ -44,6 +47,13 @@ struct Simulate: ParsableCommand {
         let profile = try self.profile.load()
         let report = Simulator.run(workload, constants: KernelConstants(profile: profile))
         try measure.check(report.measures.map(\.label))
+        if mappings {
+            let label = measure.measure ?? "end"
+            let index = report.measures.firstIndex { $0.label == label } ?? report.measures.count - 1
+            let view = Simulator.mappingView(workload, constants: KernelConstants(profile: profile), at: measure.measure)
+            print(MappingRenderer.render(view, label: label, measureIndex: index, as: output.format), terminator: "")
+            return
+        }
         let options = ReportOptions(
             measure: measure.measure, totals: totals,
             metadata: ReportMetadata(input: input, inputBytes: bytes, machine: workload.machine, profile: profile))
