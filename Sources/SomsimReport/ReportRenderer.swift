@@ -104,7 +104,8 @@ public enum ReportRenderer {
                     }
                 }
             case "errors":
-                container(report.errors, "[", "]", indent, &out) { e, indent, out in value(json(e), indent, &out) }
+                let indices = errorMeasureIndices(report.errors.count, report.measures.map(\.errorsBefore))
+                container(Array(zip(report.errors, indices)), "[", "]", indent, &out) { e, indent, out in value(json(e.0, measureIndex: e.1), indent, &out) }
             default:
                 value(options.metadata?.json ?? .null, indent, &out)
             }
@@ -117,7 +118,7 @@ public enum ReportRenderer {
             ("schema_version", .integer(Int64(Report.schemaVersion))),
             ("machine", .object(machine(report.machine))),
             ("measures", .array(options.selected(report.measures).map { json($0.measure, index: $0.index) })),
-            ("errors", .array(report.errors.map(json))),
+            ("errors", .array(zip(report.errors, errorMeasureIndices(report.errors.count, report.measures.map(\.errorsBefore))).map { json($0, measureIndex: $1) })),
         ]
         if let metadata = options.metadata { fields.append(("metadata", metadata.json)) }
         return .object(fields)
@@ -170,6 +171,19 @@ public enum ReportRenderer {
         if let outcome = e.outcome { fields.append(("outcome", .string(outcome.rawValue))) }
         if let process = e.process { fields.append(("process", .string(process))) }
         if let detail = e.detail { fields.append(("detail", .string(detail))) }
+        return .object(fields)
+    }
+
+    /// For each of `count` error events, the index of the measure it belongs to: the first taken
+    /// after it (the measure whose `errorsBefore` passes it); nil when no measure was.
+    public static func errorMeasureIndices(_ count: Int, _ errorsBefore: [Int]) -> [Int?] {
+        (0..<count).map { i in errorsBefore.firstIndex { $0 > i } }
+    }
+
+    /// `json(e)` with the `measure_index` of the measure the event belongs to, last (issue 13).
+    public static func json(_ e: ErrorEvent, measureIndex: Int?) -> JSONValue {
+        guard let measureIndex, case .object(var fields) = json(e) else { return json(e) }
+        fields.append(("measure_index", .integer(Int64(measureIndex))))
         return .object(fields)
     }
 

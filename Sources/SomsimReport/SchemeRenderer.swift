@@ -89,7 +89,13 @@ public enum SchemeRenderer {
                             ])
                         })
                 ),
-                ("errors", .array(run.errors.map(ReportRenderer.json))),
+                (
+                    "errors",
+                    .array(
+                        zip(run.errors, ReportRenderer.errorMeasureIndices(run.errors.count, run.points.map(\.errorsBefore))).map {
+                            ReportRenderer.json($0, measureIndex: $1)
+                        })
+                ),
             ] + (options.metadata.map { [("metadata", $0.json)] } ?? []))
             return value.serialized() + "\n"
         }

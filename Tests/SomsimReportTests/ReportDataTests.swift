@@ -55,6 +55,9 @@ import Testing
         #expect(lines.contains("first,,error.EINVAL,4,0"))
         #expect(lines.contains("end,c,alive,0,1"))
         #expect(lines.contains("end,c,signal.SIGSEGV,1,1"))
+        // JSON gives the error the same measure.
+        let json = try JSONValue.parse(ReportRenderer.render(report, as: .json))
+        #expect(json["errors"] == .array([.object([("line", .unsigned(4)), ("statement", .string("p madvise s wipeonfork")), ("errno", .string("EINVAL")), ("measure_index", .unsigned(0))])]))
         // The error belongs to the first measure only; nothing was refused after it.
         #expect(lines.filter { $0.contains(",error.") }.count == 1)
         // Every row has five fields and an integer last one.
