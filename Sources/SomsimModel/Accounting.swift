@@ -226,7 +226,9 @@ extension Simulator {
             }
         }
         let schemes = schemeCosts(prefixes: &prefixes, ownedAnonPages: owned)
-        measures.append(Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemes))
+        var measure = Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemes)
+        measure.errorsBefore = errors.count
+        measures.append(measure)
     }
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.

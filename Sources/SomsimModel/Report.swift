@@ -26,6 +26,10 @@ public struct Measure: Equatable, Sendable {
     public var system: SystemMetrics
     /// Metadata cost per scheme; the first is always `struct-page`, the baseline.
     public var schemes: [SchemeCost]
+    /// How many of the report's error events were recorded before this measure was taken: the
+    /// events `errorsBefore` of the previous measure up to this one's happened between the two
+    /// (CSV reports give each its measure).
+    public var errorsBefore: Int = 0
 
     public init(label: String, processes: [ProcessMetrics], system: SystemMetrics, schemes: [SchemeCost]) {
         self.label = label

@@ -26,7 +26,7 @@ public enum Plot {
                 var rows: [[String: String]] = []
                 for (n, line) in lines.enumerated() {
                     let value: JSONValue
-                    do { value = try JSONReader.parse(String(line)) } catch { throw Failure("line \(n + 1): not JSON: \(error)") }
+                    do { value = try JSONValue.parse(String(line)) } catch { throw Failure("line \(n + 1): not JSON: \(error)") }
                     guard case .object(let fields) = value else { throw Failure("line \(n + 1): not a JSON object") }
                     var row: [String: String] = [:]
                     for (key, v) in fields {

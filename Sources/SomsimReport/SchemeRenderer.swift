@@ -7,11 +7,16 @@ public enum SchemeRenderer {
 
     /// Per measure and scheme: metadata bytes, % of RAM, saving against struct page, and the
     /// rows every scheme shares (page tables, per-process kernel state).
-    public static func compare(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat) -> String {
+    ///
+    /// `options` picks one measure (`--measure`) and adds the JSON `metadata`; every CSV row
+    /// ends with its `measure_index`, and each error event is a row of the first point taken
+    /// after it (`ReportRenderer.writeCSV`), with an empty scheme.
+    public static func compare(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat, options: ReportOptions = ReportOptions()) -> String {
+        let selected = run.points.enumerated().filter { options.measure == nil || $0.element.label == options.measure }
         switch format {
         case .md:
             var out = ""
-            for point in run.points {
+            for (_, point) in selected {
                 out += "## \(point.label)\n\n"
                 out += ReportRenderer.table(
                     header: ["scheme", "metadata", "bytes", "% of RAM", "saving vs struct-page", "saving % of RAM"],
@@ -30,19 +35,24 @@ public enum SchemeRenderer {
             out += errors(run)
             return out
         case .csv:
-            var out = "label,scheme,metric,value\n"
-            for point in run.points {
+            var out = "label,scheme,metric,value,measure_index\n"
+            for (index, point) in selected {
                 for scheme in schemes {
                     let r = point.result(scheme)
                     let saving = point.saving(scheme)
-                    out += "\(point.label),\(scheme.rawValue),metadata_bytes,\(r.metadataBytes)\n"
-                    out += "\(point.label),\(scheme.rawValue),metadata_ratio,\(r.metadataRatio)\n"
-                    out += "\(point.label),\(scheme.rawValue),saving_bytes,\(saving)\n"
-                    out += "\(point.label),\(scheme.rawValue),saving_ratio,\(ratio(saving, run.machine.ramBytes))\n"
-                    out += "\(point.label),\(scheme.rawValue),page_table_bytes,\(point.common.pageTableBytes)\n"
-                    out += "\(point.label),\(scheme.rawValue),kernel_state_bytes,\(point.common.kernelStateBytes)\n"
+                    out += "\(point.label),\(scheme.rawValue),metadata_bytes,\(r.metadataBytes),\(index)\n"
+                    out += "\(point.label),\(scheme.rawValue),metadata_ratio,\(r.metadataRatio),\(index)\n"
+                    out += "\(point.label),\(scheme.rawValue),saving_bytes,\(saving),\(index)\n"
+                    out += "\(point.label),\(scheme.rawValue),saving_ratio,\(ratio(saving, run.machine.ramBytes)),\(index)\n"
+                    out += "\(point.label),\(scheme.rawValue),page_table_bytes,\(point.common.pageTableBytes),\(index)\n"
+                    out += "\(point.label),\(scheme.rawValue),kernel_state_bytes,\(point.common.kernelStateBytes),\(index)\n"
                 }
-                out += poolCSV(point, run, schemes) + tlbCSV(point, run)
+                out += poolCSV(point, run, schemes, index: index) + tlbCSV(point, run, index: index)
+                let start = index == 0 ? 0 : run.points[index - 1].errorsBefore
+                let end = max(start, min(point.errorsBefore, run.errors.count))
+                for e in run.errors[min(start, end)..<end] {
+                    out += "\(point.label),,\(ReportRenderer.errorMetric(e)),\(e.line),\(index)\n"
+                }
             }
             return out
         case .json:
@@ -53,7 +63,7 @@ public enum SchemeRenderer {
                 (
                     "measures",
                     .array(
-                        run.points.map { point in
+                        selected.map { index, point in
                             .object([
                                 ("label", .string(point.label)),
                                 (
@@ -75,11 +85,18 @@ public enum SchemeRenderer {
                                 ("kernel_state_bytes", .unsigned(point.common.kernelStateBytes)),
                                 ("som_pool", poolJSON(point, run)),
                                 ("tlb", tlbJSON(point, run)),
+                                ("measure_index", .integer(Int64(index))),
                             ])
                         })
                 ),
-                ("errors", .array(run.errors.map(ReportRenderer.json))),
-            ])
+                (
+                    "errors",
+                    .array(
+                        zip(run.errors, ReportRenderer.errorMeasureIndices(run.errors.count, run.points.map(\.errorsBefore))).map {
+                            ReportRenderer.json($0, measureIndex: $1)
+                        })
+                ),
+            ] + (options.metadata.map { [("metadata", $0.json)] } ?? []))
             return value.serialized() + "\n"
         }
     }
@@ -317,13 +334,14 @@ extension SchemeRenderer {
             + "fragmentation \(layout.fragmentedUnits) free units in partly used chunks.\n\n"
     }
 
-    static func poolCSV(_ point: SchemeRun.Point, _ run: SchemeRun, _ schemes: [SchemeName]) -> String {
+    static func poolCSV(_ point: SchemeRun.Point, _ run: SchemeRun, _ schemes: [SchemeName], index: Int? = nil) -> String {
+        let suffix = index.map { ",\($0)" } ?? ""
         guard showsPool(schemes) else { return "" }
         let layout = Schemes.poolLayout(point.census, run.profile, point.options)
         return [
             ("som_pool_chunks", layout.chunks), ("som_units_used", layout.usedUnits), ("som_units_free", layout.freeUnits),
             ("som_stranded_bytes", layout.strandedBytes), ("som_fragmented_units", layout.fragmentedUnits),
-        ].map { "\(point.label),som-pool,\($0.0),\($0.1)\n" }.joined()
+        ].map { "\(point.label),som-pool,\($0.0),\($0.1)\(suffix)\n" }.joined()
     }
 
     static func poolJSON(_ point: SchemeRun.Point, _ run: SchemeRun) -> JSONValue {
@@ -371,7 +389,8 @@ extension SchemeRenderer {
             })
     }
 
-    static func tlbCSV(_ point: SchemeRun.Point, _ run: SchemeRun) -> String {
+    static func tlbCSV(_ point: SchemeRun.Point, _ run: SchemeRun, index: Int? = nil) -> String {
+        let suffix = index.map { ",\($0)" } ?? ""
         var out = ""
         for f in TLBModel.figures(point.census, run.profile) {
             var rows: [(String, String)] = [
@@ -382,7 +401,7 @@ extension SchemeRenderer {
             if let nested = f.nestedLoads {
                 rows += [("tlb_nested_l2_reach_bytes", String(f.nestedL2ReachBytes ?? 0)), ("tlb_nested_loads_per_miss", String(nested))]
             }
-            out += rows.map { "\(point.label),tlb/\(f.name),\($0.0),\($0.1)\n" }.joined()
+            out += rows.map { "\(point.label),tlb/\(f.name),\($0.0),\($0.1)\(suffix)\n" }.joined()
         }
         return out
     }
@@ -481,13 +500,14 @@ extension SchemeRenderer {
     /// `compare --summary`: per measure and scheme, metadata, stranded memory (the single-owner
     /// pool's units that no page maps), TLB reach (Σ of every process's second-level reach) and
     /// loads per TLB miss (the mean over processes), native and nested (with `virt=`).
-    public static func summary(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat) -> String {
-        let rows = summaryRows(run, schemes)
+    public static func summary(_ run: SchemeRun, schemes: [SchemeName], format: ReportFormat, measure: String? = nil) -> String {
+        let indexOf = Dictionary(run.points.enumerated().map { ($0.element.label, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        let rows = summaryRows(run, schemes).filter { measure == nil || $0.label == measure }
         let nested = run.machine.virt != nil
         switch format {
         case .md:
             var out = ""
-            for label in run.points.map(\.label) {
+            for label in run.points.map(\.label) where measure == nil || label == measure {
                 out += "## \(label)\n\n"
                 var header = ["scheme", "metadata", "% of RAM", "stranded", "TLB reach (L2, Σ processes)", "loads per miss (native)"]
                 if nested { header.append("loads per miss (nested, \(virtText(run.machine)))") }
@@ -505,9 +525,9 @@ extension SchemeRenderer {
             }
             return out + errors(run)
         case .csv:
-            var out = "label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss\n"
+            var out = "label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss,measure_index\n"
             for r in rows {
-                out += "\(r.label),\(r.scheme.rawValue),\(r.metadataBytes),\(r.metadataRatio),\(r.strandedBytes),\(r.l2ReachBytes),\(r.nativeLoads),\(r.nestedLoads.map { String($0) } ?? "")\n"
+                out += "\(r.label),\(r.scheme.rawValue),\(r.metadataBytes),\(r.metadataRatio),\(r.strandedBytes),\(r.l2ReachBytes),\(r.nativeLoads),\(r.nestedLoads.map { String($0) } ?? ""),\(indexOf[r.label] ?? 0)\n"
             }
             return out
         case .json:
@@ -522,6 +542,7 @@ extension SchemeRenderer {
                                 ("metadata_ratio", .number(r.metadataRatio)), ("stranded_bytes", .unsigned(r.strandedBytes)),
                                 ("tlb_l2_reach_bytes", .unsigned(r.l2ReachBytes)), ("native_loads_per_miss", .number(r.nativeLoads)),
                                 ("nested_loads_per_miss", r.nestedLoads.map { .number($0) } ?? .null),
+                                ("measure_index", .integer(Int64(indexOf[r.label] ?? 0))),
                             ])
                         })
                 ),

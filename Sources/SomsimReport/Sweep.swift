@@ -250,7 +250,7 @@ public enum Sweep {
         /// Reads a manifest `text` wrote.
         public init(parsing text: String) throws(Failure) {
             let value: JSONValue
-            do { value = try JSONReader.parse(text) } catch { throw Failure("not a sweep manifest: \(error)") }
+            do { value = try JSONValue.parse(text) } catch { throw Failure("not a sweep manifest: \(error)") }
             func string(_ key: String) throws(Failure) -> String {
                 guard let s = value[key]?.stringValue else { throw Failure("not a sweep manifest: no '\(key)'") }
                 return s

@@ -19,7 +19,7 @@ public enum ValidationRenderer {
     public static func json(_ report: ValidationReport) -> JSONValue {
         guard case .object(var fields) = ReportRenderer.json(report.predicted) else { return .null }
         let measures: [JSONValue] = report.predicted.measures.indices.map { i in
-            guard case .object(var measure) = ReportRenderer.json(report.predicted.measures[i]) else { return .null }
+            guard case .object(var measure) = ReportRenderer.json(report.predicted.measures[i], index: i) else { return .null }
             if i < report.measured.count {
                 let m = report.measured[i]
                 var system = ReportRenderer.json(m.system)

@@ -36,11 +36,30 @@ struct Checker {
     private var firstProcessLine: Int?
     private var firstSysctlLine: Int?
     private var segments: [String: Segment] = [:]
+    /// The line of each measure label so far: labels are unique in a workload (issue 13).
+    private var measureLabels: [String: Int] = [:]
 
     init(fileName: String) { self.fileName = fileName }
 
     private func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
         WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
+    }
+
+    /// Measure labels name the report's measures, which a notebook pivots on: a label may be
+    /// given once, and `end` is the final measure's, which the run takes by itself.
+    private mutating func measureLabel(_ label: String, line: Int, column: Int) throws(WorkloadError) {
+        if label == "end" {
+            throw error(
+                line, column,
+                "measure label 'end' is the final measure's, which somsim takes by itself after the last statement; choose another label (a 'measure end' as the last statement can be removed: the final measure reports the same state)")
+        }
+        if let first = measureLabels[label] {
+            let whereFirst = first == line ? "by an earlier pass of the repeat around it" : "first on line \(first)"
+            throw error(
+                line, column,
+                "measure label \(label.quoted) is given a second time (\(whereFirst)); labels must be unique so that reports keep measures apart: choose another label, or put the repeat variable in it (measure step-{i})")
+        }
+        measureLabels[label] = line
     }
 
     mutating func machine(line: Int, column: Int) throws(WorkloadError) {
@@ -60,6 +79,7 @@ struct Checker {
     /// own (a touch's `random=` and `stride=`).
     mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
         if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
+        if case .measure(let label) = s { try measureLabel(label, line: line, column: a.second) }
         switch s.names {
         case .none:
             return

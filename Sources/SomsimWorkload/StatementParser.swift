@@ -48,7 +48,7 @@ struct StatementParser {
         if head.isEqual("measure") {
             try expectCount(t, 2, line: line, usage: "measure LABEL")
             let label = try name(t[1], line: line, what: "measure label")
-            return .statement(.measure(label: label), Anchors(first: head.column))
+            return .statement(.measure(label: label), Anchors(first: head.column, second: t[1].column))
         }
         if head.isEqual("machine") {
             return .machine(try machine(t, line: line))

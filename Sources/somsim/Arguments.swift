@@ -33,6 +33,11 @@ struct WorkloadArgument<Texts: ArgumentTexts>: ParsableArguments {
     /// The workload, read and parsed (`WorkloadSource`: exit 66 or 65 on a bad file; 64 for a
     /// `-D` or `--set` the workload has no place for).
     func load() throws -> Workload { try WorkloadSource.load(file, overrides: try overrides.parsed()) }
+
+    /// `load`, with the input's name and bytes for the report's metadata.
+    func loadWithInput() throws -> (workload: Workload, input: String, bytes: [UInt8]) {
+        try WorkloadSource.loadWithInput(file, overrides: try overrides.parsed())
+    }
 }
 
 /// `-D NAME=VALUE` and `--set machine.KEY=VALUE`: values that replace a param's default and a
@@ -177,3 +182,15 @@ private func overrideError(_ message: String) {
     writeStandardError("\(message)\n")
 }
 extension Sweep.Format: ExpressibleByArgument {}
+/// `--measure LABEL`: only that measure in the output (issue 13).
+struct MeasureOption: ParsableArguments {
+    @Option(help: "Show only the measure with this label (`end` is the final one); its measure_index stays its place in the workload.")
+    var measure: String?
+
+    /// Exits 64 (EX_USAGE) with the labels there are when `labels` has none called `measure`.
+    func check(_ labels: [String]) throws {
+        guard let measure, !labels.contains(measure) else { return }
+        writeStandardError("Error: no measure is labelled '\(measure)'; the labels are: \(labels.joined(separator: ", "))\n")
+        throw ExitCode(64)
+    }
+}

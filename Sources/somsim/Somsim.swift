@@ -25,7 +25,7 @@ struct Somsim: ParsableCommand {
             give it is in README.md, section "Exit codes".
             """,
         version: "somsim \(SomsimVersion.string)",
-        subcommands: [Simulate.self, Validate.self, Compare.self, Explain.self, ProfileCommand.self, Generate.self, Record.self, SweepCommand.self, MergeCommand.self, PlotCommand.self],
+        subcommands: [Simulate.self, Validate.self, Compare.self, Explain.self, ProfileCommand.self, Generate.self, Record.self, SweepCommand.self, MergeCommand.self, PlotCommand.self, Diff.self],
         defaultSubcommand: Simulate.self
     )
 

@@ -58,7 +58,7 @@ import Testing
             p[keyPath: key] = 3 << 20
             let report = Self.report(p, SystemMetrics())
             #expect((ReportRenderer.render(report, as: .md) != zero) == (metric.markdown != .none), "\(metric.name)")
-            #expect(ReportRenderer.render(report, as: .csv).contains("m,p,\(metric.name),\(3 << 20)\n"))
+            #expect(ReportRenderer.render(report, as: .csv).contains("m,p,\(metric.name),\(3 << 20),0\n"))
             #expect(ReportRenderer.render(report, as: .json).contains("\"\(metric.name)\": \(3 << 20)"))
         }
         for (metric, key) in zip(ReportFields.system, Self.systemKeys) {
@@ -69,7 +69,7 @@ import Testing
             // line of their own, only where the workload has a pool (issue 11).
             let shown = metric.markdown != .none || metric.name.hasPrefix("som_")
             #expect((ReportRenderer.render(report, as: .md) != zero) == shown, "\(metric.name)")
-            #expect(ReportRenderer.render(report, as: .csv).contains("m,,\(metric.name),\(3 << 20)\n"))
+            #expect(ReportRenderer.render(report, as: .csv).contains("m,,\(metric.name),\(3 << 20),0\n"))
         }
     }
 

@@ -51,14 +51,15 @@ import Testing
 
     @Test func csvHasOneRowPerMeasureProcessAndMetric() throws {
         let lines = ReportRenderer.render(Self.report, as: .csv).split(separator: "\n")
-        #expect(lines.first == "label,process,metric,value")
+        #expect(lines.first == "label,process,metric,value,measure_index")
         let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        #expect(rows.allSatisfy { $0.count == 4 })
+        #expect(rows.allSatisfy { $0.count == 5 })
         // preloaded: 1 process; end: 9 processes. 17 rows each (alive + 16 metrics), 17 system
         // rows (12, and 5 of the single-owner pool) and 2 per scheme.
         #expect(rows.count == (1 + 9) * 17 + 2 * (17 + 2 * SchemeName.allCases.count))
-        #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512"] })
-        #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536"] })
+        #expect(rows.contains { $0 == ["end", "worker3", "cow_copies", "512", "1"] })
+        #expect(rows.contains { $0 == ["end", "", "memmap_pages", "65536", "1"] })
+        #expect(rows.contains { $0 == ["preloaded", "", "memmap_pages", "65536", "0"] })
     }
 
     @Test func errorsAreListedWithLineAndErrno() throws {

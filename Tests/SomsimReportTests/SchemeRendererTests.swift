@@ -39,7 +39,8 @@ import Testing
                 // 6 rows per scheme, 5 of the single-owner pool and 6 of TLB figures per process.
                 let processes = run.points.reduce(0) { $0 + $1.census.processTLB.count }
                 #expect(lines.count == 1 + run.points.count * (SchemeName.allCases.count * 6 + 5) + processes * 6)
-                #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 4 })
+                // The four columns of the contract, then measure_index (issue 13).
+                #expect(lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 5 })
             case .md:
                 #expect(text.contains("| som "))
             }
@@ -76,9 +77,9 @@ import Testing
         // a's one 4 KiB entry + b's one 2 MiB entry = 2,101,248 B. Loads per miss: a walks 4
         // levels, b 3: mean 3.5; nested on 4x4 with 4 KiB host pages: (24 + 19) / 2 = 21.5.
         #expect(csv == """
-            label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss
-            end,struct-page,\(run.points[0].result(.structPage).metadataBytes),0.015625,0,2101248,3.5,21.5
-            end,som,\(run.points[0].result(.som).metadataBytes),\(run.points[0].result(.som).metadataRatio),2093056,2101248,3.5,21.5
+            label,scheme,metadata_bytes,metadata_ratio,stranded_bytes,tlb_l2_reach_bytes,native_loads_per_miss,nested_loads_per_miss,measure_index
+            end,struct-page,\(run.points[0].result(.structPage).metadataBytes),0.015625,0,2101248,3.5,21.5,0
+            end,som,\(run.points[0].result(.som).metadataBytes),\(run.points[0].result(.som).metadataRatio),2093056,2101248,3.5,21.5,0
 
             """)
     }

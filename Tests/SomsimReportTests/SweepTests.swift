@@ -94,8 +94,8 @@ import Testing
 
     @Test func jsonReaderReadsWhatJSONValueWrites() throws {
         let v = JSONValue.object([("a", .unsigned(1)), ("b", .array([.string("x\"y"), .bool(true), .null, .number(0.5), .integer(-3)]))])
-        #expect(try JSONReader.parse(v.serialized()) == v)
-        #expect(throws: JSONReader.Failure.self) { try JSONReader.parse("{\"a\":}") }
+        #expect(try JSONValue.parse(v.serialized()) == v)
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse("{\"a\":}") }
     }
 
     // MARK: Plot

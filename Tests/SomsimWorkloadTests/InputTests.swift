@@ -149,7 +149,7 @@ struct EmptyRepeatTests {
         for d in 0..<15 { body += "repeat \(Self.most) as v\(d) {\n" }
         body += "repeat 0 as last {\nmeasure m{last}\n}\n"
         for _ in 0..<15 { body += "}\n" }
-        #expect(try parse(body + "measure end").statements.count == 1)
+        #expect(try parse(body + "measure done").statements.count == 1)
     }
 
     @Test func siblingsThatProduceNothing() throws {

@@ -259,6 +259,22 @@ struct ParserErrorTests {
         #expect(parseError(bad.text, limits: bad.limits)?.fileName == "bad.somw")
     }
 
+    /// Issue 13: measure labels name the report's measures; a notebook pivots on them.
+    static let measureLabels: [BadInput] = [
+        BadInput("measure label twice", h("spawn a\nmeasure x\na mmap m 4K\nmeasure x"), 5, 9, "measure label 'x' is given a second time (first on line 3)"),
+        BadInput("measure label twice in a repeat", h("spawn a\nrepeat 2 as i {\nmeasure x\n}"), 4, 9, "by an earlier pass of the repeat around it"),
+        BadInput("measure end", h("spawn a\nmeasure end"), 3, 9, "measure label 'end' is the final measure's"),
+    ]
+
+    @Test(arguments: measureLabels)
+    func measureLabelsRefused(_ bad: BadInput) throws {
+        try bad.expectRefused()
+    }
+
+    @Test func measureLabelsWithTheRepeatVariableAreUnique() throws {
+        #expect(parseError(h("spawn a\nrepeat 3 as i {\nmeasure step-{i}\n}\nmeasure x\nmeasure end-1")) == nil)
+    }
+
     @Test func descriptionIsCompilerStyle() {
         let error = parseError(h("spawn a\na mmap m 4K hugee"))
         #expect(error?.description == "bad.somw:3:13: error: unknown mmap option 'hugee'; expected one of: shared, huge=2M|1G, file=ID, fileoffset=SIZE, populate, som, noreserve, page=4K|2M|1G (with som)")

@@ -284,7 +284,7 @@ struct RepeatTests {
     }
 
     @Test func limitsAreExactBoundaries() throws {
-        let text = "repeat 10 as i {\nrepeat 10 as j {\nmeasure m\n}\n}\n"
+        let text = "repeat 10 as i {\nrepeat 10 as j {\nmeasure m{i}{j}\n}\n}\n"
         #expect(try parse(text, limits: ExpansionLimits(maxStatements: 100)).statements.count == 100)
         #expect(parseError(header + text, limits: ExpansionLimits(maxStatements: 99)) != nil)
         #expect(try parse("repeat 1 as a {\nrepeat 1 as b {\n}\n}", limits: ExpansionLimits(maxDepth: 2)).statements.isEmpty)

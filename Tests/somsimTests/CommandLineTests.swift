@@ -97,7 +97,7 @@ extension CommandLineTests {
         let result = try Self.run(["simulate", "--profile", path, "--format", "csv"])
         #expect(result.status == 0)
         // 16 GiB of 4 KiB frames at 32 bytes each: 128 MiB.
-        #expect(result.stdout.contains("end,,struct-page.metadata_bytes,134217728\n"))
+        #expect(result.stdout.contains("end,,struct-page.metadata_bytes,134217728,1\n"))
     }
 }
 

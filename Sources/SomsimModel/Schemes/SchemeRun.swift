@@ -12,6 +12,8 @@ public struct SchemeRun: Equatable, Sendable {
         public var common: CommonCosts
         /// The machine's choices for the schemes (`som-source=`, `som-pool=`).
         public var options: Schemes.Options = Schemes.Options()
+        /// How many of the run's error events were recorded before this point (`Measure.errorsBefore`).
+        public var errorsBefore: Int = 0
 
         public func result(_ scheme: SchemeName) -> SchemeResult { results.first { $0.scheme == scheme }! }
         /// Bytes `scheme` saves against struct page (negative when it costs more).
@@ -35,7 +37,7 @@ public struct SchemeRun: Equatable, Sendable {
             points.append(
                 Point(
                     label: label, census: census, results: Schemes.evaluateAll(census, profile, simulator.schemeOptions),
-                    common: Schemes.common(census, profile), options: simulator.schemeOptions))
+                    common: Schemes.common(census, profile), options: simulator.schemeOptions, errorsBefore: simulator.errors.count))
         }
         for statement in workload.statements {
             if case .measure(let label) = statement.value {

@@ -37,13 +37,20 @@ struct Compare: ParsableCommand {
     @OptionGroup var profile: ProfileOption<Self>
     @OptionGroup var output: FormatOption<Self>
 
+    @OptionGroup var measure: MeasureOption
+
     func run() throws {
-        let run = SchemeRun.run(try workload.load(), profile: try profile.load())
+        let (workload, input, bytes) = try self.workload.loadWithInput()
+        let profile = try self.profile.load()
+        let run = SchemeRun.run(workload, profile: profile)
+        try measure.check(run.points.map(\.label))
         if summary {
-            print(SchemeRenderer.summary(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format), terminator: "")
+            print(SchemeRenderer.summary(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format, measure: measure.measure), terminator: "")
             return
         }
-        print(SchemeRenderer.compare(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format), terminator: "")
+        let options = ReportOptions(
+            measure: measure.measure, metadata: ReportMetadata(input: input, inputBytes: bytes, machine: workload.machine, profile: profile))
+        print(SchemeRenderer.compare(run, schemes: schemes?.schemes ?? SchemeName.allCases, format: output.format, options: options), terminator: "")
     }
 }
 

@@ -30,15 +30,35 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Print the workload (canonical form) instead of running it.")
     var printWorkload = false
 
+    @OptionGroup var measure: MeasureOption
+
+    @Flag(help: "Add totals over processes, as smem -t: a 'total' row in md, total.METRIC rows (empty process) in csv.")
+    var totals = false
+
+    @Flag(help: "Show each process's mappings as pmap -x does (address, size, RSS, PSS, dirty, HugeTLB, mode, kind), at the end or at --measure.")
+    var mappings = false
+
     func run() throws {
-        let workload = try self.workload.load()
+        let (workload, input, bytes) = try self.workload.loadWithInput()
         if printWorkload {
             print(WorkloadPrinter.print(workload), terminator: "")
             return
         }
-        let report = Simulator.run(workload, constants: KernelConstants(profile: try profile.load()))
+        let profile = try self.profile.load()
+        let report = Simulator.run(workload, constants: KernelConstants(profile: profile))
+        try measure.check(report.measures.map(\.label))
+        if mappings {
+            let label = measure.measure ?? "end"
+            let index = report.measures.firstIndex { $0.label == label } ?? report.measures.count - 1
+            let view = Simulator.mappingView(workload, constants: KernelConstants(profile: profile), at: measure.measure)
+            print(MappingRenderer.render(view, label: label, measureIndex: index, as: output.format), terminator: "")
+            return
+        }
+        let options = ReportOptions(
+            measure: measure.measure, totals: totals,
+            metadata: ReportMetadata(input: input, inputBytes: bytes, machine: workload.machine, profile: profile))
         var standardOutput = StandardOutput()
-        ReportRenderer.write(report, as: output.format, to: &standardOutput)
+        ReportRenderer.write(report, as: output.format, options: options, to: &standardOutput)
         standardOutput.flush()
     }
 }
