@@ -51,8 +51,9 @@ public enum Plot {
             self.init(columns: columns, rows: rows)
         }
 
-        /// Whether this is `compare --format csv` output (label,scheme,metric,value).
-        public var isCompare: Bool { columns == ["label", "scheme", "metric", "value"] }
+        /// Whether this is `compare --format csv` output (label,scheme,metric,value, then the
+        /// columns added since, as `measure_index`).
+        public var isCompare: Bool { columns.starts(with: ["label", "scheme", "metric", "value"]) }
     }
 
     /// One line of a line chart, or one stack of the bars.

@@ -138,6 +138,11 @@ public enum Sweep {
             for p in measure.processes {
                 add(index, measure.label, p.name, "alive", p.alive ? "1" : "0")
                 for field in ReportFields.fields(of: p) { add(index, measure.label, p.name, field.name, "\(field.value)") }
+                // Signals and errors as simulate's CSV has them (ReportRenderer.writeCSV).
+                for signal in Signal.allCases {
+                    let count = p.signals.filter { $0 == signal }.count
+                    if count > 0 { add(index, measure.label, p.name, "signal.\(signal.rawValue)", "\(count)") }
+                }
             }
             for field in ReportFields.fields(of: measure.system) { add(index, measure.label, "", field.name, "\(field.value)") }
             for scheme in measure.schemes {
@@ -145,6 +150,9 @@ public enum Sweep {
                 // As simulate's CSV writes it; JSON has no NaN or infinity (null, as the report's JSON).
                 let ratio = format == .csv ? "\(scheme.metadataRatio)" : JSONValue.number(scheme.metadataRatio).serialized()
                 add(index, measure.label, "", "\(scheme.scheme).metadata_ratio", ratio)
+            }
+            for e in ReportRenderer.errors(of: report, measure: index) {
+                add(index, measure.label, e.process ?? "", ReportRenderer.errorMetric(e), "\(e.line)")
             }
         }
         return result

@@ -5,6 +5,33 @@ import Testing
 
 /// `somsim sweep`, `merge` and `plot`: the pieces, with values worked out by hand.
 @Suite struct SweepTests {
+    /// A sweep point's rows are simulate's CSV rows, the point's values and the measure index in
+    /// front — signal and error rows too (errors and signals are in every format).
+    @Test func pointRowsAreSimulatesCSVRows() throws {
+        let text = """
+            somsim-workload 1
+            param size=8K
+            spawn p
+            p mmap a {size}
+            p madvise a dontneed offset=4K length=64K
+            measure before
+            p fork c
+            c mprotect a none
+            c touch a read
+            """
+        let report = Simulator.run(try WorkloadParser.parse(text, fileName: "signals.somw"))
+        let csv = ReportRenderer.csv(report).split(separator: "\n").dropFirst().map { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return "8K,\(f[4]),\(f[0...3].joined(separator: ","))\n"
+        }
+        let rows = Sweep.rows(report, values: ["8K"], names: ["size"], format: .csv)
+        #expect(rows == csv)
+        // The workload really has an error row (madvise past the end: ENOMEM, line 5; an error
+        // names a process only when it befell one, as an OOM kill) and a signal row.
+        #expect(rows.contains { $0 == "8K,0,before,,error.ENOMEM,5\n" })
+        #expect(rows.contains { $0.contains(",c,signal.SIGSEGV,1\n") })
+    }
+
     @Test func axesFromListsAndRanges() throws {
         #expect(try Sweep.axis("n=1..7:3") == Sweep.Axis(name: "n", values: ["1", "4", "7"]))
         #expect(try Sweep.axis("n=1..8:3") == Sweep.Axis(name: "n", values: ["1", "4", "7"]))

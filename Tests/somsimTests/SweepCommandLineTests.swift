@@ -54,13 +54,14 @@ import Testing
         #expect(result.stderr.isEmpty)  // no progress line: standard error is not a terminal
         let text = try String(contentsOfFile: out, encoding: .utf8)
         #expect(text.hasPrefix("workers,measure_index,label,process,metric,value\n1,0,prefork,master,alive,1\n"))
-        // Each point's rows equal simulate's with that -D, the point and measure index in front.
+        // Each point's rows equal simulate's with that -D (label,process,metric,value,
+        // measure_index), the point and measure index in front.
         for n in 1...3 {
             let simulate = try Self.run(["simulate", Self.example, "-D", "workers=\(n)", "--format", "csv"]).stdout
-            let labels = ["prefork", "workers", "end"]
+            #expect(simulate.hasPrefix("label,process,metric,value,measure_index\n"))
             let expected = simulate.split(separator: "\n").dropFirst().map { line in
-                let index = labels.firstIndex(of: String(line.prefix(while: { $0 != "," })))!
-                return "\(n),\(index),\(line)"
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return "\(n),\(fields[4]),\(fields[0...3].joined(separator: ","))"
             }
             let got = text.split(separator: "\n").filter { $0.hasPrefix("\(n),") }.map(String.init)
             #expect(got == expected)
