@@ -38,6 +38,8 @@ struct Checker {
     private var segments: [String: Segment] = [:]
     /// The line of each measure label so far: labels are unique in a workload (issue 13).
     private var measureLabels: [String: Int] = [:]
+    /// Where a `measure end` was given: allowed as the last statement only (see `measureLabel`).
+    private(set) var endMeasure: (line: Int, column: Int)? = nil
 
     init(fileName: String) { self.fileName = fileName }
 
@@ -47,11 +49,14 @@ struct Checker {
 
     /// Measure labels name the report's measures, which a notebook pivots on: a label may be
     /// given once, and `end` is the final measure's, which the run takes by itself.
+    ///
+    /// A `measure end` as the last statement is the final measure itself (version 1 files wrote
+    /// it so; it measures the same state): it is accepted, and the parser leaves it out
+    /// (`Expander.run`). Anywhere else it would give two measures labelled `end`.
     private mutating func measureLabel(_ label: String, line: Int, column: Int) throws(WorkloadError) {
         if label == "end" {
-            throw error(
-                line, column,
-                "measure label 'end' is the final measure's, which somsim takes by itself after the last statement; choose another label (a 'measure end' as the last statement can be removed: the final measure reports the same state)")
+            endMeasure = (line, column)
+            return
         }
         if let first = measureLabels[label] {
             let whereFirst = first == line ? "by an earlier pass of the repeat around it" : "first on line \(first)"
@@ -62,7 +67,16 @@ struct Checker {
         measureLabels[label] = line
     }
 
+    /// Refuses a `measure end` that a later statement follows.
+    private func endMeasureIsLast() throws(WorkloadError) {
+        guard let end = endMeasure else { return }
+        throw error(
+            end.line, end.column,
+            "measure label 'end' is the final measure's, which somsim takes by itself after the last statement; a 'measure end' may only be the last statement (where it is that measure): choose another label")
+    }
+
     mutating func machine(line: Int, column: Int) throws(WorkloadError) {
+        try endMeasureIsLast()
         if let machineLine {
             throw error(line, column, "machine is given a second time (first on line \(machineLine)); put all settings on one machine line")
         }
@@ -78,6 +92,7 @@ struct Checker {
     /// Follows the statement's names (`Statement.names`); then the checks a statement has of its
     /// own (a touch's `random=` and `stride=`).
     mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
+        try endMeasureIsLast()
         if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
         if case .measure(let label) = s { try measureLabel(label, line: line, column: a.second) }
         switch s.names {

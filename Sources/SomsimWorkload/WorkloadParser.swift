@@ -119,6 +119,10 @@ private struct Expander {
         statements.reserveCapacity(Int(clamping: top.statements))
         var values: [[UInt8]] = []
         try expand(top.body, values: &values)
+        // A last `measure end` is the final measure, which every run takes (Checker.measureLabel).
+        if checker.endMeasure != nil, case .measure("end") = statements.last?.value {
+            statements.removeLast()
+        }
         if machineLine == nil, !overrides.machine.isEmpty {
             // `--set machine.KEY=VALUE` on a file without a machine line: the line it would be.
             let head = Token(text: ArraySlice("machine".utf8), column: 1, endColumn: 8)
