@@ -260,6 +260,29 @@ extension Simulator {
         return sums
     }
 
+    /// What one mapping's pages add up to, as smaps sums them (fs/proc/task_mmu.c:
+    /// smaps_pte_entry): all of them, and its anonymous pages alone (for Pss_Anon and the
+    /// single-owner count). A page-cache page mapped through a dirty entry counts as dirty.
+    @inline(__always)
+    func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
+        var sums = PageSums()
+        var anon = PageSums()
+        for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
+            switch state {
+            case .none, .zero:
+                break
+            case .anon(let run, _):
+                let viewed = groupSums(run, range, prefixes: &prefixes)
+                sums = sums + viewed
+                anon = anon + viewed
+            case .cache(_, let dirty):
+                let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
+                sums = sums + (dirty ? viewed.allDirty : viewed)
+            }
+        }
+        return (sums, anon)
+    }
+
     /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
     /// census's single-owner pages, counted here so that the census need not query again).
     private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache) -> (ProcessMetrics, UInt64) {
@@ -277,22 +300,10 @@ extension Simulator {
         var pssAnonUnits: UInt64 = 0
         var anonHugePages: UInt64 = 0
         for mapping in process.mappings.values {
-            var sums = PageSums()
-            for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
-                switch state {
-                case .none, .zero:
-                    break
-                case .anon(let run, _):
-                    let viewed = groupSums(run, range, prefixes: &prefixes)
-                    sums = sums + viewed
-                    if mapping.huge == nil { pssAnonUnits += viewed.pssUnits }
-                    if mapping.huge == nil && !mapping.isSingleOwner {
-                        owned += viewed.privateClean + viewed.privateDirty
-                    }
-                case .cache(_, let dirty):
-                    let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
-                    sums = sums + (dirty ? viewed.allDirty : viewed)
-                }
+            let (sums, anon) = mappingSums(mapping, prefixes: &prefixes)
+            if mapping.huge == nil { pssAnonUnits += anon.pssUnits }
+            if mapping.huge == nil && !mapping.isSingleOwner {
+                owned += anon.privateClean + anon.privateDirty
             }
             anonHugePages += pmdMappedAnonPages(mapping)
             if mapping.huge != nil {

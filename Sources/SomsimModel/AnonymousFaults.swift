@@ -48,18 +48,8 @@ extension Simulator {
         switch (extent.value, f.access) {
         case (.zero, .read), (.anon(_, true), _), (.anon(_, false), .read):
             return true  // present and accessible: no fault
-        case (.none, .read):
-            f.mapping.pages.assign(sortedRanges: ranges) { _ in .zero }
-            f.tally.faults += total
-            mapTables(f.process, f.mapping, coveringTablesOf: ranges)
-        case (.none, .write), (.zero, .write):
-            let run = runForTally(&f)
-            groups[run].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
-            f.mapping.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
-            markAnonVMA(f.process, &f.mapping, pages: span)
-            anonPages += total
-            f.tally.faults += total
-            mapTables(f.process, f.mapping, coveringTablesOf: ranges)
+        case (.none, _), (.zero, .write):
+            firstTouches(&f, ranges, pages: total, span: span)
         case (.anon(let run, false), .write):
             // Reuse where this process alone maps the page, copy where others do too.
             // Performance: the ranges ascend, so each lookup in the run (split into as many
@@ -137,19 +127,25 @@ extension Simulator {
             }
         }
         guard applies else { return false }
-        guard !faulting.isEmpty else { return true }
+        if !faulting.isEmpty { firstTouches(&f, faulting, pages: count, span: span) }
+        return true
+    }
+
+    /// The first-touch faults of the bulk paths on `ranges` (ascending, `pages` pages in all,
+    /// untouched or, for a write, zero pages) inside `span`, one VMA: a read maps the zero page,
+    /// a write allocates new pages in the statement's run (mm/memory.c: do_anonymous_page).
+    private mutating func firstTouches(_ f: inout FaultContext, _ ranges: [Range<UInt64>], pages: UInt64, span: Range<UInt64>) {
         if f.access == .read {
-            f.mapping.pages.assign(sortedRanges: faulting) { _ in .zero }
+            f.mapping.pages.assign(sortedRanges: ranges) { _ in .zero }
         } else {
             let run = runForTally(&f)
-            groups[run].pages.assign(sortedRanges: faulting) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
-            f.mapping.pages.assign(sortedRanges: faulting) { _ in .anon(run: run, writable: true) }
+            groups[run].pages.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+            f.mapping.pages.assign(sortedRanges: ranges) { _ in .anon(run: run, writable: true) }
             markAnonVMA(f.process, &f.mapping, pages: span)
-            anonPages += count
+            anonPages += pages
         }
-        f.tally.faults += count
-        mapTables(f.process, f.mapping, coveringTablesOf: faulting)
-        return true
+        f.tally.faults += pages
+        mapTables(f.process, f.mapping, coveringTablesOf: ranges)
     }
 
     /// Allocates new private pages for `pages` (a fault each). HugeTLB pages come from the pool:

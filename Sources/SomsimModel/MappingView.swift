@@ -61,16 +61,7 @@ extension Simulator {
     }
 
     private func mappingMetrics(_ mapping: Mapping, prefixes: inout PrefixCache) -> MappingMetrics {
-        var sums = PageSums()
-        for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
-            switch state {
-            case .none, .zero: break
-            case .anon(let run, _): sums = sums + groupSums(run, range, prefixes: &prefixes)
-            case .cache(_, let dirty):
-                let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
-                sums = sums + (dirty ? viewed.allDirty : viewed)
-            }
-        }
+        let sums = mappingSums(mapping, prefixes: &prefixes).all
         var mappedPages: UInt64 = 0
         var firstMapped: UInt64?
         var modes: Set<String> = []
