@@ -1,9 +1,7 @@
 #if canImport(Glibc)
     import Glibc
-    private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
     import Darwin
-    private let systemWrite = Darwin.write
 #endif
 
 /// A file a command writes with `-o FILE`, written whole or not at all (a temporary file beside
@@ -53,14 +51,7 @@ enum OutputFile {
         var fd: Int32
         repeat { fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw failure(errno, path: path) }
-        var done = 0
-        var code: Int32 = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { code = n < 0 ? errno : EIO; break }
-            done += n
-        }
+        var code = writeAll(fd, bytes[...])
         if code == 0 && fsync(fd) != 0 { code = errno }
         close(fd)
         if code == 0 && rename(temporary, path) != 0 { code = errno }

@@ -1,9 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
 import Darwin
-private let systemWrite = Darwin.write
 #endif
 
 /// Standard output as a buffered `TextOutputStream`, for reports written a piece at a time
@@ -20,14 +18,8 @@ struct StandardOutput: TextOutputStream {
 
     mutating func flush() {
         fflush(nil)
-        var start = 0
-        while start < buffer.count {
-            let n = buffer[start...].withUnsafeBytes { systemWrite(1, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            // A reader that went away (EPIPE) or a full disk: nothing more can be written.
-            guard n > 0 else { break }
-            start += n
-        }
+        // A reader that went away (EPIPE) or a full disk: nothing more can be written.
+        writeAll(1, buffer[...])
         buffer.removeAll(keepingCapacity: true)
     }
 }
