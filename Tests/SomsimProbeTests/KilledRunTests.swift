@@ -126,6 +126,13 @@ extension RealKernelTests {
         #expect(both == 64 && twice.contains("give either a workload FILE or --restore, not both"), "\(twice)")
     }
 
+    /// Whether the restore journal on disk has a `group` step for the group led by `leader`.
+    static func journaled(group leader: Int32) -> Bool {
+        guard let text = try? String(contentsOfFile: RestorePlan.journalPath, encoding: .utf8),
+              let journal = try? RestorePlan.parse(text) else { return false }
+        return journal.steps.contains { if case .group(leader, _) = $0 { return true } else { return false } }
+    }
+
     /// Runs a program to its end; its exit status and its standard output and error.
     static func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
