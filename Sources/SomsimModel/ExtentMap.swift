@@ -441,21 +441,18 @@ struct ExtentMap<Value: ExtentValue> {
     private mutating func place(_ new: Value, over range: Range<UInt64>, insideExtentAt c: Int, _ i: Int, start: UInt64, end: UInt64, old: Value) {
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
-            // Single inserts: an array literal here would allocate on every call.
-            chunks[c].starts.insert(range.upperBound, at: i + 1)
-            chunks[c].starts.insert(range.lowerBound, at: i + 1)
-            chunks[c].values.insert(old, at: i + 1)
-            chunks[c].values.insert(new, at: i + 1)
+            chunks[c].starts.insertTrivial(range.lowerBound, range.upperBound, at: i + 1)
+            chunks[c].values.insertTrivial(new, old, at: i + 1)
             rebalance(c)
         case (true, false):
-            chunks[c].starts.insert(range.lowerBound, at: i + 1)
-            chunks[c].values.insert(new, at: i + 1)
+            chunks[c].starts.insertTrivial(range.lowerBound, at: i + 1)
+            chunks[c].values.insertTrivial(new, at: i + 1)
             rebalance(c)
             mergeBoundary(at: end, hint: c)
         case (false, true):
             chunks[c].values[i] = new
-            chunks[c].starts.insert(range.upperBound, at: i + 1)
-            chunks[c].values.insert(old, at: i + 1)
+            chunks[c].starts.insertTrivial(range.upperBound, at: i + 1)
+            chunks[c].values.insertTrivial(old, at: i + 1)
             rebalance(c)
             mergeBoundary(at: start, hint: c)
         case (false, false):
@@ -519,8 +516,8 @@ struct ExtentMap<Value: ExtentValue> {
         guard index > 0, index < length else { return }
         let (c, i) = locate(index)
         guard chunks[c].starts[i] != index else { return }
-        chunks[c].starts.insert(index, at: i + 1)
-        chunks[c].values.insert(chunks[c].values[i], at: i + 1)
+        chunks[c].starts.insertTrivial(index, at: i + 1)
+        chunks[c].values.insertTrivial(chunks[c].values[i], at: i + 1)
         rebalance(c)
     }
 
@@ -642,6 +639,46 @@ extension ExtentValue {
 }
 
 extension Bool: ExtentValue {}
+
+extension Array {
+    /// `insert(element, at: index)`. Performance: the standard library's `insert` goes through
+    /// a generic `replaceSubrange` (about a hundred instructions a call, measured with callgrind);
+    /// an extent map inserts two or four elements for every page a copy-on-write fault splits
+    /// off. This appends, then moves the tail up by one in place (`Element` must be trivial:
+    /// no references, as every `ExtentValue` and the starts are).
+    @inline(__always)
+    mutating func insertTrivial(_ element: Element, at index: Int) {
+        precondition(_isPOD(Element.self) && index >= 0 && index <= count)
+        append(element)
+        withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let moved = buffer.count - 1 - index
+            if moved > 0 {
+                // memmove (the regions overlap).
+                UnsafeMutableRawPointer(base + index + 1).copyMemory(from: base + index, byteCount: moved * MemoryLayout<Element>.stride)
+                base[index] = element
+            }
+        }
+    }
+
+    /// `insert(contentsOf: [first, second], at: index)`, without the array literal's allocation:
+    /// what `insertTrivial(_:at:)` does, for two elements.
+    @inline(__always)
+    mutating func insertTrivial(_ first: Element, _ second: Element, at index: Int) {
+        precondition(_isPOD(Element.self) && index >= 0 && index <= count)
+        append(first)
+        append(second)
+        withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let moved = buffer.count - 2 - index
+            if moved > 0 {
+                UnsafeMutableRawPointer(base + index + 2).copyMemory(from: base + index, byteCount: moved * MemoryLayout<Element>.stride)
+            }
+            base[index] = first
+            base[index + 1] = second
+        }
+    }
+}
 
 extension Array where Element == UInt64 {
     /// The largest `k` with `self[k] <= key` in this ascending array; `self[0] <= key` must hold.
