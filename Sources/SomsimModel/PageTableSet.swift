@@ -14,13 +14,21 @@ struct PageTableSet {
     static let spanShifts: [UInt64] = PageTableLevel.allCases.map(\.spanShift)
 
     /// `levels[l]` is true at index `i` when the table covering `[i << shift, (i+1) << shift)` exists.
-    private(set) var levels: [ExtentMap<Bool>] = spanShifts.map {
+    /// Performance: a new set shares `noTables` until its first table (copy on write): a process
+    /// costs no page-table maps of its own before it needs them.
+    private(set) var levels: [ExtentMap<Bool>] = noTables
+
+    /// The levels of a process without page tables.
+    /// (Immutable once made: `nonisolated(unsafe)` only because ExtentMap does not declare Sendable.)
+    nonisolated(unsafe) private static let noTables: [ExtentMap<Bool>] = spanShifts.map {
         ExtentMap(length: (WorkloadWindow.highAddress >> $0) + 1, value: false)
     }
 
     /// Tables at all levels (PTE, PMD and PUD; the PGD is not counted): kept as tables come and
     /// go, so that reading it costs nothing (the OOM check reads it on every allocation).
     private(set) var total: UInt64 = 0
+    /// The tables at each level (`total` is their sum), kept the same way.
+    private var perLevel = SIMD4<UInt64>()
 
     /// Sets `indices` at `level` to `present`, keeping `total`.
     private mutating func set(level: Int, _ indices: Range<UInt64>, _ present: Bool) {
@@ -30,6 +38,7 @@ struct PageTableSet {
         guard changed > 0 else { return }
         levels[level].assign(indices, present)
         if present { total += changed } else { total -= changed }
+        if present { perLevel[level] += changed } else { perLevel[level] -= changed }
     }
 
     /// Table indices at `level` whose span meets `addresses`.
@@ -76,15 +85,37 @@ struct PageTableSet {
         guard !addresses.isEmpty else { return }
         for level in levels.indices {
             var spans: [Range<UInt64>] = []
+            var count: UInt64 = 0
             parent.levels[level].forEach(in: Self.indices(addresses, level: level)) { span, present in
-                if present { spans.append(span) }
+                if present {
+                    spans.append(span)
+                    count += UInt64(span.count)
+                }
+            }
+            // Performance: a child without tables at this level, copying a range that holds
+            // every table the parent has there (a process of one mapping, or the first of its
+            // VMAs that holds them all), takes the parent's map as it is — shared, copy on write —
+            // instead of building its own: fork of a fleet of workers from one master then costs
+            // no page-table maps until a worker frees or adds a table. The tables are the same
+            // set the loop below would make (`tableCounts` and `total` read only which exist).
+            if count > 0 && count == parent.perLevel[level] && perLevel[level] == 0 {
+                levels[level] = parent.levels[level]
+                total += count
+                perLevel[level] = count
+                continue
             }
             for span in spans { set(level: level, span, true) }
         }
     }
 
-    /// Number of tables at each level: PTE, PMD, PUD.
+    /// Number of tables at each level: PTE, PMD, PUD. Performance: kept as tables come and go
+    /// (a measure reads it two or three times per process).
     var tableCounts: [UInt64] {
+        (0..<levels.count).map { perLevel[$0] }
+    }
+
+    /// `tableCounts` walked from the maps themselves: what the kept counts must equal (tests).
+    var tableCountsWalked: [UInt64] {
         levels.map { map in
             var count: UInt64 = 0
             map.forEach(in: 0..<map.length) { span, present in

@@ -1,5 +1,5 @@
 import Foundation
-import SomsimModel
+@testable import SomsimModel
 import SomsimWorkload
 import Testing
 
@@ -74,7 +74,16 @@ import Testing
             let body = mutated.map { $0.joined(separator: " ") }.joined(separator: "\n")
             // Small limits keep a mutated repeat count from expanding for long.
             guard let workload = try? WorkloadParser.parse(body, fileName: "fuzz.somw", limits: Self.limits) else { continue }
-            _ = Simulator.run(workload)
+            var simulator = Simulator(machine: workload.machine, machineLine: workload.machineLine ?? 0)
+            for statement in workload.statements { simulator.apply(statement) }
+            // The page-table counts the engine keeps (and the maps fork shares between parent
+            // and child) are the tables its maps hold.
+            for process in simulator.processes {
+                let walked = process.pageTables.tableCountsWalked
+                #expect(process.pageTables.tableCounts == walked, "seed \(seed), process \(process.name)")
+                #expect(process.pageTables.total == walked.reduce(0, +), "seed \(seed), process \(process.name)")
+            }
+            simulator.measure(label: "end")
             ran += 1
         }
         // Not vacuous: some mutations parse and are replayed (most are refused).
