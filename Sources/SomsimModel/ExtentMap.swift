@@ -158,6 +158,88 @@ struct ExtentMap<Value: ExtentValue> {
         return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
     }
 
+    /// Calls `body` with every extent of the map as its start, its end and its value, in ascending
+    /// order. Performance: each chunk is read through buffer pointers, with no lookup and no
+    /// bounds check per extent (a measure walks maps of millions of extents).
+    @inline(__always)
+    func forEachExtent(_ body: (UInt64, UInt64, Value) throws -> Void) rethrows {
+        let length = self.length
+        for c in chunks.indices {
+            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+            let shift = chunks[c].shift
+            try chunks[c].starts.withUnsafeBufferPointer { starts in
+                try chunks[c].values.withUnsafeBufferPointer { values in
+                    for e in 0..<starts.count {
+                        let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
+                        try body(starts[e], end, shift == 0 ? values[e] : values[e].shifted(by: shift))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A place in the map for a run of ascending lookups (`extent(containing:cursor:)`); valid
+    /// while the map does not change (any cursor still gives the right answer, only slower).
+    struct Cursor {
+        fileprivate var chunk = 0
+        fileprivate var index = 0
+    }
+
+    /// `extent(containing: index)`, stepping forward a few extents from `cursor` before searching,
+    /// and leaving `cursor` at the extent found. Performance: a measure looks up, in ascending
+    /// order, the frames of every extent of a mapping whose run is split the same way (a random
+    /// touch makes millions of one-page extents): the next one is mostly the next extent or two.
+    func extent(containing index: UInt64, cursor: inout Cursor) -> (range: Range<UInt64>, value: Value) {
+        var c = cursor.chunk
+        var i = cursor.index
+        var found = false
+        if c < chunks.count, i < chunks[c].starts.count, chunks[c].starts[i] <= index {
+            for _ in 0..<4 {
+                if index < segmentEnd(c, i) {
+                    found = true
+                    break
+                }
+                i += 1
+                if i == chunks[c].starts.count {
+                    c += 1
+                    i = 0
+                    if c == chunks.count { break }
+                }
+            }
+        }
+        if !found { (c, i) = locate(index, hint: c < chunks.count ? c : 0) }
+        cursor = Cursor(chunk: c, index: i)
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+    }
+
+    /// `forEach(inSortedRanges:)` without positions, for ranges about as dense as the extents
+    /// (a random touch of millions of pages): each range's first extent is found by stepping
+    /// forward from where the range before ended (a few extents), searching only past that.
+    func forEachStepping(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        var cursor = Cursor()
+        for range in ranges {
+            let upper = min(range.upperBound, length)
+            guard range.lowerBound < upper else { continue }
+            _ = extent(containing: range.lowerBound, cursor: &cursor)
+            var c = cursor.chunk
+            var i = cursor.index
+            var position = range.lowerBound
+            while position < upper {
+                let end = min(segmentEnd(c, i), upper)
+                try body(position..<end, chunks[c].value(i))
+                position = end
+                if position < upper {
+                    i += 1
+                    if i == chunks[c].starts.count {
+                        c += 1
+                        i = 0
+                    }
+                }
+            }
+            cursor = Cursor(chunk: c, index: i)
+        }
+    }
+
     /// The extents that meet `range`, clipped to it.
     func extents(in range: Range<UInt64>) -> [(range: Range<UInt64>, value: Value)] {
         var result: [(range: Range<UInt64>, value: Value)] = []
@@ -193,41 +275,70 @@ struct ExtentMap<Value: ExtentValue> {
             for range in ranges { assign(range, value(range)) }
             return
         }
+        // Performance: the merged extents go straight into new chunks of `maxChunk / 2`, reading
+        // the old chunks and the ranges through buffer pointers (a random touch of 2 million pages
+        // merges millions of ranges here; whole-map arrays sliced into chunks cost twice the
+        // copies and a bounds check per step). Equal neighbours merge across the whole map: a
+        // boundary only where the value changes.
+        let size = max(1, maxChunk / 2)
+        var built: [Chunk] = []
+        built.reserveCapacity((extentCount + 2 * ranges.count) / size + 1)
         var starts: [UInt64] = []
         var values: [Value] = []
-        starts.reserveCapacity(extentCount + 2 * ranges.count)
-        values.reserveCapacity(extentCount + 2 * ranges.count)
-        var k = 0
-        for (extent, old) in sequence(in: 0..<length) {
-            var position = extent.lowerBound
-            while position < extent.upperBound {
-                while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
-                let inside = k < ranges.count && ranges[k].lowerBound < extent.upperBound
-                let r = inside ? ranges[k] : extent.upperBound..<extent.upperBound
-                var v = old
-                var next = extent.upperBound
-                if inside {
-                    if r.lowerBound > position {
-                        next = r.lowerBound
-                    } else {
-                        v = value(r)
-                        next = min(r.upperBound, extent.upperBound)
+        starts.reserveCapacity(size)
+        values.reserveCapacity(size)
+        var last = chunks[0].value(0)
+        var any = false
+        @inline(__always) func emit(_ position: UInt64, _ v: Value) {
+            if any && last == v { return }
+            if starts.count == size {
+                built.append(Chunk(starts: starts, values: values))
+                starts = []
+                values = []
+                starts.reserveCapacity(size)
+                values.reserveCapacity(size)
+            }
+            starts.append(position)
+            values.append(v)
+            last = v
+            any = true
+        }
+        let length = self.length
+        ranges.withUnsafeBufferPointer { ranges in
+            var k = 0
+            for c in chunks.indices {
+                let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+                let shift = chunks[c].shift
+                chunks[c].starts.withUnsafeBufferPointer { oldStarts in
+                    chunks[c].values.withUnsafeBufferPointer { oldValues in
+                        for e in 0..<oldStarts.count {
+                            let extentEnd = e + 1 < oldStarts.count ? oldStarts[e + 1] : chunkEnd
+                            let old = shift == 0 ? oldValues[e] : oldValues[e].shifted(by: shift)
+                            var position = oldStarts[e]
+                            while position < extentEnd {
+                                while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
+                                if k < ranges.count && ranges[k].lowerBound < extentEnd {
+                                    let r = ranges[k]
+                                    if r.lowerBound > position {
+                                        emit(position, old)
+                                        position = r.lowerBound
+                                    } else {
+                                        emit(position, value(r))
+                                        position = Swift.min(r.upperBound, extentEnd)
+                                    }
+                                } else {
+                                    emit(position, old)
+                                    position = extentEnd
+                                }
+                            }
+                        }
                     }
                 }
-                // Equal neighbours merge: a boundary only where the value changes.
-                if values.last != v {
-                    starts.append(position)
-                    values.append(v)
-                }
-                position = next
             }
         }
-        let size = max(1, maxChunk / 2)
-        chunks = stride(from: 0, to: starts.count, by: size).map { from in
-            let to = min(from + size, starts.count)
-            return Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to]))
-        }
-        firsts = chunks.map { $0.starts[0] }
+        if !starts.isEmpty { built.append(Chunk(starts: starts, values: values)) }
+        chunks = built
+        firsts = built.map { $0.starts[0] }
     }
 
     /// Applies `transform` to the value of every extent in `range` (split at the range's edges);
