@@ -267,11 +267,39 @@ extension Simulator {
     func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
         var sums = PageSums()
         var anon = PageSums()
-        for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
+        // Performance: the extents of a run's frames, looked up in ascending order through a
+        // cursor on one copy of its map, not through `groupSums` (which copies the group on every
+        // call): after a random touch, a mapping and its run are split alike into millions of
+        // one-page extents, each answered by the run's extent at or just past the cursor. A range
+        // that crosses extents of the run goes through `groupSums`; both add the same sums.
+        var cursorRun: GroupID? = nil
+        var runPages = ExtentMap<FramePage>(length: 0, value: FramePage())
+        var runPageBytes: UInt64 = 0
+        var cursor = ExtentMap<FramePage>.Cursor()
+        mapping.pages.forEachExtent { start, end, state in
+            guard start < mapping.pageCount else { return }
+            let range = start..<min(end, mapping.pageCount)
             switch state {
             case .none, .zero:
                 break
             case .anon(let run, _):
+                if prefixes[run] == nil {
+                    if cursorRun != run {
+                        cursorRun = run
+                        runPages = groups[run].pages
+                        runPageBytes = groups[run].huge?.bytes ?? constants.pageBytes
+                        cursor = ExtentMap<FramePage>.Cursor()
+                    }
+                    if range.lowerBound < runPages.length {
+                        let (extent, page) = runPages.extent(containing: range.lowerBound, cursor: &cursor)
+                        if range.upperBound <= extent.upperBound {
+                            let viewed = PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: runPageBytes)
+                            sums = sums + viewed
+                            anon = anon + viewed
+                            return
+                        }
+                    }
+                }
                 let viewed = groupSums(run, range, prefixes: &prefixes)
                 sums = sums + viewed
                 anon = anon + viewed
