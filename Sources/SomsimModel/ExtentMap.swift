@@ -189,27 +189,72 @@ struct ExtentMap<Value: ExtentValue> {
     /// and leaving `cursor` at the extent found. Performance: a measure looks up, in ascending
     /// order, the frames of every extent of a mapping whose run is split the same way (a random
     /// touch makes millions of one-page extents): the next one is mostly the next extent or two.
+    @inline(__always)
     func extent(containing index: UInt64, cursor: inout Cursor) -> (range: Range<UInt64>, value: Value) {
         var c = cursor.chunk
         var i = cursor.index
-        var found = false
         if c < chunks.count, i < chunks[c].starts.count, chunks[c].starts[i] <= index {
-            for _ in 0..<4 {
-                if index < segmentEnd(c, i) {
-                    found = true
-                    break
+            var steps = 0
+            while true {
+                let count = chunks[c].starts.count
+                let end = i + 1 < count ? chunks[c].starts[i + 1] : (c + 1 < chunks.count ? firsts[c + 1] : length)
+                if index < end {
+                    cursor = Cursor(chunk: c, index: i)
+                    return (chunks[c].starts[i]..<end, chunks[c].value(i))
                 }
-                i += 1
-                if i == chunks[c].starts.count {
+                steps += 1
+                if steps == 4 || (i + 1 == count && c + 1 == chunks.count) { break }
+                if i + 1 < count {
+                    i += 1
+                } else {
                     c += 1
                     i = 0
-                    if c == chunks.count { break }
                 }
             }
         }
-        if !found { (c, i) = locate(index, hint: c < chunks.count ? c : 0) }
+        (c, i) = locate(index, hint: c < chunks.count ? c : 0)
         cursor = Cursor(chunk: c, index: i)
         return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+    }
+
+    /// `forEach(inSortedRanges:)` without positions, as one merge of the ranges with every extent
+    /// of the map: for ranges at least a quarter as many as the extents (a random touch of
+    /// millions of pages over a fragmented mapping), where each range's extent is at most a few
+    /// extents past the last one's. Performance: the chunks and the ranges are read through
+    /// buffer pointers, with no lookup and no bounds check per piece.
+    func forEachMerging(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        guard ranges.count * 4 >= extentCount else {
+            try forEachStepping(inSortedRanges: ranges, body)
+            return
+        }
+        let length = self.length
+        try ranges.withUnsafeBufferPointer { ranges in
+            var k = 0
+            for c in chunks.indices {
+                guard k < ranges.count else { return }
+                let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+                // Chunks that end before the next range holds nothing of it.
+                if chunkEnd <= ranges[k].lowerBound { continue }
+                let shift = chunks[c].shift
+                try chunks[c].starts.withUnsafeBufferPointer { starts in
+                    try chunks[c].values.withUnsafeBufferPointer { values in
+                        for e in 0..<starts.count {
+                            let start = starts[e]
+                            let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
+                            while k < ranges.count && ranges[k].lowerBound < end {
+                                let lower = Swift.max(ranges[k].lowerBound, start)
+                                let upper = Swift.min(ranges[k].upperBound, end)
+                                if lower < upper {
+                                    try body(lower..<upper, shift == 0 ? values[e] : values[e].shifted(by: shift))
+                                }
+                                if ranges[k].upperBound > end { break }
+                                k += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `forEach(inSortedRanges:)` without positions, for ranges about as dense as the extents
@@ -275,68 +320,74 @@ struct ExtentMap<Value: ExtentValue> {
             for range in ranges { assign(range, value(range)) }
             return
         }
-        // Performance: the merged extents go straight into new chunks of `maxChunk / 2`, reading
-        // the old chunks and the ranges through buffer pointers (a random touch of 2 million pages
-        // merges millions of ranges here; whole-map arrays sliced into chunks cost twice the
-        // copies and a bounds check per step). Equal neighbours merge across the whole map: a
-        // boundary only where the value changes.
-        let size = max(1, maxChunk / 2)
-        var built: [Chunk] = []
-        built.reserveCapacity((extentCount + 2 * ranges.count) / size + 1)
-        var starts: [UInt64] = []
-        var values: [Value] = []
-        starts.reserveCapacity(size)
-        values.reserveCapacity(size)
-        var last = chunks[0].value(0)
-        var any = false
-        @inline(__always) func emit(_ position: UInt64, _ v: Value) {
-            if any && last == v { return }
-            if starts.count == size {
-                built.append(Chunk(starts: starts, values: values))
-                starts = []
-                values = []
-                starts.reserveCapacity(size)
-                values.reserveCapacity(size)
-            }
-            starts.append(position)
-            values.append(v)
-            last = v
-            any = true
-        }
+        // Performance: the merge writes the extents through raw pointers into two arrays made at
+        // their final size (at most one extent per old extent plus two per range), reading the old
+        // chunks and the ranges through buffer pointers, then cuts them into chunks of
+        // `maxChunk / 2` (a random touch of 2 million pages merges millions of ranges here; an
+        // append per extent checked capacity and uniqueness every time). Equal neighbours merge
+        // across the whole map: a boundary only where the value changes. (No local function
+        // over captured variables: those would be boxed, every access checked at run time.)
+        let capacity = extentCount + 2 * ranges.count
         let length = self.length
-        ranges.withUnsafeBufferPointer { ranges in
-            var k = 0
-            for c in chunks.indices {
-                let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-                let shift = chunks[c].shift
-                chunks[c].starts.withUnsafeBufferPointer { oldStarts in
-                    chunks[c].values.withUnsafeBufferPointer { oldValues in
-                        for e in 0..<oldStarts.count {
-                            let extentEnd = e + 1 < oldStarts.count ? oldStarts[e + 1] : chunkEnd
-                            let old = shift == 0 ? oldValues[e] : oldValues[e].shifted(by: shift)
-                            var position = oldStarts[e]
-                            while position < extentEnd {
-                                while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
-                                if k < ranges.count && ranges[k].lowerBound < extentEnd {
-                                    let r = ranges[k]
-                                    if r.lowerBound > position {
-                                        emit(position, old)
-                                        position = r.lowerBound
-                                    } else {
-                                        emit(position, value(r))
-                                        position = Swift.min(r.upperBound, extentEnd)
+        var values: [Value] = []
+        let starts = [UInt64](unsafeUninitializedCapacity: capacity) { startsOut, startsCount in
+            values = [Value](unsafeUninitializedCapacity: capacity) { valuesOut, valuesCount in
+                let startsBase = startsOut.baseAddress!
+                let valuesBase = valuesOut.baseAddress!
+                var n = 0
+                ranges.withUnsafeBufferPointer { ranges in
+                    var k = 0
+                    for c in chunks.indices {
+                        let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+                        let shift = chunks[c].shift
+                        chunks[c].starts.withUnsafeBufferPointer { oldStarts in
+                            chunks[c].values.withUnsafeBufferPointer { oldValues in
+                                for e in 0..<oldStarts.count {
+                                    let extentEnd = e + 1 < oldStarts.count ? oldStarts[e + 1] : chunkEnd
+                                    let old = shift == 0 ? oldValues[e] : oldValues[e].shifted(by: shift)
+                                    var position = oldStarts[e]
+                                    while position < extentEnd {
+                                        while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
+                                        let v: Value
+                                        let next: UInt64
+                                        if k < ranges.count && ranges[k].lowerBound < extentEnd {
+                                            let r = ranges[k]
+                                            if r.lowerBound > position {
+                                                v = old
+                                                next = r.lowerBound
+                                            } else {
+                                                v = value(r)
+                                                next = Swift.min(r.upperBound, extentEnd)
+                                            }
+                                        } else {
+                                            v = old
+                                            next = extentEnd
+                                        }
+                                        if n == 0 || valuesBase[n - 1] != v {
+                                            (startsBase + n).initialize(to: position)
+                                            (valuesBase + n).initialize(to: v)
+                                            n += 1
+                                        }
+                                        position = next
                                     }
-                                } else {
-                                    emit(position, old)
-                                    position = extentEnd
                                 }
                             }
                         }
                     }
                 }
+                valuesCount = n
             }
+            startsCount = values.count
         }
-        if !starts.isEmpty { built.append(Chunk(starts: starts, values: values)) }
+        let size = max(1, maxChunk / 2)
+        var built: [Chunk] = []
+        built.reserveCapacity(starts.count / size + 1)
+        var from = 0
+        while from < starts.count {
+            let to = min(from + size, starts.count)
+            built.append(Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to])))
+            from = to
+        }
         chunks = built
         firsts = built.map { $0.starts[0] }
     }

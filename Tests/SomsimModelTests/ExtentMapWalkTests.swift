@@ -109,3 +109,25 @@ import Testing
         }
     }
 }
+
+extension ExtentMapWalkTests {
+    /// `forEachMerging` (one merge of ranges and extents when the ranges are dense, else
+    /// `forEachStepping`) against `forEach(inSortedRanges:)`: dense ranges, sparse ones, ranges
+    /// past the map's end.
+    @Test(arguments: [2, 3, 5, 128])
+    func forEachMergingIsForEachOverSortedRanges(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var (map, rng) = Self.fragmented(seed: seed, chunkCapacity: chunkCapacity)
+            var dense = ExtentMapSortedRangesTests.sortedRanges(&rng, length: map.length)
+            let sparse = stride(from: 0, to: dense.count, by: 1 + Int(rng.next(below: 40))).map { dense[$0] }
+            if seed % 2 == 0 { dense.append(map.length..<(map.length + 3)) }
+            for ranges in [dense, sparse] {
+                var merged: [Record] = []
+                var searched: [Record] = []
+                map.forEachMerging(inSortedRanges: ranges) { merged.append(Record(range: $0, value: $1)) }
+                map.forEach(inSortedRanges: ranges) { searched.append(Record(range: $0, value: $1)) }
+                #expect(merged == searched, "seed \(seed), chunks of \(chunkCapacity), \(ranges.count) ranges")
+            }
+        }
+    }
+}

@@ -218,13 +218,15 @@ extension Simulator {
             }
         }
         var run: (start: UInt64, end: UInt64, order: UInt8)? = nil
-        func flush() {
+        // (The state goes in and out as arguments: a local function over captured variables,
+        // called from the walk's closure, would box them and check every access at run time.)
+        let base = group.firstVirtualPage
+        func flush(_ run: inout (start: UInt64, end: UInt64, order: UInt8)?, _ byOrder: inout [UInt64]) {
             guard let r = run else { return }
             let pages = r.end - r.start
             var whole: UInt64 = 0
             if r.order > 0 {
                 let span: UInt64 = 1 << UInt64(r.order)
-                let base = group.firstVirtualPage
                 let first = (base + r.start + span - 1) / span * span - base
                 if first + span <= r.end { whole = (r.end - first) / span }
                 byOrder[Int(r.order)] += whole
@@ -236,17 +238,17 @@ extension Simulator {
         // of extents.
         group.pages.forEachExtent { start, end, page in
             guard page.present else {
-                flush()
+                flush(&run, &byOrder)
                 return
             }
             if let r = run, r.end == start, r.order == page.order {
                 run!.end = end
             } else {
-                flush()
+                flush(&run, &byOrder)
                 run = (start, end, page.order)
             }
         }
-        flush()
+        flush(&run, &byOrder)
     }
 }
 
