@@ -184,6 +184,30 @@ final class GroupPrefix {
     }
 }
 
+/// One run's frames as `mappingSums` reads them: a copy of the run's map and a cursor for its
+/// ascending lookups.
+struct RunView {
+    let run: GroupID
+    let pages: ExtentMap<FramePage>
+    let pageBytes: UInt64
+    var cursor = ExtentMap<FramePage>.Cursor()
+
+    init(run: GroupID, pages: ExtentMap<FramePage>, pageBytes: UInt64) {
+        self.run = run
+        self.pages = pages
+        self.pageBytes = pageBytes
+    }
+
+    /// The sums over `range` when it lies inside one extent of the run; nil otherwise.
+    @inline(__always)
+    mutating func sums(_ range: Range<UInt64>) -> PageSums? {
+        guard range.lowerBound < pages.length else { return nil }
+        let (extent, page) = pages.extent(containing: range.lowerBound, cursor: &cursor)
+        guard range.upperBound <= extent.upperBound else { return nil }
+        return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+    }
+}
+
 /// The prefix indexes one measure builds, by group (an array: this is on the measure's hot path).
 struct PrefixCache {
     private var byGroup: [GroupPrefix?]
@@ -268,14 +292,14 @@ extension Simulator {
         var sums = PageSums()
         var anon = PageSums()
         // Performance: the extents of a run's frames, looked up in ascending order through a
-        // cursor on one copy of its map, not through `groupSums` (which copies the group on every
-        // call): after a random touch, a mapping and its run are split alike into millions of
-        // one-page extents, each answered by the run's extent at or just past the cursor. A range
-        // that crosses extents of the run goes through `groupSums`; both add the same sums.
-        var cursorRun: GroupID? = nil
-        var runPages = ExtentMap<FramePage>(length: 0, value: FramePage())
-        var runPageBytes: UInt64 = 0
-        var cursor = ExtentMap<FramePage>.Cursor()
+        // cursor on one copy of its map (`RunView`), not through `groupSums` (which copies the
+        // group on every call): after a random touch, a mapping and its run are split alike into
+        // millions of one-page extents, each answered by the run's extent at or just past the
+        // cursor. Two runs keep their cursors (a mapping fragmented by two touches interleaves
+        // them). A range that crosses extents of the run goes through `groupSums`; both add the
+        // same sums.
+        var near: RunView? = nil
+        var far: RunView? = nil
         mapping.pages.forEachExtent { start, end, state in
             guard start < mapping.pageCount else { return }
             let range = start..<min(end, mapping.pageCount)
@@ -284,20 +308,18 @@ extension Simulator {
                 break
             case .anon(let run, _):
                 if prefixes[run] == nil {
-                    if cursorRun != run {
-                        cursorRun = run
-                        runPages = groups[run].pages
-                        runPageBytes = groups[run].huge?.bytes ?? constants.pageBytes
-                        cursor = ExtentMap<FramePage>.Cursor()
-                    }
-                    if range.lowerBound < runPages.length {
-                        let (extent, page) = runPages.extent(containing: range.lowerBound, cursor: &cursor)
-                        if range.upperBound <= extent.upperBound {
-                            let viewed = PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: runPageBytes)
-                            sums = sums + viewed
-                            anon = anon + viewed
-                            return
+                    if near?.run != run {
+                        if far?.run == run {
+                            swap(&near, &far)
+                        } else {
+                            far = near
+                            near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
                         }
+                    }
+                    if let viewed = near!.sums(range) {
+                        sums = sums + viewed
+                        anon = anon + viewed
+                        return
                     }
                 }
                 let viewed = groupSums(run, range, prefixes: &prefixes)
