@@ -184,6 +184,30 @@ final class GroupPrefix {
     }
 }
 
+/// One run's frames as `mappingSums` reads them: a copy of the run's map and a cursor for its
+/// ascending lookups.
+struct RunView {
+    let run: GroupID
+    let pages: ExtentMap<FramePage>
+    let pageBytes: UInt64
+    var cursor = ExtentMap<FramePage>.Cursor()
+
+    init(run: GroupID, pages: ExtentMap<FramePage>, pageBytes: UInt64) {
+        self.run = run
+        self.pages = pages
+        self.pageBytes = pageBytes
+    }
+
+    /// The sums over `range` when it lies inside one extent of the run; nil otherwise.
+    @inline(__always)
+    mutating func sums(_ range: Range<UInt64>) -> PageSums? {
+        guard range.lowerBound < pages.length else { return nil }
+        let (extent, page) = pages.extent(containing: range.lowerBound, cursor: &cursor)
+        guard range.upperBound <= extent.upperBound else { return nil }
+        return PageSums(pages: UInt64(range.count), mapcount: page.mapcount, dirty: page.dirty, pageBytes: pageBytes)
+    }
+}
+
 /// The prefix indexes one measure builds, by group (an array: this is on the measure's hot path).
 struct PrefixCache {
     private var byGroup: [GroupPrefix?]
@@ -267,11 +291,37 @@ extension Simulator {
     func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
         var sums = PageSums()
         var anon = PageSums()
-        for (range, state) in mapping.pages.sequence(in: 0..<mapping.pageCount) {
+        // Performance: the extents of a run's frames, looked up in ascending order through a
+        // cursor on one copy of its map (`RunView`), not through `groupSums` (which copies the
+        // group on every call): after a random touch, a mapping and its run are split alike into
+        // millions of one-page extents, each answered by the run's extent at or just past the
+        // cursor. Two runs keep their cursors (a mapping fragmented by two touches interleaves
+        // them). A range that crosses extents of the run goes through `groupSums`; both add the
+        // same sums.
+        var near: RunView? = nil
+        var far: RunView? = nil
+        mapping.pages.forEachExtent { start, end, state in
+            guard start < mapping.pageCount else { return }
+            let range = start..<min(end, mapping.pageCount)
             switch state {
             case .none, .zero:
                 break
             case .anon(let run, _):
+                if prefixes[run] == nil {
+                    if near?.run != run {
+                        if far?.run == run {
+                            swap(&near, &far)
+                        } else {
+                            far = near
+                            near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
+                        }
+                    }
+                    if let viewed = near!.sums(range) {
+                        sums = sums + viewed
+                        anon = anon + viewed
+                        return
+                    }
+                }
                 let viewed = groupSums(run, range, prefixes: &prefixes)
                 sums = sums + viewed
                 anon = anon + viewed

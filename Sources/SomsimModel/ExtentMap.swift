@@ -158,6 +158,133 @@ struct ExtentMap<Value: ExtentValue> {
         return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
     }
 
+    /// Calls `body` with every extent of the map as its start, its end and its value, in ascending
+    /// order. Performance: each chunk is read through buffer pointers, with no lookup and no
+    /// bounds check per extent (a measure walks maps of millions of extents).
+    @inline(__always)
+    func forEachExtent(_ body: (UInt64, UInt64, Value) throws -> Void) rethrows {
+        let length = self.length
+        for c in chunks.indices {
+            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+            let shift = chunks[c].shift
+            try chunks[c].starts.withUnsafeBufferPointer { starts in
+                try chunks[c].values.withUnsafeBufferPointer { values in
+                    for e in 0..<starts.count {
+                        let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
+                        try body(starts[e], end, shift == 0 ? values[e] : values[e].shifted(by: shift))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A place in the map for a run of ascending lookups (`extent(containing:cursor:)`); valid
+    /// while the map does not change (any cursor still gives the right answer, only slower).
+    struct Cursor {
+        fileprivate var chunk = 0
+        fileprivate var index = 0
+    }
+
+    /// `extent(containing: index)`, stepping forward a few extents from `cursor` before searching,
+    /// and leaving `cursor` at the extent found. Performance: a measure looks up, in ascending
+    /// order, the frames of every extent of a mapping whose run is split the same way (a random
+    /// touch makes millions of one-page extents): the next one is mostly the next extent or two.
+    @inline(__always)
+    func extent(containing index: UInt64, cursor: inout Cursor) -> (range: Range<UInt64>, value: Value) {
+        var c = cursor.chunk
+        var i = cursor.index
+        if c < chunks.count, i < chunks[c].starts.count, chunks[c].starts[i] <= index {
+            var steps = 0
+            while true {
+                let count = chunks[c].starts.count
+                let end = i + 1 < count ? chunks[c].starts[i + 1] : (c + 1 < chunks.count ? firsts[c + 1] : length)
+                if index < end {
+                    cursor = Cursor(chunk: c, index: i)
+                    return (chunks[c].starts[i]..<end, chunks[c].value(i))
+                }
+                steps += 1
+                if steps == 4 || (i + 1 == count && c + 1 == chunks.count) { break }
+                if i + 1 < count {
+                    i += 1
+                } else {
+                    c += 1
+                    i = 0
+                }
+            }
+        }
+        (c, i) = locate(index, hint: c < chunks.count ? c : 0)
+        cursor = Cursor(chunk: c, index: i)
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+    }
+
+    /// `forEach(inSortedRanges:)` without positions, as one merge of the ranges with every extent
+    /// of the map: for ranges at least a quarter as many as the extents (a random touch of
+    /// millions of pages over a fragmented mapping), where each range's extent is at most a few
+    /// extents past the last one's. Performance: the chunks and the ranges are read through
+    /// buffer pointers, with no lookup and no bounds check per piece.
+    func forEachMerging(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        guard ranges.count * 4 >= extentCount else {
+            try forEachStepping(inSortedRanges: ranges, body)
+            return
+        }
+        let length = self.length
+        try ranges.withUnsafeBufferPointer { ranges in
+            var k = 0
+            for c in chunks.indices {
+                guard k < ranges.count else { return }
+                let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+                // Chunks that end before the next range holds nothing of it.
+                if chunkEnd <= ranges[k].lowerBound { continue }
+                let shift = chunks[c].shift
+                try chunks[c].starts.withUnsafeBufferPointer { starts in
+                    try chunks[c].values.withUnsafeBufferPointer { values in
+                        for e in 0..<starts.count {
+                            let start = starts[e]
+                            let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
+                            while k < ranges.count && ranges[k].lowerBound < end {
+                                let lower = Swift.max(ranges[k].lowerBound, start)
+                                let upper = Swift.min(ranges[k].upperBound, end)
+                                if lower < upper {
+                                    try body(lower..<upper, shift == 0 ? values[e] : values[e].shifted(by: shift))
+                                }
+                                if ranges[k].upperBound > end { break }
+                                k += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `forEach(inSortedRanges:)` without positions, for ranges about as dense as the extents
+    /// (a random touch of millions of pages): each range's first extent is found by stepping
+    /// forward from where the range before ended (a few extents), searching only past that.
+    func forEachStepping(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value) throws -> Void) rethrows {
+        var cursor = Cursor()
+        for range in ranges {
+            let upper = min(range.upperBound, length)
+            guard range.lowerBound < upper else { continue }
+            _ = extent(containing: range.lowerBound, cursor: &cursor)
+            var c = cursor.chunk
+            var i = cursor.index
+            var position = range.lowerBound
+            while position < upper {
+                let end = min(segmentEnd(c, i), upper)
+                try body(position..<end, chunks[c].value(i))
+                position = end
+                if position < upper {
+                    i += 1
+                    if i == chunks[c].starts.count {
+                        c += 1
+                        i = 0
+                    }
+                }
+            }
+            cursor = Cursor(chunk: c, index: i)
+        }
+    }
+
     /// The extents that meet `range`, clipped to it.
     func extents(in range: Range<UInt64>) -> [(range: Range<UInt64>, value: Value)] {
         var result: [(range: Range<UInt64>, value: Value)] = []
@@ -193,41 +320,76 @@ struct ExtentMap<Value: ExtentValue> {
             for range in ranges { assign(range, value(range)) }
             return
         }
-        var starts: [UInt64] = []
+        // Performance: the merge writes the extents through raw pointers into two arrays made at
+        // their final size (at most one extent per old extent plus two per range), reading the old
+        // chunks and the ranges through buffer pointers, then cuts them into chunks of
+        // `maxChunk / 2` (a random touch of 2 million pages merges millions of ranges here; an
+        // append per extent checked capacity and uniqueness every time). Equal neighbours merge
+        // across the whole map: a boundary only where the value changes. (No local function
+        // over captured variables: those would be boxed, every access checked at run time.)
+        let capacity = extentCount + 2 * ranges.count
+        let length = self.length
         var values: [Value] = []
-        starts.reserveCapacity(extentCount + 2 * ranges.count)
-        values.reserveCapacity(extentCount + 2 * ranges.count)
-        var k = 0
-        for (extent, old) in sequence(in: 0..<length) {
-            var position = extent.lowerBound
-            while position < extent.upperBound {
-                while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
-                let inside = k < ranges.count && ranges[k].lowerBound < extent.upperBound
-                let r = inside ? ranges[k] : extent.upperBound..<extent.upperBound
-                var v = old
-                var next = extent.upperBound
-                if inside {
-                    if r.lowerBound > position {
-                        next = r.lowerBound
-                    } else {
-                        v = value(r)
-                        next = min(r.upperBound, extent.upperBound)
+        let starts = [UInt64](unsafeUninitializedCapacity: capacity) { startsOut, startsCount in
+            values = [Value](unsafeUninitializedCapacity: capacity) { valuesOut, valuesCount in
+                let startsBase = startsOut.baseAddress!
+                let valuesBase = valuesOut.baseAddress!
+                var n = 0
+                ranges.withUnsafeBufferPointer { ranges in
+                    var k = 0
+                    for c in chunks.indices {
+                        let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
+                        let shift = chunks[c].shift
+                        chunks[c].starts.withUnsafeBufferPointer { oldStarts in
+                            chunks[c].values.withUnsafeBufferPointer { oldValues in
+                                for e in 0..<oldStarts.count {
+                                    let extentEnd = e + 1 < oldStarts.count ? oldStarts[e + 1] : chunkEnd
+                                    let old = shift == 0 ? oldValues[e] : oldValues[e].shifted(by: shift)
+                                    var position = oldStarts[e]
+                                    while position < extentEnd {
+                                        while k < ranges.count && ranges[k].upperBound <= position { k += 1 }
+                                        let v: Value
+                                        let next: UInt64
+                                        if k < ranges.count && ranges[k].lowerBound < extentEnd {
+                                            let r = ranges[k]
+                                            if r.lowerBound > position {
+                                                v = old
+                                                next = r.lowerBound
+                                            } else {
+                                                v = value(r)
+                                                next = Swift.min(r.upperBound, extentEnd)
+                                            }
+                                        } else {
+                                            v = old
+                                            next = extentEnd
+                                        }
+                                        if n == 0 || valuesBase[n - 1] != v {
+                                            (startsBase + n).initialize(to: position)
+                                            (valuesBase + n).initialize(to: v)
+                                            n += 1
+                                        }
+                                        position = next
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-                // Equal neighbours merge: a boundary only where the value changes.
-                if values.last != v {
-                    starts.append(position)
-                    values.append(v)
-                }
-                position = next
+                valuesCount = n
             }
+            startsCount = values.count
         }
         let size = max(1, maxChunk / 2)
-        chunks = stride(from: 0, to: starts.count, by: size).map { from in
+        var built: [Chunk] = []
+        built.reserveCapacity(starts.count / size + 1)
+        var from = 0
+        while from < starts.count {
             let to = min(from + size, starts.count)
-            return Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to]))
+            built.append(Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to])))
+            from = to
         }
-        firsts = chunks.map { $0.starts[0] }
+        chunks = built
+        firsts = built.map { $0.starts[0] }
     }
 
     /// Applies `transform` to the value of every extent in `range` (split at the range's edges);

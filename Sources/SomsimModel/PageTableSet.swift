@@ -138,9 +138,14 @@ extension Simulator {
     /// adjacent PTE tables.
     mutating func mapTables(_ p: ProcessID, _ m: Mapping, coveringTablesOf ranges: [Range<UInt64>]) {
         let shift = PageTableLevel.pte.spanShift
+        // Performance: the PTE tables of each range computed here with the shift at hand (what
+        // `PageTableSet.indices(address(range, in: m), level: 0)` gives, without reading the
+        // static table of shifts once per range: a random touch passes millions of ranges).
+        let start = m.start
+        let pageBytes = m.pageBytes
         var current: Range<UInt64>? = nil
         for range in ranges {
-            let tables = PageTableSet.indices(address(range, in: m), level: 0)
+            let tables = ((start + range.lowerBound * pageBytes) >> shift)..<(((start + range.upperBound * pageBytes - 1) >> shift) + 1)
             if let run = current, tables.lowerBound <= run.upperBound {
                 current = run.lowerBound..<max(run.upperBound, tables.upperBound)
             } else {

@@ -50,10 +50,72 @@ extension TouchPattern {
                 byte = next
             }
         case .random(let count, let seed):
-            for index in RandomPages.sample(count: min(count, UInt64(pages.count)), of: UInt64(pages.count), seed: seed) {
-                append(pages.lowerBound + index)
+            return RandomPages.sampleRuns(count: min(count, UInt64(pages.count)), of: UInt64(pages.count), seed: seed, base: pages.lowerBound)
+        }
+        return runs
+    }
+}
+
+extension RandomPages {
+    /// The pages of `sample(count:of:seed:)`, each plus `base`, as maximal runs of adjacent
+    /// pages in ascending order: exactly the runs `TouchPattern.pageRuns` makes of the sample
+    /// (SomsimWorkloadTests hold the two to each other).
+    ///
+    /// Performance: where `sample` marks its picks in a bitmap (many pages: a touch of millions),
+    /// the runs are read off the bitmap's words directly, a run of set bits at a time, instead of
+    /// listing every page and joining them one by one. The picks are the same Floyd's loop.
+    public static func sampleRuns(count: UInt64, of pageCount: UInt64, seed: UInt64, base: UInt64) -> [Range<UInt64>] {
+        guard count > 0, pageCount / 64 <= count else {
+            var runs: [Range<UInt64>] = []
+            for index in sample(count: count, of: pageCount, seed: seed) {
+                let page = base + index
+                if let last = runs.last, last.upperBound == page {
+                    runs[runs.count - 1] = last.lowerBound..<(page + 1)
+                } else {
+                    runs.append(page..<(page + 1))
+                }
+            }
+            return runs
+        }
+        precondition(count <= pageCount, "cannot choose \(count) distinct pages of \(pageCount)")
+        var rng = SplitMix64(seed: seed)
+        var taken = [UInt64](repeating: 0, count: Int((pageCount + 63) / 64))
+        // Floyd, as in `sample`: for j in (n-k)..<n pick t in 0...j; take t unless already taken, then j.
+        taken.withUnsafeMutableBufferPointer { taken in
+            for j in (pageCount - count)..<pageCount {
+                let t = rng.next(below: j + 1)
+                let pick = taken[Int(t >> 6)] & (1 << (t & 63)) != 0 ? j : t
+                taken[Int(pick >> 6)] |= 1 << (pick & 63)
             }
         }
+        var runs: [Range<UInt64>] = []
+        var runStart: UInt64 = 0
+        var runEnd: UInt64 = 0
+        var open = false
+        taken.withUnsafeBufferPointer { taken in
+            for w in 0..<taken.count {
+                var bits = taken[w]
+                var offset: UInt64 = 0
+                while bits != 0 {
+                    let zeros = UInt64(bits.trailingZeroBitCount)
+                    bits >>= zeros
+                    offset += zeros
+                    let ones = UInt64((~bits).trailingZeroBitCount)
+                    let start = base + (UInt64(w) << 6) + offset
+                    if open && runEnd == start {
+                        runEnd = start + ones
+                    } else {
+                        if open { runs.append(runStart..<runEnd) }
+                        runStart = start
+                        runEnd = start + ones
+                        open = true
+                    }
+                    offset += ones
+                    bits = ones == 64 ? 0 : bits >> ones
+                }
+            }
+        }
+        if open { runs.append(runStart..<runEnd) }
         return runs
     }
 }

@@ -173,10 +173,15 @@ extension Simulator {
     private func countEntries(_ mapping: Mapping, into entries: inout [UInt64]) {
         var mapped: UInt64 = 0
         var pmd: UInt64 = 0
-        mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
-            guard state != .none else { return }
+        // Performance: the map's extents read chunk by chunk (`forEachExtent`), without a lookup
+        // per extent: a randomly touched mapping has millions.
+        let pmdMapped = mapping.huge == nil ? mapping.pmdMapped : nil
+        mapping.pages.forEachExtent { start, end, state in
+            guard start < mapping.pageCount else { return }
+            if case .none = state { return }
+            let range = start..<min(end, mapping.pageCount)
             mapped += UInt64(range.count)
-            if mapping.huge == nil, let pmdMapped = mapping.pmdMapped {
+            if let pmdMapped {
                 pmdMapped.forEach(in: range) { pages, huge in if huge { pmd += UInt64(pages.count) } }
             }
         }
@@ -213,13 +218,15 @@ extension Simulator {
             }
         }
         var run: (start: UInt64, end: UInt64, order: UInt8)? = nil
-        func flush() {
+        // (The state goes in and out as arguments: a local function over captured variables,
+        // called from the walk's closure, would box them and check every access at run time.)
+        let base = group.firstVirtualPage
+        func flush(_ run: inout (start: UInt64, end: UInt64, order: UInt8)?, _ byOrder: inout [UInt64]) {
             guard let r = run else { return }
             let pages = r.end - r.start
             var whole: UInt64 = 0
             if r.order > 0 {
                 let span: UInt64 = 1 << UInt64(r.order)
-                let base = group.firstVirtualPage
                 let first = (base + r.start + span - 1) / span * span - base
                 if first + span <= r.end { whole = (r.end - first) / span }
                 byOrder[Int(r.order)] += whole
@@ -227,19 +234,21 @@ extension Simulator {
             byOrder[0] += pages - whole << UInt64(r.order)
             run = nil
         }
-        for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
+        // Performance: read chunk by chunk (`forEachExtent`): a randomly touched run has millions
+        // of extents.
+        group.pages.forEachExtent { start, end, page in
             guard page.present else {
-                flush()
-                continue
+                flush(&run, &byOrder)
+                return
             }
-            if let r = run, r.end == range.lowerBound, r.order == page.order {
-                run!.end = range.upperBound
+            if let r = run, r.end == start, r.order == page.order {
+                run!.end = end
             } else {
-                flush()
-                run = (range.lowerBound, range.upperBound, page.order)
+                flush(&run, &byOrder)
+                run = (start, end, page.order)
             }
         }
-        flush()
+        flush(&run, &byOrder)
     }
 }
 
