@@ -35,15 +35,34 @@ public enum RandomPages {
         // Few pages (a worker's `random=64`): a sorted array, searched by bisection, is faster
         // than hashing and needs no sort at the end. The picks are Floyd's either way.
         if count <= Self.smallSample {
-            for j in (pageCount - count)..<pageCount {
-                let t = rng.next(below: j + 1)
-                var index = insertionIndex(of: t, in: chosen)
-                let pick = index < chosen.count && chosen[index] == t ? j : t
-                // j exceeds every page taken so far: it goes last.
-                if pick == j { index = chosen.count }
-                chosen.insert(pick, at: index)
+            // Performance: the array is made at its final size and filled in place (bisection,
+            // then one memmove of the larger picks; no generic `insert`).
+            return [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
+                var size = 0
+                for j in (pageCount - count)..<pageCount {
+                    let t = rng.next(below: j + 1)
+                    var low = 0
+                    var high = size
+                    while low < high {
+                        let mid = (low + high) >> 1
+                        if buffer[mid] < t { low = mid + 1 } else { high = mid }
+                    }
+                    var pick = t
+                    // Taken already: j, which exceeds every page taken so far, goes last.
+                    if low < size && buffer[low] == t {
+                        pick = j
+                        low = size
+                    }
+                    if low < size {
+                        // memmove (the regions overlap).
+                        let base = buffer.baseAddress!
+                        UnsafeMutableRawPointer(base + low + 1).copyMemory(from: base + low, byteCount: (size - low) * MemoryLayout<UInt64>.stride)
+                    }
+                    buffer[low] = pick
+                    size += 1
+                }
+                initialized = size
             }
-            return chosen
         }
         var taken = Set<UInt64>(minimumCapacity: Int(count))
         for j in (pageCount - count)..<pageCount {
@@ -60,17 +79,6 @@ public enum RandomPages {
 extension RandomPages {
     /// Up to this many pages, `sample` keeps its picks in a sorted array instead of a hash set.
     static let smallSample: UInt64 = 256
-
-    /// The index of the first element of ascending `values` not below `value`.
-    static func insertionIndex(of value: UInt64, in values: [UInt64]) -> Int {
-        var low = 0
-        var high = values.count
-        while low < high {
-            let mid = (low + high) / 2
-            if values[mid] < value { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
 }
 
 /// SplitMix64: a tiny, fast, seedable generator with 64 bits of state.

@@ -66,13 +66,21 @@ extension RandomPages {
     /// listing every page and joining them one by one. The picks are the same Floyd's loop.
     public static func sampleRuns(count: UInt64, of pageCount: UInt64, seed: UInt64, base: UInt64) -> [Range<UInt64>] {
         guard count > 0, pageCount / 64 <= count else {
+            // Few pages: the sorted sample, adjacent pages joined (capacity for one run a page).
+            let pages = sample(count: count, of: pageCount, seed: seed)
             var runs: [Range<UInt64>] = []
-            for index in sample(count: count, of: pageCount, seed: seed) {
-                let page = base + index
-                if let last = runs.last, last.upperBound == page {
-                    runs[runs.count - 1] = last.lowerBound..<(page + 1)
-                } else {
-                    runs.append(page..<(page + 1))
+            runs.reserveCapacity(pages.count)
+            pages.withUnsafeBufferPointer { pages in
+                var k = 0
+                while k < pages.count {
+                    let start = pages[k]
+                    var end = start + 1
+                    k += 1
+                    while k < pages.count && pages[k] == end {
+                        end += 1
+                        k += 1
+                    }
+                    runs.append((base + start)..<(base + end))
                 }
             }
             return runs
