@@ -192,5 +192,18 @@ import Testing
             let parallel = replay(workload) { $0.measureThreads = threads }
             #expect(parallel == serial, "\(threads) threads")
         }
+        // The census behind the schemes is counted on every core too: the same, field by field
+        // and process by process, as on one thread (the report holds only its sums).
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        let owned = (0..<300).map { UInt64($0) * 1_000 }
+        var prefixes = PrefixCache(groupCount: simulator.groups.count)
+        simulator.measureThreads = 1
+        let one = simulator.census(prefixes: &prefixes, ownedAnonPages: owned)
+        #expect(one.processTLB.count == 300)
+        for threads in 2...7 {
+            simulator.measureThreads = threads
+            #expect(simulator.census(prefixes: &prefixes, ownedAnonPages: owned) == one, "\(threads) threads")
+        }
     }
 }

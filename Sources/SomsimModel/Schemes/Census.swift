@@ -125,47 +125,73 @@ extension Simulator {
             .sorted { ($0.kind, $0.order) < ($1.kind, $1.order) }
 
         census.somPool = somPoolFigures()
-        for (processIndex, process) in processes.enumerated() where process.alive {
-            let liveIndex = Int(census.processes)
-            census.processes += 1
-            let tables = process.pageTables.tableCounts
-            for level in 0..<3 { census.pageTables[level] += tables[level] }
-            var owned: UInt64 = 0
-            var tlb = ProcessTLB(name: process.name)
-            for mapping in process.mappings.values {
-                census.vmas += 1
-                countEntries(mapping, into: &tlb.entries)
-                var anon = false
-                mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
-                if anon { census.anonVMAs += 1 }
-                guard mapping.huge == nil else { continue }
-                // The walk below counts a `som` mapping's present pages and, when the measure has
-                // not, the single-owner pages: any other mapping needs no second walk here.
-                guard mapping.isSingleOwner || ownedAnonPages == nil else { continue }
-                var present: UInt64 = 0
-                mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
-                    guard case .anon(let run, _) = state else { return }
-                    present += UInt64(range.count)
-                    guard !mapping.isSingleOwner, ownedAnonPages == nil else { return }
-                    // Pages mapped once are the private ones (anonymous pages are always dirty).
-                    let sums = groupSums(run, range, prefixes: &prefixes)
-                    owned += sums.privateClean + sums.privateDirty
-                }
-                _ = present
+        // Performance: a fleet's processes are counted on every core (as the measure sums them),
+        // each slice into rows of its own, added up below in process order: the census is the
+        // same for any number of threads. A census without the measure's single-owner counts
+        // (`census()` alone) queries groups through `prefixes`, and stays on one thread.
+        let live = processes.ids.filter { processes[$0].alive }
+        var rows: [ProcessCensusRow] = []
+        rows.reserveCapacity(live.count)
+        if let ownedAnonPages, live.count >= 256, measureThreads > 1 {
+            let slices = Parallel.map(count: live.count, threads: measureThreads) { slice in
+                var unused = PrefixCache(groupCount: 0)
+                return slice.map { censusRow(processes[live[$0]], owned: ownedAnonPages[$0], prefixes: &unused) }
             }
-            if let ownedAnonPages { owned = ownedAnonPages[liveIndex] }
+            for slice in slices { rows.append(contentsOf: slice) }
+        } else {
+            for (k, id) in live.enumerated() {
+                rows.append(censusRow(processes[id], owned: ownedAnonPages?[k], prefixes: &prefixes))
+            }
+        }
+        for (row, id) in zip(rows, live) {
+            census.processes += 1
+            for level in 0..<3 { census.pageTables[level] += row.tables[level] }
+            census.vmas += row.vmas
+            census.anonVMAs += row.anonVMAs
+            let owned = row.owned
             census.singleOwnerPages += owned
             let candidates = (owned + blockPages - 1) / blockPages
             census.candidateBlocks += candidates
             census.candidateStrandedPages += candidates * blockPages - owned
-            let somUnits = UInt64(somPool.holders[ProcessID(index: processIndex)]?.unitCount ?? 0)
+            let somUnits = UInt64(somPool.holders[id]?.unitCount ?? 0)
             let blocks = candidates + somUnits
             if blocks > 0 { census.singleOwnerBlocks.append(blocks) }
-            census.processTLB.append(tlb)
+            census.processTLB.append(row.tlb)
         }
         for tlb in census.processTLB { for level in 0..<3 { census.tlbEntries[level] += tlb.entries[level] } }
         census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
         return census
+    }
+
+    /// What the census counts of one live process: its tables, VMAs, TLB entries, and its
+    /// private anonymous pages mapped by it alone (`owned` when the measure has counted them;
+    /// else queried here through `prefixes`).
+    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache) -> ProcessCensusRow {
+        var row = ProcessCensusRow(tables: process.pageTables.tableCounts, tlb: ProcessTLB(name: process.name))
+        var owned: UInt64 = 0
+        for mapping in process.mappings.values {
+            row.vmas += 1
+            countEntries(mapping, into: &row.tlb.entries)
+            var anon = false
+            mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
+            if anon { row.anonVMAs += 1 }
+            guard mapping.huge == nil else { continue }
+            // The walk below counts a `som` mapping's present pages and, when the measure has
+            // not, the single-owner pages: any other mapping needs no second walk here.
+            guard mapping.isSingleOwner || ownedByMeasure == nil else { continue }
+            var present: UInt64 = 0
+            mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
+                guard case .anon(let run, _) = state else { return }
+                present += UInt64(range.count)
+                guard !mapping.isSingleOwner, ownedByMeasure == nil else { return }
+                // Pages mapped once are the private ones (anonymous pages are always dirty).
+                let sums = groupSums(run, range, prefixes: &prefixes)
+                owned += sums.privateClean + sums.privateDirty
+            }
+            _ = present
+        }
+        row.owned = ownedByMeasure ?? owned
+        return row
     }
 
     /// TLB entries that map `mapping`'s present pages: one per HugeTLB page, one per PMD-mapped
@@ -250,6 +276,15 @@ extension Simulator {
         }
         flush(&run, &byOrder)
     }
+}
+
+/// One live process's part of the census (`Simulator.censusRow`).
+private struct ProcessCensusRow {
+    var tables: [UInt64]
+    var vmas: UInt64 = 0
+    var anonVMAs: UInt64 = 0
+    var tlb: ProcessTLB
+    var owned: UInt64 = 0
 }
 
 private struct FolioKindOrder: Hashable {
