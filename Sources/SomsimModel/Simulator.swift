@@ -105,12 +105,19 @@ public struct Simulator {
     /// the process does not hold is what it is in a file after a refused mmap: munmap does
     /// nothing, madvise is ENOMEM, touch EFAULT. A parsed workload never meets the first three.
     public static func run(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Report {
+        finished(workload, constants: constants).report
+    }
+
+    /// The simulator after `run`: every statement applied and the final measure taken (its
+    /// `report` is what `run` returns). A command that exits right after the report can keep
+    /// it alive to the end instead of freeing its state object by object.
+    public static func finished(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Simulator {
         var simulator = Simulator(machine: workload.machine, constants: constants, machineLine: workload.machineLine ?? 0)
         for statement in workload.statements {
             simulator.apply(statement)
         }
         simulator.measure(label: "end")
-        return simulator.report
+        return simulator
     }
 
     /// The report so far.
