@@ -203,7 +203,8 @@ public struct Simulator {
         case .exit:
             exit(p)
         case .mmap(_, let mapping, let length, let options):
-            if processes[p].mappings[mapping] != nil {
+            // (Performance: `index(forKey:)` asks without copying the mapping out.)
+            if processes[p].mappings.index(forKey: mapping) != nil {
                 record(statement, line: line, errno: .EEXIST, detail: "process \(UserText.quoted(name)) already has a mapping named \(UserText.quoted(mapping)): the statement is ignored")
                 return
             }
