@@ -138,9 +138,13 @@ public struct Simulator {
     /// which mappings exist, and every result, stay the same.
     static func mappingCapacityHints(_ statements: [Located<Statement>]) -> [String: Int] {
         var live: [String: (now: Int, peak: Int)] = [:]
+        // (One lookup per statement: the entry is changed in place.)
+        func count(_ entry: inout (now: Int, peak: Int), _ delta: Int) {
+            entry.now += delta
+            entry.peak = max(entry.peak, entry.now)
+        }
         func add(_ process: String, _ delta: Int) {
-            live[process, default: (0, 0)].now += delta
-            if let entry = live[process], entry.now > entry.peak { live[process]!.peak = entry.now }
+            count(&live[process, default: (0, 0)], delta)
         }
         for statement in statements {
             switch statement.value {
