@@ -18,10 +18,11 @@ import SomsimWorkload
 struct AddressLayout {
     typealias Entry = (start: UInt64, end: UInt64, name: String)
 
+    /// (Performance: a node holds no reference, so reading and writing nodes on the paths of
+    /// split and merge retains and releases nothing; the names are kept apart, in `names`.)
     private struct Node {
         var start: UInt64
         var end: UInt64
-        var name: String
         var priority: UInt64
         var left = -1
         var right = -1
@@ -37,6 +38,8 @@ struct AddressLayout {
     let low: UInt64
     let high: UInt64
     private var nodes: [Node] = []
+    /// The mapping name of each node, by node index.
+    private var names: [String] = []
     private var unused: [Int] = []
     private var root = -1
     private var priorities: SplitMix64
@@ -96,13 +99,15 @@ struct AddressLayout {
 
     /// Inserts [start, end) after every range whose start is at or below `start`.
     mutating func insert(start: UInt64, end: UInt64, name: String) {
-        let node = Node(start: start, end: end, name: name, priority: priorities.next(), firstStart: start, lastEnd: end)
+        let node = Node(start: start, end: end, priority: priorities.next(), firstStart: start, lastEnd: end)
         let t: Int
         if let reused = unused.popLast() {
             nodes[reused] = node
+            names[reused] = name
             t = reused
         } else {
             nodes.append(node)
+            names.append(name)
             t = nodes.count - 1
         }
         let (below, above) = split(root) { rangeStart, _ in rangeStart > start }
@@ -119,7 +124,7 @@ struct AddressLayout {
             root = merge(below, merge(first, above))
             return (nil, nil)
         }
-        nodes[first].name = ""
+        names[first] = ""
         unused.append(first)
         // Read before the merge, which changes the summaries of the nodes it joins.
         let floor = below >= 0 ? nodes[below].lastEnd : nil
@@ -211,7 +216,7 @@ struct AddressLayout {
             if index < leftCount {
                 t = nodes[t].left
             } else if index == leftCount {
-                return (nodes[t].start, nodes[t].end, nodes[t].name)
+                return (nodes[t].start, nodes[t].end, names[t])
             } else {
                 index -= leftCount + 1
                 t = nodes[t].right
@@ -227,7 +232,7 @@ struct AddressLayout {
         var found = count
         while t >= 0 {
             let leftCount = nodes[t].left >= 0 ? nodes[nodes[t].left].count : 0
-            if isAbove((nodes[t].start, nodes[t].end, nodes[t].name)) {
+            if isAbove((nodes[t].start, nodes[t].end, names[t])) {
                 found = before + leftCount
                 t = nodes[t].left
             } else {
@@ -243,6 +248,9 @@ struct AddressLayout {
         guard index < count else { return }
         // The path to the index-th node, keeping the nodes whose own range comes later.
         var pending: [Int] = []
+        // Performance: one allocation for the path (a treap of n ranges is about 3 log2 n deep),
+        // not one per doubling as it grows.
+        pending.reserveCapacity(64)
         var t = root
         var index = max(index, 0)
         while t >= 0 {
@@ -259,7 +267,7 @@ struct AddressLayout {
             }
         }
         while let t = pending.popLast() {
-            guard body((nodes[t].start, nodes[t].end, nodes[t].name)) else { return }
+            guard body((nodes[t].start, nodes[t].end, names[t])) else { return }
             var next = nodes[t].right
             while next >= 0 {
                 pending.append(next)

@@ -5,7 +5,9 @@ import SomsimWorkload
 
 extension Simulator {
     mutating func spawn(_ name: String) {
-        processIndex[name] = processes.append(SimProcess(name: name))
+        var process = SimProcess(name: name)
+        if !mappingCapacityHints.isEmpty, let capacity = mappingCapacityHints[name] { process.mappings.reserveCapacity(capacity) }
+        processIndex[name] = processes.append(process)
         liveProcesses += 1
     }
 

@@ -114,7 +114,9 @@ extension Simulator {
     /// returned as ENOMEM at the end, after everything else was done (measured: docs/kernel-facts
     /// 12). Nothing of the process is assumed to lie outside its workload mappings.
     mutating func madvise(_ p: ProcessID, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
-        guard let own = processes[p].mappings[name] else { return .ENOMEM }
+        // Performance: only the range of the mapping is kept, not a copy of it (a copy alive
+        // while `advise` changes the mapping's VMA flags would make it copy their arrays).
+        guard let own = processes[p].mappings[name].map({ (start: $0.start, end: $0.end) }) else { return .ENOMEM }
         let offset = byteRange.offsetBytes
         let ownBytes = own.end - own.start
         // Without `length=`, the range is the rest of the mapping; past its end there is none.
@@ -130,7 +132,7 @@ extension Simulator {
 
         var unmapped = false
         var position = start
-        let met = processes[p].mappingNames(meeting: start..<end).compactMap { processes[p].mappings[$0] }
+        let met = processes[p].mappingNames(meeting: start..<end).compactMap { processes[p].mappings[$0].map { (name: $0.name, start: $0.start, end: $0.end) } }
         for m in met {
             if m.start > position { unmapped = true }
             position = min(m.end, end)
@@ -153,33 +155,38 @@ extension Simulator {
     /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
     /// 12f, 12g.
     mutating func advise(_ p: ProcessID, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
-        let mapping = processes[p].mappings[name]!
-        let pageBytes = mapping.pageBytes
-        let startsInsidePage = bytes.lowerBound % pageBytes != 0
-        let endsInsidePage = bytes.upperBound % pageBytes != 0
-        let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
-        // The VMAs: maximal runs of equal attributes (the map need not keep its extents maximal).
-        var vmas: [(range: Range<UInt64>, flags: VMAFlags)] = []
-        for (range, flags) in mapping.vma.extents(in: outer) {
-            if !flags.mapped {
-                unmapped = true
-            } else if let last = vmas.last, last.range.upperBound == range.lowerBound, last.flags == flags {
-                vmas[vmas.count - 1].range = last.range.lowerBound..<range.upperBound
-            } else {
-                vmas.append((range, flags))
+        // Performance: the mapping is read through a copy that dies before its flags change
+        // below (a copy alive then would make the change copy the VMA map's arrays).
+        let (kind, pageBytes, huge, isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas) = {
+            () -> (MmapOptions, UInt64, HugePageSize?, Bool, Bool, Bool, Range<UInt64>, [(range: Range<UInt64>, flags: VMAFlags)]) in
+            let mapping = processes[p].mappings[name]!
+            let pageBytes = mapping.pageBytes
+            let startsInsidePage = bytes.lowerBound % pageBytes != 0
+            let endsInsidePage = bytes.upperBound % pageBytes != 0
+            let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
+            // The VMAs: maximal runs of equal attributes (the map need not keep its extents maximal).
+            var vmas: [(range: Range<UInt64>, flags: VMAFlags)] = []
+            for (range, flags) in mapping.vma.extents(in: outer) {
+                if !flags.mapped {
+                    unmapped = true
+                } else if let last = vmas.last, last.range.upperBound == range.lowerBound, last.flags == flags {
+                    vmas[vmas.count - 1].range = last.range.lowerBound..<range.upperBound
+                } else {
+                    vmas.append((range, flags))
+                }
             }
-        }
+            return (mapping.options, pageBytes, mapping.huge, mapping.isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas)
+        }()
         guard !vmas.isEmpty else { return nil }
         // REMOVE, WILLNEED, COLD, PAGEOUT and COLLAPSE act on pages (MadviseAdvices.swift).
         if advice.actsOnPages { return applyPageAdvice(p, name, advice, bytes, vmas) }
-        let kind = mapping.options
         switch advice {
         // Only private anonymous memory can be wiped on fork (mm/madvise.c: a VMA with a file,
         // HugeTLB included, or VM_SHARED is refused); KEEPONFORK is refused nowhere here.
-        case .wipeonfork where kind.shared || kind.file != nil || mapping.huge != nil:
+        case .wipeonfork where kind.shared || kind.file != nil || huge != nil:
             return .EINVAL
         // Single-owner memory cannot be made inheritable.
-        case .dofork where mapping.isSingleOwner:
+        case .dofork where isSingleOwner:
             return .EINVAL
         default:
             break

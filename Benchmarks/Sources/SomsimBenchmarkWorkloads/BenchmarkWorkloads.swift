@@ -25,6 +25,8 @@ public enum BenchmarkWorkloads {
         /// A simulator with the unmeasured set-up statements already applied.
         public func prepare() -> Simulator {
             var simulator = Simulator(machine: workload.machine)
+            // As `Simulator.run` does first (untimed here: one pass over the statements).
+            simulator.reserveRoom(for: workload)
             for statement in workload.statements[..<measuredFrom] {
                 simulator.apply(statement)
             }

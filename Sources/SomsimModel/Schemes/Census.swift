@@ -99,19 +99,33 @@ extension Simulator {
     func census(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]?) -> MemoryCensus {
         var census = MemoryCensus(machine: machine)
         var counts: [FolioKindOrder: UInt64] = [:]
+        // Performance: folios are counted by kind and order in these arrays over every run,
+        // and added to `counts` once at the end (per run, a fresh array and a pass over its 64
+        // orders cost more than counting the run itself, with one run per small mapping).
+        var anonByOrder = [UInt64](repeating: 0, count: 64)
+        var somByOrder = [UInt64](repeating: 0, count: 64)
         for group in groups {
             switch (group.kind, group.huge) {
             case (_, .some(let huge)):
                 // HugeTLB pages are counted from the pool below.
                 _ = huge
             case (.anonymousRun, nil):
-                Self.countAnonymousFolios(group, kind: group.singleOwner ? .som : .anon, into: &counts)
+                if group.singleOwner {
+                    Self.countAnonymousFolios(group, byOrder: &somByOrder)
+                } else {
+                    Self.countAnonymousFolios(group, byOrder: &anonByOrder)
+                }
             case (.pageCache(let named), nil):
                 var present: UInt64 = 0
                 group.pages.forEach(in: 0..<group.pages.length) { range, page in
                     if page.present { present += UInt64(range.count) }
                 }
                 counts[FolioKindOrder(kind: named == nil ? .shmem : .file, order: 0), default: 0] += present
+            }
+        }
+        for (kind, byOrder) in [(FolioKind.anon, anonByOrder), (.som, somByOrder)] {
+            for (order, count) in byOrder.enumerated() where count > 0 {
+                counts[FolioKindOrder(kind: kind, order: order), default: 0] += count
             }
         }
         for huge in HugePageSize.allCases {
@@ -234,15 +248,9 @@ extension Simulator {
     /// Counts the folios of an anonymous run: runs of present pages of one order, in whole
     /// aligned folios; pages of a large folio left over after part of it was freed count as
     /// small folios (the deferred split, see `writeLargeFolio`).
-    private static func countAnonymousFolios(_ group: FrameGroup, kind: FolioKind, into totals: inout [FolioKindOrder: UInt64]) {
-        // Counted by order in a small array, merged into `totals` once: a dictionary update per
-        // extent would dominate the census of many small runs.
-        var byOrder = [UInt64](repeating: 0, count: 64)
-        defer {
-            for (order, count) in byOrder.enumerated() where count > 0 {
-                totals[FolioKindOrder(kind: kind, order: order), default: 0] += count
-            }
-        }
+    /// Counted by order in `byOrder` (64 orders), which the census merges into its totals once:
+    /// a dictionary update per extent would dominate the census of many small runs.
+    private static func countAnonymousFolios(_ group: FrameGroup, byOrder: inout [UInt64]) {
         var run: (start: UInt64, end: UInt64, order: UInt8)? = nil
         // (The state goes in and out as arguments: a local function over captured variables,
         // called from the walk's closure, would box them and check every access at run time.)

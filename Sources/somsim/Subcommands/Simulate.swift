@@ -45,7 +45,13 @@ struct Simulate: ParsableCommand {
             return
         }
         let profile = try self.profile.load()
-        let report = Simulator.run(workload, constants: KernelConstants(profile: profile))
+        let simulator = Simulator.finished(workload, constants: KernelConstants(profile: profile))
+        let report = simulator.report
+        // Performance: the run's state and the workload stay alive until the process exits,
+        // which frees them at once (alloc-mix 64G, 205,813 mappings, spent about 5% of its time freeing
+        // them one object at a time), as compilers do (clang's -disable-free).
+        keepUntilExit(simulator)
+        keepUntilExit(workload)
         try measure.check(report.measures.map(\.label))
         if mappings {
             let label = measure.measure ?? "end"
@@ -65,4 +71,12 @@ struct Simulate: ParsableCommand {
 
 extension Simulate: ArgumentTexts {
     static var format: String { "Output format: md (tables), json (the report schema) or csv (tidy rows)." }
+}
+
+/// Values `keepUntilExit` keeps: never freed, the process's exit releases their memory.
+nonisolated(unsafe) private var keptUntilExit: [Any] = []
+
+/// Keeps `value` alive until the process exits (see `Simulate.run`).
+func keepUntilExit(_ value: Any) {
+    keptUntilExit.append(value)
 }
