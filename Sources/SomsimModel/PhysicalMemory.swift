@@ -93,6 +93,9 @@ struct FrameGroups: Sequence {
     }
 
     func makeIterator() -> IndexingIterator<[FrameGroup]> { all.makeIterator() }
+
+    /// The groups with ids `range.lowerBound ..< range.upperBound`, in id order.
+    subscript(_ range: Range<Int>) -> ArraySlice<FrameGroup> { all[range] }
 }
 
 /// A set of physical pages that share an identity and an index space.

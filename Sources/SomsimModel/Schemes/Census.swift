@@ -99,34 +99,42 @@ extension Simulator {
     func census(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]?) -> MemoryCensus {
         var census = MemoryCensus(machine: machine)
         var counts: [FolioKindOrder: UInt64] = [:]
-        // Performance: folios are counted by kind and order in these arrays over every run,
-        // and added to `counts` once at the end (per run, a fresh array and a pass over its 64
-        // orders cost more than counting the run itself, with one run per small mapping).
-        var anonByOrder = [UInt64](repeating: 0, count: 64)
-        var somByOrder = [UInt64](repeating: 0, count: 64)
-        for group in groups {
-            switch (group.kind, group.huge) {
-            case (_, .some(let huge)):
-                // HugeTLB pages are counted from the pool below.
-                _ = huge
-            case (.anonymousRun, nil):
-                if group.singleOwner {
-                    Self.countAnonymousFolios(group, byOrder: &somByOrder)
-                } else {
-                    Self.countAnonymousFolios(group, byOrder: &anonByOrder)
+        // Performance: folios are counted by kind and order in arrays over every run, and added
+        // to `counts` once at the end (per run, a fresh array and a pass over its 64 orders cost
+        // more than counting the run itself, with one run per small mapping). A fleet's runs
+        // are counted on every core, as the measure sums its processes: counts add up the same
+        // in any order.
+        let threads = ownedAnonPages != nil && groups.count >= 256 ? measureThreads : 1
+        let parts = Parallel.map(count: groups.count, threads: threads) { slice in
+            var part = GroupFolioCounts()
+            for group in groups[slice] {
+                switch (group.kind, group.huge) {
+                case (_, .some):
+                    break  // HugeTLB pages are counted from the pool below.
+                case (.anonymousRun, nil):
+                    if group.singleOwner {
+                        Self.countAnonymousFolios(group, byOrder: &part.som)
+                    } else {
+                        Self.countAnonymousFolios(group, byOrder: &part.anon)
+                    }
+                case (.pageCache(let named), nil):
+                    var present: UInt64 = 0
+                    group.pages.forEach(in: 0..<group.pages.length) { range, page in
+                        if page.present { present += UInt64(range.count) }
+                    }
+                    if named == nil { part.shmem += present } else { part.file += present }
                 }
-            case (.pageCache(let named), nil):
-                var present: UInt64 = 0
-                group.pages.forEach(in: 0..<group.pages.length) { range, page in
-                    if page.present { present += UInt64(range.count) }
-                }
-                counts[FolioKindOrder(kind: named == nil ? .shmem : .file, order: 0), default: 0] += present
             }
+            return part
         }
-        for (kind, byOrder) in [(FolioKind.anon, anonByOrder), (.som, somByOrder)] {
-            for (order, count) in byOrder.enumerated() where count > 0 {
-                counts[FolioKindOrder(kind: kind, order: order), default: 0] += count
+        for part in parts {
+            for (kind, byOrder) in [(FolioKind.anon, part.anon), (.som, part.som)] {
+                for (order, count) in byOrder.enumerated() where count > 0 {
+                    counts[FolioKindOrder(kind: kind, order: order), default: 0] += count
+                }
             }
+            if part.shmem > 0 { counts[FolioKindOrder(kind: .shmem, order: 0), default: 0] += part.shmem }
+            if part.file > 0 { counts[FolioKindOrder(kind: .file, order: 0), default: 0] += part.file }
         }
         for huge in HugePageSize.allCases {
             let total = pools[huge].total
@@ -284,6 +292,15 @@ extension Simulator {
         }
         flush(&run, &byOrder)
     }
+}
+
+/// What the census counts of a slice of the frame groups: folios of anonymous runs by order
+/// (plain and single-owner), present page-cache pages (shmem and named files).
+private struct GroupFolioCounts {
+    var anon = [UInt64](repeating: 0, count: 64)
+    var som = [UInt64](repeating: 0, count: 64)
+    var shmem: UInt64 = 0
+    var file: UInt64 = 0
 }
 
 /// One live process's part of the census (`Simulator.censusRow`).
