@@ -25,8 +25,9 @@ public enum BenchmarkWorkloads {
         /// A simulator with the unmeasured set-up statements already applied.
         public func prepare() -> Simulator {
             var simulator = Simulator(machine: workload.machine)
-            // As `Simulator.run` does first (untimed here: one pass over the statements).
-            simulator.reserveRoom(for: workload)
+            // As `Simulator.run` does first (one pass over the statements): timed in `finish`
+            // when the whole run is, set-up here otherwise.
+            if measuredFrom > 0 { simulator.reserveRoom(for: workload) }
             for statement in workload.statements[..<measuredFrom] {
                 simulator.apply(statement)
             }
@@ -36,6 +37,7 @@ public enum BenchmarkWorkloads {
         /// The measured part: the remaining statements and the final measure, exactly as
         /// `Simulator.run` does them. With `measuredFrom == 0` this is `Simulator.run(workload)`.
         public func finish(_ simulator: inout Simulator) -> Report {
+            if measuredFrom == 0 { simulator.reserveRoom(for: workload) }
             for statement in workload.statements[measuredFrom...] {
                 simulator.apply(statement)
             }
