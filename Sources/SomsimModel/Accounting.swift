@@ -233,10 +233,13 @@ extension Simulator {
         // Performance: a fleet's processes are summed on every core, each slice with prefix
         // indexes of its own (a `GroupPrefix` keeps the hint of its last query); the slices come
         // back in process order, so the report is the same for any number of threads.
+        // A few processes with huge mappings (a random touch of millions of pages) are summed
+        // mapping by mapping instead, each huge mapping's parts on every core.
         let threads = processes.count >= 256 ? measureThreads : 1
+        let splitThreads = threads == 1 ? measureThreads : 1
         let slices = Parallel.map(count: processes.count, threads: threads) { slice in
             var prefixes = PrefixCache(groupCount: groups.count)
-            let sums = processes[slice].map { processMetrics($0, prefixes: &prefixes) }
+            let sums = processes[slice].map { processMetrics($0, prefixes: &prefixes, splitThreads: splitThreads) }
             return (sums, prefixes)
         }
         var prefixes = slices[0].1
@@ -289,6 +292,23 @@ extension Simulator {
     /// single-owner count). A page-cache page mapped through a dirty entry counts as dirty.
     @inline(__always)
     func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
+        mappingSums(mapping, chunks: 0..<mapping.pages.chunkCount, prefixes: &prefixes)
+    }
+
+    /// `mappingSums` of a mapping of many extents, its chunks cut into `threads` parts summed on
+    /// as many threads (each with prefix indexes of its own), the parts' sums added up: integer
+    /// sums, the same for any cut.
+    func mappingSums(_ mapping: Mapping, threads: Int) -> (all: PageSums, anon: PageSums) {
+        let chunks = mapping.pages.chunkCount
+        let parts = Parallel.map(count: chunks, threads: threads) { slice in
+            var prefixes = PrefixCache(groupCount: groups.count)
+            return mappingSums(mapping, chunks: slice, prefixes: &prefixes)
+        }
+        return parts.dropFirst().reduce(parts[0]) { ($0.all + $1.all, $0.anon + $1.anon) }
+    }
+
+    /// `mappingSums` over the extents of chunks `chunks` of the mapping's pages.
+    func mappingSums(_ mapping: Mapping, chunks: Range<Int>, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
         var sums = PageSums()
         var anon = PageSums()
         // Performance: the extents of a run's frames, looked up in ascending order through a
@@ -307,7 +327,7 @@ extension Simulator {
         // extents apart). Sums modulo 2^64 (as `GroupPrefix` keeps them); the result is the
         // ranges' sum exactly.
         var streak: (prefix: GroupPrefix, run: GroupID, start: UInt64, end: UInt64, gaps: PageSums)? = nil
-        mapping.pages.forEachExtent { start, end, state in
+        mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
             guard start < mapping.pageCount else { return }
             let range = start..<min(end, mapping.pageCount)
             switch state {
@@ -364,7 +384,7 @@ extension Simulator {
 
     /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
     /// census's single-owner pages, counted here so that the census need not query again).
-    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache) -> (ProcessMetrics, UInt64) {
+    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache, splitThreads: Int) -> (ProcessMetrics, UInt64) {
         var metrics = ProcessMetrics(name: process.name, alive: process.alive)
         metrics.minorFaults = process.minorFaults
         metrics.cowCopies = process.cowCopies
@@ -379,7 +399,8 @@ extension Simulator {
         var pssAnonUnits: UInt64 = 0
         var anonHugePages: UInt64 = 0
         for mapping in process.mappings.values {
-            let (sums, anon) = mappingSums(mapping, prefixes: &prefixes)
+            let split = splitThreads > 1 && mapping.pages.chunkCount >= splitMappingChunks
+            let (sums, anon) = split ? mappingSums(mapping, threads: splitThreads) : mappingSums(mapping, prefixes: &prefixes)
             if mapping.huge == nil { pssAnonUnits += anon.pssUnits }
             if mapping.huge == nil && !mapping.isSingleOwner {
                 owned += anon.privateClean + anon.privateDirty

@@ -163,8 +163,19 @@ struct ExtentMap<Value: ExtentValue> {
     /// bounds check per extent (a measure walks maps of millions of extents).
     @inline(__always)
     func forEachExtent(_ body: (UInt64, UInt64, Value) throws -> Void) rethrows {
+        try forEachExtent(inChunks: chunks.indices, body)
+    }
+
+    /// The chunks the extents are kept in; `forEachExtent(inChunks:)` walks a range of them.
+    var chunkCount: Int { chunks.count }
+
+    /// `forEachExtent`, for the extents of chunks `range` only: the map's extents cut into
+    /// ascending, disjoint parts by chunk (a measure walks the parts of one huge map on every
+    /// core).
+    @inline(__always)
+    func forEachExtent(inChunks range: Range<Int>, _ body: (UInt64, UInt64, Value) throws -> Void) rethrows {
         let length = self.length
-        for c in chunks.indices {
+        for c in range {
             let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
             let shift = chunks[c].shift
             try chunks[c].starts.withUnsafeBufferPointer { starts in

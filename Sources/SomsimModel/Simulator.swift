@@ -58,6 +58,11 @@ public struct Simulator {
     /// the report is the same for any count). Tests set it to hold the parallel measure to the
     /// serial one.
     public var measureThreads = Parallel.cores
+    /// A measure of fewer processes than it would spread over threads sums a mapping whose
+    /// pages are kept in at least this many extent-map chunks (about 64 extents each: a random
+    /// touch of a hundred thousand pages and more) in parts on `measureThreads` threads. Tests
+    /// lower it to hold the split sums to the whole ones.
+    var splitMappingChunks = 1_024
 
     public internal(set) var measures: [Measure] = []
     public internal(set) var errors: [ErrorEvent] = []

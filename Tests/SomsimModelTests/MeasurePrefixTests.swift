@@ -166,6 +166,45 @@ import Testing
     /// A measure of a fleet sums its processes on several threads, each slice with prefix
     /// indexes of its own: the report must be the serial one, for any number of threads (and
     /// slices that cut the fleet anywhere: 1 to 7 threads over 301 processes, 2 measures).
+    /// A measure of a few processes sums each mapping of many extent-map chunks in parts, one
+    /// per thread: the report is the one-thread report, whatever the cut (every state a mapping
+    /// can hold: copied and shared anonymous pages, zero pages, page cache, untouched gaps; a
+    /// shared run queried through its prefix index from both sides of a cut).
+    @Test func splitMappingSumsAreTheWholeOnes() throws {
+        let text = """
+            somsim-workload 1
+            spawn p
+            p mmap heap 64M
+            p mmap file 8M shared
+            p touch heap write random=3000 seed=1
+            p touch heap read random=2000 seed=2
+            p touch file write random=500 seed=3
+            p fork c
+            c touch heap write random=1500 seed=4
+            c touch file read random=700 seed=5
+            measure forked
+            p touch heap write random=900 seed=6
+            """
+        let workload = try WorkloadParser.parse(text, fileName: "split.somw")
+        let serial = replay(workload) { $0.measureThreads = 1 }
+        #expect(serial.measures.count == 2)
+        // Not vacuous: the heap is kept in many chunks, so the cuts below really cut it.
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        let child = try #require(simulator.processIndex["c"])
+        let heap = try #require(simulator.processes[child].mappings["heap"])
+        #expect(heap.pages.chunkCount >= 16)
+        for chunks in [1, 2, 7, 16] {
+            for threads in 2...5 {
+                let parallel = replay(workload) {
+                    $0.measureThreads = threads
+                    $0.splitMappingChunks = chunks
+                }
+                #expect(parallel == serial, "\(threads) threads, mappings of \(chunks)+ chunks split")
+            }
+        }
+    }
+
     @Test func parallelMeasureIsTheSerialOne() throws {
         let text = """
             somsim-workload 1
