@@ -55,14 +55,19 @@ public struct Simulator {
     /// names (`mappingCapacityHints`).
     var mappingCapacityHints: [String: Int] = [:]
     /// Threads a measure sums the processes' metrics on (each process's sums are independent;
-    /// the report is the same for any count). Tests set it to hold the parallel measure to the
-    /// serial one.
+    /// the report is the same for any count); above 1 it also lets a first touch of very many
+    /// pages merge its two maps on two threads (`parallelMergeRanges`). Tests set it to hold the
+    /// parallel paths to the serial ones.
     public var measureThreads = Parallel.cores
     /// A measure of fewer processes than it would spread over threads sums a mapping whose
     /// pages are kept in at least this many extent-map chunks (about 64 extents each: a random
     /// touch of a hundred thousand pages and more) in parts on `measureThreads` threads. Tests
     /// lower it to hold the split sums to the whole ones.
     var splitMappingChunks = 1_024
+    /// A first touch of at least this many ranges (a random touch of a hundred thousand pages
+    /// and more) merges them into its run's and its mapping's maps on two threads when
+    /// `measureThreads` allows more than one. Tests lower it to hold that path to the serial one.
+    var parallelMergeRanges = 65_536
 
     public internal(set) var measures: [Measure] = []
     public internal(set) var errors: [ErrorEvent] = []

@@ -56,6 +56,21 @@ import Testing
         replay(workload) { $0.bulkTouches = bulk }
     }
 
+    /// A first touch of many ranges merges them into the run's and the mapping's maps on two
+    /// threads: the same reports as the page-by-page path (the threshold lowered so that the
+    /// random workloads' touches take it).
+    @Test(arguments: 0..<12)
+    func parallelMergesAgree(seed: UInt64) throws {
+        let workload = try WorkloadParser.parse(Self.randomWorkload(seed: seed), fileName: "bulk-\(seed).somw")
+        let reference = Self.report(workload, bulk: false)
+        let parallel = replay(workload) {
+            $0.bulkTouches = true
+            $0.measureThreads = 2
+            $0.parallelMergeRanges = 16
+        }
+        #expect(parallel == reference, "seed \(seed)")
+    }
+
     @Test func preforkShapedWorkloadAgrees() throws {
         let text = """
             somsim-workload 1

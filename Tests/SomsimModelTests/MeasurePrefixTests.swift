@@ -205,6 +205,46 @@ import Testing
         }
     }
 
+    /// The census of a few processes counts a huge mapping's TLB entries, and a huge run's
+    /// folios, in parts on every core: the census is the one-thread census whatever the cut,
+    /// large folios (64 KiB and 2 MiB, whole and split by partial frees) included, whose runs
+    /// the cuts fall inside.
+    @Test func splitCensusIsTheWholeOne() throws {
+        let text = """
+            somsim-workload 1
+            machine thp=always mthp=64K
+            spawn p
+            p mmap heap 64M
+            p mmap small 8M
+            p madvise small nohugepage
+            p touch heap write stride=64K
+            p touch heap write random=4000 seed=1
+            p madvise heap dontneed offset=1M length=3M
+            p touch small write random=1500 seed=2
+            p madvise small dontneed offset=64K length=1M
+            p fork c
+            c touch heap write random=700 seed=3
+            """
+        let workload = try WorkloadParser.parse(text, fileName: "split-census.somw")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        let owned = simulator.processes.filter(\.alive).map { _ in UInt64(0) }
+        var prefixes = PrefixCache(groupCount: simulator.groups.count)
+        simulator.measureThreads = 1
+        let one = simulator.census(prefixes: &prefixes, ownedAnonPages: owned)
+        // Not vacuous: large folios are counted, and the maps are kept in many chunks.
+        #expect(one.folios.contains { $0.kind == .anon && $0.order == 9 && $0.count > 0 })
+        #expect(one.folios.contains { $0.kind == .anon && $0.order == 4 && $0.count > 0 })
+        #expect(simulator.groups.contains { $0.pages.chunkCount >= 16 })
+        for chunks in [1, 2, 3, 7, 16] {
+            for threads in 2...5 {
+                simulator.measureThreads = threads
+                simulator.splitMappingChunks = chunks
+                #expect(simulator.census(prefixes: &prefixes, ownedAnonPages: owned) == one, "\(threads) threads, \(chunks)+ chunks split")
+            }
+        }
+    }
+
     @Test func parallelMeasureIsTheSerialOne() throws {
         let text = """
             somsim-workload 1

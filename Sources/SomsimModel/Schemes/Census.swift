@@ -105,6 +105,7 @@ extension Simulator {
         // are counted on every core, as the measure sums its processes: counts add up the same
         // in any order.
         let threads = ownedAnonPages != nil && groups.count >= 256 ? measureThreads : 1
+        let splitThreads = threads == 1 && ownedAnonPages != nil ? measureThreads : 1
         let parts = Parallel.map(count: groups.count, threads: threads) { slice in
             var part = GroupFolioCounts()
             for group in groups[slice] {
@@ -112,7 +113,14 @@ extension Simulator {
                 case (_, .some):
                     break  // HugeTLB pages are counted from the pool below.
                 case (.anonymousRun, nil):
-                    if group.singleOwner {
+                    if splitThreads > 1 && group.pages.chunkCount >= splitMappingChunks {
+                        // A few huge runs (a random touch of millions of pages): each in parts.
+                        if group.singleOwner {
+                            Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.som)
+                        } else {
+                            Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.anon)
+                        }
+                    } else if group.singleOwner {
                         Self.countAnonymousFolios(group, byOrder: &part.som)
                     } else {
                         Self.countAnonymousFolios(group, byOrder: &part.anon)
@@ -161,8 +169,10 @@ extension Simulator {
             }
             for slice in slices { rows.append(contentsOf: slice) }
         } else {
+            // A few processes: a huge mapping's entries are counted in parts on every core.
+            let splitThreads = ownedAnonPages != nil ? measureThreads : 1
             for (k, id) in live.enumerated() {
-                rows.append(censusRow(processes[id], owned: ownedAnonPages?[k], prefixes: &prefixes))
+                rows.append(censusRow(processes[id], owned: ownedAnonPages?[k], prefixes: &prefixes, splitThreads: splitThreads))
             }
         }
         for (row, id) in zip(rows, live) {
@@ -188,12 +198,12 @@ extension Simulator {
     /// What the census counts of one live process: its tables, VMAs, TLB entries, and its
     /// private anonymous pages mapped by it alone (`owned` when the measure has counted them;
     /// else queried here through `prefixes`).
-    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache) -> ProcessCensusRow {
+    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
         var row = ProcessCensusRow(tables: process.pageTables.tableCounts, tlb: ProcessTLB(name: process.name))
         var owned: UInt64 = 0
         for mapping in process.mappings.values {
             row.vmas += 1
-            countEntries(mapping, into: &row.tlb.entries)
+            countEntries(mapping, into: &row.tlb.entries, threads: splitThreads)
             var anon = false
             mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
             if anon { row.anonVMAs += 1 }
@@ -218,20 +228,18 @@ extension Simulator {
 
     /// TLB entries that map `mapping`'s present pages: one per HugeTLB page, one per PMD-mapped
     /// 2 MiB block, one per other 4 KiB page.
-    private func countEntries(_ mapping: Mapping, into entries: inout [UInt64]) {
+    private func countEntries(_ mapping: Mapping, into entries: inout [UInt64], threads: Int) {
         var mapped: UInt64 = 0
         var pmd: UInt64 = 0
-        // Performance: the map's extents read chunk by chunk (`forEachExtent`), without a lookup
-        // per extent: a randomly touched mapping has millions.
-        let pmdMapped = mapping.huge == nil ? mapping.pmdMapped : nil
-        mapping.pages.forEachExtent { start, end, state in
-            guard start < mapping.pageCount else { return }
-            if case .none = state { return }
-            let range = start..<min(end, mapping.pageCount)
-            mapped += UInt64(range.count)
-            if let pmdMapped {
-                pmdMapped.forEach(in: range) { pages, huge in if huge { pmd += UInt64(pages.count) } }
+        let chunks = mapping.pages.chunkCount
+        if threads > 1 && chunks >= splitMappingChunks {
+            // A huge mapping (a random touch of millions of pages) counted in parts, one per core.
+            for part in Parallel.map(count: chunks, threads: threads, { mappedPages(mapping, chunks: $0) }) {
+                mapped += part.mapped
+                pmd += part.pmd
             }
+        } else {
+            (mapped, pmd) = mappedPages(mapping, chunks: 0..<chunks)
         }
         // 1 GiB som pages are PMD-marked too (`setPMDMapped`): their frames have the 1 GiB order.
         var pud: UInt64 = 0
@@ -253,6 +261,26 @@ extension Simulator {
         }
     }
 
+    /// The pages of `mapping` that are mapped, and those of them mapped by a PMD, in the extents
+    /// of chunks `chunks` of its pages.
+    private func mappedPages(_ mapping: Mapping, chunks: Range<Int>) -> (mapped: UInt64, pmd: UInt64) {
+        var mapped: UInt64 = 0
+        var pmd: UInt64 = 0
+        // Performance: the map's extents read chunk by chunk (`forEachExtent`), without a lookup
+        // per extent: a randomly touched mapping has millions.
+        let pmdMapped = mapping.huge == nil ? mapping.pmdMapped : nil
+        mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
+            guard start < mapping.pageCount else { return }
+            if case .none = state { return }
+            let range = start..<min(end, mapping.pageCount)
+            mapped += UInt64(range.count)
+            if let pmdMapped {
+                pmdMapped.forEach(in: range) { pages, huge in if huge { pmd += UInt64(pages.count) } }
+            }
+        }
+        return (mapped, pmd)
+    }
+
     /// Counts the folios of an anonymous run: runs of present pages of one order, in whole
     /// aligned folios; pages of a large folio left over after part of it was freed count as
     /// small folios (the deferred split, see `writeLargeFolio`).
@@ -265,15 +293,7 @@ extension Simulator {
         let base = group.firstVirtualPage
         func flush(_ run: inout (start: UInt64, end: UInt64, order: UInt8)?, _ byOrder: inout [UInt64]) {
             guard let r = run else { return }
-            let pages = r.end - r.start
-            var whole: UInt64 = 0
-            if r.order > 0 {
-                let span: UInt64 = 1 << UInt64(r.order)
-                let first = (base + r.start + span - 1) / span * span - base
-                if first + span <= r.end { whole = (r.end - first) / span }
-                byOrder[Int(r.order)] += whole
-            }
-            byOrder[0] += pages - whole << UInt64(r.order)
+            countFolioRun(r, base: base, into: &byOrder)
             run = nil
         }
         // Performance: read chunk by chunk (`forEachExtent`): a randomly touched run has millions
@@ -292,6 +312,105 @@ extension Simulator {
         }
         flush(&run, &byOrder)
     }
+}
+
+extension Simulator {
+    /// The folios of one run of present pages of one order (`countAnonymousFolios`): whole
+    /// aligned folios of that order, the pages left over as small folios.
+    fileprivate static func countFolioRun(_ r: FolioRun, base: UInt64, into byOrder: inout [UInt64]) {
+        let pages = r.end - r.start
+        var whole: UInt64 = 0
+        if r.order > 0 {
+            let span: UInt64 = 1 << UInt64(r.order)
+            let first = (base + r.start + span - 1) / span * span - base
+            if first + span <= r.end { whole = (r.end - first) / span }
+            byOrder[Int(r.order)] += whole
+        }
+        byOrder[0] += pages - whole << UInt64(r.order)
+    }
+
+    /// `countAnonymousFolios` of a run of millions of extents, its chunks cut into `threads`
+    /// parts counted on as many threads. A part counts the runs of pages wholly inside it and
+    /// hands back its first and last runs, which may go on in the parts beside it; they are
+    /// joined here, so the runs counted are those of the one-thread walk.
+    fileprivate static func countAnonymousFolios(_ group: FrameGroup, threads: Int, byOrder: inout [UInt64]) {
+        let base = group.firstVirtualPage
+        let parts = Parallel.map(count: group.pages.chunkCount, threads: threads) { folioRunPart(group, chunks: $0) }
+        var carry: FolioRun? = nil
+        for part in parts {
+            if part.tailIsHead, let r = part.tail {
+                // The whole part is one run: it continues the carried run, or starts a new one.
+                if let c = carry, c.end == r.start, c.order == r.order {
+                    carry = (c.start, r.end, c.order)
+                } else {
+                    if let c = carry { countFolioRun(c, base: base, into: &byOrder) }
+                    carry = r
+                }
+                continue
+            }
+            if let h = part.head {
+                if let c = carry, c.end == h.start, c.order == h.order {
+                    countFolioRun((c.start, h.end, c.order), base: base, into: &byOrder)
+                } else {
+                    if let c = carry { countFolioRun(c, base: base, into: &byOrder) }
+                    countFolioRun(h, base: base, into: &byOrder)
+                }
+            } else if let c = carry {
+                countFolioRun(c, base: base, into: &byOrder)
+            }
+            for order in 0..<64 { byOrder[order] += part.byOrder[order] }
+            carry = part.tail
+        }
+        if let c = carry { countFolioRun(c, base: base, into: &byOrder) }
+    }
+
+    /// One part of `countAnonymousFolios(_:threads:byOrder:)`: the extents of chunks `chunks`.
+    private static func folioRunPart(_ group: FrameGroup, chunks: Range<Int>) -> FolioRunPart {
+        var part = FolioRunPart()
+        let base = group.firstVirtualPage
+        var run: FolioRun? = nil
+        var first = true
+        // Whether `run` began at the part's first extent (then it is the part's head, not counted).
+        var headOpen = false
+        group.pages.forEachExtent(inChunks: chunks) { start, end, page in
+            if first {
+                first = false
+                headOpen = page.present
+            }
+            if page.present, let r = run, r.end == start, r.order == page.order {
+                run = (r.start, end, r.order)
+                return
+            }
+            if let r = run {
+                if headOpen {
+                    part.head = r
+                    headOpen = false
+                } else {
+                    countFolioRun(r, base: base, into: &part.byOrder)
+                }
+                run = nil
+            }
+            if page.present { run = (start, end, page.order) }
+        }
+        part.tail = run
+        part.tailIsHead = headOpen && run != nil
+        return part
+    }
+}
+
+/// A run of present pages of one order in a frame group: pages `start..<end`, log2 of its folios' pages.
+private typealias FolioRun = (start: UInt64, end: UInt64, order: UInt8)
+
+/// What one part of a run's folio count hands back (`folioRunPart`).
+private struct FolioRunPart {
+    /// The folios of the runs wholly inside the part.
+    var byOrder = [UInt64](repeating: 0, count: 64)
+    /// The run that began at the part's first extent and ended inside the part.
+    var head: FolioRun? = nil
+    /// The run open at the part's end.
+    var tail: FolioRun? = nil
+    /// The tail began at the part's first extent: the whole part is one run.
+    var tailIsHead = false
 }
 
 /// What the census counts of a slice of the frame groups: folios of anonymous runs by order
