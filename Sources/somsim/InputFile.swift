@@ -100,5 +100,5 @@ enum InputFile {
 
     /// `strerror`'s words for an errno value, in lower case as the sentence goes on
     /// ("input/output error").
-    private static func systemWords(_ code: Int32) -> String { String(cString: strerror(code)).lowercased() }
+    static func systemWords(_ code: Int32) -> String { String(cString: strerror(code)).lowercased() }
 }

@@ -71,7 +71,7 @@ enum OutputFile {
         case EACCES, EPERM: return Failure(message: "cannot write '\(path)': permission denied", exitCode: 73)
         case EROFS: return Failure(message: "cannot write '\(path)': the file system is read-only", exitCode: 73)
         case ENOSPC, EDQUOT: return Failure(message: "cannot write '\(path)': the disk is full", exitCode: 73)
-        default: return Failure(message: "cannot write '\(path)': \(String(cString: strerror(code)).lowercased())", exitCode: 73)
+        default: return Failure(message: "cannot write '\(path)': \(InputFile.systemWords(code))", exitCode: 73)
         }
     }
 }
