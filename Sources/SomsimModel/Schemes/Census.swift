@@ -207,20 +207,15 @@ extension Simulator {
             var anon = false
             mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
             if anon { row.anonVMAs += 1 }
-            guard mapping.huge == nil else { continue }
-            // The walk below counts a `som` mapping's present pages and, when the measure has
-            // not, the single-owner pages: any other mapping needs no second walk here.
-            guard mapping.isSingleOwner || ownedByMeasure == nil else { continue }
-            var present: UInt64 = 0
+            // The single-owner pages, when the measure has not counted them (`som` pages are
+            // not candidates: the pool holds them already).
+            guard ownedByMeasure == nil, mapping.huge == nil, !mapping.isSingleOwner else { continue }
             mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
                 guard case .anon(let run, _) = state else { return }
-                present += UInt64(range.count)
-                guard !mapping.isSingleOwner, ownedByMeasure == nil else { return }
                 // Pages mapped once are the private ones (anonymous pages are always dirty).
                 let sums = groupSums(run, range, prefixes: &prefixes)
                 owned += sums.privateClean + sums.privateDirty
             }
-            _ = present
         }
         row.owned = ownedByMeasure ?? owned
         return row
