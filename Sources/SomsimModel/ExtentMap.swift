@@ -643,26 +643,15 @@ struct ExtentMap<Value: ExtentValue> {
     }
 
     /// The position in chunk `c` of the extent containing `index` (`firsts[c] <= index`).
-    /// Performance: the first probe is where `index` would lie were the chunk's extents spread
-    /// evenly over it — as a run's one-page extents are once a fleet's copy-on-write has split
-    /// it — so a lookup in a cold chunk mostly reads one cache line of it, where a binary search
-    /// makes seven dependent reads of four or five lines (the copy-on-write path looks up tens
-    /// of random pages per worker in a run of tens of thousands of extents). The search then
-    /// narrows to the side the probe left, so any chunk gives the same answer.
+    /// Performance: searched by interpolation (`lastIndex(notAbove:interpolatingFrom:through:end:)`):
+    /// once a fleet's copy-on-write has split a run into one-page extents, a lookup of one of
+    /// the tens of random pages a worker copies mostly reads one cache line of its cold chunk,
+    /// where a binary search makes seven dependent reads of four or five lines.
     @inline(__always)
     private func position(in c: Int, of index: UInt64) -> Int {
         let end = c + 1 < chunks.count ? firsts[c + 1] : length
         return chunks[c].starts.withUnsafeBufferPointer { starts in
-            let n = starts.count
-            guard n > 8, index < end else { return starts.lastIndex(notAbove: index, from: 0, through: n - 1) }
-            let first = starts[0]
-            let guess = Int(Double(index &- first) / Double(end &- first) * Double(n))
-            let g = Swift.min(Swift.max(guess, 0), n - 1)
-            if starts[g] <= index {
-                if g + 1 == n || starts[g + 1] > index { return g }
-                return starts.lastIndex(notAbove: index, from: g + 1, through: n - 1)
-            }
-            return starts.lastIndex(notAbove: index, from: 0, through: g - 1)
+            starts.lastIndex(notAbove: index, interpolatingFrom: 0, through: starts.count - 1, end: end)
         }
     }
 
@@ -887,6 +876,26 @@ extension Array where Element == UInt64 {
 }
 
 extension UnsafeBufferPointer where Element == UInt64 {
+    /// `lastIndex(notAbove:from:through:)`, probing first where `key` would lie were
+    /// `self[low...high]` spread evenly from `self[low]` up to `end` (a bound above
+    /// `self[high]`); the search then narrows to the side the probe left, so the answer is the
+    /// same for any spread. Performance: one probe, mostly, into a chunk's extents once
+    /// copy-on-write has split a run into one-page extents (see `position(in:of:)`; the chunks'
+    /// firsts are few and stay in cache, where the binary search costs fewer instructions).
+    @inline(__always)
+    func lastIndex(notAbove key: UInt64, interpolatingFrom low: Int, through high: Int, end: UInt64) -> Int {
+        let n = high - low + 1
+        guard n > 8, key < end else { return lastIndex(notAbove: key, from: low, through: high) }
+        let first = self[low]
+        let guess = low + Int(Double(key &- first) / Double(end &- first) * Double(n))
+        let g = Swift.min(Swift.max(guess, low), high)
+        if self[g] <= key {
+            if g == high || self[g + 1] > key { return g }
+            return lastIndex(notAbove: key, from: g + 1, through: high)
+        }
+        return lastIndex(notAbove: key, from: low, through: g - 1)
+    }
+
     /// The largest `k` in `low...high` with `self[k] <= key`, in this ascending buffer;
     /// `self[low] <= key` must hold, and `self[high + 1] > key` where it exists.
     /// Performance: branch-free (the comparison picks the next base with a conditional move, so
