@@ -620,14 +620,23 @@ struct ExtentMap<Value: ExtentValue> {
         case (true, false):
             chunks[c].starts.insertTrivial(range.lowerBound, at: i + 1)
             chunks[c].values.insertTrivial(new, at: i + 1)
-            rebalance(c)
-            mergeBoundary(at: end, hint: c)
+            // Performance: unless the chunk split, the boundary at `end` is the next position
+            // (or the next chunk's first, which `mergeBoundary(chunk:position:at:)` looks up).
+            if rebalance(c) {
+                mergeBoundary(at: end, hint: c)
+            } else {
+                mergeBoundary(chunk: c, position: i + 2, at: end)
+            }
         case (false, true):
             chunks[c].values[i] = new
             chunks[c].starts.insertTrivial(range.upperBound, at: i + 1)
             chunks[c].values.insertTrivial(old, at: i + 1)
-            rebalance(c)
-            mergeBoundary(at: start, hint: c)
+            // Performance: unless the chunk split, the boundary at `start` is still position i.
+            if rebalance(c) {
+                mergeBoundary(at: start, hint: c)
+            } else {
+                mergeBoundary(chunk: c, position: i, at: start)
+            }
         case (false, false):
             // Values stored in one chunk compare like their shifted values.
             chunks[c].values[i] = new
@@ -707,16 +716,18 @@ struct ExtentMap<Value: ExtentValue> {
         rebalance(c)
     }
 
-    /// Splits chunk `c` in two when it has grown past `maxChunk`.
-    private mutating func rebalance(_ c: Int) {
+    /// Splits chunk `c` in two if it holds more than `maxChunk` boundaries; returns whether it did.
+    @discardableResult
+    private mutating func rebalance(_ c: Int) -> Bool {
         let count = chunks[c].starts.count
-        guard count > maxChunk else { return }
+        guard count > maxChunk else { return false }
         let half = count / 2
         let upper = Chunk(starts: Array(chunks[c].starts[half...]), values: Array(chunks[c].values[half...]), shift: chunks[c].shift)
         chunks[c].starts.removeSubrange(half...)
         chunks[c].values.removeSubrange(half...)
         chunks.insert(upper, at: c + 1)
         firsts.insert(upper.starts[0], at: c + 1)
+        return true
     }
 
     /// Removes every extent boundary after position (c, i) that lies below `bound`.

@@ -88,6 +88,48 @@ import Testing
         Self.check(map, dense)
     }
 
+    /// Runs of equal values in `dense`: the extents of a map with no two equal neighbours.
+    static func runs(_ dense: Dense) -> Int {
+        var runs = dense.values.isEmpty ? 0 : 1
+        for i in dense.values.indices.dropFirst() where dense.values[i] != dense.values[i - 1] { runs += 1 }
+        return runs
+    }
+
+    /// Assignments and counter changes that reach no zero merge at both edges of their range, so
+    /// a map with no two equal neighbours keeps none: after every operation the map has exactly
+    /// as many extents as the values have runs. Holds every merge the fast paths of `place` (a
+    /// copy-on-write drop inside one extent) do without a lookup to the general path's.
+    @Test(arguments: [(11, 2), (12, 3), (13, 5), (14, 128), (15, 128), (16, 128)] as [(UInt64, Int)])
+    func edgesMergeSoThatAMaximalMapStaysMaximal(seed: UInt64, chunkCapacity: Int) {
+        var rng = SplitMix64(seed: seed)
+        let length: UInt64 = 3000
+        let initial = FramePage(mapcount: 2, present: true)
+        var map = ExtentMap(length: length, value: initial, chunkCapacity: chunkCapacity)
+        var dense = Dense(values: Array(repeating: initial, count: Int(length)))
+        for step in 0..<8000 {
+            // Mostly one page (a copy-on-write copy), sometimes a few, now and then a long range.
+            let a = rng.next(below: length)
+            let b = min(length, a + 1 + rng.next(below: step % 50 == 0 ? length : (step % 3 == 0 ? 4 : 1)))
+            let range = a..<b
+            switch rng.next(below: 3) {
+            case 0:
+                let page = FramePage(mapcount: UInt32(1 + rng.next(below: 4)), present: true)
+                map.assign(range, page)
+                dense.assign(range, page)
+            case 1:
+                map.addCounter(1, in: range) { _, _ in Issue.record("seed \(seed): +1 cannot reach zero") }
+                _ = dense.add(1, range)
+            default:
+                guard (a..<b).allSatisfy({ dense.values[Int($0)].mapcount > 1 }) else { continue }
+                map.addCounter(-1, inSortedRanges: [range]) { _, _ in Issue.record("seed \(seed): no counter here reaches zero") }
+                _ = dense.add(-1, range)
+            }
+            #expect(map.extentCount == Self.runs(dense), "seed \(seed), chunk capacity \(chunkCapacity), step \(step): range \(range)")
+            if map.extentCount != Self.runs(dense) { return }
+        }
+        Self.check(map, dense)
+    }
+
     @Test func aWholeRunShiftIsPerChunkNotPerExtent() {
         // 1000 single-page extents with different mapcounts, then +1 over everything.
         var map = ExtentMap(length: 1000, value: FramePage(mapcount: 1, present: true))
