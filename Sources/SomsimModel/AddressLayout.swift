@@ -110,8 +110,31 @@ struct AddressLayout {
             names.append(name)
             t = nodes.count - 1
         }
-        let (below, above) = split(root) { rangeStart, _ in rangeStart > start }
-        root = merge(merge(below, t), above)
+        root = insert(t, into: root)
+    }
+
+    /// Puts node `t` into `s`'s subtree, after every range whose start is at or below its own,
+    /// and returns the subtree's root. Performance: one walk down to where `t`'s priority puts
+    /// it, and a split of the subtree found there only, instead of a split of the whole tree and
+    /// two merges (the same ranges in the same order: the shape of a treap does not change what
+    /// any query answers).
+    private mutating func insert(_ t: Int, into s: Int) -> Int {
+        guard s >= 0 else { return t }
+        let start = nodes[t].start
+        if nodes[t].priority > nodes[s].priority {
+            let (below, above) = split(s) { rangeStart, _ in rangeStart > start }
+            nodes[t].left = below
+            nodes[t].right = above
+            update(t)
+            return t
+        }
+        if nodes[s].start > start {
+            nodes[s].left = insert(t, into: nodes[s].left)
+        } else {
+            nodes[s].right = insert(t, into: nodes[s].right)
+        }
+        update(s)
+        return s
     }
 
     /// Removes the first range that starts at `start`, if any, and returns the end of the range
@@ -182,26 +205,25 @@ struct AddressLayout {
 
     /// Recomputes `t`'s subtree summary from its children's.
     private mutating func update(_ t: Int) {
-        let left = nodes[t].left
-        let right = nodes[t].right
-        var count = 1
-        var firstStart = nodes[t].start
-        var lastEnd = nodes[t].end
-        var widest: UInt64 = 0
-        if left >= 0 {
-            count += nodes[left].count
-            firstStart = nodes[left].firstStart
-            widest = max(nodes[left].widestGap, Self.width(above: nodes[left].lastEnd, below: nodes[t].start))
+        // (Performance: the node is read once and written back once.)
+        var node = nodes[t]
+        node.count = 1
+        node.firstStart = node.start
+        node.lastEnd = node.end
+        node.widestGap = 0
+        if node.left >= 0 {
+            let left = nodes[node.left]
+            node.count += left.count
+            node.firstStart = left.firstStart
+            node.widestGap = max(left.widestGap, Self.width(above: left.lastEnd, below: node.start))
         }
-        if right >= 0 {
-            count += nodes[right].count
-            lastEnd = nodes[right].lastEnd
-            widest = max(widest, nodes[right].widestGap, Self.width(above: nodes[t].end, below: nodes[right].firstStart))
+        if node.right >= 0 {
+            let right = nodes[node.right]
+            node.count += right.count
+            node.lastEnd = right.lastEnd
+            node.widestGap = max(node.widestGap, right.widestGap, Self.width(above: node.end, below: right.firstStart))
         }
-        nodes[t].count = count
-        nodes[t].firstStart = firstStart
-        nodes[t].lastEnd = lastEnd
-        nodes[t].widestGap = widest
+        nodes[t] = node
     }
 
     // MARK: Queries in address order
