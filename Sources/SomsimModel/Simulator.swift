@@ -10,6 +10,8 @@ import SomsimWorkload
 public struct Simulator {
     public let machine: MachineSpec
     public let constants: KernelConstants
+    /// `Simulator.largeFolioOrders(machine, constants)` (LargeFolios.swift).
+    let largeFolioOrders: [Int]
 
     var processes = SimProcesses()
     var processIndex: [String: ProcessID] = [:]
@@ -48,6 +50,10 @@ public struct Simulator {
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
+    /// Whether every madvise walks the process's layout for the mappings its range meets, even
+    /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
+    /// shortcut to the walk.
+    var madviseWalksLayout = false
     /// Whether read faults on shared and file memory are taken one access at a time (the
     /// reference path); tests turn it on to hold the extent-based path to it.
     var faultAroundByPage = false
@@ -100,6 +106,7 @@ public struct Simulator {
     public init(machine: MachineSpec, constants: KernelConstants = KernelConstants(), machineLine: Int = 0) {
         self.machine = machine
         self.constants = constants
+        largeFolioOrders = Self.largeFolioOrders(machine, constants)
         somPool = SomPool(machine: machine, profile: constants.profile)
         budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
         sizePools()
