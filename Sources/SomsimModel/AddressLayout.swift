@@ -205,25 +205,26 @@ struct AddressLayout {
 
     /// Recomputes `t`'s subtree summary from its children's.
     private mutating func update(_ t: Int) {
-        // (Performance: the node is read once and written back once.)
-        var node = nodes[t]
-        node.count = 1
-        node.firstStart = node.start
-        node.lastEnd = node.end
-        node.widestGap = 0
-        if node.left >= 0 {
-            let left = nodes[node.left]
-            node.count += left.count
-            node.firstStart = left.firstStart
-            node.widestGap = max(left.widestGap, Self.width(above: left.lastEnd, below: node.start))
+        let left = nodes[t].left
+        let right = nodes[t].right
+        var count = 1
+        var firstStart = nodes[t].start
+        var lastEnd = nodes[t].end
+        var widest: UInt64 = 0
+        if left >= 0 {
+            count += nodes[left].count
+            firstStart = nodes[left].firstStart
+            widest = max(nodes[left].widestGap, Self.width(above: nodes[left].lastEnd, below: nodes[t].start))
         }
-        if node.right >= 0 {
-            let right = nodes[node.right]
-            node.count += right.count
-            node.lastEnd = right.lastEnd
-            node.widestGap = max(node.widestGap, right.widestGap, Self.width(above: node.end, below: right.firstStart))
+        if right >= 0 {
+            count += nodes[right].count
+            lastEnd = nodes[right].lastEnd
+            widest = max(widest, nodes[right].widestGap, Self.width(above: nodes[t].end, below: nodes[right].firstStart))
         }
-        nodes[t] = node
+        nodes[t].count = count
+        nodes[t].firstStart = firstStart
+        nodes[t].lastEnd = lastEnd
+        nodes[t].widestGap = widest
     }
 
     // MARK: Queries in address order

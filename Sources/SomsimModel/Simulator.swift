@@ -15,6 +15,8 @@ public struct Simulator {
 
     var processes = SimProcesses()
     var processIndex: [String: ProcessID] = [:]
+    /// The process a statement last named, and its id (`processID`).
+    var lastNamedProcess: (name: String, id: ProcessID)? = nil
     var groups = FrameGroups()
     var namedObjects: [String: GroupID] = [:]
     var pools = HugeTLBPools() {
@@ -191,7 +193,11 @@ public struct Simulator {
         reconcileSomPoolAfter(located.value)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
-        return outcome
+        // (Performance: the outcome is moved out, not copied; the next statement starts from an
+        // empty one anyway.)
+        var answered = Outcome()
+        swap(&answered, &outcome)
+        return answered
     }
 
     /// The most memory the workload's own pages held at once, between statements: private
@@ -246,7 +252,7 @@ public struct Simulator {
             return
         }
         // A process can have died of a signal (or never existed, in statements built in code).
-        guard let name = statement.process, let p = processIndex[name], processes[p].alive else {
+        guard let name = statement.process, let p = processID(named: name), processes[p].alive else {
             record(statement, line: line, errno: .ESRCH)
             return
         }
@@ -343,6 +349,16 @@ public struct Simulator {
                 record(statement, line: line, errno: errno, detail: detail)
             }
         }
+    }
+
+    /// `processIndex[name]`. Performance: runs of statements name one process; its id is kept,
+    /// which a name keeps for good (spawn and fork refuse a name taken, by a live process or a
+    /// dead one), so that each statement compares the name instead of hashing it.
+    private mutating func processID(named name: String) -> ProcessID? {
+        if let last = lastNamedProcess, last.name == name { return last.id }
+        guard let id = processIndex[name] else { return nil }
+        lastNamedProcess = (name, id)
+        return id
     }
 
     private mutating func record(_ statement: Statement, line: Int, errno: Errno, detail: String? = nil) {
