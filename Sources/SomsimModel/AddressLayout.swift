@@ -110,8 +110,31 @@ struct AddressLayout {
             names.append(name)
             t = nodes.count - 1
         }
-        let (below, above) = split(root) { rangeStart, _ in rangeStart > start }
-        root = merge(merge(below, t), above)
+        root = insert(t, into: root)
+    }
+
+    /// Puts node `t` into `s`'s subtree, after every range whose start is at or below its own,
+    /// and returns the subtree's root. Performance: one walk down to where `t`'s priority puts
+    /// it, and a split of the subtree found there only, instead of a split of the whole tree and
+    /// two merges (the same ranges in the same order: the shape of a treap does not change what
+    /// any query answers).
+    private mutating func insert(_ t: Int, into s: Int) -> Int {
+        guard s >= 0 else { return t }
+        let start = nodes[t].start
+        if nodes[t].priority > nodes[s].priority {
+            let (below, above) = split(s) { rangeStart, _ in rangeStart > start }
+            nodes[t].left = below
+            nodes[t].right = above
+            update(t)
+            return t
+        }
+        if nodes[s].start > start {
+            nodes[s].left = insert(t, into: nodes[s].left)
+        } else {
+            nodes[s].right = insert(t, into: nodes[s].right)
+        }
+        update(s)
+        return s
     }
 
     /// Removes the first range that starts at `start`, if any, and returns the end of the range

@@ -168,6 +168,15 @@ struct SimProcess {
     mutating func removeLayout(start: UInt64) -> (floor: UInt64?, ceiling: UInt64?) {
         layout.remove(start: start)
     }
+
+    /// What `body` returns of mapping `name`, which it reads (or changes) in place; nil when the
+    /// process has no such mapping. Performance: `mappings[name]` read copies the whole mapping
+    /// out, retaining and releasing each of its extent maps, where `body` needs a field or two;
+    /// this finds it with one hash and lends it (`Dictionary.Values` modifies in place).
+    mutating func withMapping<R>(_ name: String, _ body: (inout Mapping) -> R) -> R? {
+        guard let i = mappings.index(forKey: name) else { return nil }
+        return body(&mappings.values[i])
+    }
 }
 
 // MARK: - VMA merging (mm/vma.c: vma_merge_new_range)
@@ -193,7 +202,10 @@ struct SimProcesses: Sequence {
     private var all: [SimProcess] = []
 
     subscript(_ id: ProcessID) -> SimProcess {
-        get { all[id.index] }
+        // Performance: reads borrow the process in place (`_read`); a getter returned a copy,
+        // retaining and releasing each of its mappings' dictionary, layout and tables for every
+        // `processes[p].…` read (a sixth of alloc-mix's engine time).
+        _read { yield all[id.index] }
         set { all[id.index] = newValue }
         _modify { yield &all[id.index] }
     }
@@ -228,25 +240,34 @@ extension Simulator {
     /// THPs across the merged range, are not modelled.
     mutating func mergeWithNeighbours(_ p: ProcessID, _ new: inout Mapping) {
         guard new.mergesAsAnonymous else { return }
-        var above: Mapping? = nil
-        var below: Mapping? = nil
-        let process = processes[p]
-        let next = process.firstLayoutIndex { $0.start >= new.end }
-        if next < process.layout.count, process.layout[next].start == new.end, let m = process.mappings[process.layout[next].name],
-            m.mergesAsAnonymous, m.options.noreserve == new.options.noreserve, m.vma.value(at: 0).isDefaultForMerge
-        {
-            above = m
+        // A neighbour that may merge: its name, the flags of its page that touches the new
+        // mapping, its merged-VMA id. (Performance: read in place, as is the process; copies of
+        // them retained every map they hold.)
+        struct Neighbour {
+            let name: String
+            let edge: VMAFlags
+            let mergedVMA: Int32?
         }
-        let previous = process.firstLayoutIndex { $0.end > new.start } - 1
-        if previous >= 0, process.layout[previous].end == new.start, let m = process.mappings[process.layout[previous].name],
-            m.mergesAsAnonymous, m.options.noreserve == new.options.noreserve, m.vma.value(at: m.pageCount - 1).isDefaultForMerge
-        {
-            below = m
+        func mergeable(_ m: inout Mapping, edgePage: UInt64, noreserve: Bool) -> Neighbour? {
+            guard m.mergesAsAnonymous, m.options.noreserve == noreserve else { return nil }
+            let edge = m.vma.value(at: edgePage)
+            return edge.isDefaultForMerge ? Neighbour(name: m.name, edge: edge, mergedVMA: m.mergedVMA) : nil
+        }
+        var above: Neighbour? = nil
+        var below: Neighbour? = nil
+        let (newStart, newEnd, noreserve) = (new.start, new.end, new.options.noreserve)
+        let next = processes[p].firstLayoutIndex { $0.start >= newEnd }
+        if next < processes[p].layout.count, case let range = processes[p].layout[next], range.start == newEnd {
+            above = processes[p].withMapping(range.name) { mergeable(&$0, edgePage: 0, noreserve: noreserve) } ?? nil
+        }
+        let previous = processes[p].firstLayoutIndex { $0.end > newStart } - 1
+        if previous >= 0, case let range = processes[p].layout[previous], range.end == newStart {
+            below = processes[p].withMapping(range.name) { mergeable(&$0, edgePage: $0.pageCount - 1, noreserve: noreserve) } ?? nil
         }
         // With two neighbours that each have an anon_vma of their own, the kernel merges with
         // the one below (prev) only; the model joins below first either way.
         guard let neighbour = below ?? above else { return }
-        let edge = below != nil ? neighbour.vma.value(at: neighbour.pageCount - 1) : neighbour.vma.value(at: 0)
+        let edge = neighbour.edge
         let id: Int32
         if let existing = neighbour.mergedVMA {
             id = existing
@@ -258,12 +279,12 @@ extension Simulator {
         new.mergedVMA = id
         if edge.anonVMA { new.vma.modify(0..<new.pageCount) { _, flags in flags.anonVMA = true } }
         // Filling a gap between two: the one above joins too unless both have an anon_vma.
-        if below != nil, let other = above, other.mergedVMA != id, !(edge.anonVMA && other.vma.value(at: 0).anonVMA) {
+        if below != nil, let other = above, other.mergedVMA != id, !(edge.anonVMA && other.edge.anonVMA) {
             let joining = other.mergedVMA
             for (name, m) in processes[p].mappings where m.name == other.name || (joining != nil && m.mergedVMA == joining) {
                 processes[p].mappings[name]!.mergedVMA = id
             }
-            if edge.anonVMA || other.vma.value(at: 0).anonVMA { markAnonVMA(p, &new) }
+            if edge.anonVMA || other.edge.anonVMA { markAnonVMA(p, &new) }
         }
     }
 

@@ -28,6 +28,10 @@ struct FaultContext {
     let access: Access
     var mapping: Mapping
     var tally = FaultTally()
+
+    /// The mapping, handed back to the process when the handlers are done. Performance: moved
+    /// out of the consumed context, not copied (a copy retains each of its extent maps).
+    consuming func takeMapping() -> Mapping { mapping }
 }
 
 extension Simulator {
@@ -35,9 +39,14 @@ extension Simulator {
     /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
     /// would give (EFAULT past the end of the mapping), or nil.
     mutating func touch(_ p: ProcessID, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
-        guard let mapping = processes[p].mappings[name] else { return .EFAULT }
-        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else { return .EFAULT }
-        fault(p, name, pages: pattern.pageRuns(range, pageBytes: mapping.pageBytes), access: access)
+        // (Performance: the mapping is taken out of the process once, here, for `fault`.)
+        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return .EFAULT }
+        guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else {
+            processes[p].mappings[name] = mapping
+            return .EFAULT
+        }
+        let runs = pattern.pageRuns(range, pageBytes: mapping.pageBytes)
+        fault(p, name, taken: mapping, pages: runs, access: access)
         return nil
     }
 
@@ -50,6 +59,13 @@ extension Simulator {
     @discardableResult
     mutating func fault(_ p: ProcessID, _ name: String, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
         guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
+        return fault(p, name, taken: mapping, pages: ranges, access: access, populating: populating)
+    }
+
+    /// `fault` of mapping `name`, which the caller took out of the process (`mapping`); it is
+    /// put back.
+    @discardableResult
+    mutating func fault(_ p: ProcessID, _ name: String, taken mapping: consuming Mapping, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
         var f = FaultContext(process: p, access: access, mapping: mapping)
         let handledInBulk = bulkFault(&f, ranges)
         ranges: for range in ranges where !handledInBulk {
@@ -82,11 +98,12 @@ extension Simulator {
                 }
             }
         }
-        processes[p].mappings[name] = f.mapping
-        processes[p].minorFaults += f.tally.faults
-        processes[p].cowCopies += f.tally.copies
-        processes[p].cowReuses += f.tally.reuses
-        if let signal = f.tally.signal, !(populating && signal == .SIGBUS) {
+        let tally = f.tally
+        processes[p].mappings[name] = f.takeMapping()
+        processes[p].minorFaults += tally.faults
+        processes[p].cowCopies += tally.copies
+        processes[p].cowReuses += tally.reuses
+        if let signal = tally.signal, !(populating && signal == .SIGBUS) {
             kill(p, signal: signal)
             return false
         }

@@ -8,8 +8,12 @@ extension Simulator {
     /// PMD size when `thp` is not `never`, then each `mthp=` size. Every size follows the
     /// top-level `thp` mode, as `hugepages-SIZEkB/enabled = inherit` does
     /// (Documentation/admin-guide/mm/transhuge.rst).
-    var largeFolioOrders: [Int] {
+    /// (Performance: computed once, in `init`, into `largeFolioOrders`: every fault that may
+    /// allocate a large folio reads it.)
+    static func largeFolioOrders(_ machine: MachineSpec, _ constants: KernelConstants) -> [Int] {
         guard machine.thp != .never else { return [] }
+        // The mTHP orders of the machine's `mthp=` sizes.
+        let mthpOrders = machine.mthpSizes.map { UInt64($0 / constants.pageBytes).trailingZeroBitCount }
         return [PageGeometry.pmdOrder] + mthpOrders.filter { $0 > 0 && $0 < PageGeometry.pmdOrder }.sorted(by: >)
     }
 
@@ -264,16 +268,12 @@ extension Simulator {
         }
     }
 
-    /// mTHP orders from the machine's `mthp=` sizes.
-    var mthpOrders: [Int] {
-        machine.mthpSizes.map { UInt64($0 / constants.pageBytes).trailingZeroBitCount }
-    }
-
     /// Splits the PMD mappings of THPs that straddle an edge of `range`: madvise splits the VMA
     /// there, and a VMA boundary or a partial zap inside a THP splits its PMD
     /// (mm/huge_memory.c: vma_adjust_trans_huge; mm/memory.c: zap_pmd_range).
     mutating func splitPMDs(_ p: ProcessID, _ name: String, atEdgesOf range: Range<UInt64>) {
-        guard var m = processes[p].mappings[name], m.pmdMapped != nil else { return }
+        // (Performance: asked in place; most mappings have no PMD-mapped THP to split.)
+        guard processes[p].withMapping(name, { $0.pmdMapped != nil }) == true, var m = processes[p].mappings[name] else { return }
         let span: UInt64 = 1 << UInt64(PageGeometry.pmdOrder)
         let startPage = m.start / constants.pageBytes
         for edge in [range.lowerBound, range.upperBound] where edge > 0 && edge < m.pageCount && (startPage + edge) % span != 0 {

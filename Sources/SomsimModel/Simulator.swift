@@ -10,9 +10,13 @@ import SomsimWorkload
 public struct Simulator {
     public let machine: MachineSpec
     public let constants: KernelConstants
+    /// `Simulator.largeFolioOrders(machine, constants)` (LargeFolios.swift).
+    let largeFolioOrders: [Int]
 
     var processes = SimProcesses()
     var processIndex: [String: ProcessID] = [:]
+    /// The process a statement last named, and its id (`processID`).
+    var lastNamedProcess: (name: String, id: ProcessID)? = nil
     var groups = FrameGroups()
     var namedObjects: [String: GroupID] = [:]
     var pools = HugeTLBPools() {
@@ -48,6 +52,10 @@ public struct Simulator {
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
+    /// Whether every madvise walks the process's layout for the mappings its range meets, even
+    /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
+    /// shortcut to the walk.
+    var madviseWalksLayout = false
     /// Whether read faults on shared and file memory are taken one access at a time (the
     /// reference path); tests turn it on to hold the extent-based path to it.
     var faultAroundByPage = false
@@ -100,6 +108,7 @@ public struct Simulator {
     public init(machine: MachineSpec, constants: KernelConstants = KernelConstants(), machineLine: Int = 0) {
         self.machine = machine
         self.constants = constants
+        largeFolioOrders = Self.largeFolioOrders(machine, constants)
         somPool = SomPool(machine: machine, profile: constants.profile)
         budget = MemoryBudget(machine: machine, constants: constants, bootMemmapPages: Self.bootMemmapPages(machine.ramBytes, constants))
         sizePools()
@@ -184,7 +193,11 @@ public struct Simulator {
         reconcileSomPoolAfter(located.value)
         recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
-        return outcome
+        // (Performance: the outcome is moved out, not copied; the next statement starts from an
+        // empty one anyway.)
+        var answered = Outcome()
+        swap(&answered, &outcome)
+        return answered
     }
 
     /// The most memory the workload's own pages held at once, between statements: private
@@ -239,7 +252,7 @@ public struct Simulator {
             return
         }
         // A process can have died of a signal (or never existed, in statements built in code).
-        guard let name = statement.process, let p = processIndex[name], processes[p].alive else {
+        guard let name = statement.process, let p = processID(named: name), processes[p].alive else {
             record(statement, line: line, errno: .ESRCH)
             return
         }
@@ -336,6 +349,16 @@ public struct Simulator {
                 record(statement, line: line, errno: errno, detail: detail)
             }
         }
+    }
+
+    /// `processIndex[name]`. Performance: runs of statements name one process; its id is kept,
+    /// which a name keeps for good (spawn and fork refuse a name taken, by a live process or a
+    /// dead one), so that each statement compares the name instead of hashing it.
+    private mutating func processID(named name: String) -> ProcessID? {
+        if let last = lastNamedProcess, last.name == name { return last.id }
+        guard let id = processIndex[name] else { return nil }
+        lastNamedProcess = (name, id)
+        return id
     }
 
     private mutating func record(_ statement: Statement, line: Int, errno: Errno, detail: String? = nil) {

@@ -39,9 +39,12 @@ extension Simulator {
             vma: ExtentMap(length: pageCount, value: VMAFlags()),
             reservation: reservation)
         mergeWithNeighbours(p, &mapping)
-        processes[p].mappings[name] = mapping
+        // (Performance: the end is read first, so that the mapping is moved into the
+        // dictionary, not copied.)
+        let end = mapping.end
+        processes[p].mappings[name] = consume mapping
         liveMappings += 1
-        processes[p].insertLayout(start: start, end: mapping.end, name: name)
+        processes[p].insertLayout(start: start, end: end, name: name)
         if recording {
             let placement = Placement(line: line, process: processes[p].name, mapping: name, address: start, lengthBytes: length)
             placements.append(placement)
@@ -116,7 +119,7 @@ extension Simulator {
     mutating func madvise(_ p: ProcessID, _ name: String, _ advice: Advice, _ byteRange: ByteRange) -> Errno? {
         // Performance: only the range of the mapping is kept, not a copy of it (a copy alive
         // while `advise` changes the mapping's VMA flags would make it copy their arrays).
-        guard let own = processes[p].mappings[name].map({ (start: $0.start, end: $0.end) }) else { return .ENOMEM }
+        guard let own = processes[p].withMapping(name, { (start: $0.start, end: $0.end) }) else { return .ENOMEM }
         let offset = byteRange.offsetBytes
         let ownBytes = own.end - own.start
         // Without `length=`, the range is the rest of the mapping; past its end there is none.
@@ -131,8 +134,18 @@ extension Simulator {
         if advice.populates { return populate(p, advice, start..<end) }
 
         var unmapped = false
+        // Performance: a range inside the mapping meets it alone (a process's mappings do not
+        // overlap), so the walk over the layout is left out. `madviseWalksLayout` makes every
+        // call walk, to hold this path to the walk.
+        if !madviseWalksLayout, start >= own.start, end <= own.end {
+            if let errno = advise(p, name, advice, (start - own.start)..<(end - own.start), &unmapped) { return errno }
+            return unmapped ? .ENOMEM : nil
+        }
         var position = start
-        let met = processes[p].mappingNames(meeting: start..<end).compactMap { processes[p].mappings[$0].map { (name: $0.name, start: $0.start, end: $0.end) } }
+        let meeting = processes[p].mappingNames(meeting: start..<end)
+        // (Performance: the one mapping most calls meet is the one looked up above; any other is
+        // read in place, not copied.)
+        let met = meeting.count == 1 && meeting[0] == name ? [(name: name, start: own.start, end: own.end)] : meeting.compactMap { other in processes[p].withMapping(other) { (name: $0.name, start: $0.start, end: $0.end) } }
         for m in met {
             if m.start > position { unmapped = true }
             position = min(m.end, end)
@@ -155,18 +168,17 @@ extension Simulator {
     /// already are what it asks (madvise_update_vma returns early). Measured: docs/kernel-facts
     /// 12f, 12g.
     mutating func advise(_ p: ProcessID, _ name: String, _ advice: Advice, _ bytes: Range<UInt64>, _ unmapped: inout Bool) -> Errno? {
-        // Performance: the mapping is read through a copy that dies before its flags change
-        // below (a copy alive then would make the change copy the VMA map's arrays).
-        let (kind, pageBytes, huge, isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas) = {
-            () -> (MmapOptions, UInt64, HugePageSize?, Bool, Bool, Bool, Range<UInt64>, [(range: Range<UInt64>, flags: VMAFlags)]) in
-            let mapping = processes[p].mappings[name]!
+        // Performance: the mapping is read in place (`withMapping`), not through a copy (a copy
+        // alive while its flags change below would make the change copy the VMA map's arrays).
+        let (kind, pageBytes, huge, isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas, pmdMapped) = processes[p].withMapping(name) {
+            (mapping: inout Mapping) -> (MmapOptions, UInt64, HugePageSize?, Bool, Bool, Bool, Range<UInt64>, [(range: Range<UInt64>, flags: VMAFlags)], Bool) in
             let pageBytes = mapping.pageBytes
             let startsInsidePage = bytes.lowerBound % pageBytes != 0
             let endsInsidePage = bytes.upperBound % pageBytes != 0
             let outer = (bytes.lowerBound / pageBytes)..<((bytes.upperBound + pageBytes - 1) / pageBytes)
             // The VMAs: maximal runs of equal attributes (the map need not keep its extents maximal).
             var vmas: [(range: Range<UInt64>, flags: VMAFlags)] = []
-            for (range, flags) in mapping.vma.extents(in: outer) {
+            mapping.vma.forEach(in: outer) { range, flags in
                 if !flags.mapped {
                     unmapped = true
                 } else if let last = vmas.last, last.range.upperBound == range.lowerBound, last.flags == flags {
@@ -175,8 +187,8 @@ extension Simulator {
                     vmas.append((range, flags))
                 }
             }
-            return (mapping.options, pageBytes, mapping.huge, mapping.isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas)
-        }()
+            return (mapping.options, pageBytes, mapping.huge, mapping.isSingleOwner, startsInsidePage, endsInsidePage, outer, vmas, mapping.pmdMapped != nil)
+        }!
         guard !vmas.isEmpty else { return nil }
         // REMOVE, WILLNEED, COLD, PAGEOUT and COLLAPSE act on pages (MadviseAdvices.swift).
         if advice.actsOnPages { return applyPageAdvice(p, name, advice, bytes, vmas) }
@@ -191,7 +203,8 @@ extension Simulator {
         default:
             break
         }
-        splitPMDs(p, name, atEdgesOf: outer)
+        // (Performance: `splitPMDs` looks the mapping up only when it has PMD-mapped THPs.)
+        if pmdMapped { splitPMDs(p, name, atEdgesOf: outer) }
         if advice == .dontneed {
             if startsInsidePage && vmas[0].range.contains(outer.lowerBound) { return .EINVAL }
             // A last partial huge page is left out.
@@ -204,16 +217,19 @@ extension Simulator {
             }
             return nil
         }
-        for vma in vmas {
-            let advised = Self.flags(vma.flags, after: advice)
-            let partial = (startsInsidePage && vma.range.contains(outer.lowerBound)) || (endsInsidePage && vma.range.contains(outer.upperBound - 1))
-            if partial {
-                if advised != vma.flags { return .EINVAL }
-                continue
+        // (Performance: the mapping is looked up once for all its VMAs.)
+        return processes[p].withMapping(name) { mapping -> Errno? in
+            for vma in vmas {
+                let advised = Self.flags(vma.flags, after: advice)
+                let partial = (startsInsidePage && vma.range.contains(outer.lowerBound)) || (endsInsidePage && vma.range.contains(outer.upperBound - 1))
+                if partial {
+                    if advised != vma.flags { return .EINVAL }
+                    continue
+                }
+                mapping.vma.modify(vma.range) { _, f in f = Self.flags(f, after: advice) }
             }
-            processes[p].mappings[name]!.vma.modify(vma.range) { _, f in f = Self.flags(f, after: advice) }
-        }
-        return nil
+            return nil
+        }!
     }
 
     /// The VMA flags `flags` become after a flag-setting advice (mm/madvise.c:
