@@ -121,7 +121,7 @@ struct Checker {
     /// own (a touch's `random=` and `stride=`).
     mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
         try endMeasureIsLast()
-        if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
+        if firstProcessLine == nil, s.process != nil { firstProcessLine = line }
         if case .measure(let label) = s { try measureLabel(label, line: line, column: a.second) }
         switch s.names {
         case .none:
@@ -140,6 +140,12 @@ struct Checker {
         case .createsMapping(let p, let m, let length, let page):
             let i = try live(p, line: line, column: a.first)
             let new = Mapping(lengthBytes: length, pageBytes: page)
+            // Performance: a table of thousands of names grows fourfold, not twofold: each growth
+            // hashes every name again (SipHash), as many names as were inserted at twofold.
+            let count = processList[i].mappings.count
+            if count >= 4096, count == processList[i].mappings.capacity {
+                processList[i].mappings.reserveCapacity(4 * count)
+            }
             // One hash of the name: the mapping goes in, and if one was there the workload is
             // refused (the checker's state after an error is never read).
             if processList[i].mappings.updateValue(new, forKey: m) != nil {
@@ -355,7 +361,9 @@ extension Statement {
     /// The `file=ID` of an `mmap`. (Performance: `if case .mmap(_, _, _, let options) = s` copied
     /// the whole payload through the runtime's generic tuple copy, ~190 instructions an mmap.)
     fileprivate var mmapFile: String? {
-        guard case .mmap(_, _, _, let options) = self else { return nil }
-        return options.file
+        switch self {
+        case .mmap(process: _, mapping: _, lengthBytes: _, options: let options): return options.file
+        default: return nil
+        }
     }
 }
