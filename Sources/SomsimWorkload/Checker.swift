@@ -31,7 +31,22 @@ struct Checker {
     }
 
     let fileName: String
-    private var processes: [String: Process] = [:]
+    /// The processes, in the order they were created; a process is never removed (after its
+    /// exit, its name stays taken).
+    private var processList: [Process] = []
+    /// Each process's index in `processList`, by name.
+    private var processIndex: [String: Int] = [:]
+    /// Whether the lookups below may answer from the last name they found (false only in the
+    /// differential tests, which hold the cached lookups to the plain ones).
+    let caches: Bool
+    /// The last process looked up by name (`find`). Performance: most statements of a long
+    /// workload act on the process the one before acted on; comparing two small strings costs
+    /// far less than hashing one (SipHash). Processes are never removed, so it cannot go stale.
+    private var lastProcess: (name: String, index: Int)? = nil
+    /// The last mapping looked up or created (process index, mapping name, the mapping).
+    /// Performance: `mmap M`, `madvise M`, `touch M` in a row look M up once. Every change to a
+    /// mapping table drops it (`forgetMapping`) or sets it to the new value.
+    private var lastMapping: (process: Int, name: String, mapping: Mapping)? = nil
     private var machineLine: Int?
     private var firstProcessLine: Int?
     private var firstSysctlLine: Int?
@@ -41,7 +56,20 @@ struct Checker {
     /// Where a `measure end` was given: allowed as the last statement only (see `measureLabel`).
     private(set) var endMeasure: (line: Int, column: Int)? = nil
 
-    init(fileName: String) { self.fileName = fileName }
+    init(fileName: String, caches: Bool = true) {
+        self.fileName = fileName
+        self.caches = caches
+    }
+
+    /// The index of process `p`, if it was ever created.
+    private mutating func find(_ p: String) -> Int? {
+        if caches, let last = lastProcess, last.name == p { return last.index }
+        guard let index = processIndex[p] else { return nil }
+        if caches { lastProcess = (p, index) }
+        return index
+    }
+
+    private mutating func forgetMapping() { lastMapping = nil }
 
     private func error(_ line: Int, _ column: Int, _ message: String) -> WorkloadError {
         WorkloadError(fileName: fileName, location: SourceLocation(line: line, column: column), message: message)
@@ -93,7 +121,7 @@ struct Checker {
     /// own (a touch's `random=` and `stride=`).
     mutating func check(_ s: Statement, line: Int, at a: Anchors) throws(WorkloadError) {
         try endMeasureIsLast()
-        if s.process != nil, firstProcessLine == nil { firstProcessLine = line }
+        if firstProcessLine == nil, s.process != nil { firstProcessLine = line }
         if case .measure(let label) = s { try measureLabel(label, line: line, column: a.second) }
         switch s.names {
         case .none:
@@ -101,35 +129,42 @@ struct Checker {
         case .createsProcess(let p):
             try create(p, line: line, column: a.second)
         case .forks(let parent, let child):
-            try live(parent, line: line, column: a.first)
-            let mappings = processes[parent]?.mappings ?? [:]
-            try create(child, line: line, column: a.second)
-            processes[child]?.mappings = mappings
-            let descriptors = processes[parent]?.descriptors ?? []
-            processes[child]?.descriptors = descriptors
-            let objects = processes[parent]?.objects ?? [:]
-            processes[child]?.objects = objects
+            let from = try live(parent, line: line, column: a.first)
+            let to = try create(child, line: line, column: a.second)
+            processList[to].mappings = processList[from].mappings
+            processList[to].descriptors = processList[from].descriptors
+            processList[to].objects = processList[from].objects
         case .exits(let p):
-            try live(p, line: line, column: a.first)
-            processes[p]?.exitLine = line
+            let i = try live(p, line: line, column: a.first)
+            processList[i].exitLine = line
         case .createsMapping(let p, let m, let length, let page):
-            try live(p, line: line, column: a.first)
-            if processes[p]?.mappings[m] != nil {
+            let i = try live(p, line: line, column: a.first)
+            let new = Mapping(lengthBytes: length, pageBytes: page)
+            // Performance: a table of thousands of names grows fourfold, not twofold: each growth
+            // hashes every name again (SipHash), as many names as were inserted at twofold.
+            let count = processList[i].mappings.count
+            if count >= 4096, count == processList[i].mappings.capacity {
+                processList[i].mappings.reserveCapacity(4 * count)
+            }
+            // One hash of the name: the mapping goes in, and if one was there the workload is
+            // refused (the checker's state after an error is never read).
+            if processList[i].mappings.updateValue(new, forKey: m) != nil {
                 throw error(line, a.second, "process \(p.quoted) already has a mapping named \(m.quoted); munmap it first or choose another name")
             }
+            if caches { lastMapping = (i, m, new) }
             if length == 0 {
                 throw error(line, a.size, "mmap length must be larger than 0; give a multiple of the page size \(Sizes.format(page))")
             }
             if length % page != 0 {
                 throw error(line, a.size, "mmap length \(Sizes.format(length)) is not a multiple of the page size \(Sizes.format(page)); round it to a multiple of \(Sizes.format(page))")
             }
-            processes[p]?.mappings[m] = Mapping(lengthBytes: length, pageBytes: page)
-            if case .mmap(_, _, _, let options) = s, let file = options.file { processes[p]?.descriptors.insert(file) }
+            if let file = s.mmapFile { processList[i].descriptors.insert(file) }
         case .removesMapping(let p, let m):
-            _ = try mapping(m, of: p, line: line, at: a)
-            processes[p]?.mappings[m] = nil
+            let (i, _) = try mapping(m, of: p, line: line, at: a)
+            forgetMapping()
+            processList[i].mappings[m] = nil
         case .usesMapping(let p, let m, let range):
-            let mapping = try mapping(m, of: p, line: line, at: a)
+            let (i, mapping) = try mapping(m, of: p, line: line, at: a)
             if case .mremap(_, _, let length, _) = s, length % mapping.pageBytes != 0 {
                 let page = Sizes.format(mapping.pageBytes)
                 throw error(line, a.length, "mremap size \(Sizes.format(length)) is not a multiple of the mapping's page size \(page); round it to a multiple of \(page)")
@@ -140,12 +175,13 @@ struct Checker {
             }
             // mremap gives the mapping its new size (if the kernel refuses, the run says so).
             if case .mremap(_, _, let length, _) = s {
-                processes[p]?.mappings[m]?.lengthBytes = length
+                forgetMapping()
+                processList[i].mappings[m]?.lengthBytes = length
             }
         case .setsPool:
             if firstSysctlLine == nil { firstSysctlLine = line }
         case .createsSegment(let p, let key, let length, let page):
-            try live(p, line: line, column: a.first)
+            _ = try live(p, line: line, column: a.first)
             if let existing = segments[key] {
                 throw error(line, a.second, "segment key \(key.quoted) is already in use (shmget on line \(existing.createdLine)); remove it first with 'PROC shmrm \(UserText.clipped(key))' or choose another key")
             }
@@ -157,59 +193,59 @@ struct Checker {
             }
             segments[key] = Segment(createdLine: line, lengthBytes: length, pageBytes: page)
         case .attachesSegment(let p, let key, let m):
-            try live(p, line: line, column: a.first)
+            let i = try live(p, line: line, column: a.first)
             guard let segment = segments[key] else {
                 throw error(line, a.key, "there is no segment with key \(key.quoted); create it first with 'PROC shmget \(UserText.clipped(key)) SIZE' (a removed segment cannot be attached again)")
             }
-            if processes[p]?.mappings[m] != nil {
+            if processList[i].mappings[m] != nil {
                 throw error(line, a.second, "process \(p.quoted) already has a mapping named \(m.quoted); detach or munmap it first or choose another name")
             }
-            processes[p]?.mappings[m] = Mapping(lengthBytes: segment.lengthBytes, pageBytes: segment.pageBytes, attachment: true)
+            forgetMapping()
+            processList[i].mappings[m] = Mapping(lengthBytes: segment.lengthBytes, pageBytes: segment.pageBytes, attachment: true)
         case .detachesSegment(let p, let m):
-            let mapping = try mapping(m, of: p, line: line, at: a)
+            let (i, mapping) = try mapping(m, of: p, line: line, at: a)
             if !mapping.attachment {
                 throw error(line, a.second, "mapping \(m.quoted) of process \(p.quoted) is not a SysV attachment (shmat); unmap it with munmap")
             }
-            processes[p]?.mappings[m] = nil
+            forgetMapping()
+            processList[i].mappings[m] = nil
         case .removesSegment(let p, let key):
-            try live(p, line: line, column: a.first)
+            _ = try live(p, line: line, column: a.first)
             if segments.removeValue(forKey: key) == nil {
                 throw error(line, a.second, "there is no segment with key \(key.quoted) to remove; create it first with 'PROC shmget \(UserText.clipped(key)) SIZE'")
             }
         case .usesDescriptor(let p, let file, let closes):
-            try live(p, line: line, column: a.first)
-            guard processes[p]?.descriptors.contains(file) == true else {
+            let i = try live(p, line: line, column: a.first)
+            guard processList[i].descriptors.contains(file) else {
                 throw error(
                     line, a.second,
                     "process \(p.quoted) holds no descriptor for file \(file.quoted); a process opens a file with '\(UserText.clipped(p)) mmap MAP SIZE file=\(UserText.clipped(file))' (or inherits its parent's at fork) and holds it until 'close'")
             }
-            if closes { processes[p]?.descriptors.remove(file) }
+            if closes { processList[i].descriptors.remove(file) }
         case .usesFileName(let p, _):
-            try live(p, line: line, column: a.first)
+            _ = try live(p, line: line, column: a.first)
         case .createsObject(let p, let o, let bytes):
-            try live(p, line: line, column: a.first)
-            if processes[p]?.objects[o] != nil {
+            let i = try live(p, line: line, column: a.first)
+            if processList[i].objects[o] != nil {
                 throw error(line, a.second, "process \(p.quoted) already has an object named \(o.quoted); free it first ('\(UserText.clipped(p)) free \(UserText.clipped(o))') or choose another name")
             }
-            processes[p]?.objects[o] = bytes
+            processList[i].objects[o] = bytes
         case .usesObject(let p, let o, let range, let newSize):
-            let bytes = try object(o, of: p, line: line, at: a)
+            let (i, bytes) = try object(o, of: p, line: line, at: a)
             if let range { try checkObjectRange(range, objectBytes: bytes, line: line, at: a) }
-            if let newSize { processes[p]?.objects[o] = newSize }
+            if let newSize { processList[i].objects[o] = newSize }
         case .freesObject(let p, let o):
-            _ = try object(o, of: p, line: line, at: a)
-            processes[p]?.objects[o] = nil
+            let (i, _) = try object(o, of: p, line: line, at: a)
+            processList[i].objects[o] = nil
         }
     }
 
-    private func object(_ o: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> UInt64 {
-        guard let process = processes[p], process.exitLine == nil else {
-            throw notLive(p, line: line, column: a.first)
-        }
-        guard let bytes = process.objects[o] else {
+    private mutating func object(_ o: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> (process: Int, bytes: UInt64) {
+        let i = try live(p, line: line, column: a.first)
+        guard let bytes = processList[i].objects[o] else {
             throw error(line, a.second, "process \(p.quoted) has no object named \(o.quoted); allocate it first with '\(UserText.clipped(p)) malloc \(UserText.clipped(o)) SIZE' (objects belong to one process; fork copies them to the child; free ends them)")
         }
-        return bytes
+        return (i, bytes)
     }
 
     /// A `write` or `read` range: within the object's bytes, as the last malloc, calloc or realloc
@@ -235,38 +271,43 @@ struct Checker {
         }
     }
 
-    private mutating func create(_ p: String, line: Int, column: Int) throws(WorkloadError) {
-        if let existing = processes[p] {
-            throw error(line, column, "process name \(p.quoted) is already taken (created on line \(existing.createdLine)); process names are unique in a file, even after exit — choose another name")
+    /// Creates process `p` and returns its index.
+    @discardableResult
+    private mutating func create(_ p: String, line: Int, column: Int) throws(WorkloadError) -> Int {
+        if let existing = find(p) {
+            throw error(line, column, "process name \(p.quoted) is already taken (created on line \(processList[existing].createdLine)); process names are unique in a file, even after exit — choose another name")
         }
-        processes[p] = Process(createdLine: line)
+        processIndex[p] = processList.count
+        processList.append(Process(createdLine: line))
+        return processList.count - 1
     }
 
-    /// Checks that `p` exists and has not exited. (Returns nothing: a copy of the process would make
-    /// the next in-place change to its mappings copy the whole table.)
-    private func live(_ p: String, line: Int, column: Int) throws(WorkloadError) {
-        guard let process = processes[p], process.exitLine == nil else {
+    /// Checks that `p` exists and has not exited, and returns its index. (Not the process: a copy
+    /// of it would make the next in-place change to its mappings copy the whole table.)
+    private mutating func live(_ p: String, line: Int, column: Int) throws(WorkloadError) -> Int {
+        guard let i = find(p), processList[i].exitLine == nil else {
             throw notLive(p, line: line, column: column)
         }
+        return i
     }
 
     /// The error for a process that does not exist or has exited.
     private func notLive(_ p: String, line: Int, column: Int) -> WorkloadError {
-        if let exitLine = processes[p]?.exitLine {
+        if let i = processIndex[p], let exitLine = processList[i].exitLine {
             return error(line, column, "process \(p.quoted) is used after its exit on line \(exitLine); a process can do nothing after 'exit'")
         }
         return error(line, column, "process \(p.quoted) is used before it exists; create it first with 'spawn \(UserText.clipped(p))' or 'PARENT fork \(UserText.clipped(p))'")
     }
 
-    private func mapping(_ m: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> Mapping {
-        // One lookup of the process; a copy is fine here, nothing is changed while it lives.
-        guard let process = processes[p], process.exitLine == nil else {
-            throw notLive(p, line: line, column: a.first)
-        }
-        guard let mapping = process.mappings[m] else {
+    /// The index of live process `p` and its mapping `m`.
+    private mutating func mapping(_ m: String, of p: String, line: Int, at a: Anchors) throws(WorkloadError) -> (process: Int, mapping: Mapping) {
+        let i = try live(p, line: line, column: a.first)
+        if let last = lastMapping, last.process == i, last.name == m { return (i, last.mapping) }
+        guard let mapping = processList[i].mappings[m] else {
             throw error(line, a.second, "process \(p.quoted) has no mapping named \(m.quoted); map it first with '\(UserText.clipped(p)) mmap \(UserText.clipped(m)) SIZE' (mappings belong to one process; fork copies them to the child)")
         }
-        return mapping
+        if caches { lastMapping = (i, m, mapping) }
+        return (i, mapping)
     }
 
     private func checkRange(_ r: ByteRange, of m: Mapping, line: Int, at a: Anchors) throws(WorkloadError) {
@@ -312,6 +353,17 @@ struct Checker {
             throw error(
                 line, column,
                 "stride=\(Sizes.format(stride)) over \(Sizes.format(bytes)) touches \(pages) separate pages, more than the \(Self.maxPagesPerTouch) one touch may (each is an extent of its own); use a larger stride or a smaller range")
+        }
+    }
+}
+
+extension Statement {
+    /// The `file=ID` of an `mmap`. (Performance: `if case .mmap(_, _, _, let options) = s` copied
+    /// the whole payload through the runtime's generic tuple copy, ~190 instructions an mmap.)
+    fileprivate var mmapFile: String? {
+        switch self {
+        case .mmap(process: _, mapping: _, lengthBytes: _, options: let options): return options.file
+        default: return nil
         }
     }
 }

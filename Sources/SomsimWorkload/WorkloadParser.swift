@@ -30,6 +30,14 @@ public enum WorkloadParser {
         return try expander.run()
     }
 
+    /// `parse` with its fast paths on or off: the renamed templates of `Expander` and the
+    /// checker's last-name lookups. Off, every line of every pass is substituted, parsed and
+    /// checked the plain way (the differential tests hold the two to each other).
+    static func parse(_ text: String, fileName: String, limits: ExpansionLimits = .default, overrides: WorkloadOverrides = .none, fastPaths: Bool) throws(WorkloadError) -> Workload {
+        var expander = Expander(bytes: Array(text.utf8), fileName: fileName, limits: limits, overrides: overrides, fastPaths: fastPaths)
+        return try expander.run()
+    }
+
     /// Parses a file's bytes as they were read: a file that is not UTF-8 text is refused at the
     /// line and column of its first ill-formed byte sequence, even inside a comment.
     public static func parse(bytes: [UInt8], fileName: String, limits: ExpansionLimits = .default, overrides: WorkloadOverrides = .none) throws(WorkloadError) -> Workload {
@@ -84,6 +92,10 @@ private struct Expander {
     var parsedLines: [ParsedLine?]
     /// Per line: for a line with `{VAR}`, the pieces of each of its tokens (empty for plain tokens).
     var templates: [[[Piece]]?]
+    /// Per line: a line with `{VAR}` only in the names it gives (`Renamed`), parsed once.
+    var renamed: [Renamed?]
+    /// Whether `renamed` and the checker's caches are used (`WorkloadParser.parse(fastPaths:)`).
+    let fastPaths: Bool
     var blocks: [Block] = []
 
     var checker: Checker
@@ -91,6 +103,11 @@ private struct Expander {
     var machineLine: Int?
     var statements: [Located<Statement>] = []
     var scratch = Scratch()
+    var names = NameCache()
+    /// Changes whenever a repeat variable's value does (the key of `names`, with a name's shape).
+    var generation = 0
+    /// Each name shape `Renamed` met, numbered (`Renamed.Name.shape`).
+    var nameShapes: [[Int]: Int] = [:]
     /// `-D` and `--set machine.` values given on the command line.
     let overrides: WorkloadOverrides
     /// The `param` statements read so far, in file order.
@@ -99,14 +116,16 @@ private struct Expander {
     /// read, so that a `{NAME}` used above its `param` is told where the param is.
     var paramLines: [String: Int] = [:]
 
-    init(bytes: [UInt8], fileName: String, limits: ExpansionLimits, overrides: WorkloadOverrides = .none) {
+    init(bytes: [UInt8], fileName: String, limits: ExpansionLimits, overrides: WorkloadOverrides = .none, fastPaths: Bool = true) {
         lexed = LexedFile(bytes)
         self.fileName = fileName
         self.limits = limits
         parser = StatementParser(fileName: fileName)
         parsedLines = Array(repeating: nil, count: lexed.lines.count)
         templates = Array(repeating: nil, count: lexed.lines.count)
-        checker = Checker(fileName: fileName)
+        renamed = Array(repeating: nil, count: lexed.lines.count)
+        self.fastPaths = fastPaths
+        checker = Checker(fileName: fileName, caches: fastPaths)
         self.overrides = overrides
     }
 
@@ -188,6 +207,9 @@ private struct Expander {
                 // Parse once with every variable at 0 so that mistakes show even in `repeat 0`.
                 let zeros = [[UInt8]](repeating: [UInt8(ascii: "0")], count: scope.count)
                 parsed = try parser.parse(machineTokens(substitute(line, template: template, values: zeros)), line: line.number)
+                if fastPaths, case .statement(let statement, let anchors) = parsed {
+                    renamed[lineIndex] = Renamed(statement, anchors: anchors, template: template, shapes: &nameShapes, bytes: lexed.bytes)
+                }
             } else {
                 parsed = try parser.parse(machineTokens(plainTokens(line)), line: line.number)
                 parsedLines[lineIndex] = parsed
@@ -522,6 +544,13 @@ private struct Expander {
             switch node {
             case .line(let index):
                 let line = lexed.lines[index]
+                if let fast = renamed[index] {
+                    let statement = fast.statement(values: values, bytes: lexed.bytes, generation: generation, names: &names)
+                    let column = token(line.tokens.lowerBound).column
+                    try checker.check(statement, line: line.number, at: fast.anchors)
+                    statements.append(Located(statement, at: SourceLocation(line: line.number, column: column)))
+                    continue
+                }
                 let parsed: ParsedLine
                 if let plain = parsedLines[index] {
                     parsed = plain
@@ -544,6 +573,7 @@ private struct Expander {
             case .block(let index):
                 let block = blocks[index]
                 values.append([UInt8(ascii: "0")])
+                generation &+= 1
                 let depth = values.count - 1
                 var i: UInt64 = 0
                 while true {
@@ -551,9 +581,141 @@ private struct Expander {
                     i += 1
                     if i == block.count { break }
                     Self.increment(&values[depth])
+                    generation &+= 1
                 }
                 values.removeLast()
+                generation &+= 1
             }
+        }
+    }
+}
+
+extension Expander {
+    /// A statement line whose `{VAR}`s stand only in the names it gives: its process (the first
+    /// token; `spawn`'s second) and its mapping, child or label (the third token; `measure`'s
+    /// second). It is parsed once, with every variable at 0; each pass then only builds the names
+    /// and puts them into that statement.
+    ///
+    /// Performance: `repeat 205813 as i { app mmap a64k_{i} 64K … }` (alloc-mix at 64 GiB) spent
+    /// ~6,000 instructions per statement substituting, re-lexing and parsing each line.
+    ///
+    /// Why every pass parses to that statement with its names replaced: a variable's value is
+    /// decimal digits, never empty, and a name token parses by `isName` alone (and, for the
+    /// process `spawn` or `fork` creates, by not being a keyword). Its first byte is a literal's
+    /// or a param's in every pass (a variable first would start it with a digit, which the parse
+    /// with zeros refused); digits are name characters; no keyword holds a digit. Options, sizes
+    /// and verbs with `{VAR}` take the plain path (`templates`). The differential tests
+    /// (RenamedTemplateTests) hold the two paths to each other.
+    /// (A class: each pass reads it from `renamed` without copying its pieces.)
+    final class Renamed {
+        /// The statement parsed with every variable at 0.
+        let base: Statement
+        let anchors: Anchors
+        /// A name token with `{VAR}`.
+        struct Name {
+            let pieces: [Piece]
+            /// The same number for tokens of the same text with the same variables (`a64k_{i}` on
+            /// three lines of a block), so one pass makes their String once (`NameCache`).
+            let shape: Int
+        }
+        /// The first name's token, nil when it holds no `{VAR}`.
+        let first: Name?
+        /// The second name's token, nil when it holds no `{VAR}`.
+        let second: Name?
+
+        /// Nil when the line has `{VAR}` anywhere but its names (or is a statement without this path).
+        init?(_ statement: Statement, anchors: Anchors, template: [[Piece]], shapes: inout [[Int]: Int], bytes: [UInt8]) {
+            let firstToken: Int?
+            let secondToken: Int?
+            switch statement {
+            case .spawn, .measure:
+                (firstToken, secondToken) = (nil, 1)
+            case .exit:
+                (firstToken, secondToken) = (0, nil)
+            case .fork, .mmap, .munmap, .madvise, .touch, .mprotect, .mlock, .munlock, .mremap:
+                (firstToken, secondToken) = (0, 2)
+            default:
+                return nil
+            }
+            for (k, pieces) in template.enumerated() where !pieces.isEmpty && k != firstToken && k != secondToken {
+                return nil
+            }
+            func name(_ token: Int?) -> Name? {
+                guard let token, !template[token].isEmpty else { return nil }
+                // The shape: constant bytes as themselves, the variable of depth d as -1 - d.
+                var key: [Int] = []
+                for piece in template[token] {
+                    switch piece {
+                    case .literal(let r): key += bytes[r].map { Int($0) }
+                    case .variable(let depth): key.append(-1 - depth)
+                    case .text(let value): key += value.map { Int($0) }
+                    }
+                }
+                let shape = shapes[key] ?? shapes.count
+                shapes[key] = shape
+                return Name(pieces: template[token], shape: shape)
+            }
+            base = statement
+            self.anchors = anchors
+            first = name(firstToken)
+            second = name(secondToken)
+        }
+
+        /// The statement of the pass whose variables have `values` (by depth).
+        func statement(values: [[UInt8]], bytes: [UInt8], generation: Int, names: inout NameCache) -> Statement {
+            var a: String? = nil
+            var b: String? = nil
+            if let first { a = names.text(first, values: values, bytes: bytes, generation: generation) }
+            if let second { b = names.text(second, values: values, bytes: bytes, generation: generation) }
+            switch base {
+            case .spawn(let p): return .spawn(process: b ?? p)
+            case .measure(let label): return .measure(label: b ?? label)
+            case .exit(let p): return .exit(process: a ?? p)
+            case .fork(let parent, let child): return .fork(parent: a ?? parent, child: b ?? child)
+            case .mmap(let p, let m, let length, let options):
+                return .mmap(process: a ?? p, mapping: b ?? m, lengthBytes: length, options: options)
+            case .munmap(let p, let m, let range): return .munmap(process: a ?? p, mapping: b ?? m, range: range)
+            case .madvise(let p, let m, let advice, let range):
+                return .madvise(process: a ?? p, mapping: b ?? m, advice: advice, range: range)
+            case .touch(let p, let m, let access, let range, let pattern):
+                return .touch(process: a ?? p, mapping: b ?? m, access: access, range: range, pattern: pattern)
+            case .mprotect(let p, let m, let protection, let range):
+                return .mprotect(process: a ?? p, mapping: b ?? m, protection: protection, range: range)
+            case .mlock(let p, let m, let range): return .mlock(process: a ?? p, mapping: b ?? m, range: range)
+            case .munlock(let p, let m, let range): return .munlock(process: a ?? p, mapping: b ?? m, range: range)
+            case .mremap(let p, let m, let length, let mayMove):
+                return .mremap(process: a ?? p, mapping: b ?? m, lengthBytes: length, mayMove: mayMove)
+            default:
+                return base  // unreachable: `init` takes only the statements above
+            }
+        }
+
+    }
+
+    /// The last name `Renamed` built, kept so that the lines of one pass that give the same name
+    /// (`mmap a64k_{i}`, `madvise a64k_{i}`, `touch a64k_{i}`) make its String once.
+    struct NameCache {
+        var scratch: [UInt8] = []
+        var shape = -1
+        var generation = -1
+        var string = ""
+
+        /// A name token's text in this pass (as `Token.string` makes it), made once for all the
+        /// names of one shape while the variables keep their values.
+        mutating func text(_ name: Renamed.Name, values: [[UInt8]], bytes source: [UInt8], generation: Int) -> String {
+            if name.shape == shape && generation == self.generation { return string }
+            scratch.removeAll(keepingCapacity: true)
+            for piece in name.pieces {
+                switch piece {
+                case .literal(let r): scratch.append(contentsOf: source[r])
+                case .variable(let depth): scratch.append(contentsOf: values[depth])
+                case .text(let value): scratch.append(contentsOf: value)
+                }
+            }
+            string = String(decoding: scratch, as: UTF8.self)
+            shape = name.shape
+            self.generation = generation
+            return string
         }
     }
 }
