@@ -418,30 +418,27 @@ extension Simulator {
         metrics.cowReuses = process.cowReuses
         metrics.signals = process.signals
         guard process.alive else { return (metrics, 0) }
-        var owned: UInt64 = 0
-
-        var small = PageSums()
-        var hugePrivateBytes: UInt64 = 0
-        var hugeSharedBytes: UInt64 = 0
-        var pssAnonUnits: UInt64 = 0
-        var anonHugePages: UInt64 = 0
-        for mapping in process.mappings.values {
-            let split = splitThreads > 1 && mapping.pages.chunkCount >= splitMappingChunks
-            let (sums, anon) = split ? mappingSums(mapping, threads: splitThreads) : mappingSums(mapping, prefixes: &prefixes)
-            if mapping.huge == nil { pssAnonUnits += anon.pssUnits }
-            if mapping.huge == nil && !mapping.isSingleOwner {
-                owned += anon.privateClean + anon.privateDirty
+        var totals = MappingTotals()
+        if splitThreads > 1 && process.mappings.count >= splitMappingCount {
+            // Performance: a process of very many mappings (alloc-mix: 200,000 of them, one
+            // process) is summed in parts, one per core, each with prefix indexes of its own;
+            // integer sums, the same for any cut.
+            for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
+                var partPrefixes = PrefixCache(groupCount: groups.count)
+                var part = MappingTotals()
+                for mapping in mappings { addMappingTotals(mapping, into: &part, prefixes: &partPrefixes, splitThreads: 1) }
+                return part
+            }) {
+                totals.add(part)
             }
-            anonHugePages += pmdMappedAnonPages(mapping)
-            if mapping.huge != nil {
-                // HugeTLB pages are reported apart from Rss and Pss (fs/proc/task_mmu.c:
-                // smaps_hugetlb_range), private when mapped once.
-                hugePrivateBytes += (sums.privateClean + sums.privateDirty) * mapping.pageBytes
-                hugeSharedBytes += (sums.sharedClean + sums.sharedDirty) * mapping.pageBytes
-            } else {
-                small = small + sums
+        } else {
+            for mapping in process.mappings.values {
+                addMappingTotals(mapping, into: &totals, prefixes: &prefixes, splitThreads: splitThreads)
             }
         }
+        let (small, owned) = (totals.small, totals.owned)
+        let (hugePrivateBytes, hugeSharedBytes) = (totals.hugePrivateBytes, totals.hugeSharedBytes)
+        let (pssAnonUnits, anonHugePages) = (totals.pssAnonUnits, totals.anonHugePages)
         let pageBytes = constants.pageBytes
         metrics.privateCleanBytes = small.privateClean * pageBytes
         metrics.privateDirtyBytes = small.privateDirty * pageBytes
@@ -457,6 +454,55 @@ extension Simulator {
         metrics.pssAnonBytes = pssAnonUnits >> PageSums.pssShift
         metrics.anonHugePagesBytes = anonHugePages * pageBytes
         return (metrics, owned)
+    }
+
+    /// What a process's metrics add up over its mappings.
+    struct MappingTotals {
+        var small = PageSums()
+        var hugePrivateBytes: UInt64 = 0
+        var hugeSharedBytes: UInt64 = 0
+        var pssAnonUnits: UInt64 = 0
+        var anonHugePages: UInt64 = 0
+        var owned: UInt64 = 0
+
+        mutating func add(_ other: Self) {
+            small = small + other.small
+            hugePrivateBytes += other.hugePrivateBytes
+            hugeSharedBytes += other.hugeSharedBytes
+            pssAnonUnits += other.pssAnonUnits
+            anonHugePages += other.anonHugePages
+            owned += other.owned
+        }
+    }
+
+    /// Adds what `mapping` contributes to its process's metrics to `totals`.
+    private func addMappingTotals(_ mapping: Mapping, into totals: inout MappingTotals, prefixes: inout PrefixCache, splitThreads: Int) {
+        let split = splitThreads > 1 && mapping.pages.chunkCount >= splitMappingChunks
+        let (sums, anon) = split ? mappingSums(mapping, threads: splitThreads) : mappingSums(mapping, prefixes: &prefixes)
+        if mapping.huge == nil { totals.pssAnonUnits += anon.pssUnits }
+        if mapping.huge == nil && !mapping.isSingleOwner {
+            totals.owned += anon.privateClean + anon.privateDirty
+        }
+        totals.anonHugePages += pmdMappedAnonPages(mapping)
+        if mapping.huge != nil {
+            // HugeTLB pages are reported apart from Rss and Pss (fs/proc/task_mmu.c:
+            // smaps_hugetlb_range), private when mapped once.
+            totals.hugePrivateBytes += (sums.privateClean + sums.privateDirty) * mapping.pageBytes
+            totals.hugeSharedBytes += (sums.sharedClean + sums.sharedDirty) * mapping.pageBytes
+        } else {
+            totals.small = totals.small + sums
+        }
+    }
+
+    /// `body` over `threads` contiguous parts of a process's mappings, on as many threads, the
+    /// results in part order.
+    static func mappingParts<T>(_ mappings: [String: Mapping], threads: Int, _ body: (Slice<Dictionary<String, Mapping>.Values>) -> T) -> [T] {
+        let values = mappings.values
+        return Parallel.map(count: values.count, threads: threads) { positions in
+            let from = values.index(values.startIndex, offsetBy: positions.lowerBound)
+            let to = values.index(from, offsetBy: positions.count)
+            return body(values[from..<to])
+        }
     }
 
     /// The pages of `mapping` that a PMD entry maps to an anonymous THP: smaps adds

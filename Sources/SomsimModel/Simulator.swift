@@ -72,6 +72,11 @@ public struct Simulator {
     /// touch of a hundred thousand pages and more) in parts on `measureThreads` threads. Tests
     /// lower it to hold the split sums to the whole ones.
     var splitMappingChunks = 1_024
+    /// A measure of fewer processes than it would spread over threads sums a process of at least
+    /// this many mappings (alloc-mix: hundreds of thousands in one process) in parts on
+    /// `measureThreads` threads, and its census counts them so. Tests lower it to hold the split
+    /// sums to the whole ones.
+    var splitMappingCount = 4_096
     /// A first touch of at least this many ranges (a random touch of a hundred thousand pages
     /// and more) merges them into its run's and its mapping's maps on two threads when
     /// `measureThreads` allows more than one. Tests lower it to hold that path to the serial one.

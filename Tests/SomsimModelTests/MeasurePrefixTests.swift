@@ -245,6 +245,54 @@ import Testing
         }
     }
 
+    /// A process of many mappings (as alloc-mix makes: hundreds of thousands in one process) is
+    /// summed, and counted by the census, in parts of its mappings on every core: the report and
+    /// the census are the one-thread ones whatever the cut. The mappings are of every kind the
+    /// sums tell apart: private written and read, forked and copied, shared, file-backed,
+    /// HugeTLB, THP (PMD-mapped, for AnonHugePages and the TLB), mTHP, single-owner.
+    @Test func mappingPartsAreTheWholeProcess() throws {
+        var lines = [
+            "somsim-workload 1", "machine ram=1G thp=always mthp=64K hugetlb-2m=8",
+            "spawn p", "p mmap huge 4M huge=2M", "p touch huge write", "p mmap s 1M shared", "p touch s write",
+            "p mmap pool 4M som", "p touch pool write",
+        ]
+        for i in 0..<40 {
+            let kind = ["", " shared", " file=f\(i % 3) shared", ""][i % 4]
+            lines.append("p mmap m\(i) \(64 * (1 + i % 5))K\(kind)")
+            lines.append("p touch m\(i) \(i % 3 == 0 ? "read" : "write")")
+        }
+        lines.append("p mmap big 4M")
+        lines.append("p touch big write")
+        lines.append("p fork c")
+        lines.append("c touch m0 write")
+        lines.append("c touch m4 write random=3 seed=4")
+        lines.append("c touch big write random=9 seed=5")
+        lines.append("measure both")
+        let workload = try WorkloadParser.parse(lines.joined(separator: "\n"), fileName: "parts.somw")
+        let serial = replay(workload) { $0.measureThreads = 1 }
+        #expect(serial.errors.isEmpty, "\(serial.errors)")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        let owned = simulator.processes.filter(\.alive).map { _ in UInt64(0) }
+        var prefixes = PrefixCache(groupCount: simulator.groups.count)
+        simulator.measureThreads = 1
+        let one = simulator.census(prefixes: &prefixes, ownedAnonPages: owned)
+        // Not vacuous: PMD-mapped THPs and HugeTLB pages give TLB entries above the PTE level.
+        #expect(one.tlbEntries[1] > 0)
+        for count in [1, 2, 7, 40] {
+            for threads in 2...5 {
+                let parallel = replay(workload) {
+                    $0.measureThreads = threads
+                    $0.splitMappingCount = count
+                }
+                #expect(parallel == serial, "\(threads) threads, processes of \(count)+ mappings split")
+                simulator.measureThreads = threads
+                simulator.splitMappingCount = count
+                #expect(simulator.census(prefixes: &prefixes, ownedAnonPages: owned) == one, "census: \(threads) threads, \(count)+ mappings split")
+            }
+        }
+    }
+
     @Test func parallelMeasureIsTheSerialOne() throws {
         let text = """
             somsim-workload 1

@@ -200,13 +200,24 @@ extension Simulator {
     /// else queried here through `prefixes`).
     private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
         var row = ProcessCensusRow(tables: process.pageTables.tableCounts, tlb: ProcessTLB(name: process.name))
+        if let ownedByMeasure, splitThreads > 1 && process.mappings.count >= splitMappingCount {
+            // Performance: a process of very many mappings counted in parts, one per core (as
+            // the measure sums it); counts add up the same for any cut.
+            for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
+                var part = ProcessCensusRow(tables: [], tlb: ProcessTLB(name: ""))
+                for mapping in mappings { countVMA(mapping, into: &part, threads: 1) }
+                return part
+            }) {
+                row.vmas += part.vmas
+                row.anonVMAs += part.anonVMAs
+                for level in 0..<3 { row.tlb.entries[level] += part.tlb.entries[level] }
+            }
+            row.owned = ownedByMeasure
+            return row
+        }
         var owned: UInt64 = 0
         for mapping in process.mappings.values {
-            row.vmas += 1
-            countEntries(mapping, into: &row.tlb.entries, threads: splitThreads)
-            var anon = false
-            mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
-            if anon { row.anonVMAs += 1 }
+            countVMA(mapping, into: &row, threads: splitThreads)
             // The single-owner pages, when the measure has not counted them (`som` pages are
             // not candidates: the pool holds them already).
             guard ownedByMeasure == nil, mapping.huge == nil, !mapping.isSingleOwner else { continue }
@@ -219,6 +230,15 @@ extension Simulator {
         }
         row.owned = ownedByMeasure ?? owned
         return row
+    }
+
+    /// Counts `mapping` into a census row: a VMA, an anon_vma if it has one, its TLB entries.
+    private func countVMA(_ mapping: Mapping, into row: inout ProcessCensusRow, threads: Int) {
+        row.vmas += 1
+        countEntries(mapping, into: &row.tlb.entries, threads: threads)
+        var anon = false
+        mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
+        if anon { row.anonVMAs += 1 }
     }
 
     /// TLB entries that map `mapping`'s present pages: one per HugeTLB page, one per PMD-mapped
