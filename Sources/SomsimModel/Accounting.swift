@@ -86,27 +86,28 @@ struct PageSums: Equatable {
 /// O(1) expected (O(log n) at worst) however many processes map the group. Built once per measure
 /// for large groups.
 ///
-/// A class, so that the measure's cache hands out a reference rather than copying four arrays per
-/// query, and so that it can keep the `hint` of its last query.
+/// A class, so that the measure's cache hands out a reference, and so that it can keep the `hint`
+/// of its last query. Performance: its three tables are buffers it owns (freed in `deinit`), so
+/// that a query reads them with no bounds check, no closure and no reference count.
 final class GroupPrefix {
-    /// Per extent: where it starts, and the sums of the extents before it.
-    private let starts: [UInt64]
-    private let before: [PageSums]
-    /// Per extent: its pages' mapcount and dirtiness, as `mapcount << 1 | dirty`. Performance:
-    /// what a query inside one extent needs, in 8 bytes rather than a page's 40-byte sums — a
-    /// fleet's measure asks, for every page a worker copied, for that one page of its master's
-    /// run (tens of thousands of extents, read at random): kept small, the keys, the starts and
-    /// the buckets stay in cache, and `before` is read once per process.
-    private let keys: [UInt64]
+    /// Per extent: where it starts, and its pages' mapcount and dirtiness as `mapcount << 1 |
+    /// dirty`. Performance: a query inside one extent needs just these, and the two lie side by
+    /// side — a fleet's measure asks, for every page a worker copied, for that one page of its
+    /// master's run (tens of thousands of extents, read at random, past the core's cache): one
+    /// line holds the extent's start, its key and mostly the next extent's start, where two
+    /// arrays cost a miss each. The sums of the extents before each (40 bytes an extent) are
+    /// read once per process, for its span.
+    private let entries: UnsafeMutableBufferPointer<Entry>
+    private let before: UnsafeMutableBufferPointer<PageSums>
     private let pageBytes: UInt64
-    /// Bucket index over `starts`: `buckets[b]` is the extent containing index `b << shift`, for
-    /// every `b` up to `length >> shift`. Buckets are at most about twice the extents, so a query
-    /// finds its extent between two neighbouring buckets' — one or two extents when the group's
-    /// extents spread evenly (a forked heap whose pages copy-on-write split one by one), a binary
-    /// search between them when they cluster. Every process's query on the group then costs O(1),
-    /// not a search over all the group's extents. (32 bits: a map of 2^32 extents would not fit
-    /// in memory.)
-    private let buckets: [UInt32]
+    /// Bucket index over the extents' starts: `buckets[b]` is the extent containing index
+    /// `b << shift`, for every `b` up to `length >> shift`. Buckets are at most about twice the
+    /// extents, so a query finds its extent between two neighbouring buckets' — one or two
+    /// extents when the group's extents spread evenly (a forked heap whose pages copy-on-write
+    /// split one by one), a binary search between them when they cluster. Every process's query
+    /// on the group then costs O(1), not a search over all the group's extents. (32 bits: a map
+    /// of 2^32 extents would not fit in memory.)
+    private let buckets: UnsafeMutableBufferPointer<UInt32>
     private let shift: UInt64
     /// The extent the last query ended in. A process's queries on a group come in ascending
     /// order, and the next one mostly starts one extent further on — just past the page the
@@ -114,84 +115,103 @@ final class GroupPrefix {
     /// (Unchecked: a measure is single-threaded and never nests queries.)
     @exclusivity(unchecked) private var hint = 0
 
+    private struct Entry {
+        let start: UInt64
+        let key: UInt64
+    }
+
     init(_ group: FrameGroup, pageBytes: UInt64) {
-        var starts: [UInt64] = []
+        var entries: [Entry] = []
         var before: [PageSums] = []
-        var keys: [UInt64] = []
         let capacity = group.pages.extentCount
-        starts.reserveCapacity(capacity)
+        entries.reserveCapacity(capacity)
         before.reserveCapacity(capacity)
-        keys.reserveCapacity(capacity)
         var total = PageSums()
-        for (range, page) in group.pages.sequence(in: 0..<group.pages.length) {
+        // Performance: read chunk by chunk (`forEachExtent`), and a page's sums made once for a
+        // run of extents of one key (each is a division).
+        var lastKey = UInt64.max
+        var perPage = PageSums()
+        group.pages.forEachExtent { start, end, page in
             let key = UInt64(page.mapcount) << 1 | (page.dirty ? 1 : 0)
-            starts.append(range.lowerBound)
+            if key != lastKey {
+                lastKey = key
+                perPage = Self.perPage(key, pageBytes)
+            }
+            entries.append(Entry(start: start, key: key))
             before.append(total)
-            keys.append(key)
-            total = PageSums.wrappingSum(total, Self.perPage(key, pageBytes).wrappingTimes(UInt64(range.count)))
+            total = PageSums.wrappingSum(total, perPage.wrappingTimes(end - start))
         }
         let length = group.pages.length
-        let extents = UInt64(max(starts.count, 1))
+        let extents = UInt64(max(entries.count, 1))
         precondition(extents < UInt64(UInt32.max))
         var shift: UInt64 = 0
         while (length >> shift) >= 2 * extents { shift += 1 }
         let count = Int(length >> shift) + 1
-        var buckets: [UInt32] = []
-        buckets.reserveCapacity(count)
-        starts.withUnsafeBufferPointer { starts in
+        let buckets = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
+        entries.withUnsafeBufferPointer { entries in
             var k = 0
             for b in 0..<count {
                 let key = UInt64(b) << shift
-                while k + 1 < starts.count, starts[k + 1] <= key { k += 1 }
-                buckets.append(UInt32(k))
+                while k + 1 < entries.count, entries[k + 1].start <= key { k += 1 }
+                buckets[b] = UInt32(k)
             }
         }
-        self.starts = starts
-        self.before = before
-        self.keys = keys
+        self.entries = UnsafeMutableBufferPointer.allocate(capacity: entries.count)
+        _ = self.entries.initialize(from: entries)
+        self.before = UnsafeMutableBufferPointer.allocate(capacity: before.count)
+        _ = self.before.initialize(from: before)
         self.pageBytes = pageBytes
         self.buckets = buckets
         self.shift = shift
     }
 
-    /// The sums of one page of mapcount and dirtiness `key` (as `keys` holds them).
+    deinit {
+        entries.deallocate()
+        before.deallocate()
+        buckets.deallocate()
+    }
+
+    /// The sums of one page of mapcount and dirtiness `key` (as `entries` holds them).
     @inline(__always)
     private static func perPage(_ key: UInt64, _ pageBytes: UInt64) -> PageSums {
         PageSums(pages: 1, mapcount: UInt32(truncatingIfNeeded: key >> 1), dirty: key & 1 != 0, pageBytes: pageBytes)
     }
 
     /// The extent containing `index`: the last with a start not above it (the last extent for
-    /// `index >= length`, as a plain search over `starts` gives).
+    /// `index >= length`, as a plain search over the starts gives).
     @inline(__always)
     private func extentIndex(_ index: UInt64) -> Int {
         let b = Int(min(index >> shift, UInt64(buckets.count - 1)))
-        return buckets.withUnsafeBufferPointer { buckets in
-            starts.withUnsafeBufferPointer { starts in
-                let low = Int(buckets[b])
-                let high = b + 1 < buckets.count ? Int(buckets[b + 1]) : starts.count - 1
-                return starts.lastIndex(notAbove: index, from: low, through: high)
-            }
+        // The largest k in low...high with a start not above `index` (branch-free halving, as
+        // `lastIndex(notAbove:from:through:)` searches).
+        var base = Int(buckets[b])
+        let high = b + 1 < buckets.count ? Int(buckets[b + 1]) : entries.count - 1
+        var n = high - base + 1
+        while n > 1 {
+            let half = n >> 1
+            let probe = base &+ half
+            base = entries[probe].start <= index ? probe : base
+            n &-= half
         }
+        return base
     }
 
     /// `extentIndex(index)`, trying a few steps forward from extent `from` first.
     @inline(__always)
     private func extentIndex(_ index: UInt64, from: Int) -> Int {
-        starts.withUnsafeBufferPointer { starts in
-            guard from < starts.count, starts[from] <= index else { return extentIndex(index) }
-            var k = from
-            for _ in 0..<4 {
-                guard k + 1 < starts.count, starts[k + 1] <= index else { return k }
-                k += 1
-            }
-            return extentIndex(index)
+        guard from < entries.count, entries[from].start <= index else { return extentIndex(index) }
+        var k = from
+        for _ in 0..<4 {
+            guard k + 1 < entries.count, entries[k + 1].start <= index else { return k }
+            k += 1
         }
+        return extentIndex(index)
     }
 
     /// Sums over indices `0..<index`, `index` lying in extent `low`.
     private func cumulative(_ index: UInt64, in low: Int) -> PageSums {
-        let n = index - starts[low]
-        return PageSums.wrappingSum(before[low], Self.perPage(keys[low], pageBytes).wrappingTimes(n))
+        let n = index - entries[low].start
+        return PageSums.wrappingSum(before[low], Self.perPage(entries[low].key, pageBytes).wrappingTimes(n))
     }
 
     func sums(_ range: Range<UInt64>) -> PageSums {
@@ -199,9 +219,9 @@ final class GroupPrefix {
         // Performance: a range inside one extent (a page a worker copied, as `mappingSums` asks
         // for it) is its pages' sums, from the extent's key alone — the same as the difference
         // of the two cumulative sums below, modulo 2^64 as they are kept.
-        if low + 1 == starts.count || range.upperBound <= starts[low + 1] {
+        if low + 1 == entries.count || range.upperBound <= entries[low + 1].start {
             hint = low
-            let one = Self.perPage(keys[low], pageBytes)
+            let one = Self.perPage(entries[low].key, pageBytes)
             let count = range.upperBound &- range.lowerBound
             return count == 1 ? one : one.wrappingTimes(count)
         }
