@@ -56,6 +56,9 @@ public struct Simulator {
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.
     var madviseWalksLayout = false
+    /// Whether an advice that only sets VMA flags is applied in the lookup that reads the
+    /// mapping's VMAs (`advise`); tests turn it off to hold that shortcut to the second lookup.
+    var madviseFlagsInOneLookup = true
     /// Whether read faults on shared and file memory are taken one access at a time (the
     /// reference path); tests turn it on to hold the extent-based path to it.
     var faultAroundByPage = false
