@@ -18,7 +18,7 @@ extension Simulator {
         var alignment = options.huge != nil ? pageBytes : (length % pmdBytes == 0 ? pmdBytes : constants.pageBytes)
         // A som mapping of 1 GiB pages is aligned to 1 GiB, as a 1 GiB HugeTLB mapping is.
         if options.som && options.somPage == .size1G { alignment = PageGeometry.pudBytes }
-        guard let start = processes[p].placement(length: length, alignment: alignment) else { return .ENOMEM }
+        guard let start = processes[p].placementInPlace(length: length, alignment: alignment) else { return .ENOMEM }
         if overcommitRefuses(length: length, options: options) { return .ENOMEM }
         // A fixed single-owner pool that cannot back the mapping (SomPool.swift).
         if options.som, let errno = somPoolRefuses(length: length) { return errno }
