@@ -222,7 +222,10 @@ public struct Simulator {
         outcome = Outcome()
         applyStatement(located)
         reconcileSomPoolAfter(located.value)
-        recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value))
+        // (Performance: asked only when there are events; the statement's text is formatted
+        // only then either way, but the closure that would format it held a copy of the
+        // statement for every statement.)
+        if !capacityEvents.isEmpty { recordCapacityEvents(line: located.location.line, statement: WorkloadPrinter.format(located.value)) }
         peakWorkloadPages = max(peakWorkloadPages, anonPages + cachePagesPresent + tablePages + liveProcesses * budget.pgdPages)
         // (Performance: the outcome is moved out, not copied; the next statement starts from an
         // empty one anyway.)
