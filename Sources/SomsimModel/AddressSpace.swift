@@ -141,6 +141,14 @@ struct SimProcess {
         layout.placement(length: length, alignment: alignment)
     }
 
+    /// `placement(length:alignment:)`, asked through a mutating access that changes nothing.
+    /// Performance: `processes[p].placement(…)` copied the whole process (its mappings'
+    /// dictionary, layout, tables: a retain and a release each) in every mmap, where the read
+    /// borrowed it only up to the call; an in-place access lends it (as `withMapping` does).
+    mutating func placementInPlace(length: UInt64, alignment: UInt64) -> UInt64? {
+        layout.placement(length: length, alignment: alignment)
+    }
+
     mutating func insertLayout(start: UInt64, end: UInt64, name: String) {
         layout.insert(start: start, end: end, name: name)
     }

@@ -99,7 +99,9 @@ extension Simulator {
             }
         }
         let tally = f.tally
-        processes[p].mappings[name] = f.takeMapping()
+        // (Performance: `consume` moves the context out of `f`; `f.takeMapping()` alone copied
+        // the whole context, retaining every map of its mapping, once per touch.)
+        processes[p].mappings[name] = (consume f).takeMapping()
         processes[p].minorFaults += tally.faults
         processes[p].cowCopies += tally.copies
         processes[p].cowReuses += tally.reuses

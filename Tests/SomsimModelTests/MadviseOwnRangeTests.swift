@@ -104,4 +104,61 @@ import Testing
         // The runs reach what matters: advice refused, ranges past the mapping, measures.
         #expect(walked.0.errors.count > 0 && walked.0.measures.count >= 4, "seed \(seed)")
     }
+
+    /// The report, the placements and each statement's outcome, with flag-setting advice applied
+    /// in the lookup that reads the VMAs or in a second one (`Simulator.advise`).
+    static func run(_ workload: Workload, oneLookup: Bool, walk: Bool) -> (Report, [Simulator.Placement], [Simulator.Outcome]) {
+        var simulator = Simulator(machine: workload.machine, machineLine: workload.machineLine ?? 0)
+        simulator.madviseFlagsInOneLookup = oneLookup
+        simulator.madviseWalksLayout = walk
+        var outcomes: [Simulator.Outcome] = []
+        for statement in workload.statements { outcomes.append(simulator.apply(statement)) }
+        simulator.measure(label: "end")
+        return (simulator.report, simulator.placements, outcomes)
+    }
+
+    /// A flag-setting advice applied in one lookup does exactly what the two lookups do: the
+    /// same random workloads (flag advice on fresh, touched, THP-backed, HugeTLB, split and
+    /// partly unmapped mappings, refused advice, ranges past the mapping), with and without the
+    /// layout walk.
+    @Test(arguments: 0..<40)
+    func oneLookupIsTwoLookups(seed: UInt64) throws {
+        let seed = 7300 + seed
+        let text = Self.randomWorkload(seed: seed)
+        let workload = try WorkloadParser.parse(text, fileName: "madvise-one-lookup-\(seed).somw")
+        for walk in [false, true] {
+            let two = Self.run(workload, oneLookup: false, walk: walk)
+            let one = Self.run(workload, oneLookup: true, walk: walk)
+            #expect(one.0 == two.0, "seed \(seed), walk \(walk): the reports differ")
+            #expect(one.1 == two.1, "seed \(seed), walk \(walk): the placements differ")
+            #expect(one.2 == two.2, "seed \(seed), walk \(walk): the outcomes differ")
+        }
+    }
+
+    /// The same over mappings backed by PMD-mapped THPs (flag advice at offsets inside 2 MiB
+    /// blocks splits their PMDs first: the one-lookup path must leave those to the full one).
+    @Test(arguments: 0..<12)
+    func oneLookupIsTwoLookupsOverPMDMappedTHPs(seed: UInt64) throws {
+        let seed = 7400 + seed
+        var rng = SplitMix64(seed: seed)
+        var lines = ["somsim-workload 1", "machine ram=4G thp=always mthp=64K", "spawn p0"]
+        for i in 0..<3 { lines.append("p0 mmap t\(i) \(2 * (2 + rng.next(below: 3)))M") }
+        let advices = ["hugepage", "nohugepage", "dontfork", "dofork", "wipeonfork", "keeponfork", "dontneed"]
+        for step in 0..<30 {
+            let m = "t\(rng.next(below: 3))"
+            switch rng.next(below: 4) {
+            case 0: lines.append("p0 touch \(m) \(rng.next(below: 2) == 0 ? "read" : "write")")
+            case 1: lines.append("p0 fork c\(step)")
+            default:
+                let offset = 4 * rng.next(below: 1024)
+                lines.append("p0 madvise \(m) \(advices[Int(rng.next(below: UInt64(advices.count)))]) offset=\(offset)K length=\(4 * (1 + rng.next(below: 1024)))K")
+            }
+            if step % 10 == 9 { lines.append("measure s\(step)") }
+        }
+        let workload = try WorkloadParser.parse(lines.joined(separator: "\n") + "\n", fileName: "madvise-one-lookup-thp-\(seed).somw")
+        let two = Self.run(workload, oneLookup: false, walk: false)
+        let one = Self.run(workload, oneLookup: true, walk: false)
+        #expect(one.0 == two.0, "seed \(seed): the reports differ")
+        #expect(one.2 == two.2, "seed \(seed): the outcomes differ")
+    }
 }

@@ -61,4 +61,33 @@ import Testing
         for i in 0..<10 { statements.append(located(.mmap(process: "b", mapping: "m\(i)", lengthBytes: 4096, options: MmapOptions()))) }
         #expect(Simulator.mappingCapacityHints(statements) == ["a": threshold + 10])
     }
+
+    /// Processes named in turn (the counts of the one named last are kept apart from the others'
+    /// until another is named): the hints are the peaks counted one statement at a time.
+    @Test func hintsOfProcessesNamedInTurn() {
+        func located(_ s: Statement) -> Located<Statement> { Located(s, at: SourceLocation(line: 1)) }
+        var statements: [Located<Statement>] = []
+        var rng = SplitMix64(seed: 4711)
+        let names = ["a", "b", "c"]
+        for i in 0..<(6 * Simulator.minimumMappingCapacityHint) {
+            let process = names[Int(rng.next(below: 3))]
+            if rng.next(below: 5) == 0 {
+                statements.append(located(.munmap(process: process, mapping: "m\(i)", range: .whole)))
+            } else {
+                statements.append(located(.mmap(process: process, mapping: "m\(i)", lengthBytes: 4096, options: MmapOptions())))
+            }
+        }
+        var live: [String: (now: Int, peak: Int)] = [:]
+        for statement in statements {
+            switch statement.value {
+            case .mmap(let process, _, _, _): live[process, default: (0, 0)].now += 1
+            case .munmap(let process, _, _): live[process, default: (0, 0)].now -= 1
+            default: break
+            }
+            for (name, counts) in live { live[name]!.peak = max(counts.peak, counts.now) }
+        }
+        let expected = live.compactMapValues { $0.peak >= Simulator.minimumMappingCapacityHint ? $0.peak : nil }
+        #expect(!expected.isEmpty, "seed 4711: no process reaches the threshold")
+        #expect(Simulator.mappingCapacityHints(statements) == expected, "seed 4711")
+    }
 }
