@@ -1,0 +1,134 @@
+@testable import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// The fast paths of a forked worker's statements (issue 12: 10,000 forks) against the general
+/// paths they stand in for, on fixed seeds that a failure prints.
+@Suite struct ForkWorkerPathTests {
+    typealias Record = ExtentMapSortedRangesTests.ExtentRecord
+    static let seeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 42, 4242]
+
+    /// Ascending, disjoint ranges, `count` of them in `0..<length`: single pages mostly, some
+    /// longer, some adjacent, some empty, the first at 0 and the last reaching the end (or past
+    /// it) on some seeds.
+    static func fewRanges(_ rng: inout SplitMix64, count: Int, length: UInt64) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        let gap = max(1, length / UInt64(count + 1))
+        var position = rng.next(below: 3) == 0 ? 0 : rng.next(below: gap)
+        while ranges.count < count && position < length {
+            let size: UInt64 = rng.next(below: 10) == 0 ? 0 : (rng.next(below: 5) == 0 ? 1 + rng.next(below: 6) : 1)
+            var end = min(length, position + size)
+            if ranges.count == count - 1 && rng.next(below: 3) == 0 { end = length + rng.next(below: 3) }
+            ranges.append(position..<end)
+            position = end + (rng.next(below: 4) == 0 ? 0 : rng.next(below: 2 * gap))
+        }
+        return ranges
+    }
+
+    /// `assign(sortedRanges:)` over a map of one extent (a worker's fresh mapping or run; the
+    /// one-extent path) leaves what assigning one range at a time leaves: the same extents,
+    /// boundaries included, every one maximal; and the map keeps working (further assigns and
+    /// counter shifts agree too). Chunk capacities from 8 (the path needs 16 ranges, at most
+    /// twice the capacity) up to the default, a shifted chunk, values equal to the old one
+    /// and adjacent ranges with equal values.
+    @Test(arguments: [8, 9, 16, 31, 128])
+    func oneExtentAssignIsAssignOneRangeAtATime(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 100 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 3 ? 400 : 40_000)
+                var bulk = ExtentMap(length: length, value: FramePage(mapcount: 2, present: true), chunkCapacity: chunkCapacity)
+                if round % 2 == 1 { bulk.addCounter(1, in: 0..<length) { _, _ in } }
+                let count = 16 + Int(rng.next(below: UInt64(2 * chunkCapacity - 15)))
+                let ranges = Self.fewRanges(&rng, count: count, length: length)
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                guard ranges.count >= 16 else { continue }
+                var single = bulk
+                // Some ranges get the old value back (mapcount 2, or 3 under the shift), so that
+                // they merge with the extents around them.
+                let value = { (r: Range<UInt64>) in
+                    FramePage(mapcount: UInt32(r.lowerBound % 3 + 1), present: true, dirty: r.lowerBound % 5 == 0)
+                }
+                bulk.assign(sortedRanges: ranges, value)
+                for range in ranges { single.assign(range, value(range)) }
+                let maximal = ExtentMapWalkTests.maximal(single)
+                #expect(ExtentMapSortedRangesTests.extents(bulk) == maximal, context)
+                #expect(ExtentMapSortedRangesTests.extents(single) == maximal, context)
+                #expect(bulk.extentCount == maximal.count, context)
+                for _ in 0..<60 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: 20))
+                    switch rng.next(below: 3) {
+                    case 0:
+                        let page = FramePage(mapcount: UInt32(1 + rng.next(below: 3)), present: true)
+                        bulk.assign(range, page)
+                        single.assign(range, page)
+                    case 1:
+                        bulk.addCounter(1, in: range) { _, _ in }
+                        single.addCounter(1, in: range) { _, _ in }
+                    default:
+                        bulk.addCounter(-1, in: range) { _, page in page.present = false }
+                        single.addCounter(-1, in: range) { _, page in page.present = false }
+                    }
+                }
+                #expect(ExtentMapWalkTests.maximal(bulk) == ExtentMapWalkTests.maximal(single), context)
+                for i in stride(from: 0, to: length, by: max(1, Int(length / 500))) {
+                    #expect(bulk.value(at: i) == single.value(at: i), "\(context), index \(i)")
+                }
+            }
+        }
+    }
+
+    /// Copy-on-write drops of one-page extents (`place`'s whole-extent path) against a dense
+    /// model, a value per index: a map of one-page extents with a few mapcounts (as a fleet's
+    /// run becomes), then single-page and short drops and raises, fork-like +1 over the whole
+    /// map (chunk shifts) and assigns. The values must be the dense model's and the extents stay
+    /// maximal, as the merges at both edges of every change keep them (a drop that makes a page
+    /// equal to a neighbour must merge with it).
+    @Test(arguments: [2, 3, 8, 128])
+    func copyOnWriteDropsAreTheDenseModel(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &+ UInt64(chunkCapacity) << 40)
+            let length: UInt64 = 100 + rng.next(below: 900)
+            var dense = (0..<length).map { _ in FramePage(mapcount: UInt32(2 + rng.next(below: 3)), present: true) }
+            var map = ExtentMap(length: length, value: FramePage(mapcount: 2, present: true), chunkCapacity: chunkCapacity)
+            for i in 0..<length { map.assign(i..<(i + 1), dense[Int(i)]) }
+            let context: Comment = "seed \(seed), chunks of \(chunkCapacity)"
+            func check(_ step: Int) {
+                for i in 0..<length where map.value(at: i) != dense[Int(i)] {
+                    Issue.record("\(context), step \(step): index \(i) holds \(map.value(at: i)), not \(dense[Int(i)])")
+                    return
+                }
+                #expect(ExtentMapSortedRangesTests.extents(map) == ExtentMapWalkTests.maximal(map), "\(context), step \(step)")
+            }
+            check(0)
+            for step in 1...400 {
+                let a = rng.next(below: length)
+                let range = a..<min(length, a + (rng.next(below: 4) == 0 ? 1 + rng.next(below: 5) : 1))
+                switch rng.next(below: 10) {
+                case 0:
+                    map.addCounter(1, in: 0..<length) { _, _ in }
+                    for i in dense.indices { dense[i] = dense[i].shifted(by: 1) }
+                case 1, 2:
+                    map.addCounter(1, in: range) { _, _ in }
+                    for i in range { dense[Int(i)] = dense[Int(i)].shifted(by: 1) }
+                case 3:
+                    let page = FramePage(mapcount: UInt32(2 + rng.next(below: 3)), present: true)
+                    map.assign(range, page)
+                    for i in range { dense[Int(i)] = page }
+                default:
+                    // Drops that reach zero take the general path; these mostly do not.
+                    guard (range.lowerBound..<range.upperBound).allSatisfy({ dense[Int($0)].mapcount > 1 }) else { continue }
+                    var ranges = [range]
+                    if rng.next(below: 2) == 0, range.upperBound + 2 < length, dense[Int(range.upperBound) + 1].mapcount > 1 {
+                        ranges.append((range.upperBound + 1)..<(range.upperBound + 2))
+                    }
+                    map.addCounter(-1, inSortedRanges: ranges) { _, page in page.present = false }
+                    for r in ranges { for i in r { dense[Int(i)] = dense[Int(i)].shifted(by: -1) } }
+                }
+                if step % 20 == 0 { check(step) }
+            }
+            check(401)
+        }
+    }
+}
