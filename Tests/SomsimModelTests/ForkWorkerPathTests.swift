@@ -1,3 +1,4 @@
+import Foundation
 @testable import SomsimModel
 import SomsimWorkload
 import Testing
@@ -130,5 +131,29 @@ import Testing
             }
             check(401)
         }
+    }
+
+    /// Fork's child shares its parent's map of page states where it inherits every page as the
+    /// parent maps it (`forkSharesPages`): every example and validation workload that forks
+    /// (DONTFORK, WIPEONFORK, shared, file, HugeTLB and locked mappings, large folios) and 40
+    /// random fork-and-touch workloads give the same report, measure by measure, with the
+    /// shortcut as without it (the child's map built extent by extent).
+    @Test func forkSharingPagesIsBuildingThem() throws {
+        var texts: [(String, String)] = MutationFuzzTests.seeds.compactMap { path in
+            guard let text = try? String(contentsOf: MutationFuzzTests.root.appendingPathComponent(path), encoding: .utf8),
+                  text.contains(" fork ") else { return nil }
+            return (path, text)
+        }
+        #expect(texts.count >= 40, "not vacuous: the workloads that fork")
+        for seed in UInt64(1)...40 { texts.append(("random seed \(seed)", BulkTouchTests.randomWorkload(seed: seed))) }
+        var shared = 0
+        for (name, text) in texts {
+            let workload = try WorkloadParser.parse(text, fileName: name)
+            let with = replay(workload) { $0.forkSharesPages = true }
+            let without = replay(workload) { $0.forkSharesPages = false }
+            #expect(with == without, "\(name)")
+            if with.measures.last?.processes.count ?? 0 > 1 { shared += 1 }
+        }
+        #expect(shared >= 40)
     }
 }
