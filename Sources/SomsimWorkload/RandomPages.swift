@@ -41,11 +41,19 @@ public enum RandomPages {
                 var size = 0
                 for j in (pageCount - count)..<pageCount {
                     let t = rng.next(below: j + 1)
+                    // The first position whose pick is not below t. Performance: branch-free
+                    // (the comparison picks the next base with a conditional move; the loop runs
+                    // log2(size) times whatever the picks): random picks made the classic
+                    // bisection's branches mispredict about half the time.
                     var low = 0
-                    var high = size
-                    while low < high {
-                        let mid = (low + high) >> 1
-                        if buffer[mid] < t { low = mid + 1 } else { high = mid }
+                    if size > 0 {
+                        var n = size
+                        while n > 1 {
+                            let half = n >> 1
+                            low = buffer[low &+ half] < t ? low &+ half : low
+                            n &-= half
+                        }
+                        if buffer[low] < t { low &+= 1 }
                     }
                     var pick = t
                     // Taken already: j, which exceeds every page taken so far, goes last.
