@@ -59,7 +59,8 @@ extension Simulator {
             var reused: [Range<UInt64>] = []
             var copied: [Range<UInt64>] = []
             var copiedAt: [ExtentMap<FramePage>.Position] = []
-            reused.reserveCapacity(ranges.count)
+            // (Performance: `reused` grows as it fills: a fleet's workers reuse no page, and an
+            // allocation reserved for nothing costs as much as the rest of the list's upkeep.)
             copied.reserveCapacity(ranges.count)
             copiedAt.reserveCapacity(ranges.count)
             var small = true
