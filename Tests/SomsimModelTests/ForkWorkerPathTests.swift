@@ -156,4 +156,57 @@ import Testing
         }
         #expect(shared >= 40)
     }
+
+    /// Fork's copy of the page tables for a VMA range against the tables it must give: the
+    /// child's own, plus every table of the parent whose span meets the range, at each level
+    /// (dense, a flag per table index of a 64 GiB window). Random parents (tables populated
+    /// at each lowest level, some freed), children with or without tables, ranges that meet
+    /// every table of the parent (the whole-levels shortcut) or some; the kept counts must be
+    /// the walked ones.
+    @Test func tableCopyIsEveryTableTheRangeMeets() {
+        let base = WorkloadWindow.lowAddress
+        let window: UInt64 = 64 << 30
+        func dense(_ set: PageTableSet, level: Int) -> [Bool] {
+            let indices = PageTableSet.indices(base..<(base + window), level: level)
+            var flags = [Bool](repeating: false, count: Int(indices.count))
+            set.levels[level].forEach(in: indices) { span, present in
+                if present { for i in span { flags[Int(i - indices.lowerBound)] = true } }
+            }
+            return flags
+        }
+        func randomRange(_ rng: inout SplitMix64, maxPages: UInt64) -> Range<UInt64> {
+            let start = base + rng.next(below: window / 4096 - maxPages) * 4096
+            return start..<(start + 4096 * (1 + rng.next(below: maxPages)))
+        }
+        var shortcuts = 0
+        for seed in UInt64(1)...120 {
+            var rng = SplitMix64(seed: seed)
+            var parent = PageTableSet()
+            for _ in 0..<(1 + rng.next(below: 6)) {
+                parent.populate(randomRange(&rng, maxPages: rng.next(below: 2) == 0 ? 600 : 300_000), lowestLevel: Int(rng.next(below: 3)))
+            }
+            if rng.next(below: 3) == 0 {
+                let range = randomRange(&rng, maxPages: 2_000)
+                parent.free(range, floor: nil, ceiling: nil)
+            }
+            var child = PageTableSet()
+            if rng.next(below: 3) == 0 { child.populate(randomRange(&rng, maxPages: 5_000), lowestLevel: 0) }
+            let addresses = rng.next(below: 2) == 0 ? base..<(base + window) : randomRange(&rng, maxPages: 400_000)
+            if child.total == 0 && parent.total > 0 && addresses == base..<(base + window) { shortcuts += 1 }
+            let context: Comment = "seed \(seed)"
+            var copied = child
+            copied.copy(from: parent, for: addresses)
+            for level in 0..<PageTableLevel.allCases.count {
+                let met = PageTableSet.indices(addresses, level: level)
+                let lower = PageTableSet.indices(base..<(base + window), level: level).lowerBound
+                let expected = zip(dense(child, level: level), dense(parent, level: level)).enumerated().map { i, pair in
+                    pair.0 || (met.contains(lower + UInt64(i)) && pair.1)
+                }
+                #expect(dense(copied, level: level) == expected, "\(context), level \(level)")
+            }
+            #expect(copied.tableCounts == copied.tableCountsWalked, context)
+            #expect(copied.total == copied.tableCounts.reduce(0, +), context)
+        }
+        #expect(shortcuts >= 20, "not vacuous: children without tables copying every table")
+    }
 }
