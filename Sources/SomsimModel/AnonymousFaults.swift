@@ -59,8 +59,7 @@ extension Simulator {
             var reused: [Range<UInt64>] = []
             var copied: [Range<UInt64>] = []
             var copiedAt: [ExtentMap<FramePage>.Position] = []
-            // (Performance: `reused` grows as it fills: a fleet's workers reuse no page, and an
-            // allocation reserved for nothing costs as much as the rest of the list's upkeep.)
+            reused.reserveCapacity(ranges.count)
             copied.reserveCapacity(ranges.count)
             copiedAt.reserveCapacity(ranges.count)
             var small = true
