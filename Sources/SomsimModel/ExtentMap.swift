@@ -331,6 +331,10 @@ struct ExtentMap<Value: ExtentValue> {
             for range in ranges { assign(range, value(range)) }
             return
         }
+        if chunks.count == 1 && chunks[0].starts.count == 1 && ranges.count <= 2 * maxChunk {
+            assignIntoOneExtent(sortedRanges: ranges, value)
+            return
+        }
         // Performance: the merge writes the extents through raw pointers into two arrays made at
         // their final size (at most one extent per old extent plus two per range), reading the old
         // chunks and the ranges through buffer pointers, then cuts them into chunks of
@@ -401,6 +405,82 @@ struct ExtentMap<Value: ExtentValue> {
         }
         chunks = built
         firsts = built.map { $0.starts[0] }
+    }
+
+    /// `assign(sortedRanges:)`'s merge for a map that is one extent (all `length` indices hold
+    /// one value), leaving the same extents. Performance: a forked worker's random write of tens
+    /// of pages builds two such maps, its mapping's and its new run's (129 extents each for
+    /// `random=64`); the general merge wrote them into two arrays and copied those into chunks
+    /// of `maxChunk / 2` (eight allocations a map, three chunks). This writes the extents into
+    /// a buffer on the stack, then into chunks of at most `maxChunk`, evenly filled (two chunks
+    /// for 129 extents: less memory a worker, issue 12). Only for a few ranges (at most
+    /// `2 * maxChunk`, so the buffer stays small).
+    private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> Value) {
+        let old = chunks[0].value(0)
+        let length = self.length
+        let capacity = 1 + 2 * ranges.count
+        let maxChunk = self.maxChunk
+        var builtFirsts: [UInt64] = []
+        let built: [Chunk] = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: capacity) { starts in
+            withUnsafeTemporaryAllocation(of: Value.self, capacity: capacity) { values in
+                // As the general merge: a boundary only where the value changes.
+                var n = 0
+                var position: UInt64 = 0
+                for range in ranges {
+                    let upper = Swift.min(range.upperBound, length)
+                    guard range.lowerBound < upper else { continue }
+                    if range.lowerBound > position {
+                        if n == 0 || values[n - 1] != old {
+                            starts.initializeElement(at: n, to: position)
+                            values.initializeElement(at: n, to: old)
+                            n += 1
+                        }
+                    }
+                    let v = value(range)
+                    if n == 0 || values[n - 1] != v {
+                        starts.initializeElement(at: n, to: range.lowerBound)
+                        values.initializeElement(at: n, to: v)
+                        n += 1
+                    }
+                    position = upper
+                }
+                if position < length && (n == 0 || values[n - 1] != old) {
+                    starts.initializeElement(at: n, to: position)
+                    values.initializeElement(at: n, to: old)
+                    n += 1
+                }
+                if n == 0 {
+                    // No range met the map: it stays as it is.
+                    starts.initializeElement(at: 0, to: 0)
+                    values.initializeElement(at: 0, to: old)
+                    n = 1
+                }
+                // Chunks of at most `maxChunk` boundaries, as even as they can be.
+                let count = (n + maxChunk - 1) / maxChunk
+                var result: [Chunk] = []
+                result.reserveCapacity(count)
+                builtFirsts.reserveCapacity(count)
+                var from = 0
+                for k in 0..<count {
+                    let to = n * (k + 1) / count
+                    let size = to - from
+                    let chunkStarts = [UInt64](unsafeUninitializedCapacity: size) { out, initialized in
+                        out.baseAddress!.initialize(from: starts.baseAddress! + from, count: size)
+                        initialized = size
+                    }
+                    let chunkValues = [Value](unsafeUninitializedCapacity: size) { out, initialized in
+                        out.baseAddress!.initialize(from: values.baseAddress! + from, count: size)
+                        initialized = size
+                    }
+                    result.append(Chunk(starts: chunkStarts, values: chunkValues))
+                    builtFirsts.append(starts[from])
+                    from = to
+                }
+                return result
+            }
+        }
+        chunks = built
+        firsts = builtFirsts
     }
 
     /// Applies `transform` to the value of every extent in `range` (split at the range's edges);
@@ -639,6 +719,17 @@ struct ExtentMap<Value: ExtentValue> {
             }
         case (false, false):
             // Values stored in one chunk compare like their shifted values.
+            // Performance: `range` is the whole extent, inside its chunk, and mostly differs from
+            // both neighbours after the write (a fleet's copy-on-write drops the mapcount of
+            // one-page extents): one write and two comparisons through a buffer pointer, where
+            // the two merges below would find nothing to merge.
+            if i > 0 && i + 1 < chunks[c].values.count {
+                let merges = chunks[c].values.withUnsafeMutableBufferPointer { values in
+                    values[i] = new
+                    return values[i - 1] == new || values[i + 1] == new
+                }
+                if !merges { return }
+            }
             chunks[c].values[i] = new
             mergeBoundary(chunk: c, position: i + 1, at: end)
             mergeBoundary(chunk: c, position: i, at: start)

@@ -29,7 +29,19 @@ extension Simulator {
         for mappingName in processes[p].mappingNamesByAddress {
             guard var parentMapping = processes[p].mappings[mappingName] else { continue }
             var mapping = parentMapping
-            mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none)
+            // Performance: where every VMA piece is inherited with its page tables (mapped, not
+            // DONTFORK, not WIPEONFORK, with an anon_vma), the child maps each page exactly as
+            // the parent does once its private pages are write-protected below: it shares the
+            // parent's map (copy on write) instead of building its own extent by extent. A
+            // forked worker's map then costs nothing until it writes. (Only the values are the
+            // same; where the parent's map keeps equal neighbours apart, so does the child's.)
+            let sharesPages = forkSharesPages && !parentMapping.isSingleOwner
+                && parentMapping.vma.sequence(in: 0..<parentMapping.pageCount).allSatisfy { _, flags in
+                    flags.mapped && !flags.dontfork && !flags.wipeonfork && flags.anonVMA
+                }
+            // The parent's map changes only where it had writable private pages.
+            var parentChanged = false
+            if !sharesPages { mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none) }
             mapping.reservation = nil
             mapping.reservationUnmapped = false
             var inherited = false
@@ -52,14 +64,17 @@ extension Simulator {
                     case .none:
                         break
                     case .zero:
-                        mapping.pages.assign(pages, .zero)
-                    case .anon(let run, _):
+                        if !sharesPages { mapping.pages.assign(pages, .zero) }
+                    case .anon(let run, let writable):
                         addMapcount(group: run, pages, delta: 1)
-                        parentMapping.pages.assign(pages, .anon(run: run, writable: false))
-                        mapping.pages.assign(pages, .anon(run: run, writable: false))
+                        if writable || !sharesPages {
+                            parentMapping.pages.assign(pages, .anon(run: run, writable: false))
+                            parentChanged = true
+                        }
+                        if !sharesPages { mapping.pages.assign(pages, .anon(run: run, writable: false)) }
                     case .cache(let writable, let dirty):
                         if let object = mapping.object { addMapcount(group: object, mapping.inFile(pages), delta: 1) }
-                        mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty))
+                        if !sharesPages { mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty)) }
                     }
                 }
             }
@@ -68,7 +83,8 @@ extension Simulator {
             } else if let object = mapping.object {
                 groups[object].mappers += 1
             }
-            processes[p].mappings[mappingName] = parentMapping
+            if sharesPages { mapping.pages = parentMapping.pages }
+            if parentChanged { processes[p].mappings[mappingName] = parentMapping }
             child.mappings[mappingName] = mapping
         }
         if processes[p].everLocked { child.dropLocks() }

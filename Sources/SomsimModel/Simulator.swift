@@ -52,6 +52,10 @@ public struct Simulator {
     /// Whether touches of many pages may take the bulk path; tests turn it off to hold the bulk
     /// path to the page-by-page one.
     var bulkTouches = true
+    /// Whether fork may give the child its parent's map of page states where the child
+    /// inherits every page of a mapping as the parent maps it (`fork`); tests turn it off to
+    /// hold that shortcut to building the child's map extent by extent.
+    var forkSharesPages = true
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.

@@ -37,15 +37,30 @@ public enum RandomPages {
         if count <= Self.smallSample {
             // Performance: the array is made at its final size and filled in place (bisection,
             // then one memmove of the larger picks; no generic `insert`).
+            let narrow = pageCount <= 1 << 63
             return [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
                 var size = 0
                 for j in (pageCount - count)..<pageCount {
                     let t = rng.next(below: j + 1)
+                    // The first position whose pick is not below t. Performance: branch-free,
+                    // the loop runs log2(size) times whatever the picks (random picks made the
+                    // classic bisection's branches mispredict about half the time). The step is
+                    // masked by the sign of the wrapping difference, exact while every page is
+                    // below 2^63; a comparison (`?:`, or a Bool's bit as the mask) compiles to a
+                    // branch again.
                     var low = 0
-                    var high = size
-                    while low < high {
-                        let mid = (low + high) >> 1
-                        if buffer[mid] < t { low = mid + 1 } else { high = mid }
+                    if size > 0 {
+                        var n = size
+                        while n > 1 {
+                            let half = n >> 1
+                            if narrow {
+                                low &+= half & Int(truncatingIfNeeded: Int64(bitPattern: buffer[low &+ half] &- t) >> 63)
+                            } else if buffer[low &+ half] < t {
+                                low &+= half
+                            }
+                            n &-= half
+                        }
+                        if buffer[low] < t { low &+= 1 }
                     }
                     var pick = t
                     // Taken already: j, which exceeds every page taken so far, goes last.

@@ -1,0 +1,212 @@
+import Foundation
+@testable import SomsimModel
+import SomsimWorkload
+import Testing
+
+/// The fast paths of a forked worker's statements (issue 12: 10,000 forks) against the general
+/// paths they stand in for, on fixed seeds that a failure prints.
+@Suite struct ForkWorkerPathTests {
+    typealias Record = ExtentMapSortedRangesTests.ExtentRecord
+    static let seeds: [UInt64] = [1, 2, 3, 4, 5, 6, 7, 8, 42, 4242]
+
+    /// Ascending, disjoint ranges, `count` of them in `0..<length`: single pages mostly, some
+    /// longer, some adjacent, some empty, the first at 0 and the last reaching the end (or past
+    /// it) on some seeds.
+    static func fewRanges(_ rng: inout SplitMix64, count: Int, length: UInt64) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        let gap = max(1, length / UInt64(count + 1))
+        var position = rng.next(below: 3) == 0 ? 0 : rng.next(below: gap)
+        while ranges.count < count && position < length {
+            let size: UInt64 = rng.next(below: 10) == 0 ? 0 : (rng.next(below: 5) == 0 ? 1 + rng.next(below: 6) : 1)
+            var end = min(length, position + size)
+            if ranges.count == count - 1 && rng.next(below: 3) == 0 { end = length + rng.next(below: 3) }
+            ranges.append(position..<end)
+            position = end + (rng.next(below: 4) == 0 ? 0 : rng.next(below: 2 * gap))
+        }
+        return ranges
+    }
+
+    /// `assign(sortedRanges:)` over a map of one extent (a worker's fresh mapping or run; the
+    /// one-extent path) leaves what assigning one range at a time leaves: the same extents,
+    /// boundaries included, every one maximal; and the map keeps working (further assigns and
+    /// counter shifts agree too). Chunk capacities from 8 (the path needs 16 ranges, at most
+    /// twice the capacity) up to the default, a shifted chunk, values equal to the old one
+    /// and adjacent ranges with equal values.
+    @Test(arguments: [8, 9, 16, 31, 128])
+    func oneExtentAssignIsAssignOneRangeAtATime(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 100 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 3 ? 400 : 40_000)
+                var bulk = ExtentMap(length: length, value: FramePage(mapcount: 2, present: true), chunkCapacity: chunkCapacity)
+                if round % 2 == 1 { bulk.addCounter(1, in: 0..<length) { _, _ in } }
+                let count = 16 + Int(rng.next(below: UInt64(2 * chunkCapacity - 15)))
+                let ranges = Self.fewRanges(&rng, count: count, length: length)
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                guard ranges.count >= 16 else { continue }
+                var single = bulk
+                // Some ranges get the old value back (mapcount 2, or 3 under the shift), so that
+                // they merge with the extents around them.
+                let value = { (r: Range<UInt64>) in
+                    FramePage(mapcount: UInt32(r.lowerBound % 3 + 1), present: true, dirty: r.lowerBound % 5 == 0)
+                }
+                bulk.assign(sortedRanges: ranges, value)
+                for range in ranges { single.assign(range, value(range)) }
+                let maximal = ExtentMapWalkTests.maximal(single)
+                #expect(ExtentMapSortedRangesTests.extents(bulk) == maximal, context)
+                #expect(ExtentMapSortedRangesTests.extents(single) == maximal, context)
+                #expect(bulk.extentCount == maximal.count, context)
+                for _ in 0..<60 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: 20))
+                    switch rng.next(below: 3) {
+                    case 0:
+                        let page = FramePage(mapcount: UInt32(1 + rng.next(below: 3)), present: true)
+                        bulk.assign(range, page)
+                        single.assign(range, page)
+                    case 1:
+                        bulk.addCounter(1, in: range) { _, _ in }
+                        single.addCounter(1, in: range) { _, _ in }
+                    default:
+                        bulk.addCounter(-1, in: range) { _, page in page.present = false }
+                        single.addCounter(-1, in: range) { _, page in page.present = false }
+                    }
+                }
+                #expect(ExtentMapWalkTests.maximal(bulk) == ExtentMapWalkTests.maximal(single), context)
+                for i in stride(from: 0, to: length, by: max(1, Int(length / 500))) {
+                    #expect(bulk.value(at: i) == single.value(at: i), "\(context), index \(i)")
+                }
+            }
+        }
+    }
+
+    /// Copy-on-write drops of one-page extents (`place`'s whole-extent path) against a dense
+    /// model, a value per index: a map of one-page extents with a few mapcounts (as a fleet's
+    /// run becomes), then single-page and short drops and raises, fork-like +1 over the whole
+    /// map (chunk shifts) and assigns. The values must be the dense model's and the extents stay
+    /// maximal, as the merges at both edges of every change keep them (a drop that makes a page
+    /// equal to a neighbour must merge with it).
+    @Test(arguments: [2, 3, 8, 128])
+    func copyOnWriteDropsAreTheDenseModel(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &+ UInt64(chunkCapacity) << 40)
+            let length: UInt64 = 100 + rng.next(below: 900)
+            var dense = (0..<length).map { _ in FramePage(mapcount: UInt32(2 + rng.next(below: 3)), present: true) }
+            var map = ExtentMap(length: length, value: FramePage(mapcount: 2, present: true), chunkCapacity: chunkCapacity)
+            for i in 0..<length { map.assign(i..<(i + 1), dense[Int(i)]) }
+            let context: Comment = "seed \(seed), chunks of \(chunkCapacity)"
+            func check(_ step: Int) {
+                for i in 0..<length where map.value(at: i) != dense[Int(i)] {
+                    Issue.record("\(context), step \(step): index \(i) holds \(map.value(at: i)), not \(dense[Int(i)])")
+                    return
+                }
+                #expect(ExtentMapSortedRangesTests.extents(map) == ExtentMapWalkTests.maximal(map), "\(context), step \(step)")
+            }
+            check(0)
+            for step in 1...400 {
+                let a = rng.next(below: length)
+                let range = a..<min(length, a + (rng.next(below: 4) == 0 ? 1 + rng.next(below: 5) : 1))
+                switch rng.next(below: 10) {
+                case 0:
+                    map.addCounter(1, in: 0..<length) { _, _ in }
+                    for i in dense.indices { dense[i] = dense[i].shifted(by: 1) }
+                case 1, 2:
+                    map.addCounter(1, in: range) { _, _ in }
+                    for i in range { dense[Int(i)] = dense[Int(i)].shifted(by: 1) }
+                case 3:
+                    let page = FramePage(mapcount: UInt32(2 + rng.next(below: 3)), present: true)
+                    map.assign(range, page)
+                    for i in range { dense[Int(i)] = page }
+                default:
+                    // Drops that reach zero take the general path; these mostly do not.
+                    guard (range.lowerBound..<range.upperBound).allSatisfy({ dense[Int($0)].mapcount > 1 }) else { continue }
+                    var ranges = [range]
+                    if rng.next(below: 2) == 0, range.upperBound + 2 < length, dense[Int(range.upperBound) + 1].mapcount > 1 {
+                        ranges.append((range.upperBound + 1)..<(range.upperBound + 2))
+                    }
+                    map.addCounter(-1, inSortedRanges: ranges) { _, page in page.present = false }
+                    for r in ranges { for i in r { dense[Int(i)] = dense[Int(i)].shifted(by: -1) } }
+                }
+                if step % 20 == 0 { check(step) }
+            }
+            check(401)
+        }
+    }
+
+    /// Fork's child shares its parent's map of page states where it inherits every page as the
+    /// parent maps it (`forkSharesPages`): every example and validation workload that forks
+    /// (DONTFORK, WIPEONFORK, shared, file, HugeTLB and locked mappings, large folios) and 40
+    /// random fork-and-touch workloads give the same report, measure by measure, with the
+    /// shortcut as without it (the child's map built extent by extent).
+    @Test func forkSharingPagesIsBuildingThem() throws {
+        var texts: [(String, String)] = MutationFuzzTests.seeds.compactMap { path in
+            guard let text = try? String(contentsOf: MutationFuzzTests.root.appendingPathComponent(path), encoding: .utf8),
+                  text.contains(" fork ") else { return nil }
+            return (path, text)
+        }
+        #expect(texts.count >= 40, "not vacuous: the workloads that fork")
+        for seed in UInt64(1)...40 { texts.append(("random seed \(seed)", BulkTouchTests.randomWorkload(seed: seed))) }
+        var shared = 0
+        for (name, text) in texts {
+            let workload = try WorkloadParser.parse(text, fileName: name)
+            let with = replay(workload) { $0.forkSharesPages = true }
+            let without = replay(workload) { $0.forkSharesPages = false }
+            #expect(with == without, "\(name)")
+            if with.measures.last?.processes.count ?? 0 > 1 { shared += 1 }
+        }
+        #expect(shared >= 40)
+    }
+
+    /// Fork's copy of the page tables for a VMA range against the tables it must give: the
+    /// child's own, plus every table of the parent whose span meets the range, at each level
+    /// (dense, a flag per table index of a 64 GiB window). Random parents (tables populated
+    /// at each lowest level, some freed), children with or without tables, ranges that meet
+    /// every table of the parent (the whole-levels shortcut) or some; the kept counts must be
+    /// the walked ones.
+    @Test func tableCopyIsEveryTableTheRangeMeets() {
+        let base = WorkloadWindow.lowAddress
+        let window: UInt64 = 64 << 30
+        func dense(_ set: PageTableSet, level: Int) -> [Bool] {
+            let indices = PageTableSet.indices(base..<(base + window), level: level)
+            var flags = [Bool](repeating: false, count: Int(indices.count))
+            set.levels[level].forEach(in: indices) { span, present in
+                if present { for i in span { flags[Int(i - indices.lowerBound)] = true } }
+            }
+            return flags
+        }
+        func randomRange(_ rng: inout SplitMix64, maxPages: UInt64) -> Range<UInt64> {
+            let start = base + rng.next(below: window / 4096 - maxPages) * 4096
+            return start..<(start + 4096 * (1 + rng.next(below: maxPages)))
+        }
+        var shortcuts = 0
+        for seed in UInt64(1)...120 {
+            var rng = SplitMix64(seed: seed)
+            var parent = PageTableSet()
+            for _ in 0..<(1 + rng.next(below: 6)) {
+                parent.populate(randomRange(&rng, maxPages: rng.next(below: 2) == 0 ? 600 : 300_000), lowestLevel: Int(rng.next(below: 3)))
+            }
+            if rng.next(below: 3) == 0 {
+                let range = randomRange(&rng, maxPages: 2_000)
+                parent.free(range, floor: nil, ceiling: nil)
+            }
+            var child = PageTableSet()
+            if rng.next(below: 3) == 0 { child.populate(randomRange(&rng, maxPages: 5_000), lowestLevel: 0) }
+            let addresses = rng.next(below: 2) == 0 ? base..<(base + window) : randomRange(&rng, maxPages: 400_000)
+            if child.total == 0 && parent.total > 0 && addresses == base..<(base + window) { shortcuts += 1 }
+            let context: Comment = "seed \(seed)"
+            var copied = child
+            copied.copy(from: parent, for: addresses)
+            for level in 0..<PageTableLevel.allCases.count {
+                let met = PageTableSet.indices(addresses, level: level)
+                let lower = PageTableSet.indices(base..<(base + window), level: level).lowerBound
+                let expected = zip(dense(child, level: level), dense(parent, level: level)).enumerated().map { i, pair in
+                    pair.0 || (met.contains(lower + UInt64(i)) && pair.1)
+                }
+                #expect(dense(copied, level: level) == expected, "\(context), level \(level)")
+            }
+            #expect(copied.tableCounts == copied.tableCountsWalked, context)
+            #expect(copied.total == copied.tableCounts.reduce(0, +), context)
+        }
+        #expect(shortcuts >= 20, "not vacuous: children without tables copying every table")
+    }
+}
