@@ -81,14 +81,10 @@ import Testing
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The report, the placements and each statement's outcome, with or without the shortcut.
+    /// The report, the placements and each statement's outcome, with or without the shortcut
+    /// (flag-setting advice applied in one lookup, the simulator's default).
     static func run(_ workload: Workload, walk: Bool) -> (Report, [Simulator.Placement], [Simulator.Outcome]) {
-        var simulator = Simulator(machine: workload.machine, machineLine: workload.machineLine ?? 0)
-        simulator.madviseWalksLayout = walk
-        var outcomes: [Simulator.Outcome] = []
-        for statement in workload.statements { outcomes.append(simulator.apply(statement)) }
-        simulator.measure(label: "end")
-        return (simulator.report, simulator.placements, outcomes)
+        run(workload, oneLookup: true, walk: walk)
     }
 
     @Test(arguments: 0..<40)
