@@ -22,10 +22,25 @@ struct ExtentMap<Value: ExtentValue> {
     private var firsts: [UInt64]
 
     private struct Chunk {
-        var starts: [UInt64]
+        var starts: [UInt64] {
+            didSet { startCount = Int32(truncatingIfNeeded: starts.count) }
+        }
         var values: [Value]
         /// Added to the counter of every value of the chunk (see `ExtentValue`).
         var shift: Int32 = 0
+        /// `starts.count`, kept beside the array's address. Performance: a lookup in a cold
+        /// chunk (a worker's copy-on-write in its master's run) computes where to probe from
+        /// this and the chunk's first start (`firsts`), both in the hot chunk table, so that
+        /// the probe's cache miss overlaps the array header's instead of waiting for it.
+        /// (A chunk holds at most `maxChunk` + 1 boundaries.)
+        private(set) var startCount: Int32
+
+        init(starts: [UInt64], values: [Value], shift: Int32 = 0) {
+            self.starts = starts
+            self.values = values
+            self.shift = shift
+            startCount = Int32(truncatingIfNeeded: starts.count)
+        }
 
         /// The value at `i`, the chunk's shift applied.
         func value(_ i: Int) -> Value { shift == 0 ? values[i] : values[i].shifted(by: shift) }
@@ -743,15 +758,17 @@ struct ExtentMap<Value: ExtentValue> {
     }
 
     /// The position in chunk `c` of the extent containing `index` (`firsts[c] <= index`).
-    /// Performance: searched by interpolation (`lastIndex(notAbove:interpolatingFrom:through:end:)`):
+    /// Performance: searched by interpolation (`lastIndex(notAbove:interpolatingFrom:through:first:end:)`):
     /// once a fleet's copy-on-write has split a run into one-page extents, a lookup of one of
     /// the tens of random pages a worker copies mostly reads one cache line of its cold chunk,
     /// where a binary search makes seven dependent reads of four or five lines.
     @inline(__always)
     private func position(in c: Int, of index: UInt64) -> Int {
         let end = c + 1 < chunks.count ? firsts[c + 1] : length
+        let count = Int(chunks[c].startCount)
+        let first = firsts[c]
         return chunks[c].starts.withUnsafeBufferPointer { starts in
-            starts.lastIndex(notAbove: index, interpolatingFrom: 0, through: starts.count - 1, end: end)
+            starts.lastIndex(notAbove: index, interpolatingFrom: 0, through: count - 1, first: first, end: end)
         }
     }
 
@@ -984,11 +1001,11 @@ extension UnsafeBufferPointer where Element == UInt64 {
     /// same for any spread. Performance: one probe, mostly, into a chunk's extents once
     /// copy-on-write has split a run into one-page extents (see `position(in:of:)`; the chunks'
     /// firsts are few and stay in cache, where the binary search costs fewer instructions).
+    /// `first` is `self[low]`, which the caller knows without reading this buffer.
     @inline(__always)
-    func lastIndex(notAbove key: UInt64, interpolatingFrom low: Int, through high: Int, end: UInt64) -> Int {
+    func lastIndex(notAbove key: UInt64, interpolatingFrom low: Int, through high: Int, first: UInt64, end: UInt64) -> Int {
         let n = high - low + 1
         guard n > 8, key < end else { return lastIndex(notAbove: key, from: low, through: high) }
-        let first = self[low]
         let guess = low + Int(Double(key &- first) / Double(end &- first) * Double(n))
         let g = Swift.min(Swift.max(guess, low), high)
         if self[g] <= key {
