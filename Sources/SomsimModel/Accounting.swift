@@ -121,11 +121,12 @@ final class GroupPrefix {
     }
 
     init(_ group: FrameGroup, pageBytes: UInt64) {
-        var entries: [Entry] = []
-        var before: [PageSums] = []
+        // Written in place into the buffers the prefix keeps: `forEachExtent` visits each of
+        // the map's `extentCount` stored extents once.
         let capacity = group.pages.extentCount
-        entries.reserveCapacity(capacity)
-        before.reserveCapacity(capacity)
+        let entries = UnsafeMutableBufferPointer<Entry>.allocate(capacity: capacity)
+        let before = UnsafeMutableBufferPointer<PageSums>.allocate(capacity: capacity)
+        var filled = 0
         var total = PageSums()
         // Performance: read chunk by chunk (`forEachExtent`), and a page's sums made once for a
         // run of extents of one key (each is a division).
@@ -137,29 +138,27 @@ final class GroupPrefix {
                 lastKey = key
                 perPage = Self.perPage(key, pageBytes)
             }
-            entries.append(Entry(start: start, key: key))
-            before.append(total)
+            entries.initializeElement(at: filled, to: Entry(start: start, key: key))
+            before.initializeElement(at: filled, to: total)
+            filled += 1
             total = PageSums.wrappingSum(total, perPage.wrappingTimes(end - start))
         }
+        precondition(filled == capacity, "forEachExtent visits every stored extent once")
         let length = group.pages.length
-        let extents = UInt64(max(entries.count, 1))
+        let extents = UInt64(max(capacity, 1))
         precondition(extents < UInt64(UInt32.max))
         var shift: UInt64 = 0
         while (length >> shift) >= 2 * extents { shift += 1 }
         let count = Int(length >> shift) + 1
         let buckets = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
-        entries.withUnsafeBufferPointer { entries in
-            var k = 0
-            for b in 0..<count {
-                let key = UInt64(b) << shift
-                while k + 1 < entries.count, entries[k + 1].start <= key { k += 1 }
-                buckets[b] = UInt32(k)
-            }
+        var k = 0
+        for b in 0..<count {
+            let key = UInt64(b) << shift
+            while k + 1 < capacity, entries[k + 1].start <= key { k += 1 }
+            buckets[b] = UInt32(k)
         }
-        self.entries = UnsafeMutableBufferPointer.allocate(capacity: entries.count)
-        _ = self.entries.initialize(from: entries)
-        self.before = UnsafeMutableBufferPointer.allocate(capacity: before.count)
-        _ = self.before.initialize(from: before)
+        self.entries = entries
+        self.before = before
         self.pageBytes = pageBytes
         self.buckets = buckets
         self.shift = shift
