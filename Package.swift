@@ -4,6 +4,7 @@ import PackageDescription
 // Rooms of the house (see docs/architecture.md):
 //   SomsimWorkload — the workload replay format: syntax tree, parser, printer. No syscalls.
 //   SomsimModel    — the pure simulator: machine, processes, fork/COW, page tables, metrics.
+//                    (CSomsimHeap: the allocator settings somsim's processes start with.)
 //   SomsimValidation — the report's field table (names, units, tolerances) and the validation
 //                    data (measured values, checks); no rendering, no syscalls.
 //   SomsimReport   — md / json / csv rendering of reports, schemes, validations and sweeps.
@@ -26,7 +27,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "SomsimWorkload"),
-        .target(name: "SomsimModel", dependencies: ["SomsimWorkload"]),
+        // glibc malloc's settings for a somsim process (HeapTuning): <malloc.h> is not in Swift's
+        // Glibc module.
+        .target(name: "CSomsimHeap"),
+        .target(name: "SomsimModel", dependencies: ["SomsimWorkload", "CSomsimHeap"]),
         .target(name: "SomsimValidation", dependencies: ["SomsimModel", "SomsimWorkload"]),
         .target(name: "SomsimReport", dependencies: ["SomsimValidation", "SomsimModel", "SomsimWorkload"]),
         // The real-kernel side of `somsim validate` (Linux only): machine settings, agents, /proc.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SomsimModel
 import SomsimReport
 
 #if canImport(Glibc)
@@ -33,6 +34,7 @@ struct Somsim: ParsableCommand {
     /// an internal error, 70 (EX_SOFTWARE), not argument-parser's 1, which is validate's "a check
     /// outside its tolerance".
     static func main() {
+        HeapTuning.keepFreedMemory()
         do {
             var command = try parseAsRoot()
             try command.run()

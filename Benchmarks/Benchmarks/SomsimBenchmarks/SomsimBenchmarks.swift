@@ -6,6 +6,8 @@ import SomsimModel
 private let distinctTouchesPerSecond = BenchmarkMetric.custom("Distinct touches (#/s)", polarity: .prefersLarger)
 
 let benchmarks: @Sendable () -> Void = {
+    // As somsim does at its start (results never depend on it; see `HeapTuning`).
+    HeapTuning.keepFreedMemory()
     // Each case replays a whole workload; a few iterations give a stable figure while the whole
     // suite stays within a couple of minutes on a 2-core machine.
     Benchmark.defaultConfiguration = .init(

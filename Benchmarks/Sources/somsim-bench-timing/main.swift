@@ -13,6 +13,8 @@ import SomsimBenchmarkWorkloads
 import SomsimModel
 import SomsimWorkload
 
+// As somsim does at its start (results never depend on it; see `HeapTuning`).
+HeapTuning.keepFreedMemory()
 var names: [String] = []
 var runs = 3
 // Threads the final measure may use (default: every core, as somsim does).
