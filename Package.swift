@@ -4,7 +4,8 @@ import PackageDescription
 // Rooms of the house (see docs/architecture.md):
 //   SomsimWorkload — the workload replay format: syntax tree, parser, printer. No syscalls.
 //   SomsimModel    — the pure simulator: machine, processes, fork/COW, page tables, metrics.
-//                    (CSomsimHeap: the allocator settings somsim's processes start with.)
+//                    (CSomsimRuntime: the allocator settings somsim's processes start with, and
+//                    a prefetch hint.)
 //   SomsimValidation — the report's field table (names, units, tolerances) and the validation
 //                    data (measured values, checks); no rendering, no syscalls.
 //   SomsimReport   — md / json / csv rendering of reports, schemes, validations and sweeps.
@@ -28,9 +29,9 @@ let package = Package(
     targets: [
         .target(name: "SomsimWorkload"),
         // glibc malloc's settings for a somsim process (HeapTuning): <malloc.h> is not in Swift's
-        // Glibc module.
-        .target(name: "CSomsimHeap"),
-        .target(name: "SomsimModel", dependencies: ["SomsimWorkload", "CSomsimHeap"]),
+        // Glibc module. And a prefetch hint, which Swift has no word for.
+        .target(name: "CSomsimRuntime"),
+        .target(name: "SomsimModel", dependencies: ["SomsimWorkload", "CSomsimRuntime"]),
         .target(name: "SomsimValidation", dependencies: ["SomsimModel", "SomsimWorkload"]),
         .target(name: "SomsimReport", dependencies: ["SomsimValidation", "SomsimModel", "SomsimWorkload"]),
         // The real-kernel side of `somsim validate` (Linux only): machine settings, agents, /proc.

@@ -1,6 +1,7 @@
 // Accounting: smaps-style sums, PSS in the kernel's fixed point, the memmap and system
 // counters — fs/proc/task_mmu.c, mm/sparse.c.
 
+import CSomsimRuntime
 import SomsimWorkload
 
 /// Page counts of one kind of sharing, as smaps splits them, plus PSS in the kernel's fixed point.
@@ -213,6 +214,27 @@ final class GroupPrefix {
         return PageSums.wrappingSum(before[low], Self.perPage(entries[low].key, pageBytes).wrappingTimes(n))
     }
 
+    /// The sum of `sums(range)` over `ranges`, modulo 2^64 (each range inside the group, as
+    /// `sums` takes them). Performance: a fleet's worker asks for each page it copied of its
+    /// master's run, hundreds of extents apart, and each query is two cache misses one after the
+    /// other (its bucket, then its extent). Asked together, the buckets of all of them are
+    /// prefetched first, then their extents, so that the misses overlap; the queries that follow
+    /// find their lines in the cache. The answers are `sums`'s own.
+    func sums(of ranges: UnsafeBufferPointer<Range<UInt64>>) -> PageSums {
+        let last = UInt64(buckets.count - 1)
+        for range in ranges {
+            somsim_prefetch(buckets.baseAddress! + Int(min(range.lowerBound >> shift, last)))
+        }
+        for range in ranges {
+            somsim_prefetch(entries.baseAddress! + Int(buckets[Int(min(range.lowerBound >> shift, last))]))
+        }
+        var total = PageSums()
+        for range in ranges {
+            total = PageSums.wrappingSum(total, sums(range))
+        }
+        return total
+    }
+
     func sums(_ range: Range<UInt64>) -> PageSums {
         let low = extentIndex(range.lowerBound, from: hint)
         // Performance: a range inside one extent (a page a worker copied, as `mappingSums` asks
@@ -370,63 +392,85 @@ extension Simulator {
         // each worker maps but for the pages it copied) are summed as one span from the first to
         // the last, less the gaps between them — a gap is a page or a few, so each costs one
         // index search and a step, where a range cost two searches (its ends lie hundreds of
-        // extents apart). Sums modulo 2^64 (as `GroupPrefix` keeps them); the result is the
-        // ranges' sum exactly.
-        var streak: (prefix: GroupPrefix, run: GroupID, start: UInt64, end: UInt64, gaps: PageSums)? = nil
-        mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
-            guard start < mapping.pageCount else { return }
-            let range = start..<min(end, mapping.pageCount)
-            switch state {
-            case .none, .zero:
-                break
-            case .anon(let run, _):
-                if let prefix = prefixes[run] {
-                    if var open = streak, open.run == run {
-                        if range.lowerBound > open.end {
-                            open.gaps = PageSums.wrappingSum(open.gaps, prefix.sums(open.end..<range.lowerBound))
-                        }
-                        open.end = range.upperBound
-                        streak = open
-                    } else {
-                        if let closed = streak {
-                            let viewed = PageSums.wrappingDifference(closed.prefix.sums(closed.start..<closed.end), closed.gaps)
-                            sums = sums + viewed
-                            anon = anon + viewed
-                        }
-                        streak = (prefix, run, range.lowerBound, range.upperBound, PageSums())
-                    }
-                    return
-                }
-                do {
-                    if near?.run != run {
-                        if far?.run == run {
-                            swap(&near, &far)
-                        } else {
-                            far = near
-                            near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
-                        }
-                    }
-                    if let viewed = near!.sums(range) {
-                        sums = sums + viewed
-                        anon = anon + viewed
-                        return
-                    }
-                }
-                let viewed = groupSums(run, range, prefixes: &prefixes)
+        // extents apart). The gaps are asked for in batches (`GroupPrefix.sums(of:)`), so that
+        // their cache misses overlap. Sums modulo 2^64 (as `GroupPrefix` keeps them); the result
+        // is the ranges' sum exactly. (The streak's prefix is kept apart from its plain values,
+        // so that carrying the streak from extent to extent copies no reference.)
+        var streakPrefix: GroupPrefix? = nil
+        var streak: (run: GroupID, start: UInt64, end: UInt64, gaps: PageSums)? = nil
+        withUnsafeTemporaryAllocation(of: Range<UInt64>.self, capacity: Self.gapBatch) { pending in
+            var pendingCount = 0
+            // Adds the pending gaps' sums to the open streak's.
+            func flushGaps() {
+                guard pendingCount > 0 else { return }
+                let batch = streakPrefix!.sums(of: UnsafeBufferPointer(rebasing: pending[..<pendingCount]))
+                streak!.gaps = PageSums.wrappingSum(streak!.gaps, batch)
+                pendingCount = 0
+            }
+            // Adds the open streak's view (its span less its gaps) to the sums.
+            func closeStreak() {
+                guard streak != nil else { return }
+                flushGaps()
+                let closed = streak!
+                let viewed = PageSums.wrappingDifference(streakPrefix!.sums(closed.start..<closed.end), closed.gaps)
                 sums = sums + viewed
                 anon = anon + viewed
-            case .cache(_, let dirty):
-                let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
-                sums = sums + (dirty ? viewed.allDirty : viewed)
+                streak = nil
+                streakPrefix = nil
             }
-        }
-        if let closed = streak {
-            let viewed = PageSums.wrappingDifference(closed.prefix.sums(closed.start..<closed.end), closed.gaps)
-            sums = sums + viewed
-            anon = anon + viewed
+            mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
+                guard start < mapping.pageCount else { return }
+                let range = start..<min(end, mapping.pageCount)
+                switch state {
+                case .none, .zero:
+                    break
+                case .anon(let run, _):
+                    if let open = streak, open.run == run {
+                        if range.lowerBound > open.end {
+                            pending[pendingCount] = open.end..<range.lowerBound
+                            pendingCount += 1
+                            if pendingCount == Self.gapBatch { flushGaps() }
+                        }
+                        streak!.end = range.upperBound
+                        return
+                    }
+                    if let prefix = prefixes[run] {
+                        closeStreak()
+                        streakPrefix = prefix
+                        streak = (run, range.lowerBound, range.upperBound, PageSums())
+                        return
+                    }
+                    do {
+                        if near?.run != run {
+                            if far?.run == run {
+                                swap(&near, &far)
+                            } else {
+                                far = near
+                                near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
+                            }
+                        }
+                        if let viewed = near!.sums(range) {
+                            sums = sums + viewed
+                            anon = anon + viewed
+                            return
+                        }
+                    }
+                    let viewed = groupSums(run, range, prefixes: &prefixes)
+                    sums = sums + viewed
+                    anon = anon + viewed
+                case .cache(_, let dirty):
+                    let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
+                    sums = sums + (dirty ? viewed.allDirty : viewed)
+                }
+            }
+            closeStreak()
         }
         return (sums, anon)
     }
+
+    /// How many gaps of a streak `mappingSums` asks a prefix index for at once: a worker's
+    /// copied pages of its master's run (64 in `TenThousandWorkers`) in a batch or two.
+    static let gapBatch = 64
 
     /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
     /// census's single-owner pages, counted here so that the census need not query again).

@@ -1,7 +1,7 @@
 // How the process's allocator treats memory the simulator frees. Results never depend on it;
 // only the time does.
 
-import CSomsimHeap
+import CSomsimRuntime
 
 public enum HeapTuning {
     /// Tells glibc's malloc to keep the memory the simulator frees, for its next allocations,

@@ -61,6 +61,17 @@ import Testing
                 prefix.sums(range) == Self.walkedSums(group, range, pageBytes: pageBytes),
                 "seed \(seed): range \(range) of a group of \(length) pages, \(group.pages.extentCount) extents")
         }
+        // The same ranges asked for in batches of every size up to `mappingSums`'s (the answers
+        // prefetched first), against the walks' sum modulo 2^64.
+        for size in [1, 2, 3, 7, Simulator.gapBatch] {
+            for first in stride(from: 0, to: ranges.count, by: size) {
+                let batch = Array(ranges[first..<min(first + size, ranges.count)])
+                let walked = batch.reduce(PageSums()) { PageSums.wrappingSum($0, Self.walkedSums(group, $1, pageBytes: pageBytes)) }
+                #expect(
+                    batch.withUnsafeBufferPointer { prefix.sums(of: $0) } == walked,
+                    "seed \(seed): batch of \(batch.count) from range \(first) of a group of \(length) pages")
+            }
+        }
     }
 
     /// A group whose unmapped pages alone pass 2^64 in PSS units (2^42 pages of 2 MiB, as a

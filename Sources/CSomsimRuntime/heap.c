@@ -1,6 +1,6 @@
-// The allocator settings of a somsim process (see HeapTuning.swift in SomsimModel): mallopt and
+// glibc malloc's settings for a somsim process (see HeapTuning.swift in SomsimModel): mallopt and
 // its M_* constants come from <malloc.h>, which Swift's Glibc module does not export.
-#include "somsim_heap.h"
+#include "somsim_runtime.h"
 
 #include <stdlib.h>  // defines __GLIBC__ where the C library is glibc
 
