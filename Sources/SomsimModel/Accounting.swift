@@ -252,6 +252,54 @@ final class GroupPrefix {
     }
 }
 
+/// A run of a mapping's extents of one prefixed run, as `mappingSums` sums them: the span from
+/// its first extent's start to its last one's end, less the gaps between them, the gaps asked
+/// of the prefix index in batches (`GroupPrefix.sums(of:)`).
+struct GapStreak {
+    /// Gaps asked for at once: a worker's copied pages of its master's run (64 in
+    /// `TenThousandWorkers`) in one batch.
+    static let gapBatch = 64
+
+    let prefix: GroupPrefix
+    let run: GroupID
+    let start: UInt64
+    private(set) var end: UInt64
+    /// The gaps' sums asked for so far, modulo 2^64.
+    private var gaps = PageSums()
+    private var pendingCount = 0
+
+    init(prefix: GroupPrefix, run: GroupID, range: Range<UInt64>) {
+        self.prefix = prefix
+        self.run = run
+        start = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// Takes in the next extent of the run, `range` (at or past `end`), its gap from `end`
+    /// pending in `pending`.
+    @inline(__always)
+    mutating func extend(to range: Range<UInt64>, pending: UnsafeMutablePointer<Range<UInt64>>) {
+        if range.lowerBound > end {
+            pending[pendingCount] = end..<range.lowerBound
+            pendingCount += 1
+            if pendingCount == Self.gapBatch { flush(pending) }
+        }
+        end = range.upperBound
+    }
+
+    private mutating func flush(_ pending: UnsafeMutablePointer<Range<UInt64>>) {
+        guard pendingCount > 0 else { return }
+        gaps = PageSums.wrappingSum(gaps, prefix.sums(of: UnsafeBufferPointer(start: pending, count: pendingCount)))
+        pendingCount = 0
+    }
+
+    /// The streak's sums: its span's less its gaps'.
+    mutating func close(pending: UnsafeMutablePointer<Range<UInt64>>) -> PageSums {
+        flush(pending)
+        return PageSums.wrappingDifference(prefix.sums(start..<end), gaps)
+    }
+}
+
 /// One run's frames as `mappingSums` reads them: a copy of the run's map and a cursor for its
 /// ascending lookups.
 struct RunView {
@@ -394,83 +442,62 @@ extension Simulator {
         // index search and a step, where a range cost two searches (its ends lie hundreds of
         // extents apart). The gaps are asked for in batches (`GroupPrefix.sums(of:)`), so that
         // their cache misses overlap. Sums modulo 2^64 (as `GroupPrefix` keeps them); the result
-        // is the ranges' sum exactly. (The streak's prefix is kept apart from its plain values,
-        // so that carrying the streak from extent to extent copies no reference.)
-        var streakPrefix: GroupPrefix? = nil
-        var streak: (run: GroupID, start: UInt64, end: UInt64, gaps: PageSums)? = nil
-        withUnsafeTemporaryAllocation(of: Range<UInt64>.self, capacity: Self.gapBatch) { pending in
-            var pendingCount = 0
-            // Adds the pending gaps' sums to the open streak's.
-            func flushGaps() {
-                guard pendingCount > 0 else { return }
-                let batch = streakPrefix!.sums(of: UnsafeBufferPointer(rebasing: pending[..<pendingCount]))
-                streak!.gaps = PageSums.wrappingSum(streak!.gaps, batch)
-                pendingCount = 0
-            }
-            // Adds the open streak's view (its span less its gaps) to the sums.
-            func closeStreak() {
-                guard streak != nil else { return }
-                flushGaps()
-                let closed = streak!
-                let viewed = PageSums.wrappingDifference(streakPrefix!.sums(closed.start..<closed.end), closed.gaps)
-                sums = sums + viewed
-                anon = anon + viewed
-                streak = nil
-                streakPrefix = nil
-            }
-            mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
-                guard start < mapping.pageCount else { return }
-                let range = start..<min(end, mapping.pageCount)
-                switch state {
-                case .none, .zero:
-                    break
-                case .anon(let run, _):
-                    if let open = streak, open.run == run {
-                        if range.lowerBound > open.end {
-                            pending[pendingCount] = open.end..<range.lowerBound
-                            pendingCount += 1
-                            if pendingCount == Self.gapBatch { flushGaps() }
-                        }
-                        streak!.end = range.upperBound
-                        return
-                    }
-                    if let prefix = prefixes[run] {
-                        closeStreak()
-                        streakPrefix = prefix
-                        streak = (run, range.lowerBound, range.upperBound, PageSums())
-                        return
-                    }
-                    do {
-                        if near?.run != run {
-                            if far?.run == run {
-                                swap(&near, &far)
-                            } else {
-                                far = near
-                                near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
-                            }
-                        }
-                        if let viewed = near!.sums(range) {
+        // is the ranges' sum exactly.
+        var streak: GapStreak? = nil
+        // The streak's pending gaps (`GapStreak.gapBatch` of them), allocated with the first streak.
+        var pending: UnsafeMutablePointer<Range<UInt64>>? = nil
+        defer { pending?.deallocate() }
+        mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
+            guard start < mapping.pageCount else { return }
+            let range = start..<min(end, mapping.pageCount)
+            switch state {
+            case .none, .zero:
+                break
+            case .anon(let run, _):
+                if let prefix = prefixes[run] {
+                    if streak?.run == run {
+                        streak!.extend(to: range, pending: pending!)
+                    } else {
+                        if streak != nil {
+                            let viewed = streak!.close(pending: pending!)
                             sums = sums + viewed
                             anon = anon + viewed
-                            return
+                        }
+                        if pending == nil { pending = .allocate(capacity: GapStreak.gapBatch) }
+                        streak = GapStreak(prefix: prefix, run: run, range: range)
+                    }
+                    return
+                }
+                do {
+                    if near?.run != run {
+                        if far?.run == run {
+                            swap(&near, &far)
+                        } else {
+                            far = near
+                            near = RunView(run: run, pages: groups[run].pages, pageBytes: groups[run].huge?.bytes ?? constants.pageBytes)
                         }
                     }
-                    let viewed = groupSums(run, range, prefixes: &prefixes)
-                    sums = sums + viewed
-                    anon = anon + viewed
-                case .cache(_, let dirty):
-                    let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
-                    sums = sums + (dirty ? viewed.allDirty : viewed)
+                    if let viewed = near!.sums(range) {
+                        sums = sums + viewed
+                        anon = anon + viewed
+                        return
+                    }
                 }
+                let viewed = groupSums(run, range, prefixes: &prefixes)
+                sums = sums + viewed
+                anon = anon + viewed
+            case .cache(_, let dirty):
+                let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
+                sums = sums + (dirty ? viewed.allDirty : viewed)
             }
-            closeStreak()
+        }
+        if streak != nil {
+            let viewed = streak!.close(pending: pending!)
+            sums = sums + viewed
+            anon = anon + viewed
         }
         return (sums, anon)
     }
-
-    /// How many gaps of a streak `mappingSums` asks a prefix index for at once: a worker's
-    /// copied pages of its master's run (64 in `TenThousandWorkers`) in a batch or two.
-    static let gapBatch = 64
 
     /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
     /// census's single-owner pages, counted here so that the census need not query again).

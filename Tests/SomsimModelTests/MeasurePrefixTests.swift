@@ -63,7 +63,7 @@ import Testing
         }
         // The same ranges asked for in batches of every size up to `mappingSums`'s (the answers
         // prefetched first), against the walks' sum modulo 2^64.
-        for size in [1, 2, 3, 7, Simulator.gapBatch] {
+        for size in [1, 2, 3, 7, GapStreak.gapBatch] {
             for first in stride(from: 0, to: ranges.count, by: size) {
                 let batch = Array(ranges[first..<min(first + size, ranges.count)])
                 let walked = batch.reduce(PageSums()) { PageSums.wrappingSum($0, Self.walkedSums(group, $1, pageBytes: pageBytes)) }
