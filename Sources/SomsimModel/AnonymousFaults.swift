@@ -85,6 +85,9 @@ extension Simulator {
                 let new = runForTally(&f)
                 groups[new].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
                 f.mapping.pages.assign(sortedRanges: copied) { _ in .anon(run: new, writable: true) }
+                // Performance: a fresh worker's two new maps have the same boundaries; one copy
+                // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
+                if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
             }
             anonPages += copiedCount
             f.tally.faults += total

@@ -56,6 +56,10 @@ public struct Simulator {
     /// inherits every page of a mapping as the parent maps it (`fork`); tests turn it off to
     /// hold that shortcut to building the child's map extent by extent.
     var forkSharesPages = true
+    /// Whether a bulk copy-on-write write lets the mapping's map of page states keep the new
+    /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
+    /// to hold that shortcut to each map keeping its own.
+    var bulkSharesBoundaries = true
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.
