@@ -60,6 +60,10 @@ public struct Simulator {
     /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
     /// to hold that shortcut to each map keeping its own.
     var bulkSharesBoundaries = true
+    /// Whether a bulk copy-on-write write reads its pages' mapcounts with lookups batched in two
+    /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
+    /// lookups one range at a time.
+    var bulkLookupsBatched = true
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.

@@ -286,7 +286,8 @@ import Testing
     }
 
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
-    /// (`bulkSharesBoundaries`) against each map keeping its own: the same report, measure by
+    /// (`bulkSharesBoundaries`) against each map keeping its own, and with its lookups batched
+    /// (`bulkLookupsBatched`) against one at a time: the same report, measure by
     /// measure, on a small fleet (a master written whole, forked workers writing random pages,
     /// some writing twice, some forking) and on the 40 random workloads of BulkTouchTests.
     @Test func sharedBoundariesAreOwnBoundaries() throws {
@@ -305,6 +306,47 @@ import Testing
             let with = replay(workload) { $0.bulkSharesBoundaries = true }
             let without = replay(workload) { $0.bulkSharesBoundaries = false }
             #expect(with == without, "\(name)")
+            let forward = replay(workload) { $0.bulkLookupsBatched = false }
+            #expect(with == forward, "\(name): batched lookups")
         }
+    }
+
+    /// `forEachBatched(inSortedRanges:)` (a worker's copy-on-write lookups, guessed from the
+    /// chunk table in a first pass and checked in a second) against `forEach(inSortedRanges:)`:
+    /// the same calls, in the same order, with the same positions, on fragmented maps with
+    /// shifted chunks (interpolation guesses that miss, ranges across extents and chunks, empty
+    /// ranges and ranges past the end), for chunk capacities from 2 up to the default.
+    @Test(arguments: [2, 3, 5, 128])
+    func batchedLookupsAreForwardLookups(chunkCapacity: Int) {
+        struct Call: Equatable {
+            let range: Range<UInt64>
+            let value: FramePage
+            let position: ExtentMap<FramePage>.Position
+        }
+        var guessedAlike = 0
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 50 + rng.next(below: round < 3 ? 2_000 : 60_000)
+                var map = ExtentMapSortedRangesTests.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: 20 + Int(rng.next(below: 400)))
+                if round % 2 == 1 {
+                    // One-page extents over a stretch, as a fleet's master run becomes.
+                    let from = rng.next(below: length / 2)
+                    for page in stride(from: from, to: min(length, from + 3_000), by: 1) where rng.next(below: 4) != 0 {
+                        map.assign(page..<(page + 1), FramePage(mapcount: UInt32(2 + page % 3), present: true))
+                    }
+                }
+                var ranges = round % 3 == 0 ? ExtentMapSortedRangesTests.sortedRanges(&rng, length: length) : Self.fewRanges(&rng, count: 64, length: length)
+                if rng.next(below: 2) == 0, let last = ranges.last { ranges.append(last.upperBound..<(last.upperBound + 5)) }
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                var forward: [Call] = []
+                map.forEach(inSortedRanges: ranges) { forward.append(Call(range: $0, value: $1, position: $2)) }
+                var batched: [Call] = []
+                map.forEachBatched(inSortedRanges: ranges) { batched.append(Call(range: $0, value: $1, position: $2)) }
+                #expect(batched == forward, context)
+                if batched == forward && !forward.isEmpty { guessedAlike += 1 }
+            }
+        }
+        #expect(guessedAlike >= 40, "not vacuous")
     }
 }
