@@ -56,6 +56,8 @@ extension Simulator {
             // extents as its pages have distinct mapcounts after thousands of workers' copies)
             // searches forward from the one before.
             // The positions found while reading the mapcounts spare the decrement its searches.
+            // Performance: the lookups are batched (`forEachBatched`), so that their cache misses
+            // in the master's run overlap.
             var reused: [Range<UInt64>] = []
             var copied: [Range<UInt64>] = []
             var copiedAt: [ExtentMap<FramePage>.Position] = []
@@ -64,7 +66,7 @@ extension Simulator {
             copiedAt.reserveCapacity(ranges.count)
             var small = true
             var copiedCount: UInt64 = 0
-            groups[run].pages.forEach(inSortedRanges: ranges) { pages, page, position in
+            groups[run].pages.forEach(inSortedRanges: ranges, batched: bulkLookupsBatched) { pages, page, position in
                 if page.order > 0 { small = false }
                 if page.mapcount <= 1 {
                     reused.append(pages)
@@ -85,6 +87,9 @@ extension Simulator {
                 let new = runForTally(&f)
                 groups[new].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
                 f.mapping.pages.assign(sortedRanges: copied) { _ in .anon(run: new, writable: true) }
+                // Performance: a fresh worker's two new maps have the same boundaries; one copy
+                // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
+                if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
             }
             anonPages += copiedCount
             f.tally.faults += total

@@ -56,6 +56,14 @@ public struct Simulator {
     /// inherits every page of a mapping as the parent maps it (`fork`); tests turn it off to
     /// hold that shortcut to building the child's map extent by extent.
     var forkSharesPages = true
+    /// Whether a bulk copy-on-write write lets the mapping's map of page states keep the new
+    /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
+    /// to hold that shortcut to each map keeping its own.
+    var bulkSharesBoundaries = true
+    /// Whether a bulk copy-on-write write reads its pages' mapcounts with lookups batched in two
+    /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
+    /// lookups one range at a time.
+    var bulkLookupsBatched = true
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.

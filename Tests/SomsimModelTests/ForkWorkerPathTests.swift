@@ -209,4 +209,144 @@ import Testing
         }
         #expect(shortcuts >= 20, "not vacuous: children without tables copying every table")
     }
+
+    /// The boundaries of `map`'s extents and their values, as stored (equal neighbours apart).
+    static func layout<V>(_ map: ExtentMap<V>) -> (starts: [UInt64], values: [V]) {
+        var starts: [UInt64] = []
+        var values: [V] = []
+        map.forEach(in: 0..<map.length) { range, value in
+            starts.append(range.lowerBound)
+            values.append(value)
+        }
+        return (starts, values)
+    }
+
+    /// `shareBoundaries(with:)` (a worker's mapping keeping its new run's arrays of boundaries)
+    /// leaves every extent and value of the map as it was, shares where the two maps were built
+    /// alike from one extent, not where their boundaries differ (some ranges given the old value
+    /// back, which merges them away, or a map fragmented first), and either map keeps working
+    /// on its own afterwards: changes to one, then the other, agree with unshared copies.
+    @Test(arguments: [8, 9, 16, 128])
+    func sharedBoundariesKeepEveryExtent(chunkCapacity: Int) {
+        var sharedCount = 0
+        var keptCount = 0
+        for seed in Self.seeds {
+            for round in 0..<8 {
+                var rng = SplitMix64(seed: seed &* 1000 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 4 ? 400 : 40_000)
+                let old = PageState.anon(run: GroupID(index: 0), writable: false)
+                let new = PageState.anon(run: GroupID(index: 1), writable: true)
+                var run = ExtentMap(length: length, value: FramePage(), chunkCapacity: chunkCapacity)
+                var states = ExtentMap(length: length, value: old, chunkCapacity: chunkCapacity)
+                // Round 2 mod 4: a map already fragmented; round 3 mod 4: some ranges keep the
+                // old value. Both leave boundaries the run does not have.
+                if round % 4 == 2 {
+                    for _ in 0..<(1 + rng.next(below: 4)) {
+                        let a = rng.next(below: length)
+                        states.assign(a..<min(length, a + 1 + rng.next(below: 8)), .zero)
+                    }
+                }
+                let count = 16 + Int(rng.next(below: UInt64(2 * chunkCapacity - 15)))
+                let ranges = Self.fewRanges(&rng, count: count, length: length)
+                guard ranges.count >= 16 else { continue }
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                run.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
+                let keepsOld = round % 4 == 3
+                states.assign(sortedRanges: ranges) { r in keepsOld && r.lowerBound % 3 == 0 ? old : new }
+                let before = Self.layout(states)
+                let runBefore = Self.layout(run)
+                var shared = states
+                let didShare = shared.shareBoundaries(with: run)
+                if didShare { sharedCount += 1 } else { keptCount += 1 }
+                #expect(Self.layout(shared).starts == before.starts, context)
+                #expect(Self.layout(shared).values == before.values, context)
+                #expect(Self.layout(run).starts == runBefore.starts, context)
+                if round % 4 < 2 { #expect(didShare, "\(context): built alike from one extent") }
+                if before.starts != runBefore.starts { #expect(!didShare, context) }
+                var unsharedRun = run
+                for step in 0..<40 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: 20))
+                    if step % 2 == 0 {
+                        let value: PageState = rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+                        shared.assign(range, value)
+                        states.assign(range, value)
+                    } else {
+                        run.addCounter(-1, in: range) { _, page in page.present = false }
+                        unsharedRun.addCounter(-1, in: range) { _, page in page.present = false }
+                    }
+                    #expect(Self.layout(shared).starts == Self.layout(states).starts, "\(context), step \(step)")
+                    #expect(Self.layout(shared).values == Self.layout(states).values, "\(context), step \(step)")
+                    #expect(Self.layout(run).starts == Self.layout(unsharedRun).starts, "\(context), step \(step)")
+                    #expect(Self.layout(run).values == Self.layout(unsharedRun).values, "\(context), step \(step)")
+                }
+            }
+        }
+        #expect(sharedCount >= 20 && keptCount >= 10, "not vacuous: \(sharedCount) shared, \(keptCount) kept")
+    }
+
+    /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
+    /// (`bulkSharesBoundaries`) against each map keeping its own, and with its lookups batched
+    /// (`bulkLookupsBatched`) against one at a time: the same report, measure by
+    /// measure, on a small fleet (a master written whole, forked workers writing random pages,
+    /// some writing twice, some forking) and on the 40 random workloads of BulkTouchTests.
+    @Test func sharedBoundariesAreOwnBoundaries() throws {
+        var fleet = ["somsim-workload 1", "spawn master", "master mmap heap 6M", "master touch heap write"]
+        for i in 0..<60 {
+            fleet.append("master fork w\(i)")
+            fleet.append("w\(i) touch heap write random=\(16 + i % 50) seed=\(i)")
+            if i % 7 == 3 { fleet.append("w\(i) touch heap write random=40 seed=\(i + 1000)") }
+            if i % 9 == 4 { fleet.append("w\(i) fork v\(i)"); fleet.append("v\(i) touch heap write random=30 seed=\(i)") }
+            if i % 10 == 9 { fleet.append("measure m\(i)") }
+        }
+        var texts = [("fleet", fleet.joined(separator: "\n") + "\n")]
+        for seed in UInt64(1)...40 { texts.append(("random seed \(seed)", BulkTouchTests.randomWorkload(seed: seed))) }
+        for (name, text) in texts {
+            let workload = try WorkloadParser.parse(text, fileName: name)
+            let with = replay(workload) { $0.bulkSharesBoundaries = true }
+            let without = replay(workload) { $0.bulkSharesBoundaries = false }
+            #expect(with == without, "\(name)")
+            let forward = replay(workload) { $0.bulkLookupsBatched = false }
+            #expect(with == forward, "\(name): batched lookups")
+        }
+    }
+
+    /// `forEachBatched(inSortedRanges:)` (a worker's copy-on-write lookups, guessed from the
+    /// chunk table in a first pass and checked in a second) against `forEach(inSortedRanges:)`:
+    /// the same calls, in the same order, with the same positions, on fragmented maps with
+    /// shifted chunks (interpolation guesses that miss, ranges across extents and chunks, empty
+    /// ranges and ranges past the end), for chunk capacities from 2 up to the default.
+    @Test(arguments: [2, 3, 5, 128])
+    func batchedLookupsAreForwardLookups(chunkCapacity: Int) {
+        struct Call: Equatable {
+            let range: Range<UInt64>
+            let value: FramePage
+            let position: ExtentMap<FramePage>.Position
+        }
+        var guessedAlike = 0
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 50 + rng.next(below: round < 3 ? 2_000 : 60_000)
+                var map = ExtentMapSortedRangesTests.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: 20 + Int(rng.next(below: 400)))
+                if round % 2 == 1 {
+                    // One-page extents over a stretch, as a fleet's master run becomes.
+                    let from = rng.next(below: length / 2)
+                    for page in stride(from: from, to: min(length, from + 3_000), by: 1) where rng.next(below: 4) != 0 {
+                        map.assign(page..<(page + 1), FramePage(mapcount: UInt32(2 + page % 3), present: true))
+                    }
+                }
+                var ranges = round % 3 == 0 ? ExtentMapSortedRangesTests.sortedRanges(&rng, length: length) : Self.fewRanges(&rng, count: 64, length: length)
+                if rng.next(below: 2) == 0, let last = ranges.last { ranges.append(last.upperBound..<(last.upperBound + 5)) }
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                var forward: [Call] = []
+                map.forEach(inSortedRanges: ranges) { forward.append(Call(range: $0, value: $1, position: $2)) }
+                var batched: [Call] = []
+                map.forEachBatched(inSortedRanges: ranges) { batched.append(Call(range: $0, value: $1, position: $2)) }
+                #expect(batched == forward, context)
+                if batched == forward && !forward.isEmpty { guessedAlike += 1 }
+            }
+        }
+        #expect(guessedAlike >= 40, "not vacuous")
+    }
 }
