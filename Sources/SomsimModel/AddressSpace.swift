@@ -102,8 +102,8 @@ struct Mapping {
 struct SimProcess {
     var name: String
     var alive = true
-    /// Mappings by name.
-    var mappings: [String: Mapping] = [:]
+    /// Mappings by name (`MappingTable`: dense slots, changed in place).
+    var mappings = MappingTable()
     /// Every mapping's [start, end), sorted by start: placement and page-table freeing need the
     /// neighbours of a range.
     var layout = AddressLayout()
@@ -191,10 +191,9 @@ struct SimProcess {
     /// What `body` returns of mapping `name`, which it reads (or changes) in place; nil when the
     /// process has no such mapping. Performance: `mappings[name]` read copies the whole mapping
     /// out, retaining and releasing each of its extent maps, where `body` needs a field or two;
-    /// this finds it with one hash and lends it (`Dictionary.Values` modifies in place).
+    /// this finds it with one hash and lends it in place.
     mutating func withMapping<R>(_ name: String, _ body: (inout Mapping) -> R) -> R? {
-        guard let i = mappings.index(forKey: name) else { return nil }
-        return body(&mappings.values[i])
+        mappings.withMapping(name, body)
     }
 }
 
@@ -300,7 +299,10 @@ extension Simulator {
         // Filling a gap between two: the one above joins too unless both have an anon_vma.
         if below != nil, let other = above, other.mergedVMA != id, !(edge.anonVMA && other.edge.anonVMA) {
             let joining = other.mergedVMA
-            for (name, m) in processes[p].mappings where m.name == other.name || (joining != nil && m.mergedVMA == joining) {
+            // (The names first: a loop over the table itself would hold a copy of it while
+            // changing it, and copy every slot.)
+            let names = processes[p].mappings.values.filter { m in m.name == other.name || (joining != nil && m.mergedVMA == joining) }.map(\.name)
+            for name in names {
                 processes[p].mappings[name]!.mergedVMA = id
             }
             if edge.anonVMA || other.edge.anonVMA { markAnonVMA(p, &new) }
