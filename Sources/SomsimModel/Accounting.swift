@@ -445,7 +445,7 @@ extension Simulator {
             for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
                 var partPrefixes = PrefixCache(groupCount: groups.count)
                 var part = MappingTotals()
-                for mapping in mappings { addMappingTotals(mapping, into: &part, prefixes: &partPrefixes, splitThreads: 1) }
+                mappings.visit { mapping in addMappingTotals(mapping, into: &part, prefixes: &partPrefixes, splitThreads: 1) }
                 return part
             }) {
                 totals.add(part)

@@ -3,12 +3,12 @@ import SomsimWorkload
 import Testing
 
 /// `MappingTable` (a process's mappings in dense slots) must answer as the `[String: Mapping]`
-/// it replaced: random sequences of every operation the simulator uses (add, replace, remove by
-/// setting nil and by `removeValue`, change in place, `withMapping`, a fault's `take` and
-/// `putBack` with operations between them) are applied to both, and after each one every name's
-/// lookup, `contains`, `count`, the set of mappings `values` visits and the union of the
-/// mappings of any cut into `part`s are compared. Seeds are fixed; a failure names its seed and
-/// step.
+/// it replaced: random sequences of every operation the simulator uses (add or replace through
+/// the subscript and `insert`, remove by setting nil and by `removeValue`, change in place,
+/// `withMapping`, a fault's `take` and `putBack` with operations between them) are applied to
+/// both, and after each one every name's lookup, `contains`, `count`, the set of mappings
+/// `values` iterates and the union of the mappings of any cut into `part`s, iterated and
+/// visited in place (`visit`), are compared. Seeds are fixed; a failure names its seed and step.
 @Suite struct MappingTableTests {
     static func mapping(_ name: String, start: UInt64) -> Mapping {
         Mapping(
@@ -32,14 +32,17 @@ import Testing
         let expected = contents(reference.values)
         #expect(contents(table.values) == expected, "values: \(context)")
         #expect(table.keys.sorted() == reference.keys.sorted(), "keys: \(context)")
-        // Any cut of the slots into parts holds every mapping once.
+        // Any cut of the slots into parts holds every mapping once, iterated or visited.
         for parts in [2, 3, 7] where table.slotCount > 0 {
             var union: [Mapping] = []
+            var visited: [Mapping] = []
             for k in 0..<parts {
                 let range = (table.slotCount * k / parts)..<(table.slotCount * (k + 1) / parts)
                 union.append(contentsOf: table.part(range))
+                table.part(range).visit { visited.append($0) }
             }
             #expect(contents(union) == expected, "\(parts) parts: \(context)")
+            #expect(contents(visited) == expected, "\(parts) parts visited: \(context)")
         }
     }
 
@@ -59,8 +62,12 @@ import Testing
             let operation = rng.next(below: taken == nil ? 8 : 9)
             switch operation {
             case 0, 1:
-                // Add or replace.
-                table[name] = Self.mapping(name, start: nextStart)
+                // Add or replace: through the subscript, or `insert` (an mmap's).
+                if operation == 0 {
+                    table[name] = Self.mapping(name, start: nextStart)
+                } else {
+                    table.insert(Self.mapping(name, start: nextStart))
+                }
                 reference[name] = Self.mapping(name, start: nextStart)
             case 2:
                 table[name] = nil
