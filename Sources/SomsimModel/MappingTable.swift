@@ -34,6 +34,12 @@ struct MappingTable {
     private var taken: [Int32] = []
     /// How many mappings the table holds (a taken mapping is not held).
     private(set) var count = 0
+    /// The name last looked up or added, and its slot (while it has one: `release` forgets
+    /// it). Performance: alloc-mix's `mmap M`, `madvise M`, `touch M` ask for M five times
+    /// (the madvise's lookup and fault, the touch's fault, the next mmap's merge with it); two
+    /// short names compare for far less than one is hashed (SipHash), as the checker's
+    /// `lastMapping` found.
+    private var last: (name: String, slot: Int32)? = nil
 
     init() {}
 
@@ -46,7 +52,7 @@ struct MappingTable {
 
     /// Whether the table holds a mapping named `name` (asked without copying it out).
     func contains(_ name: String) -> Bool {
-        guard let s = slotOf[name] else { return false }
+        guard let s = cachedSlot(name) else { return false }
         return slots[Int(s)] != nil
     }
 
@@ -54,18 +60,18 @@ struct MappingTable {
     /// replaces it; changing it (`mappings[name]!.field = …`) changes it in place.
     subscript(name: String) -> Mapping? {
         get {
-            guard let s = slotOf[name] else { return nil }
+            guard let s = cachedSlot(name) else { return nil }
             return slots[Int(s)]
         }
         set {
-            if let s = slotOf[name] {
+            if let s = lookUp(name) {
                 store(newValue, at: Int(s), name: name)
             } else if let newValue {
                 add(newValue, name: name)
             }
         }
         _modify {
-            if let s = slotOf[name] {
+            if let s = lookUp(name) {
                 let i = Int(s)
                 let held = slots[i] != nil
                 yield &slots[i]
@@ -82,7 +88,7 @@ struct MappingTable {
     /// changes then, as with a dictionary, also for the name of a mapping taken out).
     @discardableResult
     mutating func removeValue(forKey name: String) -> Mapping? {
-        guard let s = slotOf[name] else { return nil }
+        guard let s = lookUp(name) else { return nil }
         let i = Int(s)
         guard let mapping = slots[i].take() else { return nil }
         count -= 1
@@ -93,7 +99,7 @@ struct MappingTable {
     /// Takes the mapping named `name` out of the table, leaving its slot reserved for it: until
     /// it is put back (`putBack`), the table holds no mapping of that name (as if removed).
     mutating func take(_ name: String) -> (mapping: Mapping, slot: Slot)? {
-        guard let s = slotOf[name], let mapping = slots[Int(s)].take() else { return nil }
+        guard let s = lookUp(name), let mapping = slots[Int(s)].take() else { return nil }
         count -= 1
         taken.append(s)
         return (mapping, Slot(index: s))
@@ -112,7 +118,7 @@ struct MappingTable {
     /// What `body` returns of mapping `name`, which it reads or changes in place; nil when the
     /// table holds no such mapping.
     mutating func withMapping<R>(_ name: String, _ body: (inout Mapping) -> R) -> R? {
-        guard let s = slotOf[name] else { return nil }
+        guard let s = lookUp(name) else { return nil }
         let i = Int(s)
         guard slots[i] != nil else { return nil }
         return body(&slots[i]!)
@@ -169,15 +175,32 @@ struct MappingTable {
 
     // MARK: Slots
 
+    /// The slot of `name` (from the last lookup when it was of `name`).
+    private func cachedSlot(_ name: String) -> Int32? {
+        if let last, last.name == name { return last.slot }
+        return slotOf[name]
+    }
+
+    /// The slot of `name`, remembered for the next lookup.
+    private mutating func lookUp(_ name: String) -> Int32? {
+        if let last, last.name == name { return last.slot }
+        guard let s = slotOf[name] else { return nil }
+        last = (name, s)
+        return s
+    }
+
     private mutating func add(_ mapping: consuming Mapping, name: String) {
         count += 1
-        if let s = free.popLast() {
+        let s: Int32
+        if let free = free.popLast() {
+            s = free
             slots[Int(s)] = consume mapping
-            slotOf[name] = s
         } else {
-            slotOf[name] = Int32(slots.count)
+            s = Int32(slots.count)
             slots.append(consume mapping)
         }
+        slotOf[name] = s
+        last = (name, s)
     }
 
     /// Adds `mapping` under its name, or replaces the mapping of that name: what setting
@@ -193,6 +216,7 @@ struct MappingTable {
             return
         }
         count += 1
+        last = (mapping.name, slot)
         if slot == free.last {
             free.removeLast()
             slots[Int(slot)] = consume mapping
@@ -225,6 +249,7 @@ struct MappingTable {
         // A taken mapping's slot stays its name's until it is put back.
         if !taken.isEmpty && taken.contains(Int32(i)) { return }
         slotOf[name] = nil
+        last = nil
         free.append(Int32(i))
     }
 }
