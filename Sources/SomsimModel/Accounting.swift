@@ -516,7 +516,7 @@ extension Simulator {
             for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
                 var partPrefixes = PrefixCache(groupCount: groups.count)
                 var part = MappingTotals()
-                for mapping in mappings { addMappingTotals(mapping, into: &part, prefixes: &partPrefixes, splitThreads: 1) }
+                mappings.visit { mapping in addMappingTotals(mapping, into: &part, prefixes: &partPrefixes, splitThreads: 1) }
                 return part
             }) {
                 totals.add(part)
@@ -586,12 +586,10 @@ extension Simulator {
 
     /// `body` over `threads` contiguous parts of a process's mappings, on as many threads, the
     /// results in part order.
-    static func mappingParts<T>(_ mappings: [String: Mapping], threads: Int, _ body: (Slice<Dictionary<String, Mapping>.Values>) -> T) -> [T] {
-        let values = mappings.values
-        return Parallel.map(count: values.count, threads: threads) { positions in
-            let from = values.index(values.startIndex, offsetBy: positions.lowerBound)
-            let to = values.index(from, offsetBy: positions.count)
-            return body(values[from..<to])
+    static func mappingParts<T>(_ mappings: MappingTable, threads: Int, _ body: (MappingTable.Values) -> T) -> [T] {
+        // Cut by slot: a part holds the mappings of its run of slots.
+        Parallel.map(count: mappings.slotCount, threads: threads) { slots in
+            body(mappings.part(slots))
         }
     }
 

@@ -39,14 +39,15 @@ extension Simulator {
     /// (`TouchPattern.pageRuns`, the walk the probe makes too). Returns the errno the kernel
     /// would give (EFAULT past the end of the mapping), or nil.
     mutating func touch(_ p: ProcessID, _ name: String, _ access: Access, _ byteRange: ByteRange, _ pattern: TouchPattern) -> Errno? {
-        // (Performance: the mapping is taken out of the process once, here, for `fault`.)
-        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return .EFAULT }
+        // (Performance: the mapping is taken out of the process once, here, for `fault`, and
+        // put back into its slot.)
+        guard let (mapping, slot) = processes[p].mappings.take(name) else { return .EFAULT }
         guard let range = byteRange.pages(inMappingOf: mapping.pageCount, pageBytes: mapping.pageBytes) else {
-            processes[p].mappings[name] = mapping
+            processes[p].mappings.putBack(mapping, at: slot)
             return .EFAULT
         }
         let runs = pattern.pageRuns(range, pageBytes: mapping.pageBytes)
-        fault(p, name, taken: mapping, pages: runs, access: access)
+        fault(p, name, taken: mapping, slot: slot, pages: runs, access: access)
         return nil
     }
 
@@ -58,14 +59,14 @@ extension Simulator {
     /// leaves the process alive with the pages it got).
     @discardableResult
     mutating func fault(_ p: ProcessID, _ name: String, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
-        guard let mapping = processes[p].mappings.removeValue(forKey: name) else { return true }
-        return fault(p, name, taken: mapping, pages: ranges, access: access, populating: populating)
+        guard let (mapping, slot) = processes[p].mappings.take(name) else { return true }
+        return fault(p, name, taken: mapping, slot: slot, pages: ranges, access: access, populating: populating)
     }
 
-    /// `fault` of mapping `name`, which the caller took out of the process (`mapping`); it is
-    /// put back.
+    /// `fault` of mapping `name`, which the caller took out of the process (`mapping`, from
+    /// `slot`); it is put back.
     @discardableResult
-    mutating func fault(_ p: ProcessID, _ name: String, taken mapping: consuming Mapping, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
+    mutating func fault(_ p: ProcessID, _ name: String, taken mapping: consuming Mapping, slot: MappingTable.Slot, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
         var f = FaultContext(process: p, access: access, mapping: mapping)
         let handledInBulk = bulkFault(&f, ranges)
         ranges: for range in ranges where !handledInBulk {
@@ -101,7 +102,7 @@ extension Simulator {
         let tally = f.tally
         // (Performance: `consume` moves the context out of `f`; `f.takeMapping()` alone copied
         // the whole context, retaining every map of its mapping, once per touch.)
-        processes[p].mappings[name] = (consume f).takeMapping()
+        processes[p].mappings.putBack((consume f).takeMapping(), at: slot)
         processes[p].minorFaults += tally.faults
         processes[p].cowCopies += tally.copies
         processes[p].cowReuses += tally.reuses

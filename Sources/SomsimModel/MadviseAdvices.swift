@@ -55,7 +55,7 @@ extension Simulator {
     /// faultin_page turns VM_FAULT_SIGBUS and VM_FAULT_SIGSEGV into EFAULT; an address outside
     /// every VMA is ENOMEM, check_vma_flags is not reached). Only the OOM killer still kills it.
     mutating func populateFault(_ p: ProcessID, _ name: String, _ pages: Range<UInt64>, _ access: Access) -> Errno? {
-        guard !pages.isEmpty, let mapping = processes[p].mappings.removeValue(forKey: name) else { return nil }
+        guard !pages.isEmpty, let (mapping, slot) = processes[p].mappings.take(name) else { return nil }
         var f = FaultContext(process: p, access: access, mapping: mapping)
         var errno: Errno? = nil
         if !bulkFault(&f, [pages]) {
@@ -95,7 +95,7 @@ extension Simulator {
                 }
             }
         }
-        processes[p].mappings[name] = f.mapping
+        processes[p].mappings.putBack(f.mapping, at: slot)
         processes[p].minorFaults += f.tally.faults
         processes[p].cowCopies += f.tally.copies
         processes[p].cowReuses += f.tally.reuses

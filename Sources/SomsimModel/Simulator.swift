@@ -312,8 +312,8 @@ public struct Simulator {
         case .exit:
             exit(p)
         case .mmap(_, let mapping, let length, let options):
-            // (Performance: `index(forKey:)` asks without copying the mapping out.)
-            if processes[p].mappings.index(forKey: mapping) != nil {
+            // (Performance: `contains` asks without copying the mapping out.)
+            if processes[p].mappings.contains(mapping) {
                 record(statement, line: line, errno: .EEXIST, detail: "process \(UserText.quoted(name)) already has a mapping named \(UserText.quoted(mapping)): the statement is ignored")
                 return
             }

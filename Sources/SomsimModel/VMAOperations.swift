@@ -40,9 +40,9 @@ extension Simulator {
             reservation: reservation)
         mergeWithNeighbours(p, &mapping)
         // (Performance: the end is read first, so that the mapping is moved into the
-        // dictionary, not copied.)
+        // table, not copied; `insert` hashes its name once.)
         let end = mapping.end
-        processes[p].mappings[name] = consume mapping
+        processes[p].mappings.insert(consume mapping)
         liveMappings += 1
         processes[p].insertLayout(start: start, end: end, name: name)
         if recording {

@@ -576,10 +576,25 @@ private struct Expander {
                 generation &+= 1
                 let depth = values.count - 1
                 var i: UInt64 = 0
+                // Before the first pass and after it: the process that last created a mapping,
+                // and its count (`reserveMappings`).
+                let before = block.count > 2 ? checker.growthMark : nil
+                var afterFirst: (process: Int, count: Int)? = nil
                 while true {
                     try expand(block.body, values: &values)
                     i += 1
                     if i == block.count { break }
+                    if i == 1 {
+                        afterFirst = checker.growthMark
+                    } else if i == 2, let m0 = before, let m1 = afterFirst, let m2 = checker.growthMark,
+                              m0.process == m1.process, m1.process == m2.process,
+                              case let added = m1.count - m0.count, added > 0, m2.count - m1.count == added {
+                        // Each pass so far gave one process as many new mappings: room for as
+                        // many in each pass left (within the expansion limit, checked before).
+                        let (more, overflow) = added.multipliedReportingOverflow(by: Int(clamping: block.count - 2))
+                        let (total, overflowTotal) = m2.count.addingReportingOverflow(more)
+                        if !overflow && !overflowTotal { checker.reserveMappings(process: m2.process, total: total) }
+                    }
                     Self.increment(&values[depth])
                     generation &+= 1
                 }

@@ -205,7 +205,7 @@ extension Simulator {
             // the measure sums it); counts add up the same for any cut.
             for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
                 var part = ProcessCensusRow(tables: [], tlb: ProcessTLB(name: ""))
-                for mapping in mappings { countVMA(mapping, into: &part, threads: 1) }
+                mappings.visit { mapping in countVMA(mapping, into: &part, threads: 1) }
                 return part
             }) {
                 row.vmas += part.vmas
