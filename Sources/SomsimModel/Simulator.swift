@@ -181,6 +181,18 @@ public struct Simulator {
     /// are the same without it (see `mappingCapacityHints`).
     public mutating func reserveRoom(for workload: Workload) {
         mappingCapacityHints = Self.mappingCapacityHints(workload.statements)
+        // Performance: room for every process the workload creates (its spawns and forks, an
+        // upper bound), so that the dictionary of names and the table of processes do not grow
+        // by doubling, rehashing or moving all of them each time (`HundredThousandWorkers`:
+        // `_copyOrMoveAndResize` under `fork`). Only room: which processes exist stays the same.
+        let created = workload.statements.reduce(0) { count, statement in
+            switch statement.value {
+            case .spawn, .fork: count + 1
+            default: count
+            }
+        }
+        processIndex.reserveCapacity(processIndex.count + created)
+        processes.reserveCapacity(processes.count + created)
     }
 
     /// For each process name that will hold many mappings at once (at least
