@@ -653,6 +653,29 @@ struct ExtentMap<Value: ExtentValue> {
         return true
     }
 
+    /// Makes this map, one extent, hold `other`'s extents, each with the value `value` gives for
+    /// `other`'s, on `other`'s own arrays of boundaries (shared, copy on write, as
+    /// `shareBoundaries(with:)` leaves them). Returns false, having changed nothing, unless this
+    /// map is one extent as long as `other`, with the same chunk capacity. It is what
+    /// `assign(sortedRanges:)` leaves where `other` was one extent that took the same ranges
+    /// (each map one value for all of them, other than its old one): the caller knows that.
+    /// Performance: a forked worker's random write builds its mapping's page states this way
+    /// from its new run's frames (`bulkFault`), the values' arrays only: three allocations a
+    /// worker fewer than building its own boundaries and then dropping them for the run's.
+    @discardableResult
+    mutating func assign<Other>(alongBoundariesOf other: ExtentMap<Other>, _ value: (Other) -> Value) -> Bool {
+        guard length == other.length, maxChunk == other.maxChunk, chunks.count == 1, chunks[0].startCount == 1 else { return false }
+        var built: [Chunk] = []
+        built.reserveCapacity(other.chunks.count)
+        for chunk in other.chunks {
+            let shift = chunk.shift
+            built.append(Chunk(starts: chunk.starts, values: chunk.values.map { value(shift == 0 ? $0 : $0.shifted(by: shift)) }))
+        }
+        chunks = built
+        firsts = other.firsts
+        return true
+    }
+
     /// Applies `transform` to the value of every extent in `range` (split at the range's edges);
     /// `transform` also gets the extent's index range.
     mutating func modify(_ range: Range<UInt64>, _ transform: (Range<UInt64>, inout Value) -> Void) {

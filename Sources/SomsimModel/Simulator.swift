@@ -60,6 +60,10 @@ public struct Simulator {
     /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
     /// to hold that shortcut to each map keeping its own.
     var bulkSharesBoundaries = true
+    /// Whether a bulk copy-on-write write builds a fresh mapping's map of page states on its
+    /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
+    /// off to hold that shortcut to the mapping's own merge of the ranges.
+    var bulkMapsAlongRun = true
     /// Whether a bulk copy-on-write write reads its pages' mapcounts with lookups batched in two
     /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
     /// lookups one range at a time.

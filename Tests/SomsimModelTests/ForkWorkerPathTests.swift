@@ -285,6 +285,67 @@ import Testing
         #expect(sharedCount >= 20 && keptCount >= 10, "not vacuous: \(sharedCount) shared, \(keptCount) kept")
     }
 
+    /// `assign(alongBoundariesOf:)` (a fresh worker's page states built on its new run's
+    /// boundaries) leaves what the map's own `assign(sortedRanges:)` of the same ranges leaves:
+    /// the same extents and values, equal neighbours apart alike, cut into the same chunks (the
+    /// own merge's boundaries share with the run's), and the map keeps working afterwards.
+    /// Runs with a shifted chunk, fewer than 16 ranges (assigned one at a time) and more; maps
+    /// that are not one extent, or of another chunk capacity, are refused and left as they are.
+    @Test(arguments: [8, 9, 16, 128])
+    func alongBoundariesIsOwnMerge(chunkCapacity: Int) {
+        var built = 0
+        var refused = 0
+        for seed in Self.seeds {
+            for round in 0..<8 {
+                var rng = SplitMix64(seed: seed &* 4099 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 4 ? 400 : 40_000)
+                let old = PageState.anon(run: GroupID(index: 0), writable: false)
+                let new = PageState.anon(run: GroupID(index: 1), writable: true)
+                let oldFrame = FramePage(mapcount: round % 4 == 1 ? 2 : 0, present: round % 4 == 1)
+                let newFrame = FramePage(mapcount: 1, present: true, dirty: true)
+                var run = ExtentMap(length: length, value: oldFrame, chunkCapacity: chunkCapacity)
+                if round % 4 == 1 { run.addCounter(1, in: 0..<length) { _, _ in } }
+                var states = ExtentMap(length: length, value: old, chunkCapacity: round == 6 ? chunkCapacity + 1 : chunkCapacity)
+                if round == 7 { states.assign(1..<2, .zero) }
+                let count = round % 4 == 2 ? 1 + Int(rng.next(below: 15)) : 16 + Int(rng.next(below: UInt64(2 * chunkCapacity - 15)))
+                let ranges = Self.fewRanges(&rng, count: count, length: length)
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                run.assign(sortedRanges: ranges) { _ in newFrame }
+                var own = states
+                own.assign(sortedRanges: ranges) { _ in new }
+                var along = states
+                let before = Self.layout(states)
+                let didBuild = along.assign(alongBoundariesOf: run) { $0 == newFrame ? new : old }
+                if round >= 6 {
+                    refused += 1
+                    #expect(!didBuild, context)
+                    #expect(Self.layout(along).starts == before.starts && Self.layout(along).values == before.values, context)
+                    continue
+                }
+                built += 1
+                #expect(didBuild, context)
+                #expect(Self.layout(along).starts == Self.layout(own).starts, context)
+                #expect(Self.layout(along).values == Self.layout(own).values, context)
+                #expect(along.extentCount == own.extentCount, context)
+                var ownShared = own
+                let ownShares = ownShared.shareBoundaries(with: run)
+                let alongShares = along.shareBoundaries(with: run)
+                #expect(ownShares, "\(context): the own merge has the run's chunks")
+                #expect(alongShares, "\(context): built on the run's chunks")
+                for step in 0..<40 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: 20))
+                    let value: PageState = rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+                    along.assign(range, value)
+                    own.assign(range, value)
+                    #expect(Self.layout(along).starts == Self.layout(own).starts, "\(context), step \(step)")
+                    #expect(Self.layout(along).values == Self.layout(own).values, "\(context), step \(step)")
+                }
+            }
+        }
+        #expect(built >= 40 && refused >= 10, "not vacuous: \(built) built, \(refused) refused")
+    }
+
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
     /// (`bulkSharesBoundaries`) against each map keeping its own, and with its lookups batched
     /// (`bulkLookupsBatched`) against one at a time: the same report, measure by
@@ -304,8 +365,10 @@ import Testing
         for (name, text) in texts {
             let workload = try WorkloadParser.parse(text, fileName: name)
             let with = replay(workload) { $0.bulkSharesBoundaries = true }
-            let without = replay(workload) { $0.bulkSharesBoundaries = false }
+            let without = replay(workload) { $0.bulkSharesBoundaries = false; $0.bulkMapsAlongRun = false }
             #expect(with == without, "\(name)")
+            let ownMerge = replay(workload) { $0.bulkMapsAlongRun = false }
+            #expect(with == ownMerge, "\(name): the mapping's own merge")
             let forward = replay(workload) { $0.bulkLookupsBatched = false }
             #expect(with == forward, "\(name): batched lookups")
         }
