@@ -292,6 +292,9 @@ struct SimProcesses: Sequence {
         return ProcessID(index: all.count - 1)
     }
 
+    /// Room for `capacity` processes in all (`Simulator.reserveRoom(for:)`).
+    mutating func reserveCapacity(_ capacity: Int) { all.reserveCapacity(capacity) }
+
     func makeIterator() -> IndexingIterator<[SimProcess]> { all.makeIterator() }
 
     /// The number of processes, dead or alive.

@@ -85,11 +85,23 @@ extension Simulator {
             f.mapping.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }
             if !copied.isEmpty {
                 let new = runForTally(&f)
-                groups[new].pages.assign(sortedRanges: copied) { _ in FramePage(mapcount: 1, present: true, dirty: true) }
-                f.mapping.pages.assign(sortedRanges: copied) { _ in .anon(run: new, writable: true) }
-                // Performance: a fresh worker's two new maps have the same boundaries; one copy
-                // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
-                if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
+                // Performance: where the run and the mapping are each one extent before (a
+                // fresh worker's first write), the mapping's page states are built on the run's
+                // boundaries (`assign(alongBoundariesOf:)`): the same extents as its own merge of
+                // the same ranges would give, each map's new value other than its old one.
+                let oldFrame = groups[new].pages.value(at: 0)
+                let newFrame = FramePage(mapcount: 1, present: true, dirty: true)
+                let oldState = f.mapping.pages.value(at: 0)
+                let newState = PageState.anon(run: new, writable: true)
+                let alongRun = bulkMapsAlongRun && groups[new].pages.extentCount == 1 && f.mapping.pages.extentCount == 1
+                    && oldFrame != newFrame && oldState != newState
+                groups[new].pages.assign(sortedRanges: copied) { _ in newFrame }
+                if !(alongRun && f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })) {
+                    f.mapping.pages.assign(sortedRanges: copied) { _ in newState }
+                    // Performance: a fresh worker's two new maps have the same boundaries; one copy
+                    // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
+                    if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
+                }
             }
             anonPages += copiedCount
             f.tally.faults += total

@@ -20,6 +20,12 @@ struct ExtentMap<Value: ExtentValue> {
     private var chunks: [Chunk]
     /// `chunks[c].starts[0]` for every chunk, for binary search.
     private var firsts: [UInt64]
+    /// Added to the counter of every value of the map, on top of its chunk's shift: a value's
+    /// counter is the stored one plus both. Performance: fork raises the mapcount of every page
+    /// of its parent's runs; a run that a fleet's copies split into hundreds of chunks took the
+    /// raise on each (about 13,000 instructions a fork), where the map takes it once
+    /// (`addCounter`). Writes to a chunk first apply both to its values (`materialize`).
+    private var mapShift: Int32 = 0
 
     private struct Chunk {
         var starts: [UInt64] {
@@ -42,8 +48,11 @@ struct ExtentMap<Value: ExtentValue> {
             startCount = Int32(truncatingIfNeeded: starts.count)
         }
 
-        /// The value at `i`, the chunk's shift applied.
-        func value(_ i: Int) -> Value { shift == 0 ? values[i] : values[i].shifted(by: shift) }
+        /// The value at `i`, the chunk's shift and the map's (`base`: `mapShift`) applied.
+        func value(_ i: Int, _ base: Int32) -> Value {
+            let shift = self.shift &+ base
+            return shift == 0 ? values[i] : values[i].shifted(by: shift)
+        }
     }
 
     /// Boundaries a chunk holds before it splits in two. Tests use tiny chunks so that every path
@@ -65,7 +74,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// The value at index `index`.
     func value(at index: UInt64) -> Value {
         let (c, i) = locate(index)
-        return chunks[c].value(i)
+        return chunks[c].value(i, mapShift)
     }
 
     /// Calls `body` with every extent that meets `range`, clipped to it, in ascending order.
@@ -76,7 +85,7 @@ struct ExtentMap<Value: ExtentValue> {
         var position = range.lowerBound
         while position < upper {
             let end = min(segmentEnd(c, i), upper)
-            try body(position..<end, chunks[c].value(i))
+            try body(position..<end, chunks[c].value(i, mapShift))
             position = end
             i += 1
             if i == chunks[c].starts.count {
@@ -113,7 +122,7 @@ struct ExtentMap<Value: ExtentValue> {
             var position = range.lowerBound
             while position < upper {
                 let end = min(segmentEnd(c, i), upper)
-                try body(position..<end, chunks[c].value(i), Position(chunk: c, index: i, count: chunks[c].starts.count))
+                try body(position..<end, chunks[c].value(i, mapShift), Position(chunk: c, index: i, count: chunks[c].starts.count))
                 position = end
                 i += 1
                 if i == chunks[c].starts.count {
@@ -208,7 +217,7 @@ struct ExtentMap<Value: ExtentValue> {
                         let c = places[2 * k]
                         let g = places[2 * k + 1]
                         if bounds[2 * k] <= range.lowerBound && upper <= bounds[2 * k + 1] {
-                            let shift = chunks[c].shift
+                            let shift = chunks[c].shift &+ mapShift
                             try body(range.lowerBound..<upper, shift == 0 ? values[k] : values[k].shifted(by: shift), Position(chunk: c, index: g, count: Int(chunks[c].startCount)))
                             hint = c
                             continue
@@ -238,7 +247,7 @@ struct ExtentMap<Value: ExtentValue> {
                         var position = range.lowerBound
                         while position < upper {
                             let end = min(segmentEnd(c2, i), upper)
-                            try body(position..<end, chunks[c2].value(i), Position(chunk: c2, index: i, count: chunks[c2].starts.count))
+                            try body(position..<end, chunks[c2].value(i, mapShift), Position(chunk: c2, index: i, count: chunks[c2].starts.count))
                             position = end
                             i += 1
                             if i == chunks[c2].starts.count {
@@ -285,7 +294,7 @@ struct ExtentMap<Value: ExtentValue> {
         mutating func next() -> (range: Range<UInt64>, value: Value)? {
             guard position < upper else { return nil }
             let end = Swift.min(map.segmentEnd(c, i), upper)
-            let result = (position..<end, map.chunks[c].value(i))
+            let result = (position..<end, map.chunks[c].value(i, map.mapShift))
             position = end
             i += 1
             if i == map.chunks[c].starts.count {
@@ -299,7 +308,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// The extent containing `index`, and its value.
     func extent(containing index: UInt64) -> (range: Range<UInt64>, value: Value) {
         let (c, i) = locate(index)
-        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i, mapShift))
     }
 
     /// `extent(containing: index)`, searching the chunks forward from chunk `hint` and leaving
@@ -308,7 +317,7 @@ struct ExtentMap<Value: ExtentValue> {
     func extent(containing index: UInt64, hint: inout Int) -> (range: Range<UInt64>, value: Value) {
         let (c, i) = locate(index, hint: hint)
         hint = c
-        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i, mapShift))
     }
 
     /// Calls `body` with every extent of the map as its start, its end and its value, in ascending
@@ -330,7 +339,7 @@ struct ExtentMap<Value: ExtentValue> {
         let length = self.length
         for c in range {
             let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-            let shift = chunks[c].shift
+            let shift = chunks[c].shift &+ mapShift
             try chunks[c].starts.withUnsafeBufferPointer { starts in
                 try chunks[c].values.withUnsafeBufferPointer { values in
                     for e in 0..<starts.count {
@@ -364,7 +373,7 @@ struct ExtentMap<Value: ExtentValue> {
                 let end = i + 1 < count ? chunks[c].starts[i + 1] : (c + 1 < chunks.count ? firsts[c + 1] : length)
                 if index < end {
                     cursor = Cursor(chunk: c, index: i)
-                    return (chunks[c].starts[i]..<end, chunks[c].value(i))
+                    return (chunks[c].starts[i]..<end, chunks[c].value(i, mapShift))
                 }
                 steps += 1
                 if steps == 4 || (i + 1 == count && c + 1 == chunks.count) { break }
@@ -378,7 +387,7 @@ struct ExtentMap<Value: ExtentValue> {
         }
         (c, i) = locate(index, hint: c < chunks.count ? c : 0)
         cursor = Cursor(chunk: c, index: i)
-        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i))
+        return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i, mapShift))
     }
 
     /// `forEach(inSortedRanges:)` without positions, as one merge of the ranges with every extent
@@ -399,7 +408,7 @@ struct ExtentMap<Value: ExtentValue> {
                 let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
                 // Chunks that end before the next range holds nothing of it.
                 if chunkEnd <= ranges[k].lowerBound { continue }
-                let shift = chunks[c].shift
+                let shift = chunks[c].shift &+ mapShift
                 try chunks[c].starts.withUnsafeBufferPointer { starts in
                     try chunks[c].values.withUnsafeBufferPointer { values in
                         for e in 0..<starts.count {
@@ -435,7 +444,7 @@ struct ExtentMap<Value: ExtentValue> {
             var position = range.lowerBound
             while position < upper {
                 let end = min(segmentEnd(c, i), upper)
-                try body(position..<end, chunks[c].value(i))
+                try body(position..<end, chunks[c].value(i, mapShift))
                 position = end
                 if position < upper {
                     i += 1
@@ -507,7 +516,7 @@ struct ExtentMap<Value: ExtentValue> {
                     var k = 0
                     for c in chunks.indices {
                         let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-                        let shift = chunks[c].shift
+                        let shift = chunks[c].shift &+ mapShift
                         chunks[c].starts.withUnsafeBufferPointer { oldStarts in
                             chunks[c].values.withUnsafeBufferPointer { oldValues in
                                 for e in 0..<oldStarts.count {
@@ -558,6 +567,7 @@ struct ExtentMap<Value: ExtentValue> {
         }
         chunks = built
         firsts = built.map { $0.starts[0] }
+        mapShift = 0
     }
 
     /// `assign(sortedRanges:)`'s merge for a map that is one extent (all `length` indices hold
@@ -569,7 +579,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// for 129 extents: less memory a worker, issue 12). Only for a few ranges (at most
     /// `2 * maxChunk`, so the buffer stays small).
     private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> Value) {
-        let old = chunks[0].value(0)
+        let old = chunks[0].value(0, mapShift)
         let length = self.length
         let capacity = 1 + 2 * ranges.count
         let maxChunk = self.maxChunk
@@ -634,6 +644,7 @@ struct ExtentMap<Value: ExtentValue> {
         }
         chunks = built
         firsts = builtFirsts
+        mapShift = 0
     }
 
     /// Makes this map keep `other`'s arrays of boundaries (each chunk's starts, and the chunks'
@@ -650,6 +661,30 @@ struct ExtentMap<Value: ExtentValue> {
         for c in chunks.indices where chunks[c].starts != other.chunks[c].starts { return false }
         firsts = other.firsts
         for c in chunks.indices { chunks[c].starts = other.chunks[c].starts }
+        return true
+    }
+
+    /// Makes this map, one extent, hold `other`'s extents, each with the value `value` gives for
+    /// `other`'s, on `other`'s own arrays of boundaries (shared, copy on write, as
+    /// `shareBoundaries(with:)` leaves them). Returns false, having changed nothing, unless this
+    /// map is one extent as long as `other`, with the same chunk capacity. It is what
+    /// `assign(sortedRanges:)` leaves where `other` was one extent that took the same ranges
+    /// (each map one value for all of them, other than its old one): the caller knows that.
+    /// Performance: a forked worker's random write builds its mapping's page states this way
+    /// from its new run's frames (`bulkFault`), the values' arrays only: three allocations a
+    /// worker fewer than building its own boundaries and then dropping them for the run's.
+    @discardableResult
+    mutating func assign<Other>(alongBoundariesOf other: ExtentMap<Other>, _ value: (Other) -> Value) -> Bool {
+        guard length == other.length, maxChunk == other.maxChunk, chunks.count == 1, chunks[0].startCount == 1 else { return false }
+        var built: [Chunk] = []
+        built.reserveCapacity(other.chunks.count)
+        for chunk in other.chunks {
+            let shift = chunk.shift &+ other.mapShift
+            built.append(Chunk(starts: chunk.starts, values: chunk.values.map { value(shift == 0 ? $0 : $0.shifted(by: shift)) }))
+        }
+        chunks = built
+        firsts = other.firsts
+        mapShift = 0
         return true
     }
 
@@ -695,7 +730,7 @@ struct ExtentMap<Value: ExtentValue> {
         let oldLength = length
         length = newLength
         let c = chunks.count - 1
-        if chunks[c].value(chunks[c].values.count - 1) != value {
+        if chunks[c].value(chunks[c].values.count - 1, mapShift) != value {
             materialize(c)
             chunks[c].starts.append(oldLength)
             chunks[c].values.append(value)
@@ -705,10 +740,16 @@ struct ExtentMap<Value: ExtentValue> {
 
     /// Adds `delta` to the counter of every value in `range`; `onZero` sees each extent whose
     /// counter drops to zero. Chunks the range covers whole take the delta as their shift when it
-    /// is positive (nothing can reach zero), in O(1) each.
-    mutating func addCounter(_ delta: Int32, in range: Range<UInt64>, onZero: (Range<UInt64>, inout Value) -> Void) {
+    /// is positive (nothing can reach zero), in O(1) each; a positive delta over the whole map
+    /// goes on the map's shift (`mapShift`) in O(1) when `wholeMapShift` (tests turn it off to
+    /// hold that to the chunks' shifts).
+    mutating func addCounter(_ delta: Int32, in range: Range<UInt64>, wholeMapShift: Bool = true, onZero: (Range<UInt64>, inout Value) -> Void) {
         let range = range.clamped(to: 0..<length)
         guard !range.isEmpty, delta != 0 else { return }
+        if wholeMapShift && delta > 0 && range == 0..<length {
+            mapShift &+= delta
+            return
+        }
         if addCounterInsideOneExtent(delta, range, hint: 0) != nil { return }
         split(at: range.upperBound)
         split(at: range.lowerBound)
@@ -730,7 +771,7 @@ struct ExtentMap<Value: ExtentValue> {
             // must see, and may change, the real value.
             while i < chunks[c].starts.count, chunks[c].starts[i] < range.upperBound {
                 chunks[c].values[i] = chunks[c].values[i].shifted(by: delta)
-                if chunks[c].value(i).counter == 0 {
+                if chunks[c].value(i, mapShift).counter == 0 {
                     materialize(c)
                     onZero(chunks[c].starts[i]..<segmentEnd(c, i), &chunks[c].values[i])
                 }
@@ -786,7 +827,7 @@ struct ExtentMap<Value: ExtentValue> {
         guard range.upperBound <= end else { return nil }
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
-        guard new.shifted(by: chunks[c].shift).counter != 0 else { return nil }
+        guard new.shifted(by: chunks[c].shift &+ mapShift).counter != 0 else { return nil }
         place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
         return c
     }
@@ -809,11 +850,12 @@ struct ExtentMap<Value: ExtentValue> {
         }
     }
 
-    /// Applies chunk `c`'s shift to its values, before anything writes to them.
+    /// Applies chunk `c`'s shift, and the map's, to its values, before anything writes to them
+    /// (the chunk's shift then cancels the map's).
     private mutating func materialize(_ c: Int) {
-        let shift = chunks[c].shift
+        let shift = chunks[c].shift &+ mapShift
         guard shift != 0 else { return }
-        chunks[c].shift = 0
+        chunks[c].shift = 0 &- mapShift
         chunks[c].values.withUnsafeMutableBufferPointer { values in
             for k in values.indices { values[k] = values[k].shifted(by: shift) }
         }
@@ -824,16 +866,16 @@ struct ExtentMap<Value: ExtentValue> {
     /// would merge away (a boundary between two extents that hold equal values).
     private func isNoOp(assigning value: Value, to range: Range<UInt64>) -> Bool {
         let (c, i) = locate(range.lowerBound)
-        guard chunks[c].value(i) == value else { return false }
+        guard chunks[c].value(i, mapShift) == value else { return false }
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return false }
         if range.lowerBound == start && start > 0 {
-            let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
+            let previous = i > 0 ? chunks[c].value(i - 1, mapShift) : chunks[c - 1].value(chunks[c - 1].values.count - 1, mapShift)
             if previous == value { return false }
         }
         if range.upperBound == end && end < length {
-            let next = i + 1 < chunks[c].values.count ? chunks[c].value(i + 1) : chunks[c + 1].value(0)
+            let next = i + 1 < chunks[c].values.count ? chunks[c].value(i + 1, mapShift) : chunks[c + 1].value(0, mapShift)
             if next == value { return false }
         }
         return true
@@ -847,7 +889,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// merge, with the neighbour beyond it. Returns false (doing nothing) when not applicable.
     private mutating func assignInsideOneExtent(_ range: Range<UInt64>, _ value: Value) -> Bool {
         let (c, i) = locate(range.lowerBound)
-        let old = chunks[c].value(i)
+        let old = chunks[c].value(i, mapShift)
         guard old != value else { return false }
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
@@ -1044,8 +1086,8 @@ struct ExtentMap<Value: ExtentValue> {
         guard index > 0, index < length else { return }
         let (c, i) = locate(index, hint: hint)
         guard chunks[c].starts[i] == index else { return }
-        let previous = i > 0 ? chunks[c].value(i - 1) : chunks[c - 1].value(chunks[c - 1].values.count - 1)
-        guard previous == chunks[c].value(i) else { return }
+        let previous = i > 0 ? chunks[c].value(i - 1, mapShift) : chunks[c - 1].value(chunks[c - 1].values.count - 1, mapShift)
+        guard previous == chunks[c].value(i, mapShift) else { return }
         chunks[c].starts.remove(at: i)
         chunks[c].values.remove(at: i)
         if chunks[c].starts.isEmpty {

@@ -60,6 +60,10 @@ public struct Simulator {
     /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
     /// to hold that shortcut to each map keeping its own.
     var bulkSharesBoundaries = true
+    /// Whether a bulk copy-on-write write builds a fresh mapping's map of page states on its
+    /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
+    /// off to hold that shortcut to the mapping's own merge of the ranges.
+    var bulkMapsAlongRun = true
     /// Whether a bulk copy-on-write write reads its pages' mapcounts with lookups batched in two
     /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
     /// lookups one range at a time.
@@ -181,6 +185,18 @@ public struct Simulator {
     /// are the same without it (see `mappingCapacityHints`).
     public mutating func reserveRoom(for workload: Workload) {
         mappingCapacityHints = Self.mappingCapacityHints(workload.statements)
+        // Performance: room for every process the workload creates (its spawns and forks, an
+        // upper bound), so that the dictionary of names and the table of processes do not grow
+        // by doubling, rehashing or moving all of them each time (`HundredThousandWorkers`:
+        // `_copyOrMoveAndResize` under `fork`). Only room: which processes exist stays the same.
+        let created = workload.statements.reduce(0) { count, statement in
+            switch statement.value {
+            case .spawn, .fork: count + 1
+            default: count
+            }
+        }
+        processIndex.reserveCapacity(processIndex.count + created)
+        processes.reserveCapacity(processes.count + created)
     }
 
     /// For each process name that will hold many mappings at once (at least

@@ -285,6 +285,170 @@ import Testing
         #expect(sharedCount >= 20 && keptCount >= 10, "not vacuous: \(sharedCount) shared, \(keptCount) kept")
     }
 
+    /// `assign(alongBoundariesOf:)` (a fresh worker's page states built on its new run's
+    /// boundaries) leaves what the map's own `assign(sortedRanges:)` of the same ranges leaves:
+    /// the same extents and values, equal neighbours apart alike, cut into the same chunks (the
+    /// own merge's boundaries share with the run's), and the map keeps working afterwards.
+    /// Runs with a shifted chunk, fewer than 16 ranges (assigned one at a time) and more; maps
+    /// that are not one extent, or of another chunk capacity, are refused and left as they are.
+    @Test(arguments: [8, 9, 16, 128])
+    func alongBoundariesIsOwnMerge(chunkCapacity: Int) {
+        var built = 0
+        var refused = 0
+        for seed in Self.seeds {
+            for round in 0..<8 {
+                var rng = SplitMix64(seed: seed &* 4099 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 4 ? 400 : 40_000)
+                let old = PageState.anon(run: GroupID(index: 0), writable: false)
+                let new = PageState.anon(run: GroupID(index: 1), writable: true)
+                let oldFrame = FramePage(mapcount: round % 4 == 1 ? 2 : 0, present: round % 4 == 1)
+                let newFrame = FramePage(mapcount: 1, present: true, dirty: true)
+                var run = ExtentMap(length: length, value: oldFrame, chunkCapacity: chunkCapacity)
+                if round % 4 == 1 { run.addCounter(1, in: 0..<length) { _, _ in } }
+                var states = ExtentMap(length: length, value: old, chunkCapacity: round == 6 ? chunkCapacity + 1 : chunkCapacity)
+                if round == 7 { states.assign(1..<2, .zero) }
+                let count = round % 4 == 2 ? 1 + Int(rng.next(below: 15)) : 16 + Int(rng.next(below: UInt64(2 * chunkCapacity - 15)))
+                let ranges = Self.fewRanges(&rng, count: count, length: length)
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                run.assign(sortedRanges: ranges) { _ in newFrame }
+                var own = states
+                own.assign(sortedRanges: ranges) { _ in new }
+                var along = states
+                let before = Self.layout(states)
+                let didBuild = along.assign(alongBoundariesOf: run) { $0 == newFrame ? new : old }
+                if round >= 6 {
+                    refused += 1
+                    #expect(!didBuild, context)
+                    #expect(Self.layout(along).starts == before.starts && Self.layout(along).values == before.values, context)
+                    continue
+                }
+                built += 1
+                #expect(didBuild, context)
+                #expect(Self.layout(along).starts == Self.layout(own).starts, context)
+                #expect(Self.layout(along).values == Self.layout(own).values, context)
+                #expect(along.extentCount == own.extentCount, context)
+                var ownShared = own
+                let ownShares = ownShared.shareBoundaries(with: run)
+                let alongShares = along.shareBoundaries(with: run)
+                #expect(ownShares, "\(context): the own merge has the run's chunks")
+                #expect(alongShares, "\(context): built on the run's chunks")
+                for step in 0..<40 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: 20))
+                    let value: PageState = rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+                    along.assign(range, value)
+                    own.assign(range, value)
+                    #expect(Self.layout(along).starts == Self.layout(own).starts, "\(context), step \(step)")
+                    #expect(Self.layout(along).values == Self.layout(own).values, "\(context), step \(step)")
+                }
+            }
+        }
+        #expect(built >= 40 && refused >= 10, "not vacuous: \(built) built, \(refused) refused")
+    }
+
+    /// Every read a map offers, as one record: the extents as stored (equal neighbours apart),
+    /// the walk by chunks, the lookups with positions (forward and batched), the merge with
+    /// ranges, the sequence, cursor lookups and single values.
+    static func reads(_ map: ExtentMap<FramePage>, _ ranges: [Range<UInt64>]) -> [String] {
+        var out: [String] = []
+        map.forEach(in: 0..<map.length) { out.append("e \($0) \($1)") }
+        map.forEachExtent { out.append("x \($0) \($1) \($2)") }
+        map.forEach(inSortedRanges: ranges) { out.append("f \($0) \($1) \($2)") }
+        map.forEachBatched(inSortedRanges: ranges) { out.append("b \($0) \($1) \($2)") }
+        map.forEachMerging(inSortedRanges: ranges) { out.append("m \($0) \($1)") }
+        for (range, value) in map.sequence(in: 0..<map.length) { out.append("s \(range) \(value)") }
+        var cursor = ExtentMap<FramePage>.Cursor()
+        var hint = 0
+        for index in stride(from: UInt64(0), to: map.length, by: max(1, Int(map.length / 97))) {
+            out.append("c \(map.extent(containing: index, cursor: &cursor))")
+            out.append("h \(map.extent(containing: index, hint: &hint))")
+            out.append("v \(map.value(at: index))")
+        }
+        out.append("n \(map.extentCount) \(map.chunkCount)")
+        return out
+    }
+
+    /// A raise of every counter of a map (fork: the mapcount of every page of a run) kept once
+    /// for the whole map (`addCounter`'s `wholeMapShift`) against the raise kept on every
+    /// chunk: after random sequences of whole raises, range drops that reach zero (`onZero`
+    /// changing the value), range raises, assigns of one range and of many (the merges that
+    /// rebuild the map), growth, modifications, and maps built on a shifted map's boundaries,
+    /// every read is the same (`reads`). Chunk capacities from 2 up to the default.
+    @Test(arguments: [2, 3, 8, 128])
+    func wholeMapShiftIsChunkShifts(chunkCapacity: Int) {
+        var shifted = 0
+        for seed in Self.seeds {
+            for round in 0..<4 {
+                var rng = SplitMix64(seed: seed &* 31337 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                var length: UInt64 = 30 + rng.next(below: round < 2 ? 500 : 20_000)
+                var once = ExtentMapSortedRangesTests.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: 10 + Int(rng.next(below: 300)))
+                var chunked = once
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity)"
+                for step in 0..<120 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + (rng.next(below: 3) == 0 ? rng.next(below: 200) : rng.next(below: 4)))
+                    switch rng.next(below: 12) {
+                    case 0, 1, 2:
+                        let delta = Int32(1 + rng.next(below: 2))
+                        once.addCounter(delta, in: 0..<(length + rng.next(below: 2))) { _, _ in }
+                        chunked.addCounter(delta, in: 0..<length, wholeMapShift: false) { _, _ in }
+                        shifted += 1
+                    case 3:
+                        once.addCounter(-1, in: range) { _, page in page.present = false }
+                        chunked.addCounter(-1, in: range, wholeMapShift: false) { _, page in page.present = false }
+                    case 4:
+                        once.addCounter(1, in: range) { _, _ in }
+                        chunked.addCounter(1, in: range, wholeMapShift: false) { _, _ in }
+                    case 5:
+                        let ranges = Self.fewRanges(&rng, count: 16 + Int(rng.next(below: 40)), length: length)
+                        once.addCounter(-1, inSortedRanges: ranges) { _, page in page.present = false }
+                        chunked.addCounter(-1, inSortedRanges: ranges) { _, page in page.present = false }
+                    case 6:
+                        let page = FramePage(mapcount: UInt32(rng.next(below: 4)), present: rng.next(below: 2) == 0)
+                        once.assign(range, page)
+                        chunked.assign(range, page)
+                    case 7:
+                        let ranges = rng.next(below: 2) == 0 ? ExtentMapSortedRangesTests.sortedRanges(&rng, length: length) : Self.fewRanges(&rng, count: 16 + Int(rng.next(below: 40)), length: length)
+                        let value = { (r: Range<UInt64>) in FramePage(mapcount: UInt32(r.lowerBound % 4), present: true) }
+                        once.assign(sortedRanges: ranges, value)
+                        chunked.assign(sortedRanges: ranges, value)
+                    case 8:
+                        let page = FramePage(mapcount: UInt32(rng.next(below: 3)), present: true)
+                        length += 1 + rng.next(below: 50)
+                        once.grow(to: length, value: page)
+                        chunked.grow(to: length, value: page)
+                    case 9:
+                        once.modify(range) { _, page in page.dirty.toggle() }
+                        chunked.modify(range) { _, page in page.dirty.toggle() }
+                    case 10:
+                        // A map built on the shifted map's boundaries reads its shifted values.
+                        var a = ExtentMap(length: length, value: PageState.none, chunkCapacity: chunkCapacity)
+                        var b = a
+                        let builtA = a.assign(alongBoundariesOf: once) { .anon(run: GroupID(index: Int32($0.mapcount % 7)), writable: $0.present) }
+                        let builtB = b.assign(alongBoundariesOf: chunked) { .anon(run: GroupID(index: Int32($0.mapcount % 7)), writable: $0.present) }
+                        #expect(builtA && builtB, "\(context), step \(step)")
+                        #expect(Self.layout(a).starts == Self.layout(b).starts && Self.layout(a).values == Self.layout(b).values, "\(context), step \(step)")
+                    default:
+                        // A copy that shares the shifted map's storage, then changes.
+                        var copy = once
+                        copy.assign(range, FramePage(mapcount: 9, present: true))
+                        once.addCounter(1, in: 0..<length) { _, _ in }
+                        chunked.addCounter(1, in: 0..<length, wholeMapShift: false) { _, _ in }
+                        #expect(copy.value(at: range.lowerBound) == FramePage(mapcount: 9, present: true), "\(context), step \(step)")
+                    }
+                    if step % 10 == 9 {
+                        let ranges = Self.fewRanges(&rng, count: 64, length: length)
+                        let readsOnce = Self.reads(once, ranges)
+                        let readsChunked = Self.reads(chunked, ranges)
+                        #expect(readsOnce == readsChunked, "\(context), step \(step)")
+                        if readsOnce != readsChunked { break }
+                    }
+                }
+            }
+        }
+        #expect(shifted >= 100, "not vacuous")
+    }
+
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
     /// (`bulkSharesBoundaries`) against each map keeping its own, and with its lookups batched
     /// (`bulkLookupsBatched`) against one at a time: the same report, measure by
@@ -304,8 +468,10 @@ import Testing
         for (name, text) in texts {
             let workload = try WorkloadParser.parse(text, fileName: name)
             let with = replay(workload) { $0.bulkSharesBoundaries = true }
-            let without = replay(workload) { $0.bulkSharesBoundaries = false }
+            let without = replay(workload) { $0.bulkSharesBoundaries = false; $0.bulkMapsAlongRun = false }
             #expect(with == without, "\(name)")
+            let ownMerge = replay(workload) { $0.bulkMapsAlongRun = false }
+            #expect(with == ownMerge, "\(name): the mapping's own merge")
             let forward = replay(workload) { $0.bulkLookupsBatched = false }
             #expect(with == forward, "\(name): batched lookups")
         }
