@@ -117,18 +117,27 @@ struct ExtentMap<Value: ExtentValue> {
         for range in ranges {
             let upper = min(range.upperBound, length)
             guard range.lowerBound < upper else { continue }
-            var (c, i) = locate(range.lowerBound, hint: hint)
+            let (c, i) = locate(range.lowerBound, hint: hint)
             hint = c
-            var position = range.lowerBound
-            while position < upper {
-                let end = min(segmentEnd(c, i), upper)
-                try body(position..<end, chunks[c].value(i, mapShift), Position(chunk: c, index: i, count: chunks[c].starts.count))
-                position = end
-                i += 1
-                if i == chunks[c].starts.count {
-                    c += 1
-                    i = 0
-                }
+            try walk(range.lowerBound..<upper, from: c, i, body)
+        }
+    }
+
+    /// Calls `body` for each extent's piece of `range`, from extent `i` of chunk `c` (the one
+    /// holding the range's start) on: the walk `forEach(inSortedRanges:)` and `forEachBatched`
+    /// share once they know where a range starts.
+    @inline(__always)
+    private func walk(_ range: Range<UInt64>, from c: Int, _ i: Int, _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
+        var (c, i) = (c, i)
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let end = min(segmentEnd(c, i), range.upperBound)
+            try body(position..<end, chunks[c].value(i, mapShift), Position(chunk: c, index: i, count: chunks[c].starts.count))
+            position = end
+            i += 1
+            if i == chunks[c].starts.count {
+                c += 1
+                i = 0
             }
         }
     }
@@ -244,17 +253,7 @@ struct ExtentMap<Value: ExtentValue> {
                         }
                         if !near { (c2, i) = locate(range.lowerBound, hint: hint) }
                         hint = c2
-                        var position = range.lowerBound
-                        while position < upper {
-                            let end = min(segmentEnd(c2, i), upper)
-                            try body(position..<end, chunks[c2].value(i, mapShift), Position(chunk: c2, index: i, count: chunks[c2].starts.count))
-                            position = end
-                            i += 1
-                            if i == chunks[c2].starts.count {
-                                c2 += 1
-                                i = 0
-                            }
-                        }
+                        try walk(range.lowerBound..<upper, from: c2, i, body)
                     }
                 }
             }
