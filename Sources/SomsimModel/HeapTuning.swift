@@ -21,9 +21,10 @@ public enum HeapTuning {
     ///
     /// - `M_MMAP_THRESHOLD` 32 MiB: arrays up to that size come from the heap, where freed memory
     ///   is reused, not from `mmap` (setting it also ends glibc's sliding threshold).
-    /// - `M_TRIM_THRESHOLD` 2 GiB (an `int`'s most): the heap's free top is not given back.
-    /// - `M_TOP_PAD` 64 MiB: the heap (and each thread's arena) grows in steps of 64 MiB, not
-    ///   128 KiB, so that growing it is a few system calls, not thousands.
+    /// - `M_TRIM_THRESHOLD` 2 GiB (an `int`'s most): the free top of the heap, and of a thread's
+    ///   arena, is not given back (a thread's arena then need not grow again by `mprotect`).
+    /// - `M_TOP_PAD` 64 MiB: the main heap grows in steps of 64 MiB, not 128 KiB, so that growing
+    ///   it is a few `brk` calls, not thousands.
     @discardableResult
     public static func keepFreedMemory() -> Int {
         Int(somsim_heap_keep_freed(32 << 20, Int32.max, 64 << 20))
