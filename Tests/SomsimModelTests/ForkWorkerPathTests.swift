@@ -221,6 +221,18 @@ import Testing
         return (starts, values)
     }
 
+    /// Whether `a` and `b` store the same extents with the same values (equal neighbours apart).
+    static func sameLayout<V: Equatable>(_ a: ExtentMap<V>, _ b: ExtentMap<V>) -> Bool {
+        let (x, y) = (layout(a), layout(b))
+        return x.starts == y.starts && x.values == y.values
+    }
+
+    /// A random page state for the edits made after sharing or building: the zero page, or a
+    /// page of one of three runs, writable or not.
+    static func randomState(_ rng: inout SplitMix64) -> PageState {
+        rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+    }
+
     /// `shareBoundaries(with:)` (a worker's mapping keeping its new run's arrays of boundaries)
     /// leaves every extent and value of the map as it was, shares where the two maps were built
     /// alike from one extent, not where their boundaries differ (some ranges given the old value
@@ -268,17 +280,15 @@ import Testing
                     let a = rng.next(below: length)
                     let range = a..<min(length, a + 1 + rng.next(below: 20))
                     if step % 2 == 0 {
-                        let value: PageState = rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+                        let value = Self.randomState(&rng)
                         shared.assign(range, value)
                         states.assign(range, value)
                     } else {
                         run.addCounter(-1, in: range) { _, page in page.present = false }
                         unsharedRun.addCounter(-1, in: range) { _, page in page.present = false }
                     }
-                    #expect(Self.layout(shared).starts == Self.layout(states).starts, "\(context), step \(step)")
-                    #expect(Self.layout(shared).values == Self.layout(states).values, "\(context), step \(step)")
-                    #expect(Self.layout(run).starts == Self.layout(unsharedRun).starts, "\(context), step \(step)")
-                    #expect(Self.layout(run).values == Self.layout(unsharedRun).values, "\(context), step \(step)")
+                    #expect(Self.sameLayout(shared, states), "\(context), step \(step)")
+                    #expect(Self.sameLayout(run, unsharedRun), "\(context), step \(step)")
                 }
             }
         }
@@ -314,18 +324,16 @@ import Testing
                 var own = states
                 own.assign(sortedRanges: ranges) { _ in new }
                 var along = states
-                let before = Self.layout(states)
                 let didBuild = along.assign(alongBoundariesOf: run) { $0 == newFrame ? new : old }
                 if round >= 6 {
                     refused += 1
                     #expect(!didBuild, context)
-                    #expect(Self.layout(along).starts == before.starts && Self.layout(along).values == before.values, context)
+                    #expect(Self.sameLayout(along, states), context)
                     continue
                 }
                 built += 1
                 #expect(didBuild, context)
-                #expect(Self.layout(along).starts == Self.layout(own).starts, context)
-                #expect(Self.layout(along).values == Self.layout(own).values, context)
+                #expect(Self.sameLayout(along, own), context)
                 #expect(along.extentCount == own.extentCount, context)
                 var ownShared = own
                 let ownShares = ownShared.shareBoundaries(with: run)
@@ -335,11 +343,10 @@ import Testing
                 for step in 0..<40 {
                     let a = rng.next(below: length)
                     let range = a..<min(length, a + 1 + rng.next(below: 20))
-                    let value: PageState = rng.next(below: 2) == 0 ? .zero : .anon(run: GroupID(index: Int32(rng.next(below: 3))), writable: rng.next(below: 2) == 0)
+                    let value = Self.randomState(&rng)
                     along.assign(range, value)
                     own.assign(range, value)
-                    #expect(Self.layout(along).starts == Self.layout(own).starts, "\(context), step \(step)")
-                    #expect(Self.layout(along).values == Self.layout(own).values, "\(context), step \(step)")
+                    #expect(Self.sameLayout(along, own), "\(context), step \(step)")
                 }
             }
         }
