@@ -141,8 +141,9 @@ public enum Recorder {
 
         // The kernel may move a page (compaction, NUMA balancing) between the reads of two
         // processes or before its frame is looked up, even while the processes are stopped:
-        // then a frame reads as unmapped, or a page's frame number changed. Such a snapshot is
-        // read again, up to three times.
+        // then a frame reads as unmapped, or a page's frame number changed. It may also split
+        // a THP in place (the frames stay, the folio is no longer a THP) after smaps counted
+        // it. Such a snapshot is read again, up to three times.
         var processes: [RecordSnapshot.Process] = []
         var attempt = 0
         while true {
@@ -151,6 +152,10 @@ public enum Recorder {
             if let moved = try framesMoved(processes) {
                 if attempt < 3 { continue }
                 throw RecordError.changed(moved, "page frames moved (compaction or migration) while they were read, three times in a row")
+            }
+            if let split = try thpsChanged(processes) {
+                if attempt < 3 { continue }
+                throw RecordError.changed(split, "its THPs were split or collapsed while they were read, three times in a row")
             }
             break
         }
@@ -267,6 +272,27 @@ public enum Recorder {
                     guard got == want else { throw RecordError.vanished(p.pid, "pagemap") }
                     for (j, e) in entries.enumerated() where e & present == 0 || e & pfnMask != run.pfn + UInt64(j) { return p.pid }
                 }
+            }
+        }
+        return nil
+    }
+
+    /// A pid whose THPs changed while the snapshot was read, or nil: a VMA whose PMD-mapped THPs
+    /// (pagemap's 2 MiB blocks that kpageflags still calls THPs) differ from the AnonHugePages
+    /// its smaps gave, and whose smaps now gives another AnonHugePages. A difference that smaps
+    /// read again confirms is the VMA's own (512 frames of a THP mapped by PTEs, say): the
+    /// builder leaves that family out with the difference as its reason.
+    static func thpsChanged(
+        _ processes: [RecordSnapshot.Process], smapsNow: (Int32) throws -> [UInt64: [String: UInt64]] = readSmaps
+    ) throws -> Int32? {
+        for p in processes {
+            var now: [UInt64: [String: UInt64]]?
+            for v in p.vmas where v.kernelPageBytes == 4096 && !v.isShared && RecordBuilder.classify(v).0 != nil {
+                guard let counted = v.smaps["AnonHugePages"] else { continue }
+                let shown = v.pages.reduce(UInt64(0)) { $0 + ($1.pmdTHP ? $1.count * 4 : 0) }
+                guard shown != counted else { continue }
+                if now == nil { now = try smapsNow(p.pid) }
+                if now?[v.start]?["AnonHugePages"] != counted { return p.pid }
             }
         }
         return nil
