@@ -95,7 +95,11 @@ extension Simulator {
                 let newState = PageState.anon(run: new, writable: true)
                 let alongRun = bulkMapsAlongRun && groups[new].pages.extentCount == 1 && f.mapping.pages.extentCount == 1
                     && oldFrame != newFrame && oldState != newState
+                let freshRun = groups[new].pages.extentCount == 1
                 groups[new].pages.assign(sortedRanges: copied) { _ in newFrame }
+                // Performance: a fresh worker's run holds the same two values in the same order
+                // as the fresh runs before it; one array of them serves all (`shareValues`).
+                if bulkSharesValues && freshRun { groups[new].pages.shareValues(from: &freshRunValues) }
                 if !(alongRun && f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })) {
                     f.mapping.pages.assign(sortedRanges: copied) { _ in newState }
                     // Performance: a fresh worker's two new maps have the same boundaries; one copy

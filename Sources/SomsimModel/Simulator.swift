@@ -60,6 +60,12 @@ public struct Simulator {
     /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
     /// to hold that shortcut to each map keeping its own.
     var bulkSharesBoundaries = true
+    /// Whether a bulk copy-on-write write lets a fresh run hold the arrays of frame values the
+    /// fresh runs before it hold where they are equal (`bulkFault`, `ExtentMap.shareValues`);
+    /// tests turn it off to hold that shortcut to each run keeping its own.
+    var bulkSharesValues = true
+    /// The arrays `bulkSharesValues` shares.
+    var freshRunValues = ExtentMap<FramePage>.ValuePool()
     /// Whether a bulk copy-on-write write builds a fresh mapping's map of page states on its
     /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
     /// off to hold that shortcut to the mapping's own merge of the ranges.

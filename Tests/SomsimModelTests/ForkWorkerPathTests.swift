@@ -295,6 +295,72 @@ import Testing
         #expect(sharedCount >= 20 && keptCount >= 10, "not vacuous: \(sharedCount) shared, \(keptCount) kept")
     }
 
+    /// `shareValues(from:)` (a fresh worker's run holding the arrays of frame values the fresh
+    /// runs before it hold) leaves every extent and value of each map as it was; maps built
+    /// alike share (the same two values in the same order over the same number of extents),
+    /// maps with other values do not; and each map keeps working on its own afterwards: writes
+    /// to one, to another that shares its arrays, and counter shifts, agree with unshared twins.
+    @Test(arguments: [8, 9, 16, 128])
+    func sharedValuesAreOwnValues(chunkCapacity: Int) {
+        var pool = ExtentMap<FramePage>.ValuePool()
+        var maps: [ExtentMap<FramePage>] = []
+        var twins: [ExtentMap<FramePage>] = []
+        var before: [(starts: [UInt64], values: [FramePage])] = []
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 6007 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 40 + rng.next(below: round < 3 ? 400 : 4_000)
+                // Rounds 0–3: a fresh worker's run (new frames over untouched ones); round 4 its
+                // copies' frames already shared once; round 5 frames of another kind.
+                let newFrame = round == 5 ? FramePage(mapcount: 2, present: true) : FramePage(mapcount: 1, present: true, dirty: true)
+                var map = ExtentMap(length: length, value: FramePage(), chunkCapacity: chunkCapacity)
+                // Every 4th map gets the same number of single pages as the map before it, so
+                // that its arrays match the pool's.
+                let count = round % 2 == 1 && !maps.isEmpty ? maps[maps.count - 1].extentCount / 2 : 8 + Int(rng.next(below: UInt64(3 * chunkCapacity)))
+                var ranges: [Range<UInt64>] = []
+                var page = 1 + rng.next(below: 3)
+                while ranges.count < count && page + 1 < length {
+                    ranges.append(page..<(page + 1))
+                    page += 2 + rng.next(below: max(1, length / UInt64(count + 1)))
+                }
+                map.assign(sortedRanges: ranges) { _ in newFrame }
+                if round == 4 { map.addCounter(1, in: 0..<length) { _, _ in } }
+                twins.append(map)
+                before.append(Self.layout(map))
+                map.shareValues(from: &pool)
+                maps.append(map)
+            }
+        }
+        #expect(pool.shared >= 20, "not vacuous: \(pool.shared) chunks shared")
+        for (m, map) in maps.enumerated() {
+            #expect(Self.sameLayout(map, twins[m]), "map \(m)")
+            #expect(Self.layout(map).starts == before[m].starts && Self.layout(map).values == before[m].values, "map \(m)")
+        }
+        var rng = SplitMix64(seed: UInt64(chunkCapacity))
+        for step in 0..<400 {
+            let m = Int(rng.next(below: UInt64(maps.count)))
+            let length = maps[m].length
+            let a = rng.next(below: length)
+            let range = a..<min(length, a + 1 + rng.next(below: 20))
+            switch rng.next(below: 3) {
+            case 0:
+                let value = FramePage(mapcount: UInt32(rng.next(below: 3)), present: rng.next(below: 2) == 0)
+                maps[m].assign(range, value)
+                twins[m].assign(range, value)
+            case 1:
+                maps[m].addCounter(-1, in: range) { _, page in page.present = false }
+                twins[m].addCounter(-1, in: range) { _, page in page.present = false }
+            default:
+                maps[m].addCounter(1, in: 0..<length) { _, _ in }
+                twins[m].addCounter(1, in: 0..<length) { _, _ in }
+            }
+            // The map written and every other map (some hold the arrays it held) agree.
+            for k in maps.indices where k == m || k % 7 == step % 7 {
+                #expect(Self.sameLayout(maps[k], twins[k]), "map \(k) after step \(step) wrote map \(m)")
+            }
+        }
+    }
+
     /// `assign(alongBoundariesOf:)` (a fresh worker's page states built on its new run's
     /// boundaries) leaves what the map's own `assign(sortedRanges:)` of the same ranges leaves:
     /// the same extents and values, equal neighbours apart alike, cut into the same chunks (the
@@ -457,8 +523,9 @@ import Testing
     }
 
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
-    /// (`bulkSharesBoundaries`) against each map keeping its own, and with its lookups batched
-    /// (`bulkLookupsBatched`) against one at a time: the same report, measure by
+    /// (`bulkSharesBoundaries`) against each map keeping its own, with its lookups batched
+    /// (`bulkLookupsBatched`) against one at a time, and with fresh runs sharing their arrays of
+    /// values (`bulkSharesValues`) against each keeping its own: the same report, measure by
     /// measure, on a small fleet (a master written whole, forked workers writing random pages,
     /// some writing twice, some forking) and on the 40 random workloads of BulkTouchTests.
     @Test func sharedBoundariesAreOwnBoundaries() throws {
@@ -481,6 +548,13 @@ import Testing
             #expect(with == ownMerge, "\(name): the mapping's own merge")
             let forward = replay(workload) { $0.bulkLookupsBatched = false }
             #expect(with == forward, "\(name): batched lookups")
+            let ownValues = replay(workload) { $0.bulkSharesValues = false }
+            #expect(with == ownValues, "\(name): each run's own values")
+            if name == "fleet" {
+                var simulator = Simulator(machine: workload.machine)
+                for statement in workload.statements { simulator.apply(statement) }
+                #expect(simulator.freshRunValues.shared >= 10, "not vacuous: the fleet's runs shared \(simulator.freshRunValues.shared) chunks of values")
+            }
         }
     }
 
