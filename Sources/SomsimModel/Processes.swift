@@ -26,7 +26,16 @@ extension Simulator {
         child.allocator = processes[p].allocator
         child.allocatorMappings = processes[p].allocatorMappings
         // VMA by VMA in address order, as dup_mmap walks them.
-        for mappingName in processes[p].mappingNamesByAddress {
+        let names = processes[p].mappingNamesByAddress
+        // Performance: the child has a mapping of every name its parent has (each set below), so
+        // its table starts as the parent's, index of names and all (copy on write), and each
+        // mapping replaces the parent's in its slot: a fleet's workers build no index of their
+        // own (issue 12: 112 bytes and a hash a worker). Where the layout and the table do not
+        // name the same mappings, the child's table is built name by name.
+        if forkSharesTable && names.count == processes[p].mappings.count && names.allSatisfy({ processes[p].mappings.contains($0) }) {
+            child.mappings = processes[p].mappings
+        }
+        for mappingName in names {
             guard var parentMapping = processes[p].mappings[mappingName] else { continue }
             var mapping = parentMapping
             // Performance: where every VMA piece is inherited with its page tables (mapped, not

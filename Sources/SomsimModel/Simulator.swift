@@ -56,6 +56,10 @@ public struct Simulator {
     /// inherits every page of a mapping as the parent maps it (`fork`); tests turn it off to
     /// hold that shortcut to building the child's map extent by extent.
     var forkSharesPages = true
+    /// Whether fork starts the child's table of mappings as its parent's, each mapping then
+    /// replaced in its slot (`fork`); tests turn it off to hold that shortcut to building the
+    /// child's table name by name.
+    var forkSharesTable = true
     /// Whether a bulk copy-on-write write lets the mapping's map of page states keep the new
     /// run's arrays of boundaries where the two are the same (`bulkFault`); tests turn it off
     /// to hold that shortcut to each map keeping its own.

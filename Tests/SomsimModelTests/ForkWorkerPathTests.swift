@@ -134,10 +134,12 @@ import Testing
     }
 
     /// Fork's child shares its parent's map of page states where it inherits every page as the
-    /// parent maps it (`forkSharesPages`): every example and validation workload that forks
-    /// (DONTFORK, WIPEONFORK, shared, file, HugeTLB and locked mappings, large folios) and 40
-    /// random fork-and-touch workloads give the same report, measure by measure, with the
-    /// shortcut as without it (the child's map built extent by extent).
+    /// parent maps it (`forkSharesPages`), and starts its table of mappings as its parent's
+    /// (`forkSharesTable`): every example and validation workload that forks (DONTFORK,
+    /// WIPEONFORK, shared, file, HugeTLB and locked mappings, large folios), 40 random
+    /// fork-and-touch workloads, and a parent whose table has a free slot reused (a mapping
+    /// unmapped, another mapped) give the same report, measure by measure, with each shortcut
+    /// as without it (the child's map built extent by extent, its table name by name).
     @Test func forkSharingPagesIsBuildingThem() throws {
         var texts: [(String, String)] = MutationFuzzTests.seeds.compactMap { path in
             guard let text = try? String(contentsOf: MutationFuzzTests.root.appendingPathComponent(path), encoding: .utf8),
@@ -146,12 +148,39 @@ import Testing
         }
         #expect(texts.count >= 40, "not vacuous: the workloads that fork")
         for seed in UInt64(1)...40 { texts.append(("random seed \(seed)", BulkTouchTests.randomWorkload(seed: seed))) }
+        texts.append(("slots", """
+            somsim-workload 1
+            spawn p
+            p mmap a 1M
+            p mmap b 1M
+            p mmap c 1M
+            p touch b write
+            p munmap a
+            p mmap d 64K
+            p touch d write
+            p fork c1
+            c1 munmap b
+            c1 mmap e 1M
+            c1 touch e write
+            c1 fork c2
+            c2 touch d write
+            c2 mmap a 2M
+            measure before
+            p munmap d
+            p fork c3
+            c3 touch c read
+            c3 touch b write
+            measure after
+
+            """))
         var shared = 0
         for (name, text) in texts {
             let workload = try WorkloadParser.parse(text, fileName: name)
             let with = replay(workload) { $0.forkSharesPages = true }
             let without = replay(workload) { $0.forkSharesPages = false }
             #expect(with == without, "\(name)")
+            let ownTable = replay(workload) { $0.forkSharesTable = false }
+            #expect(with == ownTable, "\(name): the child's own table")
             if with.measures.last?.processes.count ?? 0 > 1 { shared += 1 }
         }
         #expect(shared >= 40)
