@@ -52,7 +52,7 @@ struct Mapping {
     var pageCount: UInt64
     /// The page-cache object behind a shared, file or shared HugeTLB mapping.
     var object: GroupID?
-    var pages: ExtentMap<PageState>
+    var pages: PageMap
     var vma: ExtentMap<VMAFlags>
     /// Private HugeTLB: pages whose reservation is still outstanding. Only the process that made
     /// the mapping holds a reservation (mm/hugetlb.c: HPAGE_RESV_OWNER); a forked child has none.
@@ -114,7 +114,7 @@ struct Mapping {
     /// `Simulator.mergeGroup`) share this id: they share that VMA's anon_vma.
     var mergedVMA: Int32? = nil
 
-    init(name: String, start: UInt64, options: MmapOptions, pageCount: UInt64, object: GroupID?, pages: ExtentMap<PageState>, vma: ExtentMap<VMAFlags>, reservation: ExtentMap<Bool>?) {
+    init(name: String, start: UInt64, options: MmapOptions, pageCount: UInt64, object: GroupID?, pages: PageMap, vma: ExtentMap<VMAFlags>, reservation: ExtentMap<Bool>?) {
         self.name = name
         self.start = start
         self.options = options

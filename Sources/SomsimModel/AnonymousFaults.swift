@@ -100,7 +100,19 @@ extension Simulator {
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).
                 if bulkSharesValues && freshRun { groups[new].pages.shareValues(from: &freshRunValues) }
-                if !(alongRun && f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })) {
+                // Performance: the mapping stores its copies as its own run's (`PageMap.adopt`),
+                // so that its states, like the run's frames, are the same values in the same
+                // order as other fresh workers' and one array of them serves all.
+                var built = false
+                if alongRun && bulkSharesStates && f.mapping.pages.adopt(ownRun: new) {
+                    let (storedOld, storedNew) = (f.mapping.pages.inward(oldState), f.mapping.pages.inward(newState))
+                    built = f.mapping.pages.assign(alongBoundariesOf: groups[new].pages) { frames in
+                        freshStates.states(for: frames, newFrame: newFrame, old: storedOld, new: storedNew)
+                    }
+                } else if alongRun {
+                    built = f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })
+                }
+                if !built {
                     f.mapping.pages.assign(sortedRanges: copied) { _ in newState }
                     // Performance: a fresh worker's two new maps have the same boundaries; one copy
                     // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
@@ -115,6 +127,31 @@ extension Simulator {
             return false
         }
         return true
+    }
+
+    /// The arrays of stored states fresh workers' mappings were given (`bulkSharesStates`), by
+    /// the array of frames each chunk was built from. Performance: the frames of fresh runs are
+    /// one shared array (`ExtentMap.shareValues`), so a mapping built from the very array the
+    /// last one was, with the same states, is given the very array of states the last one was:
+    /// no states built, none compared, one array for the fleet.
+    struct FreshStates {
+        private var last: [Int: (frames: [FramePage], newFrame: FramePage, old: PageState, new: PageState, states: [PageState])] = [:]
+        /// Chunks given an array built before (for tests: the sharing is not vacuous).
+        private(set) var reused = 0
+
+        /// For each frame of `frames`, `new` where it is `newFrame`, else `old`.
+        mutating func states(for frames: [FramePage], newFrame: FramePage, old: PageState, new: PageState) -> [PageState] {
+            if let kept = last[frames.count], kept.newFrame == newFrame, kept.old == old, kept.new == new,
+                kept.frames.withUnsafeBufferPointer({ a in frames.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } })
+            {
+                reused += 1
+                return kept.states
+            }
+            let states = frames.map { $0 == newFrame ? new : old }
+            // Keeping `frames` keeps its buffer: no other array can take its address meanwhile.
+            last[frames.count] = (frames, newFrame, old, new, states)
+            return states
+        }
     }
 
     /// `bulkFault` where the touched ranges cross extents of several states (a random touch of a
@@ -186,10 +223,10 @@ extension Simulator {
 
     /// `runPages` and `mappingPages` with every range of `ranges` set to `page` and `state`, the
     /// two merges on two threads (each as `assign(sortedRanges:)` makes it, from a copy).
-    private static func merged(_ ranges: [Range<UInt64>], into runPages: ExtentMap<FramePage>, _ page: FramePage, and mappingPages: ExtentMap<PageState>, _ state: PageState) -> (ExtentMap<FramePage>, ExtentMap<PageState>) {
+    private static func merged(_ ranges: [Range<UInt64>], into runPages: ExtentMap<FramePage>, _ page: FramePage, and mappingPages: PageMap, _ state: PageState) -> (ExtentMap<FramePage>, PageMap) {
         enum Merged {
             case run(ExtentMap<FramePage>)
-            case mapping(ExtentMap<PageState>)
+            case mapping(PageMap)
         }
         let both = Parallel.map(count: 2, threads: 2) { half -> Merged in
             if half.lowerBound == 0 {

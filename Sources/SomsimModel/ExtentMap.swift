@@ -701,12 +701,23 @@ struct ExtentMap<Value: ExtentValue> {
     /// worker fewer than building its own boundaries and then dropping them for the run's.
     @discardableResult
     mutating func assign<Other>(alongBoundariesOf other: ExtentMap<Other>, _ value: (Other) -> Value) -> Bool {
+        assign(alongBoundariesOf: other, chunkValues: { $0.map(value) })
+    }
+
+    /// `assign(alongBoundariesOf:_:)` a chunk at a time: `chunkValues` gets the values of one of
+    /// `other`'s chunks (its shifts applied) and returns as many for the same extents of this
+    /// map. Performance: a caller that maps equal arrays to equal arrays can hand back the same
+    /// array for the same one (a fleet's fresh workers: `Simulator.FreshStates`).
+    @discardableResult
+    mutating func assign<Other>(alongBoundariesOf other: ExtentMap<Other>, chunkValues: ([Other]) -> [Value]) -> Bool {
         guard length == other.length, maxChunk == other.maxChunk, chunks.count == 1, chunks[0].startCount == 1 else { return false }
         var built: [Chunk] = []
         built.reserveCapacity(other.chunks.count)
         for chunk in other.chunks {
             let shift = chunk.shift &+ other.mapShift
-            built.append(Chunk(starts: chunk.starts, values: chunk.values.map { value(shift == 0 ? $0 : $0.shifted(by: shift)) }))
+            let values = chunkValues(shift == 0 ? chunk.values : chunk.values.map { $0.shifted(by: shift) })
+            precondition(values.count == chunk.values.count, "one value for each extent")
+            built.append(Chunk(starts: chunk.starts, values: values))
         }
         chunks = built
         firsts = other.firsts

@@ -50,7 +50,7 @@ extension Simulator {
                 }
             // The parent's map changes only where it had writable private pages.
             var parentChanged = false
-            if !sharesPages { mapping.pages = ExtentMap(length: parentMapping.pageCount, value: .none) }
+            if !sharesPages { mapping.pages = PageMap(length: parentMapping.pageCount, value: .none) }
             mapping.reservation = nil
             mapping.reservationUnmapped = false
             var inherited = false

@@ -70,6 +70,13 @@ public struct Simulator {
     var bulkSharesValues = true
     /// The arrays `bulkSharesValues` shares.
     var freshRunValues = ExtentMap<FramePage>.ValuePool()
+    /// Whether a bulk copy-on-write write lets a fresh worker's mapping store its copies as its
+    /// own run's (`PageMap.adopt`) and hold the arrays of states the fresh mappings before it
+    /// hold where they are equal (`bulkFault`); tests turn it off to hold that shortcut to each
+    /// mapping storing every state as it is, in arrays of its own.
+    var bulkSharesStates = true
+    /// The arrays `bulkSharesStates` shares.
+    var freshStates = FreshStates()
     /// Whether a bulk copy-on-write write builds a fresh mapping's map of page states on its
     /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
     /// off to hold that shortcut to the mapping's own merge of the ranges.

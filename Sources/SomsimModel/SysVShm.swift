@@ -63,7 +63,7 @@ extension Simulator {
         groups[segment.object].mappers += 1
         var mapping = Mapping(
             name: name, start: start, options: options, pageCount: segment.pageCount, object: segment.object,
-            pages: ExtentMap(length: segment.pageCount, value: .none),
+            pages: PageMap(length: segment.pageCount, value: .none),
             vma: ExtentMap(length: segment.pageCount, value: VMAFlags()),
             reservation: nil)
         mapping.shmKey = key

@@ -35,7 +35,7 @@ extension Simulator {
 
         var mapping = Mapping(
             name: name, start: start, options: options, pageCount: pageCount, object: object,
-            pages: ExtentMap(length: pageCount, value: .none),
+            pages: PageMap(length: pageCount, value: .none),
             vma: ExtentMap(length: pageCount, value: VMAFlags()),
             reservation: reservation)
         mergeWithNeighbours(p, &mapping)

@@ -553,8 +553,10 @@ import Testing
 
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
     /// (`bulkSharesBoundaries`) against each map keeping its own, with its lookups batched
-    /// (`bulkLookupsBatched`) against one at a time, and with fresh runs sharing their arrays of
-    /// values (`bulkSharesValues`) against each keeping its own: the same report, measure by
+    /// (`bulkLookupsBatched`) against one at a time, with fresh runs sharing their arrays of
+    /// values (`bulkSharesValues`) against each keeping its own, and with fresh mappings storing
+    /// their copies as their own run's and sharing their arrays of states (`bulkSharesStates`)
+    /// against each storing every state as it is: the same report, measure by
     /// measure, on a small fleet (a master written whole, forked workers writing random pages,
     /// some writing twice, some forking) and on the 40 random workloads of BulkTouchTests.
     @Test func sharedBoundariesAreOwnBoundaries() throws {
@@ -579,10 +581,13 @@ import Testing
             #expect(with == forward, "\(name): batched lookups")
             let ownValues = replay(workload) { $0.bulkSharesValues = false }
             #expect(with == ownValues, "\(name): each run's own values")
+            let ownStates = replay(workload) { $0.bulkSharesStates = false }
+            #expect(with == ownStates, "\(name): each mapping's own states")
             if name == "fleet" {
                 var simulator = Simulator(machine: workload.machine)
                 for statement in workload.statements { simulator.apply(statement) }
                 #expect(simulator.freshRunValues.shared >= 10, "not vacuous: the fleet's runs shared \(simulator.freshRunValues.shared) chunks of values")
+                #expect(simulator.freshStates.reused >= 10, "not vacuous: the fleet's mappings shared \(simulator.freshStates.reused) chunks of states")
             }
         }
     }

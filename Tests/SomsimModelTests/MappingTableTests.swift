@@ -13,7 +13,7 @@ import Testing
     static func mapping(_ name: String, start: UInt64) -> Mapping {
         Mapping(
             name: name, start: start, options: MmapOptions(), pageCount: 1, object: nil,
-            pages: ExtentMap(length: 1, value: .none), vma: ExtentMap(length: 1, value: VMAFlags()),
+            pages: PageMap(length: 1, value: .none), vma: ExtentMap(length: 1, value: VMAFlags()),
             reservation: nil)
     }
 

@@ -157,7 +157,7 @@ extension Simulator {
         } else {
             let mapping = Mapping(
                 name: name, start: start, options: MmapOptions(), pageCount: pages, object: nil,
-                pages: ExtentMap(length: pages, value: .none), vma: ExtentMap(length: pages, value: VMAFlags()), reservation: nil)
+                pages: PageMap(length: pages, value: .none), vma: ExtentMap(length: pages, value: VMAFlags()), reservation: nil)
             processes[p].mappings[name] = mapping
             liveMappings += 1
             processes[p].insertLayout(start: start, end: mapping.end, name: name)
