@@ -137,6 +137,11 @@ struct PageTableSet {
         (0..<levels.count).map { perLevel[$0] }
     }
 
+    /// `tableCounts` of the PTE, PMD and PUD levels, without an array.
+    var tableCountsByLevel: SIMD3<UInt64> {
+        SIMD3(perLevel[0], perLevel[1], perLevel[2])
+    }
+
     /// `tableCounts` walked from the maps themselves: what the kept counts must equal (tests).
     var tableCountsWalked: [UInt64] {
         levels.map { map in

@@ -159,58 +159,75 @@ extension Simulator {
         // each slice into rows of its own, added up below in process order: the census is the
         // same for any number of threads. A census without the measure's single-owner counts
         // (`census()` alone) queries groups through `prefixes`, and stays on one thread.
+        // The slices are read in place, each dropped once read (issue 12: a fleet's rows, 56
+        // bytes a process, were copied into one array while the slices still held them).
         let live = processes.ids.filter { processes[$0].alive }
-        var rows: [ProcessCensusRow] = []
-        rows.reserveCapacity(live.count)
+        var slices: [[ProcessCensusRow]]
         if let ownedAnonPages, live.count >= 256, measureThreads > 1 {
-            let slices = Parallel.map(count: live.count, threads: measureThreads) { slice in
+            slices = Parallel.map(count: live.count, threads: measureThreads) { slice in
                 var unused = PrefixCache(groupCount: 0)
                 return slice.map { censusRow(processes[live[$0]], owned: ownedAnonPages[$0], prefixes: &unused) }
             }
-            for slice in slices { rows.append(contentsOf: slice) }
         } else {
             // A few processes: a huge mapping's entries are counted in parts on every core.
             let splitThreads = ownedAnonPages != nil ? measureThreads : 1
+            var rows: [ProcessCensusRow] = []
+            rows.reserveCapacity(live.count)
             for (k, id) in live.enumerated() {
                 rows.append(censusRow(processes[id], owned: ownedAnonPages?[k], prefixes: &prefixes, splitThreads: splitThreads))
             }
+            slices = [rows]
         }
-        for (row, id) in zip(rows, live) {
-            census.processes += 1
-            for level in 0..<3 { census.pageTables[level] += row.tables[level] }
-            census.vmas += row.vmas
-            census.anonVMAs += row.anonVMAs
-            let owned = row.owned
-            census.singleOwnerPages += owned
-            let candidates = (owned + blockPages - 1) / blockPages
-            census.candidateBlocks += candidates
-            census.candidateStrandedPages += candidates * blockPages - owned
-            let somUnits = UInt64(somPool.holders[id]?.unitCount ?? 0)
-            let blocks = candidates + somUnits
-            if blocks > 0 { census.singleOwnerBlocks.append(blocks) }
-            census.processTLB.append(row.tlb)
+        var k = 0
+        for s in slices.indices {
+            for row in slices[s] {
+                census.add(row, somUnits: UInt64(somPool.holders[live[k]]?.unitCount ?? 0))
+                k += 1
+            }
+            slices[s] = []
         }
-        for tlb in census.processTLB { for level in 0..<3 { census.tlbEntries[level] += tlb.entries[level] } }
+        for tlb in census.processTLB { for level in 0..<3 { census.tlbEntries[level] += tlb.counts[level] } }
         census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
         return census
     }
+}
+
+extension MemoryCensus {
+    /// Counts one live process's row in (`somUnits`: the 2 MiB units it holds of the pool).
+    fileprivate mutating func add(_ row: ProcessCensusRow, somUnits: UInt64) {
+        processes += 1
+        for level in 0..<3 { pageTables[level] += row.tables[level] }
+        vmas += row.vmas
+        anonVMAs += row.anonVMAs
+        let owned = row.owned
+        singleOwnerPages += owned
+        let candidates = (owned + blockPages - 1) / blockPages
+        candidateBlocks += candidates
+        candidateStrandedPages += candidates * blockPages - owned
+        let blocks = candidates + somUnits
+        if blocks > 0 { singleOwnerBlocks.append(blocks) }
+        processTLB.append(row.tlb)
+    }
+}
+
+extension Simulator {
 
     /// What the census counts of one live process: its tables, VMAs, TLB entries, and its
     /// private anonymous pages mapped by it alone (`owned` when the measure has counted them;
     /// else queried here through `prefixes`).
     private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
-        var row = ProcessCensusRow(tables: process.pageTables.tableCounts, tlb: ProcessTLB(name: process.name))
+        var row = ProcessCensusRow(tables: process.pageTables.tableCountsByLevel, tlb: ProcessTLB(name: process.name))
         if let ownedByMeasure, splitThreads > 1 && process.mappings.count >= splitMappingCount {
             // Performance: a process of very many mappings counted in parts, one per core (as
             // the measure sums it); counts add up the same for any cut.
             for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
-                var part = ProcessCensusRow(tables: [], tlb: ProcessTLB(name: ""))
+                var part = ProcessCensusRow(tables: .zero, tlb: ProcessTLB(name: ""))
                 mappings.visit { mapping in countVMA(mapping, into: &part, threads: 1) }
                 return part
             }) {
                 row.vmas += part.vmas
                 row.anonVMAs += part.anonVMAs
-                for level in 0..<3 { row.tlb.entries[level] += part.tlb.entries[level] }
+                row.tlb.counts &+= part.tlb.counts
             }
             row.owned = ownedByMeasure
             return row
@@ -235,7 +252,7 @@ extension Simulator {
     /// Counts `mapping` into a census row: a VMA, an anon_vma if it has one, its TLB entries.
     private func countVMA(_ mapping: Mapping, into row: inout ProcessCensusRow, threads: Int) {
         row.vmas += 1
-        countEntries(mapping, into: &row.tlb.entries, threads: threads)
+        countEntries(mapping, into: &row.tlb.counts, threads: threads)
         var anon = false
         mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
         if anon { row.anonVMAs += 1 }
@@ -243,7 +260,7 @@ extension Simulator {
 
     /// TLB entries that map `mapping`'s present pages: one per HugeTLB page, one per PMD-mapped
     /// 2 MiB block, one per other 4 KiB page.
-    private func countEntries(_ mapping: Mapping, into entries: inout [UInt64], threads: Int) {
+    private func countEntries(_ mapping: Mapping, into entries: inout SIMD3<UInt64>, threads: Int) {
         var mapped: UInt64 = 0
         var pmd: UInt64 = 0
         let chunks = mapping.pages.chunkCount
@@ -439,7 +456,8 @@ private struct GroupFolioCounts {
 
 /// One live process's part of the census (`Simulator.censusRow`).
 private struct ProcessCensusRow {
-    var tables: [UInt64]
+    /// Page tables at the PTE, PMD and PUD levels (an array was an allocation a process).
+    var tables: SIMD3<UInt64>
     var vmas: UInt64 = 0
     var anonVMAs: UInt64 = 0
     var tlb: ProcessTLB
