@@ -5,7 +5,8 @@ import Testing
 /// `MappingTable` (a process's mappings in dense slots) must answer as the `[String: Mapping]`
 /// it replaced: random sequences of every operation the simulator uses (add or replace through
 /// the subscript and `insert`, remove by setting nil and by `removeValue`, change in place,
-/// `withMapping`, a fault's `take` and `putBack` with operations between them) are applied to
+/// `withMapping`, faults' `take` and `putBack`, up to three out at once, with operations between
+/// them) are applied to
 /// both, and after each one every name's lookup, `contains`, `count`, the set of mappings
 /// `values` iterates and the union of the mappings of any cut into `part`s, iterated and
 /// visited in place (`visit`), are compared. Seeds are fixed; a failure names its seed and step.
@@ -54,12 +55,14 @@ import Testing
         var table = MappingTable()
         var reference: [String: Mapping] = [:]
         if seed % 4 == 0 { table.reserveCapacity(Int(rng.next(below: 64))) }
-        var taken: (name: String, mapping: Mapping, slot: MappingTable.Slot)? = nil
+        // Up to three mappings out at once (a name may be out twice: set again while out, then
+        // taken again), put back in any order.
+        var taken: [(name: String, mapping: Mapping, slot: MappingTable.Slot)] = []
         var nextStart: UInt64 = 1
         for step in 0..<400 {
             let name = names[Int(rng.next(below: UInt64(names.count)))]
             nextStart += 1
-            let operation = rng.next(below: taken == nil ? 8 : 9)
+            let operation = rng.next(below: taken.isEmpty ? 8 : 9)
             switch operation {
             case 0, 1:
                 // Add or replace: through the subscript, or `insert` (an mmap's).
@@ -91,18 +94,17 @@ import Testing
                 #expect(got == reference[name]?.start, "withMapping \(name): seed \(seed), step \(step)")
             case 6, 7:
                 // A fault takes its mapping out (as the dictionary's removeValue did).
-                guard taken == nil else { break }
+                guard taken.count < 3 else { break }
                 let out = table.take(name)
                 let expected = reference.removeValue(forKey: name)
                 #expect(out?.mapping.start == expected?.start, "take \(name): seed \(seed), step \(step)")
-                if let out { taken = (name, out.mapping, out.slot) }
+                if let out { taken.append((name, out.mapping, out.slot)) }
             default:
                 // The fault puts it back, changed (as the dictionary's setValue did).
-                var (name, mapping, slot) = taken!
+                var (name, mapping, slot) = taken.remove(at: Int(rng.next(below: UInt64(taken.count))))
                 mapping.start = nextStart
                 table.putBack(mapping, at: slot)
                 reference[name] = mapping
-                taken = nil
             }
             Self.check(table, reference, names: names, "seed \(seed), step \(step), operation \(operation) on \(name)")
         }
