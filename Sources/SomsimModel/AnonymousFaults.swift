@@ -82,7 +82,7 @@ extension Simulator {
             groups[run].pages.addCounter(-1, inSortedRanges: copied, at: copiedAt) { _, page in
                 if anonymous && page.present { page.present = false }
             }
-            f.mapping.pages.assign(sortedRanges: reused) { _ in .anon(run: run, writable: true) }
+            f.mapping.pages.assign(sortedRanges: reused, to: .anon(run: run, writable: true))
             if !copied.isEmpty {
                 let new = runForTally(&f)
                 // Performance: where the run and the mapping are each one extent before (a
@@ -113,7 +113,7 @@ extension Simulator {
                     built = f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })
                 }
                 if !built {
-                    f.mapping.pages.assign(sortedRanges: copied) { _ in newState }
+                    f.mapping.pages.assign(sortedRanges: copied, to: newState)
                     // Performance: a fresh worker's two new maps have the same boundaries; one copy
                     // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
                     if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
@@ -196,7 +196,7 @@ extension Simulator {
     /// a write allocates new pages in the statement's run (mm/memory.c: do_anonymous_page).
     private mutating func firstTouches(_ f: inout FaultContext, _ ranges: [Range<UInt64>], pages: UInt64, span: Range<UInt64>) {
         if f.access == .read {
-            f.mapping.pages.assign(sortedRanges: ranges) { _ in .zero }
+            f.mapping.pages.assign(sortedRanges: ranges, to: .zero)
         } else {
             let run = runForTally(&f)
             let page = FramePage(mapcount: 1, present: true, dirty: true)
@@ -212,7 +212,7 @@ extension Simulator {
                 f.mapping.pages = mappingPages
             } else {
                 groups[run].pages.assign(sortedRanges: ranges) { _ in page }
-                f.mapping.pages.assign(sortedRanges: ranges) { _ in state }
+                f.mapping.pages.assign(sortedRanges: ranges, to: state)
             }
             markAnonVMA(f.process, &f.mapping, pages: span)
             anonPages += pages
@@ -235,7 +235,7 @@ extension Simulator {
                 return .run(map)
             }
             var map = mappingPages
-            map.assign(sortedRanges: ranges) { _ in state }
+            map.assign(sortedRanges: ranges, to: state)
             return .mapping(map)
         }
         guard case .run(let run) = both[0], case .mapping(let mapping) = both[1] else {

@@ -37,6 +37,12 @@ struct PageMap {
         return true
     }
 
+    /// The state a stored value stands for, for a map whose own run is `ownRun`.
+    @inline(__always) static func outward(_ state: PageState, _ ownRun: GroupID) -> PageState {
+        if case .anon(Self.own, let writable) = state { return .anon(run: ownRun, writable: writable) }
+        return state
+    }
+
     /// The state a stored value stands for.
     @inline(__always) func outward(_ state: PageState) -> PageState {
         if let ownRun, case .anon(Self.own, let writable) = state { return .anon(run: ownRun, writable: writable) }
@@ -55,30 +61,36 @@ struct PageMap {
     var extentCount: Int { stored.extentCount }
     var chunkCount: Int { stored.chunkCount }
 
-    func value(at index: UInt64) -> PageState { outward(stored.value(at: index)) }
+    @inline(__always) func value(at index: UInt64) -> PageState { outward(stored.value(at: index)) }
 
-    func forEach(in range: Range<UInt64>, _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
-        try stored.forEach(in: range) { try body($0, outward($1)) }
+    @inline(__always) func forEach(in range: Range<UInt64>, _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEach(in: range, body) }
+        try stored.forEach(in: range) { try body($0, Self.outward($1, ownRun)) }
     }
 
-    func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
-        try stored.forEach(inSortedRanges: ranges) { try body($0, outward($1)) }
+    @inline(__always) func forEach(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEach(inSortedRanges: ranges, body) }
+        try stored.forEach(inSortedRanges: ranges) { try body($0, Self.outward($1, ownRun)) }
     }
 
-    func forEachMerging(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
-        try stored.forEachMerging(inSortedRanges: ranges) { try body($0, outward($1)) }
+    @inline(__always) func forEachMerging(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEachMerging(inSortedRanges: ranges, body) }
+        try stored.forEachMerging(inSortedRanges: ranges) { try body($0, Self.outward($1, ownRun)) }
     }
 
-    func forEachStepping(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
-        try stored.forEachStepping(inSortedRanges: ranges) { try body($0, outward($1)) }
+    @inline(__always) func forEachStepping(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEachStepping(inSortedRanges: ranges, body) }
+        try stored.forEachStepping(inSortedRanges: ranges) { try body($0, Self.outward($1, ownRun)) }
     }
 
-    func forEachExtent(_ body: (UInt64, UInt64, PageState) throws -> Void) rethrows {
-        try stored.forEachExtent { try body($0, $1, outward($2)) }
+    @inline(__always) func forEachExtent(_ body: (UInt64, UInt64, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEachExtent(body) }
+        try stored.forEachExtent { try body($0, $1, Self.outward($2, ownRun)) }
     }
 
-    func forEachExtent(inChunks range: Range<Int>, _ body: (UInt64, UInt64, PageState) throws -> Void) rethrows {
-        try stored.forEachExtent(inChunks: range) { try body($0, $1, outward($2)) }
+    @inline(__always) func forEachExtent(inChunks range: Range<Int>, _ body: (UInt64, UInt64, PageState) throws -> Void) rethrows {
+        guard let ownRun else { return try stored.forEachExtent(inChunks: range, body) }
+        try stored.forEachExtent(inChunks: range) { try body($0, $1, Self.outward($2, ownRun)) }
     }
 
     func sequence(in range: Range<UInt64>) -> LazyMapSequence<ExtentMap<PageState>.ExtentSequence, (Range<UInt64>, PageState)> {
@@ -105,15 +117,24 @@ struct PageMap {
         return list.map { ($0.range, outward($0.value)) }
     }
 
-    mutating func assign(_ range: Range<UInt64>, _ value: PageState) {
+    @inline(__always) mutating func assign(_ range: Range<UInt64>, _ value: PageState) {
         stored.assign(range, inward(value))
     }
 
-    mutating func assign(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> PageState) {
-        let ownRun = ownRun
+    /// `assign(sortedRanges:_:)` of one state for every range. Performance: the map's own
+    /// closure is a literal the compiler specializes the merge for; a caller's closure passed
+    /// through this wrapper was called indirectly for every range (RandomTouches: 1.2% more
+    /// instructions).
+    @inline(__always) mutating func assign(sortedRanges ranges: [Range<UInt64>], to value: PageState) {
+        let state = inward(value)
+        stored.assign(sortedRanges: ranges) { _ in state }
+    }
+
+    @inline(__always) mutating func assign(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> PageState) {
+        guard let ownRun else { return stored.assign(sortedRanges: ranges, value) }
         stored.assign(sortedRanges: ranges) { range in
             let state = value(range)
-            if let ownRun, case .anon(ownRun, let writable) = state { return .anon(run: Self.own, writable: writable) }
+            if case .anon(ownRun, let writable) = state { return .anon(run: Self.own, writable: writable) }
             return state
         }
     }
@@ -140,7 +161,7 @@ struct PageMap {
         stored.shareBoundaries(with: other)
     }
 
-    mutating func modify(_ range: Range<UInt64>, _ transform: (Range<UInt64>, inout PageState) -> Void) {
+    @inline(__always) mutating func modify(_ range: Range<UInt64>, _ transform: (Range<UInt64>, inout PageState) -> Void) {
         guard let ownRun else { return stored.modify(range, transform) }
         stored.modify(range) { range, state in
             var value = state
