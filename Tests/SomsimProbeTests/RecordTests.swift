@@ -238,7 +238,8 @@ extension RealKernelTests {
 
     /// The tree is recorded while its THPs stand as the program made them. The kernel may split
     /// a THP at any time (in CI it once split one of the parent's two while the parent was being
-    /// recorded); the recorder then reads the snapshot again, but a split between the recording
+    /// recorded; on this VM kind a DAMON pageout scheme splits THPs in regions it sees cold: see
+    /// docs/record.md); the recorder then reads the snapshot again, but a split between the recording
     /// and the live values read here would compare two different states. Such a run is reported
     /// and made again with a fresh tree, up to three times; a third disturbed run fails.
     @Test func recordAPreforkTreeAndSimulateItBack() throws {
