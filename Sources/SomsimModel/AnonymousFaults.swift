@@ -93,9 +93,9 @@ extension Simulator {
                 let newFrame = FramePage(mapcount: 1, present: true, dirty: true)
                 let oldState = f.mapping.pages.value(at: 0)
                 let newState = PageState.anon(run: new, writable: true)
-                let alongRun = bulkMapsAlongRun && groups[new].pages.extentCount == 1 && f.mapping.pages.extentCount == 1
-                    && oldFrame != newFrame && oldState != newState
                 let freshRun = groups[new].pages.extentCount == 1
+                let alongRun = bulkMapsAlongRun && freshRun && f.mapping.pages.extentCount == 1
+                    && oldFrame != newFrame && oldState != newState
                 groups[new].pages.assign(sortedRanges: copied) { _ in newFrame }
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).

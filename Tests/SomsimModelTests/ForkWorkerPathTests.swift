@@ -343,7 +343,7 @@ import Testing
                 // copies' frames already shared once; round 5 frames of another kind.
                 let newFrame = round == 5 ? FramePage(mapcount: 2, present: true) : FramePage(mapcount: 1, present: true, dirty: true)
                 var map = ExtentMap(length: length, value: FramePage(), chunkCapacity: chunkCapacity)
-                // Every 4th map gets the same number of single pages as the map before it, so
+                // Every other map gets the same number of single pages as the map before it, so
                 // that its arrays match the pool's.
                 let count = round % 2 == 1 && !maps.isEmpty ? maps[maps.count - 1].extentCount / 2 : 8 + Int(rng.next(below: UInt64(3 * chunkCapacity)))
                 var ranges: [Range<UInt64>] = []

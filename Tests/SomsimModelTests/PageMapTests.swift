@@ -63,9 +63,9 @@ import Testing
                         ranges.append(p..<min(length, p + 1 + rng.next(below: 3)))
                         p = ranges.last!.upperBound + 1 + rng.next(below: 60)
                     }
-                    let values = (0..<4).map { _ in Self.state(&rng) }
-                    map.assign(sortedRanges: ranges) { values[Int($0.lowerBound % 4)] }
-                    plain.assign(sortedRanges: ranges) { values[Int($0.lowerBound % 4)] }
+                    let value = Self.state(&rng)
+                    map.assign(sortedRanges: ranges, to: value)
+                    plain.assign(sortedRanges: ranges) { _ in value }
                 case 3:
                     // Write-protect own pages, as fork does, and make others the own run's.
                     let transform: (Range<UInt64>, inout PageState) -> Void = { _, state in

@@ -99,6 +99,8 @@ extension RealKernelTests {
         var pids: [Int32]
         var regions: [UInt64]
         var text: String
+        /// The recorded VMAs of each process, from the comments that name each mapping's sources.
+        var ranges: [Int32: [Range<UInt64>]]
         var processes: [[String: Any]]
         var live: [Int32: [String: UInt64]]
         var states: [Int32: Substring]
@@ -232,7 +234,7 @@ extension RealKernelTests {
         var splits: [String: Int] = [:]
         for (name, count) in thpSplitCounters() where count != splitsBefore[name] { splits[name] = count - (splitsBefore[name] ?? 0) }
         return TreeRun(
-            pids: pids, regions: regions, text: text, processes: processes, live: live, states: states, thpBefore: thpBefore, thpAfter: thpAfter,
+            pids: pids, regions: regions, text: text, ranges: ranges, processes: processes, live: live, states: states, thpBefore: thpBefore, thpAfter: thpAfter,
             splits: splits)
     }
 
@@ -283,16 +285,9 @@ extension RealKernelTests {
         // Stopped while they were read, continued since.
         for pid in pids { #expect(run.states[pid] != "T", "pid \(pid) is still stopped") }
 
-        var ranges: [Int32: [Range<UInt64>]] = [:]
-        for l in text.split(separator: "\n") where l.hasPrefix("# p") && !l.hasPrefix("# pid") {
-            let parts = l.split(separator: " ")
-            guard parts.count >= 3, let pid = Int32(parts[1].dropFirst()), let dash = parts[2].firstIndex(of: "-"),
-                let start = UInt64(parts[2][..<dash], radix: 16), let end = UInt64(parts[2][parts[2].index(after: dash)...], radix: 16) else { continue }
-            ranges[pid, default: []].append(start..<end)
-        }
         for pid in pids {
             for region in regions where region != 0 {
-                #expect(ranges[pid]?.contains { $0.contains(region) } == true, "pid \(pid): region \(String(region, radix: 16)) not recorded")
+                #expect(run.ranges[pid]?.contains { $0.contains(region) } == true, "pid \(pid): region \(String(region, radix: 16)) not recorded")
             }
         }
         // Only what the recorder does not model is left out: file mappings and the kernel's.
