@@ -634,6 +634,29 @@ static int write_value(const char *path, const char *value)
     return w == (ssize_t)n ? 0 : -1;
 }
 
+/* Whether `path` already reads `value` (its trailing newline aside). A restore write the kernel
+ * refuses may ask for what the file holds: a kdamond's `state` answers EBUSY to `on` while it
+ * runs (mm/damon/sysfs.c: damon_sysfs_turn_damon_on), so a journal replayed after someone
+ * started it again is still done. */
+static int holds_value(const char *path, const char *value)
+{
+    char buffer[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n;
+    do
+        n = read(fd, buffer, sizeof buffer);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    if (buffer[n - 1] == '\n')
+        n--;
+    size_t length = strlen(value);
+    return (size_t)n == length && memcmp(buffer, value, length) == 0;
+}
+
 static void pause_1ms(void)
 {
     struct timespec pause = { 0, 1000000 };
@@ -719,7 +742,7 @@ int somsim_restore_now(void)
     }
     /* 3. Settings, last registered first (pools before the HVO knob they were sized under). */
     for (int i = write_count - 1; i >= 0; i--)
-        if (write_value(writes[i].path, writes[i].value) != 0) {
+        if (write_value(writes[i].path, writes[i].value) != 0 && !holds_value(writes[i].path, writes[i].value)) {
             failures++;
             atomic_store(&last_failure, writes[i].path);
         }

@@ -36,6 +36,9 @@ public struct MachineSettings: Equatable, Sendable {
     /// metric (its frames move: the run's note says so).
     public static let khugepagedMaxPtesNonePath = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none"
     public static let khugepagedMaxPtesSharedPath = "/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_shared"
+    /// DAMON's sysfs interface (mm/damon/sysfs.c): a directory per kdamond, each with a `state`
+    /// file (`on` or `off`).
+    public static let damonKdamondsPath = "/sys/kernel/mm/damon/admin/kdamonds"
     /// Says whether the kernel isolates page tables (`Mitigation: PTI`) or not.
     public static let ptiPath = "/sys/devices/system/cpu/vulnerabilities/meltdown"
 
@@ -59,6 +62,12 @@ public struct MachineSettings: Equatable, Sendable {
     public var khugepagedSleep: String?
     public var khugepagedMaxPtesNone: String?
     public var khugepagedMaxPtesShared: String?
+    /// Each DAMON kdamond's `state` file and what it said (`on`, `off`). A run turns off the
+    /// ones that are on: a DAMON scheme acts on pages by physical address, whoever maps them —
+    /// this machine kind's kdamond pages out regions it has seen cold for a minute, and reclaim
+    /// splits a THP it cannot swap out whole (mm/vmscan.c: shrink_folio_list), which changes the
+    /// run's `AnonHugePages`; a `migrate_*` scheme would move frames as compaction does.
+    public var damonStates: [String: String] = [:]
     /// hugetlbfs mounts, as `/proc/mounts` lists them: mount point and page size in bytes.
     public var hugetlbfsMounts: [HugetlbfsMount]
 
@@ -84,8 +93,26 @@ public struct MachineSettings: Equatable, Sendable {
             khugepagedSleep: KernelFiles.exists(khugepagedSleepPath) ? try trimmed(khugepagedSleepPath) : nil,
             khugepagedMaxPtesNone: KernelFiles.exists(khugepagedMaxPtesNonePath) ? try trimmed(khugepagedMaxPtesNonePath) : nil,
             khugepagedMaxPtesShared: KernelFiles.exists(khugepagedMaxPtesSharedPath) ? try trimmed(khugepagedMaxPtesSharedPath) : nil,
+            damonStates: try damonStates(),
             hugetlbfsMounts: try hugetlbfsMounts())
     }
+
+    /// The `state` of every kdamond (`damonKdamondsPath/N/state`), by path; empty when the
+    /// kernel has no DAMON sysfs interface.
+    static func damonStates() throws -> [String: String] {
+        guard let directory = opendir(damonKdamondsPath) else { return [:] }
+        defer { closedir(directory) }
+        var states: [String: String] = [:]
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            let path = "\(damonKdamondsPath)/\(name)/state"
+            if !name.isEmpty && name.allSatisfy(\.isNumber) && KernelFiles.exists(path) { states[path] = try trimmed(path) }
+        }
+        return states
+    }
+
+    /// The kdamonds a run turns off: those running now, by their `state` paths, sorted.
+    public var runningKdamonds: [String] { damonStates.filter { $0.value == "on" }.keys.sorted() }
 
     /// A one-value file's text without its newline.
     static func trimmed(_ path: String) throws -> String {
@@ -240,6 +267,9 @@ public struct MachineSettings: Equatable, Sendable {
     /// after SIGKILL) writes every value back. Pools are registered last so they are restored
     /// first, under the HVO setting they were sized with.
     func registerRestore() throws {
+        // First, so that it is restored last: DAMON starts again once everything else is back.
+        // (Only those the run turns off: a running kdamond refuses `on`.)
+        for path in runningKdamonds { try RestorePlan.write(path, "on") }
         if KernelFiles.exists(Self.hvoPath) { try RestorePlan.write(Self.hvoPath, hvo ? "1" : "0") }
         if KernelFiles.exists(Self.thpPath) { try RestorePlan.write(Self.thpPath, thp) }
         for (path, mode) in mthpModes.sorted(by: { $0.key < $1.key }) { try RestorePlan.write(path, mode) }
@@ -263,9 +293,13 @@ public struct MachineSettings: Equatable, Sendable {
     }
 
     /// Sets HVO, THP and the pools as `machine` asks; throws when the kernel gives fewer pages.
-    /// Quiets proactive compaction and khugepaged for the run (their settings are in the restore
-    /// plan): the model has neither, and no page may move while the run counts copies.
-    static func apply(_ machine: MachineSpec) throws {
+    /// Quiets proactive compaction and khugepaged for the run, and turns off the running DAMON
+    /// kdamonds (all of them in the restore plan, `before` the settings it registered): the
+    /// model has none of them, and no page may move or split while the run counts it.
+    static func apply(_ machine: MachineSpec, before: MachineSettings) throws {
+        // mm/damon/sysfs.c: `off` stops the kdamond (damon_stop waits for its thread); its
+        // parameters stay in sysfs, and `on` starts it with them again.
+        for path in before.runningKdamonds { try KernelFiles.write(path, "off") }
         if KernelFiles.exists(compactionPath) { try KernelFiles.write(compactionPath, "0") }
         // Before any agent exists: the write wakes khugepaged for one scan, of other processes.
         if KernelFiles.exists(khugepagedSleepPath) { try KernelFiles.write(khugepagedSleepPath, khugepagedRunSleep) }

@@ -268,7 +268,12 @@ struct Run {
                 "RAM cannot be set: the workload says \(machine.ramBytes >> 20) MiB, this machine has \(facts.presentBytes >> 20) MiB present (MemTotal \(facts.memTotalBytes >> 10) kB). memmap_pages is measured as the model's value for \(machine.ramBytes >> 20) MiB plus the kernel's change since the pools were emptied; memmap_pages_at_machine_ram checks the model at the real size."
             )
         }
-        try MachineSettings.apply(machine)
+        try MachineSettings.apply(machine, before: before)
+        let kdamonds = before.runningKdamonds.map { "kdamond \($0.split(separator: "/").dropLast().last ?? "")" }
+        if !kdamonds.isEmpty {
+            notes.append(
+                "DAMON: \(kdamonds.joined(separator: ", ")) turned off for the run and started again after it (a DAMON scheme acts on pages by physical address, whoever maps them: its pageout splits THPs it cannot swap out)")
+        }
         if machine.hugetlb1GOvercommit > 0 && KernelFiles.exists(MachineSettings.overcommit1GPath) {
             // The model refuses surplus 1 GiB pages as this kernel does (EINVAL): the write tells
             // whether it still does. This kernel refuses every write to the file, even of the

@@ -45,6 +45,11 @@ extension RealKernelTests {
         #expect(writes[MachineSettings.pool1GPath] == String(before.pool1GPages))
         #expect(writes[MachineSettings.hvoPath] == (before.hvo ? "1" : "0"))
         #expect(writes[MachineSettings.thpPath] == before.thp)
+        // Each kdamond that ran is off, and the journal starts it again.
+        for path in before.runningKdamonds {
+            #expect(writes[path] == "on", "\(path)")
+            #expect((try? MachineSettings.trimmed(path)) == "off", "\(path)")
+        }
         #expect(!before.mthpModes.isEmpty)
         for (path, mode) in before.mthpModes { #expect(writes[path] == mode, "\(path)") }
         let mountPoint = "\(RestorePlan.directory)/hugetlbfs-2M"

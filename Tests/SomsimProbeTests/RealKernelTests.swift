@@ -249,6 +249,16 @@ extension RealKernelTests {
         for (path, mode) in settings.mthpModes { try? mode.write(toFile: path, atomically: false, encoding: .utf8) }
         try? String(settings.pool1GPages).write(toFile: MachineSettings.pool1GPath, atomically: false, encoding: .utf8)
         try? String(settings.pool2MPages).write(toFile: MachineSettings.pool2MPath, atomically: false, encoding: .utf8)
+        let knobs: [(String, String?)] = [
+            (MachineSettings.compactionPath, settings.compactionProactiveness), (MachineSettings.khugepagedSleepPath, settings.khugepagedSleep),
+            (MachineSettings.khugepagedMaxPtesNonePath, settings.khugepagedMaxPtesNone),
+            (MachineSettings.khugepagedMaxPtesSharedPath, settings.khugepagedMaxPtesShared),
+        ]
+        for case let (path, value?) in knobs { try? value.write(toFile: path, atomically: false, encoding: .utf8) }
+        // A running kdamond refuses `on`: only those off now that were on.
+        for path in settings.runningKdamonds where (try? String(contentsOfFile: path, encoding: .utf8)) == "off\n" {
+            try? "on".write(toFile: path, atomically: false, encoding: .utf8)
+        }
     }
 }
 #endif

@@ -18,7 +18,8 @@ struct Validate: ParsableCommand {
             hugetlbfs files through libhugetlbfs), each touch is a real read or write, and each \
             `measure` reads /proc. The HugeTLB pools, vm.hugetlb_optimize_vmemmap, the THP modes \
             and hugetlbfs mounts are set from the `machine` line, proactive compaction and \
-            khugepaged are quieted so that no page moves during the run, and all of it is \
+            khugepaged are quieted and running DAMON kdamonds turned off so that no page \
+            moves or splits during the run, and all of it is \
             restored afterwards, also on error or Ctrl-C. A workload without `pti=` is validated with this machine's \
             page-table isolation (the report says so); an explicit `pti=` that differs is refused.
 
