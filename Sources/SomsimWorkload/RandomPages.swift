@@ -32,51 +32,56 @@ public enum RandomPages {
             }
             return chosen
         }
-        // Few pages (a worker's `random=64`): a sorted array, searched by bisection, is faster
-        // than hashing and needs no sort at the end. The picks are Floyd's either way.
+        // Few pages (a worker's `random=64`): the picks go into a table that answers Floyd's
+        // "taken already?" by linear probing, its slot for a page growing with the page (the
+        // page scaled to the table's `2 × count` home slots, probing forward into `count` more
+        // at the end, never wrapping). The table read in slot order is then the picks almost
+        // sorted: a page that probed past its home slot is out of order only against the few it
+        // passed, which one insertion sort puts right. Performance: a pick costs a draw, a probe
+        // or two and a few moves, where keeping the picks sorted as they came cost a bisection
+        // and a memmove of the larger picks each (184 instructions a pick), and a hash table a
+        // general sort at the end (137 instructions a pick for `sort()` alone).
         if count <= Self.smallSample {
-            // Performance: the array is made at its final size and filled in place (bisection,
-            // then one memmove of the larger picks; no generic `insert`).
-            let narrow = pageCount <= 1 << 63
-            return [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
-                var size = 0
+            let n = Int(count)
+            let homes = 2 * n
+            // No page is `UInt64.max` (pages lie below `pageCount`): it marks an empty slot.
+            return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: homes + n) { table in
+                table.initialize(repeating: .max)
+                // Monotone in the page (rounding is), below `homes`.
+                let scale = Double(homes) / Double(pageCount)
+                /// The slot holding `page`, or the empty slot where it would go: at most `count`
+                /// slots are full, so one is found before the table's end.
+                @inline(__always) func slot(_ page: UInt64) -> Int {
+                    var k = Swift.min(Int(Double(page) * scale), homes - 1)
+                    while table[k] != .max && table[k] != page { k &+= 1 }
+                    return k
+                }
                 for j in (pageCount - count)..<pageCount {
                     let t = rng.next(below: j + 1)
-                    // The first position whose pick is not below t. Performance: branch-free,
-                    // the loop runs log2(size) times whatever the picks (random picks made the
-                    // classic bisection's branches mispredict about half the time). The step is
-                    // masked by the sign of the wrapping difference, exact while every page is
-                    // below 2^63; a comparison (`?:`, or a Bool's bit as the mask) compiles to a
-                    // branch again.
-                    var low = 0
-                    if size > 0 {
-                        var n = size
-                        while n > 1 {
-                            let half = n >> 1
-                            if narrow {
-                                low &+= half & Int(truncatingIfNeeded: Int64(bitPattern: buffer[low &+ half] &- t) >> 63)
-                            } else if buffer[low &+ half] < t {
-                                low &+= half
-                            }
-                            n &-= half
-                        }
-                        if buffer[low] < t { low &+= 1 }
+                    let k = slot(t)
+                    // Taken already: j, above every page taken so far (so not in the table).
+                    if table[k] == t {
+                        table[slot(j)] = j
+                    } else {
+                        table[k] = t
                     }
-                    var pick = t
-                    // Taken already: j, which exceeds every page taken so far, goes last.
-                    if low < size && buffer[low] == t {
-                        pick = j
-                        low = size
-                    }
-                    if low < size {
-                        // memmove (the regions overlap).
-                        let base = buffer.baseAddress!
-                        UnsafeMutableRawPointer(base + low + 1).copyMemory(from: base + low, byteCount: (size - low) * MemoryLayout<UInt64>.stride)
-                    }
-                    buffer[low] = pick
-                    size += 1
                 }
-                initialized = size
+                return [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
+                    var size = 0
+                    for k in 0..<(homes + n) where table[k] != .max {
+                        // Insertion: the pages before are sorted, and a page lands at most a
+                        // few places back.
+                        let page = table[k]
+                        var at = size
+                        while at > 0 && buffer[at - 1] > page {
+                            buffer[at] = buffer[at - 1]
+                            at -= 1
+                        }
+                        buffer[at] = page
+                        size += 1
+                    }
+                    initialized = size
+                }
             }
         }
         var taken = Set<UInt64>(minimumCapacity: Int(count))

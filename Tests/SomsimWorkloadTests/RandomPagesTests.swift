@@ -31,7 +31,9 @@ struct RandomPagesTests {
     /// pages (`reference`), on both sides of the small-sample limit.
     @Test func everyPathChoosesFloydsPages() {
         // (count, pages): bitmap, small-sample at and below its limit, hash set just above it.
-        let shapes: [(UInt64, UInt64)] = [(64, 38_400), (64, 1 << 30), (1, 1 << 20), (255, 1 << 40), (256, 1 << 34), (257, 1 << 34), (1000, 1 << 36), (64, 1 << 63), (64, .max)]
+        // (200, 12_864) and (256, 16_448): the small-sample path (pages / 64 just above count) where picks collide (about two
+        // a sample), so that its "taken already" branch runs.
+        let shapes: [(UInt64, UInt64)] = [(64, 38_400), (64, 1 << 30), (1, 1 << 20), (255, 1 << 40), (256, 1 << 34), (257, 1 << 34), (1000, 1 << 36), (64, 1 << 63), (64, .max), (200, 12_864), (256, 16_448)]
         for (count, pages) in shapes {
             for seed: UInt64 in [0, 1, 7, 42, 10_000, .max] {
                 #expect(RandomPages.sample(count: count, of: pages, seed: seed) == Self.reference(count: count, of: pages, seed: seed), "count \(count) of \(pages), seed \(seed)")
