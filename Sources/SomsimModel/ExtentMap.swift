@@ -7,8 +7,9 @@
 /// and merging extents costs O(log n + maxChunk) however fragmented the map becomes (a two-level
 /// B-tree, in effect).
 ///
-/// Adjacent extents may hold equal values (merging is done where an operation's edges land, and
-/// inside the chunks it touches); readers must not assume maximal extents.
+/// Adjacent extents may hold equal values (an assignment merges where its edges land, and inside
+/// the chunks it touches; a counter change, `addCounter`, never merges); readers must not assume
+/// maximal extents.
 ///
 /// Values with a counter (mapcounts) can be shifted a whole chunk at a time: `addCounter` records
 /// the shift on each chunk it covers entirely instead of visiting its extents, every read applies
@@ -817,8 +818,7 @@ struct ExtentMap<Value: ExtentValue> {
             c += 1
             i = 0
         }
-        mergeBoundary(at: range.upperBound)
-        mergeBoundary(at: range.lowerBound)
+        // No merge at the range's edges (see `addCounterInsideOneExtent`).
     }
 
     /// `addCounter(delta, in: range, onZero: onZero)` for each of `ranges` (ascending, disjoint)
@@ -857,15 +857,31 @@ struct ExtentMap<Value: ExtentValue> {
     /// One lookup and at most two insertions, under the chunk's shift (no materializing), leaving
     /// exactly the extents the general path leaves. Returns the chunk that held the extent, or nil
     /// (doing nothing) otherwise. `hint` is a chunk to search forward from (see `locate(_:hint:)`).
+    ///
+    /// Neither path merges a changed extent with an equal neighbour. Performance: a fleet's
+    /// copies drop the mapcounts of a run's pages one page at a time, about as often as each of
+    /// its neighbours; where the two came out equal, a merge joined them only for the next copy
+    /// of either to split them again, and the joined extents put the lookups' interpolated
+    /// guesses off for the rest of their chunk (10% of the instructions of 10,000 forks). Once a
+    /// run is split page by page it stays so, and its mapcounts change in place.
+    @inline(__always)
     private mutating func addCounterInsideOneExtent(_ delta: Int32, _ range: Range<UInt64>, hint: Int, guess: Position? = nil) -> Int? {
-        let (c, i) = guess.flatMap { checked($0, holds: range.lowerBound) } ?? locate(range.lowerBound, hint: hint)
+        // (No `flatMap` closure: this is the copy-on-write hot path, and it must inline.)
+        var found: (Int, Int)? = nil
+        if let guess { found = checked(guess, holds: range.lowerBound) }
+        let (c, i) = found ?? locate(range.lowerBound, hint: hint)
         let start = chunks[c].starts[i]
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return nil }
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
         guard new.shifted(by: chunks[c].shift &+ mapShift).counter != 0 else { return nil }
-        place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
+        if range.lowerBound == start && range.upperBound == end {
+            // The whole extent (a page of a run split page by page): its value changes in place.
+            chunks[c].values[i] = new
+        } else {
+            place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old, merging: false)
+        }
         return c
     }
 
@@ -932,15 +948,15 @@ struct ExtentMap<Value: ExtentValue> {
         let end = segmentEnd(c, i)
         guard range.upperBound <= end else { return false }
         materialize(c)
-        place(value, over: range, insideExtentAt: c, i, start: start, end: end, old: old)
+        place(value, over: range, insideExtentAt: c, i, start: start, end: end, old: old, merging: true)
         return true
     }
 
     /// Gives `range`, which lies inside the extent at position (c, i) spanning `start..<end` and
     /// holding `old`, the value `new` (both as stored in chunk `c`, under its shift): at most two
-    /// insertions, then merges where an edge of `range` is an edge of the extent. The shared core
-    /// of the one-lookup fast paths of `assign` and `addCounter`.
-    private mutating func place(_ new: Value, over range: Range<UInt64>, insideExtentAt c: Int, _ i: Int, start: UInt64, end: UInt64, old: Value) {
+    /// insertions, then, when `merging`, merges where an edge of `range` is an edge of the extent.
+    /// The shared core of the one-lookup fast paths of `assign` (merging) and `addCounter` (not).
+    private mutating func place(_ new: Value, over range: Range<UInt64>, insideExtentAt c: Int, _ i: Int, start: UInt64, end: UInt64, old: Value, merging: Bool) {
         switch (range.lowerBound > start, range.upperBound < end) {
         case (true, true):
             chunks[c].starts.insertTrivial(range.lowerBound, range.upperBound, at: i + 1)
@@ -951,7 +967,9 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].values.insertTrivial(new, at: i + 1)
             // Performance: unless the chunk split, the boundary at `end` is the next position
             // (or the next chunk's first, which `mergeBoundary(chunk:position:at:)` looks up).
-            if rebalance(c) {
+            if !merging {
+                rebalance(c)
+            } else if rebalance(c) {
                 mergeBoundary(at: end, hint: c)
             } else {
                 mergeBoundary(chunk: c, position: i + 2, at: end)
@@ -961,7 +979,9 @@ struct ExtentMap<Value: ExtentValue> {
             chunks[c].starts.insertTrivial(range.upperBound, at: i + 1)
             chunks[c].values.insertTrivial(old, at: i + 1)
             // Performance: unless the chunk split, the boundary at `start` is still position i.
-            if rebalance(c) {
+            if !merging {
+                rebalance(c)
+            } else if rebalance(c) {
                 mergeBoundary(at: start, hint: c)
             } else {
                 mergeBoundary(chunk: c, position: i, at: start)
@@ -969,9 +989,12 @@ struct ExtentMap<Value: ExtentValue> {
         case (false, false):
             // Values stored in one chunk compare like their shifted values.
             // Performance: `range` is the whole extent, inside its chunk, and mostly differs from
-            // both neighbours after the write (a fleet's copy-on-write drops the mapcount of
-            // one-page extents): one write and two comparisons through a buffer pointer, where
-            // the two merges below would find nothing to merge.
+            // both neighbours after the write: one write and two comparisons through a buffer
+            // pointer, where the two merges below would find nothing to merge.
+            if !merging {
+                chunks[c].values[i] = new
+                return
+            }
             if i > 0 && i + 1 < chunks[c].values.count {
                 let merges = chunks[c].values.withUnsafeMutableBufferPointer { values in
                     values[i] = new
@@ -1008,6 +1031,7 @@ struct ExtentMap<Value: ExtentValue> {
 
     /// `locate(index)` if `position`, moved by the extents its chunk has gained or lost since it
     /// was taken, is the extent containing `index` (only one extent does); nil otherwise.
+    @inline(__always)
     private func checked(_ position: Position, holds index: UInt64) -> (Int, Int)? {
         let c = position.chunk
         guard c >= 0, c < chunks.count else { return nil }
@@ -1042,6 +1066,7 @@ struct ExtentMap<Value: ExtentValue> {
     }
 
 
+    @inline(__always)
     private func segmentEnd(_ c: Int, _ i: Int) -> UInt64 {
         if i + 1 < chunks[c].starts.count { return chunks[c].starts[i + 1] }
         if c + 1 < chunks.count { return firsts[c + 1] }

@@ -83,9 +83,9 @@ import Testing
     /// Copy-on-write drops of one-page extents (`place`'s whole-extent path) against a dense
     /// model, a value per index: a map of one-page extents with a few mapcounts (as a fleet's
     /// run becomes), then single-page and short drops and raises, fork-like +1 over the whole
-    /// map (chunk shifts) and assigns. The values must be the dense model's and the extents stay
-    /// maximal, as the merges at both edges of every change keep them (a drop that makes a page
-    /// equal to a neighbour must merge with it).
+    /// map (chunk shifts) and assigns. The values must be the dense model's, and each operation
+    /// must split and merge as `ExtentMapTests.expectEdges` says (a drop that makes a page equal
+    /// to a neighbour leaves the two apart; an assignment merges at its edges).
     @Test(arguments: [2, 3, 8, 128])
     func copyOnWriteDropsAreTheDenseModel(chunkCapacity: Int) {
         for seed in Self.seeds {
@@ -100,23 +100,27 @@ import Testing
                     Issue.record("\(context), step \(step): index \(i) holds \(map.value(at: i)), not \(dense[Int(i)])")
                     return
                 }
-                #expect(ExtentMapSortedRangesTests.extents(map) == ExtentMapWalkTests.maximal(map), "\(context), step \(step)")
             }
             check(0)
             for step in 1...400 {
                 let a = rng.next(below: length)
                 let range = a..<min(length, a + (rng.next(below: 4) == 0 ? 1 + rng.next(below: 5) : 1))
+                let before = ExtentMapTests.boundaries(map)
+                let stepContext: Comment = "\(context), step \(step)"
                 switch rng.next(below: 10) {
                 case 0:
                     map.addCounter(1, in: 0..<length) { _, _ in }
                     for i in dense.indices { dense[i] = dense[i].shifted(by: 1) }
+                    ExtentMapTests.expectEdges(map, before: before, range: 0..<length, assigned: false, stepContext)
                 case 1, 2:
                     map.addCounter(1, in: range) { _, _ in }
                     for i in range { dense[Int(i)] = dense[Int(i)].shifted(by: 1) }
+                    ExtentMapTests.expectEdges(map, before: before, range: range, assigned: false, stepContext)
                 case 3:
                     let page = FramePage(mapcount: UInt32(2 + rng.next(below: 3)), present: true)
                     map.assign(range, page)
                     for i in range { dense[Int(i)] = page }
+                    ExtentMapTests.expectEdges(map, before: before, range: range, assigned: true, stepContext)
                 default:
                     // Drops that reach zero take the general path; these mostly do not.
                     guard (range.lowerBound..<range.upperBound).allSatisfy({ dense[Int($0)].mapcount > 1 }) else { continue }
@@ -126,6 +130,9 @@ import Testing
                     }
                     map.addCounter(-1, inSortedRanges: ranges) { _, page in page.present = false }
                     for r in ranges { for i in r { dense[Int(i)] = dense[Int(i)].shifted(by: -1) } }
+                    // Each range splits only at its own edges.
+                    let edges = Set(ranges.flatMap { [$0.lowerBound, $0.upperBound] }.filter { $0 > 0 && $0 < length })
+                    #expect(ExtentMapTests.boundaries(map) == before.union(edges), "\(stepContext): drops over \(ranges)")
                 }
                 if step % 20 == 0 { check(step) }
             }
