@@ -293,9 +293,9 @@ public struct MachineSettings: Equatable, Sendable {
     }
 
     /// Sets HVO, THP and the pools as `machine` asks; throws when the kernel gives fewer pages.
-    /// Quiets proactive compaction and khugepaged for the run, and turns off the running DAMON
-    /// kdamonds (all of them in the restore plan, `before` the settings it registered): the
-    /// model has none of them, and no page may move or split while the run counts it.
+    /// Quiets proactive compaction and khugepaged for the run, and turns off the DAMON kdamonds
+    /// `before` found running (each setting is in the restore plan: `registerRestore`): the model
+    /// has none of them, and no page may move or split while the run counts it.
     static func apply(_ machine: MachineSpec, before: MachineSettings) throws {
         // mm/damon/sysfs.c: `off` stops the kdamond (damon_stop waits for its thread); its
         // parameters stay in sysfs, and `on` starts it with them again.

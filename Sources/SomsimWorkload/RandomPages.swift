@@ -39,7 +39,7 @@ public enum RandomPages {
         // sorted: a page that probed past its home slot is out of order only against the few it
         // passed, which one insertion sort puts right. Performance: a pick costs a draw, a probe
         // or two and a few moves, where keeping the picks sorted as they came cost a bisection
-        // and a memmove of the larger picks each (184 instructions a pick), and a hash table a
+        // and a memmove of the larger picks each (185 instructions a pick), and a hash table a
         // general sort at the end (137 instructions a pick for `sort()` alone).
         if count <= Self.smallSample {
             let n = Int(count)
