@@ -876,12 +876,7 @@ struct ExtentMap<Value: ExtentValue> {
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
         guard new.shifted(by: chunks[c].shift &+ mapShift).counter != 0 else { return nil }
-        if range.lowerBound == start && range.upperBound == end {
-            // The whole extent (a page of a run split page by page): its value changes in place.
-            chunks[c].values[i] = new
-        } else {
-            place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old, merging: false)
-        }
+        place(new, over: range, insideExtentAt: c, i, start: start, end: end, old: old, merging: false)
         return c
     }
 
@@ -992,6 +987,7 @@ struct ExtentMap<Value: ExtentValue> {
             // both neighbours after the write: one write and two comparisons through a buffer
             // pointer, where the two merges below would find nothing to merge.
             if !merging {
+                // A page of a run split page by page: its value changes in place.
                 chunks[c].values[i] = new
                 return
             }

@@ -26,7 +26,8 @@ extension RealKernelTests {
         let report = try Probe.validate(try WorkloadParser.parse(Self.small, fileName: "small.somw"), options: options)
         #expect(report.passed, "\(report.failures)")
         #expect(seen.withLock { $0 } == ["off"])
-        let names = running.map { "kdamond \($0.split(separator: "/").dropLast().last ?? "")" }
+        // Named by their directories (…/kdamonds/N/state).
+        let names = running.map { "kdamond " + URL(fileURLWithPath: $0).deletingLastPathComponent().lastPathComponent }
         #expect(report.notes.contains { $0.hasPrefix("DAMON: \(names.joined(separator: ", ")) turned off for the run and started again after it") }, "\(report.notes)")
         #expect(try Self.settings() == before)
         #expect(Self.noAgentsLeft())
