@@ -1,3 +1,5 @@
+import CSomsimRuntime
+
 /// A total map from the page indices `0..<length` to values, stored as extents: runs of indices
 /// that share a value.
 ///
@@ -198,7 +200,10 @@ struct ExtentMap<Value: ExtentValue> {
                                 let first = firsts[c]
                                 let end = c + 1 < firsts.count ? firsts[c + 1] : length
                                 let count = Int(chunks[c].startCount)
-                                let guess = Int(Double(key &- first) / Double(end &- first) * Double(count))
+                                // A chunk of one-page extents (a run copy-on-write split page
+                                // by page) is guessed exactly, with no division.
+                                let span = end &- first
+                                let guess = span == UInt64(count) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(count))
                                 places[2 * k] = c
                                 places[2 * k + 1] = Swift.min(Swift.max(guess, 0), count - 1)
                             }
@@ -1261,7 +1266,10 @@ extension UnsafeBufferPointer where Element == UInt64 {
     func lastIndex(notAbove key: UInt64, interpolatingFrom low: Int, through high: Int, first: UInt64, end: UInt64) -> Int {
         let n = high - low + 1
         guard n > 8, key < end else { return lastIndex(notAbove: key, from: low, through: high) }
-        let guess = low + Int(Double(key &- first) / Double(end &- first) * Double(n))
+        // One-page extents (a run copy-on-write split page by page) are guessed exactly, with
+        // no division.
+        let span = end &- first
+        let guess = low + (span == UInt64(n) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(n)))
         let g = Swift.min(Swift.max(guess, low), high)
         if self[g] <= key {
             if g == high || self[g + 1] > key { return g }
@@ -1274,17 +1282,11 @@ extension UnsafeBufferPointer where Element == UInt64 {
     /// `self[low] <= key` must hold, and `self[high + 1] > key` where it exists.
     /// Performance: branch-free (the comparison picks the next base with a conditional move, so
     /// the loop never mispredicts); each step halves the candidates as the classic search does.
+    /// The loop is C's (`somsim_last_index_not_above`): written in Swift, it compiled to a branch
+    /// that mispredicts about every other step.
     @inline(__always)
     func lastIndex(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
-        var base = low
-        var n = high - low + 1
-        while n > 1 {
-            let half = n >> 1
-            let probe = base &+ half
-            base = self[probe] <= key ? probe : base
-            n &-= half
-        }
-        return base
+        somsim_last_index_not_above(baseAddress!, 1, low, high - low + 1, key)
     }
 }
 
