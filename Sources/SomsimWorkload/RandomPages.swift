@@ -66,19 +66,31 @@ public enum RandomPages {
                         table[k] = t
                     }
                 }
+                // The picks moved to the table's front in slot order. Performance: with no
+                // branch on whether a slot is empty (a third of them are full, at random; such a
+                // branch took half the sample's time in a profile of 10,000 workers): `full` is
+                // 1 for a page and 0 for `.max` by arithmetic (`~page` is 0 only for `.max`, and
+                // a nonzero word or its negation has the top bit), which the compiler does not
+                // turn back into a branch as it does `page != .max ? 1 : 0`.
+                var size = 0
+                for k in 0..<(homes + n) {
+                    let page = table[k]
+                    table[size] = page
+                    let inverted = ~page
+                    let full = (inverted | (0 &- inverted)) >> 63
+                    size &+= Int(truncatingIfNeeded: full)
+                }
                 return [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
-                    var size = 0
-                    for k in 0..<(homes + n) where table[k] != .max {
+                    for k in 0..<size {
                         // Insertion: the pages before are sorted, and a page lands at most a
                         // few places back.
                         let page = table[k]
-                        var at = size
+                        var at = k
                         while at > 0 && buffer[at - 1] > page {
                             buffer[at] = buffer[at - 1]
                             at -= 1
                         }
                         buffer[at] = page
-                        size += 1
                     }
                     initialized = size
                 }
