@@ -215,9 +215,20 @@ struct ExtentMap<Value: ExtentValue> {
                         let c = places[2 * k]
                         let g = places[2 * k + 1]
                         let count = Int(chunks[c].startCount)
-                        chunks[c].starts.withUnsafeBufferPointer { starts in
-                            bounds[2 * k] = starts[g]
-                            bounds[2 * k + 1] = g + 1 < count ? starts[g + 1] : (c + 1 < firsts.count ? firsts[c + 1] : length)
+                        let first = firsts[c]
+                        let end = c + 1 < firsts.count ? firsts[c + 1] : length
+                        if end &- first == UInt64(count) {
+                            // A chunk of one-page extents: `count` ascending starts from `first`
+                            // below `first + count` are `first, first + 1, ...`, so extent `g`
+                            // is page `first + g`, with no read of the starts (a cache miss
+                            // each in a fleet's master run, which the values read has too).
+                            bounds[2 * k] = first &+ UInt64(g)
+                            bounds[2 * k + 1] = first &+ UInt64(g) &+ 1
+                        } else {
+                            chunks[c].starts.withUnsafeBufferPointer { starts in
+                                bounds[2 * k] = starts[g]
+                                bounds[2 * k + 1] = g + 1 < count ? starts[g + 1] : end
+                            }
                         }
                         chunks[c].values.withUnsafeBufferPointer { chunkValues in
                             (values.baseAddress! + k).initialize(to: chunkValues[g])
@@ -875,8 +886,7 @@ struct ExtentMap<Value: ExtentValue> {
         var found: (Int, Int)? = nil
         if let guess { found = checked(guess, holds: range.lowerBound) }
         let (c, i) = found ?? locate(range.lowerBound, hint: hint)
-        let start = chunks[c].starts[i]
-        let end = segmentEnd(c, i)
+        let (start, end) = bounds(c, i)
         guard range.upperBound <= end else { return nil }
         let old = chunks[c].values[i]
         let new = old.shifted(by: delta)
@@ -1036,10 +1046,26 @@ struct ExtentMap<Value: ExtentValue> {
     private func checked(_ position: Position, holds index: UInt64) -> (Int, Int)? {
         let c = position.chunk
         guard c >= 0, c < chunks.count else { return nil }
-        let count = chunks[c].starts.count
+        let count = Int(chunks[c].startCount)
         let i = position.index + (count - position.count)
-        guard i >= 0, i < count, chunks[c].starts[i] <= index, index < segmentEnd(c, i) else { return nil }
+        guard i >= 0, i < count else { return nil }
+        let (start, end) = bounds(c, i)
+        guard start <= index, index < end else { return nil }
         return (c, i)
+    }
+
+    /// Where extent `i` of chunk `c` starts and ends. Performance: from the count kept beside
+    /// the chunk (`startCount`) and the chunk table, and for a chunk of one-page extents from
+    /// the index alone — `count` ascending starts from `first` below `first + count` are
+    /// `first, first + 1, ...` — without reading the starts array: a cache miss for each page a
+    /// fleet's worker copies in its master's run, split page by page.
+    @inline(__always)
+    private func bounds(_ c: Int, _ i: Int) -> (UInt64, UInt64) {
+        let first = firsts[c]
+        let count = Int(chunks[c].startCount)
+        let chunkEnd = c + 1 < firsts.count ? firsts[c + 1] : length
+        if chunkEnd &- first == UInt64(count) { return (first &+ UInt64(i), first &+ UInt64(i) &+ 1) }
+        return (chunks[c].starts[i], i + 1 < count ? chunks[c].starts[i + 1] : chunkEnd)
     }
 
     /// `locate(index)`, searching the chunks forward from chunk `hint` (galloping: hint + 1, + 2,
