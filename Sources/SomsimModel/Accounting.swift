@@ -83,6 +83,10 @@ struct PageSums: Equatable {
     }
 }
 
+/// What `mappingSums` gives for one mapping: the sums of all its pages and of its anonymous
+/// pages, and how many pages it maps.
+typealias MappingSums = (all: PageSums, anon: PageSums, mapped: UInt64)
+
 /// Cumulative `PageSums` over a frame group's extents, so that the sums over any index range cost
 /// O(1) expected (O(log n) at worst) however many processes map the group. Built once per measure
 /// for large groups.
@@ -346,6 +350,19 @@ extension Simulator {
     /// Records a measure point: every process's view of its workload mappings, the machine's
     /// counters, and the metadata cost of each scheme.
     public mutating func measure(label: String) {
+        var pass = processPass()
+        let schemes = schemeCosts(prefixes: &pass.prefixes, ownedAnonPages: pass.owned, tlbPages: pass.tlbPages)
+        var measure = Measure(label: label, processes: pass.metrics, system: systemMetrics(), schemes: schemes)
+        measure.errorsBefore = errors.count
+        measures.append(measure)
+    }
+
+    /// The measure's pass over the processes: every process's metrics, in process order; for
+    /// each live process, in order, its private anonymous 4 KiB pages mapped by it alone and the
+    /// TLB entries of its mappings of 4 KiB entries only (`Mapping.tlbEntriesArePages`), which
+    /// the census takes instead of counting them again; and the prefix indexes of the first
+    /// slice, which the census queries.
+    func processPass() -> (metrics: [ProcessMetrics], owned: [UInt64], tlbPages: [UInt64], prefixes: PrefixCache) {
         // Performance: a fleet's processes are summed on every core, each slice with prefix
         // indexes of its own (a `GroupPrefix` keeps the hint of its last query); the slices come
         // back in process order, so the report is the same for any number of threads.
@@ -353,25 +370,32 @@ extension Simulator {
         // mapping by mapping instead, each huge mapping's parts on every core.
         let threads = processes.count >= 256 ? measureThreads : 1
         let splitThreads = threads == 1 ? measureThreads : 1
-        let slices = Parallel.map(count: processes.count, threads: threads) { slice in
-            var prefixes = PrefixCache(groupCount: groups.count)
-            let sums = processes[slice].map { processMetrics($0, prefixes: &prefixes, splitThreads: splitThreads) }
-            return (sums, prefixes)
-        }
-        var prefixes = slices[0].1
-        var metrics: [ProcessMetrics] = []
-        var owned: [UInt64] = []
-        metrics.reserveCapacity(processes.count)
-        for (sums, _) in slices {
-            for (processSums, ownedPages) in sums {
-                metrics.append(processSums)
-                if processSums.alive { owned.append(ownedPages) }
+        // Performance: each slice writes its processes' metrics in place into the report's
+        // array (issue 12: the slices' arrays and the array they were copied into, 16.8 and 16.0
+        // MB for 100,000 processes, were held at once: the peak of a fleet's memory).
+        let count = processes.count
+        var slices: [(owned: [UInt64], tlbPages: [UInt64], prefixes: PrefixCache)] = []
+        let metrics = [ProcessMetrics](unsafeUninitializedCapacity: count) { buffer, initialized in
+            // (nil when there is no process: then no slice writes.)
+            let out = buffer.baseAddress
+            slices = Parallel.map(count: count, threads: threads) { slice in
+                var prefixes = PrefixCache(groupCount: groups.count)
+                var owned: [UInt64] = []
+                var tlbPages: [UInt64] = []
+                for index in slice {
+                    let (processSums, pages) = processMetrics(processes[ProcessID(index: index)], prefixes: &prefixes, splitThreads: splitThreads)
+                    if processSums.alive {
+                        owned.append(pages.owned)
+                        tlbPages.append(pages.tlbPages)
+                    }
+                    (out! + index).initialize(to: processSums)
+                }
+                return (owned, tlbPages, prefixes)
             }
+            initialized = count
         }
-        let schemes = schemeCosts(prefixes: &prefixes, ownedAnonPages: owned)
-        var measure = Measure(label: label, processes: metrics, system: systemMetrics(), schemes: schemes)
-        measure.errorsBefore = errors.count
-        measures.append(measure)
+        if slices.count == 1 { return (metrics, slices[0].owned, slices[0].tlbPages, slices[0].prefixes) }
+        return (metrics, slices.flatMap(\.owned), slices.flatMap(\.tlbPages), slices[0].prefixes)
     }
 
     /// Sums over `range` of group `id`, through the measure's prefix index for large groups.
@@ -406,27 +430,31 @@ extension Simulator {
     /// What one mapping's pages add up to, as smaps sums them (fs/proc/task_mmu.c:
     /// smaps_pte_entry): all of them, and its anonymous pages alone (for Pss_Anon and the
     /// single-owner count). A page-cache page mapped through a dirty entry counts as dirty.
+    /// `mapped` is the pages the mapping maps (any state but `.none`): the census's TLB entries
+    /// of a mapping of 4 KiB entries only (`Mapping.tlbEntriesArePages`), counted in the same
+    /// walk so that the census need not walk the mapping again.
     @inline(__always)
-    func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
+    func mappingSums(_ mapping: Mapping, prefixes: inout PrefixCache) -> MappingSums {
         mappingSums(mapping, chunks: 0..<mapping.pages.chunkCount, prefixes: &prefixes)
     }
 
     /// `mappingSums` of a mapping of many extents, its chunks cut into `threads` parts summed on
     /// as many threads (each with prefix indexes of its own), the parts' sums added up: integer
     /// sums, the same for any cut.
-    func mappingSums(_ mapping: Mapping, threads: Int) -> (all: PageSums, anon: PageSums) {
+    func mappingSums(_ mapping: Mapping, threads: Int) -> MappingSums {
         let chunks = mapping.pages.chunkCount
         let parts = Parallel.map(count: chunks, threads: threads) { slice in
             var prefixes = PrefixCache(groupCount: groups.count)
             return mappingSums(mapping, chunks: slice, prefixes: &prefixes)
         }
-        return parts.dropFirst().reduce(parts[0]) { ($0.all + $1.all, $0.anon + $1.anon) }
+        return parts.dropFirst().reduce(parts[0]) { ($0.all + $1.all, $0.anon + $1.anon, $0.mapped + $1.mapped) }
     }
 
     /// `mappingSums` over the extents of chunks `chunks` of the mapping's pages.
-    func mappingSums(_ mapping: Mapping, chunks: Range<Int>, prefixes: inout PrefixCache) -> (all: PageSums, anon: PageSums) {
+    func mappingSums(_ mapping: Mapping, chunks: Range<Int>, prefixes: inout PrefixCache) -> MappingSums {
         var sums = PageSums()
         var anon = PageSums()
+        var mapped: UInt64 = 0
         // Performance: the extents of a run's frames, looked up in ascending order through a
         // cursor on one copy of its map (`RunView`), not through `groupSums` (which copies the
         // group on every call): after a random touch, a mapping and its run are split alike into
@@ -451,9 +479,12 @@ extension Simulator {
             guard start < mapping.pageCount else { return }
             let range = start..<min(end, mapping.pageCount)
             switch state {
-            case .none, .zero:
-                break
+            case .none:
+                return
+            case .zero:
+                mapped &+= range.upperBound &- range.lowerBound
             case .anon(let run, _):
+                mapped &+= range.upperBound &- range.lowerBound
                 if let prefix = prefixes[run] {
                     if streak?.run == run {
                         streak!.extend(to: range, pending: pending!)
@@ -487,6 +518,7 @@ extension Simulator {
                 sums = sums + viewed
                 anon = anon + viewed
             case .cache(_, let dirty):
+                mapped &+= range.upperBound &- range.lowerBound
                 let viewed = groupSums(mapping.object!, mapping.inFile(range), prefixes: &prefixes)
                 sums = sums + (dirty ? viewed.allDirty : viewed)
             }
@@ -496,18 +528,19 @@ extension Simulator {
             sums = sums + viewed
             anon = anon + viewed
         }
-        return (sums, anon)
+        return (sums, anon, mapped)
     }
 
-    /// One process's metrics, and its private anonymous 4 KiB pages mapped by it alone (the
-    /// census's single-owner pages, counted here so that the census need not query again).
-    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache, splitThreads: Int) -> (ProcessMetrics, UInt64) {
+    /// One process's metrics, and what the census takes from the same walk: its private
+    /// anonymous 4 KiB pages mapped by it alone (the single-owner pages) and the TLB entries of
+    /// its mappings of 4 KiB entries only (`Mapping.tlbEntriesArePages`).
+    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache, splitThreads: Int) -> (ProcessMetrics, (owned: UInt64, tlbPages: UInt64)) {
         var metrics = ProcessMetrics(name: process.name, alive: process.alive)
         metrics.minorFaults = process.minorFaults
         metrics.cowCopies = process.cowCopies
         metrics.cowReuses = process.cowReuses
         metrics.signals = process.signals
-        guard process.alive else { return (metrics, 0) }
+        guard process.alive else { return (metrics, (0, 0)) }
         var totals = MappingTotals()
         if splitThreads > 1 && process.mappings.count >= splitMappingCount {
             // Performance: a process of very many mappings (alloc-mix: 200,000 of them, one
@@ -543,7 +576,7 @@ extension Simulator {
         metrics.lockedBytes = process.lockedBytes
         metrics.pssAnonBytes = pssAnonUnits >> PageSums.pssShift
         metrics.anonHugePagesBytes = anonHugePages * pageBytes
-        return (metrics, owned)
+        return (metrics, (owned, totals.tlbPages))
     }
 
     /// What a process's metrics add up over its mappings.
@@ -554,6 +587,8 @@ extension Simulator {
         var pssAnonUnits: UInt64 = 0
         var anonHugePages: UInt64 = 0
         var owned: UInt64 = 0
+        /// The census's TLB entries of the mappings of 4 KiB entries only: their mapped pages.
+        var tlbPages: UInt64 = 0
 
         mutating func add(_ other: Self) {
             small = small + other.small
@@ -562,13 +597,15 @@ extension Simulator {
             pssAnonUnits += other.pssAnonUnits
             anonHugePages += other.anonHugePages
             owned += other.owned
+            tlbPages += other.tlbPages
         }
     }
 
     /// Adds what `mapping` contributes to its process's metrics to `totals`.
     private func addMappingTotals(_ mapping: Mapping, into totals: inout MappingTotals, prefixes: inout PrefixCache, splitThreads: Int) {
         let split = splitThreads > 1 && mapping.pages.chunkCount >= splitMappingChunks
-        let (sums, anon) = split ? mappingSums(mapping, threads: splitThreads) : mappingSums(mapping, prefixes: &prefixes)
+        let (sums, anon, mapped) = split ? mappingSums(mapping, threads: splitThreads) : mappingSums(mapping, prefixes: &prefixes)
+        if mapping.tlbEntriesArePages { totals.tlbPages += mapped }
         if mapping.huge == nil { totals.pssAnonUnits += anon.pssUnits }
         if mapping.huge == nil && !mapping.isSingleOwner {
             totals.owned += anon.privateClean + anon.privateDirty
@@ -646,8 +683,10 @@ extension Simulator {
         // Every shmem page-cache object's pages (PageCache.swift: cachePages; Files.swift).
         system.shmemBytes = cachePagesPresent * constants.pageBytes
         let pgd = machine.pti ? constants.pgdBytesWithPTI : constants.pgdBytes
-        for process in processes where process.alive {
-            system.pageTableBytes += process.pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes + pgd
+        // Performance: each process read in place (`for process in processes` copied each one,
+        // a retain and a release of every field: a fleet has 100,000).
+        for index in 0..<processes.count where processes[ProcessID(index: index)].alive {
+            system.pageTableBytes += processes[ProcessID(index: index)].pageTables.tableCounts.reduce(0, +) * constants.pageTableBytes + pgd
         }
         if somPool.active {
             let pool = somPoolFigures()
@@ -662,8 +701,8 @@ extension Simulator {
 
     /// The metadata each scheme keeps (Schemes/Schemes.swift), `struct-page` first: today's
     /// kernel, a `struct page` for every page frame of RAM, is the baseline.
-    private func schemeCosts(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]) -> [SchemeCost] {
-        Schemes.evaluateAll(census(prefixes: &prefixes, ownedAnonPages: ownedAnonPages), constants.profile, schemeOptions).map {
+    private func schemeCosts(prefixes: inout PrefixCache, ownedAnonPages: [UInt64], tlbPages: [UInt64]) -> [SchemeCost] {
+        Schemes.evaluateAll(census(prefixes: &prefixes, ownedAnonPages: ownedAnonPages, tlbPages: tlbPages), constants.profile, schemeOptions).map {
             SchemeCost(scheme: $0.scheme.rawValue, metadataBytes: $0.metadataBytes, metadataRatio: $0.metadataRatio)
         }
     }

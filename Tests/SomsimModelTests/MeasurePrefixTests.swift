@@ -304,6 +304,59 @@ import Testing
         }
     }
 
+    /// The census takes the TLB entries of mappings of 4 KiB entries from the measure's walk
+    /// (`mappingSums`'s mapped pages, `Mapping.tlbEntriesArePages`) instead of walking them
+    /// again: the census with the measure's counts is the census that walks every mapping, on
+    /// random fork workloads and on a process of every kind of mapping (zero pages read, page
+    /// cache, HugeTLB, PMD-mapped THPs, mTHP, som pages of 2 MiB and 1 GiB, whose entries the
+    /// census still counts itself; som pages of 4 KiB, whose it takes), on one thread and with processes and mappings cut in parts.
+    @Test(arguments: 0...12 as ClosedRange<UInt64>)
+    func censusTakesTheMeasuresTLBCounts(seed: UInt64) throws {
+        let text: String
+        if seed == 0 {
+            var lines = [
+                "somsim-workload 1", "machine ram=4G thp=always mthp=64K hugetlb-2m=8",
+                "spawn p", "p mmap huge 4M huge=2M", "p touch huge write", "p mmap s 1M shared", "p touch s write",
+                "p mmap pool 4M som", "p touch pool write", "p mmap giant 1G som page=1G", "p touch giant write random=3 seed=9",
+                "p mmap small 1M som page=4K", "p touch small write random=7 seed=8",
+            ]
+            for i in 0..<24 {
+                let kind = ["", " shared", " file=f\(i % 3) shared", ""][i % 4]
+                lines.append("p mmap m\(i) \(64 * (1 + i % 5))K\(kind)")
+                lines.append("p touch m\(i) \(i % 3 == 0 ? "read" : "write")\(i % 2 == 0 ? " random=5 seed=\(i)" : "")")
+            }
+            lines += ["p mmap big 4M", "p touch big write", "p fork c", "c touch m0 write", "c touch big write random=9 seed=5"]
+            text = lines.joined(separator: "\n")
+        } else {
+            text = Self.randomWorkload(seed: seed)
+        }
+        let workload = try WorkloadParser.parse(text, fileName: "tlb-\(seed).somw")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        #expect(simulator.errors.isEmpty, "seed \(seed): \(simulator.errors)")
+        let mappings = simulator.processes.filter(\.alive).flatMap { Array($0.mappings.values) }
+        // Not vacuous: mappings the census takes from the measure, and (seed 0) mappings it
+        // still walks, each kind.
+        #expect(mappings.contains { $0.tlbEntriesArePages }, "seed \(seed)")
+        if seed == 0 {
+            #expect(mappings.contains { $0.huge != nil } && mappings.contains { $0.pmdMapped != nil && !$0.isSingleOwner })
+            #expect(mappings.contains { $0.isSingleOwner && $0.options.somPage == .size1G })
+            #expect(mappings.contains { m in m.tlbEntriesArePages && (0..<m.pageCount).contains { m.pages.value(at: $0) == .zero } })
+        }
+        for (threads, split) in [(1, 1_000_000), (2, 1), (3, 2)] {
+            simulator.measureThreads = threads
+            simulator.splitMappingCount = split
+            simulator.splitMappingChunks = split
+            var prefixes = PrefixCache(groupCount: simulator.groups.count)
+            let pass = simulator.processPass()
+            #expect(pass.tlbPages.contains { $0 > 0 }, "seed \(seed)")
+            let walked = simulator.census(prefixes: &prefixes, ownedAnonPages: pass.owned, tlbPages: nil)
+            let taken = simulator.census(prefixes: &prefixes, ownedAnonPages: pass.owned, tlbPages: pass.tlbPages)
+            #expect(taken == walked, "seed \(seed), \(threads) threads, parts of \(split)+")
+            #expect(taken.processTLB == simulator.census().processTLB, "seed \(seed), \(threads) threads")
+        }
+    }
+
     @Test func parallelMeasureIsTheSerialOne() throws {
         let text = """
             somsim-workload 1

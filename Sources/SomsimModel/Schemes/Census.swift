@@ -95,8 +95,10 @@ extension Simulator {
     /// The census, sharing a measure's prefix index of large groups (see `GroupPrefix`), so that
     /// counting each process's single-owner pages costs O(log n) per extent, not O(n).
     /// `ownedAnonPages`, when the measure has counted them, gives each live process's private
-    /// anonymous pages mapped by it alone, in process order.
-    func census(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]?) -> MemoryCensus {
+    /// anonymous pages mapped by it alone, in process order; `tlbPages`, when the measure has
+    /// counted them too, each live process's TLB entries of its mappings of 4 KiB entries only
+    /// (`Mapping.tlbEntriesArePages`: their mapped pages), which the census then does not walk.
+    func census(prefixes: inout PrefixCache, ownedAnonPages: [UInt64]?, tlbPages: [UInt64]? = nil) -> MemoryCensus {
         var census = MemoryCensus(machine: machine)
         var counts: [FolioKindOrder: UInt64] = [:]
         // Performance: folios are counted by kind and order in arrays over every run, and added
@@ -156,36 +158,40 @@ extension Simulator {
 
         census.somPool = somPoolFigures()
         // Performance: a fleet's processes are counted on every core (as the measure sums them),
-        // each slice into rows of its own, added up below in process order: the census is the
-        // same for any number of threads. A census without the measure's single-owner counts
-        // (`census()` alone) queries groups through `prefixes`, and stays on one thread.
-        // The slices are read in place, each dropped once read (issue 12: a fleet's rows, 56
-        // bytes a process, were copied into one array while the slices still held them).
+        // each slice into a part of its own (sums, and the blocks of its processes in order),
+        // the parts added up below in process order: the census is the same for any number of
+        // threads. A census without the measure's single-owner counts (`census()` alone)
+        // queries groups through `prefixes`, and stays on one thread. Each process's TLB row is
+        // written in place into the census's array (issue 12: a fleet's rows were held in the
+        // slices, at the peak of the run's memory, while the census copied their TLB rows out).
         let live = processes.ids.filter { processes[$0].alive }
-        var slices: [[ProcessCensusRow]]
-        if let ownedAnonPages, live.count >= 256, measureThreads > 1 {
-            slices = Parallel.map(count: live.count, threads: measureThreads) { slice in
-                var unused = PrefixCache(groupCount: 0)
-                return slice.map { censusRow(processes[live[$0]], owned: ownedAnonPages[$0], prefixes: &unused) }
+        let parallel = ownedAnonPages != nil && live.count >= 256 && measureThreads > 1
+        // A few processes: a huge mapping's entries are counted in parts on every core.
+        let rowSplitThreads = ownedAnonPages != nil && !parallel ? measureThreads : 1
+        var processParts: [MemoryCensus] = []
+        census.processTLB = [ProcessTLB](unsafeUninitializedCapacity: live.count) { tlbs, initialized in
+            // (nil when no process lives: then no slice writes.)
+            let out = tlbs.baseAddress
+            func count(_ slice: Range<Int>, prefixes: inout PrefixCache) -> MemoryCensus {
+                var part = MemoryCensus(machine: machine)
+                for k in slice {
+                    let row = censusRow(processes[live[k]], owned: ownedAnonPages?[k], tlbPages: tlbPages?[k], prefixes: &prefixes, splitThreads: rowSplitThreads)
+                    part.add(row, somUnits: UInt64(somPool.holders[live[k]]?.unitCount ?? 0))
+                    (out! + k).initialize(to: row.tlb)
+                }
+                return part
             }
-        } else {
-            // A few processes: a huge mapping's entries are counted in parts on every core.
-            let splitThreads = ownedAnonPages != nil ? measureThreads : 1
-            var rows: [ProcessCensusRow] = []
-            rows.reserveCapacity(live.count)
-            for (k, id) in live.enumerated() {
-                rows.append(censusRow(processes[id], owned: ownedAnonPages?[k], prefixes: &prefixes, splitThreads: splitThreads))
+            if parallel {
+                processParts = Parallel.map(count: live.count, threads: measureThreads) { slice in
+                    var unused = PrefixCache(groupCount: 0)
+                    return count(slice, prefixes: &unused)
+                }
+            } else {
+                processParts = [count(0..<live.count, prefixes: &prefixes)]
             }
-            slices = [rows]
+            initialized = live.count
         }
-        var k = 0
-        for s in slices.indices {
-            for row in slices[s] {
-                census.add(row, somUnits: UInt64(somPool.holders[live[k]]?.unitCount ?? 0))
-                k += 1
-            }
-            slices[s] = []
-        }
+        for part in processParts { census.addProcesses(of: part) }
         for tlb in census.processTLB { for level in 0..<3 { census.tlbEntries[level] += tlb.counts[level] } }
         census.sharedAnonPages = anonPages - min(anonPages, census.singleOwnerPages + census.pages(of: .som))
         return census
@@ -193,7 +199,8 @@ extension Simulator {
 }
 
 extension MemoryCensus {
-    /// Counts one live process's row in (`somUnits`: the 2 MiB units it holds of the pool).
+    /// Counts one live process's row in (`somUnits`: the 2 MiB units it holds of the pool), but
+    /// for its TLB row, which the census writes in place.
     fileprivate mutating func add(_ row: ProcessCensusRow, somUnits: UInt64) {
         processes += 1
         for level in 0..<3 { pageTables[level] += row.tables[level] }
@@ -206,7 +213,19 @@ extension MemoryCensus {
         candidateStrandedPages += candidates * blockPages - owned
         let blocks = candidates + somUnits
         if blocks > 0 { singleOwnerBlocks.append(blocks) }
-        processTLB.append(row.tlb)
+    }
+
+    /// Adds what `part` counted of a slice of the live processes (`add`), the slices in
+    /// process order.
+    fileprivate mutating func addProcesses(of part: MemoryCensus) {
+        processes += part.processes
+        for level in 0..<3 { pageTables[level] += part.pageTables[level] }
+        vmas += part.vmas
+        anonVMAs += part.anonVMAs
+        singleOwnerPages += part.singleOwnerPages
+        candidateBlocks += part.candidateBlocks
+        candidateStrandedPages += part.candidateStrandedPages
+        singleOwnerBlocks += part.singleOwnerBlocks
     }
 }
 
@@ -214,15 +233,18 @@ extension Simulator {
 
     /// What the census counts of one live process: its tables, VMAs, TLB entries, and its
     /// private anonymous pages mapped by it alone (`owned` when the measure has counted them;
-    /// else queried here through `prefixes`).
-    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
+    /// else queried here through `prefixes`). `tlbPages`, when the measure has counted them, are
+    /// the TLB entries of its mappings of 4 KiB entries only, which are then not walked here.
+    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, tlbPages: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
         var row = ProcessCensusRow(tables: process.pageTables.tableCountsByLevel, tlb: ProcessTLB(name: process.name))
+        let measured = tlbPages != nil
+        row.tlb.counts[0] = tlbPages ?? 0
         if let ownedByMeasure, splitThreads > 1 && process.mappings.count >= splitMappingCount {
             // Performance: a process of very many mappings counted in parts, one per core (as
             // the measure sums it); counts add up the same for any cut.
             for part in Self.mappingParts(process.mappings, threads: splitThreads, { mappings in
                 var part = ProcessCensusRow(tables: .zero, tlb: ProcessTLB(name: ""))
-                mappings.visit { mapping in countVMA(mapping, into: &part, threads: 1) }
+                mappings.visit { mapping in countVMA(mapping, into: &part, threads: 1, measured: measured) }
                 return part
             }) {
                 row.vmas += part.vmas
@@ -234,7 +256,7 @@ extension Simulator {
         }
         var owned: UInt64 = 0
         for mapping in process.mappings.values {
-            countVMA(mapping, into: &row, threads: splitThreads)
+            countVMA(mapping, into: &row, threads: splitThreads, measured: measured)
             // The single-owner pages, when the measure has not counted them (`som` pages are
             // not candidates: the pool holds them already).
             guard ownedByMeasure == nil, mapping.huge == nil, !mapping.isSingleOwner else { continue }
@@ -249,10 +271,11 @@ extension Simulator {
         return row
     }
 
-    /// Counts `mapping` into a census row: a VMA, an anon_vma if it has one, its TLB entries.
-    private func countVMA(_ mapping: Mapping, into row: inout ProcessCensusRow, threads: Int) {
+    /// Counts `mapping` into a census row: a VMA, an anon_vma if it has one, its TLB entries
+    /// (but for a mapping of 4 KiB entries only when `measured`: the measure counted those).
+    private func countVMA(_ mapping: Mapping, into row: inout ProcessCensusRow, threads: Int, measured: Bool) {
         row.vmas += 1
-        countEntries(mapping, into: &row.tlb.counts, threads: threads)
+        if !(measured && mapping.tlbEntriesArePages) { countEntries(mapping, into: &row.tlb.counts, threads: threads) }
         var anon = false
         mapping.vma.forEach(in: 0..<mapping.pageCount) { _, flags in if flags.anonVMA { anon = true } }
         if anon { row.anonVMAs += 1 }
@@ -329,10 +352,17 @@ extension Simulator {
             run = nil
         }
         // Performance: read chunk by chunk (`forEachExtent`): a randomly touched run has millions
-        // of extents.
+        // of extents. Present 4 KiB pages are a folio each wherever they lie, so they are only
+        // counted (`small`), not joined into runs: a fleet's worker runs are single pages.
+        var small: UInt64 = 0
         group.pages.forEachExtent { start, end, page in
             guard page.present else {
                 flush(&run, &byOrder)
+                return
+            }
+            if page.order == 0 {
+                flush(&run, &byOrder)
+                small += end - start
                 return
             }
             if let r = run, r.end == start, r.order == page.order {
@@ -343,6 +373,7 @@ extension Simulator {
             }
         }
         flush(&run, &byOrder)
+        byOrder[0] += small
     }
 }
 
@@ -467,6 +498,16 @@ private struct ProcessCensusRow {
 private struct FolioKindOrder: Hashable {
     var kind: FolioKind
     var order: Int
+}
+
+extension Mapping {
+    /// Whether each page the mapping maps takes one 4 KiB TLB entry: no HugeTLB pages, no
+    /// PMD-mapped blocks (THP or som), no 1 GiB som pages. `countEntries` then counts its mapped
+    /// pages at the PTE level and nothing else, which the measure's walk counts too
+    /// (`mappingSums`'s `mapped`), so that the census need not walk it again.
+    var tlbEntriesArePages: Bool {
+        huge == nil && pmdMapped == nil && !(isSingleOwner && options.somPage == .size1G)
+    }
 }
 
 extension Simulator {
