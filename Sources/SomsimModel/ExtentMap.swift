@@ -183,18 +183,18 @@ struct ExtentMap<Value: ExtentValue> {
                                     while true {
                                         let probe = c &+ step
                                         guard probe < firsts.count else {
-                                            c = firsts.lastIndex(notAbove: key, from: c, through: firsts.count - 1)
+                                            c = firsts.lastIndexPicking(notAbove: key, from: c, through: firsts.count - 1)
                                             break
                                         }
                                         if firsts[probe] > key {
-                                            c = firsts.lastIndex(notAbove: key, from: c, through: probe - 1)
+                                            c = firsts.lastIndexPicking(notAbove: key, from: c, through: probe - 1)
                                             break
                                         }
                                         c = probe
                                         step &<<= 1
                                     }
                                 } else {
-                                    c = firsts.lastIndex(notAbove: key, from: 0, through: firsts.count - 1)
+                                    c = firsts.lastIndexPicking(notAbove: key, from: 0, through: firsts.count - 1)
                                 }
                                 hint = c
                                 let first = firsts[c]
@@ -1306,12 +1306,29 @@ extension UnsafeBufferPointer where Element == UInt64 {
 
     /// The largest `k` in `low...high` with `self[k] <= key`, in this ascending buffer;
     /// `self[low] <= key` must hold, and `self[high + 1] > key` where it exists.
-    /// Performance: branch-free (the comparison picks the next base with a conditional move, so
-    /// the loop never mispredicts); each step halves the candidates as the classic search does.
-    /// The loop is C's (`somsim_last_index_not_above`): written in Swift, it compiled to a branch
-    /// that mispredicts about every other step.
+    /// Each step halves the candidates as the classic search does. (The compiler makes the pick
+    /// a branch; `lastIndexPicking` is the search with a conditional move.)
     @inline(__always)
     func lastIndex(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
+        var base = low
+        var n = high - low + 1
+        while n > 1 {
+            let half = n >> 1
+            let probe = base &+ half
+            base = self[probe] <= key ? probe : base
+            n &-= half
+        }
+        return base
+    }
+
+    /// `lastIndex(notAbove:from:through:)` with each pick a conditional move, so that the loop
+    /// never mispredicts: the loop is C's (`somsim_last_index_not_above`), since written in
+    /// Swift the pick compiles to a branch (LLVM's x86 cmov-conversion), which mispredicts about
+    /// every other step on random keys. Used where the keys are random (a fleet's copy-on-write
+    /// lookups in its master's run, `forEachBatched`): the call is opaque to Swift's reference
+    /// counting, so where the buffer is an array's (`locate`) it cost a retain and a release.
+    @inline(__always)
+    func lastIndexPicking(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
         somsim_last_index_not_above(baseAddress!, 1, low, high - low + 1, key)
     }
 }

@@ -1,6 +1,6 @@
 // What the engine asks of C that Swift does not offer: glibc malloc's settings for a somsim
 // process (HeapTuning.swift), a prefetch hint (GroupPrefix in Accounting.swift) and a binary
-// search that compiles to conditional moves (ExtentMap.swift: `lastIndex(notAbove:)`).
+// search that compiles to conditional moves (ExtentMap.swift: `lastIndexPicking`).
 #ifndef SOMSIM_RUNTIME_H
 #define SOMSIM_RUNTIME_H
 
