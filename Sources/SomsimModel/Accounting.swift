@@ -186,7 +186,7 @@ final class GroupPrefix {
     @inline(__always)
     private func extentIndex(_ index: UInt64) -> Int {
         let b = Int(min(index >> shift, UInt64(buckets.count - 1)))
-        // The largest k in low...high with a start not above `index` (branch-free halving, as
+        // The largest k in low...high with a start not above `index` (halving, as
         // `lastIndex(notAbove:from:through:)` searches).
         var base = Int(buckets[b])
         let high = b + 1 < buckets.count ? Int(buckets[b + 1]) : entries.count - 1

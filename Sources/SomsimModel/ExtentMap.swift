@@ -214,22 +214,8 @@ struct ExtentMap<Value: ExtentValue> {
                     for k in 0..<n where places[2 * k] >= 0 {
                         let c = places[2 * k]
                         let g = places[2 * k + 1]
-                        let count = Int(chunks[c].startCount)
-                        let first = firsts[c]
-                        let end = c + 1 < firsts.count ? firsts[c + 1] : length
-                        if end &- first == UInt64(count) {
-                            // A chunk of one-page extents: `count` ascending starts from `first`
-                            // below `first + count` are `first, first + 1, ...`, so extent `g`
-                            // is page `first + g`, with no read of the starts (a cache miss
-                            // each in a fleet's master run, which the values read has too).
-                            bounds[2 * k] = first &+ UInt64(g)
-                            bounds[2 * k + 1] = first &+ UInt64(g) &+ 1
-                        } else {
-                            chunks[c].starts.withUnsafeBufferPointer { starts in
-                                bounds[2 * k] = starts[g]
-                                bounds[2 * k + 1] = g + 1 < count ? starts[g + 1] : end
-                            }
-                        }
+                        // (A chunk of one-page extents gives them with no read of its starts.)
+                        (bounds[2 * k], bounds[2 * k + 1]) = self.bounds(c, g)
                         chunks[c].values.withUnsafeBufferPointer { chunkValues in
                             (values.baseAddress! + k).initialize(to: chunkValues[g])
                         }
@@ -1329,7 +1315,7 @@ extension UnsafeBufferPointer where Element == UInt64 {
     /// counting, so where the buffer is an array's (`locate`) it cost a retain and a release.
     @inline(__always)
     func lastIndexPicking(notAbove key: UInt64, from low: Int, through high: Int) -> Int {
-        somsim_last_index_not_above(baseAddress!, 1, low, high - low + 1, key)
+        somsim_last_index_not_above(baseAddress!, low, high - low + 1, key)
     }
 }
 

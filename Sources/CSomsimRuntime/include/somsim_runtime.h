@@ -15,18 +15,17 @@ static inline void somsim_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
-// The largest k in base..<base+n with a[k * stride] <= key, `a` ascending at that stride (1 for
-// an array of keys, 2 for pairs whose first word is the key); a[base * stride] <= key must hold
-// and n >= 1. Each step halves the candidates, the next base picked by a conditional move:
+// The largest k in base..<base+n with a[k] <= key, `a` ascending; a[base] <= key must hold and
+// n >= 1. Each step halves the candidates, the next base picked by a conditional move:
 // `__builtin_unpredictable` keeps LLVM's x86 cmov-conversion from turning the pick back into a
-// branch, which it does to the same loop written in Swift (a branch that mispredicts about every
-// other step on a fleet's copy-on-write lookups). Inline, so that Swift's optimizer puts the loop
-// in place, `stride` folded.
-static inline long somsim_last_index_not_above(const unsigned long long *a, long stride, long base,
-                                               long n, unsigned long long key) {
+// branch, which it does to the same loop written in Swift (a branch that random keys, a fleet's
+// copy-on-write pages, mispredict about half the time). Inline, so that Swift's optimizer puts
+// the loop in place.
+static inline long somsim_last_index_not_above(const unsigned long long *a, long base, long n,
+                                               unsigned long long key) {
     while (n > 1) {
         long half = n >> 1;
-        base = __builtin_unpredictable(a[(base + half) * stride] <= key) ? base + half : base;
+        base = __builtin_unpredictable(a[base + half] <= key) ? base + half : base;
         n -= half;
     }
     return base;
