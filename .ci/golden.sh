@@ -33,6 +33,14 @@ for sz in 4G 8G; do
   "$s" generate alloc-mix --ram $sz > "$o/allocmix-$sz.somw" 2>&1
   (cd "$o" && run "$o/allocmix-$sz.json" "$s" simulate "allocmix-$sz.somw" --format json)
 done
+# A fleet of forked workers writing random pages: enough random touches that `simulate` draws
+# their samples ahead on a second thread (SamplePrefetcher), some of another page count.
+{
+  printf 'somsim-workload 1\nspawn master\nmaster mmap heap 24M\nmaster mmap side 2M\nmaster touch heap write\n'
+  printf 'repeat 1500 as i {\n  master fork w{i}\n  w{i} touch heap write random=64 seed={i}\n}\n'
+  printf 'repeat 300 as i {\n  master fork v{i}\n  v{i} touch side write random=40 seed={i}\n  v{i} touch heap read offset=4M length=8M random=30 seed={i}\n}\n'
+} > "$o/fleet.somw"
+(cd "$o" && run "$o/fleet.json" "$s" simulate fleet.somw --format json && run "$o/fleet.cmp.csv" "$s" compare fleet.somw --format csv)
 run "$o/crossover.csv" "$s" generate alloc-mix --crossover --small 4K --large 2M --ram 1G --format csv
 for f in Tests/SomsimReportTests/FuzzCrashers/*.somw; do run "$o/fuzz-$(basename "$f").json" "$s" simulate "$f" --format json; done
 sh papers/reproduce.sh --no-figures "$s" "$o/papers" > /dev/null 2>&1 || echo "golden.sh: papers/reproduce.sh failed" >&2

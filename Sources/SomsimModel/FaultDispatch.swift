@@ -46,7 +46,16 @@ extension Simulator {
             processes[p].mappings.putBack(mapping, at: slot)
             return .EFAULT
         }
-        let runs = pattern.pageRuns(range, pageBytes: mapping.pageBytes)
+        let runs: [Range<UInt64>]
+        // A random touch's sample may have been drawn ahead (`SamplePrefetcher`): the same runs.
+        if case .random(let count, let seed) = pattern, let samples,
+            let drawn = samples.take(count: count, pages: UInt64(range.count), seed: seed)
+        {
+            let base = range.lowerBound
+            runs = base == 0 ? drawn : drawn.map { ($0.lowerBound + base)..<($0.upperBound + base) }
+        } else {
+            runs = pattern.pageRuns(range, pageBytes: mapping.pageBytes)
+        }
         fault(p, name, taken: mapping, slot: slot, pages: runs, access: access)
         return nil
     }

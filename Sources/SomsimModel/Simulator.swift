@@ -85,6 +85,16 @@ public struct Simulator {
     /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
     /// lookups one range at a time.
     var bulkLookupsBatched = true
+    /// Whether `apply(contentsOf:)` draws random touches' samples ahead on a thread of their own
+    /// (`SamplePrefetcher`) where `measureThreads` allows a second thread; tests set
+    /// `.waiting` to make every such touch take its sample from that thread, and `.off`.
+    var samplesAhead = SamplesAhead.whenWorthwhile
+    enum SamplesAhead { case off, whenWorthwhile, waiting }
+    /// The random touches' samples drawn ahead while `apply(contentsOf:)` runs.
+    var samples: SamplePrefetcher? = nil
+    /// What the last `apply(contentsOf:)` did with samples drawn ahead: touches that took one,
+    /// and touches that drew their own (tests: the hand-over is not vacuous).
+    private(set) var samplesTaken = (taken: 0, drawn: 0)
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.
@@ -100,8 +110,9 @@ public struct Simulator {
     var mappingCapacityHints: [String: Int] = [:]
     /// Threads a measure sums the processes' metrics on (each process's sums are independent;
     /// the report is the same for any count); above 1 it also lets a first touch of very many
-    /// pages merge its two maps on two threads (`parallelMergeRanges`). Tests set it to hold the
-    /// parallel paths to the serial ones.
+    /// pages merge its two maps on two threads (`parallelMergeRanges`), and `apply(contentsOf:)`
+    /// draw random touches' samples ahead on a second thread (`samplesAhead`). Tests set it to
+    /// hold the parallel paths to the serial ones.
     public var measureThreads = Parallel.cores
     /// A measure of fewer processes than it would spread over threads sums a mapping whose
     /// pages are kept in at least this many extent-map chunks (about 64 extents each: a random
@@ -177,9 +188,7 @@ public struct Simulator {
     public static func finished(_ workload: Workload, constants: KernelConstants = KernelConstants()) -> Simulator {
         var simulator = Simulator(machine: workload.machine, constants: constants, machineLine: workload.machineLine ?? 0)
         simulator.reserveRoom(for: workload)
-        for statement in workload.statements {
-            simulator.apply(statement)
-        }
+        simulator.apply(contentsOf: workload.statements)
         simulator.measureAtEnd(afterMeasureStatement: workload.statements.last.map { if case .measure = $0.value { true } else { false } } ?? false)
         return simulator
     }
@@ -277,6 +286,35 @@ public struct Simulator {
         var answered = Outcome()
         swap(&answered, &outcome)
         return answered
+    }
+
+    /// Applies `statements[range]` in order, as `apply` each. Performance: where they hold
+    /// random touches enough and `measureThreads` allows a second thread, the touches' samples
+    /// are drawn ahead on it (`SamplePrefetcher`); the results are the same.
+    public mutating func apply(contentsOf statements: [Located<Statement>], range: Range<Int>? = nil) {
+        let range = range ?? statements.indices
+        let ahead: SamplePrefetcher?
+        switch samplesAhead {
+        case .off:
+            ahead = nil
+        case .whenWorthwhile:
+            ahead = measureThreads > 1 && SamplePrefetcher.worthwhile(statements, range: range) ? SamplePrefetcher(statements, range: range) : nil
+        case .waiting:
+            ahead = SamplePrefetcher(statements, range: range, waits: true)
+        }
+        guard let ahead else {
+            for k in range { apply(statements[k]) }
+            return
+        }
+        samples = ahead
+        ahead.start()
+        for k in range {
+            ahead.begin(k)
+            apply(statements[k])
+        }
+        ahead.finish()
+        samples = nil
+        samplesTaken = (ahead.taken, ahead.drawn)
     }
 
     /// The most memory the workload's own pages held at once, between statements: private

@@ -28,9 +28,7 @@ public enum BenchmarkWorkloads {
             // As `Simulator.run` does first (one pass over the statements): timed in `finish`
             // when the whole run is, set-up here otherwise.
             if measuredFrom > 0 { simulator.reserveRoom(for: workload) }
-            for statement in workload.statements[..<measuredFrom] {
-                simulator.apply(statement)
-            }
+            simulator.apply(contentsOf: workload.statements, range: 0..<measuredFrom)
             return simulator
         }
 
@@ -38,9 +36,7 @@ public enum BenchmarkWorkloads {
         /// `Simulator.run` does them. With `measuredFrom == 0` this is `Simulator.run(workload)`.
         public func finish(_ simulator: inout Simulator) -> Report {
             if measuredFrom == 0 { simulator.reserveRoom(for: workload) }
-            for statement in workload.statements[measuredFrom...] {
-                simulator.apply(statement)
-            }
+            simulator.apply(contentsOf: workload.statements, range: measuredFrom..<workload.statements.count)
             simulator.measure(label: "end")
             return simulator.report
         }

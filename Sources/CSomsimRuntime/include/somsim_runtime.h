@@ -1,6 +1,7 @@
 // What the engine asks of C that Swift does not offer: glibc malloc's settings for a somsim
-// process (HeapTuning.swift), a prefetch hint (GroupPrefix in Accounting.swift) and a binary
-// search that compiles to conditional moves (ExtentMap.swift: `lastIndexPicking`).
+// process (HeapTuning.swift), a prefetch hint (GroupPrefix in Accounting.swift), a binary
+// search that compiles to conditional moves (ExtentMap.swift: `lastIndexPicking`) and the
+// acquire and release word accesses by which two threads hand samples over (SamplePrefetch.swift).
 #ifndef SOMSIM_RUNTIME_H
 #define SOMSIM_RUNTIME_H
 
@@ -29,6 +30,17 @@ static inline long somsim_last_index_not_above(const unsigned long long *a, long
         n -= half;
     }
     return base;
+}
+
+// A word read with acquire order: what the thread that stored it with release order wrote
+// before that store is visible after this load.
+static inline long somsim_load_acquire(const long *address) {
+    return __atomic_load_n(address, __ATOMIC_ACQUIRE);
+}
+
+// A word written with release order (see `somsim_load_acquire`).
+static inline void somsim_store_release(long *address, long value) {
+    __atomic_store_n(address, value, __ATOMIC_RELEASE);
 }
 
 #endif
