@@ -378,19 +378,22 @@ extension Simulator {
         let metrics = [ProcessMetrics](unsafeUninitializedCapacity: count) { buffer, initialized in
             // (nil when there is no process: then no slice writes.)
             let out = buffer.baseAddress
-            slices = Parallel.map(count: count, threads: threads) { slice in
-                var prefixes = PrefixCache(groupCount: groups.count)
-                var owned: [UInt64] = []
-                var tlbPages: [UInt64] = []
-                for index in slice {
-                    let (processSums, pages) = processMetrics(processes[ProcessID(index: index)], prefixes: &prefixes, splitThreads: splitThreads)
-                    if processSums.alive {
-                        owned.append(pages.owned)
-                        tlbPages.append(pages.tlbPages)
+            // (The processes lent in place: each is read, not copied.)
+            slices = processes.lend { lent in
+                Parallel.map(count: count, threads: threads) { slice in
+                    var prefixes = PrefixCache(groupCount: groups.count)
+                    var owned: [UInt64] = []
+                    var tlbPages: [UInt64] = []
+                    for index in slice {
+                        let (processSums, pages) = processMetrics(&lent![index], prefixes: &prefixes, splitThreads: splitThreads)
+                        if processSums.alive {
+                            owned.append(pages.owned)
+                            tlbPages.append(pages.tlbPages)
+                        }
+                        (out! + index).initialize(to: processSums)
                     }
-                    (out! + index).initialize(to: processSums)
+                    return (owned, tlbPages, prefixes)
                 }
-                return (owned, tlbPages, prefixes)
             }
             initialized = count
         }
@@ -533,8 +536,9 @@ extension Simulator {
 
     /// One process's metrics, and what the census takes from the same walk: its private
     /// anonymous 4 KiB pages mapped by it alone (the single-owner pages) and the TLB entries of
-    /// its mappings of 4 KiB entries only (`Mapping.tlbEntriesArePages`).
-    private func processMetrics(_ process: SimProcess, prefixes: inout PrefixCache, splitThreads: Int) -> (ProcessMetrics, (owned: UInt64, tlbPages: UInt64)) {
+    /// its mappings of 4 KiB entries only (`Mapping.tlbEntriesArePages`). The process is lent
+    /// (`SimProcesses.lend`): only read.
+    private func processMetrics(_ process: inout SimProcess, prefixes: inout PrefixCache, splitThreads: Int) -> (ProcessMetrics, (owned: UInt64, tlbPages: UInt64)) {
         var metrics = ProcessMetrics(name: process.name, alive: process.alive)
         metrics.minorFaults = process.minorFaults
         metrics.cowCopies = process.cowCopies
@@ -555,7 +559,8 @@ extension Simulator {
                 totals.add(part)
             }
         } else {
-            for mapping in process.mappings.values {
+            // (Each mapping lent in place, not copied out: `visit`.)
+            process.mappings.values.visit { mapping in
                 addMappingTotals(mapping, into: &totals, prefixes: &prefixes, splitThreads: splitThreads)
             }
         }

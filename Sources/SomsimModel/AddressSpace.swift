@@ -286,6 +286,17 @@ struct SimProcesses: Sequence {
     /// The ids of every process, in creation order.
     var ids: [ProcessID] { all.indices.map(ProcessID.init(index:)) }
 
+    /// `body` of the processes in place, in creation order, lent inout (pass `&lent[i]` on),
+    /// not copied: `body` must only read them. Performance: a measure's pass handed each process
+    /// of a fleet to its sums as a copy (retaining and releasing its table, layout and page
+    /// tables), on two threads at once; a value passed inout is read where it lies (exclusive
+    /// access lets the compiler pass it on without a copy, as `MappingTable.Values.visit` lends
+    /// mappings), where a value read through a pointer and passed on was still copied.
+    func lend<R>(_ body: (_ lent: UnsafeMutablePointer<SimProcess>?) throws -> R) rethrows -> R {
+        // Never written through: `body` only reads (its contract).
+        try all.withUnsafeBufferPointer { try body(UnsafeMutablePointer(mutating: $0.baseAddress)) }
+    }
+
     /// Adds a process; returns its id.
     mutating func append(_ process: SimProcess) -> ProcessID {
         all.append(process)

@@ -108,34 +108,38 @@ extension Simulator {
         // in any order.
         let threads = ownedAnonPages != nil && groups.count >= 256 ? measureThreads : 1
         let splitThreads = threads == 1 && ownedAnonPages != nil ? measureThreads : 1
-        let parts = Parallel.map(count: groups.count, threads: threads) { slice in
-            var part = GroupFolioCounts()
-            for group in groups[slice] {
-                switch (group.kind, group.huge) {
-                case (_, .some):
-                    break  // HugeTLB pages are counted from the pool below.
-                case (.anonymousRun, nil):
-                    if splitThreads > 1 && group.pages.chunkCount >= splitMappingChunks {
-                        // A few huge runs (a random touch of millions of pages): each in parts.
-                        if group.singleOwner {
-                            Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.som)
+        // (The groups lent in place: each is read, not copied.)
+        let parts = groups.withUnsafeGroups { all in
+            Parallel.map(count: all.count, threads: threads) { slice in
+                var part = GroupFolioCounts()
+                func count(_ group: FrameGroup) {
+                    switch (group.kind, group.huge) {
+                    case (_, .some):
+                        break  // HugeTLB pages are counted from the pool below.
+                    case (.anonymousRun, nil):
+                        if splitThreads > 1 && group.pages.chunkCount >= splitMappingChunks {
+                            // A few huge runs (a random touch of millions of pages): each in parts.
+                            if group.singleOwner {
+                                Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.som)
+                            } else {
+                                Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.anon)
+                            }
+                        } else if group.singleOwner {
+                            Self.countAnonymousFolios(group, byOrder: &part.som)
                         } else {
-                            Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.anon)
+                            Self.countAnonymousFolios(group, byOrder: &part.anon)
                         }
-                    } else if group.singleOwner {
-                        Self.countAnonymousFolios(group, byOrder: &part.som)
-                    } else {
-                        Self.countAnonymousFolios(group, byOrder: &part.anon)
+                    case (.pageCache(let named), nil):
+                        var present: UInt64 = 0
+                        group.pages.forEach(in: 0..<group.pages.length) { range, page in
+                            if page.present { present += UInt64(range.count) }
+                        }
+                        if named == nil { part.shmem += present } else { part.file += present }
                     }
-                case (.pageCache(let named), nil):
-                    var present: UInt64 = 0
-                    group.pages.forEach(in: 0..<group.pages.length) { range, page in
-                        if page.present { present += UInt64(range.count) }
-                    }
-                    if named == nil { part.shmem += present } else { part.file += present }
                 }
+                for g in slice { count(all[g]) }
+                return part
             }
-            return part
         }
         for part in parts {
             for (kind, byOrder) in [(FolioKind.anon, part.anon), (.som, part.som)] {
@@ -174,10 +178,13 @@ extension Simulator {
             let out = tlbs.baseAddress
             func count(_ slice: Range<Int>, prefixes: inout PrefixCache) -> MemoryCensus {
                 var part = MemoryCensus(machine: machine)
-                for k in slice {
-                    let row = censusRow(processes[live[k]], owned: ownedAnonPages?[k], tlbPages: tlbPages?[k], prefixes: &prefixes, splitThreads: rowSplitThreads)
-                    part.add(row, somUnits: UInt64(somPool.holders[live[k]]?.unitCount ?? 0))
-                    (out! + k).initialize(to: row.tlb)
+                // (The processes lent in place: each is read, not copied.)
+                processes.lend { lent in
+                    for k in slice {
+                        let row = censusRow(&lent![live[k].index], owned: ownedAnonPages?[k], tlbPages: tlbPages?[k], prefixes: &prefixes, splitThreads: rowSplitThreads)
+                        part.add(row, somUnits: UInt64(somPool.holders[live[k]]?.unitCount ?? 0))
+                        (out! + k).initialize(to: row.tlb)
+                    }
                 }
                 return part
             }
@@ -235,7 +242,8 @@ extension Simulator {
     /// private anonymous pages mapped by it alone (`owned` when the measure has counted them;
     /// else queried here through `prefixes`). `tlbPages`, when the measure has counted them, are
     /// the TLB entries of its mappings of 4 KiB entries only, which are then not walked here.
-    private func censusRow(_ process: SimProcess, owned ownedByMeasure: UInt64?, tlbPages: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
+    /// The process is lent (`SimProcesses.lend`): only read.
+    private func censusRow(_ process: inout SimProcess, owned ownedByMeasure: UInt64?, tlbPages: UInt64?, prefixes: inout PrefixCache, splitThreads: Int = 1) -> ProcessCensusRow {
         var row = ProcessCensusRow(tables: process.pageTables.tableCountsByLevel, tlb: ProcessTLB(name: process.name))
         let measured = tlbPages != nil
         row.tlb.counts[0] = tlbPages ?? 0
@@ -255,11 +263,12 @@ extension Simulator {
             return row
         }
         var owned: UInt64 = 0
-        for mapping in process.mappings.values {
+        // (Each mapping lent in place, not copied out: `visit`.)
+        process.mappings.values.visit { mapping in
             countVMA(mapping, into: &row, threads: splitThreads, measured: measured)
             // The single-owner pages, when the measure has not counted them (`som` pages are
             // not candidates: the pool holds them already).
-            guard ownedByMeasure == nil, mapping.huge == nil, !mapping.isSingleOwner else { continue }
+            guard ownedByMeasure == nil, mapping.huge == nil, !mapping.isSingleOwner else { return }
             mapping.pages.forEach(in: 0..<mapping.pageCount) { range, state in
                 guard case .anon(let run, _) = state else { return }
                 // Pages mapped once are the private ones (anonymous pages are always dirty).
