@@ -53,6 +53,16 @@ struct AddressLayout {
     var count: Int { root < 0 ? 0 : nodes[root].count }
     var isEmpty: Bool { root < 0 }
 
+    /// The mappings' names in address order (`SimProcess.mappingNamesByAddress`). Performance:
+    /// asked of the layout, not of the process, which a read through the process table copied
+    /// whole on every fork (retaining and releasing its table, layout and page tables).
+    var namesInOrder: [String] {
+        var names: [String] = []
+        names.reserveCapacity(count)
+        forEach { names.append($0.name); return true }
+        return names
+    }
+
     // MARK: Placement
 
     /// The highest address range of `length` bytes aligned to `alignment` that fits in the window

@@ -26,7 +26,7 @@ extension Simulator {
         child.allocator = processes[p].allocator
         child.allocatorMappings = processes[p].allocatorMappings
         // VMA by VMA in address order, as dup_mmap walks them.
-        let names = processes[p].mappingNamesByAddress
+        let names = processes[p].layout.namesInOrder
         // Performance: the child has a mapping of every name its parent has (each set below), so
         // its table starts as the parent's, index of names and all (copy on write), and each
         // mapping replaces the parent's in its slot: a fleet's workers build no index of their
@@ -97,12 +97,13 @@ extension Simulator {
             child.mappings[mappingName] = mapping
         }
         if processes[p].everLocked { child.dropLocks() }
-        let childID = processes.append(child)
-        processIndex[name] = childID
-        inheritDescriptors(p, childID)
         liveProcesses += 1
         liveMappings += UInt64(child.mappings.count)
         tablePages += child.pageTables.total
+        // Performance: the child is moved into the table, not copied (`append(moving:)`).
+        let childID = processes.append(moving: &child)
+        processIndex[name] = childID
+        inheritDescriptors(p, childID)
     }
 
     /// exit(2): every mapping is unmapped and every page table freed.
