@@ -93,8 +93,8 @@ public struct Simulator {
     /// The random touches' samples drawn ahead while `apply(contentsOf:)` runs.
     var samples: SamplePrefetcher? = nil
     /// What the last `apply(contentsOf:)` did with samples drawn ahead: touches that took one,
-    /// and touches that drew their own (tests: the hand-over is not vacuous).
-    private(set) var samplesTaken = (taken: 0, drawn: 0)
+    /// and touches that drew their own (tests: the hand-over is not vacuous; benchmarks report it).
+    public private(set) var samplesTaken = (taken: 0, drawn: 0)
     /// Whether every madvise walks the process's layout for the mappings its range meets, even
     /// a range inside the one mapping it names (`madvise`); tests turn it on to hold that
     /// shortcut to the walk.

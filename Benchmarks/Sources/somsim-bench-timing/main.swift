@@ -50,6 +50,9 @@ for benchmarkCase in cases {
     // (total, statements, final measure) per run. The run is what `Case.finish` does, with a
     // clock reading between its statements and its final measure.
     var times: [(total: Duration, statements: Duration, measure: Duration)] = []
+    // Random touches that took a sample drawn ahead on the second core, and that drew their own
+    // (`Simulator.samplesTaken`), summed over the runs.
+    var samples = (taken: 0, drawn: 0)
     var measures = 0
     for _ in 0..<runs {
         var simulator = benchmarkCase.prepare()
@@ -64,6 +67,7 @@ for benchmarkCase in cases {
         let report = simulator.report
         let end = clock.now
         times.append((end - start, statementsDone - start, end - statementsDone))
+        samples = (samples.taken + simulator.samplesTaken.taken, samples.drawn + simulator.samplesTaken.drawn)
         measures = report.measures.count
     }
     times.sort { $0.total < $1.total }
@@ -76,5 +80,6 @@ for benchmarkCase in cases {
     }
     line += "; best run: statements \(seconds(best.statements)) s, final measure \(seconds(best.measure)) s"
     if let parseTime { line += "; parse \(seconds(parseTime)) s" }
+    if samples != (0, 0) { line += "; samples drawn ahead taken by \(samples.taken) random touches, drawn by \(samples.drawn)" }
     print(line)
 }
