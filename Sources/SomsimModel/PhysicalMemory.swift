@@ -81,19 +81,21 @@ struct FrameGroups: Sequence {
     var count: Int { all.count }
 
     subscript(_ id: GroupID) -> FrameGroup {
-        // Performance: reads borrow the group in place (`_read`), as `SimProcesses` lends its
-        // processes: a getter returned a copy, retaining and releasing its extent map's arrays
-        // for every `groups[id].…` read (a measure's every run lookup, a fault's every lookup).
+        // Performance: reads borrow the group in place (`_read`, as `SimProcesses`' subscript
+        // does): a getter returned a copy, retaining and releasing its extent map's arrays for
+        // every `groups[id].…` read (a measure's every run lookup, a fault's every lookup).
         _read { yield all[Int(id.index)] }
         set { all[Int(id.index)] = newValue }
         _modify { yield &all[Int(id.index)] }
     }
 
-    /// `body` of the groups in place, in id order, lent, not copied: `body` must only read them.
-    /// Performance: `for group in groups[slice]` copies each group out (retaining and releasing
-    /// its arrays), which a census of a fleet's 10,000 runs did on two threads at once.
-    func withUnsafeGroups<R>(_ body: (UnsafeBufferPointer<FrameGroup>) throws -> R) rethrows -> R {
-        try all.withUnsafeBufferPointer(body)
+    /// `body` of the groups in place, in id order, lent inout (pass `&lent[i]` on), not copied:
+    /// `body` must only read them (as `SimProcesses.lend` lends processes). Performance: `for
+    /// group in groups[slice]` copied each group out (retaining and releasing its arrays), which
+    /// a census of a fleet's 10,000 runs did on two threads at once.
+    func lend<R>(_ body: (_ lent: UnsafeMutablePointer<FrameGroup>?) throws -> R) rethrows -> R {
+        // Never written through: `body` only reads (its contract).
+        try all.withUnsafeBufferPointer { try body(UnsafeMutablePointer(mutating: $0.baseAddress)) }
     }
 
     /// Adds a group; returns its id.

@@ -109,10 +109,10 @@ extension Simulator {
         let threads = ownedAnonPages != nil && groups.count >= 256 ? measureThreads : 1
         let splitThreads = threads == 1 && ownedAnonPages != nil ? measureThreads : 1
         // (The groups lent in place: each is read, not copied.)
-        let parts = groups.withUnsafeGroups { all in
-            Parallel.map(count: all.count, threads: threads) { slice in
+        let parts = groups.lend { lent in
+            Parallel.map(count: groups.count, threads: threads) { slice in
                 var part = GroupFolioCounts()
-                func count(_ group: FrameGroup) {
+                func count(_ group: inout FrameGroup) {
                     switch (group.kind, group.huge) {
                     case (_, .some):
                         break  // HugeTLB pages are counted from the pool below.
@@ -137,7 +137,7 @@ extension Simulator {
                         if named == nil { part.shmem += present } else { part.file += present }
                     }
                 }
-                for g in slice { count(all[g]) }
+                for g in slice { count(&lent![g]) }
                 return part
             }
         }
