@@ -165,7 +165,7 @@ final class SamplePrefetcher: @unchecked Sendable {
             // Too late: the simulator applies a statement past this one.
             if !waits && somsim_load_acquire(applied) > k { continue }
             let slot = k % Self.window
-            let guessed = UInt64(pages)
+            let guessed = UInt64(truncatingIfNeeded: pages)
             slots[slot].count = count
             slots[slot].pages = guessed
             slots[slot].seed = seed
