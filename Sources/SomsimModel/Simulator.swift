@@ -86,8 +86,9 @@ public struct Simulator {
     /// lookups one range at a time.
     var bulkLookupsBatched = true
     /// Whether `apply(contentsOf:)` draws random touches' samples ahead on a thread of their own
-    /// (`SamplePrefetcher`) where `measureThreads` allows a second thread; tests set
-    /// `.waiting` to make every such touch take its sample from that thread, and `.off`.
+    /// (`SamplePrefetcher`) where `measureThreads` allows a second thread; tests set `.off`, and
+    /// `.waiting`, where every such touch waits for that thread's sample (taking it where the
+    /// thread's guess of its page count was right) and the two threads run in lock step.
     var samplesAhead = SamplesAhead.whenWorthwhile
     enum SamplesAhead { case off, whenWorthwhile, waiting }
     /// The random touches' samples drawn ahead while `apply(contentsOf:)` runs.
