@@ -139,6 +139,77 @@ import Testing
         }
     }
 
+    /// Chunks of one-page extents (a run split page by page, as a fleet's copy-on-write splits
+    /// its master's), where a decrement at recorded positions changes the stored values in
+    /// place: the same extents and the same `onZero` calls as range by range, under chunk and
+    /// map shifts, with counters that reach zero, ranges of several pages, and positions gone
+    /// stale (taken before the ranges of an earlier round split or shifted the map).
+    @Test(arguments: [2, 3, 5, 128])
+    func addCounterAtPositionsInChunksOfOnePageExtents(chunkCapacity: Int) {
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 15_485_863 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 200 + rng.next(below: 600)
+            var map = ExtentMap(length: length, value: FramePage(mapcount: 1, present: true), chunkCapacity: chunkCapacity)
+            // Neighbours differ, so every page is an extent of its own.
+            for page in 0..<length {
+                map.assign(page..<page + 1, FramePage(mapcount: UInt32(1 + (page + seed) % 3), present: true))
+            }
+            #expect(map.extentCount == Int(length), "seed \(seed), chunk capacity \(chunkCapacity): one extent a page")
+            var stale: [ExtentMap<FramePage>.Position] = []
+            for round in 0..<6 {
+                // Shifts: a whole-map raise (the map's shift), a raise over part (chunks' shifts).
+                switch round % 3 {
+                case 1: map.addCounter(1, in: 0..<length) { _, _ in }
+                case 2:
+                    let a = rng.next(below: length)
+                    map.addCounter(1, in: a..<min(length, a + 1 + rng.next(below: length / 2))) { _, _ in }
+                default: break
+                }
+                let touched = Self.sortedRanges(&rng, length: length)
+                var extents: [Range<UInt64>] = []
+                var positions: [ExtentMap<FramePage>.Position] = []
+                map.forEach(inSortedRanges: touched) { range, _, position in
+                    extents.append(range)
+                    positions.append(position)
+                }
+                // Where each touched range's first page was found.
+                var starts: [ExtentMap<FramePage>.Position] = []
+                for (range, position) in zip(extents, positions) where starts.count < touched.count && range.lowerBound == touched[starts.count].lowerBound {
+                    starts.append(position)
+                }
+                #expect(starts.count == touched.count)
+                let stalePositions = Array((stale + positions).prefix(extents.count))
+                // Clipped extents (as the bulk path passes them) and whole ranges of several
+                // pages (positions of their starts).
+                for (name, ranges, guesses) in [
+                    ("recorded", extents, positions), ("stale", extents, stalePositions),
+                    ("whole ranges", touched, starts),
+                ] {
+                    var single = map
+                    var singleZeroed: [ExtentRecord] = []
+                    for range in ranges {
+                        single.addCounter(-1, in: range) { range, page in
+                            singleZeroed.append(ExtentRecord(range: range, value: page))
+                            page.present = false
+                        }
+                    }
+                    var fused = map
+                    var fusedZeroed: [ExtentRecord] = []
+                    fused.addCounter(-1, inSortedRanges: ranges, at: guesses) { range, page in
+                        fusedZeroed.append(ExtentRecord(range: range, value: page))
+                        page.present = false
+                    }
+                    let context = "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name)"
+                    #expect(Self.extents(fused) == Self.extents(single), "\(context)")
+                    #expect(fused.extentCount == single.extentCount, "\(context)")
+                    #expect(fusedZeroed == singleZeroed, "\(context)")
+                    if name == "recorded" { map = fused }
+                }
+                stale = positions
+            }
+        }
+    }
+
     @Test(arguments: [2, 3, 5, 128])
     func forEachOverSortedRangesIsForEachOverEachRange(chunkCapacity: Int) {
         for seed in Self.seeds {
