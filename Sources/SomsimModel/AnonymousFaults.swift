@@ -58,32 +58,35 @@ extension Simulator {
             // The positions found while reading the mapcounts spare the decrement its searches.
             // Performance: the lookups are batched (`forEachBatched`), so that their cache misses
             // in the master's run overlap.
-            var reused: [Range<UInt64>] = []
-            var copied: [Range<UInt64>] = []
-            var copiedAt: [ExtentMap<FramePage>.Position] = []
-            reused.reserveCapacity(ranges.count)
-            copied.reserveCapacity(ranges.count)
-            copiedAt.reserveCapacity(ranges.count)
+            // (The lists' storage is the simulator's, taken out for the call and given back
+            // empty: `bulkLists`.)
+            var lists = BulkLists()
+            swap(&lists, &bulkLists)
+            defer {
+                lists.empty()
+                swap(&lists, &bulkLists)
+            }
+            lists.reserve(ranges.count)
             var small = true
             var copiedCount: UInt64 = 0
             groups[run].pages.forEach(inSortedRanges: ranges, batched: bulkLookupsBatched) { pages, page, position in
                 if page.order > 0 { small = false }
                 if page.mapcount <= 1 {
-                    reused.append(pages)
+                    lists.reused.append(pages)
                 } else {
-                    copied.append(pages)
-                    copiedAt.append(position)
+                    lists.copied.append(pages)
+                    lists.copiedAt.append(position)
                     copiedCount += UInt64(pages.count)
                 }
             }
             guard small else { return false }
             // What `addMapcount(group: run, range, delta: -1)` does for each copied range.
             let anonymous = groups[run].kind == .anonymousRun
-            groups[run].pages.addCounter(-1, inSortedRanges: copied, at: copiedAt) { _, page in
+            groups[run].pages.addCounter(-1, inSortedRanges: lists.copied, at: lists.copiedAt) { _, page in
                 if anonymous && page.present { page.present = false }
             }
-            f.mapping.pages.assign(sortedRanges: reused, to: .anon(run: run, writable: true))
-            if !copied.isEmpty {
+            f.mapping.pages.assign(sortedRanges: lists.reused, to: .anon(run: run, writable: true))
+            if !lists.copied.isEmpty {
                 let new = runForTally(&f)
                 // Performance: where the run and the mapping are each one extent before (a
                 // fresh worker's first write), the mapping's page states are built on the run's
@@ -96,7 +99,7 @@ extension Simulator {
                 let freshRun = groups[new].pages.extentCount == 1
                 let alongRun = bulkMapsAlongRun && freshRun && f.mapping.pages.extentCount == 1
                     && oldFrame != newFrame && oldState != newState
-                groups[new].pages.assign(sortedRanges: copied) { _ in newFrame }
+                groups[new].pages.assign(sortedRanges: lists.copied) { _ in newFrame }
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).
                 if bulkSharesValues && freshRun { groups[new].pages.shareValues(from: &freshRunValues) }
@@ -113,7 +116,7 @@ extension Simulator {
                     built = f.mapping.pages.assign(alongBoundariesOf: groups[new].pages, { $0 == newFrame ? newState : oldState })
                 }
                 if !built {
-                    f.mapping.pages.assign(sortedRanges: copied, to: newState)
+                    f.mapping.pages.assign(sortedRanges: lists.copied, to: newState)
                     // Performance: a fresh worker's two new maps have the same boundaries; one copy
                     // of them serves both (`shareBoundaries`: issue 12, memory a worker keeps).
                     if bulkSharesBoundaries { f.mapping.pages.shareBoundaries(with: groups[new].pages) }
@@ -127,6 +130,31 @@ extension Simulator {
             return false
         }
         return true
+    }
+
+    /// `bulkFault`'s lists of the pages a write reuses and copies, and where it found the
+    /// copied ones in their run (`ExtentMap.forEachBatched`'s positions).
+    struct BulkLists {
+        var reused: [Range<UInt64>] = []
+        var copied: [Range<UInt64>] = []
+        var copiedAt: [ExtentMap<FramePage>.Position] = []
+
+        mutating func reserve(_ count: Int) {
+            reused.reserveCapacity(count)
+            copied.reserveCapacity(count)
+            copiedAt.reserveCapacity(count)
+        }
+
+        /// Empty, the storage kept where it is small (a huge random touch's lists are let go:
+        /// they would be held for the rest of the run).
+        mutating func empty() {
+            reused.removeAll(keepingCapacity: reused.capacity <= Self.kept)
+            copied.removeAll(keepingCapacity: copied.capacity <= Self.kept)
+            copiedAt.removeAll(keepingCapacity: copiedAt.capacity <= Self.kept)
+        }
+
+        /// The most pages a list keeps room for between writes.
+        static let kept = 4_096
     }
 
     /// The arrays of stored states fresh workers' mappings were given (`bulkSharesStates`), by

@@ -77,6 +77,12 @@ public struct Simulator {
     var bulkSharesStates = true
     /// The arrays `bulkSharesStates` shares.
     var freshStates = FreshStates()
+    /// The bulk copy-on-write path's lists of pages (`bulkFault`), kept empty between calls with
+    /// their storage. Performance: each worker's write made three arrays of a kilobyte or more,
+    /// and glibc's malloc takes requests of that size past its per-thread cache, tidying its
+    /// bins on the way (`malloc_consolidate`, `unlink_chunk`: a tenth of the statements' time
+    /// of `TenThousandWorkers` was in malloc and free).
+    var bulkLists = BulkLists()
     /// Whether a bulk copy-on-write write builds a fresh mapping's map of page states on its
     /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
     /// off to hold that shortcut to the mapping's own merge of the ranges.
