@@ -67,8 +67,9 @@ struct ExtentMap<Value: ExtentValue> {
         precondition(chunkCapacity >= 2)
         maxChunk = chunkCapacity
         self.length = length
-        chunks = [Chunk(starts: [0], values: [value])]
-        firsts = [0]
+        // (The boundary array `[0]` is one for every new map: copied on its first write.)
+        chunks = [Chunk(starts: singleStart, values: [value])]
+        firsts = singleStart
     }
 
     /// The number of extents (an upper bound: equal neighbours may not have been merged).
@@ -1248,6 +1249,11 @@ struct ExtentMap<Value: ExtentValue> {
         chunks[c].values.removeSubrange(write..<to)
     }
 }
+
+/// The boundaries of a map of one extent, shared by every new map. Performance: a fleet's worker
+/// makes a new run whose map its first write rebuilds at once; its arrays `[0]` were two of the
+/// allocations a worker made.
+private let singleStart: [UInt64] = [0]
 
 /// A value an `ExtentMap` can hold. Values with a counter (a page's mapcount) let the map shift
 /// the counter of a whole chunk at once; the rest keep the defaults.
