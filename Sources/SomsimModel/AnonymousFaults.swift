@@ -99,10 +99,13 @@ extension Simulator {
                 let freshRun = groups[new].pages.extentCount == 1
                 let alongRun = bulkMapsAlongRun && freshRun && f.mapping.pages.extentCount == 1
                     && oldFrame != newFrame && oldState != newState
-                groups[new].pages.assign(sortedRanges: lists.copied) { _ in newFrame }
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).
-                if bulkSharesValues && freshRun { groups[new].pages.shareValues(from: &freshRunValues) }
+                if bulkSharesValues && freshRun {
+                    groups[new].pages.assign(sortedRanges: lists.copied, sharingValuesFrom: &freshRunValues) { _ in newFrame }
+                } else {
+                    groups[new].pages.assign(sortedRanges: lists.copied) { _ in newFrame }
+                }
                 // Performance: the mapping stores its copies as its own run's (`PageMap.adopt`),
                 // so that its states, like the run's frames, are the same values in the same
                 // order as other fresh workers' and one array of them serves all.

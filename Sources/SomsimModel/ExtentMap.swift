@@ -573,6 +573,21 @@ struct ExtentMap<Value: ExtentValue> {
         mapShift = 0
     }
 
+    /// `assign(sortedRanges: ranges, value)`, then `shareValues(from: &pool)`, leaving the same
+    /// map and pool. Performance: a fresh worker's new run (`bulkFault`) is built with the pool's
+    /// arrays of values where they are equal, instead of arrays of its own that the sharing
+    /// then dropped (two allocations a worker, each making its array's type metadata at run time).
+    mutating func assign(sortedRanges ranges: [Range<UInt64>], sharingValuesFrom pool: inout ValuePool, _ value: (Range<UInt64>) -> Value) {
+        if ranges.count >= 16 && ranges.count * 4 >= extentCount && chunks.count == 1 && chunks[0].starts.count == 1 && ranges.count <= 2 * maxChunk {
+            withUnsafeMutablePointer(to: &pool) { pool in
+                assignIntoOneExtent(sortedRanges: ranges, pool: pool, value)
+            }
+            return
+        }
+        assign(sortedRanges: ranges, value)
+        shareValues(from: &pool)
+    }
+
     /// `assign(sortedRanges:)`'s merge for a map that is one extent (all `length` indices hold
     /// one value), leaving the same extents. Performance: a forked worker's random write of tens
     /// of pages builds two such maps, its mapping's and its new run's (129 extents each for
@@ -581,7 +596,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// a buffer on the stack, then into chunks of at most `maxChunk`, evenly filled (two chunks
     /// for 129 extents: less memory a worker, issue 12). Only for a few ranges (at most
     /// `2 * maxChunk`, so the buffer stays small).
-    private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> Value) {
+    private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], pool: UnsafeMutablePointer<ValuePool>? = nil, _ value: (Range<UInt64>) -> Value) {
         let old = chunks[0].value(0, mapShift)
         let length = self.length
         let capacity = 1 + 2 * ranges.count
@@ -634,9 +649,20 @@ struct ExtentMap<Value: ExtentValue> {
                         out.baseAddress!.initialize(from: starts.baseAddress! + from, count: size)
                         initialized = size
                     }
-                    let chunkValues = [Value](unsafeUninitializedCapacity: size) { out, initialized in
-                        out.baseAddress!.initialize(from: values.baseAddress! + from, count: size)
-                        initialized = size
+                    // With a pool, the values are the pool's array of their length where they
+                    // equal it, as `shareValues(from:)` would leave them, without an array made
+                    // for them first.
+                    let built = UnsafeBufferPointer(start: values.baseAddress! + from, count: size)
+                    let chunkValues: [Value]
+                    if let pool, let kept = pool.pointee.arrays[size], kept.elementsEqual(built) {
+                        chunkValues = kept
+                        pool.pointee.shared += 1
+                    } else {
+                        chunkValues = [Value](unsafeUninitializedCapacity: size) { out, initialized in
+                            out.baseAddress!.initialize(from: built.baseAddress!, count: size)
+                            initialized = size
+                        }
+                        pool?.pointee.arrays[size] = chunkValues
                     }
                     result.append(Chunk(starts: chunkStarts, values: chunkValues))
                     builtFirsts.append(starts[from])
