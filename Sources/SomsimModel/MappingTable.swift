@@ -178,6 +178,16 @@ struct MappingTable {
     /// How many slots the table has (held, taken or free): `part(_:)` cuts them.
     var slotCount: Int { slots.count }
 
+    /// Empties every slot, each name keeping its slot (the index of names is kept, shared):
+    /// a forked child's table before its fork stores the child's own mapping in each of its
+    /// parent's slots (`Simulator.fork`). Performance: storing into the parent's slots, shared,
+    /// copied them first, every mapping of the parent retained only to be released when the
+    /// child's replaced it.
+    mutating func emptySlots() {
+        slots = ContiguousArray(repeating: nil, count: slots.count)
+        count = 0
+    }
+
     /// The mappings of slots `range`, in slot order.
     func part(_ range: Range<Int>) -> Values { Values(slots: slots[range]) }
 

@@ -25,76 +25,29 @@ extension Simulator {
         child.programBreak = processes[p].programBreak
         child.allocator = processes[p].allocator
         child.allocatorMappings = processes[p].allocatorMappings
-        // VMA by VMA in address order, as dup_mmap walks them.
-        let names = processes[p].layout.namesInOrder
+        // VMA by VMA in address order, as dup_mmap walks them. (Read from a copy of the
+        // layout, which the walk does not change. Performance: no array of the names — a fleet's
+        // forks made one each, and each allocation counts: see `bulkLists`.)
+        let layout = processes[p].layout
         // Performance: the child has a mapping of every name its parent has (each set below), so
         // its table starts as the parent's, index of names and all (copy on write), and each
         // mapping replaces the parent's in its slot: a fleet's workers build no index of their
         // own (issue 12: 112 bytes and a hash a worker). Where the layout and the table do not
         // name the same mappings, the child's table is built name by name.
-        if forkSharesTable && names.count == processes[p].mappings.count && names.allSatisfy({ processes[p].mappings.contains($0) }) {
-            child.mappings = processes[p].mappings
+        if forkSharesTable && layout.count == processes[p].mappings.count {
+            var all = true
+            layout.forEach { entry in
+                all = processes[p].mappings.contains(entry.name)
+                return all
+            }
+            if all {
+                child.mappings = processes[p].mappings
+                child.mappings.emptySlots()
+            }
         }
-        for mappingName in names {
-            guard var parentMapping = processes[p].mappings[mappingName] else { continue }
-            var mapping = parentMapping
-            // Performance: where every VMA piece is inherited with its page tables (mapped, not
-            // DONTFORK, not WIPEONFORK, with an anon_vma), the child maps each page exactly as
-            // the parent does once its private pages are write-protected below: it shares the
-            // parent's map (copy on write) instead of building its own extent by extent. A
-            // forked worker's map then costs nothing until it writes. (Only the values are the
-            // same; where the parent's map keeps equal neighbours apart, so does the child's.)
-            let sharesPages = forkSharesPages && !parentMapping.isSingleOwner
-                && parentMapping.vma.sequence(in: 0..<parentMapping.pageCount).allSatisfy { _, flags in
-                    flags.mapped && !flags.dontfork && !flags.wipeonfork && flags.anonVMA
-                }
-            // The parent's map changes only where it had writable private pages.
-            var parentChanged = false
-            if !sharesPages { mapping.pages = PageMap(length: parentMapping.pageCount, value: .none) }
-            mapping.reservation = nil
-            mapping.reservationUnmapped = false
-            var inherited = false
-            for (range, flags) in parentMapping.vma.extents(in: 0..<parentMapping.pageCount) {
-                let addresses = address(range, in: parentMapping)
-                // Single-owner (`som`) memory is never inherited, like a DONTFORK range.
-                if !flags.mapped || flags.dontfork || parentMapping.isSingleOwner {
-                    mapping.vma.modify(range) { _, f in f.mapped = false }
-                    continue
-                }
-                inherited = true
-                if flags.wipeonfork {
-                    mapping.vma.modify(range) { _, f in f.anonVMA = false }
-                    continue
-                }
-                guard flags.anonVMA else { continue }
-                child.pageTables.copy(from: processes[p].pageTables, for: addresses)
-                for (pages, state) in parentMapping.pages.extents(in: range) {
-                    switch state {
-                    case .none:
-                        break
-                    case .zero:
-                        if !sharesPages { mapping.pages.assign(pages, .zero) }
-                    case .anon(let run, let writable):
-                        addMapcount(group: run, pages, delta: 1)
-                        if writable || !sharesPages {
-                            parentMapping.pages.assign(pages, .anon(run: run, writable: false))
-                            parentChanged = true
-                        }
-                        if !sharesPages { mapping.pages.assign(pages, .anon(run: run, writable: false)) }
-                    case .cache(let writable, let dirty):
-                        if let object = mapping.object { addMapcount(group: object, mapping.inFile(pages), delta: 1) }
-                        if !sharesPages { mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty)) }
-                    }
-                }
-            }
-            if !inherited {
-                mapping.object = nil
-            } else if let object = mapping.object {
-                groups[object].mappers += 1
-            }
-            if sharesPages { mapping.pages = parentMapping.pages }
-            if parentChanged { processes[p].mappings[mappingName] = parentMapping }
-            child.mappings[mappingName] = mapping
+        layout.forEach { entry in
+            forkMapping(p, entry.name, into: &child)
+            return true
         }
         if processes[p].everLocked { child.dropLocks() }
         liveProcesses += 1
@@ -104,6 +57,73 @@ extension Simulator {
         let childID = processes.append(moving: &child)
         processIndex[name] = childID
         inheritDescriptors(p, childID)
+    }
+
+    /// `fork`'s copy of parent `p`'s mapping `mappingName` into `child` (dup_mmap's step for
+    /// one VMA and its page tables).
+    private mutating func forkMapping(_ p: ProcessID, _ mappingName: String, into child: inout SimProcess) {
+        guard var parentMapping = processes[p].mappings[mappingName] else { return }
+        var mapping = parentMapping
+        // Performance: where every VMA piece is inherited with its page tables (mapped, not
+        // DONTFORK, not WIPEONFORK, with an anon_vma), the child maps each page exactly as
+        // the parent does once its private pages are write-protected below: it shares the
+        // parent's map (copy on write) instead of building its own extent by extent. A
+        // forked worker's map then costs nothing until it writes. (Only the values are the
+        // same; where the parent's map keeps equal neighbours apart, so does the child's.)
+        let sharesPages = forkSharesPages && !parentMapping.isSingleOwner
+            && parentMapping.vma.sequence(in: 0..<parentMapping.pageCount).allSatisfy { _, flags in
+                flags.mapped && !flags.dontfork && !flags.wipeonfork && flags.anonVMA
+            }
+        // The parent's map changes only where it had writable private pages.
+        var parentChanged = false
+        if !sharesPages { mapping.pages = PageMap(length: parentMapping.pageCount, value: .none) }
+        mapping.reservation = nil
+        mapping.reservationUnmapped = false
+        var inherited = false
+        let parentPages = parentMapping.pages
+        // (Walked as sequences over copies of the parent's maps, which the walk may change:
+        // no arrays of their extents.)
+        for (range, flags) in parentMapping.vma.sequence(in: 0..<parentMapping.pageCount) {
+            let addresses = address(range, in: parentMapping)
+            // Single-owner (`som`) memory is never inherited, like a DONTFORK range.
+            if !flags.mapped || flags.dontfork || parentMapping.isSingleOwner {
+                mapping.vma.modify(range) { _, f in f.mapped = false }
+                continue
+            }
+            inherited = true
+            if flags.wipeonfork {
+                mapping.vma.modify(range) { _, f in f.anonVMA = false }
+                continue
+            }
+            guard flags.anonVMA else { continue }
+            child.pageTables.copy(from: processes[p].pageTables, for: addresses)
+            for (pages, state) in parentPages.sequence(in: range) {
+                switch state {
+                case .none:
+                    break
+                case .zero:
+                    if !sharesPages { mapping.pages.assign(pages, .zero) }
+                case .anon(let run, let writable):
+                    addMapcount(group: run, pages, delta: 1)
+                    if writable || !sharesPages {
+                        parentMapping.pages.assign(pages, .anon(run: run, writable: false))
+                        parentChanged = true
+                    }
+                    if !sharesPages { mapping.pages.assign(pages, .anon(run: run, writable: false)) }
+                case .cache(let writable, let dirty):
+                    if let object = mapping.object { addMapcount(group: object, mapping.inFile(pages), delta: 1) }
+                    if !sharesPages { mapping.pages.assign(pages, .cache(writable: writable, dirty: dirty)) }
+                }
+            }
+        }
+        if !inherited {
+            mapping.object = nil
+        } else if let object = mapping.object {
+            groups[object].mappers += 1
+        }
+        if sharesPages { mapping.pages = parentMapping.pages }
+        if parentChanged { processes[p].mappings[mappingName] = parentMapping }
+        child.mappings[mappingName] = mapping
     }
 
     /// exit(2): every mapping is unmapped and every page table freed.
