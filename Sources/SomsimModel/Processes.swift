@@ -56,6 +56,7 @@ extension Simulator {
         // Performance: the child is moved into the table, not copied (`append(moving:)`).
         let childID = processes.append(moving: &child)
         processIndex[name] = childID
+        named(name, childID)
         inheritDescriptors(p, childID)
     }
 

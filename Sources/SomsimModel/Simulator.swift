@@ -15,8 +15,9 @@ public struct Simulator {
 
     var processes = SimProcesses()
     var processIndex: [String: ProcessID] = [:]
-    /// The process a statement last named, and its id (`processID`).
+    /// The processes statements last named, and the one before, with their ids (`processID`).
     var lastNamedProcess: (name: String, id: ProcessID)? = nil
+    var namedBefore: (name: String, id: ProcessID)? = nil
     var groups = FrameGroups()
     var namedObjects: [String: GroupID] = [:]
     var pools = HugeTLBPools() {
@@ -478,11 +479,23 @@ public struct Simulator {
     /// `processIndex[name]`. Performance: runs of statements name one process; its id is kept,
     /// which a name keeps for good (spawn and fork refuse a name taken, by a live process or a
     /// dead one), so that each statement compares the name instead of hashing it.
+    /// Two names are kept, the last named first: a fleet's statements alternate between a
+    /// master that forks and the worker it forked, which a fork names (`named(_:_:)`).
     private mutating func processID(named name: String) -> ProcessID? {
         if let last = lastNamedProcess, last.name == name { return last.id }
+        if let before = namedBefore, before.name == name {
+            swap(&lastNamedProcess, &namedBefore)
+            return before.id
+        }
         guard let id = processIndex[name] else { return nil }
-        lastNamedProcess = (name, id)
+        named(name, id)
         return id
+    }
+
+    /// Keeps `name`'s id as the last named (see `processID(named:)`).
+    mutating func named(_ name: String, _ id: ProcessID) {
+        namedBefore = lastNamedProcess
+        lastNamedProcess = (name, id)
     }
 
     private mutating func record(_ statement: Statement, line: Int, errno: Errno, detail: String? = nil) {
