@@ -188,6 +188,21 @@ import Testing
             #expect(with == without, "\(name)")
             let ownTable = replay(workload) { $0.forkSharesTable = false }
             #expect(with == ownTable, "\(name): the child's own table")
+            // What no report shows: each table's count of mappings (the child's table starts
+            // as its parent's with every slot emptied), and the live mappings the kernel's
+            // budget counts.
+            var simulators: [Simulator] = []
+            for shares in [true, false] {
+                var simulator = Simulator(machine: workload.machine)
+                simulator.forkSharesTable = shares
+                for statement in workload.statements { simulator.apply(statement) }
+                simulators.append(simulator)
+            }
+            let counts = simulators.map { simulator in simulator.processes.map(\.mappings.count) }
+            let named = simulators.map { simulator in simulator.processes.map(\.mappings.keys.count) }
+            #expect(counts[0] == counts[1], "\(name): mapping counts")
+            #expect(counts[0] == named[0], "\(name): each table counts the mappings it holds")
+            #expect(simulators[0].liveMappings == simulators[1].liveMappings, "\(name): live mappings")
             if with.measures.last?.processes.count ?? 0 > 1 { shared += 1 }
         }
         #expect(shared >= 40)
