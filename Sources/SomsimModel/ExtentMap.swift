@@ -588,6 +588,16 @@ struct ExtentMap<Value: ExtentValue> {
         shareValues(from: &pool)
     }
 
+    /// Whether `a` holds `b`'s values. Performance: through buffer pointers, one comparison a
+    /// value (`elementsEqual` iterated the array generically: 1% of the samples of 10,000 forks).
+    private static func equal(_ a: [Value], _ b: UnsafeBufferPointer<Value>) -> Bool {
+        a.withUnsafeBufferPointer { a in
+            guard a.count == b.count else { return false }
+            for i in 0..<a.count where a[i] != b[i] { return false }
+            return true
+        }
+    }
+
     /// `assign(sortedRanges:)`'s merge for a map that is one extent (all `length` indices hold
     /// one value), leaving the same extents. Performance: a forked worker's random write of tens
     /// of pages builds two such maps, its mapping's and its new run's (129 extents each for
@@ -654,7 +664,7 @@ struct ExtentMap<Value: ExtentValue> {
                     // for them first.
                     let built = UnsafeBufferPointer(start: values.baseAddress! + from, count: size)
                     let chunkValues: [Value]
-                    if let pool, let kept = pool.pointee.arrays[size], kept.elementsEqual(built) {
+                    if let pool, let kept = pool.pointee.arrays[size], Self.equal(kept, built) {
                         chunkValues = kept
                         pool.pointee.shared += 1
                     } else {
