@@ -276,14 +276,47 @@ struct AddressLayout {
         return found
     }
 
-    /// Calls `body` with the ranges from the `index`-th on, in address order, while it returns true.
-    func forEach(from index: Int = 0, _ body: (Entry) -> Bool) {
+    /// Calls `body` with the ranges from the `index`-th on, in address order, while it returns
+    /// true. The walk's path is kept on the stack, `pathRoom` nodes deep (a treap of n ranges is
+    /// about 3 log2 n deep), deeper in an array (tests make the room small to walk that way).
+    /// Performance: a fleet's forks walked their parent's layout twice each, each walk
+    /// allocating its path.
+    func forEach(from index: Int = 0, pathRoom: Int = 64, _ body: (Entry) -> Bool) {
         guard index < count else { return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(pathRoom, 1)) { buffer in
+            var pending = PathStack(buffer: buffer)
+            forEach(from: index, pending: &pending, body)
+        }
+    }
+
+    /// A stack of node indices: in `buffer` while it has room, then in `overflow` (whose nodes
+    /// are always the latest pushed: it holds any only while the buffer is full).
+    private struct PathStack {
+        let buffer: UnsafeMutableBufferPointer<Int>
+        var count = 0
+        var overflow: [Int] = []
+
+        init(buffer: UnsafeMutableBufferPointer<Int>) { self.buffer = buffer }
+
+        mutating func append(_ node: Int) {
+            if count < buffer.count {
+                buffer[count] = node
+                count += 1
+            } else {
+                overflow.append(node)
+            }
+        }
+
+        mutating func popLast() -> Int? {
+            if let node = overflow.popLast() { return node }
+            guard count > 0 else { return nil }
+            count -= 1
+            return buffer[count]
+        }
+    }
+
+    private func forEach(from index: Int, pending: inout PathStack, _ body: (Entry) -> Bool) {
         // The path to the index-th node, keeping the nodes whose own range comes later.
-        var pending: [Int] = []
-        // Performance: one allocation for the path (a treap of n ranges is about 3 log2 n deep),
-        // not one per doubling as it grows.
-        pending.reserveCapacity(64)
         var t = root
         var index = max(index, 0)
         while t >= 0 {

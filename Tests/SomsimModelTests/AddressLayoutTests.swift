@@ -62,9 +62,9 @@ import Testing
         }
     }
 
-    static func names(meeting addresses: Range<UInt64>, in layout: AddressLayout) -> [String] {
+    static func names(meeting addresses: Range<UInt64>, in layout: AddressLayout, pathRoom: Int = 64) -> [String] {
         var names: [String] = []
-        layout.forEach(from: layout.firstIndex { $0.end > addresses.lowerBound }) { range in
+        layout.forEach(from: layout.firstIndex { $0.end > addresses.lowerBound }, pathRoom: pathRoom) { range in
             guard range.start < addresses.upperBound else { return false }
             names.append(range.name)
             return true
@@ -152,8 +152,13 @@ import Testing
                     let byEnd = tree.firstIndex { $0.end > address }
                     guard byEnd == linear.firstIndex(where: { $0.end > address }) else { return fail(step, "firstIndex(end > \(address))") }
                     let upper = address + rng.next(below: window / 4 + 1)
-                    guard names(meeting: address..<upper, in: tree) == linear.names(meeting: address..<upper) else {
+                    let expected = linear.names(meeting: address..<upper)
+                    guard names(meeting: address..<upper, in: tree) == expected else {
                         return fail(step, "names meeting \(address)..<\(upper)")
+                    }
+                    // The walk's path held in an array past a room of one, two or three nodes.
+                    for room in 1...3 where names(meeting: address..<upper, in: tree, pathRoom: room) != expected {
+                        return fail(step, "names meeting \(address)..<\(upper), a path's room of \(room)")
                     }
                 }
                 if !linear.layout.isEmpty {
