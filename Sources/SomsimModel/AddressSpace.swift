@@ -278,6 +278,14 @@ struct SimProcesses: Sequence {
         _modify { yield &all[id.index] }
     }
 
+    /// Process `id`'s mapping `name`, copied out. Performance: a plain function where
+    /// `processes[id].mappings[name]` goes through the subscript's `_read` coroutine, whose frame,
+    /// called from `forkMapping`, did not fit its caller's buffer and was allocated with malloc
+    /// on every fork.
+    func mapping(of id: ProcessID, named name: String) -> Mapping? {
+        all[id.index].mappings[name]
+    }
+
     /// The ids of every process, in creation order.
     var ids: [ProcessID] { all.indices.map(ProcessID.init(index:)) }
 

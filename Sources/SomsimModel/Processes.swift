@@ -63,7 +63,7 @@ extension Simulator {
     /// `fork`'s copy of parent `p`'s mapping `mappingName` into `child` (dup_mmap's step for
     /// one VMA and its page tables).
     private mutating func forkMapping(_ p: ProcessID, _ mappingName: String, into child: inout SimProcess) {
-        guard var parentMapping = processes[p].mappings[mappingName] else { return }
+        guard var parentMapping = processes.mapping(of: p, named: mappingName) else { return }
         var mapping = parentMapping
         // Performance: where every VMA piece is inherited with its page tables (mapped, not
         // DONTFORK, not WIPEONFORK, with an anon_vma), the child maps each page exactly as
@@ -98,8 +98,10 @@ extension Simulator {
             }
             guard flags.anonVMA else { continue }
             child.pageTables.copy(from: processes[p].pageTables, for: addresses)
-            for (pages, state) in parentPages.sequence(in: range) {
-                switch state {
+            // (The stored map's sequence, each state translated here: `PageMap.sequence`'s
+            // lazy map allocated its closure's context, two allocations a fork.)
+            for (pages, stored) in parentPages.stored.sequence(in: range) {
+                switch parentPages.outward(stored) {
                 case .none:
                     break
                 case .zero:
