@@ -52,7 +52,13 @@ extension Simulator {
             let drawn = samples.take(count: count, pages: UInt64(range.count), seed: seed)
         {
             let base = range.lowerBound
-            runs = base == 0 ? drawn : drawn.map { ($0.lowerBound + base)..<($0.upperBound + base) }
+            guard base != 0 else {
+                fault(p, name, taken: mapping, slot: slot, pages: drawn, access: access)
+                // (Freed by the thread that drew them: `giveBack`.)
+                samples.giveBack(drawn)
+                return nil
+            }
+            runs = drawn.map { ($0.lowerBound + base)..<($0.upperBound + base) }
         } else {
             runs = pattern.pageRuns(range, pageBytes: mapping.pageBytes)
         }

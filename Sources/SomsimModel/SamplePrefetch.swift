@@ -205,4 +205,15 @@ final class SamplePrefetcher: @unchecked Sendable {
         swap(&runs, &slots[slot].runs)
         return runs
     }
+
+    /// Hands the runs `take` gave the current statement back to its slot, once the touch is
+    /// done with them: the drawing thread, which allocated them, frees them when it fills the
+    /// slot again. Performance: freed by the simulator's thread, each array went back to the
+    /// drawing thread's malloc arena under that arena's lock, while that thread allocated in it.
+    /// (The slot is the drawing thread's again only once `begin` has published a later
+    /// statement: this store happens before it.)
+    func giveBack(_ runs: [Range<UInt64>]) {
+        guard thread != nil, range.contains(current) else { return }
+        slots[current % Self.window].runs = runs
+    }
 }
