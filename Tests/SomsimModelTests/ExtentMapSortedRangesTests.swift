@@ -93,6 +93,41 @@ import Testing
         }
     }
 
+    /// The extents `forEach(inSortedRanges:)` gives for `ranges` (clipped), and where it found each.
+    static func recorded(_ map: ExtentMap<FramePage>, _ ranges: [Range<UInt64>]) -> ([Range<UInt64>], [ExtentMap<FramePage>.Position]) {
+        var extents: [Range<UInt64>] = []
+        var positions: [ExtentMap<FramePage>.Position] = []
+        map.forEach(inSortedRanges: ranges) { range, _, position in
+            extents.append(range)
+            positions.append(position)
+        }
+        return (extents, positions)
+    }
+
+    /// Drops the counters of `ranges` in `map` by one with `guesses` as positions and range by
+    /// range, expecting the same extents, extent count and `onZero` calls; returns the former.
+    @discardableResult
+    static func expectDropAtPositions(_ map: ExtentMap<FramePage>, _ ranges: [Range<UInt64>], at guesses: [ExtentMap<FramePage>.Position], _ context: String) -> ExtentMap<FramePage> {
+        var single = map
+        var singleZeroed: [ExtentRecord] = []
+        for range in ranges {
+            single.addCounter(-1, in: range) { range, page in
+                singleZeroed.append(ExtentRecord(range: range, value: page))
+                page.present = false
+            }
+        }
+        var fused = map
+        var fusedZeroed: [ExtentRecord] = []
+        fused.addCounter(-1, inSortedRanges: ranges, at: guesses) { range, page in
+            fusedZeroed.append(ExtentRecord(range: range, value: page))
+            page.present = false
+        }
+        #expect(extents(fused) == extents(single), "\(context)")
+        #expect(fused.extentCount == single.extentCount, "\(context)")
+        #expect(fusedZeroed == singleZeroed, "\(context)")
+        return fused
+    }
+
     /// As the bulk copy-on-write path uses it: read the extents of ascending ranges (recording
     /// where each was found), then add -1 over the clipped extents with those positions as
     /// guesses. Positions recorded on another map (wrong ones) must give the same result too.
@@ -105,35 +140,13 @@ import Testing
             let other = Self.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: 600)))
             for round in 0..<4 {
                 let touched = Self.sortedRanges(&rng, length: length)
-                var extents: [Range<UInt64>] = []
-                var positions: [ExtentMap<FramePage>.Position] = []
-                original.forEach(inSortedRanges: touched) { range, _, position in
-                    extents.append(range)
-                    positions.append(position)
-                }
+                let (extents, positions) = Self.recorded(original, touched)
                 var wrong: [ExtentMap<FramePage>.Position] = []
                 other.forEach(inSortedRanges: touched) { _, _, position in wrong.append(position) }
                 wrong = Array(wrong.prefix(extents.count))
                 while wrong.count < extents.count { wrong.append(positions[wrong.count]) }
-                var single = original
-                var singleZeroed: [ExtentRecord] = []
-                for range in extents {
-                    single.addCounter(-1, in: range) { range, page in
-                        singleZeroed.append(ExtentRecord(range: range, value: page))
-                        page.present = false
-                    }
-                }
                 for (name, guesses) in [("recorded", positions), ("wrong", wrong), ("reversed", Array(positions.reversed()))] {
-                    var fused = original
-                    var fusedZeroed: [ExtentRecord] = []
-                    fused.addCounter(-1, inSortedRanges: extents, at: guesses) { range, page in
-                        fusedZeroed.append(ExtentRecord(range: range, value: page))
-                        page.present = false
-                    }
-                    let context = "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name) positions"
-                    #expect(Self.extents(fused) == Self.extents(single), "\(context)")
-                    #expect(fused.extentCount == single.extentCount, "\(context)")
-                    #expect(fusedZeroed == singleZeroed, "\(context)")
+                    Self.expectDropAtPositions(original, extents, at: guesses, "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name) positions")
                 }
             }
         }
@@ -166,12 +179,7 @@ import Testing
                 default: break
                 }
                 let touched = Self.sortedRanges(&rng, length: length)
-                var extents: [Range<UInt64>] = []
-                var positions: [ExtentMap<FramePage>.Position] = []
-                map.forEach(inSortedRanges: touched) { range, _, position in
-                    extents.append(range)
-                    positions.append(position)
-                }
+                let (extents, positions) = Self.recorded(map, touched)
                 // Where each touched range's first page was found.
                 var starts: [ExtentMap<FramePage>.Position] = []
                 for (range, position) in zip(extents, positions) where starts.count < touched.count && range.lowerBound == touched[starts.count].lowerBound {
@@ -185,24 +193,7 @@ import Testing
                     ("recorded", extents, positions), ("stale", extents, stalePositions),
                     ("whole ranges", touched, starts),
                 ] {
-                    var single = map
-                    var singleZeroed: [ExtentRecord] = []
-                    for range in ranges {
-                        single.addCounter(-1, in: range) { range, page in
-                            singleZeroed.append(ExtentRecord(range: range, value: page))
-                            page.present = false
-                        }
-                    }
-                    var fused = map
-                    var fusedZeroed: [ExtentRecord] = []
-                    fused.addCounter(-1, inSortedRanges: ranges, at: guesses) { range, page in
-                        fusedZeroed.append(ExtentRecord(range: range, value: page))
-                        page.present = false
-                    }
-                    let context = "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name)"
-                    #expect(Self.extents(fused) == Self.extents(single), "\(context)")
-                    #expect(fused.extentCount == single.extentCount, "\(context)")
-                    #expect(fusedZeroed == singleZeroed, "\(context)")
+                    let fused = Self.expectDropAtPositions(map, ranges, at: guesses, "seed \(seed), chunk capacity \(chunkCapacity), round \(round), \(name)")
                     if name == "recorded" { map = fused }
                 }
                 stale = positions
