@@ -491,13 +491,32 @@ struct ExtentMap<Value: ExtentValue> {
     /// Sets each of `ranges` (ascending, disjoint) to the value `value(range)` gives. Many ranges
     /// are merged into the map in one pass, O(extents + ranges), rather than one by one.
     mutating func assign(sortedRanges ranges: [Range<UInt64>], _ value: (Range<UInt64>) -> Value) {
+        assign(sortedRanges: ranges, pool: nil, value)
+    }
+
+    /// `assign(sortedRanges: ranges, value)`, then `shareValues(from: &pool)`, leaving the same
+    /// map and pool. Performance: a fresh worker's new run (`bulkFault`) is built with the pool's
+    /// arrays of values where they are equal, instead of arrays of its own that the sharing
+    /// then dropped (two allocations a worker, each making its array's type metadata at run time).
+    mutating func assign(sortedRanges ranges: [Range<UInt64>], sharingValuesFrom pool: inout ValuePool, _ value: (Range<UInt64>) -> Value) {
+        withUnsafeMutablePointer(to: &pool) { pool in
+            assign(sortedRanges: ranges, pool: pool, value)
+        }
+    }
+
+    /// `assign(sortedRanges:_:)`, then, with a pool, `shareValues(from:)` — which the merge into
+    /// a map of one extent does as it builds the chunks.
+    private mutating func assign(sortedRanges ranges: [Range<UInt64>], pool: UnsafeMutablePointer<ValuePool>?, _ value: (Range<UInt64>) -> Value) {
+        var shared = false
+        defer { if let pool, !shared { shareValues(from: &pool.pointee) } }
         guard !ranges.isEmpty else { return }
         if ranges.count < 16 || ranges.count * 4 < extentCount {
             for range in ranges { assign(range, value(range)) }
             return
         }
         if chunks.count == 1 && chunks[0].starts.count == 1 && ranges.count <= 2 * maxChunk {
-            assignIntoOneExtent(sortedRanges: ranges, value)
+            assignIntoOneExtent(sortedRanges: ranges, pool: pool, value)
+            shared = true
             return
         }
         // Performance: the merge writes the extents through raw pointers into two arrays made at
@@ -573,21 +592,6 @@ struct ExtentMap<Value: ExtentValue> {
         mapShift = 0
     }
 
-    /// `assign(sortedRanges: ranges, value)`, then `shareValues(from: &pool)`, leaving the same
-    /// map and pool. Performance: a fresh worker's new run (`bulkFault`) is built with the pool's
-    /// arrays of values where they are equal, instead of arrays of its own that the sharing
-    /// then dropped (two allocations a worker, each making its array's type metadata at run time).
-    mutating func assign(sortedRanges ranges: [Range<UInt64>], sharingValuesFrom pool: inout ValuePool, _ value: (Range<UInt64>) -> Value) {
-        if ranges.count >= 16 && ranges.count * 4 >= extentCount && chunks.count == 1 && chunks[0].starts.count == 1 && ranges.count <= 2 * maxChunk {
-            withUnsafeMutablePointer(to: &pool) { pool in
-                assignIntoOneExtent(sortedRanges: ranges, pool: pool, value)
-            }
-            return
-        }
-        assign(sortedRanges: ranges, value)
-        shareValues(from: &pool)
-    }
-
     /// Whether `a` holds `b`'s values. Performance: through buffer pointers, one comparison a
     /// value (`elementsEqual` iterated the array generically: 1% of the samples of 10,000 forks).
     private static func equal(_ a: [Value], _ b: UnsafeBufferPointer<Value>) -> Bool {
@@ -606,7 +610,7 @@ struct ExtentMap<Value: ExtentValue> {
     /// a buffer on the stack, then into chunks of at most `maxChunk`, evenly filled (two chunks
     /// for 129 extents: less memory a worker, issue 12). Only for a few ranges (at most
     /// `2 * maxChunk`, so the buffer stays small).
-    private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], pool: UnsafeMutablePointer<ValuePool>? = nil, _ value: (Range<UInt64>) -> Value) {
+    private mutating func assignIntoOneExtent(sortedRanges ranges: [Range<UInt64>], pool: UnsafeMutablePointer<ValuePool>?, _ value: (Range<UInt64>) -> Value) {
         let old = chunks[0].value(0, mapShift)
         let length = self.length
         let capacity = 1 + 2 * ranges.count

@@ -39,7 +39,8 @@ final class SamplePrefetcher: @unchecked Sendable {
         var count: UInt64 = 0
         var pages: UInt64 = 0
         var seed: UInt64 = 0
-        /// The sample's runs from page 0 (`base` 0); empty where no page count was known.
+        /// The sample's runs from page 0 (`base` 0); empty where no page count was known. Once
+        /// its touch is done with them, handed back (`giveBack`) until the slot is filled again.
         var runs: [Range<UInt64>] = []
     }
 
