@@ -463,6 +463,7 @@ const char *somsim_restore_last_failure(void) { return atomic_load(&last_failure
 struct process_stat {
     char comm[32];
     char state;
+    pid_t ppid;
     pid_t pgid;
     unsigned long long start;
 };
@@ -516,6 +517,7 @@ static int read_stat(pid_t pid, struct process_stat *out)
     }
     if (field != 22)
         return -1;
+    out->ppid = (pid_t)fields[4 - 4];
     out->pgid = (pid_t)fields[5 - 4];
     out->start = fields[22 - 4];
     return 0;
@@ -539,17 +541,14 @@ static int agent_group_of(pid_t pid)
     return -1;
 }
 
-/* SIGKILL to every live agent of the recorded groups: each is checked again through a pidfd, so a
- * number reused by another process in between is never signalled. Returns how many were alive,
- * or -1 when /proc cannot be listed (then agents may be left: not "none alive"). */
-static int kill_group_agents(void)
+/* Calls visit(pid, context) for every process in /proc but ours, adding up what it returns;
+ * returns -1 when /proc cannot be listed. (getdents64 and open only: async-signal-safe.) */
+static int each_process(int (*visit)(pid_t pid, void *context), void *context)
 {
-    if (group_count == 0)
-        return 0;
     int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc < 0)
         return -1;
-    int alive = 0;
+    int total = 0;
     char buffer[8192];
     for (;;) {
         long n = syscall(SYS_getdents64, proc, buffer, sizeof buffer);
@@ -568,20 +567,52 @@ static int kill_group_agents(void)
             const char *c = name;
             for (; *c >= '0' && *c <= '9'; c++)
                 pid = pid * 10 + (*c - '0');
-            if (*c || pid <= 0 || pid == getpid() || agent_group_of(pid) < 0)
+            if (*c || pid <= 0 || pid == getpid())
                 continue;
-            int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-            if (pidfd < 0)
-                continue;
-            if (agent_group_of(pid) >= 0) {
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                alive++;
-            }
-            close(pidfd);
+            total += visit(pid, context);
         }
     }
     close(proc);
-    return alive;
+    return total;
+}
+
+/* SIGKILL to `pid` if it is a live agent of the recorded groups, checked again through a pidfd,
+ * so that a number reused by another process in between is never signalled: 1 if it was. */
+static int kill_if_group_agent(pid_t pid, void *context)
+{
+    (void)context;
+    if (agent_group_of(pid) < 0)
+        return 0;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return 0;
+    int killed = 0;
+    if (agent_group_of(pid) >= 0) {
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        killed = 1;
+    }
+    close(pidfd);
+    return killed;
+}
+
+/* SIGKILL to every live agent of the recorded groups. Returns how many were alive, or -1 when
+ * /proc cannot be listed (then agents may be left: not "none alive"). */
+static int kill_group_agents(void)
+{
+    if (group_count == 0)
+        return 0;
+    return each_process(kill_if_group_agent, NULL);
+}
+
+/* Reaps `pid` if it is an agent and our child (an orphaned agent we adopted as subreaper): 1 if
+ * it is one that has not ended yet. */
+static int reap_if_agent_child(pid_t pid, void *context)
+{
+    (void)context;
+    struct process_stat st;
+    if (read_stat(pid, &st) != 0 || st.ppid != getpid() || strcmp(st.comm, SOMSIM_AGENT_COMM) != 0)
+        return 0;
+    return waitpid(pid, NULL, WNOHANG) == 0 ? 1 : 0;
 }
 
 /* Unlinks the files of a directory (one level), then removes it. */
@@ -704,16 +735,13 @@ int somsim_restore_now(void)
     }
     agent_count = 0;
     /* Agents forked inside the workload were re-parented to us (the subreaper) when their
-     * parents died: reap every child, so that none is left even as a zombie. Bounded (about 2 s)
-     * and async-signal-safe: waitpid and nanosleep only. */
-    for (int tries = 0; tries < 2000; tries++) {
-        pid_t reaped = waitpid(-1, NULL, WNOHANG);
-        if (reaped > 0)
-            continue;
-        if (reaped < 0 && errno != EINTR)
-            break; /* ECHILD: no children left */
+     * parents died: reap each agent among our children, so that none is left even as a zombie.
+     * Agents only: the process may have children of its own (a test runner's commands, whose
+     * exit is their owner's to collect; a waitpid(-1) here took a `somsim` command's exit from
+     * the test that ran it, which then read status 0). Bounded (about 2 s) and
+     * async-signal-safe: /proc's listing, reads, waitpid and nanosleep only. */
+    for (int tries = 0; tries < 2000 && each_process(reap_if_agent_child, NULL) > 0; tries++)
         pause_1ms();
-    }
     /* 2. Files the run made, then mounts (a busy mount is detached lazily), then directories. */
     for (int i = remove_count - 1; i >= 0; i--) {
         if (removes[i].kind == SOMSIM_REMOVE_FILE && unlink(removes[i].path) != 0 && errno != ENOENT) {
