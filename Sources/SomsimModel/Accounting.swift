@@ -114,6 +114,11 @@ final class GroupPrefix {
     /// of 2^32 extents would not fit in memory.)
     private let buckets: UnsafeMutableBufferPointer<UInt32>
     private let shift: UInt64
+    /// Every extent is one page (extent `k` is page `k`): a group split page by page, as a
+    /// fleet's copies split their master's run. Performance: a query then finds its extent
+    /// from the index alone, with no bucket read and no search (each of a fleet's processes
+    /// asks for every page it copied: a search and a bucket miss apiece).
+    let dense: Bool
     /// The extent the last query ended in. A process's queries on a group come in ascending
     /// order, and the next one mostly starts one extent further on — just past the page the
     /// process copied on write — so it is found by a step or two from here, with no lookup.
@@ -167,6 +172,10 @@ final class GroupPrefix {
         self.pageBytes = pageBytes
         self.buckets = buckets
         self.shift = shift
+        // `capacity` extents, ascending and covering `0..<length`: as many as pages only when
+        // each is one page.
+        dense = UInt64(capacity) == length
+        assert(!dense || (0..<capacity).allSatisfy { entries[$0].start == UInt64($0) })
     }
 
     deinit {
@@ -200,9 +209,11 @@ final class GroupPrefix {
         return base
     }
 
-    /// `extentIndex(index)`, trying a few steps forward from extent `from` first.
+    /// `extentIndex(index)`, trying a few steps forward from extent `from` first (in a dense
+    /// group, the extent is the index).
     @inline(__always)
     private func extentIndex(_ index: UInt64, from: Int) -> Int {
+        if dense { return Int(min(index, UInt64(entries.count - 1))) }
         guard from < entries.count, entries[from].start <= index else { return extentIndex(index) }
         var k = from
         for _ in 0..<4 {
@@ -225,6 +236,21 @@ final class GroupPrefix {
     /// prefetched first, then their extents, so that the misses overlap; the queries that follow
     /// find their lines in the cache. The answers are `sums`'s own.
     func sums(of ranges: UnsafeBufferPointer<Range<UInt64>>) -> PageSums {
+        if dense {
+            let last = UInt64(entries.count - 1)
+            for range in ranges { somsim_prefetch(entries.baseAddress! + Int(min(range.lowerBound, last))) }
+        } else {
+            prefetchExtents(of: ranges)
+        }
+        var total = PageSums()
+        for range in ranges {
+            total = PageSums.wrappingSum(total, sums(range))
+        }
+        return total
+    }
+
+    /// Prefetches the buckets of `ranges`' starts, then their extents.
+    private func prefetchExtents(of ranges: UnsafeBufferPointer<Range<UInt64>>) {
         let last = UInt64(buckets.count - 1)
         for range in ranges {
             somsim_prefetch(buckets.baseAddress! + Int(min(range.lowerBound >> shift, last)))
@@ -232,11 +258,6 @@ final class GroupPrefix {
         for range in ranges {
             somsim_prefetch(entries.baseAddress! + Int(buckets[Int(min(range.lowerBound >> shift, last))]))
         }
-        var total = PageSums()
-        for range in ranges {
-            total = PageSums.wrappingSum(total, sums(range))
-        }
-        return total
     }
 
     func sums(_ range: Range<UInt64>) -> PageSums {

@@ -19,10 +19,20 @@ import Testing
     }
 
     /// A random group: evenly spread extents, extents clustered in one corner of a long group
-    /// (buckets that each hold many extents or none), or a few long extents.
+    /// (buckets that each hold many extents or none), a few long extents, or every page an
+    /// extent of its own (a run a fleet's copies split page by page: `GroupPrefix`'s dense case).
     static func randomGroup(_ rng: inout SplitMix64, shape: UInt64) -> FrameGroup {
         let length: UInt64 = shape == 1 ? 1 << 30 : 1 + rng.next(below: 6000)
         var group = FrameGroup(kind: .anonymousRun, huge: nil, pageCount: length)
+        if shape == 3 {
+            // Neighbours differ, so no two pages merge.
+            let offset = rng.next(below: 5)
+            for page in 0..<length {
+                let value = FramePage(mapcount: UInt32(1 + (page + offset) % 5), present: true, dirty: (page / 5) % 2 == 0)
+                group.pages.assign(page..<page + 1, value)
+            }
+            return group
+        }
         let region: UInt64 = shape == 1 ? 1 + rng.next(below: 5000) : length
         let writes = shape == 2 ? 1 + rng.next(below: 6) : rng.next(below: 3000)
         for _ in 0..<writes {
@@ -37,10 +47,11 @@ import Testing
     @Test(arguments: 1...30 as ClosedRange<UInt64>)
     func prefixAgreesWithWalk(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        let group = Self.randomGroup(&rng, shape: seed % 3)
+        let group = Self.randomGroup(&rng, shape: seed % 4)
         let length = group.pages.length
-        let pageBytes: UInt64 = seed % 4 == 0 ? 2 * MiB : 4 * KiB
+        let pageBytes: UInt64 = seed % 5 == 0 ? 2 * MiB : 4 * KiB
         let prefix = GroupPrefix(group, pageBytes: pageBytes)
+        #expect(prefix.dense == (seed % 4 == 3), "seed \(seed): \(group.pages.extentCount) extents of \(length) pages")
         var ranges: [Range<UInt64>] = [0..<length, 0..<0, length..<length]
         for _ in 0..<400 {
             // Endpoints anywhere, and endpoints on the clustered corner's extents.
