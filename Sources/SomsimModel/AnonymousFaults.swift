@@ -93,7 +93,7 @@ extension Simulator {
                 // boundaries (`assign(alongBoundariesOf:)`): the same extents as its own merge of
                 // the same ranges would give, each map's new value other than its old one.
                 let oldFrame = groups[new].pages.value(at: 0)
-                let newFrame = FramePage(mapcount: 1, present: true, dirty: true)
+                let newFrame = FramePage.copied
                 let oldState = f.mapping.pages.value(at: 0)
                 let newState = PageState.anon(run: new, writable: true)
                 let freshRun = groups[new].pages.extentCount == 1
@@ -101,7 +101,16 @@ extension Simulator {
                     && oldFrame != newFrame && oldState != newState
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).
-                if bulkSharesValues && freshRun {
+                if freshRun, copiedCount == total, let drawn = f.freshRun, drawn.length == groups[new].pages.length,
+                    oldFrame == FramePage()
+                {
+                    // Performance: every page of the touch copied into a fresh run: the frames
+                    // the samples' thread built from the same ranges (`SamplePrefetcher.freshRun`:
+                    // the same assignment to the same fresh map; the copied pieces cover the
+                    // touch's ranges exactly, and equal neighbours merge alike).
+                    groups[new].pages = drawn
+                    drawnRunsTaken += 1
+                } else if bulkSharesValues && freshRun {
                     groups[new].pages.assign(sortedRanges: lists.copied, sharingValuesFrom: &freshRunValues) { _ in newFrame }
                 } else {
                     groups[new].pages.assign(sortedRanges: lists.copied) { _ in newFrame }

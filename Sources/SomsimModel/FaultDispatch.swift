@@ -29,6 +29,10 @@ struct FaultContext {
     var mapping: Mapping
     var tally = FaultTally()
 
+    /// The frames a fresh run takes from a copy-on-write write of exactly this touch's pages,
+    /// built ahead on the samples' thread (`SamplePrefetcher.freshRun`), or nil.
+    var freshRun: ExtentMap<FramePage>? = nil
+
     /// The mapping, handed back to the process when the handlers are done. Performance: moved
     /// out of the consumed context, not copied (a copy retains each of its extent maps).
     consuming func takeMapping() -> Mapping { mapping }
@@ -53,7 +57,8 @@ extension Simulator {
         {
             let base = range.lowerBound
             guard base != 0 else {
-                fault(p, name, taken: mapping, slot: slot, pages: drawn, access: access)
+                let freshRun = bulkTakesDrawnRuns ? samples.takeFreshRun() : nil
+                fault(p, name, taken: mapping, slot: slot, pages: drawn, access: access, freshRun: freshRun)
                 // (Freed by the thread that drew them: `giveBack`.)
                 samples.giveBack(drawn)
                 return nil
@@ -81,8 +86,8 @@ extension Simulator {
     /// `fault` of mapping `name`, which the caller took out of the process (`mapping`, from
     /// `slot`); it is put back.
     @discardableResult
-    mutating func fault(_ p: ProcessID, _ name: String, taken mapping: consuming Mapping, slot: MappingTable.Slot, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false) -> Bool {
-        var f = FaultContext(process: p, access: access, mapping: mapping)
+    mutating func fault(_ p: ProcessID, _ name: String, taken mapping: consuming Mapping, slot: MappingTable.Slot, pages ranges: [Range<UInt64>], access: Access, populating: Bool = false, freshRun: ExtentMap<FramePage>? = nil) -> Bool {
+        var f = FaultContext(process: p, access: access, mapping: mapping, freshRun: freshRun)
         let handledInBulk = bulkFault(&f, ranges)
         ranges: for range in ranges where !handledInBulk {
             var position = range.lowerBound

@@ -26,6 +26,9 @@ struct FramePage: ExtentValue {
         self.falloced = falloced
     }
 
+    /// A page a write fault has just allocated or copied: mapped once, present, dirty.
+    static let copied = FramePage(mapcount: 1, present: true, dirty: true)
+
     /// The page exists: for anonymous pages, mapcount > 0; page-cache pages outlive their mappings.
     var present: Bool {
         get { flag(1) }
@@ -138,7 +141,12 @@ struct FrameGroup {
     init(kind: Kind, huge: HugePageSize?, pageCount: UInt64) {
         self.kind = kind
         self.huge = huge
-        self.pages = ExtentMap(length: pageCount, value: FramePage())
+        self.pages = Self.freshPages(pageCount: pageCount)
+    }
+
+    /// A new group's frames: `pageCount` frames, none present.
+    static func freshPages(pageCount: UInt64) -> ExtentMap<FramePage> {
+        ExtentMap(length: pageCount, value: FramePage())
     }
 }
 

@@ -92,6 +92,14 @@ public struct Simulator {
     /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
     /// lookups one range at a time.
     var bulkLookupsBatched = true
+    /// Whether a bulk copy-on-write write that copies every page of a random touch into a fresh
+    /// run takes the run's frames as the samples' thread built them ahead
+    /// (`SamplePrefetcher.freshRun`); tests turn it off to hold that shortcut to the run built
+    /// in place.
+    var bulkTakesDrawnRuns = true
+    /// Fresh runs that took frames built ahead (tests: the shortcut is not vacuous; benchmarks
+    /// report it).
+    public internal(set) var drawnRunsTaken = 0
     /// Whether `apply(contentsOf:)` draws random touches' samples ahead on a thread of their own
     /// (`SamplePrefetcher`) where `measureThreads` allows a second thread; tests set `.off`, and
     /// `.waiting`, where every such touch waits for that thread's sample (taking it where the
@@ -306,9 +314,9 @@ public struct Simulator {
         case .off:
             ahead = nil
         case .whenWorthwhile:
-            ahead = measureThreads > 1 && SamplePrefetcher.worthwhile(statements, range: range) ? SamplePrefetcher(statements, range: range) : nil
+            ahead = measureThreads > 1 && SamplePrefetcher.worthwhile(statements, range: range) ? SamplePrefetcher(statements, range: range, buildsRuns: bulkTakesDrawnRuns) : nil
         case .waiting:
-            ahead = SamplePrefetcher(statements, range: range, waits: true)
+            ahead = SamplePrefetcher(statements, range: range, waits: true, buildsRuns: bulkTakesDrawnRuns)
         }
         guard let ahead else {
             for k in range { apply(statements[k]) }

@@ -93,6 +93,41 @@ import Testing
         }
     }
 
+    /// A fresh run takes the frames the drawing thread built for its write
+    /// (`SamplePrefetcher.freshRun`) only where the write copied every page it touched: a
+    /// master writing random pages of its heap after a worker copied some of them reuses those
+    /// (mapped by it alone), copies the rest into a fresh run, and must not take the frames
+    /// built for all of them. Each master's write overlaps its worker's in a few pages.
+    @Test func freshRunsBuiltAheadOnlyWhereEveryPageIsCopied() throws {
+        var lines = ["somsim-workload 1"]
+        for i in 0..<40 {
+            lines += ["spawn m\(i)", "m\(i) mmap heap 1M", "m\(i) touch heap write", "m\(i) fork w\(i)",
+                      "w\(i) touch heap write random=40 seed=\(i)", "m\(i) touch heap write random=40 seed=\(i + 500)"]
+            if i % 10 == 9 { lines.append("measure m\(i)") }
+        }
+        let workload = try WorkloadParser.parse(lines.joined(separator: "\n") + "\n", fileName: "masters")
+        var reference = Simulator(machine: workload.machine)
+        reference.samplesAhead = .off
+        reference.apply(contentsOf: workload.statements)
+        reference.measure(label: "end")
+        let reuses = reference.report.measures.last!.processes.reduce(UInt64(0)) { $0 + $1.cowReuses }
+        #expect(reuses >= 40, "not vacuous: the masters' writes reused \(reuses) pages")
+        for builds in [true, false] {
+            var simulator = Simulator(machine: workload.machine)
+            simulator.samplesAhead = .waiting
+            simulator.measureThreads = 2
+            simulator.bulkTakesDrawnRuns = builds
+            simulator.apply(contentsOf: workload.statements)
+            simulator.measure(label: "end")
+            // (Compared first: a failure prints which run differs, not two whole reports.)
+            let same = simulator.report == reference.report
+            #expect(same, "frames built ahead: \(builds): the report differs from each touch building its own run")
+            // Every worker's write copies all its pages (and the first sample is drawn by its
+            // touch: no page count to guess before it).
+            #expect(simulator.drawnRunsTaken >= (builds ? 39 : 0) && simulator.drawnRunsTaken <= (builds ? 80 : 0), "frames built ahead: \(builds): taken \(simulator.drawnRunsTaken)")
+        }
+    }
+
     /// `Simulator.run` (the command's path) draws ahead where a workload has random touches
     /// enough, and gives the report each touch drawing its own gives.
     @Test func runDrawsAheadAlike() throws {

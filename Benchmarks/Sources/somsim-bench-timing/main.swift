@@ -53,6 +53,8 @@ for benchmarkCase in cases {
     // Random touches that took a sample drawn ahead on the second core, and that drew their own
     // (`Simulator.samplesTaken`), summed over the runs.
     var samples = (taken: 0, drawn: 0)
+    // Fresh runs that took their frames as the second core built them (`Simulator.drawnRunsTaken`).
+    var drawnRuns = 0
     var measures = 0
     for _ in 0..<runs {
         var simulator = benchmarkCase.prepare()
@@ -68,6 +70,7 @@ for benchmarkCase in cases {
         let end = clock.now
         times.append((end - start, statementsDone - start, end - statementsDone))
         samples = (samples.taken + simulator.samplesTaken.taken, samples.drawn + simulator.samplesTaken.drawn)
+        drawnRuns += simulator.drawnRunsTaken
         measures = report.measures.count
     }
     times.sort { $0.total < $1.total }
@@ -81,5 +84,6 @@ for benchmarkCase in cases {
     line += "; best run: statements \(seconds(best.statements)) s, final measure \(seconds(best.measure)) s"
     if let parseTime { line += "; parse \(seconds(parseTime)) s" }
     if samples != (0, 0) { line += "; samples drawn ahead taken by \(samples.taken) random touches, drawn by \(samples.drawn)" }
+    if drawnRuns > 0 { line += "; fresh runs built ahead taken by \(drawnRuns) writes" }
     print(line)
 }
