@@ -51,13 +51,13 @@ extension Simulator {
         case (.none, _), (.zero, .write):
             firstTouches(&f, ranges, pages: total, span: span)
         case (.anon(let run, false), .write):
-            // Reuse where this process alone maps the page, copy where others do too.
+            // Reuse where this process alone maps the page, copy where others do too, dropping
+            // the mapcount of each page copied (`ExtentMap.copyOnWrite`: what
+            // `addMapcount(group: run, range, delta: -1)` does for each copied range).
             // Performance: the ranges ascend, so each lookup in the run (split into as many
             // extents as its pages have distinct mapcounts after thousands of workers' copies)
-            // searches forward from the one before.
-            // The positions found while reading the mapcounts spare the decrement its searches.
-            // Performance: the lookups are batched (`forEachBatched`), so that their cache misses
-            // in the master's run overlap.
+            // searches forward from the one before; the lookups are batched, so that their
+            // cache misses in the master's run overlap.
             // (The lists' storage is the simulator's, taken out for the call and given back
             // empty: `bulkLists`.)
             var lists = BulkLists()
@@ -67,23 +67,34 @@ extension Simulator {
                 swap(&lists, &bulkLists)
             }
             lists.reserve(ranges.count)
-            var small = true
-            var copiedCount: UInt64 = 0
-            groups[run].pages.forEach(inSortedRanges: ranges, batched: bulkLookupsBatched) { pages, page, position in
-                if page.order > 0 { small = false }
-                if page.mapcount <= 1 {
-                    lists.reused.append(pages)
-                } else {
-                    lists.copied.append(pages)
-                    lists.copiedAt.append(position)
-                    copiedCount += UInt64(pages.count)
-                }
-            }
-            guard small else { return false }
-            // What `addMapcount(group: run, range, delta: -1)` does for each copied range.
             let anonymous = groups[run].kind == .anonymousRun
-            groups[run].pages.addCounter(-1, inSortedRanges: lists.copied, at: lists.copiedAt) { _, page in
-                if anonymous && page.present { page.present = false }
+            let copiedCount: UInt64
+            if bulkLookupsBatched {
+                // nil: a large folio, for the page-by-page path (nothing has changed).
+                guard let copied = groups[run].pages.copyOnWrite(ranges, anonymous: anonymous, reused: &lists.reused, copied: &lists.copied, deferred: &lists.deferred) else {
+                    return false
+                }
+                copiedCount = copied
+            } else {
+                // The forward lookups, one range at a time, then the drops (tests hold the
+                // batched pass to these).
+                var small = true
+                var copied: UInt64 = 0
+                groups[run].pages.forEach(inSortedRanges: ranges) { pages, page, position in
+                    if page.order > 0 { small = false }
+                    if page.mapcount <= 1 {
+                        lists.reused.append(pages)
+                    } else {
+                        lists.copied.append(pages)
+                        lists.deferred.positions.append(position)
+                        copied += UInt64(pages.count)
+                    }
+                }
+                guard small else { return false }
+                groups[run].pages.addCounter(-1, inSortedRanges: lists.copied, at: lists.deferred.positions) { _, page in
+                    if anonymous && page.present { page.present = false }
+                }
+                copiedCount = copied
             }
             f.mapping.pages.assign(sortedRanges: lists.reused, to: .anon(run: run, writable: true))
             if !lists.copied.isEmpty {
@@ -144,17 +155,17 @@ extension Simulator {
         return true
     }
 
-    /// `bulkFault`'s lists of the pages a write reuses and copies, and where it found the
-    /// copied ones in their run (`ExtentMap.forEachBatched`'s positions).
+    /// `bulkFault`'s lists of the pages a write reuses and copies, and the storage for the
+    /// drops `ExtentMap.copyOnWrite` leaves to `addCounter` (on the forward path, where every
+    /// copied piece was found).
     struct BulkLists {
         var reused: [Range<UInt64>] = []
         var copied: [Range<UInt64>] = []
-        var copiedAt: [ExtentMap<FramePage>.Position] = []
+        var deferred = ExtentMap<FramePage>.DeferredCounts()
 
         mutating func reserve(_ count: Int) {
             reused.reserveCapacity(count)
             copied.reserveCapacity(count)
-            copiedAt.reserveCapacity(count)
         }
 
         /// Empty, the storage kept where it is small (a huge random touch's lists are let go:
@@ -162,7 +173,8 @@ extension Simulator {
         mutating func empty() {
             reused.removeAll(keepingCapacity: reused.capacity <= Self.kept)
             copied.removeAll(keepingCapacity: copied.capacity <= Self.kept)
-            copiedAt.removeAll(keepingCapacity: copiedAt.capacity <= Self.kept)
+            deferred.ranges.removeAll(keepingCapacity: deferred.ranges.capacity <= Self.kept)
+            deferred.positions.removeAll(keepingCapacity: deferred.positions.capacity <= Self.kept)
         }
 
         /// The most pages a list keeps room for between writes.

@@ -165,62 +165,7 @@ struct ExtentMap<Value: ExtentValue> {
         try withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { places in
             try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bounds in
                 try withUnsafeTemporaryAllocation(of: Value.self, capacity: n) { values in
-                    // Pass 1a, in the chunk table: each range's chunk and guessed extent
-                    // (-1: an empty range).
-                    firsts.withUnsafeBufferPointer { firsts in
-                        chunks.withUnsafeBufferPointer { chunks in
-                            var hint = 0
-                            for k in 0..<n {
-                                let key = ranges[k].lowerBound
-                                guard key < Swift.min(ranges[k].upperBound, length) else {
-                                    places[2 * k] = -1
-                                    continue
-                                }
-                                // As `locate(_:hint:)` finds it: galloping forward from
-                                // the chunk of the range before.
-                                var c = hint
-                                if firsts[c] <= key {
-                                    var step = 1
-                                    while true {
-                                        let probe = c &+ step
-                                        guard probe < firsts.count else {
-                                            c = firsts.lastIndexPicking(notAbove: key, from: c, through: firsts.count - 1)
-                                            break
-                                        }
-                                        if firsts[probe] > key {
-                                            c = firsts.lastIndexPicking(notAbove: key, from: c, through: probe - 1)
-                                            break
-                                        }
-                                        c = probe
-                                        step &<<= 1
-                                    }
-                                } else {
-                                    c = firsts.lastIndexPicking(notAbove: key, from: 0, through: firsts.count - 1)
-                                }
-                                hint = c
-                                let first = firsts[c]
-                                let end = c + 1 < firsts.count ? firsts[c + 1] : length
-                                let count = Int(chunks[c].startCount)
-                                // A chunk of one-page extents (a run copy-on-write split page
-                                // by page) is guessed exactly, with no division.
-                                let span = end &- first
-                                let guess = span == UInt64(count) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(count))
-                                places[2 * k] = c
-                                places[2 * k + 1] = Swift.min(Swift.max(guess, 0), count - 1)
-                            }
-                        }
-                    }
-                    // Pass 1b: the guessed extents' bounds and values, reads that do not wait
-                    // for one another.
-                    for k in 0..<n where places[2 * k] >= 0 {
-                        let c = places[2 * k]
-                        let g = places[2 * k + 1]
-                        // (A chunk of one-page extents gives them with no read of its starts.)
-                        (bounds[2 * k], bounds[2 * k + 1]) = self.bounds(c, g)
-                        chunks[c].values.withUnsafeBufferPointer { chunkValues in
-                            (values.baseAddress! + k).initialize(to: chunkValues[g])
-                        }
-                    }
+                    guessExtents(ranges, places: places, bounds: bounds, values: values)
                     // Pass 2: the calls, each guess checked.
                     var hint = 0
                     for k in 0..<n {
@@ -235,33 +180,111 @@ struct ExtentMap<Value: ExtentValue> {
                             hint = c
                             continue
                         }
-                        // The guess missed (extents of a few pages): step from it, a few
-                        // extents at most (its neighbours share its cache lines), before
-                        // searching. Chunk `c` is the range's (found from the chunk table).
-                        var (c2, i) = (c, g)
-                        let count = Int(chunks[c].startCount)
-                        let near = chunks[c].starts.withUnsafeBufferPointer { starts -> Bool in
-                            let key = range.lowerBound
-                            var steps = 0
-                            while starts[i] > key {
-                                if steps == 8 { return false }
-                                i -= 1
-                                steps += 1
-                            }
-                            while i + 1 < count && starts[i + 1] <= key {
-                                if steps == 8 { return false }
-                                i += 1
-                                steps += 1
-                            }
-                            return true
-                        }
-                        if !near { (c2, i) = locate(range.lowerBound, hint: hint) }
+                        let (c2, i) = locate(range.lowerBound, missedIn: c, g, hint: hint)
                         hint = c2
                         try walk(range.lowerBound..<upper, from: c2, i, body)
                     }
                 }
             }
         }
+    }
+
+    /// The extent holding `key` where a batched lookup's guess, extent `g` of chunk `c` (the
+    /// key's chunk, found from the chunk table), missed it (extents of a few pages): stepping
+    /// from the guess, a few extents at most (its neighbours share its cache lines), before
+    /// searching forward from chunk `hint`.
+    @inline(__always)
+    private func locate(_ key: UInt64, missedIn c: Int, _ g: Int, hint: Int) -> (Int, Int) {
+        var i = g
+        let count = Int(chunks[c].startCount)
+        let near = chunks[c].starts.withUnsafeBufferPointer { starts -> Bool in
+            var steps = 0
+            while starts[i] > key {
+                if steps == 8 { return false }
+                i -= 1
+                steps += 1
+            }
+            while i + 1 < count && starts[i + 1] <= key {
+                if steps == 8 { return false }
+                i += 1
+                steps += 1
+            }
+            return true
+        }
+        return near ? (c, i) : locate(key, hint: hint)
+    }
+
+    /// The first pass of the batched lookups (`forEachBatched`): for each of `ranges`, its
+    /// chunk and the extent its start is guessed to lie in (`places[2k]`, `places[2k + 1]`;
+    /// chunk -1: an empty range), then those extents' bounds (`bounds[2k]`, `bounds[2k + 1]`)
+    /// and stored values (`values[k]`, without the shifts).
+    @inline(__always)
+    private func guessExtents(_ ranges: [Range<UInt64>], places: UnsafeMutableBufferPointer<Int>, bounds: UnsafeMutableBufferPointer<UInt64>, values: UnsafeMutableBufferPointer<Value>) {
+        let n = ranges.count
+        let length = self.length
+        // Pass 1a, in the chunk table: each range's chunk and guessed extent
+        // (-1: an empty range).
+        firsts.withUnsafeBufferPointer { firsts in
+            chunks.withUnsafeBufferPointer { chunks in
+                var hint = 0
+                for k in 0..<n {
+                    let key = ranges[k].lowerBound
+                    guard key < Swift.min(ranges[k].upperBound, length) else {
+                        places[2 * k] = -1
+                        continue
+                    }
+                    // As `locate(_:hint:)` finds it: galloping forward from
+                    // the chunk of the range before.
+                    var c = hint
+                    if firsts[c] <= key {
+                        var step = 1
+                        while true {
+                            let probe = c &+ step
+                            guard probe < firsts.count else {
+                                c = firsts.lastIndexPicking(notAbove: key, from: c, through: firsts.count - 1)
+                                break
+                            }
+                            if firsts[probe] > key {
+                                c = firsts.lastIndexPicking(notAbove: key, from: c, through: probe - 1)
+                                break
+                            }
+                            c = probe
+                            step &<<= 1
+                        }
+                    } else {
+                        c = firsts.lastIndexPicking(notAbove: key, from: 0, through: firsts.count - 1)
+                    }
+                    hint = c
+                    let first = firsts[c]
+                    let end = c + 1 < firsts.count ? firsts[c + 1] : length
+                    let count = Int(chunks[c].startCount)
+                    // A chunk of one-page extents (a run copy-on-write split page
+                    // by page) is guessed exactly, with no division.
+                    let span = end &- first
+                    let guess = span == UInt64(count) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(count))
+                    places[2 * k] = c
+                    places[2 * k + 1] = Swift.min(Swift.max(guess, 0), count - 1)
+                }
+            }
+        }
+        // Pass 1b: the guessed extents' bounds and values, reads that do not wait
+        // for one another.
+        for k in 0..<n where places[2 * k] >= 0 {
+            let c = places[2 * k]
+            let g = places[2 * k + 1]
+            // (A chunk of one-page extents gives them with no read of its starts.)
+            (bounds[2 * k], bounds[2 * k + 1]) = self.bounds(c, g)
+            chunks[c].values.withUnsafeBufferPointer { chunkValues in
+                (values.baseAddress! + k).initialize(to: chunkValues[g])
+            }
+        }
+    }
+
+    /// Pieces `ExtentMap<FramePage>.copyOnWrite` leaves to `addCounter(_:inSortedRanges:at:onZero:)`,
+    /// and where it found them. The storage is the caller's, kept between calls.
+    struct DeferredCounts {
+        var ranges: [Range<UInt64>] = []
+        var positions: [Position] = []
     }
 
     /// `forEachBatched(inSortedRanges:)` when `batched`, `forEach(inSortedRanges:)` otherwise
@@ -1294,6 +1317,127 @@ struct ExtentMap<Value: ExtentValue> {
 /// makes a new run whose map its first write rebuilds at once; its arrays `[0]` were two of the
 /// allocations a worker made.
 private let singleStart: [UInt64] = [0]
+
+extension ExtentMap where Value == FramePage {
+    /// A copy-on-write write's pass over the run its pages map (`Simulator.bulkFault`): for
+    /// each piece of `ranges` (ascending, disjoint) in each extent, in order, a page mapped by
+    /// this process alone is reused (the piece goes to `reused`), any other is copied (to
+    /// `copied`) and its mapcount dropped by one — what `forEach(inSortedRanges:)` with those
+    /// decisions, then `addCounter(-1, inSortedRanges: copied, at:, onZero:)` do, `onZero`
+    /// marking the pages of an anonymous run not present. Returns the pages copied, or nil,
+    /// having changed nothing in the map, where a piece lies in a large folio (the page-by-page
+    /// path decides those). `reused` and `copied` are appended to; `deferred` is storage, left
+    /// empty.
+    ///
+    /// Performance: the lookups are `forEachBatched`'s (their cache misses in the master's run
+    /// overlap), and a piece that is its whole extent, found where its lookup guessed, takes
+    /// the drop on its stored value — every page a fleet's worker copies of its master's run,
+    /// split page by page — with no second lookup, no closure and no list: the two passes
+    /// and the lists between them were a third of the statements' instructions of 10,000
+    /// forks. A drop in place moves no boundary, so the drops left to `addCounter` after it
+    /// leave the extents they leave in order.
+    mutating func copyOnWrite(_ ranges: [Range<UInt64>], anonymous: Bool, reused: inout [Range<UInt64>], copied: inout [Range<UInt64>], deferred: inout DeferredCounts) -> UInt64? {
+        let n = ranges.count
+        guard n > 0 else { return 0 }
+        let length = self.length
+        var copiedPages: UInt64 = 0
+        let changed = withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * n) { places -> Bool in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bounds in
+                withUnsafeTemporaryAllocation(of: FramePage.self, capacity: n) { values in
+                    withUnsafeTemporaryAllocation(of: Range<UInt64>.self, capacity: n) { pending in
+                        // (The second half of `places`: the extents dropped in place, as
+                        // chunk and index pairs, at most one a range.)
+                        let guesses = UnsafeMutableBufferPointer(rebasing: places[0..<(2 * n)])
+                        let inPlace = UnsafeMutableBufferPointer(rebasing: places[(2 * n)...])
+                        guessExtents(ranges, places: guesses, bounds: bounds, values: values)
+                        var placed = 0
+                        // Copied pieces of guessed extents, appended to `copied` in a batch
+                        // (before any other piece, to keep the list ascending).
+                        var waiting = 0
+                        func flush() {
+                            guard waiting > 0 else { return }
+                            copied.append(contentsOf: UnsafeBufferPointer(rebasing: pending[0..<waiting]))
+                            waiting = 0
+                        }
+                        var hint = 0
+                        for k in 0..<n {
+                            let range = ranges[k]
+                            let upper = Swift.min(range.upperBound, length)
+                            guard range.lowerBound < upper else { continue }
+                            let c = guesses[2 * k]
+                            let g = guesses[2 * k + 1]
+                            let piece = range.lowerBound..<upper
+                            if bounds[2 * k] <= range.lowerBound && upper <= bounds[2 * k + 1] {
+                                let shift = chunks[c].shift &+ mapShift
+                                let page = shift == 0 ? values[k] : values[k].shifted(by: shift)
+                                hint = c
+                                if page.order > 0 { return false }
+                                if page.mapcount <= 1 {
+                                    reused.append(piece)
+                                    continue
+                                }
+                                pending[waiting] = piece
+                                waiting += 1
+                                copiedPages += upper &- range.lowerBound
+                                // Mapped by others: the drop leaves the count above zero.
+                                if bounds[2 * k] == range.lowerBound && upper == bounds[2 * k + 1] {
+                                    inPlace[2 * placed] = c
+                                    inPlace[2 * placed + 1] = g
+                                    placed += 1
+                                } else {
+                                    deferred.ranges.append(piece)
+                                    deferred.positions.append(Position(chunk: c, index: g, count: Int(chunks[c].startCount)))
+                                }
+                                continue
+                            }
+                            let (c2, i) = locate(range.lowerBound, missedIn: c, g, hint: hint)
+                            hint = c2
+                            flush()
+                            var large = false
+                            walk(piece, from: c2, i) { piece, page, position in
+                                if page.order > 0 {
+                                    large = true
+                                } else if page.mapcount <= 1 {
+                                    reused.append(piece)
+                                } else {
+                                    copied.append(piece)
+                                    copiedPages += UInt64(piece.count)
+                                    deferred.ranges.append(piece)
+                                    deferred.positions.append(position)
+                                }
+                            }
+                            if large { return false }
+                        }
+                        flush()
+                        if placed > 0 {
+                            chunks.withUnsafeMutableBufferPointer { chunks in
+                                for p in 0..<placed {
+                                    let i = inPlace[2 * p + 1]
+                                    chunks[inPlace[2 * p]].values.withUnsafeMutableBufferPointer { values in
+                                        values[i] = values[i].shifted(by: -1)
+                                    }
+                                }
+                            }
+                        }
+                        return true
+                    }
+                }
+            }
+        }
+        defer {
+            deferred.ranges.removeAll(keepingCapacity: true)
+            deferred.positions.removeAll(keepingCapacity: true)
+        }
+        guard changed else { return nil }
+        if !deferred.ranges.isEmpty {
+            addCounter(-1, inSortedRanges: deferred.ranges, at: deferred.positions) { _, page in
+                if anonymous && page.present { page.present = false }
+            }
+        }
+        return copiedPages
+    }
+}
+
 
 /// A value an `ExtentMap` can hold. Values with a counter (a page's mapcount) let the map shift
 /// the counter of a whole chunk at once; the rest keep the defaults.
