@@ -474,6 +474,11 @@ extension Simulator {
         return parts.dropFirst().reduce(parts[0]) { ($0.all + $1.all, $0.anon + $1.anon, $0.mapped + $1.mapped) }
     }
 
+    /// The frames `mappingSums` walks beside a mapping without an own run: none (no map
+    /// shares its boundaries). (Never written: `nonisolated(unsafe)` only because extent maps
+    /// do not declare themselves `Sendable`.)
+    nonisolated(unsafe) private static let noFrames = FrameGroup.freshPages(pageCount: 0)
+
     /// `mappingSums` over the extents of chunks `chunks` of the mapping's pages.
     func mappingSums(_ mapping: Mapping, chunks: Range<Int>, prefixes: inout PrefixCache) -> MappingSums {
         var sums = PageSums()
@@ -499,7 +504,15 @@ extension Simulator {
         // The streak's pending gaps (`GapStreak.gapBatch` of them), allocated with the first streak.
         var pending: UnsafeMutablePointer<Range<UInt64>>? = nil
         defer { pending?.deallocate() }
-        mapping.pages.forEachExtent(inChunks: chunks) { start, end, state in
+        // Performance: the frames of the mapping's own run (`PageMap.ownRun`: a fleet's
+        // worker's copies) come beside its states, on the extents the two maps share
+        // (`forEachExtent(inChunks:alongside:)`), with no lookup in the run.
+        let own = mapping.pages.ownRun
+        let ownFrames = own.map { groups[$0].pages } ?? Self.noFrames
+        let ownPageBytes = own.map { groups[$0].huge?.bytes ?? constants.pageBytes } ?? constants.pageBytes
+        // (The states as stored, the own run's pages under `PageMap.own`, translated here: the
+        // map's translating walk cost a call a state.)
+        mapping.pages.stored.forEachExtent(inChunks: chunks, alongside: ownFrames) { start, end, state, ownFrame in
             guard start < mapping.pageCount else { return }
             let range = start..<min(end, mapping.pageCount)
             switch state {
@@ -507,7 +520,8 @@ extension Simulator {
                 return
             case .zero:
                 mapped &+= range.upperBound &- range.lowerBound
-            case .anon(let run, _):
+            case .anon(let storedRun, _):
+                let run = storedRun == PageMap.own ? own! : storedRun
                 mapped &+= range.upperBound &- range.lowerBound
                 if let prefix = prefixes[run] {
                     if streak?.run == run {
@@ -521,6 +535,12 @@ extension Simulator {
                         if pending == nil { pending = .allocate(capacity: GapStreak.gapBatch) }
                         streak = GapStreak(prefix: prefix, run: run, range: range)
                     }
+                    return
+                }
+                if run == own, let ownFrame {
+                    let viewed = PageSums(pages: range.upperBound &- range.lowerBound, mapcount: ownFrame.mapcount, dirty: ownFrame.dirty, pageBytes: ownPageBytes)
+                    sums = sums + viewed
+                    anon = anon + viewed
                     return
                 }
                 do {

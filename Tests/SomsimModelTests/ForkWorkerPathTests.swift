@@ -573,6 +573,53 @@ import Testing
         #expect(shifted >= 100, "not vacuous")
     }
 
+    /// `forEachExtent(inChunks:alongside:)` (a measure reading a worker's frames beside its
+    /// states) against each extent's value looked up in the other map: the other map's value
+    /// on every extent of a chunk whose boundaries the two maps keep in one array, nil on the
+    /// others — a map built along another's boundaries shares them all; after a write to a
+    /// few of its chunks (which copies their arrays), those chunks give nil and the rest still
+    /// the other's values; a map of the same extents built apart gives nil everywhere.
+    @Test(arguments: [3, 8, 128])
+    func alongsideValuesAreTheOtherMapsOnSharedBoundaries(chunkCapacity: Int) {
+        var given = 0
+        for seed in Self.seeds {
+            var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(chunkCapacity))
+            let length: UInt64 = 40 + rng.next(below: 4_000)
+            var run = ExtentMap(length: length, value: FramePage(), chunkCapacity: chunkCapacity)
+            let ranges = Self.fewRanges(&rng, count: 16 + Int(rng.next(below: 100)), length: length)
+            run.assign(sortedRanges: ranges) { range in FramePage(mapcount: UInt32(1 + range.lowerBound % 3), present: true, dirty: true) }
+            let new = PageState.anon(run: GroupID(index: 1), writable: true)
+            let old = PageState.anon(run: GroupID(index: 0), writable: false)
+            var states = ExtentMap(length: length, value: old, chunkCapacity: chunkCapacity)
+            #expect(states.assign(alongBoundariesOf: run) { $0.present ? new : old }, "seed \(seed)")
+            var apart = ExtentMap(length: length, value: old, chunkCapacity: chunkCapacity)
+            apart.assign(sortedRanges: ranges) { _ in new }
+            // A write to a page in the middle: its chunk's arrays are copied.
+            var written = states
+            let page = rng.next(below: length)
+            written.assign(page..<page + 1, .zero)
+            for (map, name, shares) in [(states, "built along", true), (apart, "built apart", false), (written, "written", true)] {
+                var extents = 0
+                map.forEachExtent(inChunks: 0..<map.chunkCount, alongside: run) { start, end, state, frame in
+                    extents += 1
+                    let context: Comment = "seed \(seed), chunks of \(chunkCapacity): \(name), extent \(start)..<\(end)"
+                    #expect(state == map.value(at: start), context)
+                    guard let frame else {
+                        // Only a chunk the write touched may lose its shared boundaries.
+                        #expect(!shares || name == "written", context)
+                        return
+                    }
+                    given += 1
+                    #expect(shares, context)
+                    let (range, value) = run.extent(containing: start)
+                    #expect(range == start..<end && value == frame, context)
+                }
+                #expect(extents == map.extentCount, "seed \(seed): \(name)")
+            }
+        }
+        #expect(given >= 100, "not vacuous: \(given) values given alongside")
+    }
+
     /// A bulk copy-on-write write with the mapping keeping its new run's boundaries
     /// (`bulkSharesBoundaries`) against each map keeping its own, with its lookups batched
     /// (`bulkLookupsBatched`) against one at a time, with fresh runs sharing their arrays of
