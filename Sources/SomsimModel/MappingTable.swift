@@ -184,7 +184,13 @@ struct MappingTable {
     /// copied them first, every mapping of the parent retained only to be released when the
     /// child's replaced it.
     mutating func emptySlots() {
-        slots = ContiguousArray(repeating: nil, count: slots.count)
+        // (Written in place: `ContiguousArray(repeating:count:)` looked up the type's generic
+        // metadata on every call, a sixth of a fleet's fork.)
+        let n = slots.count
+        slots = ContiguousArray(unsafeUninitializedCapacity: n) { buffer, initialized in
+            for k in 0..<n { buffer.initializeElement(at: k, to: nil) }
+            initialized = n
+        }
         count = 0
     }
 
