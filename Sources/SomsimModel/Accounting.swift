@@ -482,11 +482,6 @@ extension Simulator {
         return parts.dropFirst().reduce(parts[0]) { ($0.all + $1.all, $0.anon + $1.anon, $0.mapped + $1.mapped) }
     }
 
-    /// The frames `mappingSums` walks beside a mapping without an own run: none (no map
-    /// shares its boundaries). (Never written: `nonisolated(unsafe)` only because extent maps
-    /// do not declare themselves `Sendable`.)
-    nonisolated(unsafe) private static let noFrames = FrameGroup.freshPages(pageCount: 0)
-
     /// `mappingSums` over the extents of chunks `chunks` of the mapping's pages.
     func mappingSums(_ mapping: Mapping, chunks: Range<Int>, prefixes: inout PrefixCache) -> MappingSums {
         var sums = PageSums()
@@ -516,7 +511,9 @@ extension Simulator {
         // worker's copies) come beside its states, on the extents the two maps share
         // (`forEachExtent(inChunks:alongside:)`), with no lookup in the run.
         let own = mapping.pages.ownRun
-        let ownFrames = own.map { groups[$0].pages } ?? Self.noFrames
+        // (nil without one: a process of many mappings, each walked, once copied a map of no
+        // frames for each, every copy a retain of one shared object from every thread.)
+        let ownFrames = own.map { groups[$0].pages }
         let ownPageBytes = own.map { groups[$0].huge?.bytes ?? constants.pageBytes } ?? constants.pageBytes
         // (The states as stored, the own run's pages under `PageMap.own`, translated here: the
         // map's translating walk cost a call a state.)

@@ -380,23 +380,25 @@ struct ExtentMap<Value: ExtentValue> {
     /// `forEachExtent(inChunks:)`, giving `body` also `other`'s value on the same extent where
     /// the two maps keep the very same array of boundaries for the extent's chunk, and the chunk
     /// ends at the same index in both (then each of its extents is one of `other`'s); nil
-    /// elsewhere. Performance: a fleet's worker's mapping keeps its run's arrays of boundaries
+    /// elsewhere, and everywhere without `other`. Performance: a fleet's worker's mapping keeps its run's arrays of boundaries
     /// (`shareBoundaries`, `assign(alongBoundariesOf:)`), so a measure reads each of its pages'
     /// frames beside its state, where a lookup in the run stepped from the last one (a third
     /// of the measure's instructions of 10,000 forks).
     @inline(__always)
-    func forEachExtent<Other>(inChunks range: Range<Int>, alongside other: ExtentMap<Other>, _ body: (UInt64, UInt64, Value, Other?) throws -> Void) rethrows {
+    func forEachExtent<Other>(inChunks range: Range<Int>, alongside other: ExtentMap<Other>?, _ body: (UInt64, UInt64, Value, Other?) throws -> Void) rethrows {
         let length = self.length
         for c in range {
             let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
             let shift = chunks[c].shift &+ mapShift
-            let otherEnd = c + 1 < other.chunks.count ? other.firsts[c + 1] : other.length
-            let alike = c < other.chunks.count && otherEnd == chunkEnd && chunks[c].starts.withUnsafeBufferPointer { mine in
-                other.chunks[c].starts.withUnsafeBufferPointer { theirs in mine.baseAddress == theirs.baseAddress }
+            var alike = false
+            if let other, c < other.chunks.count, (c + 1 < other.chunks.count ? other.firsts[c + 1] : other.length) == chunkEnd {
+                alike = chunks[c].starts.withUnsafeBufferPointer { mine in
+                    other.chunks[c].starts.withUnsafeBufferPointer { theirs in mine.baseAddress == theirs.baseAddress }
+                }
             }
             try chunks[c].starts.withUnsafeBufferPointer { starts in
                 try chunks[c].values.withUnsafeBufferPointer { values in
-                    guard alike else {
+                    guard alike, let other else {
                         for e in 0..<starts.count {
                             let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
                             try body(starts[e], end, shift == 0 ? values[e] : values[e].shifted(by: shift), nil)

@@ -615,6 +615,13 @@ import Testing
                     #expect(range == start..<end && value == frame, context)
                 }
                 #expect(extents == map.extentCount, "seed \(seed): \(name)")
+                // Without another map: every extent, no value beside it.
+                var walked = 0
+                map.forEachExtent(inChunks: 0..<map.chunkCount, alongside: nil as ExtentMap<FramePage>?) { start, _, state, frame in
+                    walked += 1
+                    #expect(frame == nil && state == map.value(at: start), "seed \(seed): \(name), alone")
+                }
+                #expect(walked == map.extentCount, "seed \(seed): \(name), alone")
             }
         }
         #expect(given >= 100, "not vacuous: \(given) values given alongside")
