@@ -128,7 +128,7 @@ struct ExtentMap<Value: ExtentValue> {
     }
 
     /// Calls `body` for each extent's piece of `range`, from extent `i` of chunk `c` (the one
-    /// holding the range's start) on: the walk `forEach(inSortedRanges:)` and `forEachBatched`
+    /// holding the range's start) on: the walk `forEach(inSortedRanges:)` and `copyOnWrite`
     /// share once they know where a range starts.
     @inline(__always)
     private func walk(_ range: Range<UInt64>, from c: Int, _ i: Int, _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
@@ -142,49 +142,6 @@ struct ExtentMap<Value: ExtentValue> {
             if i == chunks[c].starts.count {
                 c += 1
                 i = 0
-            }
-        }
-    }
-
-    /// `forEach(inSortedRanges:)` with positions, the lookups done in two passes: the first
-    /// finds every range's chunk and the extent its start interpolates to from the chunk
-    /// table alone (which stays in cache), then reads those extents' boundaries and values,
-    /// all of them before any is used; the second takes each range that lies inside the extent
-    /// it guessed, steps a few extents from the guess for the others, and looks up what is
-    /// left as `forEach(inSortedRanges:)` does. The same calls to `body`, in the same order,
-    /// with the same positions. Performance: a worker's copy-on-write reads the mapcounts of
-    /// 64 random pages of its master's run (38,400 one-page extents, 600 KB, mostly out of the
-    /// core's cache); one lookup after another, each waited for its own cache misses, where
-    /// reads issued together overlap theirs (`ExtentMap.locate(_:hint:)` was 13.5% of the
-    /// samples of `TenThousandWorkers`; this function, passes and all, 10.7%).
-    func forEachBatched(inSortedRanges ranges: [Range<UInt64>], _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
-        precondition(_isPOD(Value.self))
-        let n = ranges.count
-        guard n > 0 else { return }
-        let length = self.length
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { places in
-            try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bounds in
-                try withUnsafeTemporaryAllocation(of: Value.self, capacity: n) { values in
-                    guessExtents(ranges, places: places, bounds: bounds, values: values)
-                    // Pass 2: the calls, each guess checked.
-                    var hint = 0
-                    for k in 0..<n {
-                        let range = ranges[k]
-                        let upper = Swift.min(range.upperBound, length)
-                        guard range.lowerBound < upper else { continue }
-                        let c = places[2 * k]
-                        let g = places[2 * k + 1]
-                        if bounds[2 * k] <= range.lowerBound && upper <= bounds[2 * k + 1] {
-                            let shift = chunks[c].shift &+ mapShift
-                            try body(range.lowerBound..<upper, shift == 0 ? values[k] : values[k].shifted(by: shift), Position(chunk: c, index: g, count: Int(chunks[c].startCount)))
-                            hint = c
-                            continue
-                        }
-                        let (c2, i) = locate(range.lowerBound, missedIn: c, g, hint: hint)
-                        hint = c2
-                        try walk(range.lowerBound..<upper, from: c2, i, body)
-                    }
-                }
             }
         }
     }
@@ -214,10 +171,18 @@ struct ExtentMap<Value: ExtentValue> {
         return near ? (c, i) : locate(key, hint: hint)
     }
 
-    /// The first pass of the batched lookups (`forEachBatched`): for each of `ranges`, its
+    /// The first pass of the batched lookups (`copyOnWrite`): for each of `ranges`, its
     /// chunk and the extent its start is guessed to lie in (`places[2k]`, `places[2k + 1]`;
-    /// chunk -1: an empty range), then those extents' bounds (`bounds[2k]`, `bounds[2k + 1]`)
-    /// and stored values (`values[k]`, without the shifts).
+    /// chunk -1: an empty range) from the chunk table alone (which stays in cache), then those
+    /// extents' bounds (`bounds[2k]`, `bounds[2k + 1]`) and stored values (`values[k]`, without
+    /// the shifts), all read before any is used. The second pass takes each range that lies
+    /// inside the extent it guessed, and steps from the guess, or searches, for the others
+    /// (`locate(_:missedIn:_:hint:)`). Performance: a worker's copy-on-write reads the
+    /// mapcounts of 64 random pages of its master's run (38,400 one-page extents, 600 KB,
+    /// mostly out of the core's cache); one lookup after another, each waited for its own cache
+    /// misses, where reads issued together overlap theirs (`ExtentMap.locate(_:hint:)` was
+    /// 13.5% of the samples of `TenThousandWorkers`; the batched passes, 10.7%). A single pass,
+    /// with fewer instructions, was slower.
     @inline(__always)
     private func guessExtents(_ ranges: [Range<UInt64>], places: UnsafeMutableBufferPointer<Int>, bounds: UnsafeMutableBufferPointer<UInt64>, values: UnsafeMutableBufferPointer<Value>) {
         let n = ranges.count
@@ -285,16 +250,6 @@ struct ExtentMap<Value: ExtentValue> {
     struct DeferredCounts {
         var ranges: [Range<UInt64>] = []
         var positions: [Position] = []
-    }
-
-    /// `forEachBatched(inSortedRanges:)` when `batched`, `forEach(inSortedRanges:)` otherwise
-    /// (the switch its differential test flips).
-    func forEach(inSortedRanges ranges: [Range<UInt64>], batched: Bool, _ body: (Range<UInt64>, Value, Position) throws -> Void) rethrows {
-        if batched {
-            try forEachBatched(inSortedRanges: ranges, body)
-        } else {
-            try forEach(inSortedRanges: ranges, body)
-        }
     }
 
     /// The extents that meet `range`, clipped to it, as a sequence: what hot loops use, since a
@@ -1369,8 +1324,8 @@ extension ExtentMap where Value == FramePage {
     /// path decides those). `reused` and `copied` are appended to; `deferred` is storage, left
     /// empty.
     ///
-    /// Performance: the lookups are `forEachBatched`'s (their cache misses in the master's run
-    /// overlap), and a piece that is its whole extent, found where its lookup guessed, takes
+    /// Performance: the lookups are batched (`guessExtents`: their cache misses in the master's
+    /// run overlap), and a piece that is its whole extent, found where its lookup guessed, takes
     /// the drop on its stored value — every page a fleet's worker copies of its master's run,
     /// split page by page — with no second lookup, no closure and no list: the two passes
     /// and the lists between them were a third of the statements' instructions of 10,000
@@ -1591,7 +1546,7 @@ extension UnsafeBufferPointer where Element == UInt64 {
     /// never mispredicts: the loop is C's (`somsim_last_index_not_above`), since written in
     /// Swift the pick compiles to a branch (LLVM's x86 cmov-conversion), which mispredicts about
     /// every other step on random keys. Used where the keys are random (a fleet's copy-on-write
-    /// lookups in its master's run, `forEachBatched`): the call is opaque to Swift's reference
+    /// lookups in its master's run, `copyOnWrite`): the call is opaque to Swift's reference
     /// counting, so where the buffer is an array's (`locate`) it cost a retain and a release.
     @inline(__always)
     func lastIndexPicking(notAbove key: UInt64, from low: Int, through high: Int) -> Int {

@@ -88,9 +88,9 @@ public struct Simulator {
     /// new run's boundaries (`bulkFault`, `ExtentMap.assign(alongBoundariesOf:)`); tests turn it
     /// off to hold that shortcut to the mapping's own merge of the ranges.
     var bulkMapsAlongRun = true
-    /// Whether a bulk copy-on-write write reads its pages' mapcounts with lookups batched in two
-    /// passes (`ExtentMap.forEachBatched`); tests turn it off to hold them to the forward
-    /// lookups one range at a time.
+    /// Whether a bulk copy-on-write write reads and drops its pages' mapcounts in one batched
+    /// pass (`ExtentMap.copyOnWrite`); tests turn it off to hold it to the forward lookups one
+    /// range at a time, then the drops (`addCounter`).
     var bulkLookupsBatched = true
     /// Whether a bulk copy-on-write write that copies every page of a random touch into a fresh
     /// run takes the run's frames as the samples' thread built them ahead
