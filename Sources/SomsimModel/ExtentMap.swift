@@ -317,28 +317,16 @@ struct ExtentMap<Value: ExtentValue> {
     /// core).
     @inline(__always)
     func forEachExtent(inChunks range: Range<Int>, _ body: (UInt64, UInt64, Value) throws -> Void) rethrows {
-        let length = self.length
-        for c in range {
-            let chunkEnd = c + 1 < chunks.count ? firsts[c + 1] : length
-            let shift = chunks[c].shift &+ mapShift
-            try chunks[c].starts.withUnsafeBufferPointer { starts in
-                try chunks[c].values.withUnsafeBufferPointer { values in
-                    for e in 0..<starts.count {
-                        let end = e + 1 < starts.count ? starts[e + 1] : chunkEnd
-                        try body(starts[e], end, shift == 0 ? values[e] : values[e].shifted(by: shift))
-                    }
-                }
-            }
-        }
+        try forEachExtent(inChunks: range, alongside: nil as Self?) { start, end, value, _ in try body(start, end, value) }
     }
 
     /// `forEachExtent(inChunks:)`, giving `body` also `other`'s value on the same extent where
     /// the two maps keep the very same array of boundaries for the extent's chunk, and the chunk
     /// ends at the same index in both (then each of its extents is one of `other`'s); nil
-    /// elsewhere, and everywhere without `other`. Performance: a fleet's worker's mapping keeps its run's arrays of boundaries
-    /// (`shareBoundaries`, `assign(alongBoundariesOf:)`), so a measure reads each of its pages'
-    /// frames beside its state, where a lookup in the run stepped from the last one (a third
-    /// of the measure's instructions of 10,000 forks).
+    /// elsewhere, and everywhere without `other`. Performance: a fleet's worker's mapping keeps
+    /// its run's arrays of boundaries (`shareBoundaries`, `assign(alongBoundariesOf:)`), so a
+    /// measure reads each of its pages' frames beside its state, where a lookup in the run
+    /// stepped from the last one (a third of the measure's instructions of 10,000 forks).
     @inline(__always)
     func forEachExtent<Other>(inChunks range: Range<Int>, alongside other: ExtentMap<Other>?, _ body: (UInt64, UInt64, Value, Other?) throws -> Void) rethrows {
         let length = self.length
@@ -1432,7 +1420,6 @@ extension ExtentMap where Value == FramePage {
         return copiedPages
     }
 }
-
 
 /// A value an `ExtentMap` can hold. Values with a counter (a page's mapcount) let the map shift
 /// the counter of a whole chunk at once; the rest keep the defaults.

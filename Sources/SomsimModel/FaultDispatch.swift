@@ -57,8 +57,8 @@ extension Simulator {
         {
             let base = range.lowerBound
             guard base != 0 else {
-                let freshRun = bulkTakesDrawnRuns ? samples.takeFreshRun() : nil
-                fault(p, name, taken: mapping, slot: slot, pages: drawn, access: access, freshRun: freshRun)
+                // (nil where the drawing thread builds none: `bulkTakesDrawnRuns` off.)
+                fault(p, name, taken: mapping, slot: slot, pages: drawn, access: access, freshRun: samples.takeFreshRun())
                 // (Freed by the thread that drew them: `giveBack`.)
                 samples.giveBack(drawn)
                 return nil

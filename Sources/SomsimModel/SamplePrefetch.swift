@@ -49,7 +49,7 @@ final class SamplePrefetcher: @unchecked Sendable {
 
     /// The frames a copy-on-write write of `runs` gives a fresh run of `pages` pages, as the
     /// bulk path builds them (`bulkFault`): a map of `pages` not-present frames, the runs
-    /// assigned `copiedFrame` through `pool`. Performance: a fleet's worker copies every page
+    /// assigned `FramePage.copied` through `pool`. Performance: a fleet's worker copies every page
     /// of its random write into its new run; built here, on the drawing thread, the simulator
     /// takes the map instead of building it (`bulkFault`, 7% of the instructions of 10,000 forks).
     /// A pure function of its arguments, but for which arrays it shares with `pool`.
