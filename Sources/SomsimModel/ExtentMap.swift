@@ -665,10 +665,9 @@ struct ExtentMap<Value: ExtentValue> {
                 for k in 0..<count {
                     let to = n * (k + 1) / count
                     let size = to - from
-                    let chunkStarts = [UInt64](unsafeUninitializedCapacity: size) { out, initialized in
-                        out.baseAddress!.initialize(from: starts.baseAddress! + from, count: size)
-                        initialized = size
-                    }
+                    // (Copied from buffers: `Array(unsafeUninitializedCapacity:)` looks the
+                    // storage type's metadata up on every call, see `MappingTable.emptySlots`.)
+                    let chunkStarts = [UInt64](UnsafeBufferPointer(start: starts.baseAddress! + from, count: size))
                     // With a pool, the values are the pool's array of their length where they
                     // equal it, as `shareValues(from:)` would leave them, without an array made
                     // for them first.
@@ -678,10 +677,7 @@ struct ExtentMap<Value: ExtentValue> {
                         chunkValues = kept
                         pool.pointee.shared += 1
                     } else {
-                        chunkValues = [Value](unsafeUninitializedCapacity: size) { out, initialized in
-                            out.baseAddress!.initialize(from: built.baseAddress!, count: size)
-                            initialized = size
-                        }
+                        chunkValues = [Value](built)
                         pool?.pointee.arrays[size] = chunkValues
                     }
                     result.append(Chunk(starts: chunkStarts, values: chunkValues))

@@ -11,12 +11,12 @@ public enum RandomPages {
         precondition(count <= pageCount, "cannot choose \(count) distinct pages of \(pageCount)")
         if count == 0 { return [] }
         var rng = SplitMix64(seed: seed)
-        var chosen: [UInt64] = []
-        chosen.reserveCapacity(Int(count))
         // Floyd: for j in (n-k)..<n pick t in 0...j; take t unless already taken, then take j.
         // A bitmap when it is no larger than the result (pageCount/64 words against count values),
         // else a hash set: memory follows `count`. Both paths give the same pages.
         if pageCount / 64 <= count {
+            var chosen: [UInt64] = []
+            chosen.reserveCapacity(Int(count))
             var taken = [UInt64](repeating: 0, count: Int((pageCount + 63) / 64))
             for j in (pageCount - count)..<pageCount {
                 let t = rng.next(below: j + 1)
@@ -80,22 +80,25 @@ public enum RandomPages {
                     let full = (inverted | (0 &- inverted)) >> 63
                     size &+= Int(truncatingIfNeeded: full)
                 }
-                return [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
-                    for k in 0..<size {
-                        // Insertion: the pages before are sorted, and a page lands at most a
-                        // few places back.
-                        let page = table[k]
-                        var at = k
-                        while at > 0 && buffer[at - 1] > page {
-                            buffer[at] = buffer[at - 1]
-                            at -= 1
-                        }
-                        buffer[at] = page
+                for k in 0..<size {
+                    // Insertion: the pages before are sorted, and a page lands at most a few
+                    // places back.
+                    let page = table[k]
+                    var at = k
+                    while at > 0 && table[at - 1] > page {
+                        table[at] = table[at - 1]
+                        at -= 1
                     }
-                    initialized = size
+                    table[at] = page
                 }
+                // (Copied out of the table: `Array(unsafeUninitializedCapacity:)` allocates
+                // through a function of the standard library that looks the storage type's
+                // generic metadata up on every call; this copy's allocation is specialized.)
+                return [UInt64](UnsafeBufferPointer(rebasing: table[0..<size]))
             }
         }
+        var chosen: [UInt64] = []
+        chosen.reserveCapacity(Int(count))
         var taken = Set<UInt64>(minimumCapacity: Int(count))
         for j in (pageCount - count)..<pageCount {
             let t = rng.next(below: j + 1)
