@@ -71,7 +71,7 @@ extension Simulator {
             let copiedCount: UInt64
             if bulkLookupsBatched {
                 // nil: a large folio, for the page-by-page path (nothing has changed).
-                guard let copied = groups[run].pages.copyOnWrite(ranges, anonymous: anonymous, reused: &lists.reused, copied: &lists.copied, deferred: &lists.deferred) else {
+                guard let copied = groups[run].pages.copyOnWrite(ranges, anonymous: anonymous, reused: &lists.reused, copied: &lists.copied, deferred: &lists.deferred, guide: &lists.guide) else {
                     return false
                 }
                 copiedCount = copied
@@ -155,13 +155,15 @@ extension Simulator {
         return true
     }
 
-    /// `bulkFault`'s lists of the pages a write reuses and copies, and the storage for the
+    /// `bulkFault`'s lists of the pages a write reuses and copies, the storage for the
     /// drops `ExtentMap.copyOnWrite` leaves to `addCounter` (on the forward path, where every
-    /// copied piece was found).
+    /// copied piece was found), and the guide to the chunks of the run copied from last
+    /// (`ExtentMap.ChunkGuide`: a fleet's workers all copy from their master's run).
     struct BulkLists {
         var reused: [Range<UInt64>] = []
         var copied: [Range<UInt64>] = []
         var deferred = ExtentMap<FramePage>.DeferredCounts()
+        var guide = ExtentMap<FramePage>.ChunkGuide()
 
         mutating func reserve(_ count: Int) {
             reused.reserveCapacity(count)

@@ -173,7 +173,9 @@ struct ExtentMap<Value: ExtentValue> {
 
     /// The first pass of the batched lookups (`copyOnWrite`): for each of `ranges`, its
     /// chunk and the extent its start is guessed to lie in (`places[2k]`, `places[2k + 1]`;
-    /// chunk -1: an empty range) from the chunk table alone (which stays in cache), then those
+    /// chunk -1: an empty range) from the chunk table alone (which stays in cache; the chunk
+    /// found between the chunks `guide` gives for the start's block and the next block's, where
+    /// the table agrees, else galloping from the chunk of the range before), then those
     /// extents' bounds (`bounds[2k]`, `bounds[2k + 1]`) and stored values (`values[k]`, without
     /// the shifts), all read before any is used. The second pass takes each range that lies
     /// inside the extent it guessed, and steps from the guess, or searches, for the others
@@ -184,54 +186,79 @@ struct ExtentMap<Value: ExtentValue> {
     /// 13.5% of the samples of `TenThousandWorkers`; the batched passes, 10.7%). A single pass,
     /// with fewer instructions, was slower.
     @inline(__always)
-    private func guessExtents(_ ranges: [Range<UInt64>], places: UnsafeMutableBufferPointer<Int>, bounds: UnsafeMutableBufferPointer<UInt64>, values: UnsafeMutableBufferPointer<Value>) {
+    private func guessExtents(_ ranges: [Range<UInt64>], guide: inout ChunkGuide, places: UnsafeMutableBufferPointer<Int>, bounds: UnsafeMutableBufferPointer<UInt64>, values: UnsafeMutableBufferPointer<Value>) {
         let n = ranges.count
         let length = self.length
+        let slack = guide.slack(chunkCount: firsts.count, length: length)
+        let guided = slack != nil
+        let gained = slack ?? 0
+        let blockShift = guide.shift
+        var misses = 0
+        var answered = 0
         // Pass 1a, in the chunk table: each range's chunk and guessed extent
         // (-1: an empty range).
         firsts.withUnsafeBufferPointer { firsts in
             chunks.withUnsafeBufferPointer { chunks in
-                var hint = 0
-                for k in 0..<n {
-                    let key = ranges[k].lowerBound
-                    guard key < Swift.min(ranges[k].upperBound, length) else {
-                        places[2 * k] = -1
-                        continue
-                    }
-                    // As `locate(_:hint:)` finds it: galloping forward from
-                    // the chunk of the range before.
-                    var c = hint
-                    if firsts[c] <= key {
-                        var step = 1
-                        while true {
-                            let probe = c &+ step
-                            guard probe < firsts.count else {
-                                c = firsts.lastIndexPicking(notAbove: key, from: c, through: firsts.count - 1)
-                                break
-                            }
-                            if firsts[probe] > key {
-                                c = firsts.lastIndexPicking(notAbove: key, from: c, through: probe - 1)
-                                break
-                            }
-                            c = probe
-                            step &<<= 1
+                guide.blocks.withUnsafeBufferPointer { guideBlocks in
+                    // (No blocks where the guide does not fit: every key is searched.)
+                    let blocks = guided ? guideBlocks : UnsafeBufferPointer(start: nil, count: 0)
+                    let blockCount = blocks.count
+                    let chunkCount = firsts.count
+                    var hint = 0
+                    for k in 0..<n {
+                        let key = ranges[k].lowerBound
+                        guard key < Swift.min(ranges[k].upperBound, length) else {
+                            places[2 * k] = -1
+                            continue
                         }
-                    } else {
-                        c = firsts.lastIndexPicking(notAbove: key, from: 0, through: firsts.count - 1)
+                        var c = hint
+                        // The guide's chunks for the key's block and the next block's; the key's
+                        // chunk lies between them where the chunk table agrees at both ends (a
+                        // stale guide fails the check, and the search below answers).
+                        let b = Int(truncatingIfNeeded: key &>> blockShift)
+                        let low = b < blockCount ? Int(blocks[b]) : chunkCount
+                        let high = b &+ 1 < blockCount ? Swift.min(Int(blocks[b &+ 1]) &+ gained, chunkCount &- 1) : chunkCount &- 1
+                        if low <= high && firsts[low] <= key && (high &+ 1 == chunkCount || firsts[high &+ 1] > key) {
+                            c = firsts.lastIndexPicking(notAbove: key, from: low, through: high)
+                            answered &+= 1
+                        } else if firsts[c] <= key {
+                            if guided { misses += 1 }
+                            // As `locate(_:hint:)` finds it: galloping forward from
+                            // the chunk of the range before.
+                            var step = 1
+                            while true {
+                                let probe = c &+ step
+                                guard probe < firsts.count else {
+                                    c = firsts.lastIndexPicking(notAbove: key, from: c, through: firsts.count - 1)
+                                    break
+                                }
+                                if firsts[probe] > key {
+                                    c = firsts.lastIndexPicking(notAbove: key, from: c, through: probe - 1)
+                                    break
+                                }
+                                c = probe
+                                step &<<= 1
+                            }
+                        } else {
+                            if guided { misses += 1 }
+                            c = firsts.lastIndexPicking(notAbove: key, from: 0, through: firsts.count - 1)
+                        }
+                        hint = c
+                        let first = firsts[c]
+                        let end = c + 1 < firsts.count ? firsts[c + 1] : length
+                        let count = Int(chunks[c].startCount)
+                        // A chunk of one-page extents (a run copy-on-write split page
+                        // by page) is guessed exactly, with no division.
+                        let span = end &- first
+                        let guess = span == UInt64(count) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(count))
+                        places[2 * k] = c
+                        places[2 * k + 1] = Swift.min(Swift.max(guess, 0), count - 1)
                     }
-                    hint = c
-                    let first = firsts[c]
-                    let end = c + 1 < firsts.count ? firsts[c + 1] : length
-                    let count = Int(chunks[c].startCount)
-                    // A chunk of one-page extents (a run copy-on-write split page
-                    // by page) is guessed exactly, with no division.
-                    let span = end &- first
-                    let guess = span == UInt64(count) ? Int(key &- first) : Int(Double(key &- first) / Double(span) * Double(count))
-                    places[2 * k] = c
-                    places[2 * k + 1] = Swift.min(Swift.max(guess, 0), count - 1)
                 }
             }
         }
+        guide.misses += misses
+        guide.answered += answered
         // Pass 1b: the guessed extents' bounds and values, reads that do not wait
         // for one another.
         for k in 0..<n where places[2 * k] >= 0 {
@@ -250,6 +277,80 @@ struct ExtentMap<Value: ExtentValue> {
     struct DeferredCounts {
         var ranges: [Range<UInt64>] = []
         var positions: [Position] = []
+    }
+
+    /// Where `copyOnWrite` starts each lookup in the chunk table: for every block of 2^`shift`
+    /// indices, the chunk that holds the block's first index, so that a key's chunk lies
+    /// between its block's and the next block's (a search of a chunk or two, where galloping
+    /// from the chunk of the key before and bisecting took seven dependent probes: the key
+    /// before is some ten chunks back in a master's run that a fleet split page by page). The
+    /// caller keeps it between calls on the same map (`Simulator.BulkLists`); it is only a
+    /// hint: each answer is checked against the chunk table at both ends, a key it does not
+    /// answer is searched as before, and a guide built for another map, or before the chunks
+    /// changed, answers fewer keys, never a wrong one. It stays in use while its map gains a
+    /// few chunks (the early workers' copies split the master's run chunk after chunk: a
+    /// rebuild after each split cost more than the lookups it spared), and `copyOnWrite`
+    /// rebuilds it when it does not fit (`slack(chunkCount:length:)`).
+    struct ChunkGuide {
+        fileprivate var shift: UInt64 = 0
+        fileprivate var blocks: [Int32] = []
+        fileprivate var chunkCount = -1
+        fileprivate var length: UInt64 = 0
+        /// Keys it did not answer since it was built.
+        fileprivate(set) var misses = 0
+        /// Keys it answered since it was built (for tests: the guide is not vacuous).
+        fileprivate(set) var answered = 0
+
+        init() {}
+
+        /// A guide of any blocks, said to fit a map of `chunkCount` chunks and `length` indices
+        /// (for tests: whatever it holds, it never changes an answer).
+        init(shift: UInt64, blocks: [Int32], chunkCount: Int, length: UInt64) {
+            precondition(blocks.allSatisfy { $0 >= 0 }, "a guide names chunks")
+            self.shift = shift
+            self.blocks = blocks
+            self.chunkCount = chunkCount
+            self.length = length
+        }
+
+        /// How many chunks the map has gained since the guide was built for it (a chunk split
+        /// in two moves every chunk after it one place on, so a key's chunk lies at most this
+        /// many places past its block's next block's), or nil where the guide is to be rebuilt:
+        /// built for a map of another length, the map has fewer chunks or many more, or the
+        /// guide missed more than a quarter of the keys it was asked.
+        fileprivate func slack(chunkCount: Int, length: UInt64) -> Int? {
+            let gained = chunkCount - self.chunkCount
+            guard length == self.length, gained >= 0, gained <= 16, misses <= answered / 4 + 16 else { return nil }
+            return gained
+        }
+    }
+
+    /// Rebuilds `guide` for this map's chunks where it does not fit them (`ChunkGuide.slack`)
+    /// and a rebuild costs no more than about the lookups of `keys` keys: blocks of the
+    /// smallest power of two indices such that there are at most four blocks a chunk, each
+    /// block's chunk found by one walk of the chunk table. A map of a chunk or a few is
+    /// searched without one.
+    fileprivate func refresh(_ guide: inout ChunkGuide, keys: Int) {
+        let count = firsts.count
+        guard count >= 8, guide.slack(chunkCount: count, length: length) == nil, count <= 32 * keys else { return }
+        var shift: UInt64 = 0
+        while shift < 63 && (length &- 1) >> shift >= UInt64(4 * count) { shift += 1 }
+        let blockCount = Int((length &- 1) >> shift) + 1
+        var blocks: [Int32] = []
+        blocks.reserveCapacity(blockCount)
+        firsts.withUnsafeBufferPointer { firsts in
+            var c = 0
+            for b in 0..<blockCount {
+                let first = UInt64(b) << shift
+                while c + 1 < count && firsts[c + 1] <= first { c += 1 }
+                blocks.append(Int32(truncatingIfNeeded: c))
+            }
+        }
+        guide = ChunkGuide()
+        guide.shift = shift
+        guide.blocks = blocks
+        guide.chunkCount = count
+        guide.length = length
     }
 
     /// The extents that meet `range`, clipped to it, as a sequence: what hot loops use, since a
@@ -1315,9 +1416,10 @@ extension ExtentMap where Value == FramePage {
     /// and the lists between them were a third of the statements' instructions of 10,000
     /// forks. A drop in place moves no boundary, so the drops left to `addCounter` after it
     /// leave the extents they leave in order.
-    mutating func copyOnWrite(_ ranges: [Range<UInt64>], anonymous: Bool, reused: inout [Range<UInt64>], copied: inout [Range<UInt64>], deferred: inout DeferredCounts) -> UInt64? {
+    mutating func copyOnWrite(_ ranges: [Range<UInt64>], anonymous: Bool, reused: inout [Range<UInt64>], copied: inout [Range<UInt64>], deferred: inout DeferredCounts, guide: inout ChunkGuide) -> UInt64? {
         let n = ranges.count
         guard n > 0 else { return 0 }
+        refresh(&guide, keys: n)
         let length = self.length
         var copiedPages: UInt64 = 0
         let changed = withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * n) { places -> Bool in
@@ -1328,7 +1430,7 @@ extension ExtentMap where Value == FramePage {
                         // chunk and index pairs, at most one a range.)
                         let guesses = UnsafeMutableBufferPointer(rebasing: places[0..<(2 * n)])
                         let inPlace = UnsafeMutableBufferPointer(rebasing: places[(2 * n)...])
-                        guessExtents(ranges, places: guesses, bounds: bounds, values: values)
+                        guessExtents(ranges, guide: &guide, places: guesses, bounds: bounds, values: values)
                         var placed = 0
                         // Copied pieces of guessed extents, appended to `copied` in a batch
                         // (before any other piece, to keep the list ascending).

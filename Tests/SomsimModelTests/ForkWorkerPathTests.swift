@@ -676,11 +676,14 @@ import Testing
     /// piece lies in a large folio — on fragmented maps with shifted chunks (guesses that miss,
     /// ranges across extents and chunks, empty ranges and ranges past the end), stretches split
     /// page by page (the drops in place), pages mapped once (reused) and large folios, for chunk
-    /// capacities from 2 up to the default.
+    /// capacities from 2 up to the default; with the guide to the chunks the pass builds, and
+    /// with guides of random blocks (`ExtentMap.ChunkGuide`: a hint, which must never change an
+    /// answer).
     @Test(arguments: [2, 3, 5, 128])
     func copyOnWriteIsForwardLookupsThenDrops(chunkCapacity: Int) {
         var alike = 0
         var stopped = 0
+        var answered: [String: Int] = [:]
         for seed in Self.seeds {
             for round in 0..<6 {
                 var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
@@ -723,29 +726,43 @@ import Testing
                         if anonymous && page.present { page.present = false }
                     }
                 }
-                // The one pass.
-                var fused = map
-                var (fusedReused, fusedCopied) = ([Range<UInt64>](), [Range<UInt64>]())
-                var deferred = ExtentMap<FramePage>.DeferredCounts()
-                let fusedCount = fused.copyOnWrite(ranges, anonymous: anonymous, reused: &fusedReused, copied: &fusedCopied, deferred: &deferred)
-                #expect(deferred.ranges.isEmpty && deferred.positions.isEmpty, context)
                 // The extents as stored (equal neighbours apart) and how they are cut into chunks.
                 func layout(_ map: ExtentMap<FramePage>) -> ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int) {
                     (ExtentMapSortedRangesTests.extents(map), map.extentCount, map.chunkCount)
                 }
-                guard small else {
-                    stopped += 1
-                    #expect(fusedCount == nil, context)
-                    #expect(layout(fused) == layout(map), "\(context): a large folio changes nothing")
-                    continue
+                // The one pass, with the guide to the chunks it builds itself (where the map
+                // has chunks enough), and with a guide of random blocks said to fit this map
+                // or one of a few chunks fewer: a guide is a hint, which never changes an answer.
+                var random: [Int32] = []
+                for _ in 0..<(1 + rng.next(below: 300)) { random.append(Int32(rng.next(below: UInt64(map.chunkCount + 3)))) }
+                let guides = [
+                    ("its own guide", ExtentMap<FramePage>.ChunkGuide()),
+                    ("a random guide", ExtentMap<FramePage>.ChunkGuide(shift: rng.next(below: 12), blocks: random, chunkCount: max(0, map.chunkCount - Int(rng.next(below: 5))), length: map.length)),
+                ]
+                for (name, start) in guides {
+                    var guide = start
+                    var fused = map
+                    var (fusedReused, fusedCopied) = ([Range<UInt64>](), [Range<UInt64>]())
+                    var deferred = ExtentMap<FramePage>.DeferredCounts()
+                    let fusedCount = fused.copyOnWrite(ranges, anonymous: anonymous, reused: &fusedReused, copied: &fusedCopied, deferred: &deferred, guide: &guide)
+                    let with: Comment = "\(context), \(name)"
+                    #expect(deferred.ranges.isEmpty && deferred.positions.isEmpty, with)
+                    answered[name, default: 0] += guide.answered
+                    guard small else {
+                        stopped += 1
+                        #expect(fusedCount == nil, with)
+                        #expect(layout(fused) == layout(map), "\(with): a large folio changes nothing")
+                        continue
+                    }
+                    #expect(fusedCount == count, with)
+                    #expect(fusedReused == reused && fusedCopied == copied, with)
+                    let same = layout(fused) == layout(forward)
+                    #expect(same, "\(with): the map after the drops")
+                    if same && count > 0 { alike += 1 }
                 }
-                #expect(fusedCount == count, context)
-                #expect(fusedReused == reused && fusedCopied == copied, context)
-                let same = layout(fused) == layout(forward)
-                #expect(same, "\(context): the map after the drops")
-                if same && count > 0 { alike += 1 }
             }
         }
-        #expect(alike >= 30 && stopped >= 5, "not vacuous: \(alike) writes alike, \(stopped) stopped by a large folio")
+        #expect(alike >= 60 && stopped >= 10, "not vacuous: \(alike) writes alike, \(stopped) stopped by a large folio")
+        #expect(answered["its own guide", default: 0] >= 100, "not vacuous: the guides built answered \(answered["its own guide", default: 0]) lookups")
     }
 }
