@@ -368,6 +368,58 @@ import Testing
         }
     }
 
+    /// The census takes the present pages of the own runs the measure's walk read whole
+    /// (`PrefixCache.ownRunFolios`) instead of walking them again: the same census as the
+    /// census that walks every run, on fleets whose workers write, fork children that share
+    /// their runs and write again, unmap part of a mapping whose pages a child still maps and
+    /// madvise(MADV_DONTNEED) part of their run, some under `thp=always`, on one thread and on
+    /// two.
+    @Test(arguments: 1...16 as ClosedRange<UInt64>)
+    func censusTakesTheWalksOwnRunCounts(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9)
+        var lines = ["somsim-workload 1"]
+        if seed % 4 == 0 { lines.append("machine thp=always") }
+        lines += ["spawn master", "master mmap heap \(2 + rng.next(below: 6))M", "master touch heap write"]
+        var workers: [String] = []
+        // (Unmapped and dropped pages at the end, once every child is forked and has written:
+        // a later write into a hole would kill the worker.)
+        var last: [String] = []
+        for i in 0..<(20 + rng.next(below: 40)) {
+            let parent = !workers.isEmpty && rng.next(below: 5) == 0 ? workers[Int(rng.next(below: UInt64(workers.count)))] : "master"
+            let child = "w\(i)"
+            lines.append("\(parent) fork \(child)")
+            workers.append(child)
+            let pattern = rng.next(below: 6) == 0 ? "length=\(4 * (1 + rng.next(below: 600)))K" : "random=\(1 + rng.next(below: 96)) seed=\(rng.next(below: 10_000))"
+            lines.append("\(child) touch heap write \(pattern)")
+            switch rng.next(below: 8) {
+            case 0: lines.append("\(child) touch heap write random=\(1 + rng.next(below: 16)) seed=\(rng.next(below: 10_000))")
+            case 1: last.append("\(child) madvise heap dontneed offset=\(4 * rng.next(below: 256))K length=\(4 * (1 + rng.next(below: 256)))K")
+            case 2: last.append("\(child) munmap heap offset=\(4 * rng.next(below: 256))K length=\(4 * (1 + rng.next(below: 64)))K")
+            default: break
+            }
+        }
+        lines += last
+        let workload = try WorkloadParser.parse(lines.joined(separator: "\n") + "\n", fileName: "own-runs-\(seed).somw")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        #expect(simulator.errors.isEmpty, "seed \(seed): \(simulator.errors)")
+        for threads in [1, 2] {
+            simulator.measureThreads = threads
+            var pass = simulator.processPass()
+            // Not vacuous: runs counted by the walk (under `thp=always` a write takes the
+            // page-by-page path, which keeps no own runs: all left to the census).
+            if seed % 4 != 0 {
+                #expect(pass.prefixes.ownRunFolios.count >= 5, "seed \(seed), \(threads) threads: \(pass.prefixes.ownRunFolios.count) runs counted")
+            }
+            var walked = PrefixCache(groupCount: simulator.groups.count)
+            #expect(walked.ownRunFolios.isEmpty)
+            let taken = simulator.census(prefixes: &pass.prefixes, ownedAnonPages: pass.owned, tlbPages: pass.tlbPages)
+            let census = simulator.census(prefixes: &walked, ownedAnonPages: pass.owned, tlbPages: pass.tlbPages)
+            #expect(taken == census, "seed \(seed), \(threads) threads")
+            #expect(taken.folios == simulator.census().folios, "seed \(seed), \(threads) threads")
+        }
+    }
+
     @Test func parallelMeasureIsTheSerialOne() throws {
         let text = """
             somsim-workload 1

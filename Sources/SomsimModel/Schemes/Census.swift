@@ -108,16 +108,26 @@ extension Simulator {
         // in any order.
         let threads = ownedAnonPages != nil && groups.count >= 256 ? measureThreads : 1
         let splitThreads = threads == 1 && ownedAnonPages != nil ? measureThreads : 1
+        // The own runs the measure's walk counted (`PrefixCache.ownRunFolios`): their present
+        // pages, all 4 KiB folios; `.max` for the runs counted here.
+        var counted: [UInt64] = []
+        if !prefixes.ownRunFolios.isEmpty {
+            counted.reserveCapacity(groups.count)
+            for _ in 0..<groups.count { counted.append(.max) }
+            for (run, pages) in prefixes.ownRunFolios { counted[Int(run.index)] = pages }
+        }
         // (The groups lent in place: each is read, not copied.)
         let parts = groups.lend { lent in
             Parallel.map(count: groups.count, threads: threads) { slice in
                 var part = GroupFolioCounts()
-                func count(_ group: inout FrameGroup) {
+                func count(_ group: inout FrameGroup, _ g: Int) {
                     switch (group.kind, group.huge) {
                     case (_, .some):
                         break  // HugeTLB pages are counted from the pool below.
                     case (.anonymousRun, nil):
-                        if splitThreads > 1 && group.pages.chunkCount >= splitMappingChunks {
+                        if !counted.isEmpty && counted[g] != .max {
+                            if group.singleOwner { part.som[0] += counted[g] } else { part.anon[0] += counted[g] }
+                        } else if splitThreads > 1 && group.pages.chunkCount >= splitMappingChunks {
                             // A few huge runs (a random touch of millions of pages): each in parts.
                             if group.singleOwner {
                                 Self.countAnonymousFolios(group, threads: splitThreads, byOrder: &part.som)
@@ -137,7 +147,7 @@ extension Simulator {
                         if named == nil { part.shmem += present } else { part.file += present }
                     }
                 }
-                for g in slice { count(&lent![g]) }
+                for g in slice { count(&lent![g], g) }
                 return part
             }
         }
