@@ -98,27 +98,38 @@ extension Simulator {
             }
             f.mapping.pages.assign(sortedRanges: lists.reused, to: .anon(run: run, writable: true))
             if !lists.copied.isEmpty {
-                let new = runForTally(&f)
+                // Performance: every page of the touch copied into the run this write creates:
+                // the run is made with the frames the samples' thread built from the same
+                // ranges (`SamplePrefetcher.freshRun`: the same assignment to the same fresh
+                // map; the copied pieces cover the touch's ranges exactly, and equal neighbours
+                // merge alike), moved out of the context. (Made with frames none present, then
+                // given the built ones, each worker's run allocated a map only to free it, and
+                // took and let go the one boundary array all new maps start with, which the
+                // samples' thread takes and lets go too for every run it builds: a reference
+                // count written from both cores.)
+                let created = f.tally.newRun == nil && copiedCount == total && f.freshRun?.length == f.mapping.pageCount
+                let new = created ? runForTally(&f, frames: f.freshRun.take()!) : runForTally(&f)
+                if created { drawnRunsTaken += 1 }
                 // Performance: where the run and the mapping are each one extent before (a
                 // fresh worker's first write), the mapping's page states are built on the run's
                 // boundaries (`assign(alongBoundariesOf:)`): the same extents as its own merge of
                 // the same ranges would give, each map's new value other than its old one.
-                let oldFrame = groups[new].pages.value(at: 0)
+                let oldFrame = created ? FramePage() : groups[new].pages.value(at: 0)
                 let newFrame = FramePage.copied
                 let oldState = f.mapping.pages.value(at: 0)
                 let newState = PageState.anon(run: new, writable: true)
-                let freshRun = groups[new].pages.extentCount == 1
+                let freshRun = created || groups[new].pages.extentCount == 1
                 let alongRun = bulkMapsAlongRun && freshRun && f.mapping.pages.extentCount == 1
                     && oldFrame != newFrame && oldState != newState
                 // Performance: a fresh worker's run holds the same two values in the same order
                 // as the fresh runs before it; one array of them serves all (`shareValues`).
-                if freshRun, copiedCount == total, let drawn = f.freshRun, drawn.length == groups[new].pages.length,
+                if created {
+                    // (The run holds the built frames already.)
+                } else if freshRun, copiedCount == total, let drawn = f.freshRun, drawn.length == groups[new].pages.length,
                     oldFrame == FramePage()
                 {
-                    // Performance: every page of the touch copied into a fresh run: the frames
-                    // the samples' thread built from the same ranges (`SamplePrefetcher.freshRun`:
-                    // the same assignment to the same fresh map; the copied pieces cover the
-                    // touch's ranges exactly, and equal neighbours merge alike).
+                    // A run this touch made before this write (a write the bulk path did not
+                    // take first): the same frames, taken in place of its fresh ones.
                     groups[new].pages = drawn
                     drawnRunsTaken += 1
                 } else if bulkSharesValues && freshRun {
@@ -328,6 +339,16 @@ extension Simulator {
     mutating func runForTally(_ f: inout FaultContext) -> GroupID {
         if let run = f.tally.newRun { return run }
         let run = newGroup(FrameGroup(kind: .anonymousRun, huge: f.mapping.huge, pageCount: f.mapping.pageCount))
+        groups[run].singleOwner = f.mapping.isSingleOwner
+        f.tally.newRun = run
+        return run
+    }
+
+    /// `runForTally` where the tally has no run yet: the run it makes holds `frames` (as many
+    /// as the mapping has pages) instead of frames none present.
+    mutating func runForTally(_ f: inout FaultContext, frames: consuming ExtentMap<FramePage>) -> GroupID {
+        precondition(f.tally.newRun == nil && frames.length == f.mapping.pageCount, "a new run of the mapping's pages")
+        let run = newGroup(FrameGroup(kind: .anonymousRun, huge: f.mapping.huge, pages: frames))
         groups[run].singleOwner = f.mapping.isSingleOwner
         f.tally.newRun = run
         return run

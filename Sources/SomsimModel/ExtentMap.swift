@@ -860,11 +860,14 @@ struct ExtentMap<Value: ExtentValue> {
         guard length == other.length, maxChunk == other.maxChunk, chunks.count == 1, chunks[0].startCount == 1 else { return false }
         var built: [Chunk] = []
         built.reserveCapacity(other.chunks.count)
-        for chunk in other.chunks {
-            let shift = chunk.shift &+ other.mapShift
-            let values = chunkValues(shift == 0 ? chunk.values : chunk.values.map { $0.shifted(by: shift) })
-            precondition(values.count == chunk.values.count, "one value for each extent")
-            built.append(Chunk(starts: chunk.starts, values: values))
+        // (Chunk by index, each read in place: a `for` over the chunks copied each, a retain
+        // and a release of both its arrays, which the samples' thread, building runs of the
+        // same shared values, retains too.)
+        for c in other.chunks.indices {
+            let shift = other.chunks[c].shift &+ other.mapShift
+            let values = chunkValues(shift == 0 ? other.chunks[c].values : other.chunks[c].values.map { $0.shifted(by: shift) })
+            precondition(values.count == other.chunks[c].values.count, "one value for each extent")
+            built.append(Chunk(starts: other.chunks[c].starts, values: values))
         }
         chunks = built
         firsts = other.firsts

@@ -139,9 +139,14 @@ struct FrameGroup {
     var singleOwner = false
 
     init(kind: Kind, huge: HugePageSize?, pageCount: UInt64) {
+        self.init(kind: kind, huge: huge, pages: Self.freshPages(pageCount: pageCount))
+    }
+
+    /// A group whose frames are `pages`.
+    init(kind: Kind, huge: HugePageSize?, pages: consuming ExtentMap<FramePage>) {
         self.kind = kind
         self.huge = huge
-        self.pages = Self.freshPages(pageCount: pageCount)
+        self.pages = pages
     }
 
     /// A new group's frames: `pageCount` frames, none present.
