@@ -1,12 +1,16 @@
 /* The TenThousandWorkers workload on the real kernel, natively: a master maps and writes a heap,
- * then forks N workers that each write P random pages of it and stay alive. Prints how long it
- * took until every worker had written its pages and was alive, and how long the teardown took.
+ * then forks N workers that each write P random pages of it and stay alive, then measures every
+ * process as the workload's `measure` does (its memory counters: /proc/PID/smaps_rollup, the
+ * kernel's sums of Rss, Pss and the private and shared pages). Prints how long it took until
+ * every worker had written its pages and was alive, how long the measure took (and the Pss it
+ * summed, so that the reads are not idle), and how long the teardown took.
  *
  * Usage: forks [WORKERS=10000] [HEAP_MIB=150] [PAGES=64]
  * Changes nothing on the machine but its own processes: every worker dies with the master
  * (PR_SET_PDEATHSIG) and is killed and reaped before it exits. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +21,27 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The Pss of process `pid` in kB, from /proc/PID/smaps_rollup; -1 where it cannot be read. */
+static long long pss_kib(pid_t pid)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, text + used, sizeof text - 1 - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+        if (used == sizeof text - 1) break;
+    }
+    close(fd);
+    text[used] = 0;
+    const char *line = strstr(text, "\nPss:");
+    return line ? atoll(line + 5) : -1;
+}
 
 static double now(void)
 {
@@ -72,10 +97,18 @@ int main(int argc, char **argv)
         alive += n;
     }
     double all_alive = now();
+    /* The measure: every process's counters, the master's and each worker's. */
+    long long pss = pss_kib(getpid());
+    for (long i = 0; i < forked && pss >= 0; i++) {
+        long long worker = pss_kib(pids[i]);
+        pss = worker < 0 ? -1 : pss + worker;
+    }
+    if (pss < 0) { perror("forks: smaps_rollup"); failed = 1; }
+    double measured = now();
     for (long i = 0; i < forked; i++) kill(pids[i], SIGKILL);
     for (long i = 0; i < forked; i++) waitpid(pids[i], NULL, 0);
     double reaped = now();
-    printf("workers %ld heap_mib %ld pages %ld alive_seconds %.3f teardown_seconds %.3f\n", alive, heap_mib, pages,
-           all_alive - start, reaped - all_alive);
+    printf("workers %ld heap_mib %ld pages %ld alive_seconds %.3f measure_seconds %.3f pss_kib %lld teardown_seconds %.3f\n",
+           alive, heap_mib, pages, all_alive - start, measured - all_alive, pss, reaped - measured);
     return failed ? 70 : 0;
 }
