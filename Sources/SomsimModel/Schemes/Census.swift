@@ -110,12 +110,14 @@ extension Simulator {
         let splitThreads = threads == 1 && ownedAnonPages != nil ? measureThreads : 1
         // The own runs the measure's walk counted (`PrefixCache.ownRunFolios`): their present
         // pages, all 4 KiB folios; `.max` for the runs counted here.
-        var counted: [UInt64] = []
-        if !prefixes.ownRunFolios.isEmpty {
+        // (A constant: a variable captured by the threads' closure is checked on every access.)
+        let counted: [UInt64] = prefixes.ownRunFolios.isEmpty ? [] : {
+            var counted: [UInt64] = []
             counted.reserveCapacity(groups.count)
             for _ in 0..<groups.count { counted.append(.max) }
             for (run, pages) in prefixes.ownRunFolios { counted[Int(run.index)] = pages }
-        }
+            return counted
+        }()
         // (The groups lent in place: each is read, not copied.)
         let parts = groups.lend { lent in
             Parallel.map(count: groups.count, threads: threads) { slice in
