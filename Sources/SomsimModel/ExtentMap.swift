@@ -860,9 +860,9 @@ struct ExtentMap<Value: ExtentValue> {
         guard length == other.length, maxChunk == other.maxChunk, chunks.count == 1, chunks[0].startCount == 1 else { return false }
         var built: [Chunk] = []
         built.reserveCapacity(other.chunks.count)
-        // (Chunk by index, each read in place: a `for` over the chunks copied each, a retain
-        // and a release of both its arrays, which the samples' thread, building runs of the
-        // same shared values, retains too.)
+        // (Chunk by index, each read in place: a `for` over the chunks copied each one out, a
+        // retain and a release more for each chunk, of arrays of values the samples' thread
+        // retains too for every run it builds.)
         for c in other.chunks.indices {
             let shift = other.chunks[c].shift &+ other.mapShift
             let values = chunkValues(shift == 0 ? other.chunks[c].values : other.chunks[c].values.map { $0.shifted(by: shift) })

@@ -188,7 +188,7 @@ struct MappingTable {
         // and `ContiguousArray(unsafeUninitializedCapacity:)` both allocate through a function
         // of the standard library that is never inlined nor specialized
         // (`_allocateBufferUninitialized`), which looks the storage type's generic metadata up
-        // on every call: a thousand instructions, a sixth of a fleet's fork, and a hash table's
+        // on every call: a thousand instructions, a ninth of a fleet's fork, and a hash table's
         // reader count written from both threads while the samples' thread allocates too.
         // `reserveCapacity` is specialized here, its metadata cached.
         let n = slots.count
