@@ -765,4 +765,81 @@ import Testing
         #expect(alike >= 60 && stopped >= 10, "not vacuous: \(alike) writes alike, \(stopped) stopped by a large folio")
         #expect(answered["its own guide", default: 0] >= 100, "not vacuous: the guides built answered \(answered["its own guide", default: 0]) lookups")
     }
+
+    /// `copyOnWriteOfSplitPages` (single pages of chunks of one-page extents: a fleet's master's
+    /// run once its workers split it page by page) gives what the general pass gives — the
+    /// same count, pieces reused and copied, and map — and leaves everything to it (nil,
+    /// nothing changed) where a range is not such a page: runs split page by page with pages
+    /// mapped once, chunk and map shifts (forks), a large folio, a range of two pages, a range
+    /// past the end; for chunk capacities from 2 up to the default.
+    @Test(arguments: [2, 3, 5, 128])
+    func splitPagesAreTheGeneralPass(chunkCapacity: Int) {
+        var applied = 0
+        var declined = 0
+        for seed in Self.seeds {
+            for round in 0..<8 {
+                var rng = SplitMix64(seed: seed &* 6151 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 100 + rng.next(below: 3_000)
+                var map = ExtentMap<FramePage>(length: length, value: FramePage(mapcount: 2, present: true), chunkCapacity: chunkCapacity)
+                // Every page an extent of its own: neighbours' mapcounts differ.
+                for page in 0..<length {
+                    let mapcount: UInt32 = page % 11 == 5 ? 1 : UInt32(2 + page % 3)
+                    map.assign(page..<(page + 1), FramePage(mapcount: mapcount, present: true))
+                }
+                if round % 2 == 1 { map.addCounter(1, in: 0..<length) { _, _ in } }
+                if round % 4 == 3 {
+                    let from = rng.next(below: length / 2)
+                    map.addCounter(1, in: from..<min(length, from + 1 + rng.next(below: 400))) { _, _ in }
+                }
+                var pages = Set<UInt64>()
+                while pages.count < 64 && UInt64(pages.count) < length / 2 { pages.insert(rng.next(below: length)) }
+                var ranges = pages.sorted().map { $0..<($0 + 1) }
+                switch round {
+                case 2:
+                    // A large folio under one of the pages written.
+                    let page = ranges[Int(rng.next(below: UInt64(ranges.count)))].lowerBound
+                    map.assign(page..<(page + 1), FramePage(mapcount: 3, present: true, order: 2))
+                case 4:
+                    // A range of two pages: the general pass only.
+                    if let k = ranges.indices.first(where: { ranges[$0].upperBound < length && ($0 + 1 == ranges.count || ranges[$0 + 1].lowerBound > ranges[$0].upperBound) }) {
+                        ranges[k] = ranges[k].lowerBound..<(ranges[k].upperBound + 1)
+                    }
+                case 6:
+                    ranges.append(length..<(length + 1))
+                default:
+                    break
+                }
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
+                func layout(_ map: ExtentMap<FramePage>) -> ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int) {
+                    (ExtentMapSortedRangesTests.extents(map), map.extentCount, map.chunkCount)
+                }
+                var results: [(UInt64?, [Range<UInt64>], [Range<UInt64>], ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int))] = []
+                for splitPages in [true, false] {
+                    var written = map
+                    var guide = ExtentMap<FramePage>.ChunkGuide()
+                    var deferred = ExtentMap<FramePage>.DeferredCounts()
+                    var (reused, copied) = ([Range<UInt64>](), [Range<UInt64>]())
+                    let count = written.copyOnWrite(ranges, anonymous: true, reused: &reused, copied: &copied, deferred: &deferred, guide: &guide, splitPages: splitPages)
+                    if count == nil { (reused, copied) = ([], []) }  // (partial lists: the caller drops them)
+                    results.append((count, reused, copied, layout(written)))
+                    if splitPages {
+                        // Whether the split pages' pass took the write, with the guide the
+                        // write built: nil (declined) changes nothing and appends nothing.
+                        var probe = map
+                        var (r, c) = ([Range<UInt64>](), [Range<UInt64>]())
+                        if probe.copyOnWriteOfSplitPages(ranges, reused: &r, copied: &c, guide: guide) == nil {
+                            declined += 1
+                            #expect(r.isEmpty && c.isEmpty && layout(probe) == layout(map), "\(context): declined, unchanged")
+                        } else {
+                            applied += 1
+                        }
+                    }
+                }
+                #expect(results[0].0 == results[1].0, context)
+                #expect(results[0].1 == results[1].1 && results[0].2 == results[1].2, context)
+                #expect(results[0].3 == results[1].3, "\(context): the map after the drops")
+            }
+        }
+        #expect(applied >= 20 && declined >= 20, "not vacuous: the split pages' pass took \(applied) writes and declined \(declined)")
+    }
 }
