@@ -1573,23 +1573,27 @@ extension ExtentMap where Value == FramePage {
                     }
                 }
                 // The decisions, then the drops (a large folio anywhere leaves everything
-                // as it was).
-                var copiedPages: UInt64 = 0
+                // as it was). The pages copied are appended to `copied` at once (an append
+                // each checked the list's capacity and uniqueness).
                 var drops = 0
-                for k in 0..<n {
-                    let (c, i) = places[k]
-                    let shift = chunks[c].shift &+ mapShift
-                    let page = shift == 0 ? values[k] : values[k].shifted(by: shift)
-                    if page.order > 0 { return .some(nil) }
-                    if page.mapcount <= 1 {
-                        reused.append(ranges[k])
-                    } else {
-                        copied.append(ranges[k])
-                        copiedPages += 1
-                        places[drops] = (c, i)
-                        drops += 1
+                let decided = withUnsafeTemporaryAllocation(of: Range<UInt64>.self, capacity: n) { pieces -> Bool in
+                    for k in 0..<n {
+                        let (c, i) = places[k]
+                        let shift = chunks[c].shift &+ mapShift
+                        let page = shift == 0 ? values[k] : values[k].shifted(by: shift)
+                        if page.order > 0 { return false }
+                        if page.mapcount <= 1 {
+                            reused.append(ranges[k])
+                        } else {
+                            pieces[drops] = ranges[k]
+                            places[drops] = (c, i)
+                            drops += 1
+                        }
                     }
+                    copied.append(contentsOf: UnsafeBufferPointer(rebasing: pieces[0..<drops]))
+                    return true
                 }
+                guard decided else { return .some(nil) }
                 chunks.withUnsafeMutableBufferPointer { chunks in
                     for d in 0..<drops {
                         let (c, i) = places[d]
@@ -1598,7 +1602,7 @@ extension ExtentMap where Value == FramePage {
                         }
                     }
                 }
-                return .some(copiedPages)
+                return .some(UInt64(drops))
             }
         }
     }
