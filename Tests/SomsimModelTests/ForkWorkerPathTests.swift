@@ -26,6 +26,11 @@ import Testing
         return ranges
     }
 
+    /// A map's extents as stored (equal neighbours apart) and how they are cut into chunks.
+    static func storedLayout(_ map: ExtentMap<FramePage>) -> ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int) {
+        (ExtentMapSortedRangesTests.extents(map), map.extentCount, map.chunkCount)
+    }
+
     /// `assign(sortedRanges:)` over a map of one extent (a worker's fresh mapping or run; the
     /// one-extent path) leaves what assigning one range at a time leaves: the same extents,
     /// boundaries included, every one maximal; and the map keeps working (further assigns and
@@ -726,10 +731,6 @@ import Testing
                         if anonymous && page.present { page.present = false }
                     }
                 }
-                // The extents as stored (equal neighbours apart) and how they are cut into chunks.
-                func layout(_ map: ExtentMap<FramePage>) -> ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int) {
-                    (ExtentMapSortedRangesTests.extents(map), map.extentCount, map.chunkCount)
-                }
                 // The one pass, with the guide to the chunks it builds itself (where the map
                 // has chunks enough), and with a guide of random blocks said to fit this map
                 // or one of a few chunks fewer: a guide is a hint, which never changes an answer.
@@ -751,12 +752,12 @@ import Testing
                     guard small else {
                         stopped += 1
                         #expect(fusedCount == nil, with)
-                        #expect(layout(fused) == layout(map), "\(with): a large folio changes nothing")
+                        #expect(Self.storedLayout(fused) == Self.storedLayout(map), "\(with): a large folio changes nothing")
                         continue
                     }
                     #expect(fusedCount == count, with)
                     #expect(fusedReused == reused && fusedCopied == copied, with)
-                    let same = layout(fused) == layout(forward)
+                    let same = Self.storedLayout(fused) == Self.storedLayout(forward)
                     #expect(same, "\(with): the map after the drops")
                     if same && count > 0 { alike += 1 }
                 }
@@ -810,9 +811,6 @@ import Testing
                     break
                 }
                 let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(ranges.count) ranges"
-                func layout(_ map: ExtentMap<FramePage>) -> ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int) {
-                    (ExtentMapSortedRangesTests.extents(map), map.extentCount, map.chunkCount)
-                }
                 var results: [(UInt64?, [Range<UInt64>], [Range<UInt64>], ([ExtentMapSortedRangesTests.ExtentRecord], Int, Int))] = []
                 for splitPages in [true, false] {
                     var written = map
@@ -821,7 +819,7 @@ import Testing
                     var (reused, copied) = ([Range<UInt64>](), [Range<UInt64>]())
                     let count = written.copyOnWrite(ranges, anonymous: true, reused: &reused, copied: &copied, deferred: &deferred, guide: &guide, splitPages: splitPages)
                     if count == nil { (reused, copied) = ([], []) }  // (partial lists: the caller drops them)
-                    results.append((count, reused, copied, layout(written)))
+                    results.append((count, reused, copied, Self.storedLayout(written)))
                     if splitPages {
                         // Whether the split pages' pass took the write, with the guide the
                         // write built: nil (declined) changes nothing and appends nothing.
@@ -829,7 +827,7 @@ import Testing
                         var (r, c) = ([Range<UInt64>](), [Range<UInt64>]())
                         if probe.copyOnWriteOfSplitPages(ranges, reused: &r, copied: &c, guide: guide) == nil {
                             declined += 1
-                            #expect(r.isEmpty && c.isEmpty && layout(probe) == layout(map), "\(context): declined, unchanged")
+                            #expect(r.isEmpty && c.isEmpty && Self.storedLayout(probe) == Self.storedLayout(map), "\(context): declined, unchanged")
                         } else {
                             applied += 1
                         }
