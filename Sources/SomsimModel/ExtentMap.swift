@@ -400,6 +400,18 @@ struct ExtentMap<Value: ExtentValue> {
         return (chunks[c].starts[i]..<segmentEnd(c, i), chunks[c].value(i, mapShift))
     }
 
+    /// The map's first extent (the one holding index 0) and its value, with no search.
+    var firstExtent: (range: Range<UInt64>, value: Value) {
+        (0..<segmentEnd(0, 0), chunks[0].value(0, mapShift))
+    }
+
+    /// The map's last extent (the one holding index `length - 1`) and its value, with no search.
+    var lastExtent: (range: Range<UInt64>, value: Value) {
+        let c = chunks.count - 1
+        let i = chunks[c].starts.count - 1
+        return (chunks[c].starts[i]..<length, chunks[c].value(i, mapShift))
+    }
+
     /// `extent(containing: index)`, searching the chunks forward from chunk `hint` and leaving
     /// there the chunk it found: ascending lookups (a measure walking a process's mapping extent
     /// by extent over a run of millions of extents) then cost a step or two, not a full search.
