@@ -532,6 +532,9 @@ extension Simulator {
             && ownFrames!.length == mapping.pages.stored.length && ownFrames!.chunkCount == mapping.pages.chunkCount
             && groups[own!].kind == .anonymousRun && groups[own!].huge == nil
         var ownPresent: UInt64 = 0
+        // Pages of the own run mapped once (clean, dirty), summed after the walk.
+        var ownSoleClean: UInt64 = 0
+        var ownSoleDirty: UInt64 = 0
         // (The states as stored, the own run's pages under `PageMap.own`, translated here: the
         // map's translating walk cost a call a state.)
         mapping.pages.stored.forEachExtent(inChunks: chunks, alongside: ownFrames) { start, end, state, ownFrame in
@@ -554,24 +557,32 @@ extension Simulator {
             case .anon(let storedRun, _):
                 let run = storedRun == PageMap.own ? own! : storedRun
                 mapped &+= range.upperBound &- range.lowerBound
-                if let prefix = prefixes[run] {
-                    if streak?.run == run {
-                        streak!.extend(to: range, pending: pending!)
-                    } else {
-                        if streak != nil {
-                            let viewed = streak!.close(pending: pending!)
-                            sums = sums + viewed
-                            anon = anon + viewed
-                        }
-                        if pending == nil { pending = .allocate(capacity: GapStreak.gapBatch) }
-                        streak = GapStreak(prefix: prefix, run: run, range: range)
-                    }
-                    return
-                }
                 if run == own, let ownFrame {
+                    // Pages its process alone maps (a worker's copies) are counted, and their
+                    // sums made once after the walk: the same integer sums.
+                    if ownFrame.mapcount <= 1 {
+                        if ownFrame.dirty { ownSoleDirty &+= range.upperBound &- range.lowerBound } else { ownSoleClean &+= range.upperBound &- range.lowerBound }
+                        return
+                    }
                     let viewed = PageSums(pages: range.upperBound &- range.lowerBound, mapcount: ownFrame.mapcount, dirty: ownFrame.dirty, pageBytes: ownPageBytes)
                     sums = sums + viewed
                     anon = anon + viewed
+                    return
+                }
+                // (The streak's run has its prefix index: the cache's entry is read only where
+                // a streak starts or ends.)
+                if streak?.run == run {
+                    streak!.extend(to: range, pending: pending!)
+                    return
+                }
+                if let prefix = prefixes[run] {
+                    if streak != nil {
+                        let viewed = streak!.close(pending: pending!)
+                        sums = sums + viewed
+                        anon = anon + viewed
+                    }
+                    if pending == nil { pending = .allocate(capacity: GapStreak.gapBatch) }
+                    streak = GapStreak(prefix: prefix, run: run, range: range)
                     return
                 }
                 do {
@@ -600,6 +611,12 @@ extension Simulator {
         }
         if streak != nil {
             let viewed = streak!.close(pending: pending!)
+            sums = sums + viewed
+            anon = anon + viewed
+        }
+        if ownSoleClean > 0 || ownSoleDirty > 0 {
+            let viewed = PageSums(pages: ownSoleClean, mapcount: 1, dirty: false, pageBytes: ownPageBytes)
+                + PageSums(pages: ownSoleDirty, mapcount: 1, dirty: true, pageBytes: ownPageBytes)
             sums = sums + viewed
             anon = anon + viewed
         }

@@ -185,6 +185,71 @@ import Testing
         #expect(builtPrefix, "seed \(seed)")
     }
 
+    /// A measure sums a worker's own run (`PageMap.ownRun`: the pages it copied) from counts of
+    /// its pages mapped once, clean and dirty, made into sums after the walk, and the rest page
+    /// by page: the same as the page-by-page sums, with the own runs' frames made clean here
+    /// and there (no statement writes a clean anonymous page: a bulk copy is dirty) and mapped
+    /// twice where a worker forked a child of its own.
+    @Test(arguments: 1...8 as ClosedRange<UInt64>)
+    func ownRunsSumAsPageByPage(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed &* 0x5851_F42D)
+        var lines = ["somsim-workload 1", "spawn master", "master mmap heap \(2 + rng.next(below: 4))M", "master touch heap write"]
+        var workers: [String] = []
+        for i in 0..<(20 + rng.next(below: 30)) {
+            let parent = !workers.isEmpty && rng.next(below: 4) == 0 ? workers[Int(rng.next(below: UInt64(workers.count)))] : "master"
+            lines.append("\(parent) fork w\(i)")
+            workers.append("w\(i)")
+            lines.append("w\(i) touch heap write random=\(1 + rng.next(below: 96)) seed=\(rng.next(below: 10_000))")
+        }
+        let workload = try WorkloadParser.parse(lines.joined(separator: "\n") + "\n", fileName: "own-sums-\(seed).somw")
+        var simulator = Simulator(machine: workload.machine)
+        for statement in workload.statements { simulator.apply(statement) }
+        #expect(simulator.errors.isEmpty, "seed \(seed): \(simulator.errors)")
+        // Some present frames of every own run made clean.
+        var owned = Set<Int32>()
+        for process in simulator.processes where process.alive {
+            for mapping in process.mappings.values { if let run = mapping.pages.ownRun { owned.insert(run.index) } }
+        }
+        var clean = 0
+        var shared = 0
+        for index in owned.sorted() {
+            let run = GroupID(index: index)
+            var frames: [(Range<UInt64>, FramePage)] = []
+            simulator.groups[run].pages.forEachExtent { start, end, frame in frames.append((start..<end, frame)) }
+            for (range, frame) in frames where frame.present {
+                if frame.mapcount > 1 { shared += 1 }
+                if rng.next(below: 3) == 0 {
+                    var made = frame
+                    made.dirty = false
+                    simulator.groups[run].pages.assign(range, made)
+                    clean += 1
+                }
+            }
+        }
+        #expect(clean >= 20 && shared >= 1, "not vacuous: seed \(seed), \(clean) extents of own runs made clean, \(shared) mapped twice")
+        let pageBytes = simulator.constants.pageBytes
+        for threads in [1, 2] {
+            simulator.measureThreads = threads
+            let pass = simulator.processPass()
+            for (process, metrics) in zip(simulator.processes, pass.metrics) where process.alive {
+                var sums = PageSums()
+                for mapping in process.mappings.values {
+                    for page in 0..<mapping.pageCount {
+                        guard case .anon(let run, _) = mapping.pages.value(at: page) else { continue }
+                        let frame = simulator.groups[run].pages.value(at: page)
+                        sums = sums + PageSums(pages: 1, mapcount: frame.mapcount, dirty: frame.dirty, pageBytes: pageBytes)
+                    }
+                }
+                let context: Comment = "seed \(seed), \(threads) threads: process \(process.name)"
+                #expect(metrics.pssBytes == sums.pssUnits >> PageSums.pssShift, context)
+                #expect(metrics.privateCleanBytes == sums.privateClean * pageBytes, context)
+                #expect(metrics.privateDirtyBytes == sums.privateDirty * pageBytes, context)
+                #expect(metrics.sharedCleanBytes == sums.sharedClean * pageBytes, context)
+                #expect(metrics.sharedDirtyBytes == sums.sharedDirty * pageBytes, context)
+            }
+        }
+    }
+
     /// A measure of a fleet sums its processes on several threads, each slice with prefix
     /// indexes of its own: the report must be the serial one, for any number of threads (and
     /// slices that cut the fleet anywhere: 1 to 7 threads over 301 processes, 2 measures).
