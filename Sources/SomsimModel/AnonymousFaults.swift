@@ -71,7 +71,7 @@ extension Simulator {
             let copiedCount: UInt64
             if bulkLookupsBatched {
                 // nil: a large folio, for the page-by-page path (nothing has changed).
-                guard let copied = groups[run].pages.copyOnWrite(ranges, anonymous: anonymous, reused: &lists.reused, copied: &lists.copied, deferred: &lists.deferred, guide: &lists.guide) else {
+                guard let copied = groups[run].pages.copyOnWrite(ranges, anonymous: anonymous, reused: &lists.reused, copied: &lists.copied, deferred: &lists.deferred, guide: &lists.guide, splitsCrowded: bulkSplitsCrowdedRuns) else {
                     return false
                 }
                 copiedCount = copied

@@ -75,6 +75,60 @@ struct ExtentMap<Value: ExtentValue> {
     /// The number of extents (an upper bound: equal neighbours may not have been merged).
     var extentCount: Int { chunks.reduce(0) { $0 + $1.starts.count } }
 
+    /// Whether the map is crowded: it averages at most `crowdedIndices` indices an extent, not
+    /// every extent is one index, and `splitPageByPage()` would add at most 2^20 extents — so
+    /// that splitting it multiplies its extents (and its memory) by at most `crowdedIndices`.
+    /// Performance: the extents are counted (a step a chunk) only where the chunks could hold
+    /// that many.
+    var isCrowded: Bool {
+        let bound = UInt64(chunks.count) &* UInt64(maxChunk + 1)
+        guard length <= Self.crowdedIndices &* bound else { return false }
+        let extents = UInt64(extentCount)
+        return extents < length && length <= Self.crowdedIndices &* extents && length &- extents <= 1 << 20
+    }
+
+    /// The most indices an extent of a crowded map averages (`isCrowded`).
+    static var crowdedIndices: UInt64 { 4 }
+
+    /// Makes every extent one index, each keeping its value: the same map, read anywhere, with
+    /// as many extents as indices, cut into chunks of `maxChunk / 2` (as the merge of
+    /// `assign(sortedRanges:)` cuts them), the shifts applied to the values stored. Equal
+    /// neighbours stay apart, as copy-on-write's drops leave them (`addCounterInsideOneExtent`).
+    mutating func splitPageByPage() {
+        guard length > 0 else { return }
+        let size = max(1, maxChunk / 2)
+        let count = Int((length &- 1) / UInt64(size)) + 1
+        var built: [Chunk] = []
+        var builtFirsts: [UInt64] = []
+        built.reserveCapacity(count)
+        builtFirsts.reserveCapacity(count)
+        var starts: [UInt64] = []
+        var values: [Value] = []
+        starts.reserveCapacity(size)
+        values.reserveCapacity(size)
+        forEachExtent { start, end, value in
+            var index = start
+            while index < end {
+                if starts.count == size {
+                    builtFirsts.append(starts[0])
+                    built.append(Chunk(starts: starts, values: values))
+                    starts = []
+                    values = []
+                    starts.reserveCapacity(size)
+                    values.reserveCapacity(size)
+                }
+                starts.append(index)
+                values.append(value)
+                index += 1
+            }
+        }
+        builtFirsts.append(starts[0])
+        built.append(Chunk(starts: starts, values: values))
+        chunks = built
+        firsts = builtFirsts
+        mapShift = 0
+    }
+
     /// The value at index `index`.
     func value(at index: UInt64) -> Value {
         let (c, i) = locate(index)
@@ -1430,7 +1484,10 @@ extension ExtentMap where Value == FramePage {
     /// having changed nothing in the map, where a piece lies in a large folio (the page-by-page
     /// path decides those). `reused` and `copied` are appended to; `deferred` is storage, left
     /// empty. With `splitPages` (tests turn it off), ranges that are all single pages of chunks
-    /// of one-page extents take `copyOnWriteOfSplitPages`, which gives the same.
+    /// of one-page extents take `copyOnWriteOfSplitPages`, which gives the same. With
+    /// `splitsCrowded`, a crowded map (`isCrowded`) is first split page by page
+    /// (`splitPageByPage`): the same values everywhere, so the same pieces, count and values
+    /// — the extents stored are then all one page (also where a large folio returns nil).
     ///
     /// Performance: the lookups are batched (`guessExtents`: their cache misses in the master's
     /// run overlap), and a piece that is its whole extent, found where its lookup guessed, takes
@@ -1439,11 +1496,23 @@ extension ExtentMap where Value == FramePage {
     /// and the lists between them were a third of the statements' instructions of 10,000
     /// forks. A drop in place moves no boundary, so the drops left to `addCounter` after it
     /// leave the extents they leave in order.
-    mutating func copyOnWrite(_ ranges: [Range<UInt64>], anonymous: Bool, reused: inout [Range<UInt64>], copied: inout [Range<UInt64>], deferred: inout DeferredCounts, guide: inout ChunkGuide, splitPages: Bool = true) -> UInt64? {
+    mutating func copyOnWrite(_ ranges: [Range<UInt64>], anonymous: Bool, reused: inout [Range<UInt64>], copied: inout [Range<UInt64>], deferred: inout DeferredCounts, guide: inout ChunkGuide, splitPages: Bool = true, splitsCrowded: Bool = false) -> UInt64? {
         let n = ranges.count
         guard n > 0 else { return 0 }
         refresh(&guide, keys: n)
         if splitPages, let done = copyOnWriteOfSplitPages(ranges, reused: &reused, copied: &copied, guide: guide) { return done }
+        if splitsCrowded && isCrowded {
+            // Performance: a map that copies have split to a few pages an extent (a fleet's
+            // master's run, a few dozen workers in) is split page by page at once — the same
+            // values, at most `crowdedIndices` times the extents — so that its pages' drops,
+            // this write's and every later one's, change values in place (the split pages'
+            // pass) instead of inserting boundaries into chunk after chunk: the general pass
+            // cost three times the split pages' pass a page, and took the writes of the first
+            // few thousand of 10,000 workers.
+            splitPageByPage()
+            refresh(&guide, keys: n)
+            if splitPages, let done = copyOnWriteOfSplitPages(ranges, reused: &reused, copied: &copied, guide: guide) { return done }
+        }
         let length = self.length
         var copiedPages: UInt64 = 0
         let changed = withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * n) { places -> Bool in

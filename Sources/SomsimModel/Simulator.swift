@@ -92,6 +92,10 @@ public struct Simulator {
     /// pass (`ExtentMap.copyOnWrite`); tests turn it off to hold it to the forward lookups one
     /// range at a time, then the drops (`addCounter`).
     var bulkLookupsBatched = true
+    /// Whether a bulk copy-on-write write first splits its run page by page where copies have
+    /// crowded it (`ExtentMap.copyOnWrite(splitsCrowded:)`, `ExtentMap.isCrowded`); tests turn
+    /// it off to hold that shortcut to the map split write by write.
+    var bulkSplitsCrowdedRuns = true
     /// Whether a bulk copy-on-write write that copies every page of a random touch into a fresh
     /// run takes the run's frames as the samples' thread built them ahead
     /// (`SamplePrefetcher.freshRun`); tests turn it off to hold that shortcut to the run built

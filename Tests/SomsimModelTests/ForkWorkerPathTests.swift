@@ -663,11 +663,21 @@ import Testing
             #expect(with == ownValues, "\(name): each run's own values")
             let ownStates = replay(workload) { $0.bulkSharesStates = false }
             #expect(with == ownStates, "\(name): each mapping's own states")
+            let splitByWrites = replay(workload) { $0.bulkSplitsCrowdedRuns = false }
+            #expect(with == splitByWrites, "\(name): runs split write by write")
             if name == "fleet" {
                 var simulator = Simulator(machine: workload.machine)
                 for statement in workload.statements { simulator.apply(statement) }
                 #expect(simulator.freshRunValues.shared >= 10, "not vacuous: the fleet's runs shared \(simulator.freshRunValues.shared) chunks of values")
                 #expect(simulator.freshStates.reused >= 10, "not vacuous: the fleet's mappings shared \(simulator.freshStates.reused) chunks of states")
+                // The master's heap run, crowded by the workers' copies, was split page by page
+                // (and is not, split write by write).
+                let run = (0..<simulator.groups.count).map { GroupID(index: Int32($0)) }.first { simulator.groups[$0].kind == .anonymousRun && simulator.groups[$0].pages.length == 1_536 }
+                #expect(run.map { simulator.groups[$0].pages.extentCount } == 1_536, "not vacuous: the master's run split page by page")
+                var apart = Simulator(machine: workload.machine)
+                apart.bulkSplitsCrowdedRuns = false
+                for statement in workload.statements { apart.apply(statement) }
+                #expect(run.map { apart.groups[$0].pages.extentCount < 1_536 } == true, "the master's run, split write by write, is not all single pages")
             }
         }
     }
@@ -765,6 +775,104 @@ import Testing
         }
         #expect(alike >= 60 && stopped >= 10, "not vacuous: \(alike) writes alike, \(stopped) stopped by a large folio")
         #expect(answered["its own guide", default: 0] >= 100, "not vacuous: the guides built answered \(answered["its own guide", default: 0]) lookups")
+    }
+
+    /// Every page's value, in order.
+    static func pages(_ map: ExtentMap<FramePage>) -> [FramePage] {
+        var out: [FramePage] = []
+        map.forEachExtent { start, end, value in
+            for _ in start..<end { out.append(value) }
+        }
+        return out
+    }
+
+    /// `ranges` with adjacent ranges joined (the pieces of one range that crossed extents).
+    static func joined(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var out: [Range<UInt64>] = []
+        for range in ranges {
+            if let last = out.last, last.upperBound == range.lowerBound {
+                out[out.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                out.append(range)
+            }
+        }
+        return out
+    }
+
+    /// A map split page by page (`splitPageByPage`: what `copyOnWrite(splitsCrowded:)` does to
+    /// a crowded run first) holds the same value at every page, one extent a page, in chunks of
+    /// `maxChunk / 2` pages; `isCrowded` is its definition's count; and the three — the map
+    /// left as it is, the same map written with `splitsCrowded` (split where a write finds it
+    /// crowded) and the map split at once — read the same after the same random edits: assigns
+    /// of one range and of many, drops that reach zero, raises of ranges and of the whole map,
+    /// copy-on-write writes (the same count, and the same pages reused and copied, joined where
+    /// one range crossed extents). Fragmented maps with chunk and map shifts, chunk capacities
+    /// from 2 up to the default.
+    @Test(arguments: [2, 3, 8, 128])
+    func pageByPageIsTheSameMap(chunkCapacity: Int) {
+        var crowded = 0
+        var sparse = 0
+        var splitByWrites = 0
+        var writes = 0
+        for seed in Self.seeds {
+            for round in 0..<6 {
+                var rng = SplitMix64(seed: seed &* 3571 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
+                let length: UInt64 = 1 + rng.next(below: round < 3 ? 300 : 5_000)
+                var map = ExtentMapSortedRangesTests.fragmentedMap(&rng, length: length, chunkCapacity: chunkCapacity, edits: Int(rng.next(below: length + 1)))
+                if rng.next(below: 2) == 0 { map.addCounter(1, in: 0..<length) { _, _ in } }
+                let context: Comment = "seed \(seed), round \(round), chunks of \(chunkCapacity), \(length) pages, \(map.extentCount) extents"
+                let extents = UInt64(map.extentCount)
+                let isCrowded = extents < length && length <= 4 * extents
+                #expect(map.isCrowded == isCrowded, context)
+                if isCrowded { crowded += 1 } else { sparse += 1 }
+                var split = map
+                split.splitPageByPage()
+                #expect(Self.pages(split) == Self.pages(map), context)
+                #expect(split.extentCount == Int(length), context)
+                let size = max(1, chunkCapacity / 2)
+                #expect(split.chunkCount == (Int(length) + size - 1) / size, context)
+                #expect(!split.isCrowded, context)
+                // The map as it is, the map written with `splitsCrowded`, the map split at once.
+                var maps = [map, map, split]
+                for step in 0..<40 {
+                    let a = rng.next(below: length)
+                    let range = a..<min(length, a + 1 + rng.next(below: step % 7 == 0 ? length / 3 : 6))
+                    let value = FramePage(mapcount: UInt32(1 + rng.next(below: 4)), present: true, dirty: rng.next(below: 2) == 0)
+                    switch rng.next(below: 6) {
+                    case 0:
+                        for m in maps.indices { maps[m].assign(range, value) }
+                    case 1:
+                        for m in maps.indices { maps[m].addCounter(-1, in: range) { _, page in page.present = false } }
+                    case 2:
+                        let raised = rng.next(below: 3) == 0 ? 0..<length : range
+                        for m in maps.indices { maps[m].addCounter(1, in: raised) { _, _ in } }
+                    case 3:
+                        let ranges = ExtentMapSortedRangesTests.sortedRanges(&rng, length: length)
+                        for m in maps.indices { maps[m].assign(sortedRanges: ranges) { _ in value } }
+                    default:
+                        let ranges = Self.fewRanges(&rng, count: 1 + Int(rng.next(below: 64)), length: length)
+                        var answers: [(UInt64?, [Range<UInt64>], [Range<UInt64>])] = []
+                        for m in maps.indices {
+                            var guide = ExtentMap<FramePage>.ChunkGuide()
+                            var deferred = ExtentMap<FramePage>.DeferredCounts()
+                            var (reused, copied) = ([Range<UInt64>](), [Range<UInt64>]())
+                            let wasSplit = maps[m].extentCount == Int(length)
+                            let count = maps[m].copyOnWrite(ranges, anonymous: true, reused: &reused, copied: &copied, deferred: &deferred, guide: &guide, splitsCrowded: m == 1)
+                            if m == 1 && !wasSplit && maps[m].extentCount == Int(length) { splitByWrites += 1 }
+                            answers.append((count, Self.joined(reused), Self.joined(copied)))
+                        }
+                        writes += 1
+                        for m in 1..<maps.count {
+                            #expect(answers[m].0 == answers[0].0 && answers[m].1 == answers[0].1 && answers[m].2 == answers[0].2, "\(context), step \(step), map \(m)")
+                        }
+                    }
+                    for m in 1..<maps.count where Self.pages(maps[m]) != Self.pages(maps[0]) {
+                        Issue.record("\(context), step \(step): map \(m) reads otherwise")
+                    }
+                }
+            }
+        }
+        #expect(crowded >= 20 && sparse >= 20 && splitByWrites >= 10 && writes >= 200, "not vacuous: \(crowded) crowded maps, \(sparse) not, \(splitByWrites) split by a write, \(writes) writes")
     }
 
     /// `copyOnWriteOfSplitPages` (single pages of chunks of one-page extents: a fleet's master's
