@@ -879,12 +879,15 @@ import Testing
     /// run once its workers split it page by page) gives what the general pass gives — the
     /// same count, pieces reused and copied, and map — and leaves everything to it (nil,
     /// nothing changed) where a range is not such a page: runs split page by page with pages
-    /// mapped once, chunk and map shifts (forks), a large folio, a range of two pages, a range
-    /// past the end; for chunk capacities from 2 up to the default.
+    /// mapped once, chunk and map shifts (forks), a large folio, a range of two pages (which
+    /// `copyOnWrite` hands it as two ranges of a page, `singlePages`: the same pieces), a range
+    /// past the end, one range of five pages (more than four a range: the general pass only);
+    /// for chunk capacities from 2 up to the default.
     @Test(arguments: [2, 3, 5, 128])
     func splitPagesAreTheGeneralPass(chunkCapacity: Int) {
         var applied = 0
         var declined = 0
+        var pairsTaken = 0
         for seed in Self.seeds {
             for round in 0..<8 {
                 var rng = SplitMix64(seed: seed &* 6151 &+ UInt64(round) &+ UInt64(chunkCapacity) << 32)
@@ -909,12 +912,16 @@ import Testing
                     let page = ranges[Int(rng.next(below: UInt64(ranges.count)))].lowerBound
                     map.assign(page..<(page + 1), FramePage(mapcount: 3, present: true, order: 2))
                 case 4:
-                    // A range of two pages: the general pass only.
+                    // A range of two pages: two pieces, as the general pass gives them.
                     if let k = ranges.indices.first(where: { ranges[$0].upperBound < length && ($0 + 1 == ranges.count || ranges[$0 + 1].lowerBound > ranges[$0].upperBound) }) {
                         ranges[k] = ranges[k].lowerBound..<(ranges[k].upperBound + 1)
                     }
                 case 6:
                     ranges.append(length..<(length + 1))
+                case 7:
+                    // One range of five pages: more than four a range, the general pass only.
+                    let from = rng.next(below: length - 5)
+                    ranges = [from..<(from + 5)]
                 default:
                     break
                 }
@@ -933,11 +940,14 @@ import Testing
                         // write built: nil (declined) changes nothing and appends nothing.
                         var probe = map
                         var (r, c) = ([Range<UInt64>](), [Range<UInt64>]())
-                        if probe.copyOnWriteOfSplitPages(ranges, reused: &r, copied: &c, guide: guide) == nil {
+                        let pages = ExtentMap<FramePage>.singlePages(ranges)
+                        #expect((pages != nil) == (round == 4), "\(context): a range of a few pages, a range a page")
+                        if probe.copyOnWriteOfSplitPages(pages ?? ranges, reused: &r, copied: &c, guide: guide) == nil {
                             declined += 1
                             #expect(r.isEmpty && c.isEmpty && Self.storedLayout(probe) == Self.storedLayout(map), "\(context): declined, unchanged")
                         } else {
                             applied += 1
+                            if round == 4 { pairsTaken += 1 }
                         }
                     }
                 }
@@ -946,6 +956,6 @@ import Testing
                 #expect(results[0].3 == results[1].3, "\(context): the map after the drops")
             }
         }
-        #expect(applied >= 20 && declined >= 20, "not vacuous: the split pages' pass took \(applied) writes and declined \(declined)")
+        #expect(applied >= 20 && declined >= 20 && pairsTaken >= 5, "not vacuous: the split pages' pass took \(applied) writes (\(pairsTaken) with a range of two pages) and declined \(declined)")
     }
 }
