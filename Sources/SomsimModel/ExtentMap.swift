@@ -1502,6 +1502,11 @@ extension ExtentMap where Value == FramePage {
         guard n > 0 else { return 0 }
         refresh(&guide, keys: n)
         if splitPages, let done = copyOnWriteOfSplitPages(ranges, reused: &reused, copied: &copied, guide: guide) { return done }
+        // A range of a few pages over one-page extents gives a piece a page: as many ranges of
+        // one page each give the same pieces. Performance: a worker whose sample holds two
+        // neighbouring pages (one in ten of 10,000 workers) took the general pass for them all.
+        let pages = splitPages ? Self.singlePages(ranges) : nil
+        if let pages, let done = copyOnWriteOfSplitPages(pages, reused: &reused, copied: &copied, guide: guide) { return done }
         if splitsCrowded && isCrowded {
             // Performance: a map that copies have split to a few pages an extent (a fleet's
             // master's run, a few dozen workers in) is split page by page at once — the same
@@ -1512,12 +1517,8 @@ extension ExtentMap where Value == FramePage {
             // few thousand of 10,000 workers.
             splitPageByPage()
             refresh(&guide, keys: n)
-            if splitPages, let done = copyOnWriteOfSplitPages(ranges, reused: &reused, copied: &copied, guide: guide) { return done }
+            if splitPages, let done = copyOnWriteOfSplitPages(pages ?? ranges, reused: &reused, copied: &copied, guide: guide) { return done }
         }
-        // A range of a few pages over one-page extents gives a piece a page: as many ranges of
-        // one page each give the same pieces. Performance: a worker whose sample holds two
-        // neighbouring pages (one in ten of 10,000 workers) took the general pass for them all.
-        if splitPages, let pages = Self.singlePages(ranges), let done = copyOnWriteOfSplitPages(pages, reused: &reused, copied: &copied, guide: guide) { return done }
         let length = self.length
         var copiedPages: UInt64 = 0
         let changed = withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * n) { places -> Bool in
