@@ -875,6 +875,30 @@ import Testing
         #expect(crowded >= 20 && sparse >= 20 && splitByWrites >= 10 && writes >= 200, "not vacuous: \(crowded) crowded maps, \(sparse) not, \(splitByWrites) split by a write, \(writes) writes")
     }
 
+    /// `isCrowded` at its bounds: a map of extents of three pages is crowded while splitting it
+    /// adds at most `crowdedGrowth` extents, and not past that (a big run its copies would
+    /// never split page by page); extents of four pages are crowded, of five not.
+    @Test func crowdedMapsAreBoundedInGrowth() {
+        func map(length: UInt64, extentPages: UInt64) -> ExtentMap<FramePage> {
+            var map = ExtentMap<FramePage>(length: length, value: FramePage(mapcount: 2, present: true))
+            var ranges: [Range<UInt64>] = []
+            for start in stride(from: extentPages, to: length, by: Int(2 * extentPages)) {
+                ranges.append(start..<min(length, start + extentPages))
+            }
+            map.assign(sortedRanges: ranges) { _ in FramePage(mapcount: 3, present: true) }
+            return map
+        }
+        let growth = ExtentMap<FramePage>.crowdedGrowth
+        // Three pages an extent: splitting adds two thirds of the length.
+        let fits = 3 * (growth / 2) - 3
+        #expect(map(length: fits, extentPages: 3).isCrowded, "\(fits) pages, \(map(length: fits, extentPages: 3).extentCount) extents")
+        let past = 3 * (growth / 2) + 300
+        #expect(!map(length: past, extentPages: 3).isCrowded, "\(past) pages")
+        #expect(map(length: 4_000, extentPages: 4).isCrowded)
+        #expect(!map(length: 5_000, extentPages: 5).isCrowded)
+        #expect(!map(length: 4_000, extentPages: 1).isCrowded, "one page an extent: nothing to split")
+    }
+
     /// `copyOnWriteOfSplitPages` (single pages of chunks of one-page extents: a fleet's master's
     /// run once its workers split it page by page) gives what the general pass gives — the
     /// same count, pieces reused and copied, and map — and leaves everything to it (nil,
