@@ -109,36 +109,33 @@ struct ExtentMap<Value: ExtentValue> {
     /// neighbours stay apart, as copy-on-write's drops leave them (`addCounterInsideOneExtent`).
     mutating func splitPageByPage() {
         guard length > 0 else { return }
-        let size = max(1, maxChunk / 2)
-        let count = Int((length &- 1) / UInt64(size)) + 1
-        var built: [Chunk] = []
-        var builtFirsts: [UInt64] = []
-        built.reserveCapacity(count)
-        builtFirsts.reserveCapacity(count)
         var starts: [UInt64] = []
         var values: [Value] = []
-        starts.reserveCapacity(size)
-        values.reserveCapacity(size)
+        starts.reserveCapacity(Int(length))
+        values.reserveCapacity(Int(length))
         forEachExtent { start, end, value in
-            var index = start
-            while index < end {
-                if starts.count == size {
-                    builtFirsts.append(starts[0])
-                    built.append(Chunk(starts: starts, values: values))
-                    starts = []
-                    values = []
-                    starts.reserveCapacity(size)
-                    values.reserveCapacity(size)
-                }
+            for index in start..<end {
                 starts.append(index)
                 values.append(value)
-                index += 1
             }
         }
-        builtFirsts.append(starts[0])
-        built.append(Chunk(starts: starts, values: values))
+        replaceChunks(cutting: starts, values)
+    }
+
+    /// Makes the map the extents `starts` and `values` (ascending from 0, the shifts applied),
+    /// cut into chunks of `maxChunk / 2`.
+    private mutating func replaceChunks(cutting starts: [UInt64], _ values: [Value]) {
+        let size = max(1, maxChunk / 2)
+        var built: [Chunk] = []
+        built.reserveCapacity(starts.count / size + 1)
+        var from = 0
+        while from < starts.count {
+            let to = min(from + size, starts.count)
+            built.append(Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to])))
+            from = to
+        }
         chunks = built
-        firsts = builtFirsts
+        firsts = built.map { $0.starts[0] }
         mapShift = 0
     }
 
@@ -771,18 +768,7 @@ struct ExtentMap<Value: ExtentValue> {
             }
             startsCount = values.count
         }
-        let size = max(1, maxChunk / 2)
-        var built: [Chunk] = []
-        built.reserveCapacity(starts.count / size + 1)
-        var from = 0
-        while from < starts.count {
-            let to = min(from + size, starts.count)
-            built.append(Chunk(starts: Array(starts[from..<to]), values: Array(values[from..<to])))
-            from = to
-        }
-        chunks = built
-        firsts = built.map { $0.starts[0] }
-        mapShift = 0
+        replaceChunks(cutting: starts, values)
     }
 
     /// Whether `a` holds `b`'s values. Performance: through buffer pointers, one comparison a
